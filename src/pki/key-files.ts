@@ -1,0 +1,24 @@
+import { chmodSync, closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Writes a file atomically (temp file + rename) with the given mode; the mode is set at open
+ * and again with chmod, so a permissive umask cannot widen it.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = openSync(tmp, "wx", mode);
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+/** Private keys are always mode 0600. */
+export function writePrivateKeyFile(path: string, pem: string): void {
+  writeFileAtomic(path, pem, 0o600);
+}
