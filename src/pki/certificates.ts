@@ -24,9 +24,20 @@ export interface IssueCertificateOptions {
   readonly subjectAltNames: readonly string[];
   readonly extendedKeyUsages: readonly ExtendedKeyUsage[];
   readonly validDays: number;
-  readonly issuerCertPem: string;
-  readonly issuerPrivateKeyPem: string;
+  readonly issuer: Issuer;
   readonly now?: Date;
+}
+
+/** A CA ready to sign: parsed certificate and imported key, reused across many issuances. */
+export interface Issuer {
+  readonly cert: x509.X509Certificate;
+  readonly signingKey: Awaited<ReturnType<typeof importSigningKey>>["key"];
+  readonly algorithm: KeyAlgorithm;
+}
+
+export async function loadIssuer(certPem: string, privateKeyPem: string): Promise<Issuer> {
+  const { key, algorithm } = await importSigningKey(privateKeyPem);
+  return { cert: new x509.X509Certificate(certPem), signingKey: key, algorithm };
 }
 
 export interface RootCertificateOptions {
@@ -53,7 +64,7 @@ function subjectName(subject: CertificateSubject): x509.JsonName {
 
 function sanExtension(names: readonly string[]): x509.SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension(
-    names.map((value) => (isIP(value) ? { type: "ip" as const, value } : { type: "dns" as const, value })),
+    names.map((value) => ({ type: isIP(value) ? ("ip" as const) : value.includes("@") ? ("email" as const) : ("dns" as const), value })),
     false,
   );
 }
@@ -85,9 +96,9 @@ function leafKeyIsRsa(spki: Uint8Array): boolean {
   return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }).asymmetricKeyType === "rsa";
 }
 
-/** A project name may contain characters a DNS SAN cannot hold; then the root simply has no SAN. */
+/** Names a SAN can carry: DNS names, IP literals, email addresses (admins); others are left out. */
 function isSanCompatible(name: string): boolean {
-  return /^[A-Za-z0-9.-]+$/.test(name) || isIP(name) !== 0;
+  return /^[A-Za-z0-9.-]+$/.test(name) || isIP(name) !== 0 || /^[^@\s]+@[A-Za-z0-9.-]+$/.test(name);
 }
 
 /**
@@ -95,8 +106,7 @@ function isSanCompatible(name: string): boolean {
  * notAfter: a leaf never outlives its root.
  */
 export async function issueCertificate(options: IssueCertificateOptions): Promise<string> {
-  const issuer = new x509.X509Certificate(options.issuerCertPem);
-  const { key: signingKey, algorithm } = await importSigningKey(options.issuerPrivateKeyPem);
+  const { cert: issuer, signingKey, algorithm } = options.issuer;
   const now = options.now ?? new Date();
   const wanted = now.getTime() + options.validDays * DAY_MS;
   const notAfter = new Date(Math.min(wanted, issuer.notAfter.getTime()));

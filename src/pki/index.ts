@@ -1,11 +1,13 @@
 /** Public API of the pki area: keys, X.509 issuance, signatures, fingerprints and chain checks. */
 export { KEY_ALGORITHMS, DEFAULT_KEY_ALGORITHM, generateKeyPair, isKeyAlgorithm, publicKeySpkiOf, encryptPrivateKeyPem, decryptPrivateKeyPem } from "./keys.js";
 export type { KeyAlgorithm, KeyPairPem } from "./keys.js";
-export { createRootCertificate, issueCertificate, readCertificateInfo, UNSTRUCTURED_NAME_OID } from "./certificates.js";
-export type { CertificateSubject, CertificateInfo, ExtendedKeyUsage, IssueCertificateOptions, RootCertificateOptions } from "./certificates.js";
+export { createRootCertificate, issueCertificate, loadIssuer, readCertificateInfo, UNSTRUCTURED_NAME_OID } from "./certificates.js";
+export type { Issuer, CertificateSubject, CertificateInfo, ExtendedKeyUsage, IssueCertificateOptions, RootCertificateOptions } from "./certificates.js";
 export { signBytes, verifyBytes } from "./signatures.js";
 export { certificateFingerprint, normalizeFingerprint } from "./fingerprint.js";
 export { verifyCertificateChain, verifyRootCertificate } from "./verify-chain.js";
 export type { VerifyChainOptions } from "./verify-chain.js";
 export { writePrivateKeyFile, writeFileAtomic } from "./key-files.js";
 export { PkiErrorCode } from "./errors.js";
+export { signKitFolder, verifyStartupKit, KIT_SIGNATURE_FILE, KitErrorCode } from "./kit.js";
+export type { VerifiedKit, VerifyKitOptions, KitType } from "./kit.js";

@@ -1,0 +1,89 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { CohortError } from "../errors/index.js";
+import { decryptPrivateKeyPem, encryptPrivateKeyPem, writeFileAtomic, writePrivateKeyFile } from "../pki/index.js";
+import { ProvisionErrorCode } from "./errors.js";
+
+/**
+ * The provisioning state (`<workspace>/<project>/state/`): the root CA and every certificate and
+ * key issued, so re-runs reuse them and existing kits keep working.
+ *   state/rootCA.pem, state/rootCA.key (0600; encrypted when COHORT_CA_PASSPHRASE is set)
+ *   state/certs.json   { participant → type, org, role, SANs, cert PEM }
+ *   state/keys/<name>.key (0600; encrypted like the root key)
+ */
+
+const STATE_VERSION = 1;
+const issuedSchema = z.object({
+  type: z.enum(["server", "client", "admin"]),
+  org: z.string(),
+  role: z.string().optional(),
+  subjectAltNames: z.array(z.string()),
+  certPem: z.string().includes("BEGIN CERTIFICATE"),
+});
+const certsFileSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  keyAlgorithm: z.enum(["ec-p256", "rsa-2048", "rsa-3072"]),
+  rootValidDays: z.number().int().positive(),
+  participants: z.record(z.string(), issuedSchema),
+});
+export type CertsFile = z.infer<typeof certsFileSchema>;
+export type IssuedEntry = z.infer<typeof issuedSchema>;
+
+export interface LoadedState {
+  readonly rootCertPem: string;
+  readonly rootKeyPem: string;
+  readonly certs: CertsFile;
+}
+
+export function stateDir(projectDir: string): string {
+  return join(projectDir, "state");
+}
+
+/** Loads the state, or returns undefined for a first run. Keys are decrypted in memory only. */
+export function loadState(projectDir: string, passphrase: string | undefined): LoadedState | undefined {
+  const dir = stateDir(projectDir);
+  const rootCert = join(dir, "rootCA.pem");
+  if (!existsSync(rootCert)) return undefined;
+  const certsPath = join(dir, "certs.json");
+  let certs: CertsFile;
+  try {
+    certs = certsFileSchema.parse(JSON.parse(readFileSync(certsPath, "utf8")));
+  } catch (cause) {
+    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${certsPath}: missing or damaged provisioning state (${(cause as Error).message.split("\n")[0]}); restore it from backup (deleting state/ creates a new root CA and invalidates every kit)`, { file: certsPath }, { cause });
+  }
+  return {
+    rootCertPem: readFileSync(rootCert, "utf8"),
+    rootKeyPem: decryptPrivateKeyPem(readFileSync(join(dir, "rootCA.key"), "utf8"), passphrase, join(dir, "rootCA.key")),
+    certs,
+  };
+}
+
+export function loadParticipantKey(projectDir: string, name: string, passphrase: string | undefined): string {
+  const file = join(stateDir(projectDir), "keys", `${name}.key`);
+  if (!existsSync(file)) {
+    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${file}: missing although state/certs.json lists ${name}; restore state/ from backup`, { file });
+  }
+  return decryptPrivateKeyPem(readFileSync(file, "utf8"), passphrase, file);
+}
+
+function protect(pem: string, passphrase: string | undefined): string {
+  return passphrase ? encryptPrivateKeyPem(pem, passphrase) : pem;
+}
+
+/** Writes the state; called only after a build fully succeeded, so a failed run changes nothing. */
+export function saveState(
+  projectDir: string,
+  state: { rootCertPem: string; rootKeyPem: string; certs: CertsFile; newKeys: ReadonlyMap<string, string>; rootIsNew: boolean },
+  passphrase: string | undefined,
+): void {
+  const dir = stateDir(projectDir);
+  mkdirSync(join(dir, "keys"), { recursive: true, mode: 0o700 });
+  if (state.rootIsNew) writePrivateKeyFile(join(dir, "rootCA.key"), protect(state.rootKeyPem, passphrase));
+  for (const [name, pem] of state.newKeys) writePrivateKeyFile(join(dir, "keys", `${name}.key`), protect(pem, passphrase));
+  writeFileAtomic(join(dir, "certs.json"), `${JSON.stringify(state.certs, null, 2)}\n`, 0o600);
+  // rootCA.pem marks a complete state (loadState looks for it first), so it is written last.
+  if (state.rootIsNew) writeFileAtomic(join(dir, "rootCA.pem"), state.rootCertPem);
+}
+
+export { STATE_VERSION };
