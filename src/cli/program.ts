@@ -1,6 +1,15 @@
 import { Command } from "commander";
+import { registerProvision } from "./commands/provision.js";
+import { registerKit } from "./commands/kit.js";
+import { registerDemo } from "./commands/demo.js";
 
 export function buildProgram(): Command {
-  const program = new Command("cohort").description("Cohort: security-first federated learning").showHelpAfterError();
+  const program = new Command("cohort")
+    .description("Cohort: security-first federated learning (FLARE-compatible project files and kits)")
+    .showHelpAfterError()
+    .showSuggestionAfterError();
+  registerProvision(program);
+  registerKit(program);
+  registerDemo(program);
   return program;
 }

@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import { verifyStartupKit } from "../../pki/index.js";
+import { ExitCode, reportError } from "../output.js";
+
+export function registerKit(program: Command): void {
+  const kit = program.command("kit").description("startup kit tools");
+  kit
+    .command("verify")
+    .description("check a startup kit: signatures over startup/, certificate chain and validity, key permissions, root fingerprint")
+    .argument("<participant-dir>", "the participant folder (holding startup/), e.g. prod_00/site-1")
+    .option("--root-fingerprint <fingerprint>", "expected root CA fingerprint, SHA256:AA:BB:… as openssl x509 -fingerprint -sha256 prints it")
+    .addHelpText("after", "\nExit status: 0 when the kit is intact, 1 otherwise (the message names the file and the reason).")
+    .action((dir: string, flags: { rootFingerprint?: string }) => {
+      try {
+        const kitInfo = verifyStartupKit(dir, flags.rootFingerprint ? { rootFingerprint: flags.rootFingerprint } : {});
+        const role = kitInfo.role ? `, role ${kitInfo.role}` : "";
+        process.stdout.write(
+          `kit OK: ${kitInfo.name} (${kitInfo.type}, org ${kitInfo.org ?? "-"}${role}); ${kitInfo.signedFiles.length} signed files; certificate valid until ${kitInfo.certificateNotAfter.toISOString()}\n` +
+            `root CA fingerprint: ${kitInfo.rootFingerprint}${flags.rootFingerprint ? " (matches)" : " (not compared: pass --root-fingerprint to check it)"}\n`,
+        );
+      } catch (err) {
+        process.exitCode = reportError(err, ExitCode.Failed);
+      }
+    });
+}
