@@ -60,8 +60,10 @@ export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array;
   let total = 0;
   for (const part of parts) total += part.byteLength;
-  // Unpooled memory starts at offset 0, so sections land 8-byte aligned and decode as views.
-  const out = new Uint8Array(total);
+  // Unpooled memory starts at offset 0, so sections land 8-byte aligned and decode as views. It is
+  // not zero-filled (that would cost as much as the copy): every byte, padding included, is written below.
+  const slow = Buffer.allocUnsafeSlow(total);
+  const out = new Uint8Array(slow.buffer, slow.byteOffset, total);
   let pos = 0;
   for (const part of parts) {
     out.set(part, pos);
