@@ -149,7 +149,7 @@ test("chunks beyond the declared size or the chunk limit are refused", () => {
 test("a corrupted byte fails the integrity check at the end", () => {
   refusedAndFreed((c) => {
     const bad = (c[2] as Uint8Array).slice();
-    bad[CHUNK_HEADER_BYTES + 100] ^= 0x01;
+    bad[CHUNK_HEADER_BYTES + 100] = (bad[CHUNK_HEADER_BYTES + 100] as number) ^ 0x01;
     return [c[0], c[1], bad, ...c.slice(3)] as Uint8Array[];
   }, "ERR_WIRE_STREAM_INTEGRITY");
 });
