@@ -33,11 +33,14 @@ export interface Issuer {
   readonly cert: x509.X509Certificate;
   readonly signingKey: Awaited<ReturnType<typeof importSigningKey>>["key"];
   readonly algorithm: KeyAlgorithm;
+  /** Computed once: it is the same in every certificate this issuer signs. */
+  readonly authorityKeyIdentifier: x509.AuthorityKeyIdentifierExtension;
 }
 
 export async function loadIssuer(certPem: string, privateKeyPem: string): Promise<Issuer> {
   const { key, algorithm } = await importSigningKey(privateKeyPem);
-  return { cert: new x509.X509Certificate(certPem), signingKey: key, algorithm };
+  const cert = new x509.X509Certificate(certPem);
+  return { cert, signingKey: key, algorithm, authorityKeyIdentifier: await x509.AuthorityKeyIdentifierExtension.create(cert, false) };
 }
 
 export interface RootCertificateOptions {
@@ -122,7 +125,7 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
     ),
     new x509.ExtendedKeyUsageExtension(ekuOids, false),
     await x509.SubjectKeyIdentifierExtension.create(options.subjectPublicKeySpki),
-    await x509.AuthorityKeyIdentifierExtension.create(issuer, false),
+    options.issuer.authorityKeyIdentifier,
   ];
   const sans = options.subjectAltNames.filter(isSanCompatible);
   if (sans.length > 0) extensions.push(sanExtension(sans));

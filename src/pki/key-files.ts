@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 
 /**
@@ -18,7 +18,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   renameSync(tmp, path);
 }
 
-/** Private keys are always mode 0600. */
+/**
+ * Private keys are always mode 0600 (set at creation and again with chmod, whatever the umask).
+ * Not fsynced: for files that must survive a crash use writeFileAtomic(path, pem, 0o600).
+ */
 export function writePrivateKeyFile(path: string, pem: string): void {
-  writeFileAtomic(path, pem, 0o600);
+  writeFileSync(path, pem, { mode: 0o600 });
+  chmodSync(path, 0o600);
 }

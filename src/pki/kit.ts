@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
@@ -7,7 +7,6 @@ import { certificateFingerprint, normalizeFingerprint } from "./fingerprint.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain, verifyRootCertificate } from "./verify-chain.js";
 import { readCertificateInfo } from "./certificates.js";
-import { writeFileAtomic } from "./key-files.js";
 
 /** FLARE's kit signature file: a flat map file name → base64 signature, in `startup/`. */
 export const KIT_SIGNATURE_FILE = "signature.json";
@@ -35,7 +34,6 @@ const signatureMapSchema = z.record(z.string().min(1), z.string().min(1));
 /** Signs every regular file of a kit's startup folder with the root key into signature.json. */
 export function signKitFolder(startupDir: string, rootPrivateKeyPem: string): Record<string, string> {
   const key = createPrivateKey(rootPrivateKeyPem);
-  const keyPem = key.export({ type: "pkcs8", format: "pem" }).toString();
   const signatures: Record<string, string> = {};
   for (const name of readdirSync(startupDir).sort()) {
     if (name === KIT_SIGNATURE_FILE) continue;
@@ -44,9 +42,9 @@ export function signKitFolder(startupDir: string, rootPrivateKeyPem: string): Re
     if (st.isSymbolicLink() || !st.isFile()) {
       throw new CohortError(KitErrorCode.Tampered, `${path}: only regular files may be signed into a kit (found ${st.isSymbolicLink() ? "a symlink" : "a folder"})`, { file: path });
     }
-    signatures[name] = signBytes(keyPem, readFileSync(path));
+    signatures[name] = signBytes(key, readFileSync(path));
   }
-  writeFileAtomic(join(startupDir, KIT_SIGNATURE_FILE), `${JSON.stringify(signatures, null, 2)}\n`, 0o644);
+  writeFileSync(join(startupDir, KIT_SIGNATURE_FILE), `${JSON.stringify(signatures, null, 2)}\n`);
   return signatures;
 }
 

@@ -4,8 +4,9 @@ import { constants, createPrivateKey, createPublicKey, sign, verify, X509Certifi
  * Detached signatures as FLARE makes them: RSA keys sign with RSA-PSS (SHA-256, MGF1-SHA-256, max
  * salt), EC keys with ECDSA/SHA-256 (DER). Both are base64-encoded.
  */
-export function signBytes(privateKeyPem: string, data: Uint8Array): string {
-  const key = createPrivateKey(privateKeyPem);
+export function signBytes(privateKey: string | KeyObject, data: Uint8Array): string {
+  // Callers signing many files pass a KeyObject: parsing the PEM each time dominated provisioning.
+  const key = typeof privateKey === "string" ? createPrivateKey(privateKey) : privateKey;
   const options = key.asymmetricKeyType === "rsa" ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_MAX_SIGN } : { key };
   return sign("sha256", data, options).toString("base64");
 }

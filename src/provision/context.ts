@@ -24,7 +24,7 @@ export interface ProvisionContext {
   prodDir: string | undefined;
   root: RootMaterial | undefined;
   /** State to persist once everything succeeded. */
-  pendingState: { certs: CertsFile; newKeys: Map<string, string> } | undefined;
+  pendingState: { certs: CertsFile; storedKeys: Readonly<Record<string, string>>; newKeys: Map<string, string> } | undefined;
 }
 
 export function kitDir(ctx: ProvisionContext, p: ParticipantSpec): string {

@@ -91,7 +91,7 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionRes
     if (!prodDir) throw new Error("the workspace builder did not produce a prod folder");
     const tgz = await packageKits(prodDir, allParticipants(project));
     if (ctx.root && ctx.pendingState) {
-      saveState(projectDir, { rootCertPem: ctx.root.certPem, rootKeyPem: ctx.root.keyPem, certs: ctx.pendingState.certs, newKeys: ctx.pendingState.newKeys, rootIsNew: ctx.root.isNew }, options.passphrase);
+      saveState(projectDir, { rootCertPem: ctx.root.certPem, rootKeyPem: ctx.root.keyPem, certs: ctx.pendingState.certs, storedKeys: ctx.pendingState.storedKeys, newKeys: ctx.pendingState.newKeys, rootIsNew: ctx.root.isNew }, options.passphrase);
     }
     return {
       project,

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
-import { decryptPrivateKeyPem, encryptPrivateKeyPem, writeFileAtomic, writePrivateKeyFile } from "../pki/index.js";
+import { decryptPrivateKeyPem, encryptPrivateKeyPem, writeFileAtomic } from "../pki/index.js";
 import { ProvisionErrorCode } from "./errors.js";
 
 /**
@@ -10,7 +10,7 @@ import { ProvisionErrorCode } from "./errors.js";
  * key issued, so re-runs reuse them and existing kits keep working.
  *   state/rootCA.pem, state/rootCA.key (0600; encrypted when COHORT_CA_PASSPHRASE is set)
  *   state/certs.json   { participant → type, org, role, SANs, cert PEM }
- *   state/keys/<name>.key (0600; encrypted like the root key)
+ *   state/keys.json    { participant → private key PEM } (0600; each encrypted like the root key)
  */
 
 const STATE_VERSION = 1;
@@ -34,7 +34,11 @@ export interface LoadedState {
   readonly rootCertPem: string;
   readonly rootKeyPem: string;
   readonly certs: CertsFile;
+  /** Participant keys as stored (encrypted when a passphrase is in use). */
+  readonly storedKeys: Readonly<Record<string, string>>;
 }
+
+const keysFileSchema = z.record(z.string(), z.string().includes("PRIVATE KEY"));
 
 export function stateDir(projectDir: string): string {
   return join(projectDir, "state");
@@ -52,19 +56,28 @@ export function loadState(projectDir: string, passphrase: string | undefined): L
   } catch (cause) {
     throw new CohortError(ProvisionErrorCode.StateCorrupt, `${certsPath}: missing or damaged provisioning state (${(cause as Error).message.split("\n")[0]}); restore it from backup (deleting state/ creates a new root CA and invalidates every kit)`, { file: certsPath }, { cause });
   }
+  const keysPath = join(dir, "keys.json");
+  let storedKeys: Record<string, string>;
+  try {
+    storedKeys = keysFileSchema.parse(JSON.parse(readFileSync(keysPath, "utf8")));
+  } catch (cause) {
+    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${keysPath}: missing or damaged provisioning state; restore it from backup`, { file: keysPath }, { cause });
+  }
   return {
     rootCertPem: readFileSync(rootCert, "utf8"),
     rootKeyPem: decryptPrivateKeyPem(readFileSync(join(dir, "rootCA.key"), "utf8"), passphrase, join(dir, "rootCA.key")),
     certs,
+    storedKeys,
   };
 }
 
-export function loadParticipantKey(projectDir: string, name: string, passphrase: string | undefined): string {
-  const file = join(stateDir(projectDir), "keys", `${name}.key`);
-  if (!existsSync(file)) {
-    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${file}: missing although state/certs.json lists ${name}; restore state/ from backup`, { file });
+export function loadParticipantKey(projectDir: string, state: LoadedState, name: string, passphrase: string | undefined): string {
+  const file = join(stateDir(projectDir), "keys.json");
+  const stored = state.storedKeys[name];
+  if (!stored) {
+    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${file}: no key for ${name} although state/certs.json lists it; restore state/ from backup`, { file, participant: name });
   }
-  return decryptPrivateKeyPem(readFileSync(file, "utf8"), passphrase, file);
+  return decryptPrivateKeyPem(stored, passphrase, `${file} (${name})`);
 }
 
 function protect(pem: string, passphrase: string | undefined): string {
@@ -74,13 +87,15 @@ function protect(pem: string, passphrase: string | undefined): string {
 /** Writes the state; called only after a build fully succeeded, so a failed run changes nothing. */
 export function saveState(
   projectDir: string,
-  state: { rootCertPem: string; rootKeyPem: string; certs: CertsFile; newKeys: ReadonlyMap<string, string>; rootIsNew: boolean },
+  state: { rootCertPem: string; rootKeyPem: string; certs: CertsFile; storedKeys: Readonly<Record<string, string>>; newKeys: ReadonlyMap<string, string>; rootIsNew: boolean },
   passphrase: string | undefined,
 ): void {
   const dir = stateDir(projectDir);
-  mkdirSync(join(dir, "keys"), { recursive: true, mode: 0o700 });
-  if (state.rootIsNew) writePrivateKeyFile(join(dir, "rootCA.key"), protect(state.rootKeyPem, passphrase));
-  for (const [name, pem] of state.newKeys) writePrivateKeyFile(join(dir, "keys", `${name}.key`), protect(pem, passphrase));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (state.rootIsNew) writeFileAtomic(join(dir, "rootCA.key"), protect(state.rootKeyPem, passphrase), 0o600);
+  const keys: Record<string, string> = { ...state.storedKeys };
+  for (const [name, pem] of state.newKeys) keys[name] = protect(pem, passphrase);
+  writeFileAtomic(join(dir, "keys.json"), `${JSON.stringify(keys, null, 2)}\n`, 0o600);
   writeFileAtomic(join(dir, "certs.json"), `${JSON.stringify(state.certs, null, 2)}\n`, 0o600);
   // rootCA.pem marks a complete state (loadState looks for it first), so it is written last.
   if (state.rootIsNew) writeFileAtomic(join(dir, "rootCA.pem"), state.rootCertPem);

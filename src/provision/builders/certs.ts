@@ -96,6 +96,7 @@ export function certBuilder(spec: CertSpec): Builder {
           const want = wantedIdentity(p);
           const old = previous[p.name];
           let keyPem: string | undefined;
+          let spki: Uint8Array | undefined;
           let certPem: string | undefined;
           if (old) {
             const changes = identityChanges(old, want);
@@ -108,7 +109,7 @@ export function certBuilder(spec: CertSpec): Builder {
                 { participant: p.name, changes },
               );
             }
-            keyPem = loadParticipantKey(ctx.projectDir, p.name, ctx.passphrase);
+            keyPem = loadParticipantKey(ctx.projectDir, state as LoadedState, p.name, ctx.passphrase);
             if (changes.length > 0 || sansChanged || expiring) {
               const why = changes.length > 0 ? changes.join(", ") : sansChanged ? `host names changed to ${want.subjectAltNames.join(", ")}` : "certificate expires within 30 days";
               ctx.warnings.push(`${p.name}: new certificate issued (${why}); redistribute its kit`);
@@ -118,11 +119,12 @@ export function certBuilder(spec: CertSpec): Builder {
           } else {
             const keys = await generateKeyPair(spec.keyAlgorithm);
             keyPem = keys.privateKeyPem;
+            spki = keys.publicKeySpki;
             newKeys.set(p.name, keyPem);
           }
           certPem ??= await issueCertificate({
             subject: { commonName: p.name, organization: p.org, ...(want.role ? { role: want.role } : {}) },
-            subjectPublicKeySpki: publicKeySpkiOf(keyPem),
+            subjectPublicKeySpki: spki ?? publicKeySpkiOf(keyPem),
             subjectAltNames: want.subjectAltNames,
             extendedKeyUsages: want.extendedKeyUsages,
             validDays: spec.validDays,
@@ -137,7 +139,7 @@ export function certBuilder(spec: CertSpec): Builder {
         }),
       );
       const certs: CertsFile = { version: 1, keyAlgorithm: state?.certs.keyAlgorithm ?? spec.keyAlgorithm, rootValidDays: state?.certs.rootValidDays ?? spec.rootValidDays, participants: sortByName(entries) };
-      ctx.pendingState = { certs, newKeys };
+      ctx.pendingState = { certs, storedKeys: state?.storedKeys ?? {}, newKeys };
     },
   };
 }
