@@ -20,16 +20,21 @@ export function registerDemo(program: Command): void {
         const result = await provision({ projectFile: exampleProjectFile(), workspace });
         const provisionMs = performance.now() - started;
         printWarnings(result.warnings);
+        const project = result.project;
+        const links = new Map<string, string>([
+          [project.server.name, `listens :${project.server.fedLearnPort} ${project.server.connectionSecurity}`],
+          ...[...project.clients, ...project.admins].map((p) => [p.name, `-> ${p.connectTo.host}:${p.connectTo.port} ${p.connectTo.connectionSecurity}`] as [string, string]),
+        ]);
         const rows = result.kits.map((k) => {
           const v = verifyStartupKit(k.dir, result.rootFingerprint ? { rootFingerprint: result.rootFingerprint } : {});
-          return [k.name, k.type, k.org, k.role ?? "", `${v.signedFiles.length} files`, "verified", v.signedFiles.filter((f) => /\.(crt|key|pem)$/.test(f)).join(" ")];
+          return [k.name, k.type, k.org, k.role ?? "", links.get(k.name) ?? "", `${v.signedFiles.length} signed files`, "verified"];
         });
         process.stdout.write(
           [
             `Cohort demo: provisioned ${result.project.name} (${result.kits.length} kits) in ${provisionMs.toFixed(0)} ms into ${result.prodDir}`,
             `root CA fingerprint: ${result.rootFingerprint ?? "(none)"}`,
             "",
-            table(["participant", "type", "org", "role", "signed", "kit", "credentials"], rows),
+            table(["participant", "type", "org", "role", "link", "startup/", "kit"], rows),
             "",
             `every kit verified against the root fingerprint; ${flags.keep ? `workspace kept at ${workspace}` : "temporary workspace removed (use --keep to inspect it)"}`,
             "",
