@@ -1,7 +1,7 @@
 import { Encoder } from "@msgpack/msgpack";
 import { WireError, isWireError } from "./errors.js";
 import { cohortCodec, type EncodeContext, type CodecContext } from "./codec.js";
-import { frameHead, sectionPadding } from "./frame.js";
+import { ENCODER_ALIGN_LOG2, MAX_ALIGN_LOG2, MIN_ALIGN_LOG2, frameHead, sectionPadding } from "./frame.js";
 import { DEFAULT_MAX_DEPTH, DEFAULT_SECTION_THRESHOLD } from "./limits.js";
 
 export interface EncodeOptions {
@@ -9,6 +9,8 @@ export interface EncodeOptions {
   readonly sectionThreshold?: number;
   /** Deepest nesting the encoder follows before refusing (default 64, as the decoder). */
   readonly maxDepth?: number;
+  /** Sections start at multiples of 2^alignLog2 bytes, 3..12 (default 12: page-aligned copies are fastest). */
+  readonly alignLog2?: number;
 }
 
 /**
@@ -42,10 +44,14 @@ export function encodeParts(value: unknown, options: EncodeOptions = {}): Uint8A
     throw new WireError(tooDeep ? "ERR_WIRE_TOO_DEEP" : "ERR_WIRE_UNSUPPORTED_VALUE", `cannot encode: ${message}`, {}, { cause: err });
   }
   if (context.sections.length === 0) return [body];
-  const parts: Uint8Array[] = [frameHead(body, context.sections.map((s) => s.byteLength))];
+  const alignLog2 = options.alignLog2 ?? ENCODER_ALIGN_LOG2;
+  if (!Number.isInteger(alignLog2) || alignLog2 < MIN_ALIGN_LOG2 || alignLog2 > MAX_ALIGN_LOG2) {
+    throw new WireError("ERR_WIRE_INVALID_VALUE", `alignLog2 must be an integer in ${MIN_ALIGN_LOG2}..${MAX_ALIGN_LOG2}`, { alignLog2 });
+  }
+  const parts: Uint8Array[] = [frameHead(body, context.sections.map((s) => s.byteLength), alignLog2)];
   for (const section of context.sections) {
     parts.push(section);
-    const pad = sectionPadding(section.byteLength);
+    const pad = sectionPadding(section.byteLength, alignLog2);
     if (pad.byteLength > 0) parts.push(pad);
   }
   return parts;
