@@ -112,6 +112,11 @@ test("malformed frames are refused", () => {
     return copy;
   };
   throwsWire(() => decode(tamper(4, 2)), "ERR_WIRE_MALFORMED"); // version
+  throwsWire(() => decode(tamper(5, 13)), "ERR_WIRE_MALFORMED"); // alignment beyond 2^12
+  throwsWire(() => decode(tamper(5, 2)), "ERR_WIRE_MALFORMED"); // alignment below 2^3
+  throwsWire(() => decode(tamper(6, 1)), "ERR_WIRE_MALFORMED"); // reserved
+  throwsWire(() => decode(tamper(good.byteLength - 1, 1)), "ERR_WIRE_MALFORMED"); // padding byte
+  throwsWire(() => encode(new Float32Array(20_000), { alignLog2: 20 }), "ERR_WIRE_INVALID_VALUE");
   throwsWire(() => decode(tamper(1, 0)), "ERR_WIRE_MALFORMED"); // magic
   throwsWire(() => decode(tamper(9, 0x10)), "ERR_WIRE_TRUNCATED"); // section count
   throwsWire(() => decode(tamper(23, 0x01)), "ERR_WIRE_TRUNCATED"); // section length high byte
