@@ -64,8 +64,20 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `node --import tsx src/cli/main.ts <args>` in the repo root, as a real process. */
-export function runCli(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}, timeoutMs = 60_000): Promise<CliResult> {
+export interface RunCliOptions {
+  readonly timeoutMs?: number;
+  /** Working directory; default the repo root (then exactly `node --import tsx src/cli/main.ts`). */
+  readonly cwd?: string;
+}
+
+/**
+ * Runs `node --import tsx src/cli/main.ts <args>` in the repo root, as a real process (never the
+ * compiled dist/). With another cwd, tsx and main.ts are given by absolute location.
+ */
+export function runCli(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}, options: RunCliOptions = {}): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const cwd = options.cwd ?? REPO_ROOT;
+  const nodeArgs = cwd === REPO_ROOT ? ["--import", "tsx", "src/cli/main.ts"] : ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "src", "cli", "main.ts")];
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env })) {
     if (v !== undefined) childEnv[k] = v;
@@ -75,8 +87,8 @@ export function runCli(args: readonly string[], env: Readonly<Record<string, str
   return new Promise((resolveRun) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", ...args],
-      { cwd: REPO_ROOT, env: childEnv, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      [...nodeArgs, ...args],
+      { cwd, env: childEnv, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof (error as { code?: unknown }).code === "number" ? ((error as { code: number }).code) : null) : 0;
         resolveRun({ code, stdout: String(stdout), stderr: String(stderr) });
