@@ -16,7 +16,7 @@ export { FLModel, PARAMS_TYPES, type ParamsType, type FLModelInit } from "./fl-m
 export { Shareable, type ShareableInit } from "./shareable.js";
 export type { WireRecord } from "./state.js";
 export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SECTION_THRESHOLD, type DecodeLimits } from "./limits.js";
-export { chunkPayload, needsStreaming, DEFAULT_CHUNK_BYTES, type ChunkOptions, type OutgoingStream } from "./stream-sender.js";
+export { chunkPayload, needsStreaming, DEFAULT_CHUNK_BYTES, type ChunkOptions, type OutgoingStream, type StreamDigest } from "./stream-sender.js";
 export { StreamReceiver, type StreamReceiverOptions, type CompletedStream } from "./stream-receiver.js";
 export type { CompletedBytes } from "./stream-sink.js";
 export { CHUNK_HEADER_BYTES } from "./chunk.js";

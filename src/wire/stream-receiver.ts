@@ -1,10 +1,10 @@
-import { createHash, timingSafeEqual, type Hash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { WireError, isWireError, type WireErrorCode } from "./errors.js";
 import { CHUNK_DATA, CHUNK_HEADER_BYTES, DIGEST_BYTES, readChunkHeader, type ChunkHeader } from "./chunk.js";
 import { FileSink, MemorySink, makeSpillDir, type CompletedBytes, type StreamSink } from "./stream-sink.js";
-import { DEFAULT_CHUNK_BYTES } from "./stream-sender.js";
+import { DEFAULT_CHUNK_BYTES, type StreamDigest } from "./stream-sender.js";
 
 export interface StreamReceiverOptions {
   /** Bytes one peer may have in flight across all its streams (default 512 MiB). */
@@ -21,6 +21,8 @@ export interface StreamReceiverOptions {
   readonly maxStreamsPerPeer?: number;
   /** Clock in milliseconds; tests pass a fake one. */
   readonly now?: () => number;
+  /** The digest each stream of `peer` is checked with (SHA-256 by default; the transport passes a keyed HMAC). */
+  readonly digestFor?: (peer: string) => StreamDigest;
   /** Told about streams failed by `sweep` (timeouts), which no `accept` call reports. */
   readonly onStreamFailed?: (failure: { peer: string; streamId: string; error: WireError }) => void;
 }
@@ -37,7 +39,7 @@ interface OpenStream {
   readonly streamId: string;
   readonly totalBytes: number;
   readonly sink: StreamSink;
-  readonly hash: Hash;
+  readonly hash: StreamDigest;
   nextIndex: number;
   receivedBytes: number;
   lastActivity: number;
@@ -52,7 +54,7 @@ interface OpenStream {
 export class StreamReceiver {
   private readonly peers = new Map<string, Map<string, OpenStream>>();
   private readonly reserved = new Map<string, number>();
-  private readonly options: Required<Omit<StreamReceiverOptions, "onStreamFailed" | "spillDir">> & StreamReceiverOptions;
+  private readonly options: Required<Omit<StreamReceiverOptions, "onStreamFailed" | "spillDir" | "digestFor">> & StreamReceiverOptions;
   private spillDir: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -157,7 +159,7 @@ export class StreamReceiver {
       streamId: header.streamId,
       totalBytes: header.totalBytes,
       sink,
-      hash: createHash("sha256"),
+      hash: this.options.digestFor?.(peer) ?? createHash("sha256"),
       nextIndex: 0,
       receivedBytes: 0,
       lastActivity: this.options.now(),

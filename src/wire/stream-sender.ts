@@ -11,6 +11,17 @@ export interface ChunkOptions {
   readonly chunkBytes?: number;
   /** 16 bytes naming the stream; random by default. */
   readonly streamId?: Uint8Array;
+  /**
+   * The running digest sent in the END chunk; SHA-256 by default. The transport passes a keyed
+   * HMAC-SHA256 so that the same single pass both checks and authenticates the payload.
+   */
+  readonly digest?: () => StreamDigest;
+}
+
+/** What a stream digest needs: node:crypto's Hash and Hmac both fit. Must produce 32 bytes. */
+export interface StreamDigest {
+  update(data: Uint8Array): unknown;
+  digest(): Buffer;
 }
 
 export interface OutgoingStream {
@@ -43,12 +54,11 @@ export function chunkPayload(payload: Uint8Array | readonly Uint8Array[], option
   return {
     streamId: Buffer.from(idBytes.buffer, idBytes.byteOffset, idBytes.byteLength).toString("hex"),
     totalBytes,
-    chunks: generateChunks(parts, totalBytes, chunkBytes, idBytes),
+    chunks: generateChunks(parts, totalBytes, chunkBytes, idBytes, options.digest?.() ?? createHash("sha256")),
   };
 }
 
-function* generateChunks(parts: readonly Uint8Array[], totalBytes: number, chunkBytes: number, idBytes: Uint8Array): Generator<Uint8Array[]> {
-  const hash = createHash("sha256");
+function* generateChunks(parts: readonly Uint8Array[], totalBytes: number, chunkBytes: number, idBytes: Uint8Array, hash: StreamDigest): Generator<Uint8Array[]> {
   let index = 0;
   let partIndex = 0;
   let partOffset = 0;

@@ -1,0 +1,310 @@
+import { createHmac, randomBytes } from "node:crypto";
+import { CohortError, isCohortError } from "../errors/index.js";
+import { AuthErrorCode, ReplayWindow, computeMac, macMatches, type SessionKeys } from "../auth/index.js";
+import { CHUNK_HEADER_BYTES, chunkPayload, type CompletedStream, type StreamReceiver } from "../wire/index.js";
+import type { Connection } from "./driver.js";
+import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, type Kind } from "./envelope.js";
+import { TransportErrorCode } from "./errors.js";
+
+export type Body = Uint8Array | readonly Uint8Array[];
+
+export interface MessageMeta {
+  /** Authenticated sender name. */
+  readonly sender: string;
+  readonly id: string;
+  readonly topic: string;
+}
+
+export type RequestHandler = (body: Uint8Array, meta: MessageMeta) => Promise<Body | void> | Body | void;
+export type MessageHandler = (body: Uint8Array, meta: MessageMeta) => void;
+export type StreamHandler = (stream: CompletedStream, meta: MessageMeta) => void;
+
+export interface Refusal {
+  readonly code: string;
+  readonly reason: string;
+  readonly header?: Header;
+}
+
+export interface ChannelOptions {
+  readonly connection: Connection;
+  readonly role: "client" | "server";
+  /** Name stamped on outgoing messages (`n`). */
+  readonly selfName: string;
+  /** The authenticated peer; incoming `n` must equal it. */
+  readonly peerName: string;
+  readonly keys: SessionKeys;
+  /** Client: the token to attach to each message. */
+  readonly token?: () => string;
+  /** Server: checks the token of each incoming message; throws a CohortError to refuse it. */
+  readonly checkToken?: (token: string | undefined) => void;
+  /** Clock skew tolerated on message timestamps (default 60 s). */
+  readonly skewMs?: number;
+  /** Reassembles incoming streams (shared per site; keyed by peer name). */
+  readonly streams: StreamReceiver;
+  /** Told about every refused incoming message (for the audit log). */
+  readonly onRefusal?: (refusal: Refusal) => void;
+  /** Told about every authentic incoming frame (liveness for heartbeats). */
+  readonly onActivity?: () => void;
+  /** Client: receives the server's authenticated `welcome` body after login. */
+  readonly onWelcome?: (body: Uint8Array) => void;
+  /** Refusals tolerated on one link before it is closed (default 20). */
+  readonly maxRefusals?: number;
+  readonly requestTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+interface Pending {
+  resolve(body: Uint8Array): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const newId = (): string => randomBytes(16).toString("hex");
+const asParts = (body: Body | void): readonly Uint8Array[] => (body === undefined ? [] : body instanceof Uint8Array ? [body] : body);
+
+/** The key streams are digested with: derived from the direction's key, never used for messages. */
+export function streamKey(directionKey: Uint8Array): Buffer {
+  return createHmac("sha256", directionKey).update("cohort-stream-v1").digest();
+}
+
+/**
+ * An authenticated message channel over one link, after login. Every frame either way carries the
+ * sender, a timestamp, a sequence number and an HMAC-SHA256 (with this direction's session key) over
+ * those and the body; client frames also carry the session token. Incoming frames pass, in this
+ * order: header decoding, sender, token (server), freshness, replay window, MAC; only then does a
+ * handler run. A refused request gets a `refused` reply naming the reason.
+ */
+export class SecureChannel {
+  private seq = 0;
+  private readonly window = new ReplayWindow(1024);
+  private readonly pending = new Map<string, Pending>();
+  private readonly requestHandlers = new Map<string, RequestHandler>();
+  private readonly messageHandlers = new Map<string, MessageHandler>();
+  private readonly streamHandlers = new Map<string, StreamHandler>();
+  private readonly sendKey: Uint8Array;
+  private readonly recvKey: Uint8Array;
+  private readonly recvStreamKey: Buffer;
+  private readonly sendStreamKey: Buffer;
+  private refusals = 0;
+  private closedError: Error | undefined;
+  private readonly closeHandlers: ((err?: Error) => void)[] = [];
+
+  constructor(private readonly o: ChannelOptions) {
+    this.sendKey = o.role === "client" ? o.keys.clientToServer : o.keys.serverToClient;
+    this.recvKey = o.role === "client" ? o.keys.serverToClient : o.keys.clientToServer;
+    this.sendStreamKey = streamKey(this.sendKey);
+    this.recvStreamKey = streamKey(this.recvKey);
+  }
+
+  get peerName(): string {
+    return this.o.peerName;
+  }
+
+  get connection(): Connection {
+    return this.o.connection;
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined || this.o.connection.closed;
+  }
+
+  /** The digest a stream from this peer must match (used by the shared StreamReceiver). */
+  incomingStreamDigest(): ReturnType<typeof createHmac> {
+    return createHmac("sha256", this.recvStreamKey);
+  }
+
+  onRequest(topic: string, handler: RequestHandler): void {
+    this.requestHandlers.set(topic, handler);
+  }
+
+  onMessage(topic: string, handler: MessageHandler): void {
+    this.messageHandlers.set(topic, handler);
+  }
+
+  onStream(topic: string, handler: StreamHandler): void {
+    this.streamHandlers.set(topic, handler);
+  }
+
+  onClose(handler: (err?: Error) => void): void {
+    this.closeHandlers.push(handler);
+  }
+
+  /** Sends a request and resolves with the reply body; rejects with the peer's refusal or a timeout. */
+  request(topic: string, body: Body, options: { timeoutMs?: number } = {}): Promise<Uint8Array> {
+    const id = newId();
+    const timeoutMs = options.timeoutMs ?? this.o.requestTimeoutMs ?? 30_000;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      if (this.closed) {
+        reject(this.closedError ?? new CohortError(TransportErrorCode.Closed, `link to ${this.o.peerName} is closed`, {}));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new CohortError(TransportErrorCode.Timeout, `${this.o.peerName} did not answer ${topic} within ${timeoutMs} ms`, { topic, timeoutMs }));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timer });
+      this.sendFrame("req", { id, t: topic }, asParts(body)).catch((err: Error) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(err);
+      });
+    });
+  }
+
+  /** One-way message. */
+  send(topic: string, body: Body): Promise<void> {
+    return this.sendFrame("msg", { id: newId(), t: topic }, asParts(body));
+  }
+
+  /**
+   * Streams a large payload in chunks (wire streaming): each chunk frame is authenticated (its MAC
+   * covers the chunk header) and the payload is authenticated by the keyed stream digest in the END
+   * chunk, computed in the same single pass as the integrity check.
+   */
+  async sendStream(topic: string, payload: Body, options: { chunkBytes?: number } = {}): Promise<void> {
+    const stream = chunkPayload(payload instanceof Uint8Array ? payload : [...payload], {
+      ...(options.chunkBytes ? { chunkBytes: options.chunkBytes } : {}),
+      digest: () => createHmac("sha256", this.sendStreamKey),
+    });
+    for (const chunk of stream.chunks) await this.sendFrame("chunk", { id: newId(), t: topic }, chunk);
+  }
+
+  close(reason = "closed"): void {
+    this.o.connection.close(reason);
+  }
+
+  /** Sends a frame stamped and MAC'd for this direction. */
+  sendFrame(kind: Kind, fields: Pick<Header, "id"> & Partial<Header>, body: readonly Uint8Array[]): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError ?? new CohortError(TransportErrorCode.Closed, `link to ${this.o.peerName} is closed`, {}));
+    const now = this.o.now?.() ?? Date.now();
+    const seq = ++this.seq;
+    const token = this.o.token?.();
+    const macBody = kind === "chunk" ? [(body[0] ?? new Uint8Array(0)).subarray(0, CHUNK_HEADER_BYTES)] : body;
+    const mac = computeMac(this.sendKey, { kind, id: fields.id, replyTo: fields.re ?? "", topic: fields.t ?? "", sender: this.o.selfName, timestamp: now, seq }, macBody);
+    const header: Header = { ...fields, k: kind, n: this.o.selfName, ts: now, sq: seq, mac, ...(token ? { tok: token } : {}) };
+    return this.o.connection.send(encodeEnvelope(header, body));
+  }
+
+  /** Feeds one frame from the link (the owner routes the connection's frames here after login). */
+  handleFrame(frame: Uint8Array): void {
+    let env: Envelope | undefined;
+    try {
+      env = decodeEnvelope(frame);
+      this.authenticate(env);
+    } catch (err) {
+      this.refuse(err, env?.header);
+      return;
+    }
+    this.o.onActivity?.();
+    this.dispatch(env).catch((err: unknown) => this.refuse(err, env?.header));
+  }
+
+  /** The inbound interceptors, in order. Each throws a CohortError to refuse. */
+  private authenticate(env: Envelope): void {
+    const h = env.header;
+    const now = this.o.now?.() ?? Date.now();
+    if (h.n !== this.o.peerName) {
+      throw new CohortError(AuthErrorCode.NameMismatch, `message claims sender ${JSON.stringify(h.n)} on ${this.o.peerName}'s link`, { sender: h.n });
+    }
+    this.o.checkToken?.(h.tok);
+    if (h.ts === undefined || h.sq === undefined || h.mac === undefined) {
+      throw new CohortError(AuthErrorCode.Malformed, "message lacks timestamp, sequence number or MAC", {});
+    }
+    const skew = this.o.skewMs ?? 60_000;
+    if (Math.abs(now - h.ts) > skew) {
+      throw new CohortError(AuthErrorCode.Stale, `message timestamp ${new Date(h.ts).toISOString()} is more than ${skew / 1000} s from this site's clock`, { ts: h.ts });
+    }
+    const macBody = h.k === "chunk" ? [env.body.subarray(0, CHUNK_HEADER_BYTES)] : [env.body];
+    const expected = computeMac(this.recvKey, { kind: h.k, id: h.id, replyTo: h.re ?? "", topic: h.t ?? "", sender: h.n, timestamp: h.ts, seq: h.sq }, macBody);
+    if (!macMatches(expected, h.mac)) {
+      throw new CohortError(AuthErrorCode.BadMac, "message authentication code does not match (altered header or body, or not this session's key)", {});
+    }
+    // The window is updated only for authentic messages, so forged ones cannot burn sequence numbers.
+    const replay = this.window.check(h.sq);
+    if (replay) throw new CohortError(AuthErrorCode.Replay, `message sequence ${h.sq} ${replay === "replayed" ? "was already received (replay)" : "is older than the replay window"}`, { seq: h.sq });
+  }
+
+  private async dispatch(env: Envelope): Promise<void> {
+    const h = env.header;
+    const meta: MessageMeta = { sender: this.o.peerName, id: h.id, topic: h.t ?? "" };
+    switch (h.k) {
+      case "req": {
+        const handler = this.requestHandlers.get(meta.topic);
+        if (!handler) throw new CohortError(TransportErrorCode.NoHandler, `no handler for ${JSON.stringify(meta.topic)}`, { topic: meta.topic });
+        let reply: Body | void;
+        try {
+          reply = await handler(env.body, meta);
+        } catch (err) {
+          if (isCohortError(err)) throw err;
+          throw new CohortError(TransportErrorCode.HandlerFailed, `handler for ${meta.topic} failed: ${(err as Error).message}`, { topic: meta.topic }, { cause: err });
+        }
+        await this.sendFrame("rep", { id: newId(), re: h.id }, asParts(reply));
+        return;
+      }
+      case "rep":
+      case "refused": {
+        const p = h.re ? this.pending.get(h.re) : undefined;
+        if (!p || !h.re) return; // a late reply after a timeout
+        this.pending.delete(h.re);
+        clearTimeout(p.timer);
+        if (h.k === "rep") p.resolve(env.body);
+        else p.reject(new CohortError(h.code ?? TransportErrorCode.Refused, `${this.o.peerName} refused: ${h.msg ?? "no reason given"}`, { peer: this.o.peerName, remoteCode: h.code }));
+        return;
+      }
+      case "msg": {
+        const handler = this.messageHandlers.get(meta.topic);
+        if (!handler) throw new CohortError(TransportErrorCode.NoHandler, `no handler for ${JSON.stringify(meta.topic)}`, { topic: meta.topic });
+        handler(env.body, meta);
+        return;
+      }
+      case "chunk": {
+        const done = this.o.streams.accept(this.o.peerName, env.body);
+        if (!done) return;
+        const handler = this.streamHandlers.get(meta.topic);
+        if (!handler) {
+          done.dispose();
+          throw new CohortError(TransportErrorCode.NoHandler, `no stream handler for ${JSON.stringify(meta.topic)}`, { topic: meta.topic });
+        }
+        handler(done, meta);
+        return;
+      }
+      case "ping":
+        await this.sendFrame("pong", { id: newId(), re: h.id }, []);
+        return;
+      case "pong":
+        return;
+      case "bye":
+        this.close("peer said bye");
+        return;
+      case "welcome":
+        if (this.o.role !== "client" || !this.o.onWelcome) throw new CohortError(AuthErrorCode.Malformed, "unexpected welcome", {});
+        this.o.onWelcome(env.body);
+        return;
+      default:
+        throw new CohortError(AuthErrorCode.Malformed, `unexpected ${h.k} message after login`, { kind: h.k });
+    }
+  }
+
+  private refuse(err: unknown, header: Header | undefined): void {
+    const code = isCohortError(err) ? err.code : TransportErrorCode.HandlerFailed;
+    const reason = err instanceof Error ? err.message : String(err);
+    this.o.onRefusal?.({ code, reason, ...(header ? { header } : {}) });
+    if (header && (header.k === "req" || header.k === "msg" || header.k === "chunk") && !this.closed) {
+      // Tell the sender why (its request fails with this code), unless the link is going away.
+      this.sendFrame("refused", { id: newId(), re: header.id, code, msg: reason.slice(0, 2000) }, []).catch(() => undefined);
+    }
+    if (++this.refusals >= (this.o.maxRefusals ?? 20)) this.close(`too many refused messages (${this.refusals})`);
+  }
+
+  /** Called by the owner when the link closes: fails pending requests, tells close handlers. */
+  handleClose(err?: Error): void {
+    this.closedError ??= new CohortError(TransportErrorCode.Closed, `link to ${this.o.peerName} closed${err ? `: ${err.message}` : ""}`, {}, err ? { cause: err } : undefined);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(this.closedError);
+      this.pending.delete(id);
+    }
+    for (const h of this.closeHandlers) h(err);
+  }
+}

@@ -1,0 +1,118 @@
+import type { X509Certificate } from "node:crypto";
+
+/**
+ * The contract every link driver (tcp, grpc, http) implements: an ordered, reliable stream of
+ * opaque frames between two endpoints, secured per FLARE's connection-security modes. Everything
+ * above (envelopes, login, message authentication, streaming) is driver-independent and lives in
+ * the messaging layer; a driver only moves frames and reports who is on the other end.
+ */
+
+/** FLARE's connection-security modes: `mtls` (default), `tls` (server-authenticated), `clear`. */
+export type ConnectionSecurity = "clear" | "tls" | "mtls";
+
+/** FLARE's `scheme` values: `http` (HTTPS + WebSocket, default), `grpc`, `tcp` (TLS socket). */
+export type Scheme = "http" | "grpc" | "tcp";
+
+export interface TlsMaterial {
+  /** The project root (startup/rootCA.pem): verifies client certificates on mtls, servers otherwise. */
+  readonly rootCaPem: string;
+  /** `tls` connectors verify the server against this instead of rootCaPem (startup/customRootCA.pem). */
+  readonly customCaPem?: string;
+  /** Own certificate and key: always for listeners using tls/mtls; for connectors only on mtls. */
+  readonly certPem?: string;
+  readonly keyPem?: string;
+}
+
+export interface LinkLimits {
+  /** Largest frame accepted or sent, in bytes (default 64 MiB); larger ones close the connection. */
+  readonly maxFrameBytes: number;
+  /** Simultaneous connections from one remote address (listener only; default 32). */
+  readonly maxConnectionsPerAddress: number;
+  /** A connection must complete its TLS/transport handshake within this time (default 10 s). */
+  readonly handshakeTimeoutMs: number;
+}
+
+export const DEFAULT_LINK_LIMITS: LinkLimits = {
+  maxFrameBytes: 64 * 1024 * 1024,
+  maxConnectionsPerAddress: 32,
+  handshakeTimeoutMs: 10_000,
+};
+
+/** Why a listener refused a connection before any frame was read (for the audit log). */
+export interface ConnectionRefusal {
+  readonly remoteAddress: string;
+  /** Stable code, e.g. ERR_LINK_NO_CLIENT_CERT, ERR_LINK_UNTRUSTED_CERT, ERR_LINK_TOO_MANY_CONNECTIONS, ERR_LINK_TLS_HANDSHAKE, ERR_LINK_NOT_TLS. */
+  readonly code: string;
+  readonly reason: string;
+}
+
+export interface ListenOptions {
+  /** Address to bind; tests always pass 127.0.0.1 or ::1. */
+  readonly host: string;
+  /** 0 picks a free port; read it back from `Listener.port`. */
+  readonly port: number;
+  readonly security: ConnectionSecurity;
+  /** Required for tls and mtls. */
+  readonly tls?: TlsMaterial;
+  readonly limits?: Partial<LinkLimits>;
+  /** Called for each established (handshaken, and on mtls client-certified) connection. */
+  readonly onConnection: (connection: Connection) => void;
+  /** Called for each connection refused at the link level. */
+  readonly onRefused?: (refusal: ConnectionRefusal) => void;
+}
+
+export interface DialOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly security: ConnectionSecurity;
+  /** Required for tls and mtls. */
+  readonly tls?: TlsMaterial;
+  /**
+   * The identity the server's certificate must carry (its CN, from fed_client.json
+   * `servers[0].identity`). Host names are not checked (FLARE's rule: proxies and IPs are fine);
+   * the certificate must chain to the trusted root and carry this CN. On `tls` through a proxy with a
+   * custom CA the CN is not checked (the proxy's certificate is not ours): leave it undefined.
+   */
+  readonly expectedServerIdentity?: string;
+  readonly limits?: Partial<LinkLimits>;
+  /** Gives up connecting after this long (default 10 s). */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface Connection {
+  /** Unique per connection, for logs. */
+  readonly id: string;
+  readonly scheme: Scheme;
+  readonly security: ConnectionSecurity;
+  /** Remote IP address (as the socket sees it: a proxy's address behind a proxy). */
+  readonly remoteAddress: string;
+  /** The peer's verified TLS certificate when it presented one (server side: mtls only). */
+  readonly peerCertificate: X509Certificate | undefined;
+  /**
+   * Sends one frame made of `parts` (written in order without concatenating where the driver
+   * allows). Resolves once the frame is handed to the OS (respecting backpressure); rejects if the
+   * connection is closed or the frame exceeds maxFrameBytes.
+   */
+  send(parts: readonly Uint8Array[]): Promise<void>;
+  /** Frames arrive whole, in order. Set once, before frames can arrive (right after dial/onConnection). */
+  onFrame(handler: (frame: Uint8Array) => void): void;
+  /** Called once when the connection ends for any reason; `error` when it was not a clean close. */
+  onClose(handler: (error?: Error) => void): void;
+  /** Closes the connection (idempotent). */
+  close(reason?: string): void;
+  readonly closed: boolean;
+}
+
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  /** Stops accepting, closes every connection, resolves when all are closed. */
+  close(): Promise<void>;
+}
+
+export interface Driver {
+  readonly scheme: Scheme;
+  listen(options: ListenOptions): Promise<Listener>;
+  dial(options: DialOptions): Promise<Connection>;
+}
