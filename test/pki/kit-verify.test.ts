@@ -4,7 +4,7 @@
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, chmodSync, copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, copyFileSync, cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { provision, type ProvisionResult } from "../../src/provision/index.js";
 import { issueCertificate, KitErrorCode, loadIssuer, PkiErrorCode, publicKeySpkiOf, signKitFolder, verifyStartupKit } from "../../src/pki/index.js";
@@ -191,6 +191,33 @@ describe("cohort kit verify", { concurrency: 3 }, () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /error \[ERR_BAD_FINGERPRINT\]: bad fingerprint "SHA256:12:34:zz": expected SHA256: followed by 32 colon-separated hex bytes/);
     assert.doesNotMatch(r.stdout, /kit OK/);
+  });
+
+  test(
+    "an empty --root-fingerprint is refused as malformed, not silently skipped",
+    { todo: "bug: `cohort kit verify <kit> --root-fingerprint \"\"` exits 0 without comparing (src/cli/commands/kit.ts treats the empty string as 'not given'); the library refuses it" },
+    async () => {
+      const kit = join(a.prodDir, "site-1");
+      assertThrowsCode(() => verifyStartupKit(kit, { rootFingerprint: "" }), PkiErrorCode.BadFingerprint);
+      const r = await runCli(["kit", "verify", kit, "--root-fingerprint", ""]);
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(r.stderr, /ERR_BAD_FINGERPRINT/);
+    },
+  );
+
+  test("a signed file replaced by a symlink (to identical bytes) is refused", () => {
+    const kit = copyKit("site-1");
+    const cert = join(kit, "startup", "client.crt");
+    copyFileSync(cert, join(kit, "client.crt.copy"));
+    rmSync(cert);
+    symlinkSync(join(kit, "client.crt.copy"), cert);
+    assertThrowsCode(() => verifyStartupKit(kit), KitErrorCode.Tampered, cert);
+  });
+
+  test("a signature.json that is not a signature map is refused", () => {
+    const kit = copyKit("site-1");
+    writeFileSync(join(kit, "startup", "signature.json"), "[1,2,3]\n");
+    assertThrowsCode(() => verifyStartupKit(kit), KitErrorCode.Tampered, "signature.json");
   });
 
   test("a private key with mode 0644", async () => {

@@ -114,9 +114,12 @@ describe("re-running provision", () => {
     assert.deepEqual(listDir(projectDir), listingBefore);
     assert.equal(existsSync(join(projectDir, "wip")), false);
     assert.deepEqual(snapshotTree(join(projectDir, "state")), stateBefore);
-    // The library reports the same code.
-    await assert.rejects(provision({ projectFile: file, workspace: ws }), (e: unknown) => isCohortError(e, ProvisionErrorCode.IdentityChanged));
+    // The library reports the same code, also when new participants (keys being generated) are in the same run.
+    const withNew = writeFile(join(dir, "with-new.yml"), projectYaml(...ports, "member") + Array.from({ length: 8 }, (_, i) => `  - {name: new-${i}, type: client, org: hospital_a}\n`).join(""));
+    await assert.rejects(provision({ projectFile: withNew, workspace: ws }), (e: unknown) => isCohortError(e, ProvisionErrorCode.IdentityChanged));
+    await new Promise((r) => setTimeout(r, 300)); // let any pending key generation finish
     assert.deepEqual(listDir(projectDir), listingBefore);
+    assert.equal(existsSync(join(projectDir, "wip")), false);
     assert.deepEqual(snapshotTree(join(projectDir, "state")), stateBefore);
   });
 

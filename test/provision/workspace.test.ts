@@ -41,3 +41,29 @@ test("serial numbers are random and distinct; state/certs.json records every iss
     assert.equal(certs.participants[k.name]?.certPem, readFileSync(join(k.dir, "startup", k.type === "server" ? "server.crt" : "client.crt"), "utf8"));
   }
 });
+
+test("a re-run with another key_algorithm is refused (state conflict); a changed root_valid_days keeps the root with a warning", async () => {
+  const dir = tempDir();
+  const ws = join(dir, "ws");
+  const builders = (args: string): string => `builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+  - path: nvflare.lighter.impl.cert.CertBuilder
+    args: {${args}}
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+`;
+  const file = writeFile(join(dir, "project.yml"), minimalProject({ name: "algo", builders: builders("root_valid_days: 360") }));
+  const first = await provision({ projectFile: file, workspace: ws });
+  const projectDir = join(ws, "algo");
+  const stateBefore = snapshotTree(join(projectDir, "state"));
+
+  writeFile(file, minimalProject({ name: "algo", builders: builders("key_algorithm: rsa-2048") }));
+  await assert.rejects(provision({ projectFile: file, workspace: ws }), (e: unknown) => isCohortError(e, ProvisionErrorCode.StateConflict) && /key_algorithm/.test(e.message));
+  assert.deepEqual(listDir(projectDir), ["prod_00", "state"]);
+  assert.deepEqual(snapshotTree(join(projectDir, "state")), stateBefore);
+
+  writeFile(file, minimalProject({ name: "algo", builders: builders("root_valid_days: 720") }));
+  const third = await provision({ projectFile: file, workspace: ws });
+  assert.equal(third.rootFingerprint, first.rootFingerprint);
+  assert.ok(third.warnings.some((w) => /root_valid_days is 720 but the existing root CA was made with 360/.test(w)), third.warnings.join("\n"));
+});
