@@ -10,3 +10,5 @@ export type { ConfigIssue } from "./errors.js";
 export { loadYamlWithIncludes, parseYamlFile } from "./yaml-file.js";
 export { checkName } from "./names.js";
 export type { NameKind } from "./names.js";
+export { loadKitConfig, splitTarget, localConfigPath, readLocalJson, fedServerSchema, fedClientSchema, fedAdminSchema, serverResourcesSchema } from "./kit-config.js";
+export type { KitConfig, FedServerConfig, FedClientConfig, FedAdminConfig } from "./kit-config.js";

@@ -96,9 +96,16 @@ const capacitySchema = z.strictObject({
 
 /** Collects issues and warnings while validating one project. */
 class Checker {
-  readonly issues: ConfigIssue[] = [];
-  readonly warnings: string[] = [];
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[] = [],
+    readonly warnings: string[] = [],
+  ) {}
+
+  /** A checker that reports into the same lists but against another file (--add-client files). */
+  forFile(file: string): Checker {
+    return new Checker(file, this.issues, this.warnings);
+  }
 
   fail(path: readonly PropertyKey[], message: string, value?: unknown, fix?: string, file = this.file): void {
     const issue: ConfigIssue = { file, field: formatPath(path), message, ...(fix ? { fix } : {}) };
@@ -164,7 +171,7 @@ export function loadProjectFile(file: string, options: LoadProjectOptions = {}):
     for (const f of list) {
       const entry = parseYamlFile(resolve(f));
       if (!isRecord(entry)) throw configInvalid([{ file: resolve(f), field: "(top level)", message: `must be a mapping describing one ${type} (name, org${type === "admin" ? ", role" : ""})`, value: entry }]);
-      extra.push({ ...entry, type });
+      extra.push({ ...entry, type, __source: resolve(f) });
     }
   }
   return validateProject(data, path, extra);
@@ -222,22 +229,25 @@ export function validateProject(data: unknown, file: string, extraParticipants: 
   const admins: AdminSpec[] = [];
   for (const p of participants) {
     const index = p["__index"] as number;
-    const path = ["participants", index];
+    // Entries from --add-client/--add-user files are reported against their own file, at its top level.
+    const source = typeof p["__source"] === "string" ? p["__source"] : undefined;
+    const pc = source ? c.forFile(source) : c;
+    const path: PropertyKey[] = source ? [] : ["participants", index];
     const type = p["type"];
-    checkParticipantKeys(c, p, path);
+    checkParticipantKeys(pc, p, path);
     if (typeof p["name"] === "string") {
       const prev = seen.get(p["name"]);
-      if (prev !== undefined) c.fail([...path, "name"], `duplicate name: participants[${prev}] has the same name`, p["name"], "names must be unique across the project");
+      if (prev !== undefined) pc.fail([...path, "name"], `duplicate name: participants[${prev}] has the same name`, p["name"], "names must be unique across the project");
       else seen.set(p["name"], index);
     }
     if (type === "server") continue;
     if (type === "client" || type === "admin") {
       const common = { projectSecurity, projectCustomCa, baseDir, server };
       if (type === "client") {
-        const spec = checkClient(c, p, path, common, projectLogStreaming);
+        const spec = checkClient(pc, p, path, common, projectLogStreaming);
         if (spec) clients.push(spec);
       } else {
-        const spec = checkAdmin(c, p, path, common);
+        const spec = checkAdmin(pc, p, path, common);
         if (spec) admins.push(spec);
       }
       continue;
@@ -257,7 +267,7 @@ export function validateProject(data: unknown, file: string, extraParticipants: 
 function checkParticipantKeys(c: Checker, p: Raw, path: readonly PropertyKey[]): void {
   const type = p["type"];
   for (const key of Object.keys(p)) {
-    if (key === "__index") continue;
+    if (key === "__index" || key === "__source") continue;
     const known = PARTICIPANT_KEYS[key];
     if (!known) {
       c.warn([...path, key], `unknown key ignored${suggest(key, Object.keys(PARTICIPANT_KEYS))}`);

@@ -99,7 +99,6 @@ describe("--add-client / --add-user files", () => {
 
   test(
     "an error inside an --add-client / --add-user file names that file (and its field), not project.yml",
-    { todo: "bug: issues in --add-client/--add-user entries are reported as <project.yml>: participants[N].<field> with an index that does not exist in project.yml" },
     () => {
       const dir = tempDir();
       const file = writeFile(join(dir, "project.yml"), minimalProject());

@@ -12,11 +12,12 @@ export function registerKit(program: Command): void {
     .addHelpText("after", "\nExit status: 0 when the kit is intact, 1 otherwise (the message names the file and the reason).")
     .action((dir: string, flags: { rootFingerprint?: string }) => {
       try {
-        const kitInfo = verifyStartupKit(dir, flags.rootFingerprint ? { rootFingerprint: flags.rootFingerprint } : {});
+        // An empty value (e.g. an unset shell variable) must fail, not silently skip the check.
+        const kitInfo = verifyStartupKit(dir, flags.rootFingerprint !== undefined ? { rootFingerprint: flags.rootFingerprint } : {});
         const role = kitInfo.role ? `, role ${kitInfo.role}` : "";
         process.stdout.write(
           `kit OK: ${kitInfo.name} (${kitInfo.type}, org ${kitInfo.org ?? "-"}${role}); ${kitInfo.signedFiles.length} signed files; certificate valid until ${kitInfo.certificateNotAfter.toISOString()}\n` +
-            `root CA fingerprint: ${kitInfo.rootFingerprint}${flags.rootFingerprint ? " (matches)" : " (not compared: pass --root-fingerprint to check it)"}\n`,
+            `root CA fingerprint: ${kitInfo.rootFingerprint}${flags.rootFingerprint !== undefined ? " (matches)" : " (not compared: pass --root-fingerprint to check it)"}\n`,
         );
       } catch (err) {
         process.exitCode = reportError(err, ExitCode.Failed);

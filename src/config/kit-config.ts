@@ -1,0 +1,136 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { CohortError } from "../errors/index.js";
+import { ConfigErrorCode } from "./errors.js";
+
+/**
+ * Reading a participant's startup kit configuration (fed_server.json, fed_client.json,
+ * fed_admin.json, FLARE's layout) and its local/ policy files (`X.json` wins over `X.json.default`).
+ * Unknown keys are ignored, so kits made by FLARE's provisioner load too.
+ */
+const scheme = z.enum(["http", "grpc", "tcp"]);
+const security = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(["clear", "tls", "mtls"]));
+const target = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+|[0-9a-fA-F:]+):\d{1,5}$/, "must be host:port");
+
+export const fedServerSchema = z.object({
+  format_version: z.number().optional(),
+  require_signed_jobs: z.boolean().optional(),
+  servers: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        identity: z.string().min(1).optional(),
+        service: z.object({ target, scheme: scheme.default("http") }),
+        admin_server: z.string().optional(),
+        admin_port: z.number().int().min(1).max(65535).optional(),
+        ssl_private_key: z.string().default("server.key"),
+        ssl_cert: z.string().default("server.crt"),
+        ssl_root_cert: z.string().default("rootCA.pem"),
+        connection_security: security.default("mtls"),
+        host_names: z.array(z.string()).optional(),
+        default_host: z.string().optional(),
+      }),
+    )
+    .min(1),
+});
+
+export const fedClientSchema = z.object({
+  format_version: z.number().optional(),
+  servers: z.array(z.object({ name: z.string().min(1), service: z.object({ target, scheme: scheme.default("http") }), identity: z.string().min(1) })).min(1),
+  client: z.object({
+    name: z.string().optional(),
+    ssl_private_key: z.string().default("client.key"),
+    ssl_cert: z.string().default("client.crt"),
+    ssl_root_cert: z.string().default("rootCA.pem"),
+    custom_ca_cert: z.string().optional(),
+    connection_security: security.default("mtls"),
+  }),
+});
+
+export const fedAdminSchema = z.object({
+  format_version: z.number().optional(),
+  admin: z.object({
+    project_name: z.string(),
+    username: z.string().optional(),
+    server_identity: z.string().min(1),
+    scheme: scheme.default("http"),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    connection_security: security.default("mtls"),
+    client_key: z.string().default("client.key"),
+    client_cert: z.string().default("client.crt"),
+    ca_cert: z.string().default("rootCA.pem"),
+    custom_ca_cert: z.string().optional(),
+  }),
+});
+
+export type FedServerConfig = z.infer<typeof fedServerSchema>;
+export type FedClientConfig = z.infer<typeof fedClientSchema>;
+export type FedAdminConfig = z.infer<typeof fedAdminSchema>;
+
+export type KitConfig =
+  | { readonly type: "server"; readonly dir: string; readonly config: FedServerConfig }
+  | { readonly type: "client"; readonly dir: string; readonly config: FedClientConfig }
+  | { readonly type: "admin"; readonly dir: string; readonly config: FedAdminConfig };
+
+function readJson<T>(file: string, schema: z.ZodType<T>): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (cause) {
+    throw new CohortError(ConfigErrorCode.Invalid, `${file}: not valid JSON (${(cause as Error).message})`, { file }, { cause });
+  }
+  const r = schema.safeParse(raw, { reportInput: true });
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const field = i?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") ?? "";
+    const got = i && "input" in i ? ` (got ${JSON.stringify(i.input)})` : "";
+    throw new CohortError(ConfigErrorCode.Invalid, `${file}: ${field || "(top level)"}: ${i?.message ?? "invalid"}${got}`, { file, field, issues: r.error.issues.length });
+  }
+  return r.data;
+}
+
+/** Loads the kit's fed_*.json (whichever is present) from `<dir>/startup/`. */
+export function loadKitConfig(dir: string): KitConfig {
+  const startup = join(dir, "startup");
+  if (existsSync(join(startup, "fed_server.json"))) return { type: "server", dir, config: readJson(join(startup, "fed_server.json"), fedServerSchema) };
+  if (existsSync(join(startup, "fed_client.json"))) return { type: "client", dir, config: readJson(join(startup, "fed_client.json"), fedClientSchema) };
+  if (existsSync(join(startup, "fed_admin.json"))) return { type: "admin", dir, config: readJson(join(startup, "fed_admin.json"), fedAdminSchema) };
+  throw new CohortError(ConfigErrorCode.FileNotFound, `${startup}: no fed_server.json, fed_client.json or fed_admin.json; give a participant folder from provisioning`, { file: startup });
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function splitTarget(t: string): { host: string; port: number } {
+  const i = t.lastIndexOf(":");
+  return { host: t.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(t.slice(i + 1)) };
+}
+
+/** `local/<name>.json` if present, else `local/<name>.json.default`, else undefined (FLARE's rule). */
+export function localConfigPath(dir: string, name: string): string | undefined {
+  for (const f of [`${name}.json`, `${name}.json.default`]) {
+    const p = join(dir, "local", f);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export function readLocalJson<T>(dir: string, name: string, schema: z.ZodType<T>): { file: string; value: T } | undefined {
+  const file = localConfigPath(dir, name);
+  return file ? { file, value: readJson(file, schema) } : undefined;
+}
+
+/** The keys of server resources.json Cohort uses today (others are kept for later releases). */
+export const serverResourcesSchema = z.object({
+  servers: z
+    .array(
+      z.object({
+        heart_beat_timeout: z.number().positive().default(600),
+        max_num_clients: z.number().int().positive().default(100),
+      }),
+    )
+    .default([{ heart_beat_timeout: 600, max_num_clients: 100 }]),
+});
