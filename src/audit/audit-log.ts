@@ -93,6 +93,13 @@ export class AuditLog {
     const existed = existsSync(path);
     log.fd = openSync(path, "a+", 0o600);
     if (existed) {
+      const size = fstatSync(log.fd).size;
+      if (size > 0) {
+        const lastByte = Buffer.alloc(1);
+        readSync(log.fd, lastByte, 0, 1, size - 1);
+        // A crash mid-write leaves a line without its newline: end it, so it stays one line.
+        if (lastByte[0] !== 0x0a) writeSync(log.fd, "\n");
+      }
       const last = lastLine(log.fd);
       if (last !== undefined && last !== "") {
         log.prev = lineHash(last);

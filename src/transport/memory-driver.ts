@@ -54,7 +54,9 @@ class MemoryConnection implements Connection {
     if (this.closed) return;
     this.closed = true;
     setImmediate(() => this.closeHandler?.());
-    this.peer?.close();
+    // After the frames already handed over (setImmediate runs in order), like a socket's FIN.
+    const peer = this.peer;
+    setImmediate(() => peer?.close());
   }
 }
 

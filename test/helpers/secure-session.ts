@@ -1,0 +1,194 @@
+/**
+ * Helpers for transport tests: a provisioned project's credentials, a server over any driver, and
+ * a hand-driven client ("raw session") that performs the login with the real protocol and then
+ * lets a test craft any frame (forged tokens, replays, swapped bodies…).
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { provision } from "../../src/provision/index.js";
+import { AuditLog, RefusalAuditor } from "../../src/audit/index.js";
+import { ClientLogin, computeMac, type SessionKeys } from "../../src/auth/index.js";
+import { decode, encode } from "../../src/wire/index.js";
+import type { Connection, ConnectionSecurity, Driver } from "../../src/transport/driver.js";
+import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, type Kind } from "../../src/transport/envelope.js";
+import { TransportServer, type TransportServerConfig } from "../../src/transport/server.js";
+import { tempDir, writeFile } from "./index.js";
+
+export interface Kit {
+  readonly name: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly rootPem: string;
+}
+
+export interface TestProject {
+  readonly dir: string;
+  readonly prodDir: string;
+  readonly project: string;
+  readonly server: Kit;
+  kit(name: string): Kit;
+}
+
+/** Provisions a small project (server `localhost`, sites site-1..3, two admins) once per test file. */
+export async function provisionTestProject(name = "transport_test", extra = ""): Promise<TestProject> {
+  const dir = tempDir("cohort-transport-");
+  const file = writeFile(
+    join(dir, "project.yml"),
+    `api_version: 3
+name: ${name}
+participants:
+  - {name: localhost, type: server, org: nvidia, host_names: [127.0.0.1, "::1"]}
+  - {name: site-1, type: client, org: org_a}
+  - {name: site-2, type: client, org: org_b}
+  - {name: site-3, type: client, org: org_c}
+  - {name: admin@nvidia.com, type: admin, org: nvidia, role: project_admin}
+  - {name: lead@org-a.org, type: admin, org: org_a, role: lead}
+${extra}`,
+  );
+  const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
+  const kit = (n: string): Kit => {
+    const startup = join(r.prodDir, n, "startup");
+    const server = n === "localhost";
+    return {
+      name: n,
+      certPem: readFileSync(join(startup, server ? "server.crt" : "client.crt"), "utf8"),
+      keyPem: readFileSync(join(startup, server ? "server.key" : "client.key"), "utf8"),
+      rootPem: readFileSync(join(startup, "rootCA.pem"), "utf8"),
+    };
+  };
+  return { dir, prodDir: r.prodDir, project: name, server: kit("localhost"), kit };
+}
+
+export interface TestServer {
+  readonly server: TransportServer;
+  readonly port: number;
+  readonly auditPath: string;
+  auditLines(): Record<string, unknown>[];
+}
+
+export async function startTestServer(
+  p: TestProject,
+  driver: Driver,
+  security: ConnectionSecurity = "clear",
+  overrides: Partial<TransportServerConfig> = {},
+): Promise<TestServer> {
+  const auditPath = join(tempDir("cohort-audit-"), "audit.log");
+  const audit = AuditLog.open(auditPath, "localhost");
+  const server = new TransportServer({
+    name: "localhost",
+    project: p.project,
+    certPem: p.server.certPem,
+    keyPem: p.server.keyPem,
+    rootPem: p.server.rootPem,
+    listeners: [{ driver, host: "127.0.0.1", port: 0, security, accepts: "all" }],
+    audit,
+    refusals: new RefusalAuditor(audit, { burst: 1000, perSecond: 1000 }),
+    ...overrides,
+  });
+  const [addr] = await server.start();
+  return {
+    server,
+    port: addr?.port ?? 0,
+    auditPath,
+    auditLines: () =>
+      readFileSync(auditPath, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/** A client driven by hand: real login, then arbitrary frames. */
+export class RawSession {
+  private seq = 0;
+  private readonly waiters: ((e: Envelope) => void)[] = [];
+  readonly received: Envelope[] = [];
+  keys: SessionKeys | undefined;
+  token = "";
+  closed = false;
+
+  private constructor(
+    readonly conn: Connection,
+    readonly kit: Kit,
+  ) {
+    conn.onFrame((f) => {
+      const e = decodeEnvelope(f);
+      const w = this.waiters.shift();
+      if (w) w(e);
+      else this.received.push(e);
+    });
+    conn.onClose(() => {
+      this.closed = true;
+    });
+  }
+
+  static async open(driver: Driver, port: number, kit: Kit, options: { claimName?: string; type?: "client" | "admin"; project?: string; serverName?: string; security?: ConnectionSecurity } = {}): Promise<RawSession> {
+    const security = options.security ?? "clear";
+    const conn = await driver.dial({
+      host: "127.0.0.1",
+      port,
+      security,
+      tls: { rootCaPem: kit.rootPem, ...(security === "mtls" ? { certPem: kit.certPem, keyPem: kit.keyPem } : {}) },
+    });
+    return new RawSession(conn, kit);
+  }
+
+  next(timeoutMs = 5_000): Promise<Envelope> {
+    const queued = this.received.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("no frame within timeout")), timeoutMs);
+      this.waiters.push((e) => {
+        clearTimeout(t);
+        resolve(e);
+      });
+    });
+  }
+
+  /** Runs the login protocol; resolves with the welcome, or rejects with the server's refusal. */
+  async login(options: { claimName?: string; type?: "client" | "admin"; project?: string; serverName?: string } = {}): Promise<void> {
+    const login = new ClientLogin({
+      name: options.claimName ?? this.kit.name,
+      type: options.type ?? "client",
+      project: options.project ?? "transport_test",
+      certPem: this.kit.certPem,
+      keyPem: this.kit.keyPem,
+      rootPem: this.kit.rootPem,
+      serverName: options.serverName ?? "localhost",
+    });
+    await this.conn.send(encodeEnvelope({ k: "hello", id: randomBytes(16).toString("hex") }, [encode(login.hello())]));
+    const challenge = await this.next();
+    if (challenge.header.k === "refused") throw Object.assign(new Error(challenge.header.msg ?? ""), { code: challenge.header.code });
+    const answer = login.answer(decode(challenge.body));
+    this.keys = answer.keys;
+    await this.conn.send(encodeEnvelope({ k: "login", id: randomBytes(16).toString("hex") }, [encode(answer.login)]));
+    const welcome = await this.next();
+    if (welcome.header.k === "refused") throw Object.assign(new Error(welcome.header.msg ?? ""), { code: welcome.header.code });
+    this.token = (decode(welcome.body) as { token: string }).token;
+  }
+
+  /** Builds a correctly authenticated frame; `tweak` may change anything before sending. */
+  frame(kind: Kind, topic: string, body: Uint8Array, tweak: { sender?: string; token?: string; ts?: number; seq?: number; key?: Uint8Array } = {}): { header: Header; body: Uint8Array } {
+    const id = randomBytes(16).toString("hex");
+    const ts = tweak.ts ?? Date.now();
+    const seq = tweak.seq ?? ++this.seq;
+    const sender = tweak.sender ?? this.kit.name;
+    const key = tweak.key ?? this.keys?.clientToServer ?? new Uint8Array(32);
+    const mac = computeMac(key, { kind, id, replyTo: "", topic, sender, timestamp: ts, seq }, [body]);
+    return { header: { k: kind, id, t: topic, n: sender, tok: tweak.token ?? this.token, ts, sq: seq, mac }, body };
+  }
+
+  send(f: { header: Header; body: Uint8Array }): Promise<void> {
+    return this.conn.send(encodeEnvelope(f.header, [f.body]));
+  }
+
+  /** Sends a frame and returns the server's answer to it (rep or refused). */
+  async exchange(f: { header: Header; body: Uint8Array }): Promise<Envelope> {
+    await this.send(f);
+    for (;;) {
+      const e = await this.next();
+      if (e.header.re === f.header.id) return e;
+    }
+  }
+}
