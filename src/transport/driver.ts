@@ -102,6 +102,13 @@ export interface Connection {
   /** Closes the connection (idempotent). */
   close(reason?: string): void;
   readonly closed: boolean;
+  /**
+   * Receive-side flow control: stops delivering frames and reading from the transport until
+   * `resume()`, so the peer's `send()` waits on backpressure instead of this process buffering
+   * (e.g. while a streamed payload is written to a slow disk). All built-in drivers implement it.
+   */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface Listener {
