@@ -1,0 +1,189 @@
+import { randomBytes, type X509Certificate } from "node:crypto";
+import type { EventEmitter } from "node:events";
+import type { Connection, ConnectionSecurity, Scheme } from "../driver.js";
+import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
+
+export interface ConnectionInit {
+  readonly scheme: Scheme;
+  readonly security: ConnectionSecurity;
+  readonly remoteAddress: string;
+  readonly peerCertificate: X509Certificate | undefined;
+  readonly maxFrameBytes: number;
+}
+
+/**
+ * What the three drivers share: frame size checks on send, delivery with pause/resume and a queue
+ * for frames that arrive before `onFrame`, idempotent close, `onClose` exactly once, and sends that
+ * wait for 'drain' but reject as soon as the connection closes.
+ */
+export abstract class LinkConnection implements Connection {
+  readonly id: string;
+  readonly scheme: Scheme;
+  readonly security: ConnectionSecurity;
+  readonly remoteAddress: string;
+  readonly peerCertificate: X509Certificate | undefined;
+  protected readonly maxFrameBytes: number;
+
+  private frameHandler: ((frame: Uint8Array) => void) | undefined;
+  private closeHandler: ((error?: Error) => void) | undefined;
+  private readonly queued: Uint8Array[] = [];
+  private paused = false;
+  private closing = false;
+  private finished = false;
+  private finishError: Error | undefined;
+  private readonly closeWaiters = new Set<(error: Error) => void>();
+  private readonly finishListeners: Array<() => void> = [];
+
+  protected constructor(init: ConnectionInit) {
+    this.id = `${init.scheme}-${randomBytes(6).toString("hex")}`;
+    this.scheme = init.scheme;
+    this.security = init.security;
+    this.remoteAddress = init.remoteAddress;
+    this.peerCertificate = init.peerCertificate;
+    this.maxFrameBytes = init.maxFrameBytes;
+  }
+
+  get closed(): boolean {
+    return this.closing || this.finished;
+  }
+
+  /** Writes one frame; resolves when handed to the transport (after 'drain' when it pushed back). */
+  protected abstract writeFrame(parts: readonly Uint8Array[], size: number): Promise<void>;
+  /** Starts a graceful close of the transport; the driver calls {@link finish} when it is done. */
+  protected abstract closeTransport(reason: string | undefined): void;
+  /** Tears the transport down now (after an error); the driver still calls {@link finish}. */
+  protected abstract destroyTransport(error: Error): void;
+  protected abstract pauseTransport(): void;
+  protected abstract resumeTransport(): void;
+
+  async send(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.closed) throw this.closedError();
+    let size = 0;
+    for (const part of parts) size += part.byteLength;
+    if (size > this.maxFrameBytes) {
+      throw linkError(LinkErrorCode.FrameTooLarge, `frame of ${size} bytes exceeds maxFrameBytes ${this.maxFrameBytes}`, { size, max: this.maxFrameBytes });
+    }
+    return this.writeFrame(parts, size);
+  }
+
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.frameHandler = handler;
+    this.flushQueued();
+  }
+
+  onClose(handler: (error?: Error) => void): void {
+    this.closeHandler = handler;
+    if (this.finished) {
+      const error = this.finishError;
+      this.closeHandler = undefined;
+      queueMicrotask(() => handler(error));
+    }
+  }
+
+  close(reason?: string): void {
+    if (this.closed) return;
+    this.closing = true;
+    this.rejectWaiters(this.closedError());
+    this.closeTransport(reason);
+  }
+
+  /** Stops delivering frames and reading from the transport until {@link resume}. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    if (!this.finished) this.pauseTransport();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.flushQueued();
+    if (!this.paused && !this.finished) this.resumeTransport();
+  }
+
+  /** Driver bookkeeping (listener connection sets): runs after the transport closed, besides onClose. */
+  whenFinished(listener: () => void): void {
+    if (this.finished) queueMicrotask(listener);
+    else this.finishListeners.push(listener);
+  }
+
+  /** Driver: a whole frame arrived. */
+  protected deliver(frame: Uint8Array): void {
+    if (this.finished) return;
+    if (this.paused || this.frameHandler === undefined || this.queued.length > 0) {
+      this.queued.push(frame);
+      return;
+    }
+    this.callFrameHandler(frame);
+  }
+
+  /** Driver: fails the connection (protocol error, oversized frame, …); onClose gets `error`. */
+  protected fail(error: Error): void {
+    if (this.finished) return;
+    this.finishError ??= error;
+    this.closing = true;
+    this.rejectWaiters(error);
+    this.destroyTransport(error);
+  }
+
+  /** Driver: the transport is closed; fires onClose once. */
+  protected finish(error?: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.closing = true;
+    this.finishError ??= error;
+    this.rejectWaiters(this.finishError ?? this.closedError());
+    this.queued.length = 0;
+    const handler = this.closeHandler;
+    this.closeHandler = undefined;
+    for (const listener of this.finishListeners.splice(0)) listener();
+    handler?.(this.finishError);
+  }
+
+  /** Resolves on `event` (e.g. 'drain'), rejects as soon as the connection closes. */
+  protected waitFor(emitter: EventEmitter, event: string): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    return new Promise<void>((resolve, reject) => {
+      const onEvent = (): void => {
+        this.closeWaiters.delete(onClosed);
+        resolve();
+      };
+      const onClosed = (error: Error): void => {
+        emitter.off(event, onEvent);
+        reject(error);
+      };
+      emitter.once(event, onEvent);
+      this.closeWaiters.add(onClosed);
+    });
+  }
+
+  protected closedError(): Error {
+    return linkError(
+      LinkErrorCode.Closed,
+      `connection ${this.id} to ${this.remoteAddress} is closed${this.finishError ? `: ${errorMessage(this.finishError)}` : ""}`,
+      { id: this.id },
+      this.finishError,
+    );
+  }
+
+  private rejectWaiters(error: Error): void {
+    const waiters = [...this.closeWaiters];
+    this.closeWaiters.clear();
+    for (const w of waiters) w(error);
+  }
+
+  private flushQueued(): void {
+    while (!this.paused && !this.finished && this.frameHandler !== undefined && this.queued.length > 0) {
+      this.callFrameHandler(this.queued.shift() as Uint8Array);
+    }
+  }
+
+  private callFrameHandler(frame: Uint8Array): void {
+    try {
+      (this.frameHandler as (frame: Uint8Array) => void)(frame);
+    } catch (err) {
+      // A throwing handler must not become an uncaught exception inside a socket callback.
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}

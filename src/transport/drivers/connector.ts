@@ -1,0 +1,105 @@
+/**
+ * The dial side the tcp and http drivers share: a TCP or TLS socket whose server certificate has
+ * been checked (chain to the trusted CA, then CN === expectedServerIdentity) before a byte is sent,
+ * with one deadline (timeout or abort) covering the whole dial.
+ */
+import type { X509Certificate } from "node:crypto";
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { CohortError } from "../../errors/index.js";
+import { DEFAULT_LINK_LIMITS, type DialOptions } from "../driver.js";
+import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
+import { checkServerCertificate, connectorTlsOptions, formatAddress, trustedServerCa } from "./tls-options.js";
+
+/** Timeout and abort for one dial: `failed` rejects when either happens, until `done()`. */
+export class DialDeadline {
+  readonly failed: Promise<never>;
+  private timer: NodeJS.Timeout | undefined;
+  private removeAbort: (() => void) | undefined;
+
+  constructor(timeoutMs: number, signal: AbortSignal | undefined, address: string) {
+    this.failed = new Promise<never>((_, reject) => {
+      if (signal?.aborted) {
+        reject(linkError(LinkErrorCode.Aborted, `dial to ${address} aborted`, { address }));
+        return;
+      }
+      this.timer = setTimeout(() => reject(linkError(LinkErrorCode.Timeout, `no link to ${address} within ${timeoutMs} ms`, { address, timeoutMs })), timeoutMs);
+      if (signal) {
+        const onAbort = (): void => reject(linkError(LinkErrorCode.Aborted, `dial to ${address} aborted`, { address }));
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.removeAbort = () => signal.removeEventListener("abort", onAbort);
+      }
+    });
+    this.failed.catch(() => undefined);
+  }
+
+  /** Runs `work`; on timeout/abort calls `cleanup` and rejects. */
+  async race<T>(work: Promise<T>, cleanup: () => void): Promise<T> {
+    try {
+      return await Promise.race([work, this.failed]);
+    } catch (err) {
+      cleanup();
+      throw err;
+    }
+  }
+
+  done(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.removeAbort?.();
+  }
+}
+
+export function dialTimeout(options: DialOptions): number {
+  const ms = options.timeoutMs ?? DEFAULT_LINK_LIMITS.handshakeTimeoutMs;
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw linkError(LinkErrorCode.Config, `timeoutMs must be a positive integer, got ${String(ms)}`);
+  return ms;
+}
+
+export interface DialedSocket {
+  readonly socket: Socket;
+  /** The server's verified certificate (tls/mtls). */
+  readonly peerCertificate: X509Certificate | undefined;
+}
+
+/** The dial error for a transport failure before the link was up. */
+export function transportDialError(err: unknown, address: string, security: DialOptions["security"]): CohortError {
+  const code = (err as { code?: unknown }).code;
+  if (code === "ECONNREFUSED") {
+    return linkError(LinkErrorCode.Refused, `nothing accepts connections at ${address} (ECONNREFUSED)`, { address }, err);
+  }
+  const hint =
+    security === "clear"
+      ? "is it a TLS listener? this connector is clear"
+      : "it refuses clients without a valid certificate, over its per-address limit, or is not a TLS listener";
+  return linkError(LinkErrorCode.Refused, `the server at ${address} closed the connection before accepting the link (${hint}): ${errorMessage(err)}`, { address }, err);
+}
+
+/** Opens the TCP/TLS socket of a dial and verifies the server; rejects with a CohortError. */
+export function connectTransport(options: DialOptions, deadline: DialDeadline): Promise<DialedSocket> {
+  const address = formatAddress(options.host, options.port);
+  const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host);
+  let socket: Socket;
+  const work = new Promise<DialedSocket>((resolve, reject) => {
+    if (tlsOptions === undefined) {
+      socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket, peerCertificate: undefined }));
+    } else {
+      const trust = trustedServerCa(options.security, options.tls);
+      const tlsSocket: TLSSocket = tlsConnect({ ...tlsOptions, host: options.host, port: options.port }, () => {
+        // Node hands the peer certificate out once (a second call returns undefined): keep it.
+        const cert = tlsSocket.getPeerX509Certificate();
+        const error = checkServerCertificate(tlsSocket, cert, trust, options.expectedServerIdentity, address);
+        if (error) {
+          tlsSocket.destroy();
+          reject(error);
+        } else {
+          resolve({ socket: tlsSocket, peerCertificate: cert });
+        }
+      });
+      tlsSocket.setNoDelay(true);
+      socket = tlsSocket;
+    }
+    socket.on("error", (err) => reject(transportDialError(err, address, options.security)));
+    socket.once("close", () => reject(transportDialError(new Error("connection closed"), address, options.security)));
+  });
+  return deadline.race(work, () => socket.destroy());
+}

@@ -1,0 +1,62 @@
+import { CohortError, type ErrorDetails } from "../../errors/index.js";
+
+/** Stable codes of link-level errors (dial, send, close) and refusals (`ConnectionRefusal.code`). */
+export const LinkErrorCode = {
+  /** Dial: the server closed or reset the connection before accepting the link. */
+  Refused: "ERR_LINK_REFUSED",
+  /** Dial: no link within the timeout; listener: handshake not completed within handshakeTimeoutMs. */
+  Timeout: "ERR_LINK_TIMEOUT",
+  Aborted: "ERR_LINK_ABORTED",
+  /** Dial: the server certificate does not chain to the trusted root (or custom CA). */
+  UntrustedServer: "ERR_LINK_UNTRUSTED_SERVER",
+  /** Dial: the server certificate CN is not `expectedServerIdentity`. */
+  ServerIdentity: "ERR_LINK_SERVER_IDENTITY",
+  /** A frame above maxFrameBytes (sent: rejected locally; received: the connection is closed). */
+  FrameTooLarge: "ERR_LINK_FRAME_TOO_LARGE",
+  /** send() on a closed connection; or the connection was lost. */
+  Closed: "ERR_LINK_CLOSED",
+  /** Bad options (missing TLS material for the mode, bad limits). */
+  Config: "ERR_LINK_CONFIG",
+  /** The peer does not speak the link protocol (bad preface, unexpected bytes). */
+  Protocol: "ERR_LINK_PROTOCOL",
+  // Refusal codes (listener side; a refused dialer gets the same code when the driver can tell it).
+  NoClientCert: "ERR_LINK_NO_CLIENT_CERT",
+  UntrustedCert: "ERR_LINK_UNTRUSTED_CERT",
+  CertExpired: "ERR_LINK_CERT_EXPIRED",
+  CertNotYetValid: "ERR_LINK_CERT_NOT_YET_VALID",
+  TooManyConnections: "ERR_LINK_TOO_MANY_CONNECTIONS",
+  TlsHandshake: "ERR_LINK_TLS_HANDSHAKE",
+  /** A plaintext (or otherwise non-TLS) client on a TLS listener, or a clear client meeting TLS. */
+  NotTls: "ERR_LINK_NOT_TLS",
+} as const;
+
+export type LinkErrorCode = (typeof LinkErrorCode)[keyof typeof LinkErrorCode];
+
+export function linkError(code: LinkErrorCode, message: string, details: ErrorDetails = {}, cause?: unknown): CohortError {
+  return new CohortError(code, message, details, cause === undefined ? undefined : { cause });
+}
+
+/** Codes a listener may send back to a refused dialer (anything else becomes ERR_LINK_REFUSED). */
+const REFUSAL_CODES: ReadonlySet<string> = new Set([
+  LinkErrorCode.NoClientCert,
+  LinkErrorCode.UntrustedCert,
+  LinkErrorCode.CertExpired,
+  LinkErrorCode.CertNotYetValid,
+  LinkErrorCode.TooManyConnections,
+  LinkErrorCode.Protocol,
+  LinkErrorCode.Timeout,
+]);
+
+/**
+ * The dial error for a refusal the server explained (`code`, `reason` come from the network: the
+ * code is checked against the known set and the reason is cut to 500 printable characters).
+ */
+export function refusedByServer(code: unknown, reason: unknown, address: string): CohortError {
+  const c = typeof code === "string" && REFUSAL_CODES.has(code) ? (code as LinkErrorCode) : LinkErrorCode.Refused;
+  const r = typeof reason === "string" ? reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 500) : "no reason given";
+  return linkError(c, `the server at ${address} refused the link: ${r}`, { address, serverCode: typeof code === "string" ? code.slice(0, 64) : undefined });
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,225 @@
+/**
+ * `tcp` driver: node:net (clear) or node:tls sockets carrying length-prefixed frames.
+ *
+ * Link handshake (inside TLS when used): the dialer sends one frame "COHORT-LINK/1"; the listener
+ * answers with one status frame, 0x00 (accepted) or 0x01 + JSON {code, reason} (refused), so a
+ * refused dialer learns why (e.g. its certificate expired). Both frames are limited to 4 KiB.
+ *
+ * Refusals it reports (through the shared acceptor): all of them, including a clear client on a
+ * TLS listener, a TLS client on a clear listener (bad preface) and garbage before the preface.
+ * Refusals the dialer learns precisely: certificate problems (status frame) and a TLS listener
+ * when dialing clear (the listener closes; a hint says so). Over-limit connections are closed
+ * before any TLS work, so the dialer only sees ERR_LINK_REFUSED for them.
+ */
+import type { Socket } from "node:net";
+import type { Connection, DialOptions, Driver, ListenOptions, Listener } from "../driver.js";
+import { Acceptor, type Admitted } from "./acceptor.js";
+import { LinkConnection, type ConnectionInit } from "./connection.js";
+import { DialDeadline, connectTransport, dialTimeout, transportDialError } from "./connector.js";
+import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./errors.js";
+import { FrameDecoder, frameHeader } from "./framing.js";
+import { resolveLimits } from "./limits.js";
+import { formatAddress } from "./tls-options.js";
+
+const HELLO = Buffer.from("COHORT-LINK/1", "ascii");
+const HANDSHAKE_MAX_FRAME = 4096;
+const STATUS_ACCEPTED = 0;
+const STATUS_REFUSED = 1;
+/** How long a graceful close waits for the peer before destroying the socket. */
+const CLOSE_GRACE_MS = 2000;
+
+class TcpConnection extends LinkConnection {
+  private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+  /** During the link handshake decoded frames go here instead of to the caller. */
+  private gate: ((frame: Uint8Array) => void) | undefined;
+  private socketError: Error | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    init: ConnectionInit,
+    private readonly socket: Socket,
+    gate: (frame: Uint8Array) => void,
+    /** A handshake frame above 4 KiB: the peer does not speak the link protocol. */
+    private readonly onBadHandshake: () => void,
+  ) {
+    super(init);
+    this.gate = gate;
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk, (frame) => (this.gate ? this.gate(frame) : this.deliver(frame)));
+      } catch (err) {
+        if (this.gate) {
+          this.gate = () => undefined;
+          this.onBadHandshake();
+          this.socket.destroy();
+        } else {
+          this.fail(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+    });
+    socket.on("error", (err) => {
+      this.socketError ??= err;
+    });
+    socket.once("close", () => {
+      if (this.closeTimer) clearTimeout(this.closeTimer);
+      this.decoder.stop();
+      this.finish(this.socketError ? linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} lost: ${errorMessage(this.socketError)}`, {}, this.socketError) : undefined);
+    });
+  }
+
+  /** The handshake is over: frames now go to the caller, up to maxFrameBytes. */
+  open(): void {
+    this.gate = undefined;
+    this.decoder.maxFrameBytes = this.maxFrameBytes;
+  }
+
+  /** Writes a handshake frame (hello or status). */
+  writeControl(body: Uint8Array): void {
+    this.socket.write(frameHeader(body.byteLength));
+    this.socket.write(body);
+  }
+
+  protected writeFrame(parts: readonly Uint8Array[], size: number): Promise<void> {
+    const socket = this.socket;
+    socket.cork();
+    socket.write(frameHeader(size));
+    for (const part of parts) if (part.byteLength > 0) socket.write(part);
+    socket.uncork();
+    return socket.writableNeedDrain ? this.waitFor(socket, "drain") : Promise.resolve();
+  }
+
+  protected closeTransport(): void {
+    this.socket.end();
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    this.closeTimer.unref();
+  }
+
+  protected destroyTransport(): void {
+    this.decoder.stop();
+    this.socket.destroy();
+  }
+
+  protected pauseTransport(): void {
+    this.socket.pause();
+  }
+
+  protected resumeTransport(): void {
+    this.socket.resume();
+  }
+}
+
+function statusFrame(refusal?: { code: string; reason: string }): Buffer {
+  if (!refusal) return Buffer.from([STATUS_ACCEPTED]);
+  const json = Buffer.from(JSON.stringify({ code: refusal.code, reason: refusal.reason }).slice(0, HANDSHAKE_MAX_FRAME - 64), "utf8");
+  return Buffer.concat([Buffer.from([STATUS_REFUSED]), json]);
+}
+
+function parseRefusal(body: Uint8Array, address: string): Error {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(body.subarray(1)).toString("utf8"));
+    const { code, reason } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { code?: unknown; reason?: unknown };
+    return refusedByServer(code, reason, address);
+  } catch {
+    return refusedByServer(undefined, "unreadable refusal", address);
+  }
+}
+
+async function listen(options: ListenOptions): Promise<Listener> {
+  const limits = resolveLimits(options.limits);
+  const connections = new Set<TcpConnection>();
+
+  const onSocket = (admitted: Admitted): void => {
+    const { socket } = admitted;
+    if (admitted.refusal) {
+      // Tell the dialer why, then close. What it sends is read and dropped (unread data would make
+      // the kernel answer with a reset that can discard our status frame before the dialer reads it).
+      const status = statusFrame(admitted.refusal);
+      socket.on("data", () => undefined);
+      socket.end(Buffer.concat([frameHeader(status.length), status]));
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      return;
+    }
+    const init: ConnectionInit = {
+      scheme: "tcp",
+      security: options.security,
+      remoteAddress: admitted.remoteAddress,
+      peerCertificate: admitted.peerCertificate,
+      maxFrameBytes: limits.maxFrameBytes,
+    };
+    const noPreface = (): void =>
+      admitted.refuse(
+        LinkErrorCode.Protocol,
+        `the client did not send the link preface${options.security === "clear" ? " (not a Cohort tcp link, or a TLS client on a clear listener)" : ""}`,
+      );
+    const connection: TcpConnection = new TcpConnection(init, socket, (hello) => {
+      if (!HELLO.equals(hello)) {
+        noPreface();
+        return;
+      }
+      connection.open();
+      connection.writeControl(statusFrame());
+      admitted.established();
+      connections.add(connection);
+      connection.whenFinished(() => connections.delete(connection));
+      options.onConnection(connection);
+    }, noPreface);
+  };
+
+  const acceptor = await Acceptor.listen({ ...options, tls: options.tls, limits, onRefused: options.onRefused, onSocket });
+  let closing: Promise<void> | undefined;
+  return {
+    host: options.host,
+    port: acceptor.port,
+    close: () => {
+      closing ??= (async () => {
+        const all = [...connections];
+        const closed = Promise.all(all.map((c) => new Promise<void>((resolve) => c.whenFinished(resolve))));
+        for (const c of all) c.close("listener closing");
+        await Promise.all([closed, acceptor.close(CLOSE_GRACE_MS)]);
+      })();
+      return closing;
+    },
+  };
+}
+
+async function dial(options: DialOptions): Promise<Connection> {
+  const limits = resolveLimits(options.limits);
+  const address = formatAddress(options.host, options.port);
+  const deadline = new DialDeadline(dialTimeout(options), options.signal, address);
+  try {
+    const { socket, peerCertificate } = await connectTransport(options, deadline);
+    let firstByte: number | undefined;
+    socket.once("data", (chunk: Buffer) => (firstByte = chunk[0]));
+    const init: ConnectionInit = { scheme: "tcp", security: options.security, remoteAddress: socket.remoteAddress ?? options.host, peerCertificate, maxFrameBytes: limits.maxFrameBytes };
+    const notOurs = (): Error =>
+      linkError(LinkErrorCode.Protocol, `the server at ${address} does not speak the link protocol${options.security === "clear" ? " (a TLS listener? this connector is clear)" : ""}`, { address });
+    let connection!: TcpConnection;
+    const accepted = new Promise<TcpConnection>((resolve, reject) => {
+      connection = new TcpConnection(init, socket, (status) => {
+        if (status.length === 1 && status[0] === STATUS_ACCEPTED) {
+          connection.open();
+          resolve(connection);
+        } else if (status.length > 1 && status[0] === STATUS_REFUSED) {
+          reject(parseRefusal(status, address));
+          connection.close();
+        } else {
+          reject(notOurs());
+          connection.close();
+        }
+      }, () => reject(notOurs()));
+      connection.onClose((error) => {
+        if (options.security === "clear" && (firstByte === 0x15 || firstByte === 0x16)) {
+          reject(linkError(LinkErrorCode.NotTls, `the server at ${address} answered with TLS: it is a TLS listener and this connector is clear`, { address }));
+        } else {
+          reject(transportDialError(error ?? new Error("connection closed"), address, options.security));
+        }
+      });
+      connection.writeControl(HELLO);
+    });
+    return await deadline.race(accepted, () => socket.destroy());
+  } finally {
+    deadline.done();
+  }
+}
+
+export const tcpDriver: Driver = { scheme: "tcp", listen, dial };

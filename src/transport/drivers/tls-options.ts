@@ -1,0 +1,160 @@
+/**
+ * TLS settings per FLARE connection-security mode (flare-digest §2.2) and the certificate checks
+ * that replace host-name verification: chain to the trusted root, then CN === expected identity.
+ */
+import { X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
+import type { ConnectionOptions, TLSSocket, TlsOptions } from "node:tls";
+import type { CohortError } from "../../errors/index.js";
+import type { ConnectionSecurity, TlsMaterial } from "../driver.js";
+import { LinkErrorCode, linkError } from "./errors.js";
+
+export const MIN_TLS_VERSION = "TLSv1.2" as const;
+
+function require(material: TlsMaterial | undefined, field: keyof TlsMaterial, role: string, security: ConnectionSecurity): string {
+  const value = material?.[field];
+  if (typeof value !== "string" || value.length === 0) {
+    throw linkError(LinkErrorCode.Config, `a ${security} ${role} needs tls.${field}`, { security, role, field });
+  }
+  return value;
+}
+
+/**
+ * Listener options: present the server certificate; on mtls ask for a client certificate and
+ * verify it against the root. `rejectUnauthorized` stays false so that the handshake completes and
+ * {@link checkClientCertificate} can name the reason (the link refuses before reading any frame).
+ */
+export function listenerTlsOptions(security: ConnectionSecurity, material: TlsMaterial | undefined): TlsOptions | undefined {
+  if (security === "clear") return undefined;
+  const options: TlsOptions = {
+    key: require(material, "keyPem", "listener", security),
+    cert: require(material, "certPem", "listener", security),
+    minVersion: MIN_TLS_VERSION,
+    requestCert: security === "mtls",
+    rejectUnauthorized: false,
+  };
+  if (security === "mtls") options.ca = require(material, "rootCaPem", "listener", security);
+  return options;
+}
+
+/** What a connector verifies the server against: customCaPem on tls when given, else rootCaPem. */
+export function trustedServerCa(security: ConnectionSecurity, material: TlsMaterial | undefined): string {
+  if (security === "tls" && material?.customCaPem) return material.customCaPem;
+  return require(material, "rootCaPem", "connector", security);
+}
+
+/**
+ * Connector options (node:tls): own certificate on mtls, the trusted CA, no host-name check (FLARE:
+ * IP literals and proxies must work; {@link checkServerCertificate} binds the CN instead).
+ */
+export function connectorTlsOptions(security: ConnectionSecurity, material: TlsMaterial | undefined, host: string): ConnectionOptions | undefined {
+  if (security === "clear") return undefined;
+  const options: ConnectionOptions = {
+    ca: trustedServerCa(security, material),
+    minVersion: MIN_TLS_VERSION,
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+  };
+  if (isIP(host) === 0) options.servername = host;
+  if (security === "mtls") {
+    options.cert = require(material, "certPem", "connector", security);
+    options.key = require(material, "keyPem", "connector", security);
+  }
+  return options;
+}
+
+/** The subject CN of a certificate (first one), or undefined. */
+export function commonNameOf(cert: X509Certificate): string | undefined {
+  for (const line of cert.subject.split("\n")) {
+    if (line.startsWith("CN=")) return line.slice(3);
+  }
+  return undefined;
+}
+
+function describe(cert: X509Certificate): string {
+  return `'${commonNameOf(cert) ?? cert.subject.replace(/\n/g, ", ")}' (issuer '${cert.issuer.replace(/\n/g, ", ")}', sha256 fingerprint ${cert.fingerprint256})`;
+}
+
+function anchorDescription(trustPem: string): string {
+  try {
+    const root = new X509Certificate(trustPem);
+    return `'${root.subject.replace(/\n/g, ", ")}' (sha256 fingerprint ${root.fingerprint256})`;
+  } catch {
+    return "(unparsable trusted CA)";
+  }
+}
+
+export interface Refusal {
+  readonly code: LinkErrorCode;
+  readonly reason: string;
+}
+
+/** Maps an OpenSSL verification code to why a certificate is refused. */
+function verificationRefusal(authorizationError: string, cert: X509Certificate, whose: string, anchor: string): Refusal {
+  switch (authorizationError) {
+    case "CERT_HAS_EXPIRED":
+      return { code: LinkErrorCode.CertExpired, reason: `${whose} certificate ${describe(cert)} expired on ${cert.validTo}` };
+    case "CERT_NOT_YET_VALID":
+      return { code: LinkErrorCode.CertNotYetValid, reason: `${whose} certificate ${describe(cert)} is not valid before ${cert.validFrom}` };
+    default:
+      return {
+        code: LinkErrorCode.UntrustedCert,
+        reason: `${whose} certificate ${describe(cert)} was not issued by the trusted root ${anchor} (${authorizationError})`,
+      };
+  }
+}
+
+/**
+ * Listener side, mtls (`cert`: the socket's getPeerX509Certificate(), which Node returns only once):
+ * the refusal for this client, or undefined when its certificate verified. */
+export function checkClientCertificate(socket: TLSSocket, cert: X509Certificate | undefined, rootCaPem: string): Refusal | undefined {
+  if (cert === undefined) {
+    return { code: LinkErrorCode.NoClientCert, reason: "the client presented no certificate (mtls requires one issued by the project root)" };
+  }
+  if (socket.authorized) return undefined;
+  return verificationRefusal(String(socket.authorizationError ?? "UNKNOWN"), cert, "the client", anchorDescription(rootCaPem));
+}
+
+/** The dial error when a server certificate's CN is not the expected identity. */
+export function serverIdentityError(actual: string | undefined, expected: string, address: string): CohortError {
+  return linkError(
+    LinkErrorCode.ServerIdentity,
+    `server certificate CN is '${actual ?? "(none)"}', expected '${expected}' (at ${address})`,
+    { address, actual, expected },
+  );
+}
+
+/**
+ * Connector side: the server certificate must chain to `trustPem` and, when `expectedIdentity` is
+ * set, carry it as CN. Returns the dial error, or undefined when the server is trusted.
+ */
+export function checkServerCertificate(
+  socket: TLSSocket,
+  cert: X509Certificate | undefined,
+  trustPem: string,
+  expectedIdentity: string | undefined,
+  address: string,
+): CohortError | undefined {
+  if (cert === undefined) {
+    return linkError(LinkErrorCode.UntrustedServer, `the server at ${address} presented no certificate`, { address });
+  }
+  if (!socket.authorized) {
+    const code = String(socket.authorizationError ?? "UNKNOWN");
+    const refusal = verificationRefusal(code, cert, "server", anchorDescription(trustPem));
+    return linkError(LinkErrorCode.UntrustedServer, `${refusal.reason.replace(/^server/, "the server")} (at ${address})`, {
+      address,
+      verifyError: code,
+      fingerprint: cert.fingerprint256,
+    });
+  }
+  if (expectedIdentity !== undefined) {
+    const cn = commonNameOf(cert);
+    if (cn !== expectedIdentity) return serverIdentityError(cn, expectedIdentity, address);
+  }
+  return undefined;
+}
+
+/** host:port, with brackets around IPv6 literals. */
+export function formatAddress(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
