@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerProvision } from "./commands/provision.js";
 import { registerKit } from "./commands/kit.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerStart } from "./commands/start.js";
 
 export function buildProgram(): Command {
   const program = new Command("cohort")
@@ -11,5 +12,6 @@ export function buildProgram(): Command {
   registerProvision(program);
   registerKit(program);
   registerDemo(program);
+  registerStart(program);
   return program;
 }

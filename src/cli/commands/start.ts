@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import { startParticipant } from "../../runtime/index.js";
+import { ExitCode, reportError } from "../output.js";
+
+/** `cohort start <kit>`: runs a server or client in the foreground until SIGTERM/SIGINT. */
+export function registerStart(program: Command): void {
+  program
+    .command("start")
+    .description("run a server or client from its startup kit in the foreground until SIGTERM (what start.sh/sub_start.sh call)")
+    .argument("<participant-dir>", "the participant folder, e.g. prod_00/site-1")
+    .option("--host <address>", "server: address to listen on (default: all interfaces)")
+    .addHelpText("after", "\nThe kit is verified first (as 'cohort kit verify'); the site's audit log is <participant-dir>/audit.log.")
+    .action(async (dir: string, flags: { host?: string }) => {
+      let name = "cohort";
+      const log = (line: string): void => {
+        process.stdout.write(`${new Date().toISOString()} [${name}] ${line}\n`);
+      };
+      try {
+        const running = await startParticipant({ kitDir: dir, ...(flags.host ? { host: flags.host } : {}), log });
+        name = running.name;
+        let stopping = false;
+        const stop = (signal: string): void => {
+          if (stopping) return;
+          stopping = true;
+          log(`${signal}: stopping`);
+          const force = setTimeout(() => {
+            log("did not stop within 10 s; exiting");
+            process.exit(ExitCode.Failed);
+          }, 10_000);
+          force.unref();
+          running.stop().then(
+            () => {
+              log("stopped");
+              process.exit(ExitCode.Ok);
+            },
+            (err: unknown) => process.exit(reportError(err)),
+          );
+        };
+        process.on("SIGTERM", () => stop("SIGTERM"));
+        process.on("SIGINT", () => stop("SIGINT"));
+      } catch (err) {
+        process.exitCode = reportError(err, ExitCode.Failed);
+      }
+    });
+}

@@ -1,0 +1,89 @@
+/**
+ * Real participant processes for integration tests: `cohort start <kit>` run through tsx, with
+ * their output collected line by line, readiness waits, and a clean SIGTERM stop.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { REPO_ROOT } from "./index.js";
+
+export class CohortProcess {
+  readonly lines: string[] = [];
+  private readonly waiters: { re: RegExp; from: number; resolve: (line: string) => void }[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+
+  constructor(args: readonly string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let buffered = "";
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString("utf8");
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        this.lines.push(line);
+        for (const w of [...this.waiters]) {
+          if (this.lines.length > w.from && w.re.test(line)) {
+            this.waiters.splice(this.waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+    };
+    this.child.stdout?.on("data", onData);
+    this.child.stderr?.on("data", onData);
+    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+  }
+
+  get output(): string {
+    return this.lines.join("\n");
+  }
+
+  /** Number of lines so far: pass it as `from` to wait only for lines printed after now. */
+  mark(): number {
+    return this.lines.length;
+  }
+
+  /** Resolves with the first line from index `from` (already printed or to come) matching `re`. */
+  waitFor(re: RegExp, timeoutMs = 20_000, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((l) => re.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output:\n${this.output}`)), timeoutMs);
+      this.waiters.push({
+        re,
+        from,
+        resolve: (line) => {
+          clearTimeout(t);
+          resolve(line);
+        },
+      });
+      void this.exited.then((code) => {
+        clearTimeout(t);
+        reject(new Error(`process exited (${code}) before a line matching ${re}; output:\n${this.output}`));
+      });
+    });
+  }
+
+  /** SIGTERM, then the exit code (SIGKILL after `graceMs`). */
+  async stop(graceMs = 10_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill("SIGTERM");
+    const t = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  kill(): void {
+    this.child.kill("SIGKILL");
+  }
+}
+
+/** Starts `cohort start <kit> --host 127.0.0.1` (servers) or `cohort start <kit>` (sites). */
+export function startParticipantProcess(kitDir: string, options: { server?: boolean; env?: Record<string, string> } = {}): CohortProcess {
+  return new CohortProcess(["start", kitDir, ...(options.server ? ["--host", "127.0.0.1"] : [])], options.env);
+}
