@@ -13,30 +13,27 @@ export interface MacFields {
   readonly seq: number;
 }
 
-function writeField(h: ReturnType<typeof createHmac>, s: string): void {
-  const b = Buffer.from(s, "utf8");
-  const len = Buffer.allocUnsafe(4);
-  len.writeUInt32BE(b.byteLength);
-  h.update(len).update(b);
-}
+const LABEL = "cohort-msg-v1";
 
 /**
  * HMAC-SHA256 with the session key over the header fields (each length-prefixed) and then the body
- * bytes, in one pass. The body can be given as parts so that nothing is concatenated.
+ * bytes, in one pass. The body can be given as parts so that nothing is concatenated. The fields
+ * are laid out in one buffer first: one HMAC update instead of eighteen (it is on every message).
  */
 export function computeMac(key: Uint8Array, f: MacFields, body: readonly Uint8Array[]): Buffer {
-  const h = createHmac("sha256", key);
-  writeField(h, "cohort-msg-v1");
-  writeField(h, f.kind);
-  writeField(h, f.id);
-  writeField(h, f.replyTo);
-  writeField(h, f.topic);
-  writeField(h, f.sender);
-  writeField(h, String(f.timestamp));
-  writeField(h, String(f.seq));
   let total = 0;
   for (const p of body) total += p.byteLength;
-  writeField(h, String(total));
+  const fields = [LABEL, f.kind, f.id, f.replyTo, f.topic, f.sender, String(f.timestamp), String(f.seq), String(total)];
+  let size = 0;
+  for (const x of fields) size += 4 + Buffer.byteLength(x, "utf8");
+  const buf = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const x of fields) {
+    const n = buf.write(x, o + 4, "utf8");
+    buf.writeUInt32BE(n, o);
+    o += 4 + n;
+  }
+  const h = createHmac("sha256", key).update(buf);
   for (const p of body) h.update(p);
   return h.digest();
 }
