@@ -43,7 +43,7 @@ export interface AcceptorOptions {
   readonly host: string;
   readonly port: number;
   readonly security: ConnectionSecurity;
-  readonly tls: TlsMaterial | undefined;
+  readonly tls?: TlsMaterial | undefined;
   readonly limits: LinkLimits;
   readonly onRefused: ((refusal: ConnectionRefusal) => void) | undefined;
   /** ALPN protocols the TLS server offers (grpc: ["h2"]). */

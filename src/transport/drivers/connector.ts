@@ -7,8 +7,9 @@ import type { X509Certificate } from "node:crypto";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { CohortError } from "../../errors/index.js";
-import { DEFAULT_LINK_LIMITS, type DialOptions } from "../driver.js";
+import { DEFAULT_LINK_LIMITS, type DialOptions, type LinkLimits } from "../driver.js";
 import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
+import { resolveLimits } from "./limits.js";
 import { checkServerCertificate, connectorTlsOptions, formatAddress, trustedServerCa } from "./tls-options.js";
 
 /** Timeout and abort for one dial: `failed` rejects when either happens, until `done()`. */
@@ -49,10 +50,33 @@ export class DialDeadline {
   }
 }
 
-export function dialTimeout(options: DialOptions): number {
+export interface DialStart {
+  readonly limits: LinkLimits;
+  /** host:port for messages. */
+  readonly address: string;
+  readonly deadline: DialDeadline;
+}
+
+/** Checks the dial options and starts the deadline (call `deadline.done()` when the dial ends). */
+export function startDial(options: DialOptions): DialStart {
+  const limits = resolveLimits(options.limits);
   const ms = options.timeoutMs ?? DEFAULT_LINK_LIMITS.handshakeTimeoutMs;
   if (!Number.isSafeInteger(ms) || ms <= 0) throw linkError(LinkErrorCode.Config, `timeoutMs must be a positive integer, got ${String(ms)}`);
-  return ms;
+  const address = formatAddress(options.host, options.port);
+  return { limits, address, deadline: new DialDeadline(ms, options.signal, address) };
+}
+
+/**
+ * Clear dials: remembers whether the server's first bytes opened a TLS record (0x15 alert, 0x16
+ * handshake). The returned function gives ERR_LINK_NOT_TLS if so, for a failed dial to report.
+ */
+export function watchForTlsAnswer(socket: Socket, options: DialOptions, address: string): () => CohortError | undefined {
+  let firstByte: number | undefined;
+  if (options.security === "clear") socket.once("data", (chunk: Buffer) => (firstByte = chunk[0]));
+  return () =>
+    firstByte === 0x15 || firstByte === 0x16
+      ? linkError(LinkErrorCode.NotTls, `the server at ${address} answered with TLS: it is a TLS listener and this connector is clear`, { address })
+      : undefined;
 }
 
 export interface DialedSocket {

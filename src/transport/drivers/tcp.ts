@@ -15,11 +15,11 @@ import type { Socket } from "node:net";
 import type { Connection, DialOptions, Driver, ListenOptions, Listener } from "../driver.js";
 import { Acceptor, type Admitted } from "./acceptor.js";
 import { LinkConnection, type ConnectionInit } from "./connection.js";
-import { DialDeadline, connectTransport, dialTimeout, transportDialError } from "./connector.js";
+import { connectTransport, startDial, transportDialError, watchForTlsAnswer } from "./connector.js";
 import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./errors.js";
 import { FrameDecoder, frameHeader } from "./framing.js";
 import { resolveLimits } from "./limits.js";
-import { formatAddress } from "./tls-options.js";
+import { LinkListener } from "./listener.js";
 
 const HELLO = Buffer.from("COHORT-LINK/1", "ascii");
 const HANDSHAKE_MAX_FRAME = 4096;
@@ -126,7 +126,7 @@ function parseRefusal(body: Uint8Array, address: string): Error {
 
 async function listen(options: ListenOptions): Promise<Listener> {
   const limits = resolveLimits(options.limits);
-  const connections = new Set<TcpConnection>();
+  const listener = new LinkListener(options.host);
 
   const onSocket = (admitted: Admitted): void => {
     const { socket } = admitted;
@@ -159,37 +159,19 @@ async function listen(options: ListenOptions): Promise<Listener> {
       connection.open();
       connection.writeControl(statusFrame());
       admitted.established();
-      connections.add(connection);
-      connection.whenFinished(() => connections.delete(connection));
+      listener.track(connection);
       options.onConnection(connection);
     }, noPreface);
   };
 
-  const acceptor = await Acceptor.listen({ ...options, tls: options.tls, limits, onRefused: options.onRefused, onSocket });
-  let closing: Promise<void> | undefined;
-  return {
-    host: options.host,
-    port: acceptor.port,
-    close: () => {
-      closing ??= (async () => {
-        const all = [...connections];
-        const closed = Promise.all(all.map((c) => new Promise<void>((resolve) => c.whenFinished(resolve))));
-        for (const c of all) c.close("listener closing");
-        await Promise.all([closed, acceptor.close(CLOSE_GRACE_MS)]);
-      })();
-      return closing;
-    },
-  };
+  return listener.bind(await Acceptor.listen({ ...options, limits, onRefused: options.onRefused, onSocket }));
 }
 
 async function dial(options: DialOptions): Promise<Connection> {
-  const limits = resolveLimits(options.limits);
-  const address = formatAddress(options.host, options.port);
-  const deadline = new DialDeadline(dialTimeout(options), options.signal, address);
+  const { limits, address, deadline } = startDial(options);
   try {
     const { socket, peerCertificate } = await connectTransport(options, deadline);
-    let firstByte: number | undefined;
-    socket.once("data", (chunk: Buffer) => (firstByte = chunk[0]));
+    const answeredWithTls = watchForTlsAnswer(socket, options, address);
     const init: ConnectionInit = { scheme: "tcp", security: options.security, remoteAddress: socket.remoteAddress ?? options.host, peerCertificate, maxFrameBytes: limits.maxFrameBytes };
     const notOurs = (): Error =>
       linkError(LinkErrorCode.Protocol, `the server at ${address} does not speak the link protocol${options.security === "clear" ? " (a TLS listener? this connector is clear)" : ""}`, { address });
@@ -207,13 +189,7 @@ async function dial(options: DialOptions): Promise<Connection> {
           connection.close();
         }
       }, () => reject(notOurs()));
-      connection.onClose((error) => {
-        if (options.security === "clear" && (firstByte === 0x15 || firstByte === 0x16)) {
-          reject(linkError(LinkErrorCode.NotTls, `the server at ${address} answered with TLS: it is a TLS listener and this connector is clear`, { address }));
-        } else {
-          reject(transportDialError(error ?? new Error("connection closed"), address, options.security));
-        }
-      });
+      connection.onClose((error) => reject(answeredWithTls() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)));
       connection.writeControl(HELLO);
     });
     return await deadline.race(accepted, () => socket.destroy());
