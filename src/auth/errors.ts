@@ -19,5 +19,6 @@ export const AuthErrorCode = {
   Stale: "ERR_AUTH_STALE",
   Malformed: "ERR_AUTH_MALFORMED",
   LoginRateLimited: "ERR_AUTH_RATE_LIMITED",
+  TooManyClients: "ERR_AUTH_TOO_MANY_CLIENTS",
 } as const;
 export type AuthErrorCodeValue = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];

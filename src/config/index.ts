@@ -11,4 +11,5 @@ export { loadYamlWithIncludes, parseYamlFile } from "./yaml-file.js";
 export { checkName } from "./names.js";
 export type { NameKind } from "./names.js";
 export { loadKitConfig, splitTarget, localConfigPath, readLocalJson, fedServerSchema, fedClientSchema, fedAdminSchema, serverResourcesSchema } from "./kit-config.js";
-export type { KitConfig, FedServerConfig, FedClientConfig, FedAdminConfig } from "./kit-config.js";
+export type { KitConfig, FedServerConfig, FedClientConfig, FedAdminConfig, ServerSettings } from "./kit-config.js";
+export { DEFAULT_SERVER_SETTINGS } from "./kit-config.js";

@@ -123,14 +123,22 @@ export function readLocalJson<T>(dir: string, name: string, schema: z.ZodType<T>
   return file ? { file, value: readJson(file, schema) } : undefined;
 }
 
-/** The keys of server resources.json Cohort uses today (others are kept for later releases). */
-export const serverResourcesSchema = z.object({
-  servers: z
-    .array(
-      z.object({
-        heart_beat_timeout: z.number().positive().default(600),
-        max_num_clients: z.number().int().positive().default(100),
-      }),
-    )
-    .default([{ heart_beat_timeout: 600, max_num_clients: 100 }]),
+/**
+ * The keys of the server's local/resources.json Cohort uses today (others are kept for later
+ * releases): FLARE's heart_beat_timeout and max_num_clients, and Cohort's session settings.
+ */
+const serverSettingsSchema = z.object({
+  heart_beat_timeout: z.number().positive().default(600),
+  max_num_clients: z.number().int().positive().default(100),
+  /** Seconds a session token lives before the site must renew it. */
+  session_token_lifetime: z.number().int().positive().default(3600),
+  /** Seconds of clock difference tolerated on message timestamps and token expiry. */
+  clock_skew_tolerance: z.number().nonnegative().default(60),
+  login_attempts_per_minute: z.number().int().positive().default(30),
+  max_pending_logins: z.number().int().positive().default(64),
 });
+export const serverResourcesSchema = z.object({
+  servers: z.array(serverSettingsSchema).min(1).default([serverSettingsSchema.parse({})]),
+});
+export type ServerSettings = z.infer<typeof serverSettingsSchema>;
+export const DEFAULT_SERVER_SETTINGS: ServerSettings = serverSettingsSchema.parse({});

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CohortError } from "../errors/index.js";
 import { verifyStartupKit } from "../pki/index.js";
-import { loadKitConfig, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
+import { DEFAULT_SERVER_SETTINGS, loadKitConfig, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
 import { AuditLog, RefusalAuditor } from "../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../transport/index.js";
 
@@ -41,8 +41,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     if (!s) throw new CohortError("ERR_CONFIG_INVALID", `${startup}/fed_server.json: servers is empty`, {});
     const { port } = splitTarget(s.service.target);
     const adminPort = s.admin_port ?? port;
-    const resources = readLocalJson(o.kitDir, "resources", serverResourcesSchema);
-    const heartbeatTimeoutS = resources?.value.servers[0]?.heart_beat_timeout ?? 600;
+    const settings = readLocalJson(o.kitDir, "resources", serverResourcesSchema)?.value.servers[0] ?? DEFAULT_SERVER_SETTINGS;
     const driver = driverFor(s.service.scheme);
     const host = o.host ?? "::";
     const listeners: ServerListenerConfig[] =
@@ -61,7 +60,12 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       listeners,
       audit,
       refusals,
-      heartbeatTimeoutMs: heartbeatTimeoutS * 1000,
+      heartbeatTimeoutMs: settings.heart_beat_timeout * 1000,
+      tokenLifetimeS: settings.session_token_lifetime,
+      skewMs: settings.clock_skew_tolerance * 1000,
+      loginAttemptsPerMinute: settings.login_attempts_per_minute,
+      maxPendingLogins: settings.max_pending_logins,
+      maxClients: settings.max_num_clients,
       log: o.log,
     });
     const addresses = await server.start();

@@ -43,6 +43,8 @@ export interface TransportServerConfig {
   readonly loginAttemptsPerMinute?: number;
   readonly linkLimits?: Partial<LinkLimits>;
   readonly streams?: StreamReceiverOptions;
+  /** Site sessions allowed at once (FLARE's max_num_clients, default 100); admins do not count. */
+  readonly maxClients?: number;
   /** Refuses logins of banned certificates (remove_client, a later issue). */
   readonly isBanned?: (identity: PeerIdentity) => boolean;
   readonly now?: () => number;
@@ -258,6 +260,10 @@ export class TransportServer {
         if (env.header.k === "login" && pending) {
           const { identity, keys } = this.login.finish(pending, body, conn.peerCertificate, new Date(this.now()));
           if (this.c.isBanned?.(identity)) throw new CohortError(AuthErrorCode.Banned, `${identity.name} has been removed from the project (remove_client); an admin must enable_client it first`, {});
+          const sites = [...this.sessions.values()].filter((x) => x.identity.type === "client" && x.identity.name !== identity.name).length;
+          if (identity.type === "client" && sites >= (this.c.maxClients ?? 100)) {
+            throw new CohortError(AuthErrorCode.TooManyClients, `the server already has ${sites} sites connected (max_num_clients ${this.c.maxClients ?? 100})`, { max: this.c.maxClients ?? 100 });
+          }
           finished = true;
           release();
           channel = this.openSession(conn, identity, keys);

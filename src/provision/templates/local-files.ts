@@ -42,6 +42,11 @@ export function serverResources(server: ServerSpec): object {
         max_num_clients: 100,
         heart_beat_timeout: 600,
         admin_timeout: 10.0,
+        // Cohort's session settings (seconds): token lifetime, tolerated clock skew, login limits.
+        session_token_lifetime: 3600,
+        clock_skew_tolerance: 60,
+        login_attempts_per_minute: 30,
+        max_pending_logins: 64,
       },
     ],
     snapshot_persistor: {
