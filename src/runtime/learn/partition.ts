@@ -6,11 +6,13 @@
  *    `dominantClasses` ones of that order, cyclically (site 0 takes 0,1, site 1 takes 2,3, … with the
  *    default 2), so different sites get different dominant classes and, once
  *    sites × dominantClasses ≥ classes, together they cover every class;
- *  - each site gives weight f/d to each of its d dominant classes and (1 − f)/(C − d) to each of the
- *    other C − d classes (f = dominantFraction); the samples of every class are shuffled (seeded) and
- *    cut among the sites in proportion to those weights (largest-remainder rounding). With balanced
- *    classes and every class dominant for equally many sites, each site's dominant share is exactly
- *    f; otherwise it is close to f;
+ *  - each site gives weight f/d to each of its d dominant classes and β·(1 − f)/(C − d) to each of
+ *    the other C − d classes (f = dominantFraction); the samples of every class are shuffled (seeded)
+ *    and cut among the sites in proportion to those weights (largest-remainder rounding). β starts
+ *    at 1 (exact when classes are balanced and every class is dominant for equally many sites) and
+ *    is fitted per site by a few proportional-fitting passes otherwise (a class dominant for two
+ *    sites is halved between them, so those sites need less of the others), so that every site's
+ *    dominant share comes out ≈ f;
  *  - a class no site has as dominant (fewer sites than needed to cover all) gets one more, virtual
  *    owner of weight f/d whose share is left unused: without it those samples would flood the
  *    sites and their dominant share would fall far below f. Every sample is assigned when the
@@ -59,6 +61,47 @@ export function dominantClassesOf(sites: number, classes: number, dominant: numb
   return Array.from({ length: sites }, (_, s) => Array.from({ length: d }, (_, j) => order[(s * d + j) % classes] as number));
 }
 
+/**
+ * Per-class weights of each site (plus the virtual owner of an uncovered class, last), with each
+ * site's β fitted so that its expected dominant share is `fraction`.
+ */
+function fitWeights(dominant: number[][], classSizes: number[], fraction: number, d: number): (c: number) => number[] {
+  const classes = classSizes.length;
+  // With d = C every class is dominant everywhere and the "other" weight would divide by zero.
+  const mine = d < classes ? fraction / d : 1;
+  const other = d < classes ? (1 - fraction) / (classes - d) : 0;
+  const beta = dominant.map(() => 1);
+  const weightsOf = (c: number): number[] => {
+    const w = dominant.map((set, s) => (set.includes(c) ? mine : other * (beta[s] as number)));
+    if (!dominant.some((set) => set.includes(c))) w.push(mine); // the virtual owner: its share stays unused
+    return w;
+  };
+  if (other === 0) return weightsOf;
+  for (let pass = 0; pass < 50; pass++) {
+    const own = dominant.map(() => 0);
+    const rest = dominant.map(() => 0);
+    for (let c = 0; c < classes; c++) {
+      const w = weightsOf(c);
+      const total = w.reduce((a, b) => a + b, 0);
+      dominant.forEach((set, s) => {
+        const share = ((classSizes[c] ?? 0) * (w[s] as number)) / total;
+        if (set.includes(c)) own[s] = (own[s] as number) + share;
+        else rest[s] = (rest[s] as number) + share;
+      });
+    }
+    let worst = 0;
+    dominant.forEach((_, s) => {
+      const o = own[s] as number;
+      const r = rest[s] as number;
+      if (o === 0 || r === 0) return; // nothing to fit against (e.g. an empty class)
+      worst = Math.max(worst, Math.abs(o / (o + r) - fraction));
+      beta[s] = (beta[s] as number) * (((1 - fraction) / fraction) * o) / r;
+    });
+    if (worst < 1e-4) break;
+  }
+  return weightsOf;
+}
+
 /** Label-skewed split of `labels` into `sites` disjoint index lists (scheme in the file comment). */
 export function partitionNonIid(labels: Uint8Array, sites: number, options: NonIidOptions = {}): Uint32Array[] {
   checkSites(labels, sites);
@@ -77,16 +120,13 @@ export function partitionNonIid(labels: Uint8Array, sites: number, options: NonI
     if (bucket === undefined) throw new LearnError("ERR_DATA_BAD_ARGUMENT", `label ${label} at index ${i} is not below classes=${classes}`, { index: i, label, classes });
     bucket.push(i);
   });
-  // With d = C every class is dominant everywhere and the "other" weight would divide by zero.
-  const other = d < classes ? (1 - fraction) / (classes - d) : 0;
-  const mine = d < classes ? fraction / d : 1;
+  const weightsOf = fitWeights(dominant, byClass.map((b) => b.length), fraction, d);
   const parts: number[][] = Array.from({ length: sites }, () => []);
   const rng = createRng(seed);
   for (let c = 0; c < classes; c++) {
     const members = Uint32Array.from(byClass[c] ?? []);
     shuffleInPlace(members, rng);
-    const weights = dominant.map((set) => (set.includes(c) ? mine : other));
-    if (!dominant.some((set) => set.includes(c))) weights.push(mine); // the virtual owner: its share stays unused
+    const weights = weightsOf(c); // the virtual owner: its share stays unused
     const counts = apportion(members.length, weights);
     let at = 0;
     for (let s = 0; s < sites; s++) {
