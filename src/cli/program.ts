@@ -3,6 +3,7 @@ import { registerProvision } from "./commands/provision.js";
 import { registerKit } from "./commands/kit.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerStart } from "./commands/start.js";
+import { registerAdmin } from "./commands/admin.js";
 
 export function buildProgram(): Command {
   const program = new Command("cohort")
@@ -13,5 +14,6 @@ export function buildProgram(): Command {
   registerKit(program);
   registerDemo(program);
   registerStart(program);
+  registerAdmin(program);
   return program;
 }

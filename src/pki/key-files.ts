@@ -5,12 +5,13 @@ import { randomBytes } from "node:crypto";
  * Writes a file atomically (temp file + rename) with the given mode; the mode is set at open
  * and again with chmod, so a permissive umask cannot widen it.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, options: { fsync?: boolean } = {}): void {
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   const fd = openSync(tmp, "wx", mode);
   try {
     writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    fsyncSync(fd);
+    // Node's permission model (job children) disables fsync; the rename still keeps the file whole.
+    if (options.fsync !== false) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -5,6 +5,18 @@ import { verifyStartupKit } from "../pki/index.js";
 import { DEFAULT_SERVER_SETTINGS, loadKitConfig, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
 import { AuditLog, RefusalAuditor } from "../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../transport/index.js";
+import { ServerJobManager } from "./server-jobs.js";
+import { ClientJobManager } from "./client-jobs.js";
+import { SiteResources, siteResourcesSchema } from "./resources.js";
+import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "./learn/idx.js";
+import { z } from "zod";
+
+const schedulerArgs = z.object({ max_jobs: z.number().int().min(1).default(4), max_schedule_count: z.number().int().min(1).default(10), min_schedule_interval: z.number().min(0).default(10) });
+
+/** Folders job children may read besides their own: the site's datasets (`job_data_paths`). */
+function dataPaths(configured: readonly string[] | undefined): string[] {
+  return [...(configured ?? [DEBIAN_FASHION_MNIST_DIR, BUNDLED_FASHION_MNIST_DIR])];
+}
 
 export interface StartParticipantOptions {
   /** The participant folder (holding startup/ and local/). */
@@ -68,7 +80,17 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       maxClients: settings.max_num_clients,
       log: o.log,
     });
+    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const sched = schedulerArgs.parse(site?.components.find((c) => c.id === "job_scheduler")?.args ?? {});
+    const jobs = new ServerJobManager(server, {
+      workspace: join(o.kitDir, "workspace"),
+      audit,
+      log: o.log,
+      settings: { maxJobs: sched.max_jobs, maxScheduleCount: sched.max_schedule_count, scheduleInterval: sched.min_schedule_interval },
+      dataPaths: dataPaths(site?.job_data_paths),
+    });
     const addresses = await server.start();
+    jobs.start();
     o.log(`server ${verified.name} (${s.service.scheme}, ${s.connection_security}) listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(", ")}`);
     return {
       name: verified.name,
@@ -76,6 +98,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       addresses,
       server,
       stop: async () => {
+        await jobs.stop();
         await server.stop();
         audit.close();
       },
@@ -102,6 +125,17 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       audit,
       log: o.log,
     });
+    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const rm = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) }).parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
+    const jobs = new ClientJobManager(client, {
+      site: verified.name,
+      workspace: join(o.kitDir, "workspace"),
+      audit,
+      log: o.log,
+      resources: new SiteResources({ gpus: rm.num_of_gpus, memPerGpuGiB: rm.mem_per_gpu_in_GiB, maxJobs: site?.max_concurrent_jobs ?? 2 }),
+      dataPaths: dataPaths(site?.job_data_paths),
+    });
+    jobs.start();
     client.onState((state, detail) => {
       if (state === "connected") o.log(`connected to ${srv.identity} at ${host}:${port} (${srv.service.scheme}, ${c.client.connection_security})`);
       else if (state === "disconnected" && detail) o.log(`disconnected: ${detail}`);
@@ -113,6 +147,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       addresses: [],
       client,
       stop: async () => {
+        await jobs.stop();
         await client.stop();
         audit.close();
       },

@@ -11,6 +11,8 @@ export type Body = Uint8Array | readonly Uint8Array[];
 export interface MessageMeta {
   /** Authenticated sender name. */
   readonly sender: string;
+  /** What the login established about the sender (server side). */
+  readonly peer?: PeerInfo;
   readonly id: string;
   readonly topic: string;
 }
@@ -18,6 +20,14 @@ export interface MessageMeta {
 export type RequestHandler = (body: Uint8Array, meta: MessageMeta) => Promise<Body | void> | Body | void;
 export type MessageHandler = (body: Uint8Array, meta: MessageMeta) => void;
 export type StreamHandler = (stream: CompletedStream, meta: MessageMeta) => void;
+
+export interface PeerInfo {
+  readonly type: "client" | "admin" | "server";
+  readonly org?: string | undefined;
+  readonly role?: string | undefined;
+  /** The server's key for this session (admins may hold several sessions). */
+  readonly sessionKey: string;
+}
 
 export interface Refusal {
   readonly code: string;
@@ -32,6 +42,7 @@ export interface ChannelOptions {
   readonly selfName: string;
   /** The authenticated peer; incoming `n` must equal it. */
   readonly peerName: string;
+  readonly peerInfo?: PeerInfo;
   readonly keys: SessionKeys;
   /** Client: the token to attach to each message. */
   readonly token?: () => string;
@@ -234,7 +245,7 @@ export class SecureChannel {
 
   private async dispatch(env: Envelope): Promise<void> {
     const h = env.header;
-    const meta: MessageMeta = { sender: this.o.peerName, id: h.id, topic: h.t ?? "" };
+    const meta: MessageMeta = { sender: this.o.peerName, id: h.id, topic: h.t ?? "", ...(this.o.peerInfo ? { peer: this.o.peerInfo } : {}) };
     switch (h.k) {
       case "req": {
         const handler = this.requestHandlers.get(meta.topic);
@@ -266,7 +277,7 @@ export class SecureChannel {
         return;
       }
       case "chunk": {
-        const done = this.o.streams.accept(this.o.peerName, env.body);
+        const done = this.o.streams.accept(this.o.peerInfo?.sessionKey ?? this.o.peerName, env.body);
         if (!done) return;
         const handler = this.streamHandlers.get(meta.topic);
         if (!handler) {

@@ -52,6 +52,8 @@ export interface TransportServerConfig {
 }
 
 export interface Session {
+  /** Key in the session table: the site name, or `admin#sid` (an admin may hold several sessions). */
+  readonly key: string;
   readonly sid: string;
   readonly identity: PeerIdentity;
   readonly channel: SecureChannel;
@@ -173,8 +175,8 @@ export class TransportServer {
   }
 
   /** Disconnects a session now (e.g. remove_client); its peer must log in again. */
-  drop(name: string, reason: string): void {
-    const s = this.sessions.get(name);
+  drop(key: string, reason: string): void {
+    const s = this.sessions.get(key);
     if (!s) return;
     this.endSession(s, reason);
     s.channel.close(reason);
@@ -186,7 +188,7 @@ export class TransportServer {
     this.stopping = true;
     if (this.sweeper) clearInterval(this.sweeper);
     await Promise.allSettled([...this.sessions.values()].map((s) => s.channel.sendFrame("bye", { id: randomBytes(16).toString("hex") }, [])));
-    for (const s of [...this.sessions.values()]) this.drop(s.identity.name, "server stopping");
+    for (const s of [...this.sessions.values()]) this.drop(s.key, "server stopping");
     await Promise.allSettled(this.listeners.map((l) => l.close()));
     for (const conn of this.connections) conn.close("server stopping");
     this.streams.close();
@@ -277,20 +279,22 @@ export class TransportServer {
   }
 
   private openSession(conn: Connection, identity: PeerIdentity, keys: SessionKeys): SecureChannel {
-    const previous = this.sessions.get(identity.name);
+    const sid = randomBytes(16).toString("hex");
+    const key = identity.type === "admin" ? `${identity.name}#${sid.slice(0, 8)}` : identity.name;
+    const previous = identity.type === "client" ? this.sessions.get(key) : undefined;
     if (previous) {
       // FLARE's rule: a new login replaces the old registration (its token stops working).
       this.endSession(previous, "replaced by a new login");
       previous.channel.close("replaced by a new login");
     }
-    const sid = randomBytes(16).toString("hex");
     const tokens = new Map<string, number>();
-    const session: Session = { sid, identity, connection: conn, since: new Date(this.now()), lastSeen: this.now(), tokens, channel: undefined as unknown as SecureChannel };
+    const session: Session = { key, sid, identity, connection: conn, since: new Date(this.now()), lastSeen: this.now(), tokens, channel: undefined as unknown as SecureChannel };
     const channel = new SecureChannel({
       connection: conn,
       role: "server",
       selfName: this.c.name,
       peerName: identity.name,
+      peerInfo: { type: identity.type, org: identity.org, role: identity.role, sessionKey: key },
       keys,
       streams: this.streams,
       skewMs: this.c.skewMs ?? 60_000,
@@ -310,9 +314,9 @@ export class TransportServer {
       return encode({ token: token.token, exp: token.exp });
     });
     channel.onClose(() => {
-      if (this.sessions.get(identity.name) === session) this.endSession(session, "link closed");
+      if (this.sessions.get(key) === session) this.endSession(session, "link closed");
     });
-    this.sessions.set(identity.name, session);
+    this.sessions.set(key, session);
     const { token, exp } = this.issue(session);
     this.c.audit.append({
       action: "login",
@@ -356,8 +360,8 @@ export class TransportServer {
   }
 
   private endSession(s: Session, reason: string): void {
-    if (this.sessions.get(s.identity.name) !== s) return;
-    this.sessions.delete(s.identity.name);
+    if (this.sessions.get(s.key) !== s) return;
+    this.sessions.delete(s.key);
     this.c.audit.append({ action: "logout", outcome: "ok", peer: s.identity.name, reason });
     this.c.log?.(`${s.identity.type} ${s.identity.name} disconnected: ${reason}`);
     for (const l of this.sessionListeners) l(s, "close");
@@ -368,7 +372,7 @@ export class TransportServer {
     for (const s of [...this.sessions.values()]) {
       if (now - s.lastSeen <= timeoutMs) continue;
       this.refused({ action: "session.expired", peer: s.identity.name, address: s.connection.remoteAddress, code: "ERR_TRANSPORT_HEARTBEAT_MISSED", reason: `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s (heart_beat_timeout ${timeoutMs / 1000} s)` });
-      this.drop(s.identity.name, "missed heartbeats");
+      this.drop(s.key, "missed heartbeats");
     }
   }
 }

@@ -1,3 +1,5 @@
+import { openSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { startParticipant } from "../../runtime/index.js";
 import { ExitCode, reportError } from "../output.js";
@@ -12,8 +14,17 @@ export function registerStart(program: Command): void {
     .addHelpText("after", "\nThe kit is verified first (as 'cohort kit verify'); the site's audit log is <participant-dir>/audit.log.")
     .action(async (dir: string, flags: { host?: string }) => {
       let name = "cohort";
+      // The site's log lives in its folder (log.txt), beside its audit.log; stdout gets the same lines.
+      let logFd: number | undefined;
+      try {
+        logFd = openSync(join(dir, "log.txt"), "a", 0o640);
+      } catch {
+        logFd = undefined;
+      }
       const log = (line: string): void => {
-        process.stdout.write(`${new Date().toISOString()} [${name}] ${line}\n`);
+        const text = `${new Date().toISOString()} [${name}] ${line}\n`;
+        process.stdout.write(text);
+        if (logFd !== undefined) writeSync(logFd, text);
       };
       try {
         const running = await startParticipant({ kitDir: dir, ...(flags.host ? { host: flags.host } : {}), log });

@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import { CohortError } from "../errors/index.js";
+import { verifyStartupKit } from "../pki/index.js";
+import { loadKitConfig } from "../config/index.js";
+import { decode, encode } from "../wire/index.js";
+import { driverFor, TransportClient } from "../transport/index.js";
+import { packFolder, unpackArchive } from "./archive.js";
+import { TOPIC_ADMIN } from "./server-jobs.js";
+
+/** Splits a console command line into words; double or single quotes group words. */
+export function splitCommandLine(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1]?.replace(/\\(.)/g, "$1") ?? m[2] ?? m[3] ?? "");
+  return out;
+}
+
+/**
+ * An admin's session with the server, from the admin's startup kit: logs in (type admin) and
+ * runs console commands. Used by `cohort admin` and by programs (the TypeScript admin API).
+ */
+export class AdminSession {
+  private constructor(
+    private readonly client: TransportClient,
+    readonly kitDir: string,
+  ) {}
+
+  static async open(kitDir: string, options: { log?: (line: string) => void } = {}): Promise<AdminSession> {
+    const verified = verifyStartupKit(kitDir);
+    const kit = loadKitConfig(kitDir);
+    if (kit.type !== "admin") throw new CohortError("ERR_CONFIG_INVALID", `${kitDir} is not an admin kit (no startup/fed_admin.json); give an admin's participant folder`, { file: kitDir });
+    const a = kit.config.admin;
+    const read = (f: string): string => readFileSync(join(kitDir, "startup", f), "utf8");
+    const client = new TransportClient({
+      name: verified.name,
+      type: "admin",
+      project: a.project_name,
+      certPem: read(a.client_cert),
+      keyPem: read(a.client_key),
+      rootPem: read(a.ca_cert),
+      ...(a.custom_ca_cert ? { customCaPem: read(a.custom_ca_cert) } : {}),
+      serverName: a.server_identity,
+      driver: driverFor(a.scheme),
+      host: a.host,
+      port: a.port,
+      security: a.connection_security,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    await client.connectOnce();
+    return new AdminSession(client, kitDir);
+  }
+
+  /** Runs one command; resolves with the server's answer (plain data) or rejects with its refusal. */
+  async run(line: string): Promise<unknown> {
+    const [cmd, ...args] = splitCommandLine(line.trim());
+    if (!cmd) throw new CohortError("ERR_ADMIN_USAGE", "empty command", {});
+    if (cmd === "submit_job") {
+      const folder = args[0];
+      if (!folder) throw new CohortError("ERR_ADMIN_USAGE", "submit_job <job folder>", {});
+      const dir = this.resolveJobFolder(folder);
+      return this.call({ cmd, args: [], archive: await packFolder(dir) });
+    }
+    const answer = await this.call({ cmd, args });
+    if (cmd === "download_job") {
+      const r = z.object({ job_id: z.string(), meta: z.unknown(), archive: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(answer);
+      const dest = join(this.kitDir, "transfer", r.job_id);
+      mkdirSync(dest, { recursive: true });
+      await unpackArchive(r.archive, join(dest, "workspace"));
+      const { writeFileSync } = await import("node:fs");
+      writeFileSync(join(dest, "meta.json"), `${JSON.stringify(r.meta, null, 2)}\n`);
+      return { job_id: r.job_id, downloaded_to: dest };
+    }
+    return answer;
+  }
+
+  private resolveJobFolder(folder: string): string {
+    const candidates = isAbsolute(folder) ? [folder] : [resolve(folder), join(this.kitDir, "transfer", folder)];
+    for (const c of candidates) if (existsSync(c) && statSync(c).isDirectory()) return c;
+    throw new CohortError("ERR_ADMIN_USAGE", `job folder ${folder} not found (looked in ${candidates.join(", ")})`, { folder });
+  }
+
+  private async call(req: { cmd: string; args: readonly string[]; archive?: Uint8Array }): Promise<unknown> {
+    return decode(await this.client.request(TOPIC_ADMIN, encode(req), { timeoutMs: 120_000 }));
+  }
+
+  async close(): Promise<void> {
+    await this.client.stop();
+  }
+}

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { clientConfigSchema, serverConfigSchema } from "./job-def.js";
+
+/**
+ * Messages between a site process and its job child, over the child's private IPC channel
+ * (advanced serialization: typed arrays travel as bytes). Every message carries the job-scoped
+ * token the parent gave the child in its environment; anything else is ignored and logged.
+ */
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, "must be bytes");
+
+export const initSchema = z.object({
+  type: z.literal("init"),
+  token: z.string(),
+  role: z.enum(["server", "client"]),
+  jobId: z.string(),
+  jobName: z.string(),
+  site: z.string(),
+  /** The job's app folder (config/, custom/) and the writable run folder. */
+  appDir: z.string(),
+  runDir: z.string(),
+  sites: z.array(z.string()),
+  server: serverConfigSchema.optional(),
+  client: clientConfigSchema.optional(),
+  /** Resume from the last saved round (after a server restart). */
+  resume: z.boolean().default(false),
+});
+export type InitMessage = z.infer<typeof initSchema>;
+
+/** Parent → child. */
+export const toChildSchema = z.discriminatedUnion("type", [
+  initSchema,
+  z.object({ type: z.literal("task.run"), token: z.string(), taskId: z.string(), taskName: z.string(), payload: bytes }),
+  z.object({ type: z.literal("task.result"), token: z.string(), taskId: z.string(), site: z.string(), payload: bytes }),
+  z.object({ type: z.literal("task.error"), token: z.string(), taskId: z.string(), site: z.string(), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal("abort"), token: z.string(), reason: z.string() }),
+]);
+export type ToChild = z.infer<typeof toChildSchema>;
+
+/** Child → parent. */
+export const fromChildSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready"), token: z.string() }),
+  z.object({ type: z.literal("task.send"), token: z.string(), taskId: z.string(), site: z.string(), taskName: z.string(), payload: bytes, timeoutMs: z.number().int().positive() }),
+  z.object({ type: z.literal("task.done"), token: z.string(), taskId: z.string(), payload: bytes }),
+  z.object({ type: z.literal("task.failed"), token: z.string(), taskId: z.string(), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal("progress"), token: z.string(), round: z.number().int(), totalRounds: z.number().int(), metrics: z.record(z.string(), z.number()), sites: z.array(z.string()) }),
+  z.object({ type: z.literal("log"), token: z.string(), level: z.enum(["info", "warn", "error"]), line: z.string().max(4000) }),
+  z.object({ type: z.literal("done"), token: z.string(), status: z.enum(["FINISHED:COMPLETED", "FINISHED:EXECUTION_EXCEPTION", "FINISHED:ABORTED"]), reason: z.string().optional() }),
+]);
+export type FromChild = z.infer<typeof fromChildSchema>;

@@ -1,0 +1,146 @@
+import { rmSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { CohortError, isCohortError } from "../errors/index.js";
+import { decode, encode } from "../wire/index.js";
+import type { AuditLog } from "../audit/index.js";
+import type { TransportClient } from "../transport/index.js";
+import { unpackArchive } from "./archive.js";
+import { JobChild } from "./job-process.js";
+import { loadJobFolder, RuntimeErrorCode } from "./job-def.js";
+import { checkComponents } from "./component-check.js";
+import type { SiteResources } from "./resources.js";
+import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
+import type { FromChild } from "./child-protocol.js";
+
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
+const deploySchema = z.object({ job_id: z.string().uuid(), job_name: z.string(), app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), archive: bytes, sites: z.array(z.string()), resume: z.boolean().default(false) });
+const taskSchema = z.object({ job_id: z.string().uuid(), task_id: z.string(), task_name: z.string(), payload: bytes });
+const endSchema = z.object({ job_id: z.string().uuid(), status: z.string() });
+const resourcesSchema = z.object({ job_id: z.string().uuid(), spec: z.record(z.string(), z.unknown()) });
+
+interface SiteJob {
+  readonly id: string;
+  readonly child: JobChild;
+  readonly ready: Promise<void>;
+  readonly tasks: Map<string, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>;
+}
+
+/**
+ * The site side of jobs: answers resource checks, takes deployments (unpacks the job into the
+ * site's workspace, checks it, starts the job child), runs tasks in the child and returns results,
+ * and stops the child when the server ends or aborts the job.
+ */
+export class ClientJobManager {
+  private readonly jobs = new Map<string, SiteJob>();
+
+  constructor(
+    private readonly transport: TransportClient,
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[] },
+  ) {}
+
+  start(): void {
+    this.transport.handleRequest(TOPIC_JOB_RESOURCES, (body) => {
+      const r = resourcesSchema.parse(decode(body));
+      return encode(this.o.resources.check(r.job_id, r.spec));
+    });
+    this.transport.handleRequest(TOPIC_JOB_DEPLOY, async (body) => {
+      const d = deploySchema.parse(decode(body));
+      await this.deploy(d);
+      return encode({ ok: true });
+    });
+    this.transport.handleRequest(TOPIC_JOB_TASK, (body) => {
+      const t = taskSchema.parse(decode(body));
+      return this.task(t.job_id, t.task_id, t.task_name, t.payload);
+    });
+    this.transport.handleMessage(TOPIC_JOB_END, (body) => {
+      const e = endSchema.parse(decode(body));
+      void this.stopJob(e.job_id, `the server ended the job (${e.status})`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.jobs.keys()].map((id) => this.stopJob(id, "site stopping")));
+  }
+
+  private async deploy(d: z.infer<typeof deploySchema>): Promise<void> {
+    if (this.jobs.has(d.job_id)) await this.stopJob(d.job_id, "redeployed");
+    const dir = join(this.o.workspace, "jobs", d.job_id);
+    const appRoot = join(dir, "app");
+    const runDir = join(dir, "workspace");
+    rmSync(appRoot, { recursive: true, force: true });
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    try {
+      await unpackArchive(d.archive, appRoot);
+      const def = loadJobFolder(appRoot);
+      checkComponents(def);
+      const app = def.apps.get(d.app);
+      if (!app?.client) throw new CohortError(RuntimeErrorCode.Deploy, `app ${d.app} has no config_fed_client.json`, { app: d.app });
+      this.o.resources.claim(d.job_id);
+      const tasks = new Map<string, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+      let readyResolve: () => void = () => undefined;
+      let readyReject: (e: Error) => void = () => undefined;
+      const ready = new Promise<void>((res, rej) => {
+        readyResolve = res;
+        readyReject = rej;
+      });
+      const child = new JobChild({
+        jobId: d.job_id,
+        readPaths: [appRoot, ...this.o.dataPaths],
+        writePath: runDir,
+        onMessage: (m: FromChild) => {
+          if (m.type === "ready") readyResolve();
+          else if (m.type === "task.done" || m.type === "task.failed") {
+            const p = tasks.get(m.taskId);
+            tasks.delete(m.taskId);
+            if (m.type === "task.done") p?.resolve(m.payload);
+            else p?.reject(new CohortError(m.code, `${this.o.site}: ${m.message}`, {}));
+          } else if (m.type === "log") this.o.log(`job ${d.job_id.slice(0, 8)} ${m.level}: ${m.line}`);
+          else if (m.type === "done" && m.status !== "FINISHED:COMPLETED") readyReject(new CohortError(RuntimeErrorCode.Child, m.reason ?? m.status, {}));
+        },
+        onExit: (code, signal) => {
+          const err = new CohortError(RuntimeErrorCode.Child, `the job process at ${this.o.site} exited (${signal ?? `code ${code}`})`, {});
+          readyReject(err);
+          for (const p of tasks.values()) p.reject(err);
+          tasks.clear();
+          if (this.jobs.get(d.job_id)?.child === child) {
+            this.jobs.delete(d.job_id);
+            this.o.resources.release(d.job_id);
+          }
+        },
+        log: this.o.log,
+      });
+      this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks });
+      child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume });
+      await ready;
+      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, reason: `app ${d.app}` });
+      this.o.log(`job ${d.job_id} (${d.job_name}) deployed`);
+    } catch (err) {
+      this.o.audit.append({ action: "job.deploy", outcome: "denied", job: d.job_id, code: isCohortError(err) ? err.code : RuntimeErrorCode.Deploy, reason: (err as Error).message });
+      this.o.log(`job ${d.job_id} refused: ${(err as Error).message}`);
+      await this.stopJob(d.job_id, "deployment failed");
+      throw err;
+    }
+  }
+
+  private async task(jobId: string, taskId: string, taskName: string, payload: Uint8Array): Promise<Uint8Array> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${jobId} is not running at ${this.o.site}`, { jobId });
+    await job.ready;
+    this.o.audit.append({ action: "task.received", outcome: "ok", job: jobId, reason: `${taskName} #${taskId}` });
+    return new Promise<Uint8Array>((resolve, reject) => {
+      job.tasks.set(taskId, { resolve, reject });
+      job.child.send({ type: "task.run", taskId, taskName, payload });
+    });
+  }
+
+  private async stopJob(jobId: string, reason: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    this.jobs.delete(jobId);
+    this.o.resources.release(jobId);
+    if (job) {
+      await job.child.stop(reason);
+      this.o.log(`job ${jobId} stopped: ${reason}`);
+    }
+  }
+}

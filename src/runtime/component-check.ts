@@ -1,0 +1,32 @@
+import { CohortError } from "../errors/index.js";
+import { componentFor } from "./components/registry.js";
+import { RuntimeErrorCode, type ComponentConfig, type JobDefinition } from "./job-def.js";
+import "./components/builtins.js";
+
+/**
+ * Every component a job names must be a registered built-in, unless the job brings its own code
+ * (custom/): such a job is BYOC and the site's `byoc` right decides (a later release). FLARE's
+ * short `name` form is refused for job components, as in FLARE.
+ */
+export function checkComponents(job: JobDefinition): void {
+  for (const app of job.apps.values()) {
+    const all: [string, ComponentConfig][] = [];
+    if (app.server) {
+      for (const c of app.server.components) all.push(["config_fed_server.json components", c]);
+      for (const w of app.server.workflows) all.push(["config_fed_server.json workflows", w]);
+    }
+    if (app.client) {
+      for (const c of app.client.components) all.push(["config_fed_client.json components", c]);
+      for (const e of app.client.executors) all.push(["config_fed_client.json executors", e.executor]);
+    }
+    for (const [where, c] of all) {
+      if (!c.path) throw new CohortError(RuntimeErrorCode.BadJob, `app ${app.name}: ${where}: component ${JSON.stringify(c.id ?? c.name ?? "?")} has no "path" (the short "name" form is not allowed for job components)`, { app: app.name });
+      if (!componentFor(c.path) && !app.byoc) {
+        throw new CohortError(RuntimeErrorCode.UnknownComponent, `app ${app.name}: ${where}: component path ${JSON.stringify(c.path)} is not registered; use a built-in (see docs/runtime.md) or ship it in the app's custom/ folder`, {
+          app: app.name,
+          path: c.path,
+        });
+      }
+    }
+  }
+}

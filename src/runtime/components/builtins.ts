@@ -1,0 +1,41 @@
+/**
+ * Cohort's built-in components, registered under Cohort's names and FLARE's class paths where the
+ * behaviour is equivalent, so FLARE job configs that use only standard components run unchanged.
+ */
+import { registerComponent } from "./registry.js";
+import { ScatterAndGather, scatterAndGatherArgs } from "./scatter-and-gather.js";
+import { ModelPersistor, persistorArgs } from "./persistor.js";
+import { ModelAggregator, aggregatorArgs } from "./aggregator.js";
+import { FashionMnistTrainer, NoOpTrainer, trainerArgs } from "./trainer.js";
+
+registerComponent({
+  paths: ["cohort.ScatterAndGather", "nvflare.app_common.workflows.scatter_and_gather.ScatterAndGather"],
+  kind: "workflow",
+  create: (args) => new ScatterAndGather(scatterAndGatherArgs.parse(args)),
+});
+registerComponent({
+  paths: ["cohort.ModelPersistor"],
+  kind: "persistor",
+  create: (args, ctx) => new ModelPersistor(persistorArgs.parse(args), ctx.runDir),
+});
+registerComponent({
+  paths: ["cohort.WeightedAggregator", "nvflare.app_common.aggregators.intime_accumulate_model_aggregator.InTimeAccumulateWeightedAggregator"],
+  kind: "aggregator",
+  create: (args) => new ModelAggregator(aggregatorArgs.parse(args)),
+});
+registerComponent({
+  // FLARE's shareable generator converts models to task data; Cohort's tasks carry FLModels directly.
+  paths: ["cohort.FullModelShareableGenerator", "nvflare.app_common.shareablegenerators.full_model_shareable_generator.FullModelShareableGenerator"],
+  kind: "component",
+  create: () => ({}),
+});
+registerComponent({
+  paths: ["cohort.FashionMnistTrainer"],
+  kind: "executor",
+  create: (args) => new FashionMnistTrainer(trainerArgs.parse(args)),
+});
+registerComponent({
+  paths: ["cohort.NoOpTrainer"],
+  kind: "executor",
+  create: () => new NoOpTrainer(),
+});

@@ -1,0 +1,70 @@
+/**
+ * The component registry: job configs name components by `path`; only registered paths are built
+ * (FLARE's well-known class paths answer too where Cohort has an equivalent). Anything else is
+ * refused at deploy, unless the job brings its own code (BYOC, custom/), authorised per site.
+ */
+import type * as wire from "../../wire/index.js";
+
+/** What job code (built-in or custom/) gets to build messages: the wire API (FLModel, encode…). */
+export type WireApi = Pick<typeof wire, "encode" | "decode" | "FLModel" | "DXO" | "Tensor" | "Shareable">;
+
+export type ComponentKind = "workflow" | "executor" | "aggregator" | "persistor" | "filter" | "component";
+
+export interface JobContextBase {
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly site: string;
+  /** The sites the job runs on (not the server). */
+  readonly sites: readonly string[];
+  /** The job's writable run folder. */
+  readonly runDir: string;
+  readonly signal: AbortSignal;
+  /** Custom code cannot import `cohort` from the job folder; it uses this. */
+  readonly wire: WireApi;
+  log(line: string): void;
+  warn(line: string): void;
+  /** Another component of the same app, by id. */
+  component<T = unknown>(id: string): T;
+}
+
+export interface ServerJobContext extends JobContextBase {
+  /** Resume from the last saved round (the server restarted during the job). */
+  readonly resume: boolean;
+  /** Sends a task to one site and resolves with its result payload. */
+  sendTask(site: string, taskName: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  progress(round: number, totalRounds: number, metrics: Record<string, number>, sites: readonly string[]): void;
+}
+
+export type ClientJobContext = JobContextBase;
+
+export interface Workflow {
+  run(ctx: ServerJobContext): Promise<void>;
+}
+
+export interface Executor {
+  execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array>;
+}
+
+export interface ComponentDefinition {
+  /** Cohort's name first, then FLARE's class paths it answers to. */
+  readonly paths: readonly string[];
+  readonly kind: ComponentKind;
+  create(args: Record<string, unknown>, ctx: JobContextBase): unknown;
+}
+
+const byPath = new Map<string, ComponentDefinition>();
+
+export function registerComponent(def: ComponentDefinition): void {
+  for (const p of def.paths) {
+    if (byPath.has(p)) throw new Error(`component path ${p} is registered twice`);
+    byPath.set(p, def);
+  }
+}
+
+export function componentFor(path: string): ComponentDefinition | undefined {
+  return byPath.get(path);
+}
+
+export function registeredComponentPaths(): string[] {
+  return [...byPath.keys()].sort();
+}

@@ -1,0 +1,141 @@
+import { z } from "zod";
+import { CohortError, isCohortError } from "../../errors/index.js";
+import { decode, encode, FLModel } from "../../wire/index.js";
+import type { ServerJobContext, Workflow } from "./registry.js";
+import type { ModelPersistor } from "./persistor.js";
+import type { RoundAggregator } from "./aggregator.js";
+
+/** FLARE's ScatterAndGather arguments (seconds; 0 = no limit). */
+export const scatterAndGatherArgs = z.object({
+  min_clients: z.number().int().min(1).default(1),
+  num_rounds: z.number().int().min(1).default(5),
+  start_round: z.number().int().min(0).default(0),
+  wait_time_after_min_received: z.number().min(0).default(10),
+  train_timeout: z.number().min(0).default(0),
+  aggregator_id: z.string().default("aggregator"),
+  persistor_id: z.string().default("persistor"),
+  shareable_generator_id: z.string().optional(),
+  train_task_name: z.string().default("train"),
+  validate_task_name: z.string().default("validate"),
+  ignore_result_error: z.boolean().default(false),
+  allow_empty_global_weights: z.boolean().optional(),
+  task_check_period: z.number().optional(),
+});
+export type ScatterAndGatherArgs = z.infer<typeof scatterAndGatherArgs>;
+
+interface SiteResult {
+  readonly site: string;
+  readonly model: FLModel;
+}
+
+const NO_LIMIT_MS = 24 * 3600 * 1000;
+
+/**
+ * FedAvg (FLARE's ScatterAndGather), event-driven: each round sends the global model to every
+ * site, folds results into the aggregator as they arrive, closes the round once `min_clients`
+ * answered and either all did or `wait_time_after_min_received` passed, and drops sites that
+ * fail or time out from that round only. Site metrics (the received global model evaluated on the
+ * site's held-out share) give each round's global accuracy. The persistor saves every round.
+ */
+export class ScatterAndGather implements Workflow {
+  constructor(private readonly a: ScatterAndGatherArgs) {}
+
+  async run(ctx: ServerJobContext): Promise<void> {
+    const persistor = ctx.component<ModelPersistor>(this.a.persistor_id);
+    const aggregator = ctx.component<RoundAggregator>(this.a.aggregator_id);
+    const loaded = persistor.load(ctx.resume);
+    let params = loaded.params;
+    const first = ctx.resume && loaded.round !== undefined ? loaded.round + 1 : this.a.start_round;
+    if (ctx.resume) ctx.log(`resuming at round ${first + 1} of ${this.a.num_rounds}`);
+    let lastRound = first - 1;
+    for (let round = first; round < this.a.num_rounds; round++) {
+      if (ctx.signal.aborted) return;
+      const task = encode(new FLModel({ params, paramsType: "FULL", currentRound: round, totalRounds: this.a.num_rounds, meta: {} }));
+      const results = await this.gather(ctx, this.a.train_task_name, task);
+      if (ctx.signal.aborted) return;
+      aggregator.reset(params);
+      for (const r of results) {
+        const weight = Number(r.model.meta["NUM_STEPS_CURRENT_ROUND"] ?? r.model.meta["num_samples"] ?? 1);
+        try {
+          await aggregator.submit({ site: r.site, params: r.model.params as Record<string, Float32Array>, weight });
+        } catch (err) {
+          if (!isCohortError(err)) throw err;
+          ctx.warn(`round ${round + 1}: update from ${r.site} rejected: ${err.message}`);
+        }
+      }
+      const agg = aggregator.result();
+      if (agg.accepted.length < this.a.min_clients) {
+        throw new CohortError("ERR_WORKFLOW_TOO_FEW_RESULTS", `round ${round + 1}: ${agg.accepted.length} acceptable updates (${agg.accepted.join(", ") || "none"}), min_clients is ${this.a.min_clients}`, {
+          round,
+          rejected: agg.rejected,
+        });
+      }
+      // Metrics in this round's results describe the model the sites received: report them for
+      // the previous round's global model.
+      if (round > 0) this.report(ctx, round - 1, results);
+      params = agg.params;
+      persistor.save(round, params);
+      lastRound = round;
+      ctx.log(`round ${round + 1}/${this.a.num_rounds} aggregated from ${agg.accepted.join(", ")}${agg.rejected.length ? `; rejected ${agg.rejected.map((x) => x.site).join(", ")}` : ""}`);
+    }
+    // Evaluate the final global model at every site.
+    const final = encode(new FLModel({ params, paramsType: "FULL", currentRound: this.a.num_rounds, totalRounds: this.a.num_rounds, meta: {} }));
+    const evals = await this.gather(ctx, this.a.validate_task_name, final);
+    const metrics = this.report(ctx, lastRound, evals);
+    persistor.finish(params, metrics);
+  }
+
+  /** Weighted mean of the sites' metrics (by their evaluation sample counts); persists the best. */
+  private report(ctx: ServerJobContext, round: number, results: readonly SiteResult[]): Record<string, number> {
+    const sums: Record<string, number> = {};
+    let total = 0;
+    for (const r of results) {
+      const n = Number(r.model.meta["eval_samples"] ?? 1);
+      total += n;
+      for (const [k, v] of Object.entries(r.model.metrics ?? {})) if (typeof v === "number" && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v * n;
+    }
+    const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, total > 0 ? v / total : 0]));
+    ctx.progress(round + 1, this.a.num_rounds, metrics, results.map((r) => r.site));
+    ctx.component<ModelPersistor>(this.a.persistor_id).noteMetrics(round, metrics);
+    return metrics;
+  }
+
+  /** Sends a task to every site; resolves with the results of this round. */
+  private gather(ctx: ServerJobContext, taskName: string, payload: Uint8Array): Promise<SiteResult[]> {
+    const sites = [...ctx.sites];
+    const timeoutMs = this.a.train_timeout > 0 ? this.a.train_timeout * 1000 : NO_LIMIT_MS;
+    return new Promise((resolve) => {
+      const results: SiteResult[] = [];
+      let settled = 0;
+      let graceTimer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(graceTimer);
+        ctx.signal.removeEventListener("abort", finish);
+        resolve([...results]);
+      };
+      ctx.signal.addEventListener("abort", finish);
+      const check = (): void => {
+        if (settled === sites.length) finish();
+        else if (results.length >= this.a.min_clients && !graceTimer) graceTimer = setTimeout(finish, this.a.wait_time_after_min_received * 1000);
+      };
+      for (const site of sites) {
+        ctx
+          .sendTask(site, taskName, payload, timeoutMs)
+          .then((bytes) => {
+            const model = decode(bytes);
+            if (!(model instanceof FLModel)) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} answered ${taskName} with something that is not an FLModel`, { site });
+            if (!done) results.push({ site, model });
+          })
+          .catch((err: Error) => ctx.warn(`${taskName} at ${site} failed, dropped from this round: ${err.message}`))
+          .finally(() => {
+            settled++;
+            check();
+          });
+      }
+      if (sites.length === 0) finish();
+    });
+  }
+}

@@ -1,0 +1,141 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+import { dirname, join, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CohortError } from "../errors/index.js";
+import { fromChildSchema, type FromChild, type ToChild } from "./child-protocol.js";
+import { RuntimeErrorCode } from "./job-def.js";
+
+type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
+export type ToChildBody = Distributive<ToChild>;
+
+export interface JobChildOptions {
+  readonly jobId: string;
+  /** Folders the child may read (its app folder, data folders); never the kit's startup/. */
+  readonly readPaths: readonly string[];
+  /** The only folder the child may write. */
+  readonly writePath: string;
+  readonly maxOldSpaceMb?: number;
+  readonly onMessage: (m: FromChild) => void;
+  readonly onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Drops paths inside other listed paths: Node 20's permission tree mishandles nested grants (a
+ * folder plus a path below it can deny the folder, or abort the process).
+ */
+export function outermostPaths(paths: readonly string[]): string[] {
+  const sorted = [...new Set(paths.map((p) => resolve(p)))].sort();
+  const out: string[] = [];
+  for (const p of sorted) if (!out.some((q) => p === q || p.startsWith(q.endsWith(sep) ? q : q + sep))) out.push(p);
+  return out;
+}
+
+let bundled: string | undefined;
+
+/**
+ * Where the job child's code lives: dist/runtime/job-child.js for the compiled CLI. Under tsx
+ * (development, tests) the TypeScript entry is bundled once per process with esbuild into
+ * node_modules/.cache, because tsx itself needs worker threads and child processes, which a job
+ * child must not have.
+ */
+function codeLocation(): { entry: string; root: string } {
+  const here = fileURLToPath(import.meta.url);
+  const root = join(dirname(here), "..", "..");
+  if (!here.endsWith(".ts")) return { entry: join(dirname(here), "job-child.js"), root };
+  if (!bundled) {
+    const require = createRequire(import.meta.url);
+    const esbuild = require("esbuild") as { buildSync(o: Record<string, unknown>): unknown };
+    const dir = join(root, "node_modules", ".cache", "cohort");
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, `job-child-${process.pid}.mjs`);
+    esbuild.buildSync({ entryPoints: [join(dirname(here), "job-child.ts")], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile: out, logLevel: "error" });
+    bundled = out;
+    process.once("exit", () => rmSync(out, { force: true }));
+  }
+  return { entry: bundled, root };
+}
+
+/**
+ * Starts a job's child process under Node's permission model: it may read only the code, its
+ * job folder and the data paths, write only its run folder, and start no processes. It talks to
+ * this process over the fork IPC channel with a job-scoped token; a crash or a hostile job ends
+ * the child, never the site.
+ */
+export class JobChild {
+  private readonly child: ChildProcess;
+  private readonly token = randomBytes(24).toString("base64url");
+  private exited = false;
+
+  constructor(private readonly o: JobChildOptions) {
+    const code = codeLocation();
+    const reads = outermostPaths([join(code.root, "dist"), join(code.root, "node_modules"), join(code.root, "package.json"), ...o.readPaths, o.writePath]);
+    const execArgv = [
+      "--experimental-permission",
+      // One flag per path: Node 20 does not apply a comma-separated list to folders.
+      ...reads.map((r) => `--allow-fs-read=${r}`),
+      `--allow-fs-write=${o.writePath}`,
+      `--max-old-space-size=${o.maxOldSpaceMb ?? 2048}`,
+      "--no-warnings=ExperimentalWarning",
+    ];
+    this.child = fork(code.entry, [], {
+      execArgv,
+      serialization: "advanced",
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      // A minimal environment: no kit paths, keys or tokens of the site.
+      env: { COHORT_JOB_TOKEN: this.token, COHORT_JOB_ID: o.jobId, PATH: process.env["PATH"] ?? "/usr/bin:/bin", NODE_ENV: process.env["NODE_ENV"] ?? "production" },
+    });
+    const relay = (stream: NodeJS.ReadableStream | null, level: string): void => {
+      let buf = "";
+      stream?.on("data", (d: Buffer) => {
+        buf += d.toString("utf8");
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          this.o.log(`job ${o.jobId.slice(0, 8)} ${level}: ${buf.slice(0, nl)}`);
+          buf = buf.slice(nl + 1);
+        }
+      });
+    };
+    relay(this.child.stdout, "out");
+    relay(this.child.stderr, "err");
+    this.child.on("message", (raw: unknown) => {
+      const parsed = fromChildSchema.safeParse(raw);
+      if (!parsed.success || parsed.data.token !== this.token) {
+        this.o.log(`job ${o.jobId.slice(0, 8)}: ignored a malformed or unauthenticated message from the job child`);
+        return;
+      }
+      this.o.onMessage(parsed.data);
+    });
+    this.child.on("exit", (code, signal) => {
+      this.exited = true;
+      this.o.onExit(code, signal);
+    });
+    this.child.on("error", (err) => this.o.log(`job ${o.jobId.slice(0, 8)}: child error: ${err.message}`));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  send(message: ToChildBody): void {
+    if (this.exited || !this.child.connected) throw new CohortError(RuntimeErrorCode.Child, `job ${this.o.jobId} child is not running`, { jobId: this.o.jobId });
+    this.child.send({ ...message, token: this.token });
+  }
+
+  /** Asks the child to stop, then kills it after `graceMs`. Resolves when it has exited. */
+  async stop(reason: string, graceMs = 5_000): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((r) => this.child.once("exit", () => r()));
+    try {
+      this.send({ type: "abort", reason });
+    } catch {
+      // already disconnected
+    }
+    const t = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await done;
+    clearTimeout(t);
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The FL runtime with real processes over mTLS: a server and three sites started with
+ * `cohort start`, jobs submitted with `cohort admin`. One federation serves the scenarios in order.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, cpSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { provision } from "../../src/provision/index.js";
+import { evaluate, initParams, trainLocal } from "../../src/runtime/learn/models.js";
+import { partitionNonIid } from "../../src/runtime/learn/partition.js";
+import { findFashionMnist, loadIdxDataset } from "../../src/runtime/learn/idx.js";
+import { freePort, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
+import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+
+const SITES = ["site-1", "site-2", "site-3"];
+const ADMIN = "admin@nvidia.com";
+let dir = "";
+let prodDir = "";
+let server: CohortProcess;
+const sites = new Map<string, CohortProcess>();
+
+const kit = (n: string): string => join(prodDir, n);
+
+async function admin(command: string): Promise<{ code: number | null; json: Record<string, unknown>; text: string }> {
+  const r = await runCli(["admin", kit(ADMIN), "-c", command, "--json"], {}, { timeoutMs: 120_000 });
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    // refusals print to stderr
+  }
+  return { code: r.code, json, text: r.stdout + r.stderr };
+}
+
+async function waitStatus(jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await admin(`get_job_meta ${jobId}`);
+    if (r.code === 0 && done(String(r.json["status"]), r.json)) return r.json;
+    if (Date.now() > deadline) assert.fail(`job ${jobId} did not reach the expected state; last: ${r.text.slice(0, 2000)}\nserver:\n${server.output.slice(-3000)}`);
+    await new Promise((res) => setTimeout(res, 300));
+  }
+}
+
+/** A job folder from the hello-fedavg example with changes. */
+function job(name: string, change: (files: { meta: Record<string, unknown>; server: Record<string, unknown>; client: Record<string, unknown> }) => void, custom?: Record<string, string>): string {
+  const src = join(REPO_ROOT, "examples", "jobs", "hello-fedavg");
+  const dst = join(dir, "jobs", name);
+  cpSync(src, dst, { recursive: true });
+  const read = (p: string): Record<string, unknown> => JSON.parse(readFileSync(join(dst, p), "utf8")) as Record<string, unknown>;
+  const files = { meta: read("meta.json"), server: read("app/config/config_fed_server.json"), client: read("app/config/config_fed_client.json") };
+  files.meta["name"] = name;
+  change(files);
+  writeFile(join(dst, "meta.json"), JSON.stringify(files.meta));
+  writeFile(join(dst, "app/config/config_fed_server.json"), JSON.stringify(files.server));
+  writeFile(join(dst, "app/config/config_fed_client.json"), JSON.stringify(files.client));
+  for (const [f, text] of Object.entries(custom ?? {})) writeFile(join(dst, "app", "custom", f), text);
+  return dst;
+}
+
+type Cfg = Record<string, unknown> & { workflows?: { args: Record<string, unknown> }[]; components?: { id: string; path: string; args: Record<string, unknown> }[]; executors?: { executor: { path: string; args: Record<string, unknown> } }[] };
+const small = (f: { server: Cfg; client: Cfg }, rounds = 3): void => {
+  const wf = (f.server as Cfg).workflows?.[0];
+  if (wf) Object.assign(wf.args, { num_rounds: rounds, wait_time_after_min_received: 2 });
+  const ex = (f.client as Cfg).executors?.[0]?.executor;
+  if (ex) Object.assign(ex.args, { max_train_samples: 3000 });
+};
+
+before(async () => {
+  dir = tempDir("cohort-federation-");
+  const port = await freePort();
+  const file = writeFile(
+    join(dir, "project.yml"),
+    `api_version: 3
+name: federation_test
+participants:
+  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
+${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, connect_to: 127.0.0.1}`).join("\n")}
+  - {name: ${ADMIN}, type: admin, org: nvidia, role: project_admin}
+`,
+  );
+  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
+  // One job at a time, and quick give-up for jobs that cannot be scheduled.
+  const res = JSON.parse(readFileSync(join(kit("localhost"), "local", "resources.json.default"), "utf8")) as { components: { id: string; args: Record<string, unknown> }[] };
+  const sched = res.components.find((c) => c.id === "job_scheduler");
+  if (sched) Object.assign(sched.args, { max_jobs: 1, max_schedule_count: 4, min_schedule_interval: 0.5 });
+  writeFile(join(kit("localhost"), "local", "resources.json"), JSON.stringify(res));
+  server = startParticipantProcess(kit("localhost"), { server: true });
+  await server.waitFor(/listening on/);
+  for (const s of SITES) sites.set(s, startParticipantProcess(kit(s)));
+  for (const s of SITES) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+});
+
+after(async () => {
+  for (const p of sites.values()) await p.stop();
+  await server.stop();
+});
+
+describe("federation", () => {
+  let fedavgAccuracy = 0;
+
+  test("FedAvg reaches the stated held-out accuracy and beats every site trained alone", { timeout: 240_000 }, async () => {
+    const folder = job("fedavg-accuracy", (f) => small(f, 4));
+    const sub = await admin(`submit_job ${folder}`);
+    assert.equal(sub.code, 0, sub.text);
+    const jobId = String(sub.json["job_id"]);
+    assert.match(jobId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "UUIDv4");
+    const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"), 200_000);
+    assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+    const rounds = meta["rounds"] as { round: number; metrics: { accuracy: number } }[];
+    assert.equal(rounds.length, 4);
+    fedavgAccuracy = rounds.at(-1)?.metrics.accuracy ?? 0;
+    assert.ok(fedavgAccuracy >= 0.7, `held-out accuracy ${fedavgAccuracy} ≥ 0.70`);
+    assert.ok(existsSync(join(kit("localhost"), "workspace", "jobs", jobId, "workspace", "models", "global_model.cohort")));
+    assert.ok(existsSync(join(kit("localhost"), "workspace", "jobs", jobId, "workspace", "models", "best_model.cohort")));
+
+    // Each site alone: the same model and data share, as many epochs as the federation ran rounds.
+    const data = findFashionMnist().dir;
+    const train = loadIdxDataset(data, "train");
+    const testSet = loadIdxDataset(data, "test");
+    const parts = partitionNonIid(train.labels, 3, { dominantClasses: 3, dominantFraction: 0.8, seed: 7 });
+    for (const [i, part] of parts.entries()) {
+      const idx = part.slice(0, 3000);
+      let params = initParams({ kind: "mlp", hidden: 64 }, 784, 10, 1);
+      for (let e = 0; e < 4; e++) params = trainLocal({ kind: "mlp", hidden: 64 }, params, { images: train.images, labels: train.labels, indices: idx, features: 784, classes: 10 }, { epochs: 1, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: e }).params;
+      const alone = evaluate({ kind: "mlp", hidden: 64 }, params, { images: testSet.images, labels: testSet.labels, features: 784, classes: 10 }).accuracy;
+      assert.ok(fedavgAccuracy > alone, `FedAvg ${fedavgAccuracy.toFixed(3)} beats site-${i + 1} alone ${alone.toFixed(3)}`);
+    }
+    const list = await admin("list_jobs");
+    assert.equal(list.code, 0);
+    const status = await admin("check_status server");
+    assert.deepEqual(status.json["clients"], SITES);
+    const dl = await admin(`download_job ${jobId}`);
+    assert.equal(dl.code, 0, dl.text);
+    assert.ok(existsSync(join(String(dl.json["downloaded_to"]), "workspace", "models", "global_model.cohort")));
+  });
+
+  test("a job naming an unregistered component is refused", async () => {
+    const folder = job("bad-component", (f) => {
+      const c = (f.server as Cfg).components?.[0];
+      if (c) c.path = "nvflare.app_opt.pt.file_model_persistor.PTFileModelPersistor";
+    });
+    const r = await admin(`submit_job ${folder}`);
+    assert.notEqual(r.code, 0);
+    assert.match(r.text, /ERR_JOB_UNKNOWN_COMPONENT.*PTFileModelPersistor.*not registered/);
+  });
+
+  test("a job whose resource_spec exceeds a site's capacity waits, then ends CAN_NOT_SCHEDULE", { timeout: 60_000 }, async () => {
+    const folder = job("too-big", (f) => {
+      f.meta["resource_spec"] = { "site-1": { num_of_gpus: 8 } };
+      f.meta["mandatory_clients"] = ["site-1"];
+    });
+    const r = await admin(`submit_job ${folder}`);
+    assert.equal(r.code, 0, r.text);
+    const meta = await waitStatus(String(r.json["job_id"]), (s) => s.startsWith("FINISHED:"), 50_000);
+    assert.equal(meta["status"], "FINISHED:CAN_NOT_SCHEDULE");
+    assert.match(String(meta["status_reason"]), /needs 8 GPUs/);
+  });
+
+  test("max_jobs holds: a second job waits while the first runs; a job child cannot read the site's key", { timeout: 200_000 }, async () => {
+    const thief = job(
+      "key-thief",
+      (f) => {
+        small(f, 2);
+        const ex = (f.client as Cfg).executors?.[0];
+        if (ex) ex.executor = { path: "thief.KeyThief", args: {} } as never;
+      },
+      {
+        "thief.js": `import { readFileSync } from "node:fs";
+import { join } from "node:path";
+export class KeyThief {
+  async execute(taskName, payload, ctx) {
+    const key = join(ctx.runDir, "..", "..", "..", "..", "startup", "client.key");
+    let outcome;
+    try { readFileSync(key); outcome = "READ"; } catch (e) { outcome = e.code; }
+    throw new Error("key read attempt: " + outcome);
+  }
+}
+`,
+      },
+    );
+    const first = await admin(`submit_job ${thief}`);
+    assert.equal(first.code, 0, first.text);
+    const second = await admin(`submit_job ${job("waiting", (f) => small(f, 2))}`);
+    assert.equal(second.code, 0, second.text);
+    await waitStatus(String(first.json["job_id"]), (s) => s === "RUNNING" || s.startsWith("FINISHED:"));
+    const waiting = await admin(`get_job_meta ${String(second.json["job_id"])}`);
+    const firstNow = await admin(`get_job_meta ${String(first.json["job_id"])}`);
+    if (firstNow.json["status"] === "RUNNING") assert.equal(waiting.json["status"], "SUBMITTED", "max_jobs 1: the second job waits");
+    await waitStatus(String(first.json["job_id"]), (s) => s.startsWith("FINISHED:"));
+    const sitesOut = [...sites.values()].map((p) => p.output).join("\n");
+    assert.match(sitesOut, /key read attempt: ERR_ACCESS_DENIED/);
+    assert.doesNotMatch(sitesOut, /key read attempt: READ/);
+    const done = await waitStatus(String(second.json["job_id"]), (s) => s.startsWith("FINISHED:"), 150_000);
+    assert.equal(done["status"], "FINISHED:COMPLETED");
+  });
+
+  test("poisoned updates (NaN, wrong shape, huge norm) are rejected and the model is unharmed", { timeout: 200_000 }, async () => {
+    const folder = job(
+      "poisoned",
+      (f) => {
+        small(f, 3);
+        const agg = (f.server as Cfg).components?.find((c) => c.id === "aggregator");
+        if (agg) agg.args["norm_bound"] = 1000;
+        const ex = (f.client as Cfg).executors?.[0];
+        if (ex) ex.executor = { path: "poison.Poisoner", args: { inner: ex.executor.args } } as never;
+      },
+      {
+        "poison.js": `export class Poisoner {
+  constructor(args) { this.args = args; }
+  async execute(taskName, payload, ctx) {
+    const { decode, encode, FLModel } = ctx.wire;
+    const m = decode(payload);
+    const params = {};
+    for (const [k, v] of Object.entries(m.params)) params[k] = new Float32Array(v);
+    const kind = { "site-1": "nan", "site-2": "shape", "site-3": "norm" }[ctx.site];
+    const first = Object.keys(params)[0];
+    if (kind === "nan") params[first][0] = NaN;
+    if (kind === "shape") params[first] = new Float32Array(3);
+    if (kind === "norm") params[first].fill(1e6);
+    return encode(new FLModel({ params, paramsType: "FULL", metrics: { accuracy: 0.5 }, meta: { NUM_STEPS_CURRENT_ROUND: 10, eval_samples: 1 }, currentRound: m.currentRound }));
+  }
+}
+`,
+      },
+    );
+    const r = await admin(`submit_job ${folder}`);
+    assert.equal(r.code, 0, r.text);
+    const meta = await waitStatus(String(r.json["job_id"]), (s) => s.startsWith("FINISHED:"), 150_000);
+    // Every update is poisoned: nothing may be folded, and the job ends without a corrupted model.
+    assert.equal(meta["status"], "FINISHED:EXECUTION_EXCEPTION");
+    assert.match(String(meta["status_reason"]), /0 acceptable updates/);
+    assert.match(server.output, /update from site-1 rejected: .*(NaN|finite)/i);
+    assert.match(server.output, /update from site-2 rejected: .*(length|shape)/i);
+    assert.match(server.output, /update from site-3 rejected: .*norm/i);
+  });
+
+  test("a site killed mid-job: the rounds complete with the others", { timeout: 200_000 }, async () => {
+    const folder = job("site-dies", (f) => {
+      small(f, 4);
+      const wf = (f.server as Cfg).workflows?.[0];
+      if (wf) Object.assign(wf.args, { min_clients: 2, train_timeout: 30 });
+    });
+    const r = await admin(`submit_job ${folder}`);
+    const jobId = String(r.json["job_id"]);
+    await waitStatus(jobId, (_s, m) => ((m["rounds"] as unknown[]) ?? []).length >= 1);
+    sites.get("site-3")?.kill();
+    const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"), 150_000);
+    assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
+    const rounds = meta["rounds"] as { sites: string[] }[];
+    assert.deepEqual(rounds.at(-1)?.sites, ["site-1", "site-2"]);
+    sites.set("site-3", startParticipantProcess(kit("site-3")));
+    await server.waitFor(/client site-3 .* logged in/, 30_000, server.lines.length);
+  });
+
+  test("the server killed and restarted: the job store is intact and the job resumes", { timeout: 240_000 }, async () => {
+    const folder = job("survives-restart", (f) => small(f, 4));
+    const r = await admin(`submit_job ${folder}`);
+    const jobId = String(r.json["job_id"]);
+    await waitStatus(jobId, (_s, m) => ((m["rounds"] as unknown[]) ?? []).length >= 1);
+    server.kill();
+    await server.exited;
+    server = startParticipantProcess(kit("localhost"), { server: true });
+    await server.waitFor(/listening on/);
+    const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"), 200_000);
+    assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
+    assert.equal(meta["resumed_count"], 1);
+    assert.match(server.output, /resum/);
+    const list = await admin("list_jobs");
+    assert.ok((list.json as unknown as unknown[]).length >= 5, "earlier jobs are still in the store");
+  });
+});
