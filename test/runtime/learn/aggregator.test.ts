@@ -163,7 +163,7 @@ test("property: the result is the weighted mean of any accepted updates", async 
   });
   await fc.assert(
     fc.asyncProperty(fc.array(update, { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 4 }), async (raw, maxStaged) => {
-      const updates = raw.map((u, s) => ({
+      const updates: ModelUpdate[] = raw.map((u, s) => ({
         site: `site-${s}`,
         weight: u.weight,
         params: { "dense1.weight": Float32Array.from(u.values.slice(0, 12)), "dense1.bias": Float32Array.from(u.values.slice(12)) },
