@@ -46,10 +46,13 @@ export class Collector {
     return new Promise((resolve) => this.waiters.push({ n, resolve }));
   }
 
+  private cursor = 0;
+
+  /** The next frame not yet returned by next() (waits for it). */
   async next(): Promise<Buffer> {
-    const n = this.frames.length + 1;
-    await this.count(n);
-    return this.frames[n - 1] as Buffer;
+    const index = this.cursor++;
+    await this.count(index + 1);
+    return this.frames[index] as Buffer;
   }
 }
 

@@ -1,5 +1,4 @@
 import { randomBytes, type X509Certificate } from "node:crypto";
-import type { EventEmitter } from "node:events";
 import type { Connection, ConnectionSecurity, Scheme } from "../driver.js";
 import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
 
@@ -14,7 +13,7 @@ export interface ConnectionInit {
 /**
  * What the three drivers share: frame size checks on send, delivery with pause/resume and a queue
  * for frames that arrive before `onFrame`, idempotent close, `onClose` exactly once, and sends that
- * wait for 'drain' but reject as soon as the connection closes.
+ * resolve once the OS has the bytes but reject as soon as the connection closes.
  */
 export abstract class LinkConnection implements Connection {
   readonly id: string;
@@ -140,20 +139,21 @@ export abstract class LinkConnection implements Connection {
     handler?.(this.finishError);
   }
 
-  /** Resolves on `event` (e.g. 'drain'), rejects as soon as the connection closes. */
-  protected waitFor(emitter: EventEmitter, event: string): Promise<void> {
+  /**
+   * Wraps a write whose callback fires once the data is handed to the OS (or the library has
+   * copied it): resolves then, so the caller may reuse the frame's memory; rejects on a write
+   * error or as soon as the connection closes.
+   */
+  protected written(write: (callback: (error?: Error | null) => void) => void): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise<void>((resolve, reject) => {
-      const onEvent = (): void => {
-        this.closeWaiters.delete(onClosed);
-        resolve();
-      };
-      const onClosed = (error: Error): void => {
-        emitter.off(event, onEvent);
-        reject(error);
-      };
-      emitter.once(event, onEvent);
+      const onClosed = (error: Error): void => reject(error);
       this.closeWaiters.add(onClosed);
+      write((error) => {
+        this.closeWaiters.delete(onClosed);
+        if (error) reject(linkError(LinkErrorCode.Closed, `write to ${this.remoteAddress} failed: ${errorMessage(error)}`, { id: this.id }, error));
+        else resolve();
+      });
     });
   }
 

@@ -34,7 +34,7 @@ const WS_TOO_BIG = 1009;
 class WsConnection extends LinkConnection {
   private wsError: Error | undefined;
 
-  constructor(init: ConnectionInit, private readonly ws: WebSocket, private readonly socket: Socket) {
+  constructor(init: ConnectionInit, private readonly ws: WebSocket) {
     super(init);
     ws.on("message", (data: RawData, isBinary: boolean) => {
       if (!isBinary || !Buffer.isBuffer(data)) {
@@ -61,10 +61,14 @@ class WsConnection extends LinkConnection {
 
   protected writeFrame(parts: readonly Uint8Array[]): Promise<void> {
     const nonEmpty = parts.filter((p) => p.byteLength > 0);
-    if (nonEmpty.length === 0) this.ws.send(Buffer.alloc(0), { binary: true, fin: true, compress: false });
-    // One WebSocket message per frame, one fragment per part: no concatenation.
-    nonEmpty.forEach((part, i) => this.ws.send(part, { binary: true, fin: i === nonEmpty.length - 1, compress: false }));
-    return this.socket.writableNeedDrain ? this.waitFor(this.socket, "drain") : Promise.resolve();
+    return this.written((done) => {
+      if (nonEmpty.length === 0) this.ws.send(Buffer.alloc(0), { binary: true, fin: true, compress: false }, done);
+      // One WebSocket message per frame, one fragment per part: no concatenation.
+      nonEmpty.forEach((part, i) => {
+        const last = i === nonEmpty.length - 1;
+        this.ws.send(part, { binary: true, fin: last, compress: false }, last ? done : undefined);
+      });
+    });
   }
 
   protected closeTransport(reason: string | undefined): void {
@@ -154,7 +158,6 @@ async function listen(options: ListenOptions): Promise<Listener> {
       const connection = new WsConnection(
         { scheme: "http", security: options.security, remoteAddress: admission.remoteAddress, peerCertificate: admission.peerCertificate, maxFrameBytes: limits.maxFrameBytes },
         ws,
-        socket,
       );
       admission.established();
       listener.track(connection);
@@ -221,7 +224,7 @@ async function dial(options: DialOptions): Promise<Connection> {
     const opened = new Promise<Connection>((resolve, reject) => {
       ws.once("open", () => {
         const init: ConnectionInit = { scheme: "http", security: options.security, remoteAddress: socket.remoteAddress ?? options.host, peerCertificate, maxFrameBytes: limits.maxFrameBytes };
-        resolve(new WsConnection(init, ws, socket));
+        resolve(new WsConnection(init, ws));
       });
       ws.once("unexpected-response", (req, res) => {
         void readRefusal(res, address).then(reject);

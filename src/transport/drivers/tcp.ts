@@ -81,11 +81,13 @@ class TcpConnection extends LinkConnection {
 
   protected writeFrame(parts: readonly Uint8Array[], size: number): Promise<void> {
     const socket = this.socket;
-    socket.cork();
-    socket.write(frameHeader(size));
-    for (const part of parts) if (part.byteLength > 0) socket.write(part);
-    socket.uncork();
-    return socket.writableNeedDrain ? this.waitFor(socket, "drain") : Promise.resolve();
+    const nonEmpty = parts.filter((p) => p.byteLength > 0);
+    return this.written((done) => {
+      socket.cork();
+      socket.write(frameHeader(size), nonEmpty.length === 0 ? done : undefined);
+      nonEmpty.forEach((part, i) => socket.write(part, i === nonEmpty.length - 1 ? done : undefined));
+      socket.uncork();
+    });
   }
 
   protected closeTransport(): void {

@@ -1,0 +1,16 @@
+/** grpc driver (@grpc/grpc-js bidirectional stream): the shared compliance suite and refusals. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { driverFor, grpcDriver, httpDriver, tcpDriver } from "../../../src/transport/drivers/index.js";
+import { linkCompliance, linkRefusals } from "../../helpers/transport-compliance.js";
+
+test("driverFor maps each FLARE scheme to its driver and refuses others", () => {
+  assert.equal(driverFor("grpc"), grpcDriver);
+  assert.equal(driverFor("http"), httpDriver);
+  assert.equal(driverFor("tcp"), tcpDriver);
+  assert.throws(() => driverFor("udp" as "tcp"), { code: "ERR_LINK_CONFIG" });
+});
+
+// grpc-js answers an oversized message itself and tells the server handler only "cancelled".
+linkCompliance(grpcDriver, { oversizeReceiverCodes: ["ERR_LINK_FRAME_TOO_LARGE", "ERR_LINK_CLOSED"] });
+linkRefusals(grpcDriver);
