@@ -113,7 +113,9 @@ export class JobChild {
       this.exited = true;
       this.o.onExit(code, signal);
     });
-    this.child.on("error", (err) => this.o.log(`job ${o.jobId.slice(0, 8)}: child error: ${err.message}`));
+    this.child.on("error", (err) => {
+      if ((err as NodeJS.ErrnoException).code !== "EPIPE") this.o.log(`job ${o.jobId.slice(0, 8)}: child error: ${err.message}`);
+    });
   }
 
   get pid(): number | undefined {
@@ -122,7 +124,10 @@ export class JobChild {
 
   send(message: ToChildBody): void {
     if (this.exited || !this.child.connected) throw new CohortError(RuntimeErrorCode.Child, `job ${this.o.jobId} child is not running`, { jobId: this.o.jobId });
-    this.child.send({ ...message, token: this.token });
+    // A child that exits between the check and the write: the exit handler reports it.
+    this.child.send({ ...message, token: this.token }, (err) => {
+      if (err) this.o.log(`job ${this.o.jobId.slice(0, 8)}: message to the job child not delivered (${err.message})`);
+    });
   }
 
   /** Asks the child to stop, then kills it after `graceMs`. Resolves when it has exited. */

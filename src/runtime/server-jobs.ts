@@ -26,6 +26,11 @@ export interface SchedulerSettings {
   readonly maxScheduleCount: number;
   /** Seconds between attempts for a waiting job. */
   readonly scheduleInterval: number;
+  /**
+   * Seconds after the server starts during which attempts that fail because sites are not
+   * connected yet do not count (sites reconnect with backoff after a restart). Default 60.
+   */
+  readonly reconnectGrace?: number;
 }
 
 interface RunningJob {
@@ -49,6 +54,7 @@ export class ServerJobManager {
   private scheduling = false;
   private again = false;
   private stopped = false;
+  private startedAt = Date.now();
 
   constructor(
     private readonly transport: TransportServer,
@@ -58,6 +64,7 @@ export class ServerJobManager {
   }
 
   start(): void {
+    this.startedAt = Date.now();
     for (const id of this.store.recover()) this.o.log(`job ${id} was running when the server stopped; it will resume`);
     this.transport.handleRequest(TOPIC_ADMIN, (body, meta) => this.admin(body, meta));
     this.transport.onSession(() => this.schedule());
@@ -177,7 +184,8 @@ export class ServerJobManager {
         await this.launch(m, verdict.sites);
         continue;
       }
-      const next = this.store.update(m.job_id, (x) => ({ ...x, schedule_count: x.schedule_count + 1, status_reason: verdict.reason }));
+      const inGrace = verdict.waitingForSites && Date.now() - this.startedAt < (this.o.settings.reconnectGrace ?? 60) * 1000;
+      const next = this.store.update(m.job_id, (x) => ({ ...x, schedule_count: x.schedule_count + (inGrace ? 0 : 1), status_reason: verdict.reason }));
       if (next.schedule_count >= this.o.settings.maxScheduleCount) {
         this.store.update(m.job_id, (x) => ({ ...x, status: "FINISHED:CAN_NOT_SCHEDULE", end_time_iso: new Date().toISOString() }));
         this.o.audit.append({ action: "job.can_not_schedule", outcome: "error", job: m.job_id, reason: verdict.reason });
@@ -190,14 +198,14 @@ export class ServerJobManager {
     return this.transport.sessionNames().filter((n) => this.transport.session(n)?.identity.type === "client");
   }
 
-  private async canRun(m: StoredJobMeta): Promise<{ ok: true; sites: string[] } | { ok: false; reason: string }> {
+  private async canRun(m: StoredJobMeta): Promise<{ ok: true; sites: string[] } | { ok: false; reason: string; waitingForSites?: boolean }> {
     const connected = this.connectedSites();
     const { named, all } = deploySites(m);
     const wanted = all ? [...new Set([...connected, ...named])] : named;
     const missingMandatory = m.mandatory_clients.filter((s) => !connected.includes(s));
-    if (missingMandatory.length > 0) return { ok: false, reason: `mandatory sites not connected: ${missingMandatory.join(", ")}` };
+    if (missingMandatory.length > 0) return { ok: false, waitingForSites: true, reason: `mandatory sites not connected: ${missingMandatory.join(", ")}` };
     const available = wanted.filter((s) => connected.includes(s));
-    if (available.length < m.min_clients) return { ok: false, reason: `${available.length} of the job's sites connected (${available.join(", ") || "none"}), min_clients is ${m.min_clients}` };
+    if (available.length < m.min_clients) return { ok: false, waitingForSites: true, reason: `${available.length} of the job's sites connected (${available.join(", ") || "none"}), min_clients is ${m.min_clients}` };
     const checks = await Promise.all(
       available.map(async (site) => {
         try {
@@ -292,6 +300,8 @@ export class ServerJobManager {
   /** Ends a job: status, audit, sites told, child stopped; the scheduler looks for the next. */
   private async end(id: string, status: JobStatus, reason?: string): Promise<void> {
     const job = this.running.get(id);
+    // The first ending wins (a child reports "done", then exits, then answers the abort…).
+    if (job?.ended) return;
     if (job) job.ended = true;
     this.store.update(id, (x) => (isFinished(x.status) ? x : { ...x, status, end_time_iso: new Date().toISOString(), ...(reason ? { status_reason: reason } : {}) }));
     this.o.audit.append({ action: "job.finished", outcome: status === "FINISHED:COMPLETED" ? "ok" : "error", job: id, reason: `${status}${reason ? `: ${reason}` : ""}` });

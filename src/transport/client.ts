@@ -106,16 +106,29 @@ export class TransportClient {
     return this.channel;
   }
 
+  // These never throw: not being connected is a rejected promise, like any other link failure.
   request(topic: string, body: Body, options?: { timeoutMs?: number }): Promise<Uint8Array> {
-    return this.live().request(topic, body, options);
+    try {
+      return this.live().request(topic, body, options);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   send(topic: string, body: Body): Promise<void> {
-    return this.live().send(topic, body);
+    try {
+      return this.live().send(topic, body);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   sendStream(topic: string, payload: Body, options?: { chunkBytes?: number }): Promise<void> {
-    return this.live().sendStream(topic, payload, options);
+    try {
+      return this.live().sendStream(topic, payload, options);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** Current session token (for tests and diagnostics; never logged). */

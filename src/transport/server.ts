@@ -162,16 +162,29 @@ export class TransportServer {
     return s.channel;
   }
 
+  // These never throw: a peer that is gone is a rejected promise, like any other link failure.
   request(peer: string, topic: string, body: Body, options?: { timeoutMs?: number }): Promise<Uint8Array> {
-    return this.channelOf(peer).request(topic, body, options);
+    try {
+      return this.channelOf(peer).request(topic, body, options);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   send(peer: string, topic: string, body: Body): Promise<void> {
-    return this.channelOf(peer).send(topic, body);
+    try {
+      return this.channelOf(peer).send(topic, body);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   sendStream(peer: string, topic: string, payload: Body, options?: { chunkBytes?: number }): Promise<void> {
-    return this.channelOf(peer).sendStream(topic, payload, options);
+    try {
+      return this.channelOf(peer).sendStream(topic, payload, options);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** Disconnects a session now (e.g. remove_client); its peer must log in again. */

@@ -10,6 +10,7 @@ import { provision } from "../../src/provision/index.js";
 import { evaluate, initParams, trainLocal } from "../../src/runtime/learn/models.js";
 import { partitionNonIid } from "../../src/runtime/learn/partition.js";
 import { findFashionMnist, loadIdxDataset } from "../../src/runtime/learn/idx.js";
+import { AdminSession } from "../../src/runtime/index.js";
 import { freePort, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
 import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
 
@@ -18,6 +19,7 @@ const ADMIN = "admin@nvidia.com";
 let dir = "";
 let prodDir = "";
 let server: CohortProcess;
+let session: AdminSession | undefined;
 const sites = new Map<string, CohortProcess>();
 
 const kit = (n: string): string => join(prodDir, n);
@@ -33,13 +35,24 @@ async function admin(command: string): Promise<{ code: number | null; json: Reco
   return { code: r.code, json, text: r.stdout + r.stderr };
 }
 
+/** Polls the job through an in-process admin session (the TypeScript admin API). */
 async function waitStatus(jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    const r = await admin(`get_job_meta ${jobId}`);
-    if (r.code === 0 && done(String(r.json["status"]), r.json)) return r.json;
-    if (Date.now() > deadline) assert.fail(`job ${jobId} did not reach the expected state; last: ${r.text.slice(0, 2000)}\nserver:\n${server.output.slice(-3000)}`);
-    await new Promise((res) => setTimeout(res, 300));
+    try {
+      session ??= await AdminSession.open(kit(ADMIN));
+      const m = (await session.run(`get_job_meta ${jobId}`)) as Record<string, unknown>;
+      last = m;
+      if (done(String(m["status"]), m)) return m;
+    } catch (err) {
+      // The server may be restarting: reconnect on the next poll.
+      last = (err as Error).message;
+      await session?.close().catch(() => undefined);
+      session = undefined;
+    }
+    if (Date.now() > deadline) assert.fail(`job ${jobId} did not reach the expected state; last: ${JSON.stringify(last).slice(0, 2000)}\nserver:\n${server.output.slice(-3000)}`);
+    await new Promise((res) => setTimeout(res, 250));
   }
 }
 
@@ -93,6 +106,7 @@ ${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, conn
 });
 
 after(async () => {
+  await session?.close().catch(() => undefined);
   for (const p of sites.values()) await p.stop();
   await server.stop();
 });
@@ -101,7 +115,12 @@ describe("federation", () => {
   let fedavgAccuracy = 0;
 
   test("FedAvg reaches the stated held-out accuracy and beats every site trained alone", { timeout: 240_000 }, async () => {
-    const folder = job("fedavg-accuracy", (f) => small(f, 4));
+    // Strongly non-IID: each site holds 90 % of its samples in 3 classes.
+    const folder = job("fedavg-accuracy", (f) => {
+      small(f, 5);
+      const ex = (f.client as Cfg).executors?.[0]?.executor;
+      if (ex) Object.assign(ex.args, { max_train_samples: 4000, dominant_fraction: 0.9 });
+    });
     const sub = await admin(`submit_job ${folder}`);
     assert.equal(sub.code, 0, sub.text);
     const jobId = String(sub.json["job_id"]);
@@ -109,9 +128,9 @@ describe("federation", () => {
     const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"), 200_000);
     assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
     const rounds = meta["rounds"] as { round: number; metrics: { accuracy: number } }[];
-    assert.equal(rounds.length, 4);
+    assert.equal(rounds.length, 5);
     fedavgAccuracy = rounds.at(-1)?.metrics.accuracy ?? 0;
-    assert.ok(fedavgAccuracy >= 0.7, `held-out accuracy ${fedavgAccuracy} ≥ 0.70`);
+    assert.ok(fedavgAccuracy >= 0.72, `held-out accuracy ${fedavgAccuracy} ≥ 0.72`);
     assert.ok(existsSync(join(kit("localhost"), "workspace", "jobs", jobId, "workspace", "models", "global_model.cohort")));
     assert.ok(existsSync(join(kit("localhost"), "workspace", "jobs", jobId, "workspace", "models", "best_model.cohort")));
 
@@ -119,11 +138,11 @@ describe("federation", () => {
     const data = findFashionMnist().dir;
     const train = loadIdxDataset(data, "train");
     const testSet = loadIdxDataset(data, "test");
-    const parts = partitionNonIid(train.labels, 3, { dominantClasses: 3, dominantFraction: 0.8, seed: 7 });
+    const parts = partitionNonIid(train.labels, 3, { dominantClasses: 3, dominantFraction: 0.9, seed: 7 });
     for (const [i, part] of parts.entries()) {
-      const idx = part.slice(0, 3000);
+      const idx = part.slice(0, 4000);
       let params = initParams({ kind: "mlp", hidden: 64 }, 784, 10, 1);
-      for (let e = 0; e < 4; e++) params = trainLocal({ kind: "mlp", hidden: 64 }, params, { images: train.images, labels: train.labels, indices: idx, features: 784, classes: 10 }, { epochs: 1, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: e }).params;
+      for (let e = 0; e < 5; e++) params = trainLocal({ kind: "mlp", hidden: 64 }, params, { images: train.images, labels: train.labels, indices: idx, features: 784, classes: 10 }, { epochs: 1, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: e }).params;
       const alone = evaluate({ kind: "mlp", hidden: 64 }, params, { images: testSet.images, labels: testSet.labels, features: 784, classes: 10 }).accuracy;
       assert.ok(fedavgAccuracy > alone, `FedAvg ${fedavgAccuracy.toFixed(3)} beats site-${i + 1} alone ${alone.toFixed(3)}`);
     }
@@ -200,26 +219,28 @@ export class KeyThief {
     const folder = job(
       "poisoned",
       (f) => {
-        small(f, 3);
+        small(f, 2);
+        const wf = (f.server as Cfg).workflows?.[0];
+        if (wf) Object.assign(wf.args, { min_clients: 1 });
         const agg = (f.server as Cfg).components?.find((c) => c.id === "aggregator");
         if (agg) agg.args["norm_bound"] = 1000;
         const ex = (f.client as Cfg).executors?.[0];
-        if (ex) ex.executor = { path: "poison.Poisoner", args: { inner: ex.executor.args } } as never;
+        if (ex) ex.executor = { path: "poison.Poisoner", args: {} } as never;
       },
       {
+        // site-1 is honest (sends the global model back); site-2 sends NaN in round 1 and a wrong
+        // shape in round 2; site-3 sends a huge update.
         "poison.js": `export class Poisoner {
-  constructor(args) { this.args = args; }
   async execute(taskName, payload, ctx) {
     const { decode, encode, FLModel } = ctx.wire;
     const m = decode(payload);
     const params = {};
     for (const [k, v] of Object.entries(m.params)) params[k] = new Float32Array(v);
-    const kind = { "site-1": "nan", "site-2": "shape", "site-3": "norm" }[ctx.site];
     const first = Object.keys(params)[0];
-    if (kind === "nan") params[first][0] = NaN;
-    if (kind === "shape") params[first] = new Float32Array(3);
-    if (kind === "norm") params[first].fill(1e6);
-    return encode(new FLModel({ params, paramsType: "FULL", metrics: { accuracy: 0.5 }, meta: { NUM_STEPS_CURRENT_ROUND: 10, eval_samples: 1 }, currentRound: m.currentRound }));
+    if (taskName === "train" && ctx.site === "site-2" && m.currentRound === 0) params[first][0] = NaN;
+    if (taskName === "train" && ctx.site === "site-2" && m.currentRound === 1) params[first] = new Float32Array(3);
+    if (taskName === "train" && ctx.site === "site-3") params[first].fill(1e6);
+    return encode(new FLModel({ params: taskName === "train" ? params : {}, paramsType: "FULL", metrics: { accuracy: 0.5 }, meta: { NUM_STEPS_CURRENT_ROUND: 10, eval_samples: 1 }, currentRound: m.currentRound }));
   }
 }
 `,
@@ -227,13 +248,17 @@ export class KeyThief {
     );
     const r = await admin(`submit_job ${folder}`);
     assert.equal(r.code, 0, r.text);
-    const meta = await waitStatus(String(r.json["job_id"]), (s) => s.startsWith("FINISHED:"), 150_000);
-    // Every update is poisoned: nothing may be folded, and the job ends without a corrupted model.
-    assert.equal(meta["status"], "FINISHED:EXECUTION_EXCEPTION");
-    assert.match(String(meta["status_reason"]), /0 acceptable updates/);
-    assert.match(server.output, /update from site-1 rejected: .*(NaN|finite)/i);
-    assert.match(server.output, /update from site-2 rejected: .*(length|shape)/i);
+    const jobId = String(r.json["job_id"]);
+    const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"), 150_000);
+    assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
+    assert.match(server.output, /update from site-2 rejected: .*(NaN|finite)/i);
+    assert.match(server.output, /update from site-2 rejected: .*(values, expected|length|shape)/i);
     assert.match(server.output, /update from site-3 rejected: .*norm/i);
+    // The global model is the honest one: every value finite and small.
+    const { decode, FLModel } = await import("../../src/wire/index.js");
+    const model = decode(readFileSync(join(kit("localhost"), "workspace", "jobs", jobId, "workspace", "models", "global_model.cohort")));
+    assert.ok(model instanceof FLModel);
+    for (const v of Object.values(model.params as Record<string, Float32Array>)) for (const x of v) assert.ok(Number.isFinite(x) && Math.abs(x) < 10);
   });
 
   test("a site killed mid-job: the rounds complete with the others", { timeout: 200_000 }, async () => {
@@ -267,7 +292,8 @@ export class KeyThief {
     assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
     assert.equal(meta["resumed_count"], 1);
     assert.match(server.output, /resum/);
-    const list = await admin("list_jobs");
-    assert.ok((list.json as unknown as unknown[]).length >= 5, "earlier jobs are still in the store");
+    const list = (await admin("list_jobs")).json as unknown as { job_id: string; status: string }[];
+    assert.ok(list.some((j) => j.job_id === jobId), "the job is in the store after the restart");
+    assert.ok(list.every((j) => j.status.startsWith("FINISHED:")), "no job left half-run");
   });
 });

@@ -47,6 +47,9 @@ export function registerStart(program: Command): void {
             (err: unknown) => process.exit(reportError(err)),
           );
         };
+        // A bug in one request handler must not take the site down for everyone: log it, keep serving.
+        process.on("uncaughtException", (err) => log(`internal error (kept running): ${err.stack ?? err.message}`));
+        process.on("unhandledRejection", (err) => log(`internal error (kept running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
         process.on("SIGTERM", () => stop("SIGTERM"));
         process.on("SIGINT", () => stop("SIGINT"));
       } catch (err) {
