@@ -92,7 +92,9 @@ export interface Connection {
   /**
    * Sends one frame made of `parts` (written in order without concatenating where the driver
    * allows). Resolves once the frame is handed to the OS (respecting backpressure); rejects if the
-   * connection is closed or the frame exceeds maxFrameBytes.
+   * connection is closed or the frame exceeds maxFrameBytes. After it resolves the caller may reuse
+   * the parts' memory. Awaiting each send in turn keeps one frame in flight; for bulk transfer on
+   * the http and grpc drivers a few sends in flight (distinct buffers) go markedly faster.
    */
   send(parts: readonly Uint8Array[]): Promise<void>;
   /** Frames arrive whole, in order. Set once, before frames can arrive (right after dial/onConnection). */
