@@ -310,7 +310,7 @@ async function dial(options: DialOptions): Promise<Connection> {
         call.on("status", () => connection.done());
         resolve(connection);
       });
-      call.once("error", (error: ServiceError) => {
+      call.on("error", (error: ServiceError) => {
         // grpc-js reduces a failed certificate check to a string in `details`: when it looks like
         // one, our own TLS connection finds out which check failed, for the typed error.
         if (error.code === GrpcStatus.UNAVAILABLE && options.security !== "clear" && /certificate|verify|self.signed|issuer|CN is/i.test(error.details)) {
