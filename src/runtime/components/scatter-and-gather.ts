@@ -95,7 +95,7 @@ export class ScatterAndGather implements Workflow {
       for (const [k, v] of Object.entries(r.model.metrics ?? {})) if (typeof v === "number" && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v * n;
     }
     const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, total > 0 ? v / total : 0]));
-    ctx.progress(round + 1, this.a.num_rounds, metrics, results.map((r) => r.site));
+    ctx.progress(round + 1, this.a.num_rounds, metrics, results.map((r) => r.site).sort());
     ctx.component<ModelPersistor>(this.a.persistor_id).noteMetrics(round, metrics);
     return metrics;
   }
