@@ -8,7 +8,7 @@ import type { TransportClient } from "../transport/index.js";
 import { unpackArchive } from "./archive.js";
 import { JobChild } from "./job-process.js";
 import { loadJobFolder, RuntimeErrorCode } from "./job-def.js";
-import { checkComponents } from "./component-check.js";
+import { checkComponents, startsProcesses } from "./component-check.js";
 import type { SiteResources } from "./resources.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
 import type { FromChild } from "./child-protocol.js";
@@ -88,6 +88,7 @@ export class ClientJobManager {
         jobId: d.job_id,
         readPaths: [appRoot, ...this.o.dataPaths],
         writePath: runDir,
+        allowChildProcess: startsProcesses(app.client),
         onMessage: (m: FromChild) => {
           if (m.type === "ready") readyResolve();
           else if (m.type === "task.done" || m.type === "task.failed") {

@@ -8,6 +8,11 @@ import "./components/builtins.js";
  * (custom/): such a job is BYOC and the site's `byoc` right decides (a later release). FLARE's
  * short `name` form is refused for job components, as in FLARE.
  */
+/** True when any component of the app's site config starts processes (so its child may). */
+export function startsProcesses(config: { components: readonly ComponentConfig[]; executors: readonly { executor: ComponentConfig }[] }): boolean {
+  return [...config.components, ...config.executors.map((e) => e.executor)].some((c) => c.path !== undefined && componentFor(c.path)?.startsProcesses === true);
+}
+
 export function checkComponents(job: JobDefinition): void {
   for (const app of job.apps.values()) {
     const all: [string, ComponentConfig][] = [];

@@ -18,6 +18,11 @@ export interface JobChildOptions {
   /** The only folder the child may write. */
   readonly writePath: string;
   readonly maxOldSpaceMb?: number;
+  /**
+   * Lets the child start processes: only for jobs whose components need to (an external training
+   * command, which makes the job bring-your-own-code). Those processes are not sandboxed.
+   */
+  readonly allowChildProcess?: boolean;
   readonly onMessage: (m: FromChild) => void;
   readonly onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
   readonly log: (line: string) => void;
@@ -80,6 +85,7 @@ export class JobChild {
       `--allow-fs-write=${o.writePath}`,
       `--max-old-space-size=${o.maxOldSpaceMb ?? 2048}`,
       "--no-warnings=ExperimentalWarning",
+      ...(o.allowChildProcess ? ["--allow-child-process"] : []),
     ];
     this.child = fork(code.entry, [], {
       execArgv,

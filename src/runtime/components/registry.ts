@@ -49,6 +49,8 @@ export interface ComponentDefinition {
   /** Cohort's name first, then FLARE's class paths it answers to. */
   readonly paths: readonly string[];
   readonly kind: ComponentKind;
+  /** The component starts processes (e.g. an external training script): its job child may too. */
+  readonly startsProcesses?: boolean;
   create(args: Record<string, unknown>, ctx: JobContextBase): unknown;
 }
 
