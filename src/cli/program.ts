@@ -4,6 +4,8 @@ import { registerKit } from "./commands/kit.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerStart } from "./commands/start.js";
 import { registerAdmin } from "./commands/admin.js";
+import { registerAuthz } from "./commands/authz.js";
+import { registerSimulator } from "./commands/simulator.js";
 
 export function buildProgram(): Command {
   const program = new Command("cohort")
@@ -15,5 +17,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerStart(program);
   registerAdmin(program);
+  registerAuthz(program);
+  registerSimulator(program);
   return program;
 }

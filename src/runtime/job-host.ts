@@ -1,0 +1,136 @@
+/**
+ * Hosting one job's app: builds its components from the app config (registered built-ins, or the
+ * app's custom/ code) and runs the server workflows or the site executors. A job child process
+ * (job-child.ts) wires this to its IPC channel; the simulator (simulator/) wires the server's
+ * sendTask straight to the sites' executors in one process. Both run the same component code.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { CohortError } from "../errors/index.js";
+import type { InitMessage } from "./child-protocol.js";
+import { componentFor, type ClientJobContext, type ComponentDefinition, type Executor, type JobContextBase, type ServerJobContext, type Workflow } from "./components/registry.js";
+import "./components/builtins.js";
+import type { ComponentConfig } from "./job-def.js";
+import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../wire/index.js";
+
+/** What a job host is told about the job: the IPC init message without its envelope. */
+export type JobHostInit = Omit<InitMessage, "type" | "token">;
+
+/** How a hosted app talks to the world around it. */
+export interface JobHostIo {
+  /** Aborts the job: workflows stop at their next check. */
+  readonly signal: AbortSignal;
+  log(line: string): void;
+  warn(line: string): void;
+}
+
+export interface ServerJobIo extends JobHostIo {
+  sendTask: ServerJobContext["sendTask"];
+  progress: ServerJobContext["progress"];
+}
+
+/** A built server app: its workflows, run one after another. */
+export interface ServerJobHost {
+  readonly ctx: ServerJobContext;
+  run(): Promise<void>;
+}
+
+/** A built site app: its executors by task name ("*" answers any task). */
+export interface SiteJobHost {
+  readonly ctx: ClientJobContext;
+  executorFor(taskName: string): Executor | undefined;
+}
+
+/** Loads a BYOC component from the app's custom/ folder: `module.Export` → custom/module.js. */
+async function customComponent(appDir: string, path: string): Promise<ComponentDefinition | undefined> {
+  const dot = path.lastIndexOf(".");
+  if (dot <= 0) return undefined;
+  const modulePath = path.slice(0, dot).replace(/\./g, "/");
+  for (const ext of [".js", ".mjs"]) {
+    const file = join(appDir, "custom", modulePath + ext);
+    if (!existsSync(file)) continue;
+    const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    const ctor = mod[path.slice(dot + 1)];
+    if (typeof ctor !== "function") return undefined;
+    return { paths: [path], kind: "component", create: (args) => new (ctor as new (a: Record<string, unknown>) => unknown)(args) };
+  }
+  return undefined;
+}
+
+/** Builds each configured component into `registry` under its id (or path). */
+async function build(appDir: string, configs: readonly ComponentConfig[], ctx: JobContextBase, registry: Map<string, unknown>): Promise<void> {
+  for (const c of configs) {
+    const path = c.path ?? c.name ?? "";
+    const def = componentFor(path) ?? (await customComponent(appDir, path));
+    if (!def) throw new CohortError("ERR_JOB_UNKNOWN_COMPONENT", `component ${JSON.stringify(path)} is not registered and not in the job's custom/ code`, { path });
+    registry.set(c.id ?? path, def.create(c.args, ctx));
+  }
+}
+
+/** Builds one component on its own (a workflow or an executor), outside the app's registry. */
+async function buildOne(appDir: string, config: ComponentConfig, ctx: JobContextBase): Promise<unknown> {
+  const tmp = new Map<string, unknown>();
+  await build(appDir, [config], ctx, tmp);
+  return [...tmp.values()][0];
+}
+
+function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unknown>): JobContextBase {
+  return {
+    jobId: init.jobId,
+    jobName: init.jobName,
+    site: init.site,
+    sites: init.sites,
+    runDir: init.runDir,
+    signal: io.signal,
+    wire: { encode, decode, FLModel, DXO, Tensor, Shareable },
+    log: (line) => io.log(line),
+    warn: (line) => io.warn(line),
+    component<T>(id: string): T {
+      if (!registry.has(id)) throw new CohortError("ERR_JOB_UNKNOWN_COMPONENT", `no component with id ${JSON.stringify(id)} in this app`, { id });
+      return registry.get(id) as T;
+    },
+  };
+}
+
+/** Builds a server app (components, then workflows); `run()` runs the workflows in order. */
+export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promise<ServerJobHost> {
+  const cfg = init.server;
+  if (!cfg) throw new CohortError("ERR_JOB_INVALID", "server app without config_fed_server.json", {});
+  const registry = new Map<string, unknown>();
+  const ctx: ServerJobContext = {
+    ...contextBase(init, io, registry),
+    resume: init.resume,
+    sendTask: (site, taskName, payload, timeoutMs) => io.sendTask(site, taskName, payload, timeoutMs),
+    progress: (round, totalRounds, metrics, sites) => io.progress(round, totalRounds, metrics, sites),
+  };
+  await build(init.appDir, cfg.components, ctx, registry);
+  const workflows: Workflow[] = [];
+  for (const w of cfg.workflows) {
+    const wf = (await buildOne(init.appDir, w, ctx)) as Workflow | undefined;
+    if (typeof wf?.run !== "function") throw new CohortError("ERR_JOB_INVALID", `workflow ${w.path ?? w.name} is not a workflow`, {});
+    workflows.push(wf);
+  }
+  return {
+    ctx,
+    async run() {
+      for (const wf of workflows) await wf.run(ctx);
+    },
+  };
+}
+
+/** Builds a site app (components, then executors by task). */
+export async function buildSiteJob(init: JobHostInit, io: JobHostIo): Promise<SiteJobHost> {
+  const cfg = init.client;
+  if (!cfg) throw new CohortError("ERR_JOB_INVALID", "client app without config_fed_client.json", {});
+  const registry = new Map<string, unknown>();
+  const ctx = contextBase(init, io, registry);
+  await build(init.appDir, cfg.components, ctx, registry);
+  const executors = new Map<string, Executor>();
+  for (const e of cfg.executors) {
+    const ex = (await buildOne(init.appDir, e.executor, ctx)) as Executor | undefined;
+    if (typeof ex?.execute !== "function") throw new CohortError("ERR_JOB_INVALID", `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
+    for (const t of e.tasks) executors.set(t, ex);
+  }
+  return { ctx, executorFor: (taskName) => executors.get(taskName) ?? executors.get("*") };
+}

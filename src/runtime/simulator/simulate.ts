@@ -1,0 +1,261 @@
+/**
+ * `cohort simulator`: the server and every site of a job in this one process, without certificates,
+ * sockets or kits, but with the same component code as a deployment: the job is packed, unpacked and
+ * checked as a submission is, each app is built by job-host.ts (as in a job child), and the
+ * server's sendTask hands each site a private copy of the wire-encoded task (as the transport
+ * would) and its executor's result back.
+ */
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { CohortError, isCohortError } from "../../errors/index.js";
+import { packFolder, unpackArchive } from "../archive.js";
+import { checkComponents } from "../component-check.js";
+import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefinition } from "../job-def.js";
+import { buildServerJob, buildSiteJob, type SiteJobHost } from "../job-host.js";
+import type { JobStatus } from "../job-store.js";
+import { SiteResources } from "../resources.js";
+import { defaultSiteConfig, readLocalConfigs, type SiteLocalConfig } from "./local-config.js";
+import { prepareSimulatorWorkspace, type SimulatorLayout } from "./workspace.js";
+import { TaskPool } from "./task-pool.js";
+
+export type LogLevel = "info" | "warn" | "error";
+
+export interface SimulatedRound {
+  readonly round: number;
+  readonly totalRounds: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly sites: readonly string[];
+  readonly seconds: number;
+}
+
+export interface SimulationOptions {
+  /** The job folder (meta.json and apps), as `submit_job` takes it. */
+  readonly jobDir: string;
+  /** Site names (`-n 3` is site-1..site-3). */
+  readonly sites: readonly string[];
+  /** The simulator's folder (created, or emptied if the simulator made it). */
+  readonly workspace: string;
+  /** `-l`: a folder of per-site `local/` folders (`<dir>/<site>/local/resources.json`…). */
+  readonly localConfigDir?: string;
+  /** Site tasks executing at once (default: every site, as in a deployment). */
+  readonly threads?: number;
+  readonly signal?: AbortSignal;
+  /** Every log line (they also go to `<workspace>/log.txt`). */
+  readonly onLog?: (participant: string, level: LogLevel, line: string) => void;
+  readonly onRound?: (round: SimulatedRound) => void;
+}
+
+export interface SimulationResult {
+  readonly status: JobStatus;
+  readonly reason?: string;
+  readonly jobId: string;
+  readonly jobName: string;
+  /** Sites the job ran on. */
+  readonly sites: readonly string[];
+  readonly rounds: readonly SimulatedRound[];
+  readonly workspace: string;
+  readonly logFile: string;
+  /** The server's run folder: models/global_model.cohort, best_model.cohort, final_metrics.json. */
+  readonly modelsDir: string;
+  readonly seconds: number;
+}
+
+const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+/** `-n 3` → site-1, site-2, site-3 (FLARE's simulator names). */
+export function siteNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `site-${i + 1}`);
+}
+
+/** Checks `-c` names: site names as provisioning allows them, distinct, not "server". */
+export function checkSiteNames(sites: readonly string[]): void {
+  if (sites.length === 0) throw new CohortError("ERR_SIM_USAGE", "no sites: give -n <count> or -c site-a,site-b", {});
+  const seen = new Set<string>();
+  for (const s of sites) {
+    if (!SITE_NAME.test(s) || s === "server") throw new CohortError("ERR_SIM_USAGE", `site name ${JSON.stringify(s)}: use letters, digits, '-' and '_' (not "server")`, { value: s });
+    if (seen.has(s)) throw new CohortError("ERR_SIM_USAGE", `site ${s} is named twice`, { value: s });
+    seen.add(s);
+  }
+}
+
+/** The scheduler's decision, made once: in one process nothing changes between attempts. */
+function schedule(def: JobDefinition, simulated: readonly string[], local: ReadonlyMap<string, SiteLocalConfig>, jobId: string): { ok: true; sites: string[] } | { ok: false; reason: string } {
+  const meta = def.meta;
+  const { named, all } = deploySites(meta);
+  const wanted = all ? [...simulated] : named.filter((s) => simulated.includes(s));
+  const missing = meta.mandatory_clients.filter((s) => !simulated.includes(s));
+  if (missing.length > 0) return { ok: false, reason: `mandatory sites not simulated: ${missing.join(", ")} (add them with -c)` };
+  if (wanted.length < meta.min_clients) return { ok: false, reason: `${wanted.length} of the job's sites simulated (${wanted.join(", ") || "none"}), min_clients is ${meta.min_clients}` };
+  const refused: string[] = [];
+  const ok: string[] = [];
+  for (const site of wanted) {
+    const c = local.get(site) ?? defaultSiteConfig(site);
+    // The same check a deployed site answers the scheduler with (FLARE's GPUResourceManager).
+    const verdict = new SiteResources({ gpus: c.gpus, memPerGpuGiB: c.memPerGpuGiB, maxJobs: c.maxConcurrentJobs }).check(jobId, meta.resource_spec[site] ?? {});
+    if (verdict.ok) ok.push(site);
+    else refused.push(`${site}: ${verdict.reason ?? "refused"}`);
+  }
+  if (refused.length > 0 && (ok.length < meta.min_clients || meta.mandatory_clients.some((m) => refused.some((r) => r.startsWith(`${m}:`))))) {
+    return { ok: false, reason: `not enough sites with the resources: ${refused.join("; ")}` };
+  }
+  return { ok: true, sites: ok.sort() };
+}
+
+class SimulationLog {
+  private readonly fd: number;
+
+  constructor(
+    readonly file: string,
+    private readonly sink: SimulationOptions["onLog"],
+  ) {
+    this.fd = openSync(file, "a", 0o640);
+  }
+
+  write(participant: string, level: LogLevel, line: string): void {
+    writeSync(this.fd, `${new Date().toISOString()} [${participant}] ${level === "info" ? "" : `${level}: `}${line}\n`);
+    this.sink?.(participant, level, line);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Runs a job to its end in this process; resolves with its status (never rejects for job failures). */
+export async function runSimulation(o: SimulationOptions): Promise<SimulationResult> {
+  const started = performance.now();
+  checkSiteNames(o.sites);
+  // Refused before anything is written: a broken job or -l folder leaves the workspace alone.
+  const local = o.localConfigDir ? readLocalConfigs(o.localConfigDir, o.sites) : undefined;
+  const submitted = loadJobFolder(o.jobDir);
+  checkComponents(submitted);
+  const layout = prepareSimulatorWorkspace(o.workspace);
+  const log = new SimulationLog(layout.log, o.onLog);
+  const jobId = randomUUID();
+  const rounds: SimulatedRound[] = [];
+  let sites: string[] = [];
+  const finish = (status: JobStatus, reason?: string): SimulationResult => {
+    const result: SimulationResult = {
+      status,
+      ...(reason ? { reason } : {}),
+      jobId,
+      jobName: submitted.meta.name,
+      sites,
+      rounds: [...rounds].sort((a, b) => a.round - b.round),
+      workspace: layout.root,
+      logFile: layout.log,
+      modelsDir: join(layout.runDir("server"), "models"),
+      seconds: (performance.now() - started) / 1000,
+    };
+    log.write("simulator", status === "FINISHED:COMPLETED" ? "info" : "error", `job ${jobId} ${status}${reason ? `: ${reason}` : ""}`);
+    log.close();
+    writeFileSync(layout.summary, `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  };
+  try {
+    log.write("simulator", "info", `job ${submitted.meta.name} (${jobId}) with ${o.sites.join(", ")}; workspace ${layout.root}`);
+    if (local) {
+      for (const c of [local.server, ...local.configs.values()]) {
+        if (c.files.length > 0) log.write(c.site, "info", `local config: ${c.files.join(", ")} (GPUs ${c.gpus}, max_concurrent_jobs ${c.maxConcurrentJobs}${c.jobDataPaths ? `, job_data_paths ${c.jobDataPaths.join(", ")}` : ""})`);
+        if (c.jobDataPaths) log.write(c.site, "info", "job_data_paths: checked to exist; the simulator runs no sandbox, a deployed site's job children may read only these");
+        for (const f of c.notApplied) log.write(c.site, "warn", `${f}: valid JSON, not applied yet (privacy filters and authorization policies arrive with later issues)`);
+      }
+      for (const u of local.unused) log.write("simulator", "warn", `-l ${o.localConfigDir}: folder ${u} matches no simulated site`);
+    }
+    const verdict = schedule(submitted, o.sites, local?.configs ?? new Map(), jobId);
+    if (!verdict.ok) return finish("FINISHED:CAN_NOT_SCHEDULE", verdict.reason);
+    sites = verdict.sites;
+    // Deployed as a submission is: packed, unpacked (same limits and refusals), loaded again.
+    await unpackArchive(await packFolder(o.jobDir), layout.job);
+    const def = loadJobFolder(layout.job);
+    checkComponents(def);
+    return await run(def, layout, log, jobId, sites, rounds, o, finish);
+  } catch (err) {
+    if (!isCohortError(err)) log.write("simulator", "error", err instanceof Error ? (err.stack ?? err.message) : String(err));
+    return finish("FINISHED:FAILED_TO_RUN", err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function run(
+  def: JobDefinition,
+  layout: SimulatorLayout,
+  log: SimulationLog,
+  jobId: string,
+  sites: readonly string[],
+  rounds: SimulatedRound[],
+  o: SimulationOptions,
+  finish: (status: JobStatus, reason?: string) => SimulationResult,
+): Promise<SimulationResult> {
+  const abort = new AbortController();
+  const onAbort = (): void => abort.abort(o.signal?.reason ?? "aborted");
+  o.signal?.addEventListener("abort", onAbort);
+  const pool = new TaskPool(o.threads ?? sites.length, abort.signal);
+  const base = { jobId, jobName: def.meta.name, sites: [...sites], resume: false };
+  const hosts = new Map<string, SiteJobHost>();
+  try {
+    try {
+      for (const site of sites) {
+        const app = appForSite(def.meta, site);
+        const cfg = app ? def.apps.get(app)?.client : undefined;
+        if (!app || !cfg) throw new CohortError(RuntimeErrorCode.Deploy, `no app with config_fed_client.json for ${site} in the deploy_map`, { site });
+        mkdirSync(layout.runDir(site), { recursive: true, mode: 0o700 });
+        const io = { signal: abort.signal, log: (l: string) => log.write(site, "info", l), warn: (l: string) => log.write(site, "warn", l) };
+        hosts.set(site, await buildSiteJob({ ...base, role: "client", site, appDir: join(layout.job, app), runDir: layout.runDir(site), client: cfg }, io));
+        log.write(site, "info", `job ${jobId} (${def.meta.name}) deployed, app ${app}`);
+      }
+    } catch (err) {
+      return finish("FINISHED:FAILED_TO_RUN", (err as Error).message);
+    }
+    const serverApp = appForSite(def.meta, "server");
+    const serverCfg = serverApp ? def.apps.get(serverApp)?.server : undefined;
+    if (!serverApp || !serverCfg) return finish("FINISHED:FAILED_TO_RUN", "no server app");
+    mkdirSync(layout.runDir("server"), { recursive: true, mode: 0o700 });
+    let roundStart = performance.now();
+    const server = await buildServerJob(
+      { ...base, role: "server", site: "server", appDir: join(layout.job, serverApp), runDir: layout.runDir("server"), server: serverCfg },
+      {
+        signal: abort.signal,
+        log: (l) => log.write("server", "info", l),
+        warn: (l) => log.write("server", "warn", l),
+        sendTask: (site, taskName, payload, timeoutMs) => {
+          const host = hosts.get(site);
+          if (!host) return Promise.reject(new CohortError(RuntimeErrorCode.JobNotFound, `job ${jobId} is not running at ${site}`, { jobId }));
+          // Each site gets its own copy, as over the network: no site sees another's buffer.
+          const copy = payload.slice();
+          return pool.run(timeoutMs, `${taskName} at ${site}`, async () => {
+            const ex = host.executorFor(taskName);
+            if (!ex) throw new CohortError("ERR_JOB_NO_EXECUTOR", `${site}: no executor for task ${taskName}`, { site });
+            try {
+              return (await ex.execute(taskName, copy, host.ctx)).slice();
+            } catch (err) {
+              throw new CohortError(isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", `${site}: ${(err as Error).message}`, { site });
+            }
+          });
+        },
+        progress: (round, totalRounds, metrics, roundSites) => {
+          const now = performance.now();
+          const r: SimulatedRound = { round, totalRounds, metrics: { ...metrics }, sites: [...roundSites], seconds: (now - roundStart) / 1000 };
+          roundStart = now;
+          const at = rounds.findIndex((x) => x.round === round);
+          if (at >= 0) rounds.splice(at, 1);
+          rounds.push(r);
+          log.write("server", "info", `round ${round}/${totalRounds} ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(" ")}`);
+          o.onRound?.(r);
+        },
+      },
+    );
+    log.write("server", "info", `job ${jobId} (${def.meta.name}) running on ${sites.join(", ")}`);
+    try {
+      await server.run();
+    } catch (err) {
+      log.write("server", "error", err instanceof Error ? (err.stack ?? err.message) : String(err));
+      return finish(abort.signal.aborted ? "FINISHED:ABORTED" : "FINISHED:EXECUTION_EXCEPTION", (err as Error).message);
+    }
+    return abort.signal.aborted ? finish("FINISHED:ABORTED", String(abort.signal.reason)) : finish("FINISHED:COMPLETED");
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
+    abort.abort("simulation ended");
+  }
+}
