@@ -39,3 +39,11 @@ registerComponent({
   kind: "executor",
   create: () => new NoOpTrainer(),
 });
+// Client API (issue 7): external training processes (any language; Python via python/cohort_flare).
+import { ExternalProcessExecutor, externalProcessArgs } from "./external-process-executor.js";
+registerComponent({
+  paths: ["cohort.ExternalProcessExecutor", "nvflare.app_common.executors.client_api_launcher_executor.ClientAPILauncherExecutor"],
+  kind: "executor",
+  startsProcesses: true,
+  create: (args, ctx) => new ExternalProcessExecutor(externalProcessArgs.parse(args), ctx),
+});

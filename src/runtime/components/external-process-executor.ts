@@ -1,0 +1,156 @@
+/**
+ * FLARE's ClientAPILauncherExecutor: runs the site's own training program (any language; Python
+ * with the cohort_flare module) as a separate process and relays tasks to it over the Client API
+ * channel (docs/protocol.md §3). Starting a process makes the job bring-your-own-code: the
+ * component is registered with `startsProcesses`, which is the only way a job child may spawn.
+ */
+import { isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import { CohortError } from "../../errors/index.js";
+import { decode, encode, FLModel } from "../../wire/index.js";
+import { findFashionMnist } from "../learn/idx.js";
+import { ClientApiErrorCode, MAX_CHANNEL_MESSAGE_BYTES, taskKind } from "../client-api/channel.js";
+import { conformResult, withLoggedMetrics } from "../client-api/conform.js";
+import { cohortPythonDir, customDirOf } from "../client-api/app-dir.js";
+import { ScriptProcess } from "../client-api/script-process.js";
+import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
+
+export const externalProcessArgs = z.object({
+  /** argv, no shell; `python3`/`python` as the first word means `interpreter`. Runs in the app's custom/ folder. */
+  command: z.array(z.string().min(1).max(4096)).min(1).max(256).default(["python3", "train.py"]),
+  interpreter: z.string().min(1).default("/usr/bin/python3"),
+  /** Seconds a task may take in the script (0 = no limit); past it the process is killed and the task fails. */
+  task_timeout: z.number().min(0).default(0),
+  /** Seconds between asking the script to stop and killing it. */
+  stop_grace: z.number().min(0).max(60).default(2),
+  /** FLARE's launch_once: keep one process for the whole job (false: one process per task). */
+  launch_once: z.boolean().default(true),
+  /** Handed to the script (flare.get_config()); `data_dir` defaults to the site's Fashion-MNIST folder. */
+  config: z.record(z.string(), z.unknown()).default({}),
+  /** Extra environment variables for the script (never COHORT_*; the site's own variables are not passed). */
+  env: z.record(z.string().regex(/^(?!COHORT_)[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name not starting with COHORT_"), z.string()).default({}),
+  /** Folders added to PYTHONPATH (relative to custom/), after Cohort's python/ folder. */
+  python_path: z.array(z.string()).default([]),
+  max_message_mb: z.number().int().min(1).max(2046).default(2046),
+  train_task_name: z.string().default("train"),
+  evaluate_task_name: z.string().default("validate"),
+  submit_model_task_name: z.string().default("submit_model"),
+  /** false: this executor answers submit_model with the script's last trained model. */
+  submit_model_by_script: z.boolean().default(false),
+  /** Bring results to the task model's names, element types and shapes (refusing other counts). */
+  conform_params: z.boolean().default(true),
+});
+export type ExternalProcessArgs = z.infer<typeof externalProcessArgs>;
+
+const PATH_FALLBACK = "/usr/local/bin:/usr/bin:/bin";
+
+export class ExternalProcessExecutor implements Executor {
+  private proc: ScriptProcess | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private lastTrained: FLModel | undefined;
+  private logged = new Map<string, number>();
+  private stopped = false;
+  private readonly label: string;
+
+  constructor(
+    private readonly a: ExternalProcessArgs,
+    ctx: JobContextBase,
+  ) {
+    this.label = a.command.find((w, i) => i > 0 && !w.startsWith("-")) ?? a.command[0] ?? "script";
+    ctx.signal.addEventListener("abort", () => this.shutdown(String(ctx.signal.reason ?? "job ended")), { once: true });
+    // The job child exits shortly after an abort: make sure nothing of the script outlives it.
+    process.once("exit", () => this.proc?.kill("SIGKILL"));
+  }
+
+  /** The running script's process id (tests check it is gone after an abort). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
+    // One task at a time: the script has one receive()/send() loop.
+    const run = this.queue.then(() => this.runOne(taskName, payload, ctx));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runOne(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
+    if (this.stopped || ctx.signal.aborted) throw new CohortError(ClientApiErrorCode.Stopped, `task ${taskName}: the job is stopping`, {});
+    const task = decode(payload);
+    if (!(task instanceof FLModel)) throw new CohortError("ERR_TRAINER_TASK", `task ${taskName} did not carry an FLModel`, {});
+    const kind = taskKind(taskName, { train: this.a.train_task_name, evaluate: this.a.evaluate_task_name, submitModel: this.a.submit_model_task_name });
+    if (kind === "submit_model" && !this.a.submit_model_by_script) {
+      if (!this.lastTrained) throw new CohortError(ClientApiErrorCode.BadResult, `${ctx.site} has no locally trained model to submit yet (no ${this.a.train_task_name} task has completed)`, {});
+      return encode(this.lastTrained);
+    }
+    const proc = this.ensureProcess(ctx);
+    this.logged = new Map();
+    const where = `${this.label} at ${ctx.site}, task ${taskName}${task.currentRound !== null ? ` (round ${task.currentRound + 1})` : ""}`;
+    try {
+      let result = await proc.run(taskName, kind, task, this.a.task_timeout * 1000);
+      if (this.a.conform_params) result = conformResult(task, kind, result, where);
+      result = withLoggedMetrics(result, this.logged);
+      if (kind === "train") this.lastTrained = new FLModel({ params: result.params, paramsType: result.paramsType, meta: {}, currentRound: result.currentRound });
+      return encode(result);
+    } catch (err) {
+      if (err instanceof CohortError) throw new CohortError(err.code, err.message.startsWith(this.label) ? `${err.message} (${where})` : `${where}: ${err.message}`, err.details);
+      throw err;
+    } finally {
+      if (!this.a.launch_once) {
+        proc.stop("task done (launch_once is false)", this.a.stop_grace * 1000);
+        this.proc = undefined;
+      }
+    }
+  }
+
+  private ensureProcess(ctx: ClientJobContext): ScriptProcess {
+    if (this.proc?.alive) return this.proc;
+    const cwd = customDirOf(ctx);
+    const [first = "", ...rest] = this.a.command;
+    const file = first === "python3" || first === "python" ? this.a.interpreter : first.includes("/") && !isAbsolute(first) ? resolve(cwd, first) : first;
+    const pythonPath = [cohortPythonDir(), ...this.a.python_path.map((p) => resolve(cwd, p))].join(":");
+    // Only what the script needs: its channel, a PATH, Python's settings. No kit paths, keys or tokens.
+    const env: Record<string, string> = {
+      PATH: process.env["PATH"] ?? PATH_FALLBACK,
+      LANG: "C.UTF-8",
+      PYTHONPATH: pythonPath,
+      PYTHONUNBUFFERED: "1",
+      PYTHONDONTWRITEBYTECODE: "1",
+      ...this.a.env,
+      COHORT_CLIENT_API_FD: "3",
+    };
+    const config = { ...this.a.config };
+    if (config["data_dir"] === undefined) {
+      try {
+        config["data_dir"] = findFashionMnist().dir;
+      } catch {
+        // no default dataset at this site: the script's own config must say where its data is
+      }
+    }
+    ctx.log(`starting ${[file, ...rest].join(" ")} in ${cwd}`);
+    this.proc = new ScriptProcess({
+      argv: [file, ...rest],
+      cwd,
+      env,
+      label: this.label,
+      hello: { site: ctx.site, job_id: ctx.jobId, job_name: ctx.jobName, sites: [...ctx.sites].sort(), config },
+      maxMessageBytes: Math.min(MAX_CHANNEL_MESSAGE_BYTES, this.a.max_message_mb * 1024 * 1024),
+      log: (line) => ctx.log(line),
+      onLog: (key, value, step) => {
+        if (typeof value === "number" && Number.isFinite(value)) this.logged.set(key, value);
+        ctx.log(`${this.label} metric ${key}=${String(value)}${step !== undefined ? ` (step ${step})` : ""}`);
+      },
+    });
+    const started = this.proc;
+    void started.exited.then(() => {
+      if (this.proc === started && !this.stopped) ctx.log(`${this.label} (pid ${started.pid ?? "?"}) ended`);
+    });
+    return this.proc;
+  }
+
+  private shutdown(reason: string): void {
+    this.stopped = true;
+    this.proc?.stop(reason, this.a.stop_grace * 1000);
+  }
+}
+
