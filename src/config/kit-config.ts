@@ -40,6 +40,7 @@ export const fedServerSchema = z.object({
 
 export const fedClientSchema = z.object({
   format_version: z.number().optional(),
+  require_signed_jobs: z.boolean().optional(),
   servers: z.array(z.object({ name: z.string().min(1), service: z.object({ target, scheme: scheme.default("http") }), identity: z.string().min(1) })).min(1),
   client: z.object({
     name: z.string().optional(),

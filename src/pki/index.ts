@@ -11,3 +11,5 @@ export { writePrivateKeyFile, writeFileAtomic } from "./key-files.js";
 export { PkiErrorCode } from "./errors.js";
 export { signKitFolder, verifyStartupKit, KIT_SIGNATURE_FILE, KitErrorCode } from "./kit.js";
 export type { VerifiedKit, VerifyKitOptions, KitType } from "./kit.js";
+export { signJobFolder, verifyJobFolder, isJobSignatureFile, JOB_SIGNATURE_FILE, JOB_SUBMITTER_CERT, JobSignatureErrorCode } from "./job-signature.js";
+export type { JobSigner } from "./job-signature.js";

@@ -1,13 +1,15 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
-import { verifyStartupKit } from "../pki/index.js";
+import { signJobFolder, verifyStartupKit } from "../pki/index.js";
 import { loadKitConfig } from "../config/index.js";
 import { decode, encode } from "../wire/index.js";
 import { driverFor, TransportClient } from "../transport/index.js";
 import { packFolder, unpackArchive } from "./archive.js";
-import { TOPIC_ADMIN } from "./server-jobs.js";
+import { TOPIC_ADMIN } from "./server-admin.js";
+import { signCommand } from "../auth/index.js";
 
 /** Splits a console command line into words; double or single quotes group words. */
 export function splitCommandLine(line: string): string[] {
@@ -25,6 +27,9 @@ export class AdminSession {
   private constructor(
     private readonly client: TransportClient,
     readonly kitDir: string,
+    private readonly signer: { certPem: string; keyPem: string },
+    /** The admin's name (certificate CN). */
+    readonly user: string,
   ) {}
 
   static async open(kitDir: string, options: { log?: (line: string) => void } = {}): Promise<AdminSession> {
@@ -49,7 +54,7 @@ export class AdminSession {
       ...(options.log ? { log: options.log } : {}),
     });
     await client.connectOnce();
-    return new AdminSession(client, kitDir);
+    return new AdminSession(client, kitDir, { certPem: read(a.client_cert), keyPem: read(a.client_key) }, verified.name);
   }
 
   /** Runs one command; resolves with the server's answer (plain data) or rejects with its refusal. */
@@ -60,9 +65,17 @@ export class AdminSession {
       const folder = args[0];
       if (!folder) throw new CohortError("ERR_ADMIN_USAGE", "submit_job <job folder>", {});
       const dir = this.resolveJobFolder(folder);
-      return this.call({ cmd, args: [], archive: await packFolder(dir) });
+      // Sign a copy (the admin's folder is left untouched): every site checks the signature.
+      const tmp = mkdtempSync(join(tmpdir(), "cohort-signed-job-"));
+      try {
+        cpSync(dir, tmp, { recursive: true, dereference: false });
+        signJobFolder(tmp, this.signer);
+        return await this.call(cmd, [folder], await packFolder(tmp));
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
     }
-    const answer = await this.call({ cmd, args });
+    const answer = await this.call(cmd, args);
     if (cmd === "download_job") {
       const r = z.object({ job_id: z.string(), meta: z.unknown(), archive: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(answer);
       const dest = join(this.kitDir, "transfer", r.job_id);
@@ -81,8 +94,10 @@ export class AdminSession {
     throw new CohortError("ERR_ADMIN_USAGE", `job folder ${folder} not found (looked in ${candidates.join(", ")})`, { folder });
   }
 
-  private async call(req: { cmd: string; args: readonly string[]; archive?: Uint8Array }): Promise<unknown> {
-    return decode(await this.client.request(TOPIC_ADMIN, encode(req), { timeoutMs: 120_000 }));
+  /** Every command is signed with the admin's kit key: sites check it themselves. */
+  private async call(cmd: string, args: readonly string[], archive?: Uint8Array): Promise<unknown> {
+    const command = signCommand({ user: this.user, target: args[0] ?? "server", cmd, args, certPem: this.signer.certPem, keyPem: this.signer.keyPem });
+    return decode(await this.client.request(TOPIC_ADMIN, encode({ command, ...(archive ? { archive } : {}) }), { timeoutMs: 120_000 }));
   }
 
   async close(): Promise<void> {

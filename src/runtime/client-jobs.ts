@@ -10,6 +10,7 @@ import { JobChild } from "./job-process.js";
 import { loadJobFolder, RuntimeErrorCode } from "./job-def.js";
 import { checkComponents, startsProcesses } from "./component-check.js";
 import type { SiteResources } from "./resources.js";
+import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
 import type { FromChild } from "./child-protocol.js";
 
@@ -36,7 +37,7 @@ export class ClientJobManager {
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[] },
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions },
   ) {}
 
   start(): void {
@@ -59,6 +60,10 @@ export class ClientJobManager {
     });
   }
 
+  runningJobs(): string[] {
+    return [...this.jobs.keys()];
+  }
+
   async stop(): Promise<void> {
     await Promise.allSettled([...this.jobs.keys()].map((id) => this.stopJob(id, "site stopping")));
   }
@@ -74,6 +79,11 @@ export class ClientJobManager {
       await unpackArchive(d.archive, appRoot);
       const def = loadJobFolder(appRoot);
       checkComponents(def);
+      const clearance = clearJobForSite(this.o.security, appRoot, def, d.app);
+      for (const w of clearance.warnings) {
+        this.o.log(`job ${d.job_id}: ${w}`);
+        this.o.audit.append({ action: "job.component_warning", outcome: "ok", job: d.job_id, reason: w });
+      }
       const app = def.apps.get(d.app);
       if (!app?.client) throw new CohortError(RuntimeErrorCode.Deploy, `app ${d.app} has no config_fed_client.json`, { app: d.app });
       this.o.resources.claim(d.job_id);
@@ -114,7 +124,7 @@ export class ClientJobManager {
       this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks });
       child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume });
       await ready;
-      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, reason: `app ${d.app}` });
+      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, ...(clearance.submitter ? { user: clearance.submitter.name } : {}), reason: `app ${d.app}${clearance.byoc ? " (byoc)" : ""}` });
       this.o.log(`job ${d.job_id} (${d.job_name}) deployed`);
     } catch (err) {
       this.o.audit.append({ action: "job.deploy", outcome: "denied", job: d.job_id, code: isCohortError(err) ? err.code : RuntimeErrorCode.Deploy, reason: (err as Error).message });

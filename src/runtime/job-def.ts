@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
+import { isJobSignatureFile } from "../pki/index.js";
 
 /**
  * FLARE's job folder: `meta.json` and one or more apps, each with `config/config_fed_server.json`
@@ -107,7 +108,7 @@ export function loadJobFolder(dir: string): JobDefinition {
     if (toServer && !existsSync(serverFile)) throw new CohortError(RuntimeErrorCode.BadJob, `app ${name} is deployed to the server but ${serverFile} is missing`, { file: serverFile });
     if (toClients && !existsSync(clientFile)) throw new CohortError(RuntimeErrorCode.BadJob, `app ${name} is deployed to sites but ${clientFile} is missing`, { file: clientFile });
     const customDir = join(appDir, "custom");
-    const byoc = existsSync(customDir) && readdirSync(customDir).length > 0;
+    const byoc = existsSync(customDir) && readdirSync(customDir).some((n) => !isJobSignatureFile(n));
     apps.set(name, {
       name,
       ...(toServer ? { server: readJsonFile(serverFile, serverConfigSchema) } : {}),

@@ -1,4 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { authorize, loadSitePolicy } from "../authz/index.js";
+import { readCertificateInfo } from "../pki/index.js";
+import type { AuthorizeFn, SiteSecurityOptions } from "./site-security.js";
 import { join } from "node:path";
 import { CohortError } from "../errors/index.js";
 import { verifyStartupKit } from "../pki/index.js";
@@ -6,12 +9,29 @@ import { DEFAULT_SERVER_SETTINGS, loadKitConfig, readLocalJson, serverResourcesS
 import { AuditLog, RefusalAuditor } from "../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../transport/index.js";
 import { ServerJobManager } from "./server-jobs.js";
+import { BanList, banListFile, ServerAdmin } from "./server-admin.js";
+import { SiteAdmin, TOPIC_SITE_COMMAND } from "./site-admin.js";
+import { decode, encode } from "../wire/index.js";
 import { ClientJobManager } from "./client-jobs.js";
 import { SiteResources, siteResourcesSchema } from "./resources.js";
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "./learn/idx.js";
 import { z } from "zod";
 
 const schedulerArgs = z.object({ max_jobs: z.number().int().min(1).default(4), max_schedule_count: z.number().int().min(1).default(10), min_schedule_interval: z.number().min(0).default(10) });
+
+/** The deploy-time checks of a site (or the server), from its kit and local/ policy files. */
+function siteSecurity(o: { kitDir: string; site: string; rootPem: string; requireSignedJobs: boolean | undefined; resources: z.infer<typeof siteResourcesSchema> | undefined; log: (line: string) => void }): SiteSecurityOptions {
+  const policy = loadSitePolicy(o.kitDir);
+  for (const w of policy?.warnings ?? []) o.log(`${policy?.file}: ${w}`);
+  const org = readCertificateInfo(readFileSync(join(o.kitDir, "startup", existsSync(join(o.kitDir, "startup", "server.crt")) ? "server.crt" : "client.crt"), "utf8")).organization ?? "";
+  return {
+    site: o.site,
+    rootPem: o.rootPem,
+    requireSignedJobs: o.requireSignedJobs ?? true,
+    ...(policy ? { authorize: (r: Parameters<AuthorizeFn>[0]) => authorize(policy.policy, { ...r, siteOrg: org }) } : {}),
+    components: { ...(o.resources?.class_allow_list ? { allowList: o.resources.class_allow_list } : {}), mode: o.resources?.class_list_enforcement_mode ?? "enforce" },
+  };
+}
 
 /** Folders job children may read besides their own: the site's datasets (`job_data_paths`). */
 function dataPaths(configured: readonly string[] | undefined): string[] {
@@ -63,6 +83,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
             { driver, host, port, security: s.connection_security, accepts: "client" },
             { driver, host, port: adminPort, security: s.connection_security, accepts: "admin" },
           ];
+    const bans = new BanList(banListFile(join(o.kitDir, "workspace")));
     const server = new TransportServer({
       name: verified.name,
       project: s.name,
@@ -78,9 +99,11 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       loginAttemptsPerMinute: settings.login_attempts_per_minute,
       maxPendingLogins: settings.max_pending_logins,
       maxClients: settings.max_num_clients,
+      isBanned: (identity) => bans.isBanned(identity),
       log: o.log,
     });
     const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const security = siteSecurity({ kitDir: o.kitDir, site: verified.name, rootPem: read(s.ssl_root_cert), requireSignedJobs: kit.config.require_signed_jobs, resources: site, log: o.log });
     const sched = schedulerArgs.parse(site?.components.find((c) => c.id === "job_scheduler")?.args ?? {});
     const jobs = new ServerJobManager(server, {
       workspace: join(o.kitDir, "workspace"),
@@ -88,7 +111,9 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
       settings: { maxJobs: sched.max_jobs, maxScheduleCount: sched.max_schedule_count, scheduleInterval: sched.min_schedule_interval },
       dataPaths: dataPaths(site?.job_data_paths),
+      security,
     });
+    new ServerAdmin(server, jobs, { server: verified.name, rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log }).start();
     const addresses = await server.start();
     jobs.start();
     o.log(`server ${verified.name} (${s.service.scheme}, ${s.connection_security}) listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(", ")}`);
@@ -126,6 +151,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
     });
     const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const security = siteSecurity({ kitDir: o.kitDir, site: verified.name, rootPem: read(c.client.ssl_root_cert), requireSignedJobs: c.require_signed_jobs, resources: site, log: o.log });
     const rm = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) }).parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
     const jobs = new ClientJobManager(client, {
       site: verified.name,
@@ -134,8 +160,20 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
       resources: new SiteResources({ gpus: rm.num_of_gpus, memPerGpuGiB: rm.mem_per_gpu_in_GiB, maxJobs: site?.max_concurrent_jobs ?? 2 }),
       dataPaths: dataPaths(site?.job_data_paths),
+      security,
     });
     jobs.start();
+    const siteAdmin = new SiteAdmin({
+      site: verified.name,
+      kitDir: o.kitDir,
+      rootPem: read(c.client.ssl_root_cert),
+      audit,
+      ...(security.authorize ? { authorize: security.authorize } : {}),
+      skewMs: 60_000,
+      status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs() }),
+      resources: () => ({ num_of_gpus: rm.num_of_gpus, mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB, max_concurrent_jobs: site?.max_concurrent_jobs ?? 2, running_jobs: jobs.runningJobs() }),
+    });
+    client.handleRequest(TOPIC_SITE_COMMAND, (body) => encode(siteAdmin.handle(decode(body))));
     client.onState((state, detail) => {
       if (state === "connected") o.log(`connected to ${srv.identity} at ${host}:${port} (${srv.service.scheme}, ${c.client.connection_security})`);
       else if (state === "disconnected" && detail) o.log(`disconnected: ${detail}`);

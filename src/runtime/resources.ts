@@ -8,6 +8,9 @@ export const siteResourcesSchema = z.object({
     .default([]),
   /** Folders a job may read besides its own (datasets); Cohort's key. */
   job_data_paths: z.array(z.string()).optional(),
+  /** FLARE's component safety: allowed component paths or prefixes ("*" = all); absent = built-ins. */
+  class_allow_list: z.array(z.string()).optional(),
+  class_list_enforcement_mode: z.enum(["enforce", "warn"]).default("enforce"),
 });
 
 export interface JobNeeds {

@@ -11,9 +11,10 @@ import { JobChild } from "./job-process.js";
 import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefinition } from "./job-def.js";
 import { isFinished, JobStore, type JobStatus, type StoredJobMeta } from "./job-store.js";
 import { checkComponents } from "./component-check.js";
+import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
+import { JobSignatureErrorCode, verifyJobFolder } from "../pki/index.js";
 import type { FromChild } from "./child-protocol.js";
 
-export const TOPIC_ADMIN = "admin.command";
 export const TOPIC_JOB_DEPLOY = "job.deploy";
 export const TOPIC_JOB_TASK = "job.task";
 export const TOPIC_JOB_END = "job.end";
@@ -40,7 +41,6 @@ interface RunningJob {
   ended: boolean;
 }
 
-const adminRequestSchema = z.object({ cmd: z.string().min(1).max(64), args: z.array(z.string().max(4096)).max(16).default([]), archive: z.custom<Uint8Array>((v) => v instanceof Uint8Array).optional() });
 
 /**
  * The server side of jobs: the persistent job store, admin commands, the scheduler (min_clients,
@@ -58,7 +58,7 @@ export class ServerJobManager {
 
   constructor(
     private readonly transport: TransportServer,
-    private readonly o: { workspace: string; audit: AuditLog; log: (line: string) => void; settings: SchedulerSettings; dataPaths: readonly string[] },
+    private readonly o: { workspace: string; audit: AuditLog; log: (line: string) => void; settings: SchedulerSettings; dataPaths: readonly string[]; security: SiteSecurityOptions },
   ) {
     this.store = new JobStore(join(o.workspace, "jobs"));
   }
@@ -66,7 +66,6 @@ export class ServerJobManager {
   start(): void {
     this.startedAt = Date.now();
     for (const id of this.store.recover()) this.o.log(`job ${id} was running when the server stopped; it will resume`);
-    this.transport.handleRequest(TOPIC_ADMIN, (body, meta) => this.admin(body, meta));
     this.transport.onSession(() => this.schedule());
     this.timer = setInterval(() => this.schedule(), Math.max(250, this.o.settings.scheduleInterval * 1000));
     this.timer.unref();
@@ -80,75 +79,62 @@ export class ServerJobManager {
     await Promise.allSettled([...this.running.values()].map((r) => r.child?.stop("server stopping", 3_000)));
   }
 
-  // ---- admin commands -------------------------------------------------------------------------
+  // ---- job operations (the admin commands call these after authorisation) ----------------------
 
-  private async admin(body: Uint8Array, meta: MessageMeta): Promise<Uint8Array> {
-    if (meta.peer?.type !== "admin") throw new CohortError("ERR_ADMIN_NOT_ADMIN", `${meta.sender} is not logged in as an admin`, {});
-    const req = adminRequestSchema.parse(decode(body));
-    const user = { name: meta.sender, org: meta.peer.org, role: meta.peer.role };
-    const eventId = this.o.audit.append({ action: `admin.${req.cmd}`, outcome: "ok", user: user.name, reason: req.args.join(" ").slice(0, 200) });
-    try {
-      return encode(await this.command(req.cmd, req.args, req.archive, { name: user.name, org: user.org ?? "", role: user.role ?? "" }));
-    } catch (err) {
-      this.o.audit.append({ action: `admin.${req.cmd}`, outcome: isCohortError(err) ? "denied" : "error", user: user.name, ref: eventId, code: isCohortError(err) ? err.code : "ERR_ADMIN_FAILED", reason: (err as Error).message });
-      throw err;
-    }
+  async submit(archive: Uint8Array, user: { name: string; org: string; role: string }): Promise<StoredJobMeta> {
+    const { job, submitter } = await this.validateArchive(archive, user);
+    const meta = this.store.create(job.meta, archive, submitter, job.byoc);
+    this.o.audit.append({ action: "job.submitted", outcome: "ok", user: submitter.name, job: meta.job_id, reason: meta.name });
+    this.o.log(`job ${meta.job_id} (${meta.name}) submitted by ${user.name}`);
+    this.schedule();
+    return meta;
   }
 
-  private async command(cmd: string, args: readonly string[], archive: Uint8Array | undefined, user: { name: string; org: string; role: string }): Promise<unknown> {
-    const jobArg = (): string => {
-      const id = args[0];
-      if (!id) throw new CohortError("ERR_ADMIN_USAGE", `${cmd} needs a job id`, {});
-      return id;
-    };
-    switch (cmd) {
-      case "submit_job": {
-        if (!archive) throw new CohortError("ERR_ADMIN_USAGE", "submit_job needs a job folder", {});
-        const job = await this.validateArchive(archive);
-        const meta = this.store.create(job.meta, archive, user, job.byoc);
-        this.o.log(`job ${meta.job_id} (${meta.name}) submitted by ${user.name}`);
-        this.schedule();
-        return { job_id: meta.job_id, name: meta.name, status: meta.status };
-      }
-      case "list_jobs":
-        return this.store.list().map((m) => ({ job_id: m.job_id, name: m.name, status: m.status, submit_time: m.submit_time_iso, submitter: m.submitter_name, rounds: m.rounds.length, total_rounds: m.total_rounds }));
-      case "get_job_meta":
-        return this.store.get(jobArg());
-      case "abort_job": {
-        const id = jobArg();
-        const m = this.store.get(id);
-        if (isFinished(m.status)) throw new CohortError(RuntimeErrorCode.JobState, `job ${id} already ${m.status}`, { jobId: id });
-        await this.end(id, "FINISHED:ABORTED", `aborted by ${user.name}`);
-        return { job_id: id, status: "FINISHED:ABORTED" };
-      }
-      case "check_status": {
-        const target = args[0] ?? "server";
-        const clients = this.transport.sessionNames().flatMap((n) => {
-          const s = this.transport.session(n);
-          return s && s.identity.type === "client" ? [{ name: n, org: s.identity.org, connected_since: s.since.toISOString(), last_seen: new Date(s.lastSeen).toISOString() }] : [];
-        });
-        if (target === "server") return { server: "started", clients: clients.map((c) => c.name), running_jobs: [...this.running.keys()] };
-        if (target === "client") return { clients };
-        throw new CohortError("ERR_ADMIN_USAGE", "check_status takes server or client", { target });
-      }
-      case "download_job": {
-        const id = jobArg();
-        const m = this.store.get(id);
-        return { job_id: id, meta: m, archive: await packFolder(this.store.workspace(id)) };
-      }
-      default:
-        throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(cmd)}`, { cmd });
-    }
+  async abort(id: string, by: string): Promise<void> {
+    const m = this.store.get(id);
+    if (isFinished(m.status)) throw new CohortError(RuntimeErrorCode.JobState, `job ${id} already ${m.status}`, { jobId: id });
+    await this.end(id, "FINISHED:ABORTED", `aborted by ${by}`);
   }
 
-  /** Unpacks and validates a submitted job folder: structure, configs, registered components. */
-  private async validateArchive(archive: Uint8Array): Promise<JobDefinition> {
+  async clone(id: string, user: { name: string; org: string; role: string }): Promise<StoredJobMeta> {
+    return this.submit(this.store.archive(id), user);
+  }
+
+  delete(id: string): void {
+    const m = this.store.get(id);
+    if (!isFinished(m.status)) throw new CohortError(RuntimeErrorCode.JobState, `job ${id} is ${m.status}; abort it before deleting`, { jobId: id });
+    this.store.delete(id);
+  }
+
+  async download(id: string): Promise<{ job_id: string; meta: StoredJobMeta; archive: Uint8Array }> {
+    return { job_id: id, meta: this.store.get(id), archive: await packFolder(this.store.workspace(id)) };
+  }
+
+  runningJobs(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /**
+   * Unpacks and validates a submitted job folder: structure, configs, registered components, and
+   * its signature: the signer must be the admin submitting it, and is recorded as the submitter.
+   */
+  private async validateArchive(archive: Uint8Array, user: { name: string; org: string; role: string }): Promise<{ job: JobDefinition; submitter: { name: string; org: string; role: string } }> {
     const tmp = mkdtempSync(join(tmpdir(), "cohort-submit-"));
     try {
       await unpackArchive(archive, tmp);
       const job = loadJobFolder(tmp);
       checkComponents(job);
-      return job;
+      let submitter = user;
+      try {
+        const signer = verifyJobFolder(tmp, this.o.security.rootPem);
+        if (signer.name !== user.name) throw new CohortError(JobSignatureErrorCode.BadSigner, `the job is signed by ${signer.name}, not by ${user.name} who submits it`, { signer: signer.name });
+        submitter = { name: signer.name, org: signer.org, role: signer.role };
+      } catch (err) {
+        if (!(isCohortError(err, JobSignatureErrorCode.Unsigned) && !this.o.security.requireSignedJobs)) throw err;
+      }
+      const d = this.o.security.authorize?.({ right: "submit_job", user: submitter, submitter });
+      if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.security.site}: submit_job for ${user.name} (${user.role}): ${d.reason}`, { site: this.o.security.site });
+      return { job, submitter };
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
@@ -237,6 +223,11 @@ export class ServerJobManager {
       rmSync(appDir, { recursive: true, force: true });
       await unpackArchive(archive, appDir);
       const def = loadJobFolder(appDir);
+      const serverAppName = appForSite(def.meta, "server");
+      if (serverAppName) {
+        const clearance = clearJobForSite(this.o.security, appDir, def, serverAppName);
+        for (const w of clearance.warnings) this.o.log(`job ${m.job_id}: ${w}`);
+      }
       await Promise.all(
         sites.map(async (site) => {
           const app = appForSite(def.meta, site);

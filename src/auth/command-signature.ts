@@ -1,0 +1,82 @@
+import { randomBytes, X509Certificate } from "node:crypto";
+import { z } from "zod";
+import { CohortError, isCohortError } from "../errors/index.js";
+import { signBytes, verifyBytes, verifyCertificateChain, readCertificateInfo } from "../pki/index.js";
+import { AuthErrorCode } from "./errors.js";
+import { transcript } from "./transcript.js";
+
+/**
+ * End-to-end signed admin commands (beyond FLARE, whose sites trust identity headers forwarded by
+ * the server): the console signs each command with the admin's kit key; every site checks the
+ * signature and the admin's certificate itself, so a compromised server cannot act as an admin at
+ * a site, and a replayed or altered command is refused.
+ */
+export const signedCommandSchema = z.strictObject({
+  user: z.string().min(1).max(255),
+  /** "server", a site name, or "@ALL" as the admin typed it. */
+  target: z.string().min(1).max(255),
+  cmd: z.string().min(1).max(64),
+  args: z.array(z.string().max(4096)).max(16),
+  nonce: z.string().regex(/^[0-9a-f]{32}$/),
+  /** Milliseconds since the epoch, at the console. */
+  time: z.number().int().positive(),
+  cert: z.string().min(1).max(16 * 1024),
+  sig: z.string().min(1).max(2048),
+});
+export type SignedCommand = z.infer<typeof signedCommandSchema>;
+
+function commandTranscript(c: Omit<SignedCommand, "cert" | "sig">): Buffer {
+  return transcript("cohort-admin-command-v1", [c.user, c.target, c.cmd, JSON.stringify(c.args), c.nonce, String(c.time)]);
+}
+
+export function signCommand(o: { user: string; target: string; cmd: string; args: readonly string[]; certPem: string; keyPem: string; now?: number }): SignedCommand {
+  const unsigned = { user: o.user, target: o.target, cmd: o.cmd, args: [...o.args], nonce: randomBytes(16).toString("hex"), time: o.now ?? Date.now() };
+  return { ...unsigned, cert: o.certPem, sig: signBytes(o.keyPem, commandTranscript(unsigned)) };
+}
+
+/** Remembers nonces for the freshness window, so each signed command is executed once. */
+export class NonceCache {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly windowMs: number) {}
+
+  /** False when the nonce was seen within the window. */
+  remember(nonce: string, now: number): boolean {
+    for (const [n, t] of this.seen) if (now - t > 2 * this.windowMs) this.seen.delete(n);
+    if (this.seen.has(nonce)) return false;
+    if (this.seen.size > 100_000) this.seen.clear();
+    this.seen.set(nonce, now);
+    return true;
+  }
+}
+
+export interface CommandIssuer {
+  readonly name: string;
+  readonly org: string;
+  readonly role: string;
+}
+
+/**
+ * Verifies a signed command at a site: admin certificate chaining to the root with CN = user and a
+ * role, the signature over every field, the time within `skewMs`, and a nonce not seen before.
+ */
+export function verifyCommand(raw: unknown, o: { rootPem: string; nonces: NonceCache; skewMs: number; now?: number }): { command: SignedCommand; issuer: CommandIssuer } {
+  const parsed = signedCommandSchema.safeParse(raw);
+  if (!parsed.success) throw new CohortError(AuthErrorCode.Malformed, "the admin command is not a signed command", {});
+  const c = parsed.data;
+  const now = o.now ?? Date.now();
+  try {
+    verifyCertificateChain(c.cert, o.rootPem, { label: `${c.user}'s certificate` });
+  } catch (err) {
+    throw new CohortError(AuthErrorCode.CertUntrusted, `the command's signer is not trusted here: ${(err as Error).message}`, isCohortError(err) ? err.details : {}, { cause: err });
+  }
+  const info = readCertificateInfo(c.cert);
+  if (info.commonName !== c.user) throw new CohortError(AuthErrorCode.NameMismatch, `the command names user ${c.user} but is signed by ${info.commonName}`, {});
+  if (!info.role) throw new CohortError(AuthErrorCode.WrongType, `the command is signed by ${info.commonName}, which is not an admin certificate`, {});
+  if (!verifyBytes(new X509Certificate(c.cert).publicKey, commandTranscript(c), c.sig)) {
+    throw new CohortError(AuthErrorCode.BadSignature, `the signature of ${c.user}'s command does not verify: it was altered on its way`, { cmd: c.cmd });
+  }
+  if (Math.abs(now - c.time) > o.skewMs) throw new CohortError(AuthErrorCode.Stale, `the command was signed at ${new Date(c.time).toISOString()}, more than ${o.skewMs / 1000} s from this site's clock`, {});
+  if (!o.nonces.remember(c.nonce, now)) throw new CohortError(AuthErrorCode.Replay, `this command (nonce ${c.nonce.slice(0, 8)}…) was already executed here: replay refused`, {});
+  return { command: c, issuer: { name: info.commonName, org: info.organization ?? "", role: info.role } };
+}

@@ -1,0 +1,134 @@
+import { cpus, freemem, totalmem, platform, release, uptime } from "node:os";
+import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { z } from "zod";
+import { CohortError, isCohortError } from "../errors/index.js";
+import { NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../auth/index.js";
+import type { AuditLog } from "../audit/index.js";
+import type { AuthorizeFn } from "./site-security.js";
+
+export const TOPIC_SITE_COMMAND = "admin.site_command";
+
+export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.string().optional() });
+
+const MAX_CAT_BYTES = 1024 * 1024;
+
+/** A site's hook for its own policy plugins (command authorize check). */
+export type CommandCheck = (c: { command: string; args: readonly string[]; user: CommandIssuer }) => string | undefined;
+
+export interface SiteAdminOptions {
+  readonly site: string;
+  /** The participant folder; shell commands see it, never its startup/. */
+  readonly kitDir: string;
+  readonly rootPem: string;
+  readonly audit: AuditLog;
+  readonly authorize?: AuthorizeFn;
+  readonly skewMs: number;
+  readonly status: () => Record<string, unknown>;
+  readonly resources: () => Record<string, unknown>;
+  readonly checks?: readonly CommandCheck[];
+}
+
+/**
+ * Admin commands at a site: each arrives signed by the admin (through the server), and the site
+ * verifies the admin's certificate and signature itself, refuses replays, authorises with its own
+ * policy (and plugins), audits with a reference to the server's event, then runs it.
+ */
+export class SiteAdmin {
+  private readonly nonces: NonceCache;
+
+  constructor(private readonly o: SiteAdminOptions) {
+    this.nonces = new NonceCache(o.skewMs);
+  }
+
+  handle(raw: unknown): unknown {
+    const req = siteCommandRequestSchema.parse(raw);
+    let command: SignedCommand | undefined;
+    let issuer: CommandIssuer | undefined;
+    try {
+      ({ command, issuer } = verifyCommand(req.command, { rootPem: this.o.rootPem, nonces: this.nonces, skewMs: this.o.skewMs }));
+      const user = issuer;
+      const d = this.o.authorize?.({ right: command.cmd, user });
+      if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${command.cmd} for ${user.name} (${user.role}, ${user.org}): ${d.reason}`, { site: this.o.site });
+      for (const check of this.o.checks ?? []) {
+        const refusal = check({ command: command.cmd, args: command.args, user });
+        if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${refusal}`, { site: this.o.site });
+      }
+      const result = this.run(command.cmd, command.args.slice(1));
+      this.o.audit.append({ action: `admin.${command.cmd}`, outcome: "ok", user: user.name, ...(req.ref ? { ref: req.ref } : {}), reason: command.args.join(" ").slice(0, 200) });
+      return result;
+    } catch (err) {
+      this.o.audit.append({
+        action: `admin.${command?.cmd ?? "command"}`,
+        outcome: "denied",
+        ...(issuer ? { user: issuer.name } : {}),
+        ...(req.ref ? { ref: req.ref } : {}),
+        code: isCohortError(err) ? err.code : "ERR_ADMIN_FAILED",
+        reason: (err as Error).message,
+      });
+      if (isCohortError(err) && !err.message.includes(this.o.site)) throw new CohortError(err.code, `${this.o.site}: ${err.message}`, err.details, { cause: err });
+      throw err;
+    }
+  }
+
+  /** A path inside the participant folder and outside startup/, or a refusal. */
+  private safePath(arg: string | undefined): string {
+    const root = realpathSync(this.o.kitDir);
+    const target = resolve(root, arg ?? ".");
+    const real = existsSync(target) ? realpathSync(target) : target;
+    const rel = relative(root, real);
+    if (rel.startsWith("..") || isAbsolute(rel)) throw new CohortError("ERR_ADMIN_PATH", `${arg} is outside ${this.o.site}'s workspace`, { path: arg });
+    if (rel === "startup" || rel.startsWith(`startup${sep}`)) throw new CohortError("ERR_ADMIN_PATH", `${this.o.site}'s startup/ (credentials) is not accessible`, { path: arg });
+    return real;
+  }
+
+  private readText(file: string): string {
+    const st = statSync(file);
+    if (!st.isFile()) throw new CohortError("ERR_ADMIN_PATH", `${relative(this.o.kitDir, file)} is not a file`, {});
+    const fd = openSync(file, "r");
+    try {
+      const buf = Buffer.alloc(Math.min(st.size, MAX_CAT_BYTES));
+      readSync(fd, buf, 0, buf.length, 0);
+      return buf.toString("utf8") + (st.size > MAX_CAT_BYTES ? `\n… (${st.size - MAX_CAT_BYTES} more bytes)` : "");
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private run(cmd: string, args: readonly string[]): unknown {
+    switch (cmd) {
+      case "sys_info":
+        return { site: this.o.site, platform: `${platform()} ${release()}`, node: process.version, cpus: cpus().length, memory_total: totalmem(), memory_free: freemem(), uptime_s: Math.round(uptime()), process_uptime_s: Math.round(process.uptime()), ...this.o.status() };
+      case "report_resources":
+        return { site: this.o.site, ...this.o.resources() };
+      case "check_status":
+        return { site: this.o.site, ...this.o.status() };
+      case "pwd":
+        return this.o.kitDir;
+      case "ls": {
+        const p = this.safePath(args[0]);
+        if (!statSync(p).isDirectory()) return relative(this.o.kitDir, p);
+        return readdirSync(p, { withFileTypes: true })
+          .filter((e) => !(p === realpathSync(this.o.kitDir) && e.name === "startup"))
+          .map((e) => `${e.name}${e.isDirectory() ? "/" : ""}`)
+          .sort();
+      }
+      case "cat":
+        return this.readText(this.safePath(args[0]));
+      case "head":
+      case "tail": {
+        const lines = this.readText(this.safePath(args[0])).split("\n");
+        const n = Math.max(1, Math.min(10_000, Number(args[1] ?? 10) || 10));
+        return (cmd === "head" ? lines.slice(0, n) : lines.slice(-n)).join("\n");
+      }
+      case "grep": {
+        const [pattern = "", file] = args;
+        if (pattern.length > 200) throw new CohortError("ERR_ADMIN_USAGE", "grep pattern too long", {});
+        const text = this.readText(this.safePath(file));
+        return text.split("\n").filter((l) => l.includes(pattern)).join("\n");
+      }
+      default:
+        throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `${this.o.site} does not run ${cmd}`, { cmd });
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { CohortError, isCohortError } from "../errors/index.js";
+import { JobSignatureErrorCode, verifyJobFolder, type JobSigner } from "../pki/index.js";
+import { componentFor, registeredComponentPaths } from "./components/registry.js";
+import { startsProcesses } from "./component-check.js";
+import type { ComponentConfig, JobApp, JobDefinition } from "./job-def.js";
+import "./components/builtins.js";
+
+/** A site's answer to "may this user exercise this right here?" (the federated policy engine). */
+export type AuthorizeFn = (request: {
+  right: string;
+  user: { name: string; org: string; role: string };
+  submitter?: { name: string; org: string; role: string };
+}) => { allowed: boolean; reason: string };
+
+export interface ComponentPolicy {
+  /** Exact paths or prefixes ending in "." ("*" = all); undefined = Cohort's built-ins. */
+  readonly allowList?: readonly string[];
+  readonly mode: "enforce" | "warn";
+}
+
+export interface SiteSecurityOptions {
+  readonly site: string;
+  readonly rootPem: string;
+  /** fed_*.json `require_signed_jobs` (default true). */
+  readonly requireSignedJobs: boolean;
+  /** The site's authorization policy; undefined = no policy file: everything allowed (FLARE's rule). */
+  readonly authorize?: AuthorizeFn;
+  readonly components: ComponentPolicy;
+}
+
+export const SiteSecurityErrorCode = {
+  NotAuthorized: "ERR_NOT_AUTHORIZED",
+  UnsafeComponent: "ERR_JOB_UNSAFE_COMPONENT",
+} as const;
+
+export interface JobClearance {
+  /** Who submitted the job, from its verified signature (never from meta.json). */
+  readonly submitter: JobSigner | undefined;
+  readonly byoc: boolean;
+  readonly warnings: readonly string[];
+}
+
+function appComponents(app: JobApp): ComponentConfig[] {
+  const out: ComponentConfig[] = [];
+  if (app.server) out.push(...app.server.components, ...app.server.workflows);
+  if (app.client) out.push(...app.client.components, ...app.client.executors.map((e) => e.executor));
+  return out;
+}
+
+function allowed(path: string, list: readonly string[]): boolean {
+  return list.some((entry) => entry === "*" || entry === path || (entry.endsWith(".") ? path.startsWith(entry) : path.startsWith(`${entry}.`)));
+}
+
+/**
+ * What a site checks before it deploys a job (FLARE's deploy path, made stricter): the job's
+ * signature (the submitter is whoever signed it), the submitter's `submit_job` right and, for jobs
+ * that bring their own code (custom/ or a component that starts processes), the `byoc` right; and
+ * for other jobs every component against the site's allow-list. Throws ERR_NOT_AUTHORIZED,
+ * ERR_JOB_UNSAFE_COMPONENT or a signature error, with a reason naming this site.
+ */
+export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: JobDefinition, appName: string): JobClearance {
+  const warnings: string[] = [];
+  let submitter: JobSigner | undefined;
+  try {
+    submitter = verifyJobFolder(jobDir, o.rootPem);
+  } catch (err) {
+    if (!(isCohortError(err, JobSignatureErrorCode.Unsigned) && !o.requireSignedJobs)) {
+      throw new CohortError(isCohortError(err) ? err.code : JobSignatureErrorCode.Tampered, `${o.site}: ${(err as Error).message}`, { site: o.site }, { cause: err });
+    }
+    warnings.push(`${o.site}: the job is unsigned (require_signed_jobs is false here)`);
+  }
+  const app = def.apps.get(appName);
+  if (!app) throw new CohortError("ERR_JOB_INVALID", `${o.site}: app ${appName} is not in the job`, { site: o.site });
+  const byoc = app.byoc || (app.client ? startsProcesses(app.client) : false);
+  if (o.authorize) {
+    if (!submitter) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${o.site}: an unsigned job has no verifiable submitter`, { site: o.site });
+    const user = { name: submitter.name, org: submitter.org, role: submitter.role };
+    for (const right of byoc ? ["submit_job", "byoc"] : ["submit_job"]) {
+      const d = o.authorize({ right, user, submitter: user });
+      if (!d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${o.site}: ${right} for ${submitter.name} (${submitter.role}, ${submitter.org}): ${d.reason}`, { site: o.site, right });
+    }
+  }
+  if (!byoc) {
+    const list = o.components.allowList ?? registeredComponentPaths();
+    for (const c of appComponents(app)) {
+      const path = c.path ?? "";
+      if (allowed(path, list) && (o.components.allowList !== undefined || componentFor(path))) continue;
+      const message = `${o.site}: component ${JSON.stringify(path)}${c.id ? ` (id ${c.id})` : ""} is not in this site's class_allow_list`;
+      if (o.components.mode === "enforce") throw new CohortError(SiteSecurityErrorCode.UnsafeComponent, message, { site: o.site, path });
+      warnings.push(`${message}; allowed because class_list_enforcement_mode is warn`);
+    }
+  }
+  return { submitter, byoc, warnings };
+}
