@@ -16,7 +16,7 @@ import type { FromChild } from "./child-protocol.js";
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
 const deploySchema = z.object({ job_id: z.string().uuid(), job_name: z.string(), app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), archive: bytes, sites: z.array(z.string()), resume: z.boolean().default(false) });
-const taskSchema = z.object({ job_id: z.string().uuid(), task_id: z.string(), task_name: z.string(), payload: bytes });
+const taskSchema = z.object({ job_id: z.string().uuid(), task_id: z.string(), task_name: z.string(), payload: bytes, audit_ref: z.string().optional() });
 const endSchema = z.object({ job_id: z.string().uuid(), status: z.string() });
 const resourcesSchema = z.object({ job_id: z.string().uuid(), spec: z.record(z.string(), z.unknown()) });
 
@@ -52,7 +52,7 @@ export class ClientJobManager {
     });
     this.transport.handleRequest(TOPIC_JOB_TASK, (body) => {
       const t = taskSchema.parse(decode(body));
-      return this.task(t.job_id, t.task_id, t.task_name, t.payload);
+      return this.task(t.job_id, t.task_id, t.task_name, t.payload, t.audit_ref);
     });
     this.transport.handleMessage(TOPIC_JOB_END, (body) => {
       const e = endSchema.parse(decode(body));
@@ -134,15 +134,28 @@ export class ClientJobManager {
     }
   }
 
-  private async task(jobId: string, taskId: string, taskName: string, payload: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Runs a task in the job child. Audited as FLARE does, each event referencing its peer's: task
+   * received (ref = the server's "sent" event), executed, result returned (its id goes back to the
+   * server with the result).
+   */
+  private async task(jobId: string, taskId: string, taskName: string, payload: Uint8Array, ref: string | undefined): Promise<Uint8Array> {
     const job = this.jobs.get(jobId);
     if (!job) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${jobId} is not running at ${this.o.site}`, { jobId });
     await job.ready;
-    this.o.audit.append({ action: "task.received", outcome: "ok", job: jobId, reason: `${taskName} #${taskId}` });
-    return new Promise<Uint8Array>((resolve, reject) => {
-      job.tasks.set(taskId, { resolve, reject });
-      job.child.send({ type: "task.run", taskId, taskName, payload });
-    });
+    const received = this.o.audit.append({ action: "task.received", outcome: "ok", job: jobId, ...(ref ? { ref } : {}), reason: `${taskName} #${taskId} from the server` });
+    try {
+      const result = await new Promise<Uint8Array>((resolve, reject) => {
+        job.tasks.set(taskId, { resolve, reject });
+        job.child.send({ type: "task.run", taskId, taskName, payload });
+      });
+      const executed = this.o.audit.append({ action: "task.executed", outcome: "ok", job: jobId, ref: received, reason: `${taskName} #${taskId}` });
+      const returned = this.o.audit.append({ action: "task.result_returned", outcome: "ok", job: jobId, ref: executed, reason: `${taskName} #${taskId}: ${result.byteLength} bytes` });
+      return encode({ payload: result, audit_ref: returned });
+    } catch (err) {
+      this.o.audit.append({ action: "task.executed", outcome: "error", job: jobId, ref: received, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", reason: (err as Error).message });
+      throw err;
+    }
   }
 
   private async stopJob(jobId: string, reason: string): Promise<void> {

@@ -6,3 +6,5 @@ export { JobStore, JOB_STATUSES } from "./job-store.js";
 export type { StoredJobMeta, JobStatus } from "./job-store.js";
 export { loadJobFolder } from "./job-def.js";
 export type { JobDefinition, JobMeta } from "./job-def.js";
+export { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand } from "./admin-commands.js";
+export type { AdminCommandInfo } from "./admin-commands.js";

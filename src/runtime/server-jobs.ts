@@ -20,6 +20,8 @@ export const TOPIC_JOB_TASK = "job.task";
 export const TOPIC_JOB_END = "job.end";
 export const TOPIC_JOB_RESOURCES = "job.check_resources";
 
+const taskReplySchema = z.object({ payload: z.custom<Uint8Array>((v) => v instanceof Uint8Array), audit_ref: z.string().optional() });
+
 export interface SchedulerSettings {
   /** Jobs running at once (FLARE's max_jobs, default 4). */
   readonly maxJobs: number;
@@ -264,11 +266,21 @@ export class ServerJobManager {
     switch (msg.type) {
       case "task.send": {
         const child = job.child;
+        // Task flow audit, FLARE's: sent (its id travels with the task), and the site's result
+        // event id comes back with the result.
+        const sent = this.o.audit.append({ action: "task.sent", outcome: "ok", job: id, peer: msg.site, reason: `${msg.taskName} #${msg.taskId}` });
         this.transport
-          .request(msg.site, TOPIC_JOB_TASK, encode({ job_id: id, task_id: msg.taskId, task_name: msg.taskName, payload: msg.payload }), { timeoutMs: msg.timeoutMs })
+          .request(msg.site, TOPIC_JOB_TASK, encode({ job_id: id, task_id: msg.taskId, task_name: msg.taskName, payload: msg.payload, audit_ref: sent }), { timeoutMs: msg.timeoutMs })
           .then(
-            (payload) => child?.send({ type: "task.result", taskId: msg.taskId, site: msg.site, payload }),
-            (err: Error) => child?.send({ type: "task.error", taskId: msg.taskId, site: msg.site, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", message: err.message }),
+            (reply) => {
+              const r = taskReplySchema.parse(decode(reply));
+              this.o.audit.append({ action: "task.result_received", outcome: "ok", job: id, peer: msg.site, ...(r.audit_ref ? { ref: r.audit_ref } : {}), reason: `${msg.taskName} #${msg.taskId}` });
+              child?.send({ type: "task.result", taskId: msg.taskId, site: msg.site, payload: r.payload });
+            },
+            (err: Error) => {
+              this.o.audit.append({ action: "task.result_received", outcome: "error", job: id, peer: msg.site, ref: sent, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", reason: err.message });
+              child?.send({ type: "task.error", taskId: msg.taskId, site: msg.site, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", message: err.message });
+            },
           )
           .catch(() => undefined);
         return;
