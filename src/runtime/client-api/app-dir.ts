@@ -12,15 +12,18 @@ import type { JobContextBase } from "../components/registry.js";
 import { ClientApiErrorCode } from "./channel.js";
 
 export function appDirOf(ctx: JobContextBase): string {
-  // A context that names its app folder (a later runtime) is used as is.
+  // A context that names its app folder (the job host's init.appDir) is used as is.
   const named = (ctx as { appDir?: unknown }).appDir;
   if (typeof named === "string") return named;
-  const jobRoot = resolve(ctx.runDir, "..", "app");
+  // Sites and the server: <job>/app beside <job>/workspace; the simulator: <root>/job beside <root>/<site>/simulate_job.
+  const candidates = [resolve(ctx.runDir, "..", "app"), resolve(ctx.runDir, "..", "..", "job")];
+  const jobRoot = candidates.find((c) => existsSync(join(c, "meta.json")));
+  if (!jobRoot) throw new CohortError(ClientApiErrorCode.Config, `cannot find the job folder of job ${ctx.jobId} next to its run folder ${ctx.runDir} (looked in ${candidates.join(", ")})`, { runDir: ctx.runDir });
   let app: string | undefined;
   try {
     app = appForSite(loadJobFolder(jobRoot).meta, ctx.site);
   } catch (err) {
-    throw new CohortError(ClientApiErrorCode.Config, `cannot find the job folder of job ${ctx.jobId} at ${jobRoot}: ${(err as Error).message}`, { dir: jobRoot }, { cause: err });
+    throw new CohortError(ClientApiErrorCode.Config, `cannot read the job folder of job ${ctx.jobId} at ${jobRoot}: ${(err as Error).message}`, { dir: jobRoot }, { cause: err });
   }
   if (!app) throw new CohortError(ClientApiErrorCode.Config, `the deploy_map of job ${ctx.jobId} names no app for ${ctx.site}`, { site: ctx.site });
   return join(jobRoot, app);

@@ -42,8 +42,34 @@ registerComponent({
 // Client API (issue 7): external training processes (any language; Python via python/cohort_flare).
 import { ExternalProcessExecutor, externalProcessArgs } from "./external-process-executor.js";
 registerComponent({
-  paths: ["cohort.ExternalProcessExecutor", "nvflare.app_common.executors.client_api_launcher_executor.ClientAPILauncherExecutor"],
+  paths: ["cohort.ExternalProcessExecutor"],
   kind: "executor",
   startsProcesses: true,
   create: (args, ctx) => new ExternalProcessExecutor(externalProcessArgs.parse(args), ctx),
+});
+// Client API (issue 7): in-process TypeScript/JavaScript training code from the job's custom/ folder.
+import { ClientApiExecutor, clientApiExecutorArgs } from "./client-api-executor.js";
+registerComponent({
+  paths: ["cohort.ClientApiExecutor"],
+  kind: "executor",
+  create: (args, ctx) => new ClientApiExecutor(clientApiExecutorArgs.parse(args), ctx),
+});
+// Cyclic weight transfer and cross-site evaluation (issue 7).
+import { CyclicController, cyclicArgs } from "./cyclic-controller.js";
+import { CrossSiteModelEval, crossSiteArgs } from "./cross-site-eval.js";
+import { CrossSiteFashionMnistTrainer } from "./cross-site-trainer.js";
+registerComponent({
+  paths: ["cohort.CyclicController", "nvflare.app_common.workflows.cyclic_ctl.CyclicController"],
+  kind: "workflow",
+  create: (args) => new CyclicController(cyclicArgs.parse(args)),
+});
+registerComponent({
+  paths: ["cohort.CrossSiteModelEval", "nvflare.app_common.workflows.cross_site_model_eval.CrossSiteModelEval"],
+  kind: "workflow",
+  create: (args) => new CrossSiteModelEval(crossSiteArgs.parse(args)),
+});
+registerComponent({
+  paths: ["cohort.CrossSiteFashionMnistTrainer"],
+  kind: "executor",
+  create: (args) => new CrossSiteFashionMnistTrainer(trainerArgs.parse(args)),
 });

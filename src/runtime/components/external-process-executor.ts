@@ -7,38 +7,27 @@
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
-import { decode, encode, FLModel } from "../../wire/index.js";
+import { encode } from "../../wire/index.js";
 import { findFashionMnist } from "../learn/idx.js";
-import { ClientApiErrorCode, MAX_CHANNEL_MESSAGE_BYTES, taskKind } from "../client-api/channel.js";
-import { conformResult, withLoggedMetrics } from "../client-api/conform.js";
+import { ClientApiErrorCode, MAX_CHANNEL_MESSAGE_BYTES } from "../client-api/channel.js";
+import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } from "../client-api/task-args.js";
 import { cohortPythonDir, customDirOf } from "../client-api/app-dir.js";
 import { ScriptProcess } from "../client-api/script-process.js";
 import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
 
-export const externalProcessArgs = z.object({
+export const externalProcessArgs = clientApiTaskArgs.extend({
   /** argv, no shell; `python3`/`python` as the first word means `interpreter`. Runs in the app's custom/ folder. */
   command: z.array(z.string().min(1).max(4096)).min(1).max(256).default(["python3", "train.py"]),
   interpreter: z.string().min(1).default("/usr/bin/python3"),
-  /** Seconds a task may take in the script (0 = no limit); past it the process is killed and the task fails. */
-  task_timeout: z.number().min(0).default(0),
   /** Seconds between asking the script to stop and killing it. */
   stop_grace: z.number().min(0).max(60).default(2),
   /** FLARE's launch_once: keep one process for the whole job (false: one process per task). */
   launch_once: z.boolean().default(true),
-  /** Handed to the script (flare.get_config()); `data_dir` defaults to the site's Fashion-MNIST folder. */
-  config: z.record(z.string(), z.unknown()).default({}),
   /** Extra environment variables for the script (never COHORT_*; the site's own variables are not passed). */
   env: z.record(z.string().regex(/^(?!COHORT_)[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name not starting with COHORT_"), z.string()).default({}),
   /** Folders added to PYTHONPATH (relative to custom/), after Cohort's python/ folder. */
   python_path: z.array(z.string()).default([]),
   max_message_mb: z.number().int().min(1).max(2046).default(2046),
-  train_task_name: z.string().default("train"),
-  evaluate_task_name: z.string().default("validate"),
-  submit_model_task_name: z.string().default("submit_model"),
-  /** false: this executor answers submit_model with the script's last trained model. */
-  submit_model_by_script: z.boolean().default(false),
-  /** Bring results to the task model's names, element types and shapes (refusing other counts). */
-  conform_params: z.boolean().default(true),
 });
 export type ExternalProcessArgs = z.infer<typeof externalProcessArgs>;
 
@@ -47,7 +36,7 @@ const PATH_FALLBACK = "/usr/local/bin:/usr/bin:/bin";
 export class ExternalProcessExecutor implements Executor {
   private proc: ScriptProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private lastTrained: FLModel | undefined;
+  private readonly last = new LastModel();
   private logged = new Map<string, number>();
   private stopped = false;
   private readonly label: string;
@@ -76,21 +65,14 @@ export class ExternalProcessExecutor implements Executor {
 
   private async runOne(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
     if (this.stopped || ctx.signal.aborted) throw new CohortError(ClientApiErrorCode.Stopped, `task ${taskName}: the job is stopping`, {});
-    const task = decode(payload);
-    if (!(task instanceof FLModel)) throw new CohortError("ERR_TRAINER_TASK", `task ${taskName} did not carry an FLModel`, {});
-    const kind = taskKind(taskName, { train: this.a.train_task_name, evaluate: this.a.evaluate_task_name, submitModel: this.a.submit_model_task_name });
-    if (kind === "submit_model" && !this.a.submit_model_by_script) {
-      if (!this.lastTrained) throw new CohortError(ClientApiErrorCode.BadResult, `${ctx.site} has no locally trained model to submit yet (no ${this.a.train_task_name} task has completed)`, {});
-      return encode(this.lastTrained);
-    }
+    const { model: task, kind } = readTask(taskName, payload, this.a);
+    if (kind === "submit_model" && !this.a.submit_model_by_script) return encode(this.last.submit(ctx.site, this.a.train_task_name));
     const proc = this.ensureProcess(ctx);
     this.logged = new Map();
     const where = `${this.label} at ${ctx.site}, task ${taskName}${task.currentRound !== null ? ` (round ${task.currentRound + 1})` : ""}`;
     try {
-      let result = await proc.run(taskName, kind, task, this.a.task_timeout * 1000);
-      if (this.a.conform_params) result = conformResult(task, kind, result, where);
-      result = withLoggedMetrics(result, this.logged);
-      if (kind === "train") this.lastTrained = new FLModel({ params: result.params, paramsType: result.paramsType, meta: {}, currentRound: result.currentRound });
+      const result = finishResult(this.a, task, kind, await proc.run(taskName, kind, task, this.a.task_timeout * 1000), this.logged, where);
+      this.last.note(kind, result);
       return encode(result);
     } catch (err) {
       if (err instanceof CohortError) throw new CohortError(err.code, err.message.startsWith(this.label) ? `${err.message} (${where})` : `${where}: ${err.message}`, err.details);
@@ -119,14 +101,7 @@ export class ExternalProcessExecutor implements Executor {
       ...this.a.env,
       COHORT_CLIENT_API_FD: "3",
     };
-    const config = { ...this.a.config };
-    if (config["data_dir"] === undefined) {
-      try {
-        config["data_dir"] = findFashionMnist().dir;
-      } catch {
-        // no default dataset at this site: the script's own config must say where its data is
-      }
-    }
+    const config = withDataDir(this.a.config, () => findFashionMnist().dir);
     ctx.log(`starting ${[file, ...rest].join(" ")} in ${cwd}`);
     this.proc = new ScriptProcess({
       argv: [file, ...rest],
