@@ -88,6 +88,14 @@ export class AdminSession {
     return answer;
   }
 
+  /**
+   * Submits an already packed job archive (for programs that sign jobs themselves; the console
+   * signs folders with `submit_job`). The server and every site verify its signature.
+   */
+  async submitArchive(archive: Uint8Array, label = "archive"): Promise<unknown> {
+    return this.call("submit_job", [label], archive);
+  }
+
   private resolveJobFolder(folder: string): string {
     const candidates = isAbsolute(folder) ? [folder] : [resolve(folder), join(this.kitDir, "transfer", folder)];
     for (const c of candidates) if (existsSync(c) && statSync(c).isDirectory()) return c;

@@ -230,14 +230,30 @@ export class ServerJobManager {
         const clearance = clearJobForSite(this.o.security, appDir, def, serverAppName);
         for (const w of clearance.warnings) this.o.log(`job ${m.job_id}: ${w}`);
       }
-      await Promise.all(
+      const deployed = await Promise.allSettled(
         sites.map(async (site) => {
           const app = appForSite(def.meta, site);
           if (!app) throw new CohortError(RuntimeErrorCode.Deploy, `no app for ${site} in the deploy_map`, { site });
           await this.transport.request(site, TOPIC_JOB_DEPLOY, encode({ job_id: m.job_id, job_name: m.name, app, archive, sites, resume }), { timeoutMs: 60_000 });
+          return site;
         }),
       );
-      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: m.job_id, reason: `to ${sites.join(", ")}` });
+      // As in FLARE, a job may be refused by some sites (their policy, allow-list…) and run on the
+      // others, if enough of them (min_clients, every mandatory site) took it.
+      const accepted = deployed.flatMap((d) => (d.status === "fulfilled" ? [d.value] : []));
+      const refusals = deployed.flatMap((d, i) => (d.status === "rejected" ? [`${sites[i]}: ${(d.reason as Error).message.replace(/^[^:]+ refused: /, "")}`] : []));
+      for (const r of refusals) {
+        this.o.audit.append({ action: "job.deploy_refused", outcome: "denied", job: m.job_id, reason: r });
+        this.o.log(`job ${m.job_id} refused by ${r}`);
+      }
+      const missingMandatory = m.mandatory_clients.filter((s) => !accepted.includes(s));
+      if (accepted.length < m.min_clients || missingMandatory.length > 0) {
+        await Promise.allSettled(accepted.map((s) => this.transport.send(s, TOPIC_JOB_END, encode({ job_id: m.job_id, status: "FINISHED:FAILED_TO_RUN" }))));
+        throw new CohortError(RuntimeErrorCode.Deploy, `only ${accepted.length} site(s) took the job (min_clients ${m.min_clients}${missingMandatory.length ? `, mandatory ${missingMandatory.join(", ")} refused` : ""}): ${refusals.join("; ")}`, { refusals });
+      }
+      job.sites.splice(0, job.sites.length, ...accepted);
+      if (refusals.length) this.store.update(m.job_id, (x) => ({ ...x, job_clients: accepted, status_reason: `refused by ${refusals.join("; ")}` }));
+      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: m.job_id, reason: `to ${accepted.join(", ")}` });
       const serverApp = appForSite(def.meta, "server");
       const app = serverApp ? def.apps.get(serverApp) : undefined;
       if (!app?.server || !serverApp) throw new CohortError(RuntimeErrorCode.Deploy, "no server app", {});
@@ -252,9 +268,9 @@ export class ServerJobManager {
         },
         log: this.o.log,
       });
-      job.child.send({ type: "init", role: "server", jobId: m.job_id, jobName: m.name, site: "server", appDir: join(appDir, serverApp), runDir, sites, server: app.server, resume });
+      job.child.send({ type: "init", role: "server", jobId: m.job_id, jobName: m.name, site: "server", appDir: join(appDir, serverApp), runDir, sites: accepted, server: app.server, resume });
       this.store.update(m.job_id, (x) => ({ ...x, status: "RUNNING", start_time_iso: x.start_time_iso ?? new Date().toISOString() }));
-      this.o.log(`job ${m.job_id} (${m.name}) running on ${sites.join(", ")}`);
+      this.o.log(`job ${m.job_id} (${m.name}) running on ${accepted.join(", ")}`);
     } catch (err) {
       this.o.log(`job ${m.job_id} failed to start: ${(err as Error).message}`);
       await this.end(m.job_id, "FINISHED:FAILED_TO_RUN", (err as Error).message);
