@@ -6,6 +6,7 @@ import { registerStart } from "./commands/start.js";
 import { registerAdmin } from "./commands/admin.js";
 import { registerAuthz } from "./commands/authz.js";
 import { registerSimulator } from "./commands/simulator.js";
+import { registerPoc } from "./commands/poc.js";
 
 export function buildProgram(): Command {
   const program = new Command("cohort")
@@ -19,5 +20,6 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerAuthz(program);
   registerSimulator(program);
+  registerPoc(program);
   return program;
 }

@@ -1,0 +1,267 @@
+/**
+ * POC mode (FLARE's `nvflare poc`): a real, secure project on this machine. `prepare` provisions
+ * a server, sites site-1..site-N and one project_admin on a free 127.0.0.1 port; `start` runs each
+ * participant as its own detached `cohort start` process (mTLS) and returns once every site is
+ * connected; `stop` stops them by the PIDs it recorded and returns once they are gone; `clean`
+ * stops and removes the workspace.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, relative, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { CohortError } from "../../errors/index.js";
+import { provision } from "../../provision/index.js";
+import { AdminSession } from "../admin-session.js";
+import { checkSiteNames, siteNames } from "../simulator/simulate.js";
+import { isOurs, portRefuses, spawnParticipant, stopProcess } from "./processes.js";
+import { isPocWorkspace, PocErrorCode, readPids, readPoc, writePids, writePoc, type PocDescription, type PocProcessRecord } from "./workspace.js";
+
+export const POC_PROJECT = "cohort_poc";
+export const POC_SERVER = "server";
+export const POC_ADMIN = "admin@cohort.poc";
+const HOST = "127.0.0.1";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on("error", rej);
+    s.listen({ host: HOST, port: 0, exclusive: true }, () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? res(a.port) : rej(new Error("no port"))));
+    });
+  });
+}
+
+/** Absolute kit folder of a participant of the POC in `dir`. */
+function kitOf(dir: string, rel: string): string {
+  return resolve(dir, rel);
+}
+
+function live(dir: string): PocProcessRecord[] {
+  return readPids(dir).filter((p) => isOurs(p.pid, kitOf(dir, p.kit)));
+}
+
+export interface PreparedPoc {
+  readonly workspace: string;
+  readonly poc: PocDescription;
+  /** Absolute kit folders by participant name. */
+  readonly kits: Readonly<Record<string, string>>;
+}
+
+function prepared(workspace: string, poc: PocDescription): PreparedPoc {
+  const kits: Record<string, string> = {};
+  for (const p of [poc.server, ...poc.sites, poc.admin]) kits[p.name] = kitOf(workspace, p.kit);
+  return { workspace, poc, kits };
+}
+
+/** Reads a prepared POC (kits by name). */
+export function openPoc(workspace: string): PreparedPoc {
+  const dir = resolve(workspace);
+  return prepared(dir, readPoc(dir));
+}
+
+export interface PreparePocOptions {
+  readonly workspace: string;
+  /** site-1..site-N by default; or these names. */
+  readonly sites: number | readonly string[];
+  /** Replace an existing POC workspace (its kits and results are deleted). */
+  readonly force?: boolean;
+}
+
+export async function preparePoc(o: PreparePocOptions): Promise<PreparedPoc> {
+  const dir = resolve(o.workspace);
+  const sites = typeof o.sites === "number" ? siteNames(o.sites) : [...o.sites];
+  checkSiteNames(sites);
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new CohortError(PocErrorCode.Workspace, `-w ${dir}: is a file; give a folder for the POC`, { file: dir });
+    if (isPocWorkspace(dir)) {
+      const running = live(dir);
+      if (running.length > 0) throw new CohortError(PocErrorCode.Workspace, `${dir}: the POC is running (${running.map((p) => `${p.name} pid ${p.pid}`).join(", ")}); run 'cohort poc stop -w ${dir}' first`, { file: dir });
+      if (!o.force) throw new CohortError(PocErrorCode.Workspace, `${dir} already holds a POC; add --force to replace it (its kits, logs and results are deleted) or give another folder with -w`, { file: dir });
+      rmSync(dir, { recursive: true, force: true });
+    } else if (readdirSync(dir).length > 0) {
+      throw new CohortError(PocErrorCode.Workspace, `-w ${dir}: not empty and not a POC workspace (no poc.json); give a new or empty folder`, { file: dir });
+    }
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const port = await freePort();
+  const projectFile = join(dir, "project.yml");
+  writeFileSync(
+    projectFile,
+    [
+      "api_version: 3",
+      `name: ${POC_PROJECT}`,
+      "description: \"Cohort POC (cohort poc prepare): a server, sites and one admin on 127.0.0.1\"",
+      "participants:",
+      `  - {name: ${POC_SERVER}, type: server, org: cohort, fed_learn_port: ${port}, host_names: [${HOST}]}`,
+      ...sites.map((s) => `  - {name: ${s}, type: client, org: cohort, connect_to: ${HOST}}`),
+      `  - {name: ${POC_ADMIN}, type: admin, org: cohort, role: project_admin, connect_to: ${HOST}}`,
+      "",
+    ].join("\n"),
+  );
+  let result: Awaited<ReturnType<typeof provision>>;
+  try {
+    result = await provision({ projectFile, workspace: dir });
+  } catch (err) {
+    // Nothing half-made stays behind: the folder was new or empty.
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const rel = (name: string): string => relative(dir, join(result.prodDir, name));
+  const poc: PocDescription = {
+    format: 1,
+    project: POC_PROJECT,
+    host: HOST,
+    port,
+    server: { name: POC_SERVER, kit: rel(POC_SERVER) },
+    sites: sites.map((s) => ({ name: s, kit: rel(s) })),
+    admin: { name: POC_ADMIN, kit: rel(POC_ADMIN) },
+  };
+  writePoc(dir, poc);
+  return prepared(dir, poc);
+}
+
+export interface PocProgress {
+  readonly phase: "server" | "sites" | "connected";
+  readonly connected: readonly string[];
+  readonly total: number;
+}
+
+export interface StartPocOptions {
+  readonly workspace: string;
+  /** Bound on the whole start (default 60 s). */
+  readonly timeoutMs?: number;
+  readonly onProgress?: (p: PocProgress) => void;
+}
+
+export interface StartedPoc extends PreparedPoc {
+  /** Processes started by this call (none when everything already ran). */
+  readonly started: readonly PocProcessRecord[];
+  readonly alreadyRunning: readonly PocProcessRecord[];
+  readonly seconds: number;
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").split("\n").slice(-12).join("\n");
+  } catch {
+    return "(no output)";
+  }
+}
+
+/** Starts what is not running yet; returns when every site is connected to the server. */
+export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
+  const t0 = performance.now();
+  const p = openPoc(o.workspace);
+  const { poc, workspace: dir } = p;
+  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+  const records = live(dir);
+  const alreadyRunning = [...records];
+  const started: PocProcessRecord[] = [];
+  const launch = (who: { name: string; kit: string }, args: readonly string[]): PocProcessRecord => {
+    const r = { name: who.name, pid: spawnParticipant(kitOf(dir, who.kit), args), kit: who.kit, started: new Date().toISOString() };
+    records.push(r);
+    started.push(r);
+    // Recorded at once: a start interrupted half-way can still be stopped.
+    writePids(dir, records);
+    return r;
+  };
+  const died = (r: PocProcessRecord): CohortError =>
+    new CohortError(PocErrorCode.Start, `${r.name} (pid ${r.pid}) exited during start; its output (${join(kitOf(dir, r.kit), "start.out")}):\n${tail(join(kitOf(dir, r.kit), "start.out"))}`, { participant: r.name });
+
+  writePids(dir, records);
+  if (!records.some((r) => r.name === poc.server.name)) {
+    if (!(await portRefuses(poc.host, poc.port))) {
+      throw new CohortError(PocErrorCode.Start, `${poc.host}:${poc.port} (the POC server's port) is taken by another process; stop it, or run 'cohort poc prepare --force -w ${dir}' for a new port`, { port: poc.port });
+    }
+    const logFile = join(kitOf(dir, poc.server.kit), "log.txt");
+    const from = existsSync(logFile) ? statSync(logFile).size : 0;
+    const server = launch(poc.server, ["--host", poc.host]);
+    o.onProgress?.({ phase: "server", connected: [], total: poc.sites.length });
+    // The server writes "listening on" to its log.txt once its listener is bound.
+    for (;;) {
+      if (existsSync(logFile) && readFileSync(logFile, "utf8").slice(from).includes("listening on")) break;
+      if (!isOurs(server.pid, kitOf(dir, server.kit))) throw died(server);
+      if (Date.now() > deadline) throw new CohortError(PocErrorCode.Start, `the POC server did not listen within the time allowed; see ${logFile}`, {});
+      await sleep(25);
+    }
+  }
+  for (const s of poc.sites) if (!records.some((r) => r.name === s.name)) launch(s, []);
+  o.onProgress?.({ phase: "sites", connected: [], total: poc.sites.length });
+
+  let session: AdminSession | undefined;
+  let shown = 0;
+  try {
+    for (;;) {
+      for (const r of records) if (!isOurs(r.pid, kitOf(dir, r.kit))) throw died(r);
+      let connected: string[] = [];
+      try {
+        session ??= await AdminSession.open(p.kits[poc.admin.name] ?? "");
+        const status = (await session.run("check_status server")) as { clients?: string[] };
+        connected = (status.clients ?? []).filter((c) => poc.sites.some((s) => s.name === c)).sort();
+      } catch (err) {
+        // The server may still be coming up: retry until the deadline.
+        await session?.close().catch(() => undefined);
+        session = undefined;
+        if (Date.now() > deadline) throw new CohortError(PocErrorCode.Start, `could not ask the POC server for its sites: ${(err as Error).message}`, {}, { cause: err });
+      }
+      if (connected.length !== shown) {
+        shown = connected.length;
+        o.onProgress?.({ phase: connected.length === poc.sites.length ? "connected" : "sites", connected, total: poc.sites.length });
+      }
+      if (connected.length === poc.sites.length) break;
+      if (Date.now() > deadline) {
+        const missing = poc.sites.map((s) => s.name).filter((s) => !connected.includes(s));
+        throw new CohortError(PocErrorCode.Start, `${missing.join(", ")} did not connect in time; see their log.txt under ${dir}; 'cohort poc stop -w ${dir}' stops what runs`, { missing });
+      }
+      await sleep(50);
+    }
+  } finally {
+    await session?.close().catch(() => undefined);
+  }
+  return { ...p, started, alreadyRunning, seconds: (performance.now() - t0) / 1000 };
+}
+
+export interface StopPocOptions {
+  readonly workspace: string;
+  /** SIGTERM, then SIGKILL after this long (default 15 s; `cohort start` itself gives up after 10 s). */
+  readonly graceMs?: number;
+}
+
+export interface StoppedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly how: "not running" | "stopped" | "killed";
+}
+
+/** Stops every recorded process; resolves when all are gone and the server port refuses connections. */
+export async function stopPoc(o: StopPocOptions): Promise<StoppedProcess[]> {
+  const p = openPoc(o.workspace);
+  const records = readPids(p.workspace);
+  const out = await Promise.all(records.map(async (r) => ({ name: r.name, pid: r.pid, how: await stopProcess(r.pid, kitOf(p.workspace, r.kit), o.graceMs ?? 15_000) })));
+  const left = records.filter((r) => isOurs(r.pid, kitOf(p.workspace, r.kit)));
+  if (left.length > 0) throw new CohortError(PocErrorCode.Stop, `still running after SIGKILL: ${left.map((r) => `${r.name} pid ${r.pid}`).join(", ")}`, {});
+  writePids(p.workspace, []);
+  if (!(await portRefuses(p.poc.host, p.poc.port))) {
+    throw new CohortError(PocErrorCode.Stop, `the POC's processes are stopped but ${p.poc.host}:${p.poc.port} still accepts connections: another process listens there`, { port: p.poc.port });
+  }
+  return out;
+}
+
+/** Stops the POC if it runs and removes its workspace (only a folder `poc prepare` made). */
+export async function cleanPoc(o: StopPocOptions): Promise<{ removed: boolean; stopped: StoppedProcess[] }> {
+  const dir = resolve(o.workspace);
+  if (!existsSync(dir)) return { removed: false, stopped: [] };
+  if (!isPocWorkspace(dir)) throw new CohortError(PocErrorCode.Workspace, `-w ${dir}: not a POC workspace (no poc.json); remove it yourself if you mean it`, { file: dir });
+  const stopped = await stopPoc(o);
+  rmSync(dir, { recursive: true, force: true });
+  return { removed: true, stopped };
+}
+
+/** The POC's processes and whether each runs (for `poc start` twice and for status lines). */
+export function pocProcesses(workspace: string): { name: string; pid: number; running: boolean }[] {
+  const p = openPoc(workspace);
+  return readPids(p.workspace).map((r) => ({ name: r.name, pid: r.pid, running: isOurs(r.pid, kitOf(p.workspace, r.kit)) }));
+}
