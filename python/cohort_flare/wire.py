@@ -199,6 +199,8 @@ def _parse_frame(buf):
         sections.append((pos, length))
         pos += length
     pad = -pos % align
+    if any(mv[pos : pos + pad]):
+        raise WireError("ERR_WIRE_MALFORMED", "non-zero frame padding")
     pos += pad
     if pos != len(mv):
         raise WireError("ERR_WIRE_MALFORMED", "trailing bytes after the last frame section")
