@@ -31,6 +31,18 @@ interface Pending {
 }
 
 const STDERR_TAIL = 20;
+
+/** Every script still running in this process: killed when it exits (a job child exits soon after an abort). */
+const live = new Set<ScriptProcess>();
+let exitHook = false;
+function track(p: ScriptProcess): void {
+  live.add(p);
+  if (exitHook) return;
+  exitHook = true;
+  process.once("exit", () => {
+    for (const q of live) q.kill("SIGKILL");
+  });
+}
 const MAX_LOG_LINE = 1000;
 
 export class ScriptProcess {
@@ -49,8 +61,10 @@ export class ScriptProcess {
     if (!file) throw new CohortError(ClientApiErrorCode.Config, "the command is empty", {});
     this.reader = new FrameReader(o.maxMessageBytes);
     this.child = spawn(file, args, { cwd: o.cwd, env: o.env, stdio: ["ignore", "pipe", "pipe", "pipe"], detached: true, shell: false });
+    track(this);
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
+        live.delete(this);
         this.exitInfo = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         // A pending task fails once the output has drained (its last stderr lines explain why),
         // or shortly after, if something the script started keeps the pipes open.
@@ -63,6 +77,7 @@ export class ScriptProcess {
         this.child.once("close", report);
       });
       this.child.once("error", (err) => {
+        live.delete(this);
         this.exitInfo = `could not be started (${err.message})`;
         this.fail(new CohortError(ClientApiErrorCode.Exited, `${o.label} could not be started: ${err.message}; check the command (${o.argv.join(" ")}) and the interpreter path`, {}));
         resolve();

@@ -47,8 +47,6 @@ export class ExternalProcessExecutor implements Executor {
   ) {
     this.label = a.command.find((w, i) => i > 0 && !w.startsWith("-")) ?? a.command[0] ?? "script";
     ctx.signal.addEventListener("abort", () => this.shutdown(String(ctx.signal.reason ?? "job ended")), { once: true });
-    // The job child exits shortly after an abort: make sure nothing of the script outlives it.
-    process.once("exit", () => this.proc?.kill("SIGKILL"));
   }
 
   /** The running script's process id (tests check it is gone after an abort). */
