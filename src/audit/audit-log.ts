@@ -55,10 +55,13 @@ export function lineHash(line: string): string {
   return createHash("sha256").update(line, "utf8").digest("hex");
 }
 
-/** Reads the last complete line of a file (scanning back from the end in blocks). */
-function lastLine(fd: number): string | undefined {
+/**
+ * Reads the last `count` lines of a file, oldest first, scanning back from the end in blocks
+ * (a long log is never read whole). Trailing newlines are ignored.
+ */
+export function lastLines(fd: number, count: number): string[] {
   const size = fstatSync(fd).size;
-  if (size === 0) return undefined;
+  if (size === 0) return [];
   const block = 64 * 1024;
   let end = size;
   let tail = Buffer.alloc(0);
@@ -67,12 +70,12 @@ function lastLine(fd: number): string | undefined {
     const buf = Buffer.alloc(end - start);
     readSync(fd, buf, 0, buf.length, start);
     tail = Buffer.concat([buf, tail]);
-    const text = tail.toString("utf8").replace(/\n+$/, "");
-    const nl = text.lastIndexOf("\n");
-    if (nl >= 0 || start === 0) return text.slice(nl + 1);
+    const lines = tail.toString("utf8").replace(/\n+$/, "").split("\n");
+    // The first piece may be a partial line unless the scan reached the start of the file.
+    if (lines.length > count || start === 0) return lines.slice(-count);
     end = start;
   }
-  return undefined;
+  return [];
 }
 
 export class AuditLog {
@@ -100,14 +103,26 @@ export class AuditLog {
         // A crash mid-write leaves a line without its newline: end it, so it stays one line.
         if (lastByte[0] !== 0x0a) writeSync(log.fd, "\n");
       }
-      const last = lastLine(log.fd);
+      const tail = lastLines(log.fd, 2);
+      const last = tail[tail.length - 1];
+      const before = tail.length === 2 ? tail[0] : undefined;
       if (last !== undefined && last !== "") {
         log.prev = lineHash(last);
-        try {
-          const rec = JSON.parse(last) as { seq?: unknown };
-          log.seq = typeof rec.seq === "number" && Number.isSafeInteger(rec.seq) ? rec.seq : 0;
-        } catch {
+        const seqOf = (line: string | undefined): number | undefined => {
+          try {
+            const rec = JSON.parse(line ?? "") as { seq?: unknown };
+            return typeof rec.seq === "number" && Number.isSafeInteger(rec.seq) ? rec.seq : 0;
+          } catch {
+            return undefined;
+          }
+        };
+        const seq = seqOf(last);
+        if (seq !== undefined) log.seq = seq;
+        else {
           // A torn last line (crash mid-write) stays in the chain as it is; the next line records it.
+          // The fragment never became a record, so numbering continues from the line before it
+          // (verifyAuditLog expects exactly this: see docs/audit.md, "Torn lines").
+          log.seq = seqOf(before) ?? 0;
           log.append({ action: "audit.torn_line", outcome: "error", reason: "the previous line was incomplete when the log was reopened" });
         }
       }
