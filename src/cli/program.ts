@@ -4,6 +4,7 @@ import { registerKit } from "./commands/kit.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerStart } from "./commands/start.js";
 import { registerAdmin } from "./commands/admin.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerAuthz } from "./commands/authz.js";
 import { registerSimulator } from "./commands/simulator.js";
 import { registerPoc } from "./commands/poc.js";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerStart(program);
   registerAdmin(program);
+  registerAudit(program);
   registerAuthz(program);
   registerSimulator(program);
   registerPoc(program);
