@@ -113,6 +113,10 @@ class Channel(unittest.TestCase):
         body = encode({"type": "ready", "version": 1})
         got = b.recv(100)
         self.assertEqual(got, struct.pack("<I", len(body)) + body)
+        # docs/protocol.md 3.4
+        self.assertEqual(got, hx("15 00 00 00 82 a4 74 79 70 65 a5 72 65 61 64 79 a7 76 65 72 73 69 6f 6e 01"))
+        b.sendall(hx("26 00 00 00 83 a4 74 79 70 65 a3 6c 6f 67 a3 6b 65 79 a8 61 63 63 75 72 61 63 79 a5 76 61 6c 75 65 cb 3f e0 00 00 00 00 00 00"))
+        self.assertEqual(ch.read(), {"type": "log", "key": "accuracy", "value": 0.5})
         a.close()
         b.close()
 
