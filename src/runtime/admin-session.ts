@@ -9,15 +9,8 @@ import { decode, encode } from "../wire/index.js";
 import { driverFor, TransportClient } from "../transport/index.js";
 import { packFolder, unpackArchive } from "./archive.js";
 import { TOPIC_ADMIN } from "./server-admin.js";
+import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../auth/index.js";
-
-/** Splits a console command line into words; double or single quotes group words. */
-export function splitCommandLine(line: string): string[] {
-  const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
-  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1]?.replace(/\\(.)/g, "$1") ?? m[2] ?? m[3] ?? "");
-  return out;
-}
 
 /**
  * An admin's session with the server, from the admin's startup kit: logs in (type admin) and

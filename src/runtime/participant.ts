@@ -11,6 +11,7 @@ import { driverFor, TransportClient, TransportServer, type ServerListenerConfig 
 import { ServerJobManager } from "./server-jobs.js";
 import { BanList, banListFile, ServerAdmin } from "./server-admin.js";
 import { SiteAdmin, TOPIC_SITE_COMMAND } from "./site-admin.js";
+import { acknowledged, CheckpointExchange, TOPIC_CHECKPOINT } from "./audit-witness.js";
 import { decode, encode } from "../wire/index.js";
 import { ClientJobManager } from "./client-jobs.js";
 import { SiteResources, siteResourcesSchema } from "./resources.js";
@@ -114,8 +115,20 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       security,
     });
     new ServerAdmin(server, jobs, { server: verified.name, rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log }).start();
+    const checkpoints = new CheckpointExchange({
+      audit,
+      signer: { certPem: read(s.ssl_cert), keyPem: read(s.ssl_private_key) },
+      rootPem: read(s.ssl_root_cert),
+      log: o.log,
+      send: async (cp) => acknowledged(await Promise.allSettled(server.sessionNames().filter((n) => server.session(n)?.identity.type === "client").map((n) => server.request(n, TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })))),
+    });
+    server.handleRequest(TOPIC_CHECKPOINT, (body, meta) => checkpoints.receive(body, meta.sender));
+    server.onSession((sess, event) => {
+      if (event === "open" && sess.identity.type === "client") void checkpoints.sendIfMoved(true);
+    });
     const addresses = await server.start();
     jobs.start();
+    checkpoints.start();
     o.log(`server ${verified.name} (${s.service.scheme}, ${s.connection_security}) listening on ${addresses.map((a) => `${a.host}:${a.port}`).join(", ")}`);
     return {
       name: verified.name,
@@ -124,6 +137,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       server,
       stop: async () => {
         await jobs.stop();
+        await checkpoints.stop();
         await server.stop();
         audit.close();
       },
@@ -174,7 +188,17 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       resources: () => ({ num_of_gpus: rm.num_of_gpus, mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB, max_concurrent_jobs: site?.max_concurrent_jobs ?? 2, running_jobs: jobs.runningJobs() }),
     });
     client.handleRequest(TOPIC_SITE_COMMAND, (body) => encode(siteAdmin.handle(decode(body))));
+    const checkpoints = new CheckpointExchange({
+      audit,
+      signer: { certPem: read(c.client.ssl_cert), keyPem: read(c.client.ssl_private_key) },
+      rootPem: read(c.client.ssl_root_cert),
+      log: o.log,
+      send: async (cp) => acknowledged(await Promise.allSettled([client.request(TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })])),
+    });
+    client.handleRequest(TOPIC_CHECKPOINT, (body) => checkpoints.receive(body, srv.identity));
+    checkpoints.start();
     client.onState((state, detail) => {
+      if (state === "connected") void checkpoints.sendIfMoved(true);
       if (state === "connected") o.log(`connected to ${srv.identity} at ${host}:${port} (${srv.service.scheme}, ${c.client.connection_security})`);
       else if (state === "disconnected" && detail) o.log(`disconnected: ${detail}`);
     });
@@ -186,6 +210,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       client,
       stop: async () => {
         await jobs.stop();
+        await checkpoints.stop();
         await client.stop();
         audit.close();
       },

@@ -227,7 +227,7 @@ export class ServerJobManager {
       const def = loadJobFolder(appDir);
       const serverAppName = appForSite(def.meta, "server");
       if (serverAppName) {
-        const clearance = clearJobForSite(this.o.security, appDir, def, serverAppName);
+        const clearance = clearJobForSite(this.o.security, appDir, def, serverAppName, "server");
         for (const w of clearance.warnings) this.o.log(`job ${m.job_id}: ${w}`);
       }
       const deployed = await Promise.allSettled(

@@ -40,11 +40,10 @@ export interface JobClearance {
   readonly warnings: readonly string[];
 }
 
-function appComponents(app: JobApp): ComponentConfig[] {
-  const out: ComponentConfig[] = [];
-  if (app.server) out.push(...app.server.components, ...app.server.workflows);
-  if (app.client) out.push(...app.client.components, ...app.client.executors.map((e) => e.executor));
-  return out;
+/** The components this participant will build: the server's config or a site's. */
+function appComponents(app: JobApp, role: "server" | "client"): ComponentConfig[] {
+  if (role === "server") return app.server ? [...app.server.components, ...app.server.workflows] : [];
+  return app.client ? [...app.client.components, ...app.client.executors.map((e) => e.executor)] : [];
 }
 
 function allowed(path: string, list: readonly string[]): boolean {
@@ -58,7 +57,7 @@ function allowed(path: string, list: readonly string[]): boolean {
  * for other jobs every component against the site's allow-list. Throws ERR_NOT_AUTHORIZED,
  * ERR_JOB_UNSAFE_COMPONENT or a signature error, with a reason naming this site.
  */
-export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: JobDefinition, appName: string): JobClearance {
+export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: JobDefinition, appName: string, role: "server" | "client" = "client"): JobClearance {
   const warnings: string[] = [];
   let submitter: JobSigner | undefined;
   try {
@@ -82,7 +81,7 @@ export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: Job
   }
   if (!byoc) {
     const list = o.components.allowList ?? registeredComponentPaths();
-    for (const c of appComponents(app)) {
+    for (const c of appComponents(app, role)) {
       const path = c.path ?? "";
       if (allowed(path, list) && (o.components.allowList !== undefined || componentFor(path))) continue;
       const message = `${o.site}: component ${JSON.stringify(path)}${c.id ? ` (id ${c.id})` : ""} is not in this site's class_allow_list`;

@@ -3,11 +3,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { AdminSession, ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, splitCommandLine } from "../../runtime/index.js";
-import { readCertificateInfo } from "../../pki/index.js";
-import { readLocalJson } from "../../config/index.js";
+import { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand } from "../../runtime/admin-commands.js";
+import { splitCommandLine } from "../../runtime/command-line.js";
 import { isCohortError } from "../../errors/index.js";
 import { ExitCode, reportError } from "../output.js";
+
+// The session, pki and config code is loaded when a command runs, so that `--help` and every
+// other command start fast (commands are imported lazily for the same reason).
+const loadSession = async () => (await import("../../runtime/admin-session.js")).AdminSession;
 
 function show(result: unknown): string {
   if (Array.isArray(result)) {
@@ -36,8 +39,10 @@ const adminSettings = z.object({ admin: z.object({ idle_timeout: z.number().posi
 
 /** The interactive console (FLARE's fl_admin.sh): login, history, help, completion, idle timeout. */
 async function consoleLoop(dir: string): Promise<number> {
+  const { readLocalJson } = await import("../../config/index.js");
+  const { readCertificateInfo } = await import("../../pki/index.js");
   const settings = readLocalJson(dir, "resources", adminSettings)?.value.admin ?? { idle_timeout: 900, prompt: "> " };
-  const session = await AdminSession.open(dir);
+  const session = await (await loadSession()).open(dir);
   const certEnd = readCertificateInfo(readFileSync(join(dir, "startup", "client.crt"), "utf8")).notAfter;
   process.stdout.write(`logged in as ${session.user}; type help for commands, bye to leave\n`);
   let sites: string[] = [];
@@ -127,9 +132,9 @@ export function registerAdmin(program: Command): void {
         process.exitCode = ExitCode.Failed;
         return;
       }
-      let session: AdminSession | undefined;
+      let session: Awaited<ReturnType<Awaited<ReturnType<typeof loadSession>>["open"]>> | undefined;
       try {
-        session = await AdminSession.open(dir);
+        session = await (await loadSession()).open(dir);
         const result = await session.run(flags.command);
         process.stdout.write(`${flags.json ? JSON.stringify(result) : show(result)}\n`);
         // A site command where every site refused is a failure too.

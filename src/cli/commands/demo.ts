@@ -4,8 +4,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { provision } from "../../provision/index.js";
-import { AdminSession, type StoredJobMeta } from "../../runtime/index.js";
+import type { StoredJobMeta } from "../../runtime/job-store.js";
+import type { AdminSession } from "../../runtime/admin-session.js";
 import { ExitCode, printWarnings, reportError } from "../output.js";
 import { repoRoot } from "../paths.js";
 
@@ -81,6 +81,8 @@ export function registerDemo(program: Command): void {
     .description("run a real federation on this machine: provision, start a server and 3 sites (mTLS), run FedAvg on Fashion-MNIST, show accuracy per round")
     .option("--keep", "keep the temporary workspace (kits, logs, audit trails, models) for inspection")
     .action(async (flags: { keep?: boolean }) => {
+      const { provision } = await import("../../provision/index.js");
+      const { AdminSession } = await import("../../runtime/admin-session.js");
       const workspace = mkdtempSync(join(tmpdir(), "cohort-demo-"));
       const procs: ChildProcess[] = [];
       let admin: AdminSession | undefined;

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { verifyStartupKit } from "../../pki/index.js";
 import { ExitCode, reportError } from "../output.js";
 
 export function registerKit(program: Command): void {
@@ -10,7 +9,8 @@ export function registerKit(program: Command): void {
     .argument("<participant-dir>", "the participant folder (holding startup/), e.g. prod_00/site-1")
     .option("--root-fingerprint <fingerprint>", "expected root CA fingerprint, SHA256:AA:BB:… as openssl x509 -fingerprint -sha256 prints it")
     .addHelpText("after", "\nExit status: 0 when the kit is intact, 1 otherwise (the message names the file and the reason).")
-    .action((dir: string, flags: { rootFingerprint?: string }) => {
+    .action(async (dir: string, flags: { rootFingerprint?: string }) => {
+      const { verifyStartupKit } = await import("../../pki/index.js");
       try {
         // An empty value (e.g. an unset shell variable) must fail, not silently skip the check.
         const kitInfo = verifyStartupKit(dir, flags.rootFingerprint !== undefined ? { rootFingerprint: flags.rootFingerprint } : {});

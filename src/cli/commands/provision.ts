@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import type { Command } from "commander";
-import { provision, type ProvisionResult } from "../../provision/index.js";
+import type { ProvisionResult } from "../../provision/index.js";
 import { ExitCode, printWarnings, reportError, table } from "../output.js";
 import { exampleProjectFile } from "../paths.js";
 
@@ -46,6 +46,7 @@ Exit status: 0 ok, 4 invalid project file, 5 build error.`,
         return;
       }
       try {
+        const { provision } = await import("../../provision/index.js");
         const result = await provision({
           projectFile: flags.project,
           workspace: flags.workspace,

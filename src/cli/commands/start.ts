@@ -1,7 +1,6 @@
 import { openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { startParticipant } from "../../runtime/index.js";
 import { ExitCode, reportError } from "../output.js";
 
 /** `cohort start <kit>`: runs a server or client in the foreground until SIGTERM/SIGINT. */
@@ -27,6 +26,7 @@ export function registerStart(program: Command): void {
         if (logFd !== undefined) writeSync(logFd, text);
       };
       try {
+        const { startParticipant } = await import("../../runtime/participant.js");
         const running = await startParticipant({ kitDir: dir, ...(flags.host ? { host: flags.host } : {}), log });
         name = running.name;
         let stopping = false;

@@ -1,0 +1,218 @@
+/**
+ * Federated authorization, signed jobs and commands, component safety and bans, with real
+ * processes: a server and three sites (`cohort start`), admins of every role (`cohort admin`).
+ * Each site keeps the last word: refusals name the refusing site and leave an audit line there.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { provision } from "../../src/provision/index.js";
+import { signJobFolder } from "../../src/pki/index.js";
+import { AdminSession } from "../../src/runtime/index.js";
+import { packFolder } from "../../src/runtime/archive.js";
+import { freePort, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
+import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+
+const SITES = ["site-1", "site-2", "site-3"];
+const ADMINS = { pa: "admin@nvidia.com", lead: "lead@org-a.org", orgb: "orgadmin@org-b.org", member: "member@org-c.org" };
+let dir = "";
+let prodDir = "";
+let server: CohortProcess;
+const sites = new Map<string, CohortProcess>();
+const kit = (n: string): string => join(prodDir, n);
+
+async function admin(who: string, command: string): Promise<{ code: number | null; json: Record<string, unknown>; text: string }> {
+  const r = await runCli(["admin", kit(who), "-c", command, "--json"], {}, { timeoutMs: 60_000 });
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    // refusals print on stderr
+  }
+  return { code: r.code, json, text: r.stdout + r.stderr };
+}
+
+function auditOf(participant: string): Record<string, unknown>[] {
+  return readFileSync(join(kit(participant), "audit.log"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function waitFinished(jobId: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const s = await AdminSession.open(kit(ADMINS.pa));
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = (await s.run(`get_job_meta ${jobId}`)) as Record<string, unknown>;
+      if (String(m["status"]).startsWith("FINISHED:")) return m;
+      if (Date.now() > deadline) assert.fail(`job ${jobId} not finished: ${JSON.stringify(m)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+/** A quick job from the hello-fedavg example (2 rounds, small data), optionally with custom code. */
+function quickJob(name: string, opts: { byoc?: boolean; minClients?: number; rounds?: number } = {}): string {
+  const dst = join(dir, "jobs", name);
+  cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), dst, { recursive: true });
+  const meta = JSON.parse(readFileSync(join(dst, "meta.json"), "utf8")) as Record<string, unknown>;
+  meta["name"] = name;
+  meta["min_clients"] = opts.minClients ?? 2;
+  writeFile(join(dst, "meta.json"), JSON.stringify(meta));
+  const srv = JSON.parse(readFileSync(join(dst, "app/config/config_fed_server.json"), "utf8")) as { workflows: { args: Record<string, unknown> }[] };
+  Object.assign(srv.workflows[0]?.args ?? {}, { num_rounds: opts.rounds ?? 2, min_clients: opts.minClients ?? 2, wait_time_after_min_received: 1 });
+  writeFile(join(dst, "app/config/config_fed_server.json"), JSON.stringify(srv));
+  const cli = JSON.parse(readFileSync(join(dst, "app/config/config_fed_client.json"), "utf8")) as { executors: { executor: { args: Record<string, unknown> } }[] };
+  Object.assign(cli.executors[0]?.executor.args ?? {}, { max_train_samples: 1000 });
+  writeFile(join(dst, "app/config/config_fed_client.json"), JSON.stringify(cli));
+  if (opts.byoc) writeFile(join(dst, "app/custom/notes.js"), "export const note = 'custom code makes this job BYOC';\n");
+  return dst;
+}
+
+before(async () => {
+  dir = tempDir("cohort-security-");
+  const port = await freePort();
+  const file = writeFile(
+    join(dir, "project.yml"),
+    `api_version: 3
+name: security_test
+participants:
+  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
+  - {name: site-1, type: client, org: org_a, connect_to: 127.0.0.1}
+  - {name: site-2, type: client, org: org_b, connect_to: 127.0.0.1}
+  - {name: site-3, type: client, org: org_c, connect_to: 127.0.0.1}
+  - {name: ${ADMINS.pa}, type: admin, org: nvidia, role: project_admin}
+  - {name: ${ADMINS.lead}, type: admin, org: org_a, role: lead}
+  - {name: ${ADMINS.orgb}, type: admin, org: org_b, role: org_admin}
+  - {name: ${ADMINS.member}, type: admin, org: org_c, role: member}
+`,
+  );
+  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
+  // site-3 forbids bring-your-own-code for leads; site-2 allows only the built-in trainer's path.
+  const authz = JSON.parse(readFileSync(join(kit("site-3"), "local", "authorization.json.default"), "utf8")) as { permissions: Record<string, Record<string, string>> };
+  (authz.permissions["lead"] ?? {})["byoc"] = "none";
+  writeFile(join(kit("site-3"), "local", "authorization.json"), JSON.stringify(authz));
+  server = startParticipantProcess(kit("localhost"), { server: true });
+  await server.waitFor(/listening on/);
+  for (const s of SITES) sites.set(s, startParticipantProcess(kit(s)));
+  for (const s of SITES) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+});
+
+after(async () => {
+  for (const p of sites.values()) await p.stop();
+  await server.stop();
+});
+
+describe("federated authorization", () => {
+  test("a member cannot submit; the refusal names the server and is audited there", async () => {
+    const r = await admin(ADMINS.member, `submit_job ${quickJob("member-job")}`);
+    assert.equal(r.code, 1, r.text);
+    assert.match(r.text, /NOT_AUTHORIZED by localhost: submit_job for member@org-c\.org \(member/);
+    assert.ok(auditOf("localhost").some((l) => l["action"] === "admin.submit_job" && l["outcome"] === "denied" && l["user"] === ADMINS.member));
+  });
+
+  test("a lead can abort only its own jobs", { timeout: 120_000 }, async () => {
+    const own = await admin(ADMINS.lead, `submit_job ${quickJob("lead-own", { rounds: 200 })}`);
+    assert.equal(own.code, 0, own.text);
+    const other = await admin(ADMINS.pa, `submit_job ${quickJob("pa-job", { rounds: 200 })}`);
+    assert.equal(other.code, 0, other.text);
+    const denied = await admin(ADMINS.lead, `abort_job ${String(other.json["job_id"])}`);
+    assert.equal(denied.code, 1);
+    assert.match(denied.text, /NOT_AUTHORIZED by localhost: abort_job/);
+    const mine = await admin(ADMINS.lead, `abort_job ${String(own.json["job_id"])}`);
+    assert.equal(mine.code, 0, mine.text);
+    await admin(ADMINS.pa, `abort_job ${String(other.json["job_id"])}`);
+  });
+
+  test("an org_admin operates only its own site; the other site refuses by itself", async () => {
+    const ownSite = await admin(ADMINS.orgb, "sys_info site-2");
+    assert.equal(ownSite.code, 0, ownSite.text);
+    assert.equal((ownSite.json["site-2"] as Record<string, unknown>)["site"], "site-2");
+    const otherSite = await admin(ADMINS.orgb, "sys_info site-1");
+    assert.equal(otherSite.code, 1);
+    assert.match(otherSite.text, /NOT_AUTHORIZED by site-1: sys_info for orgadmin@org-b\.org/);
+    assert.ok(auditOf("site-1").some((l) => l["action"] === "admin.sys_info" && l["outcome"] === "denied" && typeof l["ref"] === "string"), "site-1 audits the refusal, referencing the server's event");
+  });
+
+  test("a site whose policy forbids byoc refuses a BYOC job the server accepted; it runs on the others", { timeout: 150_000 }, async () => {
+    const r = await admin(ADMINS.lead, `submit_job ${quickJob("lead-byoc", { byoc: true })}`);
+    assert.equal(r.code, 0, r.text);
+    const meta = await waitFinished(String(r.json["job_id"]));
+    assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+    assert.deepEqual(meta["job_clients"], ["site-1", "site-2"]);
+    assert.match(String(meta["status_reason"]), /site-3: .*NOT_AUTHORIZED by site-3: byoc/);
+    assert.ok(auditOf("site-3").some((l) => l["action"] === "job.deploy" && l["outcome"] === "denied" && /byoc/.test(String(l["reason"]))));
+  });
+});
+
+describe("signed jobs and commands", () => {
+  async function signedArchive(change: (d: string) => void): Promise<Uint8Array> {
+    const tmp = mkdtempSync(join(tmpdir(), "cohort-tamper-"));
+    try {
+      cpSync(quickJob(`tamper-${Math.random().toString(16).slice(2, 8)}`), tmp, { recursive: true });
+      const startup = join(kit(ADMINS.pa), "startup");
+      signJobFolder(tmp, { certPem: readFileSync(join(startup, "client.crt"), "utf8"), keyPem: readFileSync(join(startup, "client.key"), "utf8") });
+      change(tmp);
+      return await packFolder(tmp);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  test("a job changed, added to or cut after signing is refused; an unsigned one too", async () => {
+    const s = await AdminSession.open(kit(ADMINS.pa));
+    try {
+      const cases: [string, (d: string) => void, RegExp][] = [
+        ["changed", (d) => writeFile(join(d, "meta.json"), readFileSync(join(d, "meta.json"), "utf8").replace('"min_clients":2', '"min_clients":1')), /meta\.json was changed after signing/],
+        ["added", (d) => writeFile(join(d, "app", "custom", "evil.js"), "export const x = 1;\n"), /(custom|evil\.js) was added after signing/],
+        ["removed", (d) => unlinkSync(join(d, "app", "config", "config_fed_client.json")), /config_fed_client\.json was removed after signing|missing/],
+      ];
+      for (const [what, change, re] of cases) {
+        await assert.rejects(s.submitArchive(await signedArchive(change)), (e: Error) => re.test(e.message), what);
+      }
+      const unsigned = await packFolder(quickJob("unsigned"));
+      await assert.rejects(s.submitArchive(unsigned), (e: { code?: string; message: string }) => /not signed/.test(e.message));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("an unlisted component stops the job at that site only", { timeout: 150_000 }, async () => {
+    // site-2 allows only the workflow-side built-ins: its trainer is not listed.
+    const res = JSON.parse(readFileSync(join(kit("site-2"), "local", "resources.json.default"), "utf8")) as Record<string, unknown>;
+    res["class_allow_list"] = ["cohort.NoOpTrainer"];
+    writeFile(join(kit("site-2"), "local", "resources.json"), JSON.stringify(res));
+    const p = sites.get("site-2");
+    await p?.stop();
+    sites.set("site-2", startParticipantProcess(kit("site-2")));
+    await server.waitFor(/client site-2 .* logged in/, 30_000, server.mark());
+    const r = await admin(ADMINS.pa, `submit_job ${quickJob("allow-list")}`);
+    const meta = await waitFinished(String(r.json["job_id"]));
+    assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+    assert.deepEqual(meta["job_clients"], ["site-1", "site-3"]);
+    assert.match(String(meta["status_reason"]), /site-2: .*cohort\.FashionMnistTrainer.* not in this site's class_allow_list/);
+  });
+});
+
+describe("bans", () => {
+  test("a removed site is disconnected, stays out after a server restart, and comes back with enable_client", { timeout: 120_000 }, async () => {
+    const r = await admin(ADMINS.pa, "remove_client site-3");
+    assert.equal(r.code, 0, r.text);
+    await server.waitFor(/site-3 disconnected/, 20_000);
+    await server.stop();
+    server = startParticipantProcess(kit("localhost"), { server: true });
+    await server.waitFor(/listening on/);
+    await server.waitFor(/refused login\.refused from site-3 .*ERR_AUTH_BANNED/, 40_000);
+    const status = await admin(ADMINS.pa, "check_status server");
+    assert.ok(!(status.json["clients"] as string[]).includes("site-3"));
+    assert.deepEqual(status.json["removed_clients"], ["site-3"]);
+    const back = await admin(ADMINS.pa, "enable_client site-3");
+    assert.equal(back.code, 0, back.text);
+    await server.waitFor(/client site-3 .* logged in/, 45_000);
+  });
+});
