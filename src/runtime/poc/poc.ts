@@ -134,6 +134,8 @@ export interface StartPocOptions {
   /** Bound on the whole start (default 60 s). */
   readonly timeoutMs?: number;
   readonly onProgress?: (p: PocProgress) => void;
+  /** Node arguments that run the CLI for the participants (default: this CLI; benchmarks pass a compiled one). */
+  readonly cli?: readonly string[];
 }
 
 export interface StartedPoc extends PreparedPoc {
@@ -161,7 +163,7 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
   const alreadyRunning = [...records];
   const started: PocProcessRecord[] = [];
   const launch = (who: { name: string; kit: string }, args: readonly string[]): PocProcessRecord => {
-    const r = { name: who.name, pid: spawnParticipant(kitOf(dir, who.kit), args), kit: who.kit, started: new Date().toISOString() };
+    const r = { name: who.name, pid: spawnParticipant(kitOf(dir, who.kit), args, o.cli), kit: who.kit, started: new Date().toISOString() };
     records.push(r);
     started.push(r);
     // Recorded at once: a start interrupted half-way can still be stopped.

@@ -10,18 +10,21 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** How to run this same CLI: the compiled one, or src/cli/main.ts under tsx in development. */
-function cliCommand(): string[] {
+export function cliCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   const root = join(dirname(here), "..", "..", "..");
   if (here.endsWith(".ts")) return ["--import", import.meta.resolve("tsx"), join(root, "src", "cli", "main.ts")];
   return [join(dirname(here), "..", "..", "cli", "main.js")];
 }
 
-/** Starts `cohort start <kit> [args]` in its own process group, output to `<kit>/start.out`. */
-export function spawnParticipant(kit: string, args: readonly string[]): number {
+/**
+ * Starts `cohort start <kit> [args]` in its own process group, output to `<kit>/start.out`.
+ * `cli`: node arguments that run the CLI (default: this CLI, see cliCommand()).
+ */
+export function spawnParticipant(kit: string, args: readonly string[], cli: readonly string[] = cliCommand()): number {
   const out = openSync(join(kit, "start.out"), "a", 0o640);
   try {
-    const child = spawn(process.execPath, [...cliCommand(), "start", kit, ...args], { detached: true, stdio: ["ignore", out, out], cwd: kit });
+    const child = spawn(process.execPath, [...cli, "start", kit, ...args], { detached: true, stdio: ["ignore", out, out], cwd: kit });
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start a process for ${kit}`);
     return child.pid;

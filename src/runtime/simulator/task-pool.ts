@@ -9,12 +9,17 @@ import { CohortError } from "../../errors/index.js";
 export class TaskPool {
   private running = 0;
   private readonly queue: (() => void)[] = [];
+  /** Aborts of the running tasks: one listener on the signal, however many sites run at once. */
+  private readonly onAbort = new Set<() => void>();
 
   constructor(
     private readonly limit: number,
     private readonly signal: AbortSignal,
   ) {
     if (!Number.isInteger(limit) || limit < 1) throw new CohortError("ERR_SIM_USAGE", `threads must be a whole number ≥ 1 (got ${limit})`, { value: limit });
+    signal.addEventListener("abort", () => {
+      for (const f of [...this.onAbort]) f();
+    }, { once: true });
   }
 
   run<T>(timeoutMs: number, what: string, task: () => Promise<T>): Promise<T> {
@@ -31,7 +36,7 @@ export class TaskPool {
           if (settled) return false;
           settled = true;
           clearTimeout(timer);
-          this.signal.removeEventListener("abort", onAbort);
+          this.onAbort.delete(onAbort);
           return true;
         };
         const onAbort = (): void => {
@@ -40,7 +45,7 @@ export class TaskPool {
         const timer = setTimeout(() => {
           if (settle()) reject(new CohortError("ERR_TRANSPORT_TIMEOUT", `${what}: no result within ${timeoutMs} ms`, {}));
         }, timeoutMs);
-        this.signal.addEventListener("abort", onAbort);
+        this.onAbort.add(onAbort);
         task().then(
           (v) => {
             if (settle()) resolve(v);
