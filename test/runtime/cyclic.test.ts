@@ -103,6 +103,7 @@ test("random order visits every site each round; DIFF results add to the model; 
 
   const early = server(["site-1", "site-2"], (site, task, m) => {
     const r = addSiteNumber(site, task, m);
+    if (r instanceof Error) return r;
     return task === "train" && site === "site-1" && m.currentRound === 1 ? new FLModel({ params: r.params, paramsType: "FULL", meta: { early_termination: true } }) : r;
   });
   await new CyclicController(cyclicArgs.parse({ num_rounds: 5, allow_early_termination: true })).run(early.ctx);
