@@ -20,17 +20,19 @@ export const signedCommandSchema = z.strictObject({
   nonce: z.string().regex(/^[0-9a-f]{32}$/),
   /** Milliseconds since the epoch, at the console. */
   time: z.number().int().positive(),
+  /** A token from the admin's identity provider, for sites that require one (OIDC plugin). */
+  oidc: z.string().max(16 * 1024).optional(),
   cert: z.string().min(1).max(16 * 1024),
   sig: z.string().min(1).max(2048),
 });
 export type SignedCommand = z.infer<typeof signedCommandSchema>;
 
 function commandTranscript(c: Omit<SignedCommand, "cert" | "sig">): Buffer {
-  return transcript("cohort-admin-command-v1", [c.user, c.target, c.cmd, JSON.stringify(c.args), c.nonce, String(c.time)]);
+  return transcript("cohort-admin-command-v1", [c.user, c.target, c.cmd, JSON.stringify(c.args), c.nonce, String(c.time), c.oidc ?? ""]);
 }
 
-export function signCommand(o: { user: string; target: string; cmd: string; args: readonly string[]; certPem: string; keyPem: string; now?: number }): SignedCommand {
-  const unsigned = { user: o.user, target: o.target, cmd: o.cmd, args: [...o.args], nonce: randomBytes(16).toString("hex"), time: o.now ?? Date.now() };
+export function signCommand(o: { user: string; target: string; cmd: string; args: readonly string[]; certPem: string; keyPem: string; now?: number; oidc?: string }): SignedCommand {
+  const unsigned = { user: o.user, target: o.target, cmd: o.cmd, args: [...o.args], nonce: randomBytes(16).toString("hex"), time: o.now ?? Date.now(), ...(o.oidc ? { oidc: o.oidc } : {}) };
   return { ...unsigned, cert: o.certPem, sig: signBytes(o.keyPem, commandTranscript(unsigned)) };
 }
 

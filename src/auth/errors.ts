@@ -20,5 +20,6 @@ export const AuthErrorCode = {
   Malformed: "ERR_AUTH_MALFORMED",
   LoginRateLimited: "ERR_AUTH_RATE_LIMITED",
   TooManyClients: "ERR_AUTH_TOO_MANY_CLIENTS",
+  PluginRefused: "ERR_AUTH_PLUGIN_REFUSED",
 } as const;
 export type AuthErrorCodeValue = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];

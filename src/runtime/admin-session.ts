@@ -23,9 +23,11 @@ export class AdminSession {
     private readonly signer: { certPem: string; keyPem: string },
     /** The admin's name (certificate CN). */
     readonly user: string,
+    /** Attached to every command for sites that require an identity-provider token. */
+    private readonly oidcToken?: string,
   ) {}
 
-  static async open(kitDir: string, options: { log?: (line: string) => void } = {}): Promise<AdminSession> {
+  static async open(kitDir: string, options: { log?: (line: string) => void; oidcToken?: string } = {}): Promise<AdminSession> {
     const verified = verifyStartupKit(kitDir);
     const kit = loadKitConfig(kitDir);
     if (kit.type !== "admin") throw new CohortError("ERR_CONFIG_INVALID", `${kitDir} is not an admin kit (no startup/fed_admin.json); give an admin's participant folder`, { file: kitDir });
@@ -47,7 +49,7 @@ export class AdminSession {
       ...(options.log ? { log: options.log } : {}),
     });
     await client.connectOnce();
-    return new AdminSession(client, kitDir, { certPem: read(a.client_cert), keyPem: read(a.client_key) }, verified.name);
+    return new AdminSession(client, kitDir, { certPem: read(a.client_cert), keyPem: read(a.client_key) }, verified.name, options.oidcToken);
   }
 
   /** Runs one command; resolves with the server's answer (plain data) or rejects with its refusal. */
@@ -97,7 +99,7 @@ export class AdminSession {
 
   /** Every command is signed with the admin's kit key: sites check it themselves. */
   private async call(cmd: string, args: readonly string[], archive?: Uint8Array): Promise<unknown> {
-    const command = signCommand({ user: this.user, target: args[0] ?? "server", cmd, args, certPem: this.signer.certPem, keyPem: this.signer.keyPem });
+    const command = signCommand({ user: this.user, target: args[0] ?? "server", cmd, args, certPem: this.signer.certPem, keyPem: this.signer.keyPem, ...(this.oidcToken ? { oidc: this.oidcToken } : {}) });
     return decode(await this.client.request(TOPIC_ADMIN, encode({ command, ...(archive ? { archive } : {}) }), { timeoutMs: 120_000 }));
   }
 

@@ -11,6 +11,7 @@ import { loadJobFolder, RuntimeErrorCode } from "./job-def.js";
 import { checkComponents, startsProcesses } from "./component-check.js";
 import type { SiteResources } from "./resources.js";
 import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
+import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
 import type { FromChild } from "./child-protocol.js";
 
@@ -37,7 +38,7 @@ export class ClientJobManager {
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions },
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[] },
   ) {}
 
   start(): void {
@@ -86,6 +87,15 @@ export class ClientJobManager {
       }
       const app = def.apps.get(d.app);
       if (!app?.client) throw new CohortError(RuntimeErrorCode.Deploy, `app ${d.app} has no config_fed_client.json`, { app: d.app });
+      // Site plugins see the job and each component before anything is built (in this process:
+      // the job child cannot load the site's own modules).
+      const plugins = this.o.plugins ?? [];
+      const deployRefusal = await firstRefusal(plugins, (p) => p.onBeforeDeploy, { jobId: d.job_id, jobName: d.job_name, submitter: clearance.submitter, byoc: clearance.byoc });
+      if (deployRefusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${deployRefusal}`, { site: this.o.site });
+      for (const c of [...app.client.components, ...app.client.executors.map((e) => e.executor)]) {
+        const r = await firstRefusal(plugins, (p) => p.onBeforeComponentBuild, { jobId: d.job_id, path: c.path ?? "", args: c.args });
+        if (r) throw new CohortError("ERR_JOB_UNSAFE_COMPONENT", `${this.o.site}: ${r}`, { site: this.o.site, path: c.path });
+      }
       this.o.resources.claim(d.job_id);
       const tasks = new Map<string, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
       let readyResolve: () => void = () => undefined;

@@ -5,7 +5,8 @@ import type { AuthorizeFn, SiteSecurityOptions } from "./site-security.js";
 import { join } from "node:path";
 import { CohortError } from "../errors/index.js";
 import { verifyStartupKit } from "../pki/index.js";
-import { DEFAULT_SERVER_SETTINGS, loadKitConfig, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
+import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
+import { loadSitePlugins } from "./plugins.js";
 import { AuditLog, RefusalAuditor } from "../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../transport/index.js";
 import { ServerJobManager } from "./server-jobs.js";
@@ -85,6 +86,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
             { driver, host, port: adminPort, security: s.connection_security, accepts: "admin" },
           ];
     const bans = new BanList(banListFile(join(o.kitDir, "workspace")));
+    const serverSite = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const plugins = await loadSitePlugins(serverSite?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
     const server = new TransportServer({
       name: verified.name,
       project: s.name,
@@ -101,6 +104,13 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       maxPendingLogins: settings.max_pending_logins,
       maxClients: settings.max_num_clients,
       isBanned: (identity) => bans.isBanned(identity),
+      admit: (identity) => {
+        for (const p of plugins) {
+          const refusal = p.onClientRegister?.({ name: identity.name, type: identity.type, org: identity.org, role: identity.role, certFingerprint: identity.certFingerprint });
+          if (refusal) return `${refusal} (plugin ${p.name})`;
+        }
+        return undefined;
+      },
       log: o.log,
     });
     const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
@@ -166,6 +176,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     });
     const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
     const security = siteSecurity({ kitDir: o.kitDir, site: verified.name, rootPem: read(c.client.ssl_root_cert), requireSignedJobs: c.require_signed_jobs, resources: site, log: o.log });
+    const plugins = await loadSitePlugins(site?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
     const rm = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) }).parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
     const jobs = new ClientJobManager(client, {
       site: verified.name,
@@ -175,6 +186,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       resources: new SiteResources({ gpus: rm.num_of_gpus, memPerGpuGiB: rm.mem_per_gpu_in_GiB, maxJobs: site?.max_concurrent_jobs ?? 2 }),
       dataPaths: dataPaths(site?.job_data_paths),
       security,
+      plugins,
     });
     jobs.start();
     const siteAdmin = new SiteAdmin({
@@ -184,10 +196,11 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       audit,
       ...(security.authorize ? { authorize: security.authorize } : {}),
       skewMs: 60_000,
+      plugins,
       status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs() }),
       resources: () => ({ num_of_gpus: rm.num_of_gpus, mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB, max_concurrent_jobs: site?.max_concurrent_jobs ?? 2, running_jobs: jobs.runningJobs() }),
     });
-    client.handleRequest(TOPIC_SITE_COMMAND, (body) => encode(siteAdmin.handle(decode(body))));
+    client.handleRequest(TOPIC_SITE_COMMAND, async (body) => encode(await siteAdmin.handle(decode(body))));
     const checkpoints = new CheckpointExchange({
       audit,
       signer: { certPem: read(c.client.ssl_cert), keyPem: read(c.client.ssl_private_key) },

@@ -11,6 +11,8 @@ export const siteResourcesSchema = z.object({
   /** FLARE's component safety: allowed component paths or prefixes ("*" = all); absent = built-ins. */
   class_allow_list: z.array(z.string()).optional(),
   class_list_enforcement_mode: z.enum(["enforce", "warn"]).default("enforce"),
+  /** Site plugins: [{path, args}] (built-ins or local/custom modules). */
+  plugins: z.unknown().optional(),
 });
 
 export interface JobNeeds {

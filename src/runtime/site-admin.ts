@@ -6,6 +6,7 @@ import { CohortError, isCohortError } from "../errors/index.js";
 import { NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../auth/index.js";
 import type { AuditLog } from "../audit/index.js";
 import type { AuthorizeFn } from "./site-security.js";
+import { firstRefusal, type SitePlugin } from "./plugins.js";
 
 export const TOPIC_SITE_COMMAND = "admin.site_command";
 
@@ -13,8 +14,6 @@ export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.
 
 const MAX_CAT_BYTES = 1024 * 1024;
 
-/** A site's hook for its own policy plugins (command authorize check). */
-export type CommandCheck = (c: { command: string; args: readonly string[]; user: CommandIssuer }) => string | undefined;
 
 export interface SiteAdminOptions {
   readonly site: string;
@@ -26,7 +25,8 @@ export interface SiteAdminOptions {
   readonly skewMs: number;
   readonly status: () => Record<string, unknown>;
   readonly resources: () => Record<string, unknown>;
-  readonly checks?: readonly CommandCheck[];
+  /** The site's plugins (command authorize check). */
+  readonly plugins?: readonly SitePlugin[];
 }
 
 /**
@@ -41,7 +41,7 @@ export class SiteAdmin {
     this.nonces = new NonceCache(o.skewMs);
   }
 
-  handle(raw: unknown): unknown {
+  async handle(raw: unknown): Promise<unknown> {
     const req = siteCommandRequestSchema.parse(raw);
     let command: SignedCommand | undefined;
     let issuer: CommandIssuer | undefined;
@@ -50,10 +50,8 @@ export class SiteAdmin {
       const user = issuer;
       const d = this.o.authorize?.({ right: command.cmd, user });
       if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${command.cmd} for ${user.name} (${user.role}, ${user.org}): ${d.reason}`, { site: this.o.site });
-      for (const check of this.o.checks ?? []) {
-        const refusal = check({ command: command.cmd, args: command.args, user });
-        if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${refusal}`, { site: this.o.site });
-      }
+      const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: command.cmd, args: command.args, user, oidcToken: command.oidc });
+      if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${refusal}`, { site: this.o.site });
       const result = this.run(command.cmd, command.args.slice(1));
       this.o.audit.append({ action: `admin.${command.cmd}`, outcome: "ok", user: user.name, ...(req.ref ? { ref: req.ref } : {}), reason: command.args.join(" ").slice(0, 200) });
       return result;

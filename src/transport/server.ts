@@ -47,6 +47,8 @@ export interface TransportServerConfig {
   readonly maxClients?: number;
   /** Refuses logins of banned certificates (remove_client, a later issue). */
   readonly isBanned?: (identity: PeerIdentity) => boolean;
+  /** Site plugins' registration check: a refusal reason, or undefined to admit. */
+  readonly admit?: (identity: PeerIdentity) => string | undefined;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
@@ -275,6 +277,8 @@ export class TransportServer {
         if (env.header.k === "login" && pending) {
           const { identity, keys } = this.login.finish(pending, body, conn.peerCertificate, new Date(this.now()));
           if (this.c.isBanned?.(identity)) throw new CohortError(AuthErrorCode.Banned, `${identity.name} has been removed from the project (remove_client); an admin must enable_client it first`, {});
+          const pluginRefusal = this.c.admit?.(identity);
+          if (pluginRefusal) throw new CohortError(AuthErrorCode.PluginRefused, pluginRefusal, { name: identity.name });
           const sites = [...this.sessions.values()].filter((x) => x.identity.type === "client" && x.identity.name !== identity.name).length;
           if (identity.type === "client" && sites >= (this.c.maxClients ?? 100)) {
             throw new CohortError(AuthErrorCode.TooManyClients, `the server already has ${sites} sites connected (max_num_clients ${this.c.maxClients ?? 100})`, { max: this.c.maxClients ?? 100 });

@@ -92,40 +92,40 @@ describe("signed admin commands at a site", () => {
   }
   const cmd = (who: string, c: string, args: string[]) => signCommand({ user: who, target: args[0] ?? "server", cmd: c, args, ...creds(who) });
 
-  test("a valid command runs once; its replay is refused and audited", () => {
+  test("a valid command runs once; its replay is refused and audited", async () => {
     const { admin, auditPath } = siteAdmin();
     const c = cmd("admin@nvidia.com", "pwd", ["site-1"]);
-    assert.match(String(admin.handle({ command: c, ref: "server-event-1" })), /site-1$/);
-    assert.throws(() => admin.handle({ command: c }), (e: { code?: string; message: string }) => e.code === "ERR_AUTH_REPLAY" && /site-1/.test(e.message));
+    assert.match(String(await admin.handle({ command: c, ref: "server-event-1" })), /site-1$/);
+    await assert.rejects(admin.handle({ command: c }), (e: { code?: string; message: string }) => e.code === "ERR_AUTH_REPLAY" && /site-1/.test(e.message));
     const lines = readFileSync(auditPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines[0]?.["ref"], "server-event-1");
     assert.equal(lines[1]?.["code"], "ERR_AUTH_REPLAY");
   });
 
-  test("a command altered on its way, or re-signed with another admin's key, is refused", () => {
+  test("a command altered on its way, or re-signed with another admin's key, is refused", async () => {
     const { admin } = siteAdmin();
     const c = cmd("lead@org-a.org", "ls", ["site-1", "."]);
-    assert.throws(() => admin.handle({ command: { ...c, args: ["site-1", "workspace"] } }), { code: "ERR_AUTH_BAD_SIGNATURE" });
+    await assert.rejects(admin.handle({ command: { ...c, args: ["site-1", "workspace"] } }), { code: "ERR_AUTH_BAD_SIGNATURE" });
     const other = cmd("admin@nvidia.com", "ls", ["site-1", "."]);
-    assert.throws(() => admin.handle({ command: { ...other, user: "lead@org-a.org" } }), { code: "ERR_AUTH_NAME_MISMATCH" });
+    await assert.rejects(admin.handle({ command: { ...other, user: "lead@org-a.org" } }), { code: "ERR_AUTH_NAME_MISMATCH" });
     const stale = signCommand({ user: "admin@nvidia.com", target: "site-1", cmd: "pwd", args: ["site-1"], ...creds("admin@nvidia.com"), now: Date.now() - 10 * 60_000 });
-    assert.throws(() => admin.handle({ command: stale }), { code: "ERR_AUTH_STALE" });
+    await assert.rejects(admin.handle({ command: stale }), { code: "ERR_AUTH_STALE" });
   });
 
-  test("shell commands stay inside the site folder and never reach startup/", () => {
+  test("shell commands stay inside the site folder and never reach startup/", async () => {
     const { admin } = siteAdmin();
-    assert.throws(() => admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "startup/client.key"]) }), { code: "ERR_ADMIN_PATH" });
-    assert.throws(() => admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "../localhost/startup/server.key"]) }), { code: "ERR_ADMIN_PATH" });
-    const listing = admin.handle({ command: cmd("admin@nvidia.com", "ls", ["site-1"]) }) as string[];
+    await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "startup/client.key"]) }), { code: "ERR_ADMIN_PATH" });
+    await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "../localhost/startup/server.key"]) }), { code: "ERR_ADMIN_PATH" });
+    const listing = (await admin.handle({ command: cmd("admin@nvidia.com", "ls", ["site-1"]) })) as string[];
     assert.ok(!listing.includes("startup/"));
     assert.ok(listing.includes("local/"));
   });
 
-  test("the site's own policy decides: a lead operates its own org's site only", () => {
+  test("the site's own policy decides: a lead operates its own org's site only", async () => {
     const policy = parsePolicy(DEFAULT_AUTHORIZATION, "authorization.json.default");
     const make = (siteOrg: string): SiteAdmin =>
       new SiteAdmin({ site: "site-1", kitDir: join(p.prodDir, "site-1"), rootPem: p.server.rootPem, audit: AuditLog.open(join(tempDir(), "audit.log"), "site-1"), authorize: (r) => authorize(policy, { ...r, siteOrg }), skewMs: 60_000, status: () => ({}), resources: () => ({}) });
-    assert.equal((make("org_a").handle({ command: cmd("lead@org-a.org", "sys_info", ["site-1"]) }) as { site: string }).site, "site-1");
-    assert.throws(() => make("org_b").handle({ command: cmd("lead@org-a.org", "sys_info", ["site-1"]) }), (e: { code?: string; message: string }) => e.code === "ERR_NOT_AUTHORIZED" && /NOT_AUTHORIZED by site-1: sys_info for lead@org-a\.org/.test(e.message));
+    assert.equal(((await make("org_a").handle({ command: cmd("lead@org-a.org", "sys_info", ["site-1"]) })) as { site: string }).site, "site-1");
+    await assert.rejects(make("org_b").handle({ command: cmd("lead@org-a.org", "sys_info", ["site-1"]) }), (e: { code?: string; message: string }) => e.code === "ERR_NOT_AUTHORIZED" && /NOT_AUTHORIZED by site-1: sys_info for lead@org-a\.org/.test(e.message));
   });
 });

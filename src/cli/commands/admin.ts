@@ -38,11 +38,18 @@ function help(cmd?: string): string {
 const adminSettings = z.object({ admin: z.object({ idle_timeout: z.number().positive().default(900), prompt: z.string().default("> ") }).default({ idle_timeout: 900, prompt: "> " }) });
 
 /** The interactive console (FLARE's fl_admin.sh): login, history, help, completion, idle timeout. */
-async function consoleLoop(dir: string): Promise<number> {
+/** The identity-provider token for sites that require one: --oidc-token-file, else COHORT_OIDC_TOKEN(_FILE). */
+function oidcToken(file: string | undefined): string | undefined {
+  const f = file ?? process.env["COHORT_OIDC_TOKEN_FILE"];
+  if (f) return readFileSync(f, "utf8").trim();
+  return process.env["COHORT_OIDC_TOKEN"]?.trim() || undefined;
+}
+
+async function consoleLoop(dir: string, token: string | undefined): Promise<number> {
   const { readLocalJson } = await import("../../config/index.js");
   const { readCertificateInfo } = await import("../../pki/index.js");
   const settings = readLocalJson(dir, "resources", adminSettings)?.value.admin ?? { idle_timeout: 900, prompt: "> " };
-  const session = await (await loadSession()).open(dir);
+  const session = await (await loadSession()).open(dir, token ? { oidcToken: token } : {});
   const certEnd = readCertificateInfo(readFileSync(join(dir, "startup", "client.crt"), "utf8")).notAfter;
   process.stdout.write(`logged in as ${session.user}; type help for commands, bye to leave\n`);
   let sites: string[] = [];
@@ -115,11 +122,13 @@ export function registerAdmin(program: Command): void {
     .argument("<admin-kit-dir>", "the admin's participant folder, e.g. prod_00/admin@nvidia.com")
     .option("-c, --command <command>", 'run one command and exit, e.g. "submit_job hello-fedavg", "list_jobs", "check_status server", "sys_info @ALL"')
     .option("--json", "print the answer as JSON (with -c)")
+    .option("--oidc-token-file <file>", "attach this identity-provider token (JWT) to every command, for sites that require one (also COHORT_OIDC_TOKEN_FILE / COHORT_OIDC_TOKEN)")
     .addHelpText("after", `\n${help()}\n\nExit status with -c: 0 when the command succeeded, 1 when it was refused or failed (the reason, with the refusing site, is printed).`)
-    .action(async (dir: string, flags: { command?: string; json?: boolean }) => {
+    .action(async (dir: string, flags: { command?: string; json?: boolean; oidcTokenFile?: string }) => {
+      const token = oidcToken(flags.oidcTokenFile);
       if (!flags.command) {
         try {
-          process.exitCode = await consoleLoop(dir);
+          process.exitCode = await consoleLoop(dir, token);
         } catch (err) {
           process.exitCode = reportError(err, ExitCode.Failed);
         }
@@ -134,7 +143,7 @@ export function registerAdmin(program: Command): void {
       }
       let session: Awaited<ReturnType<Awaited<ReturnType<typeof loadSession>>["open"]>> | undefined;
       try {
-        session = await (await loadSession()).open(dir);
+        session = await (await loadSession()).open(dir, token ? { oidcToken: token } : {});
         const result = await session.run(flags.command);
         process.stdout.write(`${flags.json ? JSON.stringify(result) : show(result)}\n`);
         // A site command where every site refused is a failure too.
