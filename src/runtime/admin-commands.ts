@@ -26,6 +26,8 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommandInfo>> = {
   enable_client: { scope: "server", usage: "enable_client <site>", help: "let a removed site log in again" },
   sys_info: { scope: "site", usage: "sys_info <site|@ALL>", help: "a site's platform, Node.js, CPUs, memory and running jobs" },
   report_resources: { scope: "site", usage: "report_resources <site|@ALL>", help: "a site's capacity and reservations" },
+  show_scopes: { scope: "site", usage: "show_scopes <site|@ALL>", help: "a site's privacy scopes (local/privacy.json): default, filters, budgets" },
+  show_privacy_budget: { scope: "site", usage: "show_privacy_budget <site|@ALL>", help: "a site's privacy-budget spend per scope and job (basic composition)" },
   pwd: { scope: "site", usage: "pwd <site>", help: "the site's workspace" },
   ls: { scope: "site", usage: "ls <site> [path]", help: "list a folder in the site's workspace (never startup/)" },
   cat: { scope: "site", usage: "cat <site> <file>", help: "print a file from the site's workspace" },

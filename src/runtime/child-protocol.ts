@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { clientConfigSchema, serverConfigSchema } from "./job-def.js";
+import { budgetSchema, filterSpecSchema } from "../privacy/index.js";
 
 /**
  * Messages between a site process and its job child, over the child's private IPC channel
@@ -23,6 +24,10 @@ export const initSchema = z.object({
   client: clientConfigSchema.optional(),
   /** Resume from the last saved round (after a server restart). */
   resume: z.boolean().default(false),
+  /** The site's privacy scope for this job (local/privacy.json): its filters run before the job's. */
+  privacy: z
+    .object({ scope: z.string(), task_data_filters: z.array(filterSpecSchema), task_result_filters: z.array(filterSpecSchema), budget: budgetSchema.optional() })
+    .optional(),
 });
 export type InitMessage = z.infer<typeof initSchema>;
 
@@ -33,6 +38,8 @@ export const toChildSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("task.result"), token: z.string(), taskId: z.string(), site: z.string(), payload: bytes }),
   z.object({ type: z.literal("task.error"), token: z.string(), taskId: z.string(), site: z.string(), code: z.string(), message: z.string() }),
   z.object({ type: z.literal("abort"), token: z.string(), reason: z.string() }),
+  /** The site's answer to a privacy-budget charge. */
+  z.object({ type: z.literal("privacy.charged"), token: z.string(), chargeId: z.string(), allowed: z.boolean(), reason: z.string().optional() }),
 ]);
 export type ToChild = z.infer<typeof toChildSchema>;
 
@@ -44,6 +51,8 @@ export const fromChildSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("task.failed"), token: z.string(), taskId: z.string(), code: z.string(), message: z.string() }),
   z.object({ type: z.literal("progress"), token: z.string(), round: z.number().int(), totalRounds: z.number().int(), metrics: z.record(z.string(), z.number()), sites: z.array(z.string()) }),
   z.object({ type: z.literal("log"), token: z.string(), level: z.enum(["info", "warn", "error"]), line: z.string().max(4000) }),
+  /** A DP filter asks the site process to charge its spend to the site's budget ledger. */
+  z.object({ type: z.literal("privacy.charge"), token: z.string(), chargeId: z.string(), taskName: z.string(), filter: z.string(), epsilon: z.number().min(0), delta: z.number().min(0) }),
   z.object({ type: z.literal("done"), token: z.string(), status: z.enum(["FINISHED:COMPLETED", "FINISHED:EXECUTION_EXCEPTION", "FINISHED:ABORTED"]), reason: z.string().optional() }),
 ]);
 export type FromChild = z.infer<typeof fromChildSchema>;

@@ -14,6 +14,7 @@ import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
 import type { FromChild } from "./child-protocol.js";
+import type { SitePrivacy } from "../privacy/index.js";
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
 const deploySchema = z.object({ job_id: z.string().uuid(), job_name: z.string(), app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), archive: bytes, sites: z.array(z.string()), resume: z.boolean().default(false) });
@@ -38,7 +39,7 @@ export class ClientJobManager {
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[] },
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy },
   ) {}
 
   start(): void {
@@ -80,6 +81,8 @@ export class ClientJobManager {
       await unpackArchive(d.archive, appRoot);
       const def = loadJobFolder(appRoot);
       checkComponents(def);
+      // The site's privacy scope (local/privacy.json), checked before any job code starts.
+      const scope = this.o.privacy?.scopeForJob(def.meta.scope);
       const clearance = clearJobForSite(this.o.security, appRoot, def, d.app);
       for (const w of clearance.warnings) {
         this.o.log(`job ${d.job_id}: ${w}`);
@@ -116,6 +119,19 @@ export class ClientJobManager {
             tasks.delete(m.taskId);
             if (m.type === "task.done") p?.resolve(m.payload);
             else p?.reject(new CohortError(m.code, `${this.o.site}: ${m.message}`, {}));
+          } else if (m.type === "privacy.charge") {
+            let r: { allowed: boolean; reason?: string };
+            try {
+              r = this.o.privacy?.charge(d.job_id, scope?.name, m.taskName, { filter: m.filter, epsilon: m.epsilon, delta: m.delta }) ?? { allowed: true };
+            } catch (err) {
+              r = { allowed: false, reason: `the privacy ledger at ${this.o.site} is unusable: ${(err as Error).message}` };
+              this.o.audit.append({ action: "privacy.budget", outcome: "error", job: d.job_id, code: "ERR_PRIVACY_LEDGER", reason: r.reason ?? "" });
+            }
+            try {
+              child.send({ type: "privacy.charged", chargeId: m.chargeId, allowed: r.allowed, ...(r.reason !== undefined ? { reason: r.reason } : {}) });
+            } catch {
+              // the child is gone
+            }
           } else if (m.type === "log") this.o.log(`job ${d.job_id.slice(0, 8)} ${m.level}: ${m.line}`);
           else if (m.type === "done" && m.status !== "FINISHED:COMPLETED") readyReject(new CohortError(RuntimeErrorCode.Child, m.reason ?? m.status, {}));
         },
@@ -132,7 +148,9 @@ export class ClientJobManager {
         log: this.o.log,
       });
       this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks });
-      child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume });
+      child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume,
+        ...(scope ? { privacy: { scope: scope.name, task_data_filters: scope.task_data_filters, task_result_filters: scope.task_result_filters, ...(scope.budget ? { budget: scope.budget } : {}) } } : {}),
+      });
       await ready;
       this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, ...(clearance.submitter ? { user: clearance.submitter.name } : {}), reason: `app ${d.app}${clearance.byoc ? " (byoc)" : ""}` });
       this.o.log(`job ${d.job_id} (${d.job_name}) deployed`);

@@ -18,11 +18,20 @@ const warn = (line: string): void => send({ type: "log", level: "warn", line });
 
 const abort = new AbortController();
 const pendingTasks = new Map<string, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+const pendingCharges = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+let chargeCounter = 0;
+/** Privacy-budget charges go to the site process, which owns the ledger; it answers allowed or refused. */
+const charge = (taskName: string, spend: { filter: string; epsilon: number; delta: number }): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    const chargeId = `${++chargeCounter}`;
+    pendingCharges.set(chargeId, { resolve, reject });
+    send({ type: "privacy.charge", chargeId, taskName, filter: spend.filter, epsilon: spend.epsilon, delta: spend.delta });
+  });
 let taskCounter = 0;
 let siteJob: SiteJobHost | undefined;
 
 async function start(init: InitMessage): Promise<void> {
-  const io = { signal: abort.signal, log, warn };
+  const io = { signal: abort.signal, log, warn, charge };
   if (init.role === "server") {
     const job = await buildServerJob(init, {
       ...io,
@@ -84,9 +93,17 @@ process.on("message", (raw: unknown) => {
       else p?.reject(new CohortError(m.code, m.message, { site: m.site }));
       break;
     }
+    case "privacy.charged": {
+      const p = pendingCharges.get(m.chargeId);
+      pendingCharges.delete(m.chargeId);
+      if (m.allowed) p?.resolve();
+      else p?.reject(new CohortError("ERR_PRIVACY_BUDGET", m.reason ?? "privacy budget refused", {}));
+      break;
+    }
     case "abort":
       abort.abort(m.reason);
       for (const p of pendingTasks.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
+      for (const p of pendingCharges.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
       send({ type: "done", status: "FINISHED:ABORTED", reason: m.reason });
       setTimeout(() => process.exit(0), 100);
       break;

@@ -13,6 +13,7 @@ import { componentFor, type ClientJobContext, type ComponentDefinition, type Exe
 import "./components/builtins.js";
 import type { ComponentConfig } from "./job-def.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../wire/index.js";
+import { applyFilterChain, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;
@@ -23,6 +24,8 @@ export interface JobHostIo {
   readonly signal: AbortSignal;
   log(line: string): void;
   warn(line: string): void;
+  /** Charges a DP filter's spend to the site's privacy budget (rejects when refused); none: not charged. */
+  charge?(taskName: string, spend: PrivacySpend): Promise<void>;
 }
 
 export interface ServerJobIo extends JobHostIo {
@@ -75,6 +78,63 @@ async function buildOne(appDir: string, config: ComponentConfig, ctx: JobContext
   return [...tmp.values()][0];
 }
 
+/** Builds a filter component: site filters only from the registry, job filters also from custom/. */
+async function buildFilter(appDir: string, config: ComponentConfig, ctx: JobContextBase, source: "site" | "job"): Promise<ChainedFilter> {
+  const label = config.path ?? config.name ?? "";
+  const f = (source === "site" ? componentFor(label)?.create(config.args, ctx) : await buildOne(appDir, config, ctx)) as ModelFilter | undefined;
+  if (typeof f?.filter !== "function") throw new CohortError(PrivacyErrorCode.Filter, `${source} filter ${JSON.stringify(label)} ${source === "site" ? "is not a registered filter" : "is not a filter"}`, { filter: label });
+  return { label, source, filter: f };
+}
+
+type FilterEntries = { tasks: readonly string[]; filters: readonly ComponentConfig[] }[];
+
+/**
+ * The filter chains of an app (flare-digest §7.2): the site's scope filters (init.privacy), then
+ * the job's filters for the task. `apply` runs the chain for a task and direction on a payload.
+ */
+async function filterChains(init: JobHostInit, ctx: JobContextBase, io: JobHostIo, job: { in: FilterEntries; out: FilterEntries }) {
+  const site = init.privacy;
+  const siteChain = async (d: FilterDirection): Promise<ChainedFilter[]> => {
+    const out: ChainedFilter[] = [];
+    for (const f of siteFilterSpecs(site ? { name: site.scope, properties: {}, task_data_filters: site.task_data_filters, task_result_filters: site.task_result_filters } : undefined, d)) out.push(await buildFilter(init.appDir, { args: f.args, ...(f.path ? { path: f.path } : {}), ...(f.name ? { name: f.name } : {}) }, ctx, "site"));
+    return out;
+  };
+  const jobChain = async (entries: FilterEntries) => {
+    const out: { tasks: readonly string[]; filters: ChainedFilter[] }[] = [];
+    for (const e of entries) {
+      const filters: ChainedFilter[] = [];
+      for (const f of e.filters) filters.push(await buildFilter(init.appDir, f, ctx, "job"));
+      out.push({ tasks: e.tasks, filters });
+    }
+    return out;
+  };
+  const chains = { in: { site: await siteChain("in"), job: await jobChain(job.in) }, out: { site: await siteChain("out"), job: await jobChain(job.out) } };
+  const chainFor = (taskName: string, d: FilterDirection): ChainedFilter[] => [...chains[d].site, ...jobFilterEntries(chains[d].job, taskName)];
+  const toModel = (payload: Uint8Array, what: string): FLModel => {
+    const m = decode(payload);
+    if (!(m instanceof FLModel)) throw new CohortError(PrivacyErrorCode.Filter, `${what} is not an FLModel: privacy filters cannot apply, so it does not leave ${init.site}`, {});
+    return m;
+  };
+  return {
+    active: (taskName: string, d: FilterDirection): boolean => chainFor(taskName, d).length > 0,
+    async apply(taskName: string, d: FilterDirection, payload: Uint8Array, reference?: FLModel): Promise<{ bytes: Uint8Array; model?: FLModel }> {
+      const chain = chainFor(taskName, d);
+      if (chain.length === 0) return { bytes: payload };
+      const model = await applyFilterChain(chain, toModel(payload, `${d === "in" ? "the data" : "the result"} of task ${taskName}`), {
+        site: init.site,
+        jobId: init.jobId,
+        taskName,
+        direction: d,
+        ...(reference ? { reference } : {}),
+        charge: (spend) => io.charge?.(taskName, spend) ?? Promise.resolve(),
+        log: (line) => io.log(line),
+      });
+      return { bytes: encode(model), model };
+    },
+    toModel,
+  };
+}
+
 function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unknown>): JobContextBase {
   return {
     jobId: init.jobId,
@@ -98,13 +158,21 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
   const cfg = init.server;
   if (!cfg) throw new CohortError("ERR_JOB_INVALID", "server app without config_fed_server.json", {});
   const registry = new Map<string, unknown>();
+  // At the server, task data filters apply to data going out and result filters to results coming in.
+  let filters: Awaited<ReturnType<typeof filterChains>> | undefined;
   const ctx: ServerJobContext = {
     ...contextBase(init, io, registry),
     resume: init.resume,
-    sendTask: (site, taskName, payload, timeoutMs) => io.sendTask(site, taskName, payload, timeoutMs),
+    sendTask: async (site, taskName, payload, timeoutMs) => {
+      if (!filters) return io.sendTask(site, taskName, payload, timeoutMs);
+      const data = await filters.apply(taskName, "out", payload);
+      const result = await io.sendTask(site, taskName, data.bytes, timeoutMs);
+      return (await filters.apply(taskName, "in", result, data.model)).bytes;
+    },
     progress: (round, totalRounds, metrics, sites) => io.progress(round, totalRounds, metrics, sites),
   };
   await build(init.appDir, cfg.components, ctx, registry);
+  if (cfg.task_data_filters.length || cfg.task_result_filters.length) filters = await filterChains({ ...init, privacy: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
   const workflows: Workflow[] = [];
   for (const w of cfg.workflows) {
     const wf = (await buildOne(init.appDir, w, ctx)) as Workflow | undefined;
@@ -132,5 +200,26 @@ export async function buildSiteJob(init: JobHostInit, io: JobHostIo): Promise<Si
     if (typeof ex?.execute !== "function") throw new CohortError("ERR_JOB_INVALID", `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
     for (const t of e.tasks) executors.set(t, ex);
   }
-  return { ctx, executorFor: (taskName) => executors.get(taskName) ?? executors.get("*") };
+  const filters = await filterChains(init, ctx, io, { in: cfg.task_data_filters, out: cfg.task_result_filters });
+  const filtered = (ex: Executor): Executor => ({
+    async execute(taskName, payload, c) {
+      if (!filters.active(taskName, "in") && !filters.active(taskName, "out")) return ex.execute(taskName, payload, c);
+      const data = await filters.apply(taskName, "in", payload);
+      let reference = data.model;
+      try {
+        reference ??= filters.toModel(data.bytes, "task data");
+      } catch {
+        // not an FLModel: result filters see no reference
+      }
+      const result = await ex.execute(taskName, data.bytes, c);
+      return (await filters.apply(taskName, "out", result, reference)).bytes;
+    },
+  });
+  return {
+    ctx,
+    executorFor: (taskName) => {
+      const ex = executors.get(taskName) ?? executors.get("*");
+      return ex ? filtered(ex) : undefined;
+    },
+  };
 }

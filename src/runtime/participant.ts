@@ -7,6 +7,9 @@ import { CohortError } from "../errors/index.js";
 import { verifyStartupKit } from "../pki/index.js";
 import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
+import { loadPrivacyPolicy, SitePrivacy } from "../privacy/index.js";
+import { componentFor } from "./components/registry.js";
+import "./components/builtins.js";
 import { AuditLog, RefusalAuditor } from "../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../transport/index.js";
 import { ServerJobManager } from "./server-jobs.js";
@@ -178,6 +181,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     const security = siteSecurity({ kitDir: o.kitDir, site: verified.name, rootPem: read(c.client.ssl_root_cert), requireSignedJobs: c.require_signed_jobs, resources: site, log: o.log });
     const plugins = await loadSitePlugins(site?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
     const rm = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) }).parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
+    // local/privacy.json (issue 10): scopes, site filters (built-ins only), budgets and their ledger.
+    const privacy = new SitePrivacy({ site: verified.name, policy: loadPrivacyPolicy(o.kitDir, (p) => componentFor(p)?.kind === "filter"), ledgerFile: join(o.kitDir, "workspace", "privacy_budget.json"), audit, log: o.log });
     const jobs = new ClientJobManager(client, {
       site: verified.name,
       workspace: join(o.kitDir, "workspace"),
@@ -187,6 +192,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       dataPaths: dataPaths(site?.job_data_paths),
       security,
       plugins,
+      privacy,
     });
     jobs.start();
     const siteAdmin = new SiteAdmin({
@@ -199,6 +205,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       plugins,
       status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs() }),
       resources: () => ({ num_of_gpus: rm.num_of_gpus, mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB, max_concurrent_jobs: site?.max_concurrent_jobs ?? 2, running_jobs: jobs.runningJobs() }),
+      privacy: { scopes: () => privacy.showScopes(), budget: () => privacy.showBudget() },
     });
     client.handleRequest(TOPIC_SITE_COMMAND, async (body) => encode(await siteAdmin.handle(decode(body))));
     const checkpoints = new CheckpointExchange({

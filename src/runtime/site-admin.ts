@@ -25,6 +25,8 @@ export interface SiteAdminOptions {
   readonly skewMs: number;
   readonly status: () => Record<string, unknown>;
   readonly resources: () => Record<string, unknown>;
+  /** show_scopes / show_privacy_budget (local/privacy.json and the budget ledger). */
+  readonly privacy?: { scopes(): Record<string, unknown>; budget(): Record<string, unknown> };
   /** The site's plugins (command authorize check). */
   readonly plugins?: readonly SitePlugin[];
 }
@@ -99,6 +101,10 @@ export class SiteAdmin {
         return { site: this.o.site, platform: `${platform()} ${release()}`, node: process.version, cpus: cpus().length, memory_total: totalmem(), memory_free: freemem(), uptime_s: Math.round(uptime()), process_uptime_s: Math.round(process.uptime()), ...this.o.status() };
       case "report_resources":
         return { site: this.o.site, ...this.o.resources() };
+      case "show_scopes":
+        return this.o.privacy?.scopes() ?? { site: this.o.site, scopes: [] };
+      case "show_privacy_budget":
+        return this.o.privacy?.budget() ?? { site: this.o.site, scopes: [] };
       case "check_status":
         return { site: this.o.site, ...this.o.status() };
       case "pwd":

@@ -73,3 +73,6 @@ registerComponent({
   kind: "executor",
   create: (args) => new CrossSiteFashionMnistTrainer(trainerArgs.parse(args)),
 });
+// Privacy filters (issue 10): Cohort names, FLARE's class paths and short names (privacy.json `name`).
+import { BUILTIN_FILTERS } from "../../privacy/index.js";
+for (const f of BUILTIN_FILTERS) registerComponent({ paths: [...f.paths, f.name], kind: "filter", create: (args) => f.create(args) });

@@ -1,0 +1,23 @@
+/** Public API of the privacy area: filters, site scopes (privacy.json), the budget ledger. */
+export { SecureRandom, secureRandom } from "./noise.js";
+export { PrivacyErrorCode, type FilterContext, type FilterDirection, type ModelFilter, type PrivacySpend } from "./types.js";
+export {
+  BUILTIN_FILTERS,
+  ExcludeVars,
+  GaussianPrivacy,
+  PercentilePrivacy,
+  SVTPrivacy,
+  excludeVarsArgs,
+  gaussianArgs,
+  gaussianSigma,
+  parseFilterArgs,
+  percentileArgs,
+  percentileOf,
+  svtArgs,
+  svtBudget,
+  updateOf,
+} from "./filters.js";
+export { budgetSchema, filterSpecSchema, loadPrivacyPolicy, parsePrivacyPolicy, privacyPolicySchema, resolveScope, scopeSchema, type FilterSpec, type PrivacyBudget, type PrivacyPolicy, type PrivacyScope } from "./policy.js";
+export { PrivacyLedger, type ChargeOutcome } from "./ledger.js";
+export { applyFilterChain, jobFilterEntries, siteFilterSpecs, type ChainedFilter } from "./pipeline.js";
+export { SitePrivacy, type SitePrivacyOptions } from "./site.js";

@@ -1,0 +1,39 @@
+import type { FLModel } from "../wire/index.js";
+
+/** What a filter spends, charged to the site's privacy budget before its output exists. */
+export interface PrivacySpend {
+  readonly filter: string;
+  readonly epsilon: number;
+  readonly delta: number;
+}
+
+export type FilterDirection = "in" | "out";
+
+export interface FilterContext {
+  readonly site: string;
+  readonly jobId: string;
+  readonly taskName: string;
+  /** "in": task data arriving (site) / results arriving (server); "out": the reverse. */
+  readonly direction: FilterDirection;
+  /**
+   * The task data this result answers (after the data filters), when known: DP filters on FULL
+   * weights work on the update (result − reference), as FLARE's do on WEIGHT_DIFF.
+   */
+  readonly reference?: FLModel;
+  /** Charges a DP spend to the site's budget; rejects (and the task fails) when refused. */
+  charge(spend: PrivacySpend): Promise<void>;
+  log(line: string): void;
+}
+
+/** A filter component: FLModel in, FLModel out (typed arrays). Throwing stops the task. */
+export interface ModelFilter {
+  filter(model: FLModel, ctx: FilterContext): FLModel | Promise<FLModel>;
+}
+
+export const PrivacyErrorCode = {
+  Policy: "ERR_PRIVACY_POLICY",
+  Scope: "ERR_PRIVACY_SCOPE",
+  Filter: "ERR_PRIVACY_FILTER",
+  Budget: "ERR_PRIVACY_BUDGET",
+  Ledger: "ERR_PRIVACY_LEDGER",
+} as const;
