@@ -52,7 +52,12 @@ export function verifyToken(token: string, serverPublicKey: KeyObject | string, 
     throw new CohortError(AuthErrorCode.TokenInvalid, "session token is malformed", {});
   }
   const body = token.slice(0, dot);
-  const sig = Buffer.from(token.slice(dot + 1), "base64url").toString("base64");
+  const sigBytes = Buffer.from(token.slice(dot + 1), "base64url");
+  // Decoders skip stray characters: a token that does not re-encode to itself was altered.
+  if (sigBytes.toString("base64url") !== token.slice(dot + 1) || Buffer.from(body, "base64url").toString("base64url") !== body) {
+    throw new CohortError(AuthErrorCode.TokenInvalid, "session token is malformed (not canonical base64url)", {});
+  }
+  const sig = sigBytes.toString("base64");
   if (!verifyBytes(key, Buffer.from(body, "ascii"), sig)) {
     throw new CohortError(AuthErrorCode.TokenInvalid, "session token signature is not the server's (forged or altered token)", {});
   }
