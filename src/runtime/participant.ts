@@ -89,8 +89,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
             { driver, host, port: adminPort, security: s.connection_security, accepts: "admin" },
           ];
     const bans = new BanList(banListFile(join(o.kitDir, "workspace")));
-    const serverSite = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
-    const plugins = await loadSitePlugins(serverSite?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
+    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const plugins = await loadSitePlugins(site?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
     const server = new TransportServer({
       name: verified.name,
       project: s.name,
@@ -116,7 +116,6 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       },
       log: o.log,
     });
-    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
     const security = siteSecurity({ kitDir: o.kitDir, site: verified.name, rootPem: read(s.ssl_root_cert), requireSignedJobs: kit.config.require_signed_jobs, resources: site, log: o.log });
     const sched = schedulerArgs.parse(site?.components.find((c) => c.id === "job_scheduler")?.args ?? {});
     const jobs = new ServerJobManager(server, {
@@ -126,8 +125,9 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       settings: { maxJobs: sched.max_jobs, maxScheduleCount: sched.max_schedule_count, scheduleInterval: sched.min_schedule_interval },
       dataPaths: dataPaths(site?.job_data_paths),
       security,
+      plugins,
     });
-    new ServerAdmin(server, jobs, { server: verified.name, rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log }).start();
+    new ServerAdmin(server, jobs, { server: verified.name, rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log, plugins }).start();
     const checkpoints = new CheckpointExchange({
       audit,
       signer: { certPem: read(s.ssl_cert), keyPem: read(s.ssl_private_key) },

@@ -11,6 +11,7 @@ import { ADMIN_COMMANDS } from "./admin-commands.js";
 import type { ServerJobManager } from "./server-jobs.js";
 import { TOPIC_SITE_COMMAND } from "./site-admin.js";
 import type { AuthorizeFn } from "./site-security.js";
+import { firstRefusal, type SitePlugin } from "./plugins.js";
 
 export const TOPIC_ADMIN = "admin.command";
 
@@ -60,6 +61,7 @@ export interface ServerAdminOptions {
   readonly skewMs: number;
   readonly bans: BanList;
   readonly log: (line: string) => void;
+  readonly plugins?: readonly SitePlugin[];
 }
 
 /**
@@ -100,6 +102,8 @@ export class ServerAdmin {
       const submitter = info.jobArg && command.args[0] ? this.submitterOf(command.args[0]) : undefined;
       const d = this.o.authorize?.({ right: cmd, user: issuer, ...(submitter ? { submitter } : {}) });
       if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.server}: ${cmd} for ${issuer.name} (${issuer.role}, ${issuer.org}): ${d.reason}`, { site: this.o.server });
+      const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: cmd, args: command.args, user: issuer, oidcToken: command.oidc });
+      if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.server}: ${refusal}`, { site: this.o.server });
       return encode(await this.runServerCommand(cmd, command.args, req.archive, issuer));
     } catch (err) {
       this.o.audit.append({

@@ -12,6 +12,7 @@ import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefin
 import { isFinished, JobStore, type JobStatus, type StoredJobMeta } from "./job-store.js";
 import { checkComponents } from "./component-check.js";
 import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
+import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { JobSignatureErrorCode, verifyJobFolder } from "../pki/index.js";
 import type { FromChild } from "./child-protocol.js";
 
@@ -60,7 +61,7 @@ export class ServerJobManager {
 
   constructor(
     private readonly transport: TransportServer,
-    private readonly o: { workspace: string; audit: AuditLog; log: (line: string) => void; settings: SchedulerSettings; dataPaths: readonly string[]; security: SiteSecurityOptions },
+    private readonly o: { workspace: string; audit: AuditLog; log: (line: string) => void; settings: SchedulerSettings; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[] },
   ) {
     this.store = new JobStore(join(o.workspace, "jobs"));
   }
@@ -85,6 +86,8 @@ export class ServerJobManager {
 
   async submit(archive: Uint8Array, user: { name: string; org: string; role: string }): Promise<StoredJobMeta> {
     const { job, submitter } = await this.validateArchive(archive, user);
+    const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onSubmitJob, { jobName: job.meta.name, submitter, byoc: job.byoc });
+    if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.security.site}: ${refusal}`, { site: this.o.security.site });
     const meta = this.store.create(job.meta, archive, submitter, job.byoc);
     this.o.audit.append({ action: "job.submitted", outcome: "ok", user: submitter.name, job: meta.job_id, reason: meta.name });
     this.o.log(`job ${meta.job_id} (${meta.name}) submitted by ${user.name}`);
