@@ -24,6 +24,8 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommandInfo>> = {
   check_status: { scope: "server", usage: "check_status server|client", help: "the server and its connected sites (client: asks each site)" },
   remove_client: { scope: "server", usage: "remove_client <site>", help: "disconnect a site and refuse its logins until enable_client (kept across restarts)" },
   enable_client: { scope: "server", usage: "enable_client <site>", help: "let a removed site log in again" },
+  shutdown: { scope: "site", usage: "shutdown server|<site>|@ALL", help: "stop the server or sites (their supervisor does not restart them)" },
+  restart: { scope: "site", usage: "restart server|<site>|@ALL", help: "restart the server or sites (needs start.sh's supervisor)" },
   sys_info: { scope: "site", usage: "sys_info <site|@ALL>", help: "a site's platform, Node.js, CPUs, memory and running jobs" },
   report_resources: { scope: "site", usage: "report_resources <site|@ALL>", help: "a site's capacity and reservations" },
   show_scopes: { scope: "site", usage: "show_scopes <site|@ALL>", help: "a site's privacy scopes (local/privacy.json): default, filters, budgets" },

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { authorize, loadSitePolicy } from "../authz/index.js";
 import { readCertificateInfo } from "../pki/index.js";
 import type { AuthorizeFn, SiteSecurityOptions } from "./site-security.js";
@@ -36,6 +36,19 @@ function siteSecurity(o: { kitDir: string; site: string; rootPem: string; requir
     ...(policy ? { authorize: (r: Parameters<AuthorizeFn>[0]) => authorize(policy.policy, { ...r, siteOrg: org }) } : {}),
     components: { ...(o.resources?.class_allow_list ? { allowList: o.resources.class_allow_list } : {}), mode: o.resources?.class_list_enforcement_mode ?? "enforce" },
   };
+}
+
+/**
+ * `shutdown`/`restart` from an admin: FLARE's files for the supervisor (sub_start.sh stops on
+ * shutdown.fl, restarts on restart.fl), then a clean SIGTERM of this process.
+ */
+function processControl(kitDir: string, log: (line: string) => void): { shutdown(): void; restart(): void } {
+  const stop = (flag: string): void => {
+    writeFileSync(join(kitDir, flag), `${new Date().toISOString()}\n`);
+    log(`${flag === "shutdown.fl" ? "shutdown" : "restart"} requested by an admin`);
+    process.kill(process.pid, "SIGTERM");
+  };
+  return { shutdown: () => stop("shutdown.fl"), restart: () => stop("restart.fl") };
 }
 
 /** Folders job children may read besides their own: the site's datasets (`job_data_paths`). */
@@ -127,7 +140,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       security,
       plugins,
     });
-    new ServerAdmin(server, jobs, { server: verified.name, rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log, plugins }).start();
+    new ServerAdmin(server, jobs, { server: verified.name, rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log, plugins, control: processControl(o.kitDir, o.log) }).start();
     const checkpoints = new CheckpointExchange({
       audit,
       signer: { certPem: read(s.ssl_cert), keyPem: read(s.ssl_private_key) },
@@ -193,6 +206,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       security,
       plugins,
       privacy,
+      // The CKKS client context, when the kit has one (HE provisioning writes and signs it).
+      ...(existsSync(join(startup, "client_context.ckks")) ? { he: JSON.parse(read("client_context.ckks")) as { scheme: "ckks"; params: string; secret_key?: string } } : {}),
     });
     jobs.start();
     const siteAdmin = new SiteAdmin({
@@ -203,6 +218,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       ...(security.authorize ? { authorize: security.authorize } : {}),
       skewMs: 60_000,
       plugins,
+      control: processControl(o.kitDir, o.log),
       status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs() }),
       resources: () => ({ num_of_gpus: rm.num_of_gpus, mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB, max_concurrent_jobs: site?.max_concurrent_jobs ?? 2, running_jobs: jobs.runningJobs() }),
       privacy: { scopes: () => privacy.showScopes(), budget: () => privacy.showBudget() },

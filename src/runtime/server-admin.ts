@@ -62,6 +62,7 @@ export interface ServerAdminOptions {
   readonly bans: BanList;
   readonly log: (line: string) => void;
   readonly plugins?: readonly SitePlugin[];
+  readonly control?: { shutdown(): void; restart(): void };
 }
 
 /**
@@ -96,7 +97,8 @@ export class ServerAdmin {
       eventId = this.o.audit.append({ action: `admin.${cmd}`, outcome: "ok", user: issuer.name, reason: command.args.join(" ").slice(0, 200) });
       const info = ADMIN_COMMANDS[cmd];
       if (!info) throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(cmd)}`, { cmd });
-      if (info.scope === "site" || (cmd === "check_status" && command.args[0] === "client")) {
+      const serverTarget = (cmd === "shutdown" || cmd === "restart") && command.args[0] === "server";
+      if ((info.scope === "site" && !serverTarget) || (cmd === "check_status" && command.args[0] === "client")) {
         return encode(await this.forward(command.args[0] ?? "", req.command, eventId, cmd));
       }
       const submitter = info.jobArg && command.args[0] ? this.submitterOf(command.args[0]) : undefined;
@@ -206,6 +208,13 @@ export class ServerAdmin {
         this.transport.drop(name, `removed by ${user.name}`);
         this.o.log(`site ${name} removed by ${user.name}; its logins are refused until enable_client`);
         return { site: name, removed: true };
+      }
+      case "shutdown":
+      case "restart": {
+        const control = this.o.control;
+        if (!control) throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `the server cannot ${cmd} itself here`, {});
+        setTimeout(() => (cmd === "shutdown" ? control.shutdown() : control.restart()), 300).unref();
+        return { server: this.o.server, [cmd]: "in progress" };
       }
       case "enable_client": {
         const name = arg("a site name");

@@ -24,6 +24,8 @@ export interface SiteAdminOptions {
   readonly authorize?: AuthorizeFn;
   readonly skewMs: number;
   readonly status: () => Record<string, unknown>;
+  /** Process control for shutdown/restart (the participant writes shutdown.fl/restart.fl and stops). */
+  readonly control?: { shutdown(): void; restart(): void };
   readonly resources: () => Record<string, unknown>;
   /** show_scopes / show_privacy_budget (local/privacy.json and the budget ledger). */
   readonly privacy?: { scopes(): Record<string, unknown>; budget(): Record<string, unknown> };
@@ -109,6 +111,13 @@ export class SiteAdmin {
         return { site: this.o.site, ...this.o.status() };
       case "pwd":
         return this.o.kitDir;
+      case "shutdown":
+      case "restart": {
+        if (!this.o.control) throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `${this.o.site} cannot ${cmd} itself`, {});
+        // Answer first, then stop: the admin gets the confirmation.
+        setTimeout(() => (cmd === "shutdown" ? this.o.control?.shutdown() : this.o.control?.restart()), 300).unref();
+        return { site: this.o.site, [cmd]: "in progress" };
+      }
       case "ls": {
         const p = this.safePath(args[0]);
         if (!statSync(p).isDirectory()) return relative(this.o.kitDir, p);

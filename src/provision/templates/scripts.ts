@@ -53,6 +53,7 @@ stop_all() {
 trap stop_all TERM INT
 recent=()
 while true; do
+  rm -f "$KIT_DIR/restart.fl"
   $COHORT start "$KIT_DIR" &
   child=$!
   echo "$child" > "$KIT_DIR/pid.fl"
