@@ -296,4 +296,49 @@ export class KeyThief {
     assert.ok(list.some((j) => j.job_id === jobId), "the job is in the store after the restart");
     assert.ok(list.every((j) => j.status.startsWith("FINISHED:")), "no job left half-run");
   });
+
+  test("the run's audit trails verify, witness each other, reveal tampering, and trace a task across sites", { timeout: 120_000 }, async () => {
+    // A clean stop: every participant sends its final checkpoint.
+    await session?.close().catch(() => undefined);
+    session = undefined;
+    for (const p of sites.values()) assert.equal(await p.stop(), 0);
+    assert.equal(await server.stop(), 0);
+    const log = (n: string): string => join(kit(n), "audit.log");
+    const root = join(kit("localhost"), "startup", "rootCA.pem");
+    for (const s of ["site-1", "site-2"]) {
+      const r = await runCli(["audit", "verify", log(s), "--witness", log("localhost"), "--root", root]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /chain intact; \d+ checkpoint\(s\) witnessed/);
+    }
+    const srv = await runCli(["audit", "verify", log("localhost"), "--witness", log("site-1"), "--root", root]);
+    assert.equal(srv.code, 0, srv.stdout + srv.stderr);
+
+    // Tampered copies of site-1's log: edit, delete, insert, and a tail cut behind the server's witness.
+    const lines = readFileSync(log("site-1"), "utf8").trim().split("\n");
+    const variants: [string, string[]][] = [
+      ["edit", lines.map((l, i) => (i === 3 ? l.replace(/"outcome":"ok"/, '"outcome":"denied"').replace(/"outcome":"denied"/, '"outcome":"error"') : l))],
+      ["delete", lines.filter((_, i) => i !== 4)],
+      ["insert", [...lines.slice(0, 5), lines[2] ?? "", ...lines.slice(5)]],
+    ];
+    for (const [what, v] of variants) {
+      const f = writeFile(join(dir, `tampered-${what}.log`), `${v.join("\n")}\n`);
+      const r = await runCli(["audit", "verify", f]);
+      assert.equal(r.code, 1, `${what}: ${r.stdout}`);
+      assert.match(r.stdout + r.stderr, /NOT intact: .*:(4|5|6):/, what);
+    }
+    const cut = writeFile(join(dir, "site-1-cut", "audit.log"), `${lines.slice(0, lines.length - 6).join("\n")}\n`);
+    assert.equal((await runCli(["audit", "verify", cut])).code, 0, "a cut tail alone still chains");
+    const witnessed = await runCli(["audit", "verify", cut, "--witness", log("localhost"), "--site", "site-1"]);
+    assert.equal(witnessed.code, 1, witnessed.stdout);
+    assert.match(witnessed.stdout + witnessed.stderr, /witnessed/);
+
+    // One task from sent to result, across the server's and the sites' logs.
+    const sent = readFileSync(log("localhost"), "utf8").split("\n").find((l) => l.includes('"action":"task.sent"') && l.includes('"peer":"site-1"'));
+    assert.ok(sent);
+    const id = (JSON.parse(sent) as { id: string }).id;
+    const trace = await runCli(["audit", "trace", id, kit("localhost"), kit("site-1"), kit("site-2"), kit("site-3"), "--json"]);
+    assert.equal(trace.code, 0, trace.stderr);
+    const steps = (JSON.parse(trace.stdout) as { action: string; site: string }[]).map((s) => `${s.site}:${s.action}`);
+    for (const step of ["localhost:task.sent", "site-1:task.received", "site-1:task.executed", "site-1:task.result_returned", "localhost:task.result_received"]) assert.ok(steps.includes(step), `${step} in ${steps.join(", ")}`);
+  });
 });
