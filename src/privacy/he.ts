@@ -159,3 +159,4 @@ export class CkksContext {
     return { scheme: "ckks", params: this.params };
   }
 }
+

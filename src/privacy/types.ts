@@ -1,4 +1,5 @@
 import type { FLModel } from "../wire/index.js";
+import type { SerializedCkksContext } from "./he.js";
 
 /** What a filter spends, charged to the site's privacy budget before its output exists. */
 export interface PrivacySpend {
@@ -23,6 +24,8 @@ export interface FilterContext {
   /** Charges a DP spend to the site's budget; rejects (and the task fails) when refused. */
   charge(spend: PrivacySpend): Promise<void>;
   log(line: string): void;
+  /** The site's CKKS client context (with its secret key), for the HE filters. */
+  readonly ckks?: SerializedCkksContext;
 }
 
 /** A filter component: FLModel in, FLModel out (typed arrays). Throwing stops the task. */

@@ -28,6 +28,8 @@ export const initSchema = z.object({
   privacy: z
     .object({ scope: z.string(), task_data_filters: z.array(filterSpecSchema), task_result_filters: z.array(filterSpecSchema), budget: budgetSchema.optional() })
     .optional(),
+  /** The site's CKKS client context (startup/client_context.ckks, with its secret key), for the HE filters. */
+  he: z.object({ scheme: z.literal("ckks"), params: z.string(), secret_key: z.string().optional() }).optional(),
 });
 export type InitMessage = z.infer<typeof initSchema>;
 

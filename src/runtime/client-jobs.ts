@@ -13,7 +13,7 @@ import type { SiteResources } from "./resources.js";
 import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
-import type { FromChild } from "./child-protocol.js";
+import type { FromChild, InitMessage } from "./child-protocol.js";
 import type { SitePrivacy } from "../privacy/index.js";
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
@@ -39,7 +39,7 @@ export class ClientJobManager {
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy },
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: InitMessage["he"] },
   ) {}
 
   start(): void {
@@ -149,6 +149,7 @@ export class ClientJobManager {
       });
       this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks });
       child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume,
+        ...(this.o.he ? { he: this.o.he } : {}),
         ...(scope ? { privacy: { scope: scope.name, task_data_filters: scope.task_data_filters, task_result_filters: scope.task_result_filters, ...(scope.budget ? { budget: scope.budget } : {}) } } : {}),
       });
       await ready;

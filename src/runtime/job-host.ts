@@ -127,6 +127,7 @@ async function filterChains(init: JobHostInit, ctx: JobContextBase, io: JobHostI
         direction: d,
         ...(reference ? { reference } : {}),
         charge: (spend) => io.charge?.(taskName, spend) ?? Promise.resolve(),
+        ...(init.he ? { ckks: init.he } : {}),
         log: (line) => io.log(line),
       });
       return { bytes: encode(model), model };
