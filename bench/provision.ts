@@ -47,12 +47,25 @@ async function timeProvision(keyAlgorithm: string, runs: number): Promise<number
   return times;
 }
 
+/** Seconds to write `n` 1 KiB files: this file system's share of a provisioning run. */
+function writeFilesBaseline(n: number): number {
+  const dir = mkdtempSync(join(tmpdir(), "cohort-bench-fs-"));
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) writeFileSync(join(dir, `f${i}`), Buffer.alloc(1024, 1));
+    return (performance.now() - t0) / 1000;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 export default async function bench(args: string[]): Promise<void> {
   const runs = Number(args[args.indexOf("--runs") + 1] ?? 3) || 3;
   console.log(`provision: 1 server + 100 clients + 5 admins (106 kits: keys, certs, configs, signatures, tgz); ${availableParallelism()} cores, UV_THREADPOOL_SIZE=${process.env["UV_THREADPOOL_SIZE"] ?? "4 (default)"}, median of ${runs} runs`);
   await timeProvision("ec-p256", 1); // warm-up (module loading, JIT)
+  const fsBaseline = writeFilesBaseline(106 * 14);
   const ec = await timeProvision("ec-p256", runs);
   const rsa = await timeProvision("rsa-2048", runs);
   const rows: [string, string, string, string][] = [
@@ -64,5 +77,6 @@ export default async function bench(args: string[]): Promise<void> {
   console.log(fmt(["keys", "median", "reference", "ratio"]));
   console.log(fmt(w.map((n) => "-".repeat(n))));
   for (const r of rows) console.log(fmt(r));
+  console.log(`baseline: writing ${106 * 14} small files plainly takes ${fsBaseline.toFixed(2)} s on this file system now (a kit run writes about as many, plus 106 .tgz)`);
   console.log(`runs: ec-p256 ${ec.map((t) => t.toFixed(2)).join(", ")} s; rsa-2048 ${rsa.map((t) => t.toFixed(2)).join(", ")} s`);
 }
