@@ -80,6 +80,9 @@ let idCounter = 0;
 const newId = (): string => ID_PREFIX + (++idCounter).toString(16).padStart(16, "0");
 const asParts = (body: Body | void): readonly Uint8Array[] => (body === undefined ? [] : body instanceof Uint8Array ? [body] : body);
 
+/** Chunks of one stream written ahead of their acknowledgement by the socket. */
+const STREAM_WINDOW = 8;
+
 /** The key streams are digested with: derived from the direction's key, never used for messages. */
 export function streamKey(directionKey: Uint8Array): Buffer {
   return createHmac("sha256", directionKey).update("cohort-stream-v1").digest();
@@ -185,7 +188,13 @@ export class SecureChannel {
       ...(options.chunkBytes ? { chunkBytes: options.chunkBytes } : {}),
       digest: () => createHmac("sha256", this.sendStreamKey),
     });
-    for (const chunk of stream.chunks) await this.sendFrame("chunk", { id: newId(), t: topic }, chunk);
+    // Keep a few chunks in flight: awaiting each write in turn leaves the link idle between them.
+    const window: Promise<void>[] = [];
+    for (const chunk of stream.chunks) {
+      window.push(this.sendFrame("chunk", { id: newId(), t: topic }, chunk));
+      if (window.length >= STREAM_WINDOW) await window.shift();
+    }
+    await Promise.all(window);
   }
 
   close(reason = "closed"): void {
