@@ -143,6 +143,7 @@ function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unk
     site: init.site,
     sites: init.sites,
     runDir: init.runDir,
+    appDir: init.appDir,
     signal: io.signal,
     wire: { encode, decode, FLModel, DXO, Tensor, Shareable },
     log: (line) => io.log(line),

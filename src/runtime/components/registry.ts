@@ -18,6 +18,8 @@ export interface JobContextBase {
   readonly sites: readonly string[];
   /** The job's writable run folder. */
   readonly runDir: string;
+  /** The job's app folder (config/, custom/): read-only for the job. */
+  readonly appDir?: string;
   readonly signal: AbortSignal;
   /** Custom code cannot import `cohort` from the job folder; it uses this. */
   readonly wire: WireApi;
