@@ -87,3 +87,23 @@ export class CohortProcess {
 export function startParticipantProcess(kitDir: string, options: { server?: boolean; env?: Record<string, string> } = {}): CohortProcess {
   return new CohortProcess(["start", kitDir, ...(options.server ? ["--host", "127.0.0.1"] : [])], options.env);
 }
+
+export interface AdminCliResult {
+  readonly code: number | null;
+  /** The --json answer (empty when the command was refused: refusals print on stderr). */
+  readonly json: Record<string, unknown>;
+  readonly text: string;
+}
+
+/** `cohort admin <kit> -c <command> --json` as a real process. */
+export async function adminCli(adminKit: string, command: string, timeoutMs = 120_000): Promise<AdminCliResult> {
+  const { runCli } = await import("./index.js");
+  const r = await runCli(["admin", adminKit, "-c", command, "--json"], {}, { timeoutMs });
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    // refusals print on stderr
+  }
+  return { code: r.code, json, text: r.stdout + r.stderr };
+}

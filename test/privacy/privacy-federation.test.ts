@@ -9,8 +9,8 @@ import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { provision } from "../../src/provision/index.js";
 import { AdminSession } from "../../src/runtime/index.js";
-import { freePort, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
-import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { adminCli, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
 const ADMIN = "admin@nvidia.com";
@@ -21,16 +21,7 @@ let session: AdminSession | undefined;
 const sites = new Map<string, CohortProcess>();
 const kit = (n: string): string => join(prodDir, n);
 
-async function admin(command: string): Promise<{ code: number | null; json: Record<string, unknown>; text: string }> {
-  const r = await runCli(["admin", kit(ADMIN), "-c", command, "--json"], {}, { timeoutMs: 120_000 });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(r.stdout) as Record<string, unknown>;
-  } catch {
-    // refusals print to stderr
-  }
-  return { code: r.code, json, text: r.stdout + r.stderr };
-}
+const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 120_000);
 
 async function finished(jobId: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;

@@ -12,7 +12,7 @@ import { partitionNonIid } from "../../src/runtime/learn/partition.js";
 import { findFashionMnist, loadIdxDataset } from "../../src/runtime/learn/idx.js";
 import { AdminSession } from "../../src/runtime/index.js";
 import { freePort, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
-import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { adminCli, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 const ADMIN = "admin@nvidia.com";
@@ -24,16 +24,7 @@ const sites = new Map<string, CohortProcess>();
 
 const kit = (n: string): string => join(prodDir, n);
 
-async function admin(command: string): Promise<{ code: number | null; json: Record<string, unknown>; text: string }> {
-  const r = await runCli(["admin", kit(ADMIN), "-c", command, "--json"], {}, { timeoutMs: 120_000 });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(r.stdout) as Record<string, unknown>;
-  } catch {
-    // refusals print to stderr
-  }
-  return { code: r.code, json, text: r.stdout + r.stderr };
-}
+const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 120_000);
 
 /** Polls the job through an in-process admin session (the TypeScript admin API). */
 async function waitStatus(jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {

@@ -12,8 +12,8 @@ import { provision } from "../../src/provision/index.js";
 import { signJobFolder } from "../../src/pki/index.js";
 import { AdminSession } from "../../src/runtime/index.js";
 import { packFolder } from "../../src/runtime/archive.js";
-import { freePort, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
-import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { adminCli, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 const ADMINS = { pa: "admin@nvidia.com", lead: "lead@org-a.org", orgb: "orgadmin@org-b.org", member: "member@org-c.org" };
@@ -23,16 +23,7 @@ let server: CohortProcess;
 const sites = new Map<string, CohortProcess>();
 const kit = (n: string): string => join(prodDir, n);
 
-async function admin(who: string, command: string): Promise<{ code: number | null; json: Record<string, unknown>; text: string }> {
-  const r = await runCli(["admin", kit(who), "-c", command, "--json"], {}, { timeoutMs: 60_000 });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(r.stdout) as Record<string, unknown>;
-  } catch {
-    // refusals print on stderr
-  }
-  return { code: r.code, json, text: r.stdout + r.stderr };
-}
+const admin = (who: string, command: string): Promise<AdminCliResult> => adminCli(kit(who), command, 60_000);
 
 function auditOf(participant: string): Record<string, unknown>[] {
   return readFileSync(join(kit(participant), "audit.log"), "utf8")
