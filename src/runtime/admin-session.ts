@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
@@ -53,7 +53,7 @@ export class AdminSession {
   }
 
   /** Runs one command; resolves with the server's answer (plain data) or rejects with its refusal. */
-  async run(line: string): Promise<unknown> {
+  async run(line: string, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<unknown> {
     const [cmd, ...args] = splitCommandLine(line.trim());
     if (!cmd) throw new CohortError("ERR_ADMIN_USAGE", "empty command", {});
     if (cmd === "submit_job") {
@@ -71,14 +71,23 @@ export class AdminSession {
       }
     }
     const answer = await this.call(cmd, args);
-    if (cmd === "download_job") {
-      const r = z.object({ job_id: z.string(), meta: z.unknown(), archive: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(answer);
+    if (cmd === "download_job" && args.length === 1) {
+      const r = z.object({ job_id: z.string(), meta: z.unknown(), total_bytes: z.number().int().nonnegative(), parts: z.number().int().positive() }).parse(answer);
+      const archive = new Uint8Array(r.total_bytes);
+      let received = 0;
+      for (let i = 0; i < r.parts; i++) {
+        const part = z.object({ bytes: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(await this.call(cmd, [r.job_id, String(i)]));
+        if (received + part.bytes.byteLength > archive.byteLength) throw new CohortError("ERR_ADMIN_DOWNLOAD", "the server sent more bytes than it announced", {});
+        archive.set(part.bytes, received);
+        received += part.bytes.byteLength;
+        options.onProgress?.(received, r.total_bytes);
+      }
+      if (received !== r.total_bytes) throw new CohortError("ERR_ADMIN_DOWNLOAD", `download_job ${r.job_id}: got ${received} of ${r.total_bytes} bytes`, {});
       const dest = join(this.kitDir, "transfer", r.job_id);
       mkdirSync(dest, { recursive: true });
-      await unpackArchive(r.archive, join(dest, "workspace"));
-      const { writeFileSync } = await import("node:fs");
+      await unpackArchive(archive, join(dest, "workspace"));
       writeFileSync(join(dest, "meta.json"), `${JSON.stringify(r.meta, null, 2)}\n`);
-      return { job_id: r.job_id, downloaded_to: dest };
+      return { job_id: r.job_id, downloaded_to: dest, bytes: received };
     }
     return answer;
   }

@@ -14,6 +14,8 @@ import type { AuthorizeFn } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 
 export const TOPIC_ADMIN = "admin.command";
+/** download_job sends results in parts of this size. */
+export const DOWNLOAD_PART_BYTES = 4 * 1024 * 1024;
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
 export const adminRequestSchema = z.object({ command: z.unknown(), archive: bytes.optional() });
@@ -72,6 +74,8 @@ export interface ServerAdminOptions {
  */
 export class ServerAdmin {
   private readonly nonces: NonceCache;
+  /** Packed results of recent download_job calls, per admin and job. */
+  private readonly downloads = new Map<string, { archive: Uint8Array; at: number }>();
 
   constructor(
     private readonly transport: TransportServer,
@@ -195,8 +199,26 @@ export class ServerAdmin {
         jobs.delete(id);
         return { job_id: id, deleted: true };
       }
-      case "download_job":
-        return jobs.download(arg("a job id"));
+      case "download_job": {
+        // In parts (the console shows progress, and no message exceeds a frame): the first call
+        // packs the results and answers how many parts; `download_job <id> <i>` fetches part i.
+        const id = arg("a job id");
+        const key = `${user.name}|${id}`;
+        const now = Date.now();
+        for (const [k, v] of this.downloads) if (now - v.at > 300_000) this.downloads.delete(k);
+        if (args[1] === undefined) {
+          const d = await jobs.download(id);
+          if (this.downloads.size > 32) this.downloads.clear();
+          this.downloads.set(key, { archive: d.archive, at: now });
+          return { job_id: id, meta: d.meta, total_bytes: d.archive.byteLength, parts: Math.max(1, Math.ceil(d.archive.byteLength / DOWNLOAD_PART_BYTES)) };
+        }
+        const cached = this.downloads.get(key);
+        const part = Number(args[1]);
+        if (!cached || !Number.isInteger(part) || part < 0 || part * DOWNLOAD_PART_BYTES >= Math.max(1, cached.archive.byteLength)) {
+          throw new CohortError("ERR_ADMIN_USAGE", `download_job ${id} ${args[1]}: no such part (start with download_job ${id})`, {});
+        }
+        return { job_id: id, part, bytes: cached.archive.subarray(part * DOWNLOAD_PART_BYTES, (part + 1) * DOWNLOAD_PART_BYTES) };
+      }
       case "check_status": {
         const clients = this.connectedSites();
         return { server: "started", clients, running_jobs: jobs.runningJobs(), removed_clients: this.o.bans.names() };

@@ -22,6 +22,16 @@ function show(result: unknown): string {
   return String(result);
 }
 
+/** A progress bar on stderr when it is a terminal (download_job). */
+function progressBar(label: string): ((done: number, total: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (done, total) => {
+    const width = 30;
+    const n = total > 0 ? Math.round((done / total) * width) : width;
+    process.stderr.write(`\r${label} [${"#".repeat(n)}${"-".repeat(width - n)}] ${(done / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB${done >= total ? "\n" : ""}`);
+  };
+}
+
 function help(cmd?: string): string {
   if (cmd) {
     const info = ADMIN_COMMANDS[cmd];
@@ -99,7 +109,8 @@ async function consoleLoop(dir: string, token: string | undefined): Promise<numb
       process.stdout.write(`unknown command ${cmd}${near ? `; did you mean ${near}?` : ""} (help lists commands)\n`);
     } else {
       try {
-        process.stdout.write(`${show(await session.run(line))}\n`);
+        const onProgress = cmd === "download_job" ? progressBar("downloading") : undefined;
+        process.stdout.write(`${show(await session.run(line, onProgress ? { onProgress } : {}))}\n`);
         if (cmd === "check_status" || cmd === "remove_client" || cmd === "enable_client") refreshSites();
       } catch (err) {
         process.stdout.write(`${isCohortError(err) ? `[${err.code}] ` : ""}${(err as Error).message}\n`);
@@ -144,7 +155,8 @@ export function registerAdmin(program: Command): void {
       let session: Awaited<ReturnType<Awaited<ReturnType<typeof loadSession>>["open"]>> | undefined;
       try {
         session = await (await loadSession()).open(dir, token ? { oidcToken: token } : {});
-        const result = await session.run(flags.command);
+        const onProgress = cmd === "download_job" ? progressBar("downloading") : undefined;
+        const result = await session.run(flags.command, onProgress ? { onProgress } : {});
         process.stdout.write(`${flags.json ? JSON.stringify(result) : show(result)}\n`);
         // A site command where every site refused is a failure too.
         if (typeof result === "object" && result !== null && !Array.isArray(result) && ADMIN_COMMANDS[cmd]?.scope === "site") {
