@@ -1,3 +1,6 @@
+/** The transport topic admin commands travel on (console → server). */
+export const TOPIC_ADMIN = "admin.command";
+
 /**
  * The admin commands (FLARE's names): where each runs and how it is used. Server commands are
  * authorised by the server's policy; site commands are forwarded, signed by the admin, and each

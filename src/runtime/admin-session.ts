@@ -8,7 +8,7 @@ import { loadKitConfig } from "../config/index.js";
 import { decode, encode } from "../wire/index.js";
 import { driverFor, TransportClient } from "../transport/index.js";
 import { packFolder, unpackArchive } from "./archive.js";
-import { TOPIC_ADMIN } from "./server-admin.js";
+import { TOPIC_ADMIN } from "./admin-commands.js";
 import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../auth/index.js";
 

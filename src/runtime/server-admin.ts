@@ -13,7 +13,8 @@ import { TOPIC_SITE_COMMAND } from "./site-admin.js";
 import type { AuthorizeFn } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 
-export const TOPIC_ADMIN = "admin.command";
+import { TOPIC_ADMIN } from "./admin-commands.js";
+export { TOPIC_ADMIN };
 /** download_job sends results in parts of this size. */
 export const DOWNLOAD_PART_BYTES = 4 * 1024 * 1024;
 
