@@ -3,6 +3,8 @@
  * their output collected line by line, readiness waits, and a clean SIGTERM stop.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import assert from "node:assert/strict";
+import { AdminSession } from "../../src/runtime/index.js";
 import { REPO_ROOT } from "./index.js";
 
 export class CohortProcess {
@@ -106,4 +108,39 @@ export async function adminCli(adminKit: string, command: string, timeoutMs = 12
     // refusals print on stderr
   }
   return { code: r.code, json, text: r.stdout + r.stderr };
+}
+
+/**
+ * Polls a job's meta through one in-process admin session (the TypeScript admin API) until
+ * `done` holds; reconnects on the next poll when the server is restarting.
+ */
+export class JobWatcher {
+  private session: AdminSession | undefined;
+
+  /** `adminKit` is read at each poll (kits are provisioned in `before`); `context` adds to a failure. */
+  constructor(private readonly adminKit: () => string, private readonly context: () => string = () => "") {}
+
+  async wait(jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (;;) {
+      try {
+        this.session ??= await AdminSession.open(this.adminKit());
+        const m = (await this.session.run(`get_job_meta ${jobId}`)) as Record<string, unknown>;
+        last = m;
+        if (done(String(m["status"]), m)) return m;
+      } catch (err) {
+        last = (err as Error).message;
+        await this.close();
+      }
+      if (Date.now() > deadline) assert.fail(`job ${jobId} did not reach the expected state; last: ${JSON.stringify(last).slice(0, 2000)}\n${this.context()}`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
+
+  /** Ends the session (a clean stop lets participants write their final audit checkpoints). */
+  async close(): Promise<void> {
+    await this.session?.close().catch(() => undefined);
+    this.session = undefined;
+  }
 }

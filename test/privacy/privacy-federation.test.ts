@@ -8,31 +8,21 @@ import assert from "node:assert/strict";
 import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { provision } from "../../src/provision/index.js";
-import { AdminSession } from "../../src/runtime/index.js";
 import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
-import { adminCli, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
+import { adminCli, JobWatcher, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
 const ADMIN = "admin@nvidia.com";
 let dir = "";
 let prodDir = "";
 let server: CohortProcess;
-let session: AdminSession | undefined;
 const sites = new Map<string, CohortProcess>();
 const kit = (n: string): string => join(prodDir, n);
 
 const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 120_000);
 
-async function finished(jobId: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    session ??= await AdminSession.open(kit(ADMIN));
-    const m = (await session.run(`get_job_meta ${jobId}`)) as Record<string, unknown>;
-    if (String(m["status"]).startsWith("FINISHED:")) return m;
-    if (Date.now() > deadline) assert.fail(`job ${jobId} did not finish: ${JSON.stringify(m).slice(0, 1500)}\n${server.output.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const watcher = new JobWatcher(() => kit(ADMIN), () => server.output.slice(-2000));
+const finished = (jobId: string, timeoutMs = 120_000): Promise<Record<string, unknown>> => watcher.wait(jobId, (s) => s.startsWith("FINISHED:"), timeoutMs);
 
 /** The hello-dp example with changes: 2 rounds, few samples, no job filter (the site forces one). */
 function job(name: string, scope?: string): string {
@@ -92,7 +82,7 @@ ${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, conn
 });
 
 after(async () => {
-  await session?.close().catch(() => undefined);
+  await watcher.close();
   for (const p of sites.values()) await p.stop();
   await server.stop();
 });

@@ -11,9 +11,8 @@ import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { provision } from "../../src/provision/index.js";
-import { AdminSession } from "../../src/runtime/index.js";
 import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
-import { adminCli, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
+import { adminCli, JobWatcher, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 const ADMIN = "admin@nvidia.com";
@@ -26,30 +25,13 @@ const pySkip = PY_OK ? false : "/usr/bin/python3 with msgpack and numpy is neede
 let dir = "";
 let prodDir = "";
 let server: CohortProcess;
-let session: AdminSession | undefined;
 const sites = new Map<string, CohortProcess>();
 const kit = (n: string): string => join(prodDir, n);
 
 const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 60_000);
 
-async function waitStatus(jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      session ??= await AdminSession.open(kit(ADMIN));
-      const m = (await session.run(`get_job_meta ${jobId}`)) as Record<string, unknown>;
-      last = m;
-      if (done(String(m["status"]), m)) return m;
-    } catch (err) {
-      last = (err as Error).message;
-      await session?.close().catch(() => undefined);
-      session = undefined;
-    }
-    if (Date.now() > deadline) assert.fail(`job ${jobId} did not reach the expected state; last: ${JSON.stringify(last).slice(0, 1500)}\nsites:\n${[...sites.values()].map((p) => p.output.slice(-1500)).join("\n")}`);
-    await new Promise((res) => setTimeout(res, 250));
-  }
-}
+const watcher = new JobWatcher(() => kit(ADMIN), () => `sites:\n${[...sites.values()].map((p) => p.output.slice(-1500)).join("\n")}`);
+const waitStatus = (jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> => watcher.wait(jobId, done, timeoutMs);
 
 type Json = Record<string, unknown>;
 type Cfg = Json & { workflows?: { args: Json }[]; components?: { id: string; path: string; args: Json }[]; executors?: { tasks: string[]; executor: { path: string; args: Json } }[] };
@@ -151,7 +133,7 @@ ${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, conn
 });
 
 after(async () => {
-  await session?.close().catch(() => undefined);
+  await watcher.close();
   for (const p of sites.values()) await p.stop();
   await server.stop();
 });

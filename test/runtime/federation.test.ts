@@ -10,42 +10,22 @@ import { provision } from "../../src/provision/index.js";
 import { evaluate, initParams, trainLocal } from "../../src/runtime/learn/models.js";
 import { partitionNonIid } from "../../src/runtime/learn/partition.js";
 import { findFashionMnist, loadIdxDataset } from "../../src/runtime/learn/idx.js";
-import { AdminSession } from "../../src/runtime/index.js";
 import { freePort, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
-import { adminCli, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
+import { adminCli, JobWatcher, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 const ADMIN = "admin@nvidia.com";
 let dir = "";
 let prodDir = "";
 let server: CohortProcess;
-let session: AdminSession | undefined;
 const sites = new Map<string, CohortProcess>();
 
 const kit = (n: string): string => join(prodDir, n);
 
 const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 120_000);
 
-/** Polls the job through an in-process admin session (the TypeScript admin API). */
-async function waitStatus(jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      session ??= await AdminSession.open(kit(ADMIN));
-      const m = (await session.run(`get_job_meta ${jobId}`)) as Record<string, unknown>;
-      last = m;
-      if (done(String(m["status"]), m)) return m;
-    } catch (err) {
-      // The server may be restarting: reconnect on the next poll.
-      last = (err as Error).message;
-      await session?.close().catch(() => undefined);
-      session = undefined;
-    }
-    if (Date.now() > deadline) assert.fail(`job ${jobId} did not reach the expected state; last: ${JSON.stringify(last).slice(0, 2000)}\nserver:\n${server.output.slice(-3000)}`);
-    await new Promise((res) => setTimeout(res, 250));
-  }
-}
+const watcher = new JobWatcher(() => kit(ADMIN), () => `server:\n${server.output.slice(-3000)}`);
+const waitStatus = watcher.wait.bind(watcher);
 
 /** A job folder from the hello-fedavg example with changes. */
 function job(name: string, change: (files: { meta: Record<string, unknown>; server: Record<string, unknown>; client: Record<string, unknown> }) => void, custom?: Record<string, string>): string {
@@ -97,7 +77,7 @@ ${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, conn
 });
 
 after(async () => {
-  await session?.close().catch(() => undefined);
+  await watcher.close();
   for (const p of sites.values()) await p.stop();
   await server.stop();
 });
@@ -290,8 +270,7 @@ export class KeyThief {
 
   test("the run's audit trails verify, witness each other, reveal tampering, and trace a task across sites", { timeout: 120_000 }, async () => {
     // A clean stop: every participant sends its final checkpoint.
-    await session?.close().catch(() => undefined);
-    session = undefined;
+    await watcher.close();
     for (const p of sites.values()) assert.equal(await p.stop(), 0);
     assert.equal(await server.stop(), 0);
     const log = (n: string): string => join(kit(n), "audit.log");

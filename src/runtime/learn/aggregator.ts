@@ -104,7 +104,7 @@ function foldInto32(acc: Float32Array, x: Float32Array, w: number, from: number,
   for (; i < to; i++) acc[i] = (acc[i] as number) + w * (x[i] as number);
 }
 
-/** The same for a float64 accumulator. */
+/** The same for a float64 accumulator: a separate function, not a shared generic one, keeps each loop monomorphic (one typed-array kind), which V8 needs to keep the fold fast. */
 function foldInto64(acc: Float64Array, x: Float32Array, w: number, from: number, to: number): void {
   let i = from;
   const tail = from + ((to - from) & ~7);
