@@ -13,3 +13,5 @@ export { ReplayWindow } from "./replay-window.js";
 export { transcript } from "./transcript.js";
 export { signCommand, verifyCommand, NonceCache, signedCommandSchema } from "./command-signature.js";
 export type { SignedCommand, CommandIssuer } from "./command-signature.js";
+export { sealPeerMessage, openPeerMessage, peekPeerMessageHeader } from "./peer-envelope.js";
+export type { PeerMessageHeader } from "./peer-envelope.js";

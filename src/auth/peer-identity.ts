@@ -13,6 +13,8 @@ export interface PeerIdentity {
   /** SHA256 fingerprint of the peer's certificate (used by bans). */
   readonly certFingerprint: string;
   readonly certNotAfter: Date;
+  /** The certificate itself (PEM): sites of a job get each other's to seal peer messages. */
+  readonly certPem: string;
 }
 
 const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2";
@@ -58,7 +60,7 @@ export function verifyPeerCertificate(certPem: string, rootPem: string, claimed:
       { name: claimed.name, certType, claimedType: claimed.type },
     );
   }
-  return { name: info.commonName, type: certType, org: info.organization, role: info.role, certFingerprint: certificateFingerprint(certPem), certNotAfter: info.notAfter };
+  return { name: info.commonName, type: certType, org: info.organization, role: info.role, certFingerprint: certificateFingerprint(certPem), certNotAfter: info.notAfter, certPem };
 }
 
 /** Checks the server's certificate as a client sees it at login. */

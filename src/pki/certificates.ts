@@ -116,11 +116,12 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
   const ekuOids = options.extendedKeyUsages.map((u) => (u === "serverAuth" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth));
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    // TLS 1.2 RSA key exchange needs keyEncipherment; ECDSA keys only ever sign.
+    // RSA: TLS 1.2 RSA key exchange and sealed peer messages (RSA-OAEP) need keyEncipherment.
+    // EC: signing, and ECDH for sealed peer messages between sites (swarm) needs keyAgreement.
     new x509.KeyUsagesExtension(
       leafKeyIsRsa(options.subjectPublicKeySpki)
         ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
-        : x509.KeyUsageFlags.digitalSignature,
+        : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
       true,
     ),
     new x509.ExtendedKeyUsageExtension(ekuOids, false),

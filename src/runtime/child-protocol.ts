@@ -42,6 +42,10 @@ export const toChildSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("abort"), token: z.string(), reason: z.string() }),
   /** The site's answer to a privacy-budget charge. */
   z.object({ type: z.literal("privacy.charged"), token: z.string(), chargeId: z.string(), allowed: z.boolean(), reason: z.string().optional() }),
+  /** A message from another site of the job, opened (signature checked, decrypted) by the site process. */
+  z.object({ type: z.literal("peer.message"), token: z.string(), deliveryId: z.string(), from: z.string(), topic: z.string(), payload: bytes }),
+  /** The outcome of a `peer.send`. */
+  z.object({ type: z.literal("peer.sent"), token: z.string(), sendId: z.string(), ok: z.boolean(), code: z.string().optional(), message: z.string().optional() }),
 ]);
 export type ToChild = z.infer<typeof toChildSchema>;
 
@@ -55,6 +59,9 @@ export const fromChildSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("log"), token: z.string(), level: z.enum(["info", "warn", "error"]), line: z.string().max(4000) }),
   /** A DP filter asks the site process to charge its spend to the site's budget ledger. */
   z.object({ type: z.literal("privacy.charge"), token: z.string(), chargeId: z.string(), taskName: z.string(), filter: z.string(), epsilon: z.number().min(0), delta: z.number().min(0) }),
+  /** Job code sends a message to another site: the site process seals it for that site and has the server relay it. */
+  z.object({ type: z.literal("peer.send"), token: z.string(), sendId: z.string(), to: z.string(), topic: z.string(), payload: bytes, timeoutMs: z.number().int().positive() }),
+  z.object({ type: z.literal("peer.delivered"), token: z.string(), deliveryId: z.string(), ok: z.boolean(), code: z.string().optional(), message: z.string().optional() }),
   z.object({ type: z.literal("done"), token: z.string(), status: z.enum(["FINISHED:COMPLETED", "FINISHED:EXECUTION_EXCEPTION", "FINISHED:ABORTED"]), reason: z.string().optional() }),
 ]);
 export type FromChild = z.infer<typeof fromChildSchema>;

@@ -1,3 +1,4 @@
+import { createPrivateKey, randomUUID, type KeyObject } from "node:crypto";
 import { rmSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -12,12 +13,25 @@ import { checkComponents, startsProcesses } from "./component-check.js";
 import type { SiteResources } from "./resources.js";
 import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
-import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
+import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
+import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../auth/index.js";
 import type { FromChild, InitMessage } from "./child-protocol.js";
 import type { SitePrivacy } from "../privacy/index.js";
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
-const deploySchema = z.object({ job_id: z.string().uuid(), job_name: z.string(), app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), archive: bytes, sites: z.array(z.string()), resume: z.boolean().default(false) });
+const deploySchema = z.object({
+  job_id: z.string().uuid(),
+  job_name: z.string(),
+  app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+  archive: bytes,
+  sites: z.array(z.string()),
+  resume: z.boolean().default(false),
+  /** The job's sites' certificates (PEM), for sealing peer messages; each is checked against the root here. */
+  peer_certs: z.record(z.string(), z.string().max(32_768)).default({}),
+});
+const peerDeliverySchema = z.object({ job_id: z.string().uuid(), from: z.string().max(200), envelope: bytes, audit_ref: z.string().optional() });
+/** A sealed peer message is accepted within this much of its sealing time (then its id is remembered). */
+const PEER_SKEW_MS = 5 * 60_000;
 const taskSchema = z.object({ job_id: z.string().uuid(), task_id: z.string(), task_name: z.string(), payload: bytes, audit_ref: z.string().optional() });
 const endSchema = z.object({ job_id: z.string().uuid(), status: z.string() });
 const resourcesSchema = z.object({ job_id: z.string().uuid(), spec: z.record(z.string(), z.unknown()) });
@@ -27,6 +41,10 @@ interface SiteJob {
   readonly child: JobChild;
   readonly ready: Promise<void>;
   readonly tasks: Map<string, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>;
+  /** Peers' certificates that chained to our root with CN = their site name. */
+  readonly peerCerts: Map<string, string>;
+  readonly peerNonces: NonceCache;
+  readonly deliveries: Map<string, { resolve: () => void; reject: (e: Error) => void }>;
 }
 
 /**
@@ -36,11 +54,15 @@ interface SiteJob {
  */
 export class ClientJobManager {
   private readonly jobs = new Map<string, SiteJob>();
+  private readonly kitKey: KeyObject | undefined;
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: InitMessage["he"] },
-  ) {}
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: InitMessage["he"]; keyPem?: string },
+  ) {
+    // The site's kit key seals and opens peer messages; it stays in this process (never the job child's).
+    this.kitKey = o.keyPem ? createPrivateKey(o.keyPem) : undefined;
+  }
 
   start(): void {
     this.transport.handleRequest(TOPIC_JOB_RESOURCES, (body) => {
@@ -56,6 +78,7 @@ export class ClientJobManager {
       const t = taskSchema.parse(decode(body));
       return this.task(t.job_id, t.task_id, t.task_name, t.payload, t.audit_ref);
     });
+    this.transport.handleRequest(TOPIC_JOB_PEER_DELIVER, (body) => this.receivePeerMessage(body));
     this.transport.handleMessage(TOPIC_JOB_END, (body) => {
       const e = endSchema.parse(decode(body));
       void this.stopJob(e.job_id, `the server ended the job (${e.status})`);
@@ -100,6 +123,8 @@ export class ClientJobManager {
         if (r) throw new CohortError("ERR_JOB_UNSAFE_COMPONENT", `${this.o.site}: ${r}`, { site: this.o.site, path: c.path });
       }
       this.o.resources.claim(d.job_id);
+      const peerCerts = this.checkPeerCertificates(d);
+      const deliveries = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
       const tasks = new Map<string, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
       let readyResolve: () => void = () => undefined;
       let readyReject: (e: Error) => void = () => undefined;
@@ -132,6 +157,16 @@ export class ClientJobManager {
             } catch {
               // the child is gone
             }
+          } else if (m.type === "peer.send") {
+            this.sendPeerMessage(d.job_id, m.to, m.topic, m.payload, m.timeoutMs).then(
+              () => child.send({ type: "peer.sent", sendId: m.sendId, ok: true }),
+              (err: Error) => child.send({ type: "peer.sent", sendId: m.sendId, ok: false, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay, message: err.message }),
+            ).catch(() => undefined);
+          } else if (m.type === "peer.delivered") {
+            const p = deliveries.get(m.deliveryId);
+            deliveries.delete(m.deliveryId);
+            if (m.ok) p?.resolve();
+            else p?.reject(new CohortError(m.code ?? RuntimeErrorCode.PeerRefused, `${this.o.site}: ${m.message ?? "the job did not take the message"}`, {}));
           } else if (m.type === "log") this.o.log(`job ${d.job_id.slice(0, 8)} ${m.level}: ${m.line}`);
           else if (m.type === "done" && m.status !== "FINISHED:COMPLETED") readyReject(new CohortError(RuntimeErrorCode.Child, m.reason ?? m.status, {}));
         },
@@ -140,6 +175,8 @@ export class ClientJobManager {
           readyReject(err);
           for (const p of tasks.values()) p.reject(err);
           tasks.clear();
+          for (const p of deliveries.values()) p.reject(err);
+          deliveries.clear();
           if (this.jobs.get(d.job_id)?.child === child) {
             this.jobs.delete(d.job_id);
             this.o.resources.release(d.job_id);
@@ -147,7 +184,7 @@ export class ClientJobManager {
         },
         log: this.o.log,
       });
-      this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks });
+      this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks, peerCerts, peerNonces: new NonceCache(PEER_SKEW_MS), deliveries });
       child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume,
         ...(this.o.he ? { he: this.o.he } : {}),
         ...(scope ? { privacy: { scope: scope.name, task_data_filters: scope.task_data_filters, task_result_filters: scope.task_result_filters, ...(scope.budget ? { budget: scope.budget } : {}) } } : {}),
@@ -183,6 +220,55 @@ export class ClientJobManager {
       return encode({ payload: result, audit_ref: returned });
     } catch (err) {
       this.o.audit.append({ action: "task.executed", outcome: "error", job: jobId, ref: received, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", reason: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** The job's peers' certificates that chain to our root with the right name; others are left out (and said why). */
+  private checkPeerCertificates(d: z.infer<typeof deploySchema>): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [site, pem] of Object.entries(d.peer_certs)) {
+      if (site === this.o.site || !d.sites.includes(site)) continue;
+      try {
+        verifyPeerCertificate(pem, this.o.security.rootPem, { name: site, type: "client" });
+        out.set(site, pem);
+      } catch (err) {
+        this.o.audit.append({ action: "peer.certificate", outcome: "denied", job: d.job_id, peer: site, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRefused, reason: (err as Error).message });
+        this.o.log(`job ${d.job_id}: ${site}'s certificate from the server is not usable for peer messages: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /** Seals a message from this site's job for another site (its certificate, our kit key) and has the server relay it. */
+  private async sendPeerMessage(jobId: string, to: string, topic: string, payload: Uint8Array, timeoutMs: number): Promise<void> {
+    const job = this.jobs.get(jobId);
+    const cert = job?.peerCerts.get(to);
+    if (!job || !cert || !this.kitKey) throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site} cannot seal a message for ${to}: ${!this.kitKey ? "this site has no kit key loaded" : `no verified certificate for ${to} in job ${jobId}`}`, { to });
+    const envelope = sealPeerMessage({ job: jobId, from: this.o.site, to, topic, payload, senderKey: this.kitKey, recipientCertPem: cert });
+    await this.transport.request(TOPIC_JOB_PEER, encode({ job_id: jobId, to, envelope, timeout_ms: timeoutMs }), { timeoutMs });
+    this.o.audit.append({ action: "peer.sent", outcome: "ok", job: jobId, peer: to, reason: `${topic}: ${payload.byteLength} bytes, sealed for ${to}` });
+  }
+
+  /** A message relayed by the server: opened only if sealed for us by a peer of the job, fresh and never seen. */
+  private async receivePeerMessage(body: Uint8Array): Promise<Uint8Array> {
+    const r = peerDeliverySchema.parse(decode(body));
+    const job = this.jobs.get(r.job_id);
+    try {
+      if (!job) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${r.job_id} is not running at ${this.o.site}`, { jobId: r.job_id });
+      const cert = job.peerCerts.get(r.from);
+      if (!cert || !this.kitKey) throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site} has no verified certificate for ${r.from} in job ${r.job_id}`, { from: r.from });
+      const opened = openPeerMessage(r.envelope, { job: r.job_id, me: this.o.site, from: r.from, senderCertPem: cert, recipientKey: this.kitKey, nonces: job.peerNonces, skewMs: PEER_SKEW_MS });
+      await job.ready;
+      const deliveryId = randomUUID();
+      await new Promise<void>((resolve, reject) => {
+        job.deliveries.set(deliveryId, { resolve, reject });
+        job.child.send({ type: "peer.message", deliveryId, from: r.from, topic: opened.header.topic, payload: opened.payload });
+      });
+      this.o.audit.append({ action: "peer.received", outcome: "ok", job: r.job_id, peer: r.from, ...(r.audit_ref ? { ref: r.audit_ref } : {}), reason: `${opened.header.topic}: ${opened.payload.byteLength} bytes from ${r.from}` });
+      return encode({ ok: true });
+    } catch (err) {
+      this.o.audit.append({ action: "peer.received", outcome: "denied", job: r.job_id, peer: r.from, ...(r.audit_ref ? { ref: r.audit_ref } : {}), code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRefused, reason: (err as Error).message });
       throw err;
     }
   }

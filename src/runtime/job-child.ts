@@ -28,6 +28,15 @@ const charge = (taskName: string, spend: { filter: string; epsilon: number; delt
     send({ type: "privacy.charge", chargeId, taskName, filter: spend.filter, epsilon: spend.epsilon, delta: spend.delta });
   });
 let taskCounter = 0;
+const pendingPeerSends = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+let peerSendCounter = 0;
+/** Peer messages leave through the site process, which seals them for the peer (it holds the kit key). */
+const peerSend = (to: string, topic: string, payload: Uint8Array, timeoutMs: number): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    const sendId = `${++peerSendCounter}`;
+    pendingPeerSends.set(sendId, { resolve, reject });
+    send({ type: "peer.send", sendId, to, topic, payload, timeoutMs });
+  });
 let siteJob: SiteJobHost | undefined;
 
 async function start(init: InitMessage): Promise<void> {
@@ -51,7 +60,7 @@ async function start(init: InitMessage): Promise<void> {
     send({ type: "done", status: abort.signal.aborted ? "FINISHED:ABORTED" : "FINISHED:COMPLETED" });
     return;
   }
-  siteJob = await buildSiteJob(init, io);
+  siteJob = await buildSiteJob(init, { ...io, peerSend });
   send({ type: "ready" });
 }
 
@@ -100,10 +109,27 @@ process.on("message", (raw: unknown) => {
       else p?.reject(new CohortError("ERR_PRIVACY_BUDGET", m.reason ?? "privacy budget refused", {}));
       break;
     }
+    case "peer.sent": {
+      const p = pendingPeerSends.get(m.sendId);
+      pendingPeerSends.delete(m.sendId);
+      if (m.ok) p?.resolve();
+      else p?.reject(new CohortError(m.code ?? "ERR_PEER_SEND", m.message ?? "peer message not delivered", {}));
+      break;
+    }
+    case "peer.message":
+      try {
+        if (!siteJob) throw new CohortError("ERR_PEER_UNAVAILABLE", "the job is not ready for peer messages yet", {});
+        siteJob.deliverPeer(m.from, m.topic, m.payload);
+        send({ type: "peer.delivered", deliveryId: m.deliveryId, ok: true });
+      } catch (err) {
+        send({ type: "peer.delivered", deliveryId: m.deliveryId, ok: false, code: isCohortError(err) ? err.code : "ERR_PEER_DELIVERY", message: (err as Error).message });
+      }
+      break;
     case "abort":
       abort.abort(m.reason);
       for (const p of pendingTasks.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
       for (const p of pendingCharges.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
+      for (const p of pendingPeerSends.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
       send({ type: "done", status: "FINISHED:ABORTED", reason: m.reason });
       setTimeout(() => process.exit(0), 100);
       break;

@@ -17,6 +17,8 @@ export const RuntimeErrorCode = {
   Deploy: "ERR_JOB_DEPLOY",
   Child: "ERR_JOB_CHILD",
   Resources: "ERR_JOB_RESOURCES",
+  PeerRelay: "ERR_JOB_PEER_RELAY",
+  PeerRefused: "ERR_JOB_PEER_REFUSED",
 } as const;
 
 const siteName = z.string().regex(/^(@ALL|server|[A-Za-z0-9_-]+)$/, "must be server, @ALL or a site name");

@@ -11,6 +11,7 @@ import { CohortError } from "../errors/index.js";
 import type { InitMessage } from "./child-protocol.js";
 import { componentFor, type ClientJobContext, type ComponentDefinition, type Executor, type JobContextBase, type ServerJobContext, type Workflow } from "./components/registry.js";
 import "./components/builtins.js";
+import { checkPeerTopic, PeerErrorCode, PeerInbox, type PeerMessenger } from "./peer-inbox.js";
 import type { ComponentConfig } from "./job-def.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../wire/index.js";
 import { applyFilterChain, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
@@ -39,10 +40,17 @@ export interface ServerJobHost {
   run(): Promise<void>;
 }
 
+/** How a site app reaches the job's other sites (none: peer messages are refused). */
+export interface SiteJobIo extends JobHostIo {
+  peerSend?(to: string, topic: string, payload: Uint8Array, timeoutMs: number): Promise<void>;
+}
+
 /** A built site app: its executors by task name ("*" answers any task). */
 export interface SiteJobHost {
   readonly ctx: ClientJobContext;
   executorFor(taskName: string): Executor | undefined;
+  /** A message from another site of the job (opened by the site process); throws when not taken. */
+  deliverPeer(from: string, topic: string, payload: Uint8Array): void;
 }
 
 /** Loads a BYOC component from the app's custom/ folder: `module.Export` → custom/module.js. */
@@ -190,11 +198,24 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
 }
 
 /** Builds a site app (components, then executors by task). */
-export async function buildSiteJob(init: JobHostInit, io: JobHostIo): Promise<SiteJobHost> {
+export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<SiteJobHost> {
   const cfg = init.client;
   if (!cfg) throw new CohortError("ERR_JOB_INVALID", "client app without config_fed_client.json", {});
   const registry = new Map<string, unknown>();
-  const ctx = contextBase(init, io, registry);
+  const inbox = new PeerInbox({ site: init.site, peers: init.sites, signal: io.signal });
+  const peers: PeerMessenger = {
+    async send(site, topic, payload, timeoutMs = 600_000) {
+      checkPeerTopic(topic);
+      if (!init.sites.includes(site)) throw new CohortError(PeerErrorCode.NotAPeer, `${site} is not a site of job ${init.jobId} (${init.sites.join(", ")})`, { site });
+      // To itself: straight into its own inbox, a copy as over the network.
+      if (site === init.site) return inbox.deliver(site, topic, payload.slice());
+      if (!io.peerSend) throw new CohortError(PeerErrorCode.Unavailable, "peer messages are not available to this job", {});
+      return io.peerSend(site, topic, payload, timeoutMs);
+    },
+    receive: (site, topic, timeoutMs) => inbox.receive(site, topic, timeoutMs),
+  };
+  let runTask: (taskName: string, payload: Uint8Array) => Promise<Uint8Array> = () => Promise.reject(new Error("the app is still being built"));
+  const ctx: ClientJobContext = { ...contextBase(init, io, registry), peers, runTask: (t, p) => runTask(t, p) };
   await build(init.appDir, cfg.components, ctx, registry);
   const executors = new Map<string, Executor>();
   for (const e of cfg.executors) {
@@ -217,11 +238,14 @@ export async function buildSiteJob(init: JobHostInit, io: JobHostIo): Promise<Si
       return (await filters.apply(taskName, "out", result, reference)).bytes;
     },
   });
-  return {
-    ctx,
-    executorFor: (taskName) => {
-      const ex = executors.get(taskName) ?? executors.get("*");
-      return ex ? filtered(ex) : undefined;
-    },
+  const executorFor = (taskName: string): Executor | undefined => {
+    const ex = executors.get(taskName) ?? executors.get("*");
+    return ex ? filtered(ex) : undefined;
   };
+  runTask = (taskName, payload) => {
+    const ex = executorFor(taskName);
+    if (!ex) return Promise.reject(new CohortError("ERR_JOB_NO_EXECUTOR", `${init.site}: no executor for task ${taskName}`, { site: init.site }));
+    return ex.execute(taskName, payload, ctx);
+  };
+  return { ctx, executorFor, deliverPeer: (from, topic, payload) => inbox.deliver(from, topic, payload) };
 }

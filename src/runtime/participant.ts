@@ -206,6 +206,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       security,
       plugins,
       privacy,
+      keyPem: read(c.client.ssl_private_key),
       // The CKKS client context, when the kit has one (HE provisioning writes and signs it).
       ...(existsSync(join(startup, "client_context.ckks")) ? { he: JSON.parse(read("client_context.ckks")) as { scheme: "ckks"; params: string; secret_key?: string } } : {}),
     });

@@ -14,13 +14,20 @@ import { checkComponents } from "./component-check.js";
 import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { JobSignatureErrorCode, verifyJobFolder } from "../pki/index.js";
+import { peekPeerMessageHeader } from "../auth/index.js";
 import type { FromChild } from "./child-protocol.js";
 
 export const TOPIC_JOB_DEPLOY = "job.deploy";
 export const TOPIC_JOB_TASK = "job.task";
 export const TOPIC_JOB_END = "job.end";
 export const TOPIC_JOB_RESOURCES = "job.check_resources";
+/** Site → server: relay a sealed message to another site of the job; server → site: here is one. */
+export const TOPIC_JOB_PEER = "job.peer";
+export const TOPIC_JOB_PEER_DELIVER = "job.peer.deliver";
+/** A relayed peer message's wait is bounded whatever the sender asks. */
+const MAX_PEER_RELAY_MS = 3_600_000;
 
+const peerRelaySchema = z.object({ job_id: z.string().uuid(), to: z.string().max(200), envelope: z.custom<Uint8Array>((v) => v instanceof Uint8Array), timeout_ms: z.number().int().positive().default(600_000) });
 const taskReplySchema = z.object({ payload: z.custom<Uint8Array>((v) => v instanceof Uint8Array), audit_ref: z.string().optional() });
 
 export interface SchedulerSettings {
@@ -70,6 +77,7 @@ export class ServerJobManager {
     this.startedAt = Date.now();
     for (const id of this.store.recover()) this.o.log(`job ${id} was running when the server stopped; it will resume`);
     this.transport.onSession(() => this.schedule());
+    this.transport.handleRequest(TOPIC_JOB_PEER, (body, meta) => this.relayPeerMessage(body, meta));
     this.timer = setInterval(() => this.schedule(), Math.max(250, this.o.settings.scheduleInterval * 1000));
     this.timer.unref();
     this.schedule();
@@ -113,6 +121,40 @@ export class ServerJobManager {
 
   async download(id: string): Promise<{ job_id: string; meta: StoredJobMeta; archive: Uint8Array }> {
     return { job_id: id, meta: this.store.get(id), archive: await packFolder(this.store.workspace(id)) };
+  }
+
+  /**
+   * Relays a sealed message between two sites of a running job (swarm learning). The server sees
+   * who, which job, the topic and the size — it audits those — but not the content: the envelope
+   * is encrypted for the recipient and signed by the sender (src/auth/peer-envelope.ts).
+   */
+  private async relayPeerMessage(body: Uint8Array, meta: MessageMeta): Promise<Uint8Array> {
+    const parsed = peerRelaySchema.safeParse(decode(body));
+    const from = meta.sender;
+    const refuse = (job: string | undefined, reason: string): never => {
+      this.o.audit.append({ action: "peer.relay", outcome: "denied", peer: from, ...(job ? { job } : {}), code: RuntimeErrorCode.PeerRelay, reason });
+      throw new CohortError(RuntimeErrorCode.PeerRelay, `peer message from ${from} not relayed: ${reason}`, { from });
+    };
+    if (!parsed.success) return refuse(undefined, "not a peer relay request (job_id, to, envelope)");
+    const r = parsed.data;
+    const job = this.running.get(r.job_id);
+    if (!job || job.ended) return refuse(r.job_id, `job ${r.job_id} is not running`);
+    if (meta.peer?.type !== "client" || !job.sites.includes(from)) return refuse(r.job_id, `${from} is not a site of job ${r.job_id}`);
+    if (!job.sites.includes(r.to) || r.to === from) return refuse(r.job_id, `${r.to} is not another site of job ${r.job_id}`);
+    let topic = "?";
+    try {
+      topic = peekPeerMessageHeader(r.envelope).topic;
+    } catch {
+      return refuse(r.job_id, "the envelope is not a sealed peer message");
+    }
+    const relayed = this.o.audit.append({ action: "peer.relay", outcome: "ok", job: r.job_id, peer: r.to, reason: `${from} → ${r.to}: ${topic}, ${r.envelope.byteLength} bytes sealed` });
+    try {
+      await this.transport.request(r.to, TOPIC_JOB_PEER_DELIVER, encode({ job_id: r.job_id, from, envelope: r.envelope, audit_ref: relayed }), { timeoutMs: Math.min(r.timeout_ms, MAX_PEER_RELAY_MS) });
+    } catch (err) {
+      this.o.audit.append({ action: "peer.relay", outcome: "error", job: r.job_id, peer: r.to, ref: relayed, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay, reason: (err as Error).message });
+      throw err;
+    }
+    return encode({ ok: true });
   }
 
   runningJobs(): string[] {
@@ -233,11 +275,16 @@ export class ServerJobManager {
         const clearance = clearJobForSite(this.o.security, appDir, def, serverAppName, "server");
         for (const w of clearance.warnings) this.o.log(`job ${m.job_id}: ${w}`);
       }
+      // Each site's certificate, as it logged in: sites seal peer messages with them (and check them against the root).
+      const peerCerts = Object.fromEntries(sites.flatMap((s) => {
+        const pem = this.transport.session(s)?.identity.certPem;
+        return pem ? [[s, pem]] : [];
+      }));
       const deployed = await Promise.allSettled(
         sites.map(async (site) => {
           const app = appForSite(def.meta, site);
           if (!app) throw new CohortError(RuntimeErrorCode.Deploy, `no app for ${site} in the deploy_map`, { site });
-          await this.transport.request(site, TOPIC_JOB_DEPLOY, encode({ job_id: m.job_id, job_name: m.name, app, archive, sites, resume }), { timeoutMs: 60_000 });
+          await this.transport.request(site, TOPIC_JOB_DEPLOY, encode({ job_id: m.job_id, job_name: m.name, app, archive, sites, resume, peer_certs: peerCerts }), { timeoutMs: 60_000 });
           return site;
         }),
       );

@@ -13,8 +13,9 @@ export class CohortProcess {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(args: readonly string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+  /** `preloads`: test-only modules imported (through tsx) before the CLI, e.g. to capture traffic. */
+  constructor(args: readonly string[], env: Record<string, string> = {}, preloads: readonly string[] = []) {
+    this.child = spawn(process.execPath, ["--import", "tsx", ...preloads.flatMap((p) => ["--import", p]), "src/cli/main.ts", ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -86,8 +87,8 @@ export class CohortProcess {
 }
 
 /** Starts `cohort start <kit> --host 127.0.0.1` (servers) or `cohort start <kit>` (sites). */
-export function startParticipantProcess(kitDir: string, options: { server?: boolean; env?: Record<string, string> } = {}): CohortProcess {
-  return new CohortProcess(["start", kitDir, ...(options.server ? ["--host", "127.0.0.1"] : [])], options.env);
+export function startParticipantProcess(kitDir: string, options: { server?: boolean; env?: Record<string, string>; preloads?: readonly string[] } = {}): CohortProcess {
+  return new CohortProcess(["start", kitDir, ...(options.server ? ["--host", "127.0.0.1"] : [])], options.env, options.preloads);
 }
 
 export interface AdminCliResult {

@@ -7,9 +7,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { provision } from "../../src/provision/index.js";
-import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
-import { adminCli, JobWatcher, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
+import { REPO_ROOT, writeFile } from "../helpers/index.js";
+import { startFederation } from "../helpers/federation.js";
+import { adminCli, JobWatcher, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
 const ADMIN = "admin@nvidia.com";
@@ -52,33 +52,25 @@ const auditLines = (site: string): Record<string, unknown>[] =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 before(async () => {
-  dir = tempDir("cohort-privacy-");
-  const port = await freePort();
-  const file = writeFile(
-    join(dir, "project.yml"),
-    `api_version: 3
-name: privacy_test
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, connect_to: 127.0.0.1}`).join("\n")}
-  - {name: ${ADMIN}, type: admin, org: nvidia, role: project_admin}
-`,
-  );
-  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
-  writeFile(
-    join(kit("site-1"), "local", "privacy.json"),
-    JSON.stringify({
-      scopes: [
-        { name: "public", task_result_filters: [{ name: "ExcludeVars", args: { exclude_vars: [] } }] },
-        { name: "private", properties: { note: "patients" }, task_result_filters: [{ name: "GaussianPrivacy", args: { clip_norm: 0.1, epsilon: 0.6, delta: 1e-6 } }], budget: { epsilon: 1.0, delta: 1e-5 } },
-      ],
-      default_scope: "private",
-    }),
-  );
-  server = startParticipantProcess(kit("localhost"), { server: true });
-  await server.waitFor(/listening on/);
-  for (const s of SITES) sites.set(s, startParticipantProcess(kit(s)));
-  for (const s of SITES) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+  const fed = await startFederation({
+    project: "privacy_test",
+    sites: SITES,
+    admin: ADMIN,
+    prepare: (kit) => {
+    writeFile(
+      join(kit("site-1"), "local", "privacy.json"),
+      JSON.stringify({
+        scopes: [
+          { name: "public", task_result_filters: [{ name: "ExcludeVars", args: { exclude_vars: [] } }] },
+          { name: "private", properties: { note: "patients" }, task_result_filters: [{ name: "GaussianPrivacy", args: { clip_norm: 0.1, epsilon: 0.6, delta: 1e-6 } }], budget: { epsilon: 1.0, delta: 1e-5 } },
+        ],
+        default_scope: "private",
+      }),
+    );
+    },
+  });
+  ({ dir, prodDir, server } = fed);
+  for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
 after(async () => {

@@ -98,6 +98,8 @@ function site(): { ctx: ClientJobContext; abort: AbortController; dir: string; l
     sites: ["site-1", "site-2"],
     runDir: join(job, "workspace"),
     signal: abort.signal,
+    peers: { send: () => Promise.reject(new Error("no peers in this test")), receive: () => Promise.reject(new Error("no peers in this test")) },
+    runTask: () => Promise.reject(new Error("no local tasks in this test")),
     wire: { encode, decode, FLModel, DXO, Tensor, Shareable },
     log: (l) => logs.push(l),
     warn: (l) => logs.push(`WARN ${l}`),

@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { provision } from "../../src/provision/index.js";
-import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
-import { adminCli, JobWatcher, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
+import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { startFederation, configureScheduler } from "../helpers/federation.js";
+import { adminCli, JobWatcher, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 const ADMIN = "admin@nvidia.com";
@@ -109,27 +109,14 @@ export async function main(flare) {
 `;
 
 before(async () => {
-  dir = tempDir("cohort-clientapi-fed-");
-  const port = await freePort();
-  const file = writeFile(
-    join(dir, "project.yml"),
-    `api_version: 3
-name: clientapi_test
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, connect_to: 127.0.0.1}`).join("\n")}
-  - {name: ${ADMIN}, type: admin, org: nvidia, role: project_admin}
-`,
-  );
-  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
-  const res = JSON.parse(readFileSync(join(kit("localhost"), "local", "resources.json.default"), "utf8")) as { components: { id: string; args: Json }[] };
-  const sched = res.components.find((c) => c.id === "job_scheduler");
-  if (sched) Object.assign(sched.args, { max_jobs: 1, max_schedule_count: 4, min_schedule_interval: 0.5 });
-  writeFile(join(kit("localhost"), "local", "resources.json"), JSON.stringify(res));
-  server = startParticipantProcess(kit("localhost"), { server: true });
-  await server.waitFor(/listening on/);
-  for (const s of SITES) sites.set(s, startParticipantProcess(kit(s)));
-  for (const s of SITES) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+  const fed = await startFederation({
+    project: "clientapi_test",
+    sites: SITES,
+    admin: ADMIN,
+    prepare: (kit) => configureScheduler(kit("localhost"), { max_jobs: 1, max_schedule_count: 4, min_schedule_interval: 0.5 }),
+  });
+  ({ dir, prodDir, server } = fed);
+  for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
 after(async () => {

@@ -67,6 +67,8 @@ test("the cross-site trainer submits its last locally trained model", { timeout:
     sites: ["site-1", "site-2"],
     runDir: tempDir("cohort-xsite-"),
     signal: new AbortController().signal,
+    peers: { send: () => Promise.reject(new Error("no peers in this test")), receive: () => Promise.reject(new Error("no peers in this test")) },
+    runTask: () => Promise.reject(new Error("no local tasks in this test")),
     wire,
     log: () => undefined,
     warn: () => undefined,

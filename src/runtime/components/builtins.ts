@@ -68,6 +68,19 @@ registerComponent({
   kind: "workflow",
   create: (args) => new CrossSiteModelEval(crossSiteArgs.parse(args)),
 });
+// Swarm learning (issue 7): the server drives, a random site aggregates each round, models go site to site sealed.
+import { SwarmServerController, swarmServerArgs } from "./swarm-server.js";
+import { SwarmClientController, swarmClientArgs } from "./swarm-client.js";
+registerComponent({
+  paths: ["cohort.SwarmServerController", "nvflare.app_common.ccwf.SwarmServerController", "nvflare.app_common.ccwf.swarm_server_ctl.SwarmServerController"],
+  kind: "workflow",
+  create: (args) => new SwarmServerController(swarmServerArgs.parse(args)),
+});
+registerComponent({
+  paths: ["cohort.SwarmClientController", "nvflare.app_common.ccwf.SwarmClientController", "nvflare.app_common.ccwf.swarm_client_ctl.SwarmClientController"],
+  kind: "executor",
+  create: (args) => new SwarmClientController(swarmClientArgs.parse(args)),
+});
 registerComponent({
   paths: ["cohort.CrossSiteFashionMnistTrainer"],
   kind: "executor",

@@ -4,6 +4,7 @@
  * refused at deploy, unless the job brings its own code (BYOC, custom/), authorised per site.
  */
 import type * as wire from "../../wire/index.js";
+import type { PeerMessenger } from "../peer-inbox.js";
 
 /** What job code (built-in or custom/) gets to build messages: the wire API (FLModel, encode…). */
 export type WireApi = Pick<typeof wire, "encode" | "decode" | "FLModel" | "DXO" | "Tensor" | "Shareable">;
@@ -37,7 +38,12 @@ export interface ServerJobContext extends JobContextBase {
   progress(round: number, totalRounds: number, metrics: Record<string, number>, sites: readonly string[]): void;
 }
 
-export type ClientJobContext = JobContextBase;
+export interface ClientJobContext extends JobContextBase {
+  /** Messages to and from the job's other sites: sealed end to end, relayed by the server (swarm). */
+  readonly peers: PeerMessenger;
+  /** Runs this app's executor for `taskName` here, through the site's and the job's filters, as a task from the server would. */
+  runTask(taskName: string, payload: Uint8Array): Promise<Uint8Array>;
+}
 
 export interface Workflow {
   run(ctx: ServerJobContext): Promise<void>;

@@ -201,7 +201,18 @@ async function run(
         const cfg = app ? def.apps.get(app)?.client : undefined;
         if (!app || !cfg) throw new CohortError(RuntimeErrorCode.Deploy, `no app with config_fed_client.json for ${site} in the deploy_map`, { site });
         mkdirSync(layout.runDir(site), { recursive: true, mode: 0o700 });
-        const io = { signal: abort.signal, log: (l: string) => log.write(site, "info", l), warn: (l: string) => log.write(site, "warn", l) };
+        const io = {
+          signal: abort.signal,
+          log: (l: string) => log.write(site, "info", l),
+          warn: (l: string) => log.write(site, "warn", l),
+          // One process: peer messages go straight to the peer's inbox (a copy, as over the network);
+          // a deployment seals them end to end and the server relays them.
+          peerSend: async (to: string, topic: string, payload: Uint8Array) => {
+            const peer = hosts.get(to);
+            if (!peer) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${jobId} is not running at ${to}`, { jobId });
+            peer.deliverPeer(site, topic, payload.slice());
+          },
+        };
         hosts.set(site, await buildSiteJob({ ...base, role: "client", site, appDir: join(layout.job, app), runDir: layout.runDir(site), client: cfg }, io));
         log.write(site, "info", `job ${jobId} (${def.meta.name}) deployed, app ${app}`);
       }

@@ -1,0 +1,162 @@
+/**
+ * FLARE's SwarmClientController (flare-digest §11.5), the site side of swarm learning. For each
+ * round task from the server:
+ * 1. take the previous round's model (from its aggregator, a sealed peer message; round 0: the
+ *    site's persistor's initial model, the same at every site for the same seed);
+ * 2. train through the app's learn task (`ctx.runTask`, so the site's and the job's filters apply
+ *    to the update before it leaves) and send the update to the round's aggregator;
+ * 3. if this site aggregates: fold the trainers' updates (weighted by their sample counts), check
+ *    the new model on the site's own data, send it to every participant (not after the last round:
+ *    the final model stays here) and save it with the site's persistor.
+ * The server only gets metrics back.
+ */
+import { z } from "zod";
+import { CohortError } from "../../errors/index.js";
+import { decode, encode, FLModel } from "../../wire/index.js";
+import { aggregatorArgs, ModelAggregator, type RoundAggregator } from "./aggregator.js";
+import type { ModelPersistor } from "./persistor.js";
+import type { ClientJobContext, Executor } from "./registry.js";
+import { swarmModelTopic, swarmRoundTaskSchema, swarmUpdateTopic, type SwarmRoundResult, type SwarmRoundTask } from "./swarm-protocol.js";
+
+export const swarmClientArgs = z.object({
+  /** The app's training task, run locally (its executor is configured for this task name). */
+  learn_task_name: z.string().default("train"),
+  /** The app's evaluation task, run on a new model at its aggregator (none configured: no metrics). */
+  validate_task_name: z.string().default("validate"),
+  persistor_id: z.string().default("persistor"),
+  /** An aggregator component (default: the built-in weighted aggregator). */
+  aggregator_id: z.string().optional(),
+  /** Updates the aggregator needs to make a model (0: every trainer's). */
+  min_responses_required: z.number().int().min(0).default(0),
+  /** Seconds to wait for a peer's update or for the previous round's model. */
+  peer_timeout: z.number().positive().default(300),
+  // FLARE's arguments accepted for compatibility.
+  shareable_generator_id: z.string().optional(),
+  wait_time_after_min_resps_received: z.number().optional(),
+  learn_task_timeout: z.number().optional(),
+});
+export type SwarmClientArgs = z.infer<typeof swarmClientArgs>;
+
+type Params = Record<string, Float32Array>;
+
+/** A received model or update, checked against the current model's names and sizes. */
+function modelFrom(bytes: Uint8Array, what: string, like: Params): { model: FLModel; params: Params } {
+  const m = decode(bytes);
+  if (!(m instanceof FLModel)) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${what} is not an FLModel`, {});
+  const got = m.params as Record<string, unknown>;
+  const params: Params = {};
+  for (const [name, cur] of Object.entries(like)) {
+    const v = got[name];
+    if (!(v instanceof Float32Array) || v.length !== cur.length) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${what}: parameter ${JSON.stringify(name)} is ${v instanceof Float32Array ? `${v.length} values, expected ${cur.length}` : "missing or not float32"}`, { name });
+    if (m.paramsType === "DIFF") {
+      const sum = new Float32Array(cur.length);
+      for (let i = 0; i < cur.length; i++) sum[i] = (cur[i] as number) + (v[i] as number);
+      params[name] = sum;
+    } else params[name] = v;
+  }
+  return { model: m, params };
+}
+
+export class SwarmClientController implements Executor {
+  /** The global model this site holds and the round that produced it (-1: the initial model). */
+  private current: { round: number; params: Params } | undefined;
+
+  constructor(private readonly a: SwarmClientArgs) {}
+
+  async execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
+    const parsed = swarmRoundTaskSchema.safeParse(decode(payload));
+    if (!parsed.success) throw new CohortError("ERR_WORKFLOW_BAD_TASK", `task ${taskName} is not a swarm round (${parsed.error.issues[0]?.message ?? "invalid"})`, {});
+    const t = parsed.data;
+    const timeoutMs = this.a.peer_timeout * 1000;
+    const params = await this.modelFor(t, ctx, timeoutMs);
+    let metrics: Record<string, number> = {};
+    if (t.trainers.includes(ctx.site)) {
+      const task = encode(new FLModel({ params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} }));
+      let update: Uint8Array;
+      try {
+        update = await ctx.runTask(this.a.learn_task_name, task);
+        metrics = numericMetrics(modelFrom(update, `${ctx.site}'s own ${this.a.learn_task_name} result`, params).model);
+      } catch (err) {
+        // The aggregator hears at once that no update is coming, instead of waiting for it.
+        await ctx.peers.send(t.aggregator, swarmUpdateTopic(t.round, t.attempt), encode({ swarm_error: (err as Error).message.slice(0, 2000) }), timeoutMs).catch(() => undefined);
+        throw err;
+      }
+      await ctx.peers.send(t.aggregator, swarmUpdateTopic(t.round, t.attempt), update, timeoutMs);
+    }
+    if (t.aggregator !== ctx.site) {
+      const result: SwarmRoundResult = { role: "trainer", metrics };
+      return encode(result);
+    }
+    return encode(await this.aggregate(t, params, ctx, timeoutMs));
+  }
+
+  /** The model this round starts from. */
+  private async modelFor(t: SwarmRoundTask, ctx: ClientJobContext, timeoutMs: number): Promise<Params> {
+    if (!this.current) this.current = { round: -1, params: ctx.component<ModelPersistor>(this.a.persistor_id).load(false).params };
+    const prev = t.previous;
+    if (t.round === 0 || !prev || this.current.round >= t.round - 1) return this.current.params;
+    const bytes = await ctx.peers.receive(prev.aggregator, swarmModelTopic(t.round - 1, prev.attempt), timeoutMs);
+    const { params } = modelFrom(bytes, `the round ${t.round} model from ${prev.aggregator}`, this.current.params);
+    this.current = { round: t.round - 1, params };
+    return params;
+  }
+
+  private async aggregate(t: SwarmRoundTask, global: Params, ctx: ClientJobContext, timeoutMs: number): Promise<SwarmRoundResult> {
+    const aggregator = this.a.aggregator_id ? ctx.component<RoundAggregator>(this.a.aggregator_id) : new ModelAggregator(aggregatorArgs.parse({}));
+    aggregator.reset(global);
+    const topic = swarmUpdateTopic(t.round, t.attempt);
+    const missing: { site: string; reason: string }[] = [];
+    await Promise.all(
+      t.trainers.map(async (site) => {
+        try {
+          const bytes = await ctx.peers.receive(site, topic, timeoutMs);
+          const failed = decode(bytes) as { swarm_error?: unknown };
+          if (typeof failed?.swarm_error === "string") throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} could not train: ${failed.swarm_error}`, { site });
+          const { model, params } = modelFrom(bytes, `${site}'s update`, global);
+          const weight = Number(model.meta["NUM_STEPS_CURRENT_ROUND"] ?? 1);
+          await aggregator.submit({ site, params, weight: Number.isFinite(weight) && weight > 0 ? weight : 1 });
+        } catch (err) {
+          missing.push({ site, reason: (err as Error).message });
+        }
+      }),
+    );
+    const r = aggregator.result();
+    const rejected = [...missing, ...r.rejected];
+    const needed = this.a.min_responses_required || t.trainers.length;
+    if (r.accepted.length < needed) {
+      throw new CohortError("ERR_WORKFLOW_TOO_FEW_RESULTS", `${ctx.site}: ${r.accepted.length} of ${t.trainers.length} updates usable for round ${t.round + 1}, ${needed} required (${rejected.map((x) => `${x.site}: ${x.reason}`).join("; ")})`, { round: t.round });
+    }
+    const last = t.round === t.total_rounds - 1;
+    const metrics = await this.validate(t, r.params, ctx);
+    // Every other participant gets the new model for the next round; after the last round it stays here.
+    if (!last) {
+      const bytes = encode(new FLModel({ params: r.params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: { aggregator: ctx.site } }));
+      const sends = await Promise.allSettled(t.participants.filter((s) => s !== ctx.site).map((s) => ctx.peers.send(s, swarmModelTopic(t.round, t.attempt), bytes, timeoutMs)));
+      sends.forEach((s, i) => {
+        if (s.status === "rejected") ctx.warn(`swarm round ${t.round + 1}: the new model did not reach ${t.participants.filter((p) => p !== ctx.site)[i]}: ${(s.reason as Error).message}`);
+      });
+    }
+    this.current = { round: t.round, params: r.params };
+    const persistor = ctx.component<ModelPersistor>(this.a.persistor_id);
+    if (last) persistor.finish(r.params, metrics);
+    else persistor.save(t.round, r.params);
+    ctx.log(`swarm round ${t.round + 1}/${t.total_rounds}: aggregated ${r.accepted.join(", ")}${last ? "; the final model is kept here" : ""}`);
+    return { role: "aggregator", metrics, contributors: [...r.accepted].sort(), rejected };
+  }
+
+  /** The new model on this site's own data (its app's validate task), if it has one. */
+  private async validate(t: SwarmRoundTask, params: Params, ctx: ClientJobContext): Promise<Record<string, number>> {
+    try {
+      const r = await ctx.runTask(this.a.validate_task_name, encode(new FLModel({ params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} })));
+      const m = decode(r);
+      return m instanceof FLModel ? numericMetrics(m) : {};
+    } catch (err) {
+      ctx.warn(`swarm round ${t.round + 1}: ${this.a.validate_task_name} of the new model failed: ${(err as Error).message}`);
+      return {};
+    }
+  }
+}
+
+function numericMetrics(m: FLModel): Record<string, number> {
+  return Object.fromEntries(Object.entries(m.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
+}

@@ -1,0 +1,112 @@
+/**
+ * Messages between the sites of a job (swarm learning): what a site's job code sees. Sending goes
+ * out through the site process (which seals the message end to end for the peer and has the server
+ * relay it); received messages wait in a bounded inbox until the job code asks for them by sender
+ * and topic, so a message that arrives before its receive() call is not lost.
+ */
+import { CohortError } from "../errors/index.js";
+
+export const PeerErrorCode = {
+  Topic: "ERR_PEER_TOPIC",
+  NotAPeer: "ERR_PEER_NOT_IN_JOB",
+  InboxFull: "ERR_PEER_INBOX_FULL",
+  Timeout: "ERR_PEER_TIMEOUT",
+  Unavailable: "ERR_PEER_UNAVAILABLE",
+} as const;
+
+/** Peer messaging as job code uses it (`ctx.peers`). */
+export interface PeerMessenger {
+  /** Sends `payload` to another site of the job; resolves once that site's job has taken it. */
+  send(site: string, topic: string, payload: Uint8Array, timeoutMs?: number): Promise<void>;
+  /** The next message on `topic` from `site` (already arrived, or the first to arrive within `timeoutMs`). */
+  receive(site: string, topic: string, timeoutMs: number): Promise<Uint8Array>;
+}
+
+const TOPIC = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function checkPeerTopic(topic: string): void {
+  if (!TOPIC.test(topic)) throw new CohortError(PeerErrorCode.Topic, `peer message topic ${JSON.stringify(topic.slice(0, 140))}: use 1–128 letters, digits, '.', '_', ':' or '-'`, { topic: topic.slice(0, 140) });
+}
+
+interface Waiter {
+  resolve(b: Uint8Array): void;
+  reject(e: Error): void;
+}
+
+/** The receiving side: bounded by message count and bytes; a full inbox refuses (the sender sees why). */
+export class PeerInbox {
+  private readonly queued = new Map<string, Uint8Array[]>();
+  private readonly waiting = new Map<string, Waiter[]>();
+  private count = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly o: { site: string; peers: readonly string[]; signal: AbortSignal; maxMessages?: number; maxBytes?: number },
+  ) {
+    o.signal.addEventListener("abort", () => {
+      for (const ws of this.waiting.values()) for (const w of ws) w.reject(new CohortError("ERR_JOB_ABORTED", `job ended: ${String(o.signal.reason)}`, {}));
+      this.waiting.clear();
+      this.queued.clear();
+    });
+  }
+
+  private key(from: string, topic: string): string {
+    return `${from}\n${topic}`;
+  }
+
+  /** Called by the site process's delivery; throws when the message cannot be taken. */
+  deliver(from: string, topic: string, payload: Uint8Array): void {
+    checkPeerTopic(topic);
+    if (!this.o.peers.includes(from)) throw new CohortError(PeerErrorCode.NotAPeer, `${from} is not a site of this job`, { from });
+    const k = this.key(from, topic);
+    const w = this.waiting.get(k)?.shift();
+    if (w) {
+      w.resolve(payload);
+      return;
+    }
+    const maxMessages = this.o.maxMessages ?? 256;
+    const maxBytes = this.o.maxBytes ?? 4 * 1024 ** 3;
+    if (this.count + 1 > maxMessages || this.bytes + payload.byteLength > maxBytes) {
+      throw new CohortError(PeerErrorCode.InboxFull, `${this.o.site}'s peer inbox is full (${this.count} messages, ${this.bytes} bytes waiting; limits ${maxMessages}, ${maxBytes})`, { site: this.o.site });
+    }
+    const q = this.queued.get(k) ?? [];
+    q.push(payload);
+    this.queued.set(k, q);
+    this.count++;
+    this.bytes += payload.byteLength;
+  }
+
+  receive(from: string, topic: string, timeoutMs: number): Promise<Uint8Array> {
+    checkPeerTopic(topic);
+    if (this.o.signal.aborted) return Promise.reject(new CohortError("ERR_JOB_ABORTED", `job ended: ${String(this.o.signal.reason)}`, {}));
+    const k = this.key(from, topic);
+    const q = this.queued.get(k);
+    const first = q?.shift();
+    if (first) {
+      if (q?.length === 0) this.queued.delete(k);
+      this.count--;
+      this.bytes -= first.byteLength;
+      return Promise.resolve(first);
+    }
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const list = this.waiting.get(k) ?? [];
+      const timer = setTimeout(() => {
+        const i = list.indexOf(waiter);
+        if (i >= 0) list.splice(i, 1);
+        reject(new CohortError(PeerErrorCode.Timeout, `${this.o.site}: no ${topic} message from ${from} within ${Math.round(timeoutMs / 1000)} s`, { from, topic }));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        resolve: (b) => {
+          clearTimeout(timer);
+          resolve(b);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      list.push(waiter);
+      this.waiting.set(k, list);
+    });
+  }
+}

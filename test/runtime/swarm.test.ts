@@ -1,0 +1,167 @@
+/**
+ * Swarm learning (issue 7) without processes: hello-swarm in the simulator (learns; the final model
+ * is at one site, the server keeps none); the server controller retries a round whose aggregator
+ * fails with another site; the client controllers, wired through in-memory inboxes, leave out a
+ * peer's malformed update with its reason and refuse a round without enough updates.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { runSimulation } from "../../src/runtime/simulator/index.js";
+import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../src/wire/index.js";
+import { SwarmServerController, swarmServerArgs } from "../../src/runtime/components/swarm-server.js";
+import { SwarmClientController, swarmClientArgs } from "../../src/runtime/components/swarm-client.js";
+import { ModelPersistor, persistorArgs } from "../../src/runtime/components/persistor.js";
+import type { ClientJobContext, ServerJobContext } from "../../src/runtime/components/registry.js";
+import { PeerInbox } from "../../src/runtime/peer-inbox.js";
+import type { SwarmRoundTask } from "../../src/runtime/components/swarm-protocol.js";
+import { REPO_ROOT, tempDir } from "../helpers/index.js";
+
+const wire = { encode, decode, FLModel, DXO, Tensor, Shareable };
+
+test("hello-swarm in the simulator: learns; the final model is at the last aggregator; the server keeps no model", { timeout: 120_000 }, async () => {
+  const ws = tempDir("cohort-swarm-sim-");
+  const r = await runSimulation({ jobDir: join(REPO_ROOT, "examples", "jobs", "hello-swarm"), sites: ["site-1", "site-2", "site-3"], workspace: ws });
+  assert.equal(r.status, "FINISHED:COMPLETED", r.reason);
+  assert.equal(r.rounds.length, 3);
+  assert.ok((r.rounds.at(-1)?.metrics["accuracy"] ?? 0) >= 0.72, JSON.stringify(r.rounds));
+  assert.ok(!existsSync(r.modelsDir) || readdirSync(r.modelsDir).length === 0, "no model at the server");
+  const finals = ["site-1", "site-2", "site-3"].filter((s) => existsSync(join(ws, s, "simulate_job", "models", "final_metrics.json")));
+  assert.equal(finals.length, 1, `the final model is at exactly one site (${finals.join(", ")})`);
+});
+
+function serverCtx(sites: string[], answer: (site: string, t: SwarmRoundTask) => unknown): { ctx: ServerJobContext; progress: { round: number; sites: readonly string[] }[]; warnings: string[]; aggregators: string[] } {
+  const progress: { round: number; sites: readonly string[] }[] = [];
+  const warnings: string[] = [];
+  const aggregators: string[] = [];
+  const ctx: ServerJobContext = {
+    jobId: "j",
+    jobName: "swarm",
+    site: "server",
+    sites,
+    runDir: tempDir("cohort-swarm-srv-"),
+    resume: false,
+    signal: new AbortController().signal,
+    wire,
+    log: () => undefined,
+    warn: (l) => warnings.push(l),
+    component: () => {
+      throw new Error("no components");
+    },
+    async sendTask(site, _name, payload) {
+      const t = decode(payload) as SwarmRoundTask;
+      if (site === t.aggregator && !aggregators.includes(`${t.round}.${t.attempt}`)) aggregators.push(`${t.round}.${t.attempt}`);
+      const r = answer(site, t);
+      if (r instanceof Error) throw r;
+      return encode(r);
+    },
+    progress: (round, _total, _metrics, s) => progress.push({ round, sites: s }),
+  };
+  return { ctx, progress, warnings, aggregators };
+}
+
+test("server: a round whose aggregator fails is retried with another site; the next round names where the model is", async () => {
+  const seen: SwarmRoundTask[] = [];
+  let failedAggregator = "";
+  const s = serverCtx(["site-1", "site-2", "site-3"], (site, t) => {
+    seen.push(t);
+    if (site !== t.aggregator) return { role: "trainer", metrics: {} };
+    if (t.round === 0 && t.attempt === 0) {
+      failedAggregator = site;
+      return new Error(`${site}: out of memory`);
+    }
+    return { role: "aggregator", metrics: { accuracy: 0.5 }, contributors: ["site-1", "site-2", "site-3"] };
+  });
+  await new SwarmServerController(swarmServerArgs.parse({ num_rounds: 2 })).run(s.ctx);
+  assert.deepEqual(s.progress.map((p) => p.round), [1, 2]);
+  const retry = seen.find((t) => t.round === 0 && t.attempt === 1);
+  assert.ok(retry && retry.aggregator !== failedAggregator, "attempt 2 of round 1 has another aggregator");
+  const next = seen.find((t) => t.round === 1);
+  assert.deepEqual(next?.previous, { aggregator: retry.aggregator, attempt: 1 });
+  assert.match(s.warnings.join("\n"), /out of memory/);
+  assert.ok(seen.every((t) => !("params" in (t as object))), "round tasks carry no model");
+});
+
+test("server: a round no aggregator completes ends the job with the reason", async () => {
+  const s = serverCtx(["site-1", "site-2"], (site, t) => (site === t.aggregator ? new Error("down") : { role: "trainer", metrics: {} }));
+  await assert.rejects(new SwarmServerController(swarmServerArgs.parse({ num_rounds: 1 })).run(s.ctx), { code: "ERR_WORKFLOW_TOO_FEW_RESULTS" });
+});
+
+/** Three client controllers over in-memory inboxes; each site's "train" adds its number to every weight. */
+function clients(sites: string[], learner: (site: string, m: FLModel) => FLModel) {
+  const abort = new AbortController();
+  const inboxes = new Map(sites.map((s) => [s, new PeerInbox({ site: s, peers: sites, signal: abort.signal })]));
+  const ctxs = new Map<string, ClientJobContext>();
+  const warnings: string[] = [];
+  for (const site of sites) {
+    const runDir = tempDir("cohort-swarm-site-");
+    const persistor = new ModelPersistor(persistorArgs.parse({ model: { kind: "softmax" }, features: 4, classes: 2 }), runDir);
+    ctxs.set(site, {
+      jobId: "j",
+      jobName: "swarm",
+      site,
+      sites,
+      runDir,
+      signal: abort.signal,
+      wire,
+      log: () => undefined,
+      warn: (l) => warnings.push(`${site}: ${l}`),
+      component: <T>() => persistor as T,
+      peers: {
+        send: async (to, topic, payload) => inboxes.get(to)?.deliver(site, topic, payload.slice()),
+        receive: (from, topic, timeoutMs) => (inboxes.get(site) as PeerInbox).receive(from, topic, timeoutMs),
+      },
+      runTask: async (task, payload) => (task === "train" ? encode(learner(site, decode(payload) as FLModel)) : encode(new FLModel({ metrics: { accuracy: 0.9 } }))),
+    });
+  }
+  return { ctxs, warnings, stop: () => abort.abort("test over") };
+}
+
+const addSiteNumber = (site: string, m: FLModel): FLModel => {
+  const n = Number(site.slice(-1));
+  return new FLModel({ params: Object.fromEntries(Object.entries(m.params as Record<string, Float32Array>).map(([k, v]) => [k, v.map((x) => x + n)])), paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: 1 } });
+};
+
+async function round(c: ReturnType<typeof clients>, t: SwarmRoundTask, controllers: Map<string, SwarmClientController>) {
+  return Promise.allSettled(t.participants.map(async (s) => decode(await (controllers.get(s) as SwarmClientController).execute("swarm_learn", encode(t), c.ctxs.get(s) as ClientJobContext)) as { role: string; contributors?: string[]; rejected?: { site: string; reason: string }[] }));
+}
+
+test("clients: updates go to the aggregator, the new model to every site; a site whose training fails tells the aggregator at once and is left out with its reason", async () => {
+  const sites = ["site-1", "site-2", "site-3"];
+  const c = clients(sites, (site, m) => (site === "site-3" ? new FLModel({ params: { "dense1.weight": new Float32Array(3) }, paramsType: "FULL" }) : addSiteNumber(site, m)));
+  const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ min_responses_required: 2, peer_timeout: 5 }))]));
+  try {
+    const r0 = await round(c, { swarm: 1, round: 0, total_rounds: 2, attempt: 0, aggregator: "site-2", trainers: sites, participants: sites }, controllers);
+    const agg = r0[1];
+    assert.equal(agg?.status, "fulfilled", String(agg?.status === "rejected" ? agg.reason : ""));
+    assert.deepEqual(agg.status === "fulfilled" ? agg.value.contributors : [], ["site-1", "site-2"]);
+    assert.match(JSON.stringify(agg.status === "fulfilled" ? agg.value.rejected : []), /site-3 could not train: .*dense1\.weight.* is 3 values, expected 8/);
+    // Round 2 starts from round 1's model, received from site-2: bias = mean(1, 2) = 1.5 before training.
+    const seenBias: number[] = [];
+    const c2 = c.ctxs.get("site-1") as ClientJobContext & { runTask: ClientJobContext["runTask"] };
+    const original = c2.runTask;
+    c.ctxs.set("site-1", { ...c2, runTask: async (task, payload) => {
+      if (task === "train") seenBias.push(((decode(payload) as FLModel).params["dense1.bias"] as Float32Array)[0] as number);
+      return original(task, payload);
+    } });
+    const r1 = await round(c, { swarm: 1, round: 1, total_rounds: 2, attempt: 0, aggregator: "site-1", trainers: ["site-1", "site-2"], participants: sites, previous: { aggregator: "site-2", attempt: 0 } }, controllers);
+    assert.ok(r1.every((x) => x.status === "fulfilled"), JSON.stringify(r1));
+    assert.deepEqual(seenBias, [1.5]);
+  } finally {
+    c.stop();
+  }
+});
+
+test("clients: an aggregator without enough usable updates fails the round with each reason", async () => {
+  const sites = ["site-1", "site-2"];
+  const c = clients(sites, (site, m) => (site === "site-2" ? new FLModel({ params: { "dense1.weight": new Float32Array(8).fill(NaN), "dense1.bias": new Float32Array(2) }, paramsType: "FULL" }) : addSiteNumber(site, m)));
+  const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ peer_timeout: 5 }))]));
+  try {
+    const r = await round(c, { swarm: 1, round: 0, total_rounds: 1, attempt: 0, aggregator: "site-1", trainers: sites, participants: sites }, controllers);
+    assert.equal(r[0]?.status, "rejected");
+    assert.match(String(r[0]?.status === "rejected" ? (r[0].reason as Error).message : ""), /1 of 2 updates usable for round 1, 2 required \(site-2: /);
+  } finally {
+    c.stop();
+  }
+});
