@@ -62,6 +62,9 @@ export const fromChildSchema = z.discriminatedUnion("type", [
   /** Job code sends a message to another site: the site process seals it for that site and has the server relay it. */
   z.object({ type: z.literal("peer.send"), token: z.string(), sendId: z.string(), to: z.string(), topic: z.string(), payload: bytes, timeoutMs: z.number().int().positive() }),
   z.object({ type: z.literal("peer.delivered"), token: z.string(), deliveryId: z.string(), ok: z.boolean(), code: z.string().optional(), message: z.string().optional() }),
+  /** A script process the job child started (its own process group) or that ended. */
+  z.object({ type: z.literal("process.started"), token: z.string(), pid: z.number().int().positive() }),
+  z.object({ type: z.literal("process.exited"), token: z.string(), pid: z.number().int().positive() }),
   z.object({ type: z.literal("done"), token: z.string(), status: z.enum(["FINISHED:COMPLETED", "FINISHED:EXECUTION_EXCEPTION", "FINISHED:ABORTED"]), reason: z.string().optional() }),
 ]);
 export type FromChild = z.infer<typeof fromChildSchema>;

@@ -6,6 +6,7 @@
 import { CohortError, isCohortError } from "../errors/index.js";
 import { toChildSchema, type FromChild, type InitMessage } from "./child-protocol.js";
 import { buildServerJob, buildSiteJob, type SiteJobHost } from "./job-host.js";
+import { observeScriptProcesses } from "./client-api/script-process.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 
@@ -14,6 +15,7 @@ const send = (m: Distributive<FromChild>): void => {
   process.send?.({ ...m, token });
 };
 const log = (line: string): void => send({ type: "log", level: "info", line });
+observeScriptProcesses((event, pid) => send({ type: event === "started" ? "process.started" : "process.exited", pid }));
 const warn = (line: string): void => send({ type: "log", level: "warn", line });
 
 const abort = new AbortController();

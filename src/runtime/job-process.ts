@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
@@ -64,6 +64,18 @@ function codeLocation(): { entry: string; root: string } {
   return { entry: bundled, root };
 }
 
+/** From /proc/<pid>/stat: parent, process group and start time (clock ticks since boot); undefined when gone. */
+function procStat(pid: number): { ppid: number; pgrp: number; start: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: fields start after the last ")".
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(f[1]), pgrp: Number(f[2]), start: f[19] ?? "" };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Starts a job's child process under Node's permission model: it may read only the code, its
  * job folder and the data paths, write only its run folder, and start no processes. It talks to
@@ -74,6 +86,8 @@ export class JobChild {
   private readonly child: ChildProcess;
   private readonly token = randomBytes(24).toString("base64url");
   private exited = false;
+  /** Script process groups the child started (checked: its children, group leaders), by pid → start time. */
+  private readonly scripts = new Map<number, string>();
 
   constructor(private readonly o: JobChildOptions) {
     const code = codeLocation();
@@ -113,10 +127,13 @@ export class JobChild {
         this.o.log(`job ${o.jobId.slice(0, 8)}: ignored a malformed or unauthenticated message from the job child`);
         return;
       }
-      this.o.onMessage(parsed.data);
+      const m = parsed.data;
+      if (m.type === "process.started" || m.type === "process.exited") return this.trackScript(m.type, m.pid);
+      this.o.onMessage(m);
     });
     this.child.on("exit", (code, signal) => {
       this.exited = true;
+      this.killScripts();
       this.o.onExit(code, signal);
     });
     this.child.on("error", (err) => {
@@ -126,6 +143,32 @@ export class JobChild {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Only a direct child of the job child leading its own group is recorded: a pid it made up is ignored. */
+  private trackScript(event: "process.started" | "process.exited", pid: number): void {
+    if (event === "process.exited") {
+      this.scripts.delete(pid);
+      return;
+    }
+    const st = procStat(pid);
+    if (st && st.ppid === this.child.pid && st.pgrp === pid) this.scripts.set(pid, st.start);
+    else this.o.log(`job ${this.o.jobId.slice(0, 8)}: ignored a process report for pid ${pid} (not a script process group of this job)`);
+  }
+
+  /** After the child is gone (killed, crashed…): its scripts' process groups go too. Same start time: not a reused pid. */
+  private killScripts(): void {
+    for (const [pid, start] of this.scripts) {
+      const st = procStat(pid);
+      if (!st || st.start !== start || st.pgrp !== pid) continue;
+      try {
+        process.kill(-pid, "SIGKILL");
+        this.o.log(`job ${this.o.jobId.slice(0, 8)}: killed script process group ${pid} left behind by the job process`);
+      } catch {
+        // already gone
+      }
+    }
+    this.scripts.clear();
   }
 
   send(message: ToChildBody): void {

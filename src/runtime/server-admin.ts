@@ -14,6 +14,22 @@ import type { AuthorizeFn } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 
 import { TOPIC_ADMIN } from "./admin-commands.js";
+
+const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
+
+/** The cross-site evaluation matrix of a job, when it has one (`show_stats` shows it). */
+function crossSiteMatrix(runDir: string): { cross_site_val?: z.infer<typeof crossSiteSchema>; cross_site_val_error?: string } {
+  const file = join(runDir, "cross_site_val", "cross_val_results.json");
+  if (!existsSync(file)) return {};
+  const parsed = crossSiteSchema.safeParse((() => {
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as unknown;
+    } catch {
+      return undefined;
+    }
+  })());
+  return parsed.success ? { cross_site_val: parsed.data } : { cross_site_val_error: `${file} is not a cross-site matrix ({site: {model: {metric: value}}})` };
+}
 export { TOPIC_ADMIN };
 /** download_job sends results in parts of this size. */
 export const DOWNLOAD_PART_BYTES = 4 * 1024 * 1024;
@@ -180,7 +196,7 @@ export class ServerAdmin {
         return jobs.store.get(arg("a job id"));
       case "show_stats": {
         const m = jobs.store.get(arg("a job id"));
-        return { job_id: m.job_id, status: m.status, rounds: m.rounds, total_rounds: m.total_rounds };
+        return { job_id: m.job_id, status: m.status, rounds: m.rounds, total_rounds: m.total_rounds, ...crossSiteMatrix(jobs.store.workspace(m.job_id)) };
       }
       case "show_errors": {
         const m = jobs.store.get(arg("a job id"));

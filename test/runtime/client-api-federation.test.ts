@@ -193,6 +193,9 @@ describe("Client API and workflows in a real federation", () => {
     }
     const global = SITES.map((s) => matrix[s]?.["SRV_global_model"]?.accuracy ?? 0);
     console.log(`cross-site: global model accuracy at each site ${global.map((a) => a.toFixed(4)).join(", ")}`);
+    const stats = await admin(`show_stats ${jobId}`);
+    assert.equal(stats.code, 0, stats.text);
+    assert.deepEqual(stats.json["cross_site_val"], matrix, "show_stats shows the same matrix");
   });
 
   test("a script that crashes or hangs fails only its task; the job completes with the others and every site goes on", { skip: pySkip, timeout: 120_000 }, async () => {
@@ -246,5 +249,37 @@ describe("Client API and workflows in a real federation", () => {
     const gone = Date.now() + 15_000;
     while (pids.some(alive) && Date.now() < gone) await new Promise((res) => setTimeout(res, 100));
     assert.deepEqual(pids.filter(alive), [], "no training process outlives the aborted job");
+  });
+
+  test("a job process killed with SIGKILL takes its training script with it", { skip: pySkip, timeout: 90_000 }, async () => {
+    const pidDir = tempDir("cohort-clientapi-pids-");
+    const folder = job(
+      "hello-python",
+      "killed-child",
+      (f) => {
+        const ex = f.client.executors?.[0];
+        if (ex) ex.executor = { path: "cohort.ExternalProcessExecutor", args: { command: ["python3", "misbehave.py"], config: { hang: "all", pid_dir: pidDir } } };
+      },
+      { "misbehave.py": MISBEHAVE },
+    );
+    const jobId = await submit(folder);
+    const pidFile = join(pidDir, "site-1.pid");
+    const deadline = Date.now() + 60_000;
+    while (!(existsSync(pidFile) && readFileSync(pidFile, "utf8").length > 0)) {
+      assert.ok(Date.now() < deadline, "site-1 started its training process");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const script = Number(readFileSync(pidFile, "utf8"));
+    const stat = readFileSync(`/proc/${script}/stat`, "utf8");
+    const jobChild = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    assert.match(readFileSync(`/proc/${jobChild}/cmdline`, "utf8"), /job-child/, "the script's parent is site-1's job process");
+    process.kill(jobChild, "SIGKILL");
+    const gone = Date.now() + 15_000;
+    while (alive(script) && Date.now() < gone) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(alive(script), false, "the training script does not outlive its job process");
+    await sites.get("site-1")?.waitFor(/killed script process group \d+ left behind/, 5_000);
+    const r = await admin(`abort_job ${jobId}`);
+    assert.equal(r.code, 0, r.text);
+    await waitStatus(jobId, (s) => s.startsWith("FINISHED:"));
   });
 });

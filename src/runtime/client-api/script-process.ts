@@ -45,6 +45,16 @@ function track(p: ScriptProcess): void {
 }
 const MAX_LOG_LINE = 1000;
 
+/**
+ * Told when a script process starts and ends: the job child reports them to its site process,
+ * which kills a script's process group left behind if the job child itself dies (SIGKILL, OOM)
+ * before it could.
+ */
+let observer: ((event: "started" | "exited", pid: number) => void) | undefined;
+export function observeScriptProcesses(fn: (event: "started" | "exited", pid: number) => void): void {
+  observer = fn;
+}
+
 export class ScriptProcess {
   readonly child: ChildProcess;
   private readonly channel: Duplex;
@@ -62,9 +72,12 @@ export class ScriptProcess {
     this.reader = new FrameReader(o.maxMessageBytes);
     this.child = spawn(file, args, { cwd: o.cwd, env: o.env, stdio: ["ignore", "pipe", "pipe", "pipe"], detached: true, shell: false });
     track(this);
+    const pid = this.child.pid;
+    if (pid !== undefined) observer?.("started", pid);
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
         live.delete(this);
+        if (pid !== undefined) observer?.("exited", pid);
         this.exitInfo = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         // A pending task fails once the output has drained (its last stderr lines explain why),
         // or shortly after, if something the script started keeps the pipes open.
