@@ -176,8 +176,8 @@ describe("Client API and workflows in a real federation", () => {
     assert.match(server.output, /cyclic round 1\/3: site-1 trained the model \(1\/3\)[\s\S]*cyclic round 1\/3: site-2 trained[\s\S]*cyclic round 1\/3: site-3 trained/);
   });
 
-  test("hello-cross-site: every site evaluates every site's model and the global one; the matrix is in the job's results", { timeout: 120_000 }, async () => {
-    const jobId = await submit(job("hello-cross-site", "hello-cross-site"));
+  test("hello-cross-site-eval: every site evaluates every site's model and the global one; the matrix is in the job's results", { timeout: 120_000 }, async () => {
+    const jobId = await submit(job("hello-cross-site-eval", "hello-cross-site-eval"));
     const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"));
     assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
     const dl = await admin(`download_job ${jobId}`);
