@@ -11,5 +11,5 @@ export { computeMac, macMatches, MAC_BYTES } from "./mac.js";
 export type { MacFields } from "./mac.js";
 export { ReplayWindow } from "./replay-window.js";
 export { transcript } from "./transcript.js";
-export { signCommand, verifyCommand, NonceCache, signedCommandSchema } from "./command-signature.js";
+export { signCommand, verifyCommand, assertAddressedTo, NonceCache, signedCommandSchema } from "./command-signature.js";
 export type { SignedCommand, CommandIssuer } from "./command-signature.js";
