@@ -17,7 +17,8 @@ import { decode, encode } from "../../src/wire/index.js";
 import { signCommand, signedCommandSchema, type SignedCommand } from "../../src/auth/index.js";
 import { siteCommandRequestSchema, TOPIC_SITE_COMMAND } from "../../src/runtime/site-admin.js";
 
-export const PLAN_ENV = "COHORT_COMPROMISED_PLAN";
+// Tests import only this file's types: a value import would run the preload in the test process.
+const PLAN_ENV = "COHORT_COMPROMISED_PLAN";
 
 const planSchema = z.discriminatedUnion("mode", [
   /** Forward unchanged (and remember the command, for `replay`). */
