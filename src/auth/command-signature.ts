@@ -82,3 +82,17 @@ export function verifyCommand(raw: unknown, o: { rootPem: string; nonces: NonceC
   if (!o.nonces.remember(c.nonce, now)) throw new CohortError(AuthErrorCode.Replay, `this command (nonce ${c.nonce.slice(0, 8)}…) was already executed here: replay refused`, {});
   return { command: c, issuer: { name: info.commonName, org: info.organization ?? "", role: info.role } };
 }
+
+/** Targets that address every site: `@ALL`, `client` (`check_status client`), or none typed. */
+const EVERY_SITE = new Set(["@ALL", "client"]);
+
+/**
+ * A site runs a verified command only when the admin addressed it there: the signature covers the
+ * target (the first argument), but the server routes the command, and could hand a command the
+ * admin meant for one site to another (where the same admin may hold the same rights).
+ */
+export function assertAddressedTo(c: SignedCommand, site: string): void {
+  const target = c.args[0];
+  if (target === undefined || target === site || EVERY_SITE.has(target)) return;
+  throw new CohortError(AuthErrorCode.WrongTarget, `${site} refuses ${c.user}'s ${c.cmd}: the admin addressed it to ${target}, and a command redirected by the server is not run`, { target, site });
+}

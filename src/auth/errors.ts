@@ -18,6 +18,7 @@ export const AuthErrorCode = {
   Replay: "ERR_AUTH_REPLAY",
   Stale: "ERR_AUTH_STALE",
   Malformed: "ERR_AUTH_MALFORMED",
+  WrongTarget: "ERR_AUTH_WRONG_TARGET",
   LoginRateLimited: "ERR_AUTH_RATE_LIMITED",
   TooManyClients: "ERR_AUTH_TOO_MANY_CLIENTS",
   PluginRefused: "ERR_AUTH_PLUGIN_REFUSED",

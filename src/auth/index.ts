@@ -11,7 +11,7 @@ export { computeMac, macMatches, MAC_BYTES } from "./mac.js";
 export type { MacFields } from "./mac.js";
 export { ReplayWindow } from "./replay-window.js";
 export { transcript } from "./transcript.js";
-export { signCommand, verifyCommand, NonceCache, signedCommandSchema } from "./command-signature.js";
+export { signCommand, verifyCommand, assertAddressedTo, NonceCache, signedCommandSchema } from "./command-signature.js";
 export type { SignedCommand, CommandIssuer } from "./command-signature.js";
 export { sealPeerMessage, openPeerMessage, peekPeerMessageHeader } from "./peer-envelope.js";
 export type { PeerMessageHeader } from "./peer-envelope.js";

@@ -1,8 +1,14 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { createRequire } from "node:module";
 import { CohortError } from "../errors/index.js";
 import { ConfigErrorCode } from "./errors.js";
+
+// yaml is loaded on the first YAML file read, not with the config area: kits are JSON, and the
+// console (`cohort admin`) starts faster without it. Under Node the package is CommonJS either way.
+type Yaml = typeof import("yaml");
+let yaml: Yaml | undefined;
+const loadYaml = (): Yaml => (yaml ??= createRequire(import.meta.url)("yaml") as Yaml);
 
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
@@ -23,7 +29,7 @@ function readText(file: string, referencedFrom?: string): string {
 export function parseYamlFile(file: string, referencedFrom?: string): unknown {
   const text = readText(file, referencedFrom);
   // uniqueKeys: a duplicated key is almost always a mistake; merge keys and custom tags stay off.
-  const doc = parseDocument(text, { uniqueKeys: true, merge: false, prettyErrors: true });
+  const doc = loadYaml().parseDocument(text, { uniqueKeys: true, merge: false, prettyErrors: true });
   const err = doc.errors[0];
   if (err) {
     const pos = err.linePos?.[0];

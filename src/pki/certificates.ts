@@ -1,10 +1,12 @@
 import { isIP } from "node:net";
 import { createPublicKey, randomBytes } from "node:crypto";
-import { x509 } from "./x509-provider.js";
+import type * as X509 from "@peculiar/x509";
 import { certificateSigningAlgorithm, importSigningKey, type KeyAlgorithm } from "./keys.js";
+import { UNSTRUCTURED_NAME_OID } from "./certificate-info.js";
 
-/** PKCS#9 unstructuredName: FLARE stores an admin's role here, and so do we. */
-export const UNSTRUCTURED_NAME_OID = "1.2.840.113549.1.9.2";
+// @peculiar/x509 (with reflect-metadata) is loaded on the first issuance, not at import: reading
+// certificates (certificate-info.ts) does not need it, and the console and logins start faster.
+const loadX509 = async (): Promise<typeof X509> => (await import("./x509-provider.js")).x509;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -30,14 +32,15 @@ export interface IssueCertificateOptions {
 
 /** A CA ready to sign: parsed certificate and imported key, reused across many issuances. */
 export interface Issuer {
-  readonly cert: x509.X509Certificate;
+  readonly cert: X509.X509Certificate;
   readonly signingKey: Awaited<ReturnType<typeof importSigningKey>>["key"];
   readonly algorithm: KeyAlgorithm;
   /** Computed once: it is the same in every certificate this issuer signs. */
-  readonly authorityKeyIdentifier: x509.AuthorityKeyIdentifierExtension;
+  readonly authorityKeyIdentifier: X509.AuthorityKeyIdentifierExtension;
 }
 
 export async function loadIssuer(certPem: string, privateKeyPem: string): Promise<Issuer> {
+  const x509 = await loadX509();
   const { key, algorithm } = await importSigningKey(privateKeyPem);
   const cert = new x509.X509Certificate(certPem);
   return { cert, signingKey: key, algorithm, authorityKeyIdentifier: await x509.AuthorityKeyIdentifierExtension.create(cert, false) };
@@ -58,14 +61,14 @@ function randomSerial(): string {
   return bytes.toString("hex");
 }
 
-function subjectName(subject: CertificateSubject): x509.JsonName {
-  const name: x509.JsonName = [{ CN: [subject.commonName] }];
+function subjectName(subject: CertificateSubject): X509.JsonName {
+  const name: X509.JsonName = [{ CN: [subject.commonName] }];
   if (subject.organization) name.push({ O: [subject.organization] });
   if (subject.role) name.push({ [UNSTRUCTURED_NAME_OID]: [subject.role] });
   return name;
 }
 
-function sanExtension(names: readonly string[]): x509.SubjectAlternativeNameExtension {
+function sanExtension(x509: typeof X509, names: readonly string[]): X509.SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension(
     names.map((value) => ({ type: isIP(value) ? ("ip" as const) : value.includes("@") ? ("email" as const) : ("dns" as const), value })),
     false,
@@ -74,6 +77,7 @@ function sanExtension(names: readonly string[]): x509.SubjectAlternativeNameExte
 
 /** Self-signed root CA: CN=<project>, CA:true (critical), keyCertSign|cRLSign (critical), SKI. */
 export async function createRootCertificate(options: RootCertificateOptions): Promise<string> {
+  const x509 = await loadX509();
   const { key: signingKey, algorithm } = await importSigningKey(options.privateKeyPem);
   const now = options.now ?? new Date();
   const cert = await x509.X509CertificateGenerator.create({
@@ -89,7 +93,7 @@ export async function createRootCertificate(options: RootCertificateOptions): Pr
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
       await x509.SubjectKeyIdentifierExtension.create(options.publicKeySpki),
-      sanExtension([options.commonName].filter(isSanCompatible)),
+      sanExtension(x509, [options.commonName].filter(isSanCompatible)),
     ],
   });
   return cert.toString("pem");
@@ -109,12 +113,13 @@ function isSanCompatible(name: string): boolean {
  * notAfter: a leaf never outlives its root.
  */
 export async function issueCertificate(options: IssueCertificateOptions): Promise<string> {
+  const x509 = await loadX509();
   const { cert: issuer, signingKey, algorithm } = options.issuer;
   const now = options.now ?? new Date();
   const wanted = now.getTime() + options.validDays * DAY_MS;
   const notAfter = new Date(Math.min(wanted, issuer.notAfter.getTime()));
   const ekuOids = options.extendedKeyUsages.map((u) => (u === "serverAuth" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth));
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     // RSA: TLS 1.2 RSA key exchange and sealed peer messages (RSA-OAEP) need keyEncipherment.
     // EC: signing, and ECDH for sealed peer messages between sites (swarm) needs keyAgreement.
@@ -129,7 +134,7 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
     options.issuer.authorityKeyIdentifier,
   ];
   const sans = options.subjectAltNames.filter(isSanCompatible);
-  if (sans.length > 0) extensions.push(sanExtension(sans));
+  if (sans.length > 0) extensions.push(sanExtension(x509, sans));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: subjectName(options.subject),
@@ -142,31 +147,6 @@ export async function issueCertificate(options: IssueCertificateOptions): Promis
     extensions,
   });
   return cert.toString("pem");
-}
-
-export interface CertificateInfo {
-  readonly commonName: string;
-  readonly organization: string | undefined;
-  readonly role: string | undefined;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly serialNumber: string;
-  readonly subjectAltNames: readonly string[];
-}
-
-/** Reads the identity fields Cohort uses (CN, O, role) from a PEM certificate. */
-export function readCertificateInfo(pem: string): CertificateInfo {
-  const cert = new x509.X509Certificate(pem);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  return {
-    commonName: cert.subjectName.getField("CN")[0] ?? "",
-    organization: cert.subjectName.getField("O")[0],
-    role: cert.subjectName.getField(UNSTRUCTURED_NAME_OID)[0],
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    serialNumber: cert.serialNumber,
-    subjectAltNames: san ? san.names.items.map((n) => n.value) : [],
-  };
 }
 
 export type { KeyAlgorithm };

@@ -1,8 +1,10 @@
 /** Public API of the pki area: keys, X.509 issuance, signatures, fingerprints and chain checks. */
 export { KEY_ALGORITHMS, DEFAULT_KEY_ALGORITHM, generateKeyPair, isKeyAlgorithm, publicKeySpkiOf, encryptPrivateKeyPem, decryptPrivateKeyPem } from "./keys.js";
 export type { KeyAlgorithm, KeyPairPem } from "./keys.js";
-export { createRootCertificate, issueCertificate, loadIssuer, readCertificateInfo, UNSTRUCTURED_NAME_OID } from "./certificates.js";
-export type { Issuer, CertificateSubject, CertificateInfo, ExtendedKeyUsage, IssueCertificateOptions, RootCertificateOptions } from "./certificates.js";
+export { createRootCertificate, issueCertificate, loadIssuer } from "./certificates.js";
+export type { Issuer, CertificateSubject, ExtendedKeyUsage, IssueCertificateOptions, RootCertificateOptions } from "./certificates.js";
+export { readCertificateInfo, UNSTRUCTURED_NAME_OID } from "./certificate-info.js";
+export type { CertificateInfo } from "./certificate-info.js";
 export { signBytes, verifyBytes } from "./signatures.js";
 export { certificateFingerprint, normalizeFingerprint } from "./fingerprint.js";
 export { verifyCertificateChain, verifyRootCertificate } from "./verify-chain.js";

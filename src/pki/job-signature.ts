@@ -5,7 +5,7 @@ import { z } from "zod";
 import { CohortError, isCohortError } from "../errors/index.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain } from "./verify-chain.js";
-import { readCertificateInfo } from "./certificates.js";
+import { readCertificateInfo } from "./certificate-info.js";
 
 /**
  * Signed job folders, FLARE's scheme: in every folder a `.__nvfl_sig.json` maps each file name to

@@ -6,7 +6,7 @@ import { CohortError } from "../errors/index.js";
 import { certificateFingerprint, normalizeFingerprint } from "./fingerprint.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain, verifyRootCertificate } from "./verify-chain.js";
-import { readCertificateInfo } from "./certificates.js";
+import { readCertificateInfo } from "./certificate-info.js";
 
 /** FLARE's kit signature file: a flat map file name → base64 signature, in `startup/`. */
 export const KIT_SIGNATURE_FILE = "signature.json";

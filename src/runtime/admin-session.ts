@@ -7,10 +7,12 @@ import { signJobFolder, verifyStartupKit } from "../pki/index.js";
 import { loadKitConfig } from "../config/index.js";
 import { decode, encode } from "../wire/index.js";
 import { driverFor, TransportClient } from "../transport/index.js";
-import { packFolder, unpackArchive } from "./archive.js";
 import { TOPIC_ADMIN } from "./admin-commands.js";
 import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../auth/index.js";
+
+// tar (through ./archive.js) is loaded only by submit_job and download_job: most commands are short.
+const loadArchive = (): Promise<typeof import("./archive.js")> => import("./archive.js");
 
 /**
  * An admin's session with the server, from the admin's startup kit: logs in (type admin) and
@@ -65,7 +67,7 @@ export class AdminSession {
       try {
         cpSync(dir, tmp, { recursive: true, dereference: false });
         signJobFolder(tmp, this.signer);
-        return await this.call(cmd, [folder], await packFolder(tmp));
+        return await this.call(cmd, [folder], await (await loadArchive()).packFolder(tmp));
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
@@ -85,7 +87,7 @@ export class AdminSession {
       if (received !== r.total_bytes) throw new CohortError("ERR_ADMIN_DOWNLOAD", `download_job ${r.job_id}: got ${received} of ${r.total_bytes} bytes`, {});
       const dest = join(this.kitDir, "transfer", r.job_id);
       mkdirSync(dest, { recursive: true });
-      await unpackArchive(archive, join(dest, "workspace"));
+      await (await loadArchive()).unpackArchive(archive, join(dest, "workspace"));
       writeFileSync(join(dest, "meta.json"), `${JSON.stringify(r.meta, null, 2)}\n`);
       return { job_id: r.job_id, downloaded_to: dest, bytes: received };
     }

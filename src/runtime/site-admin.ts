@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, s
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../errors/index.js";
-import { NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../auth/index.js";
+import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../auth/index.js";
 import type { AuditLog } from "../audit/index.js";
 import type { AuthorizeFn } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
@@ -35,8 +35,9 @@ export interface SiteAdminOptions {
 
 /**
  * Admin commands at a site: each arrives signed by the admin (through the server), and the site
- * verifies the admin's certificate and signature itself, refuses replays, authorises with its own
- * policy (and plugins), audits with a reference to the server's event, then runs it.
+ * verifies the admin's certificate and signature itself, refuses replays and commands the admin
+ * addressed to another site, authorises with its own policy (and plugins), audits with a reference
+ * to the server's event, then runs it.
  */
 export class SiteAdmin {
   private readonly nonces: NonceCache;
@@ -51,6 +52,7 @@ export class SiteAdmin {
     let issuer: CommandIssuer | undefined;
     try {
       ({ command, issuer } = verifyCommand(req.command, { rootPem: this.o.rootPem, nonces: this.nonces, skewMs: this.o.skewMs }));
+      assertAddressedTo(command, this.o.site);
       const user = issuer;
       const d = this.o.authorize?.({ right: command.cmd, user });
       if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${command.cmd} for ${user.name} (${user.role}, ${user.org}): ${d.reason}`, { site: this.o.site });

@@ -1,7 +1,7 @@
 /** Public API of the transport area: link drivers, the authenticated server and client. */
 export type { Driver, Connection, Listener, ListenOptions, DialOptions, ConnectionSecurity, Scheme, TlsMaterial, LinkLimits, ConnectionRefusal } from "./driver.js";
 export { DEFAULT_LINK_LIMITS } from "./driver.js";
-export { driverFor } from "./drivers/index.js";
+export { driverFor } from "./drivers/select.js";
 export { TransportServer, TOPIC_HEARTBEAT, TOPIC_RENEW } from "./server.js";
 export type { TransportServerConfig, ServerListenerConfig, Session } from "./server.js";
 export { TransportClient } from "./client.js";

@@ -45,7 +45,7 @@ ${o.sites.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, co
   const prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
   const kit = (name: string): string => join(prodDir, name);
   o.prepare?.(kit, dir);
-  const server = startParticipantProcess(kit("localhost"), { server: true, ...(o.server?.env ? { env: o.server.env } : {}), ...(o.server?.preloads ? { preloads: o.server.preloads } : {}) });
+  const server = startParticipantProcess(kit("localhost"), { server: true, ...(o.server?.env ? { env: o.server.env } : {}), ...(o.server?.preloads ? { nodeArgs: o.server.preloads.flatMap((m) => ["--import", m]) } : {}) });
   await server.waitFor(/listening on/);
   const sites = new Map<string, CohortProcess>();
   for (const s of o.sites) sites.set(s, startParticipantProcess(kit(s)));

@@ -4,8 +4,11 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { AdminSession } from "../../src/runtime/index.js";
-import { REPO_ROOT } from "./index.js";
+import { provision } from "../../src/provision/index.js";
+import { freePort, REPO_ROOT, tempDir, writeFile } from "./index.js";
 
 export class CohortProcess {
   readonly lines: string[] = [];
@@ -13,9 +16,9 @@ export class CohortProcess {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  /** `preloads`: test-only modules imported (through tsx) before the CLI, e.g. to capture traffic. */
-  constructor(args: readonly string[], env: Record<string, string> = {}, preloads: readonly string[] = []) {
-    this.child = spawn(process.execPath, ["--import", "tsx", ...preloads.flatMap((p) => ["--import", p]), "src/cli/main.ts", ...args], {
+  /** `nodeArgs` go to node before the CLI, e.g. a test-only `--import` preload. */
+  constructor(args: readonly string[], env: Record<string, string> = {}, nodeArgs: readonly string[] = []) {
+    this.child = spawn(process.execPath, ["--import", "tsx", ...nodeArgs, "src/cli/main.ts", ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -86,9 +89,51 @@ export class CohortProcess {
   }
 }
 
+/**
+ * A project for real processes: server `localhost` on a free 127.0.0.1 port, sites `site-1`
+ * (org_a) and `site-2` (org_b), project admin `admin@nvidia.com`, with the given link scheme and
+ * connection security. `extraServer` adds keys to the server's entry, `extraParticipants` lines.
+ */
+export async function provisionProject(
+  scheme: string,
+  security: string,
+  options: { name?: string; extraServer?: string; extraParticipants?: string } = {},
+): Promise<{ dir: string; projectFile: string; prodDir: string; port: number }> {
+  const dir = tempDir("cohort-int-");
+  const port = await freePort();
+  const projectFile = writeFile(
+    join(dir, "project.yml"),
+    `api_version: 3
+name: ${options.name ?? `int_${scheme}_${security}`}
+connection_security: ${security}
+participants:
+  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]${options.extraServer ?? ""}}
+  - {name: site-1, type: client, org: org_a, connect_to: 127.0.0.1}
+  - {name: site-2, type: client, org: org_b, connect_to: 127.0.0.1}
+${options.extraParticipants ?? ""}  - {name: admin@nvidia.com, type: admin, org: nvidia, role: project_admin}
+builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+    args: {scheme: ${scheme}}
+  - path: nvflare.lighter.impl.cert.CertBuilder
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+`,
+  );
+  const r = await provision({ projectFile, workspace: join(dir, "ws") });
+  return { dir, projectFile, prodDir: r.prodDir, port };
+}
+
+/** The records of a participant's `audit.log` (one JSON object a line). */
+export function auditRecords(kitDir: string): Record<string, unknown>[] {
+  return readFileSync(join(kitDir, "audit.log"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /** Starts `cohort start <kit> --host 127.0.0.1` (servers) or `cohort start <kit>` (sites). */
-export function startParticipantProcess(kitDir: string, options: { server?: boolean; env?: Record<string, string>; preloads?: readonly string[] } = {}): CohortProcess {
-  return new CohortProcess(["start", kitDir, ...(options.server ? ["--host", "127.0.0.1"] : [])], options.env, options.preloads);
+export function startParticipantProcess(kitDir: string, options: { server?: boolean; env?: Record<string, string>; nodeArgs?: readonly string[] } = {}): CohortProcess {
+  return new CohortProcess(["start", kitDir, ...(options.server ? ["--host", "127.0.0.1"] : [])], options.env, options.nodeArgs);
 }
 
 export interface AdminCliResult {

@@ -13,7 +13,7 @@ import { signJobFolder } from "../../src/pki/index.js";
 import { AdminSession } from "../../src/runtime/index.js";
 import { packFolder } from "../../src/runtime/archive.js";
 import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
-import { adminCli, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
+import { adminCli, auditRecords, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 const ADMINS = { pa: "admin@nvidia.com", lead: "lead@org-a.org", orgb: "orgadmin@org-b.org", member: "member@org-c.org" };
@@ -25,12 +25,7 @@ const kit = (n: string): string => join(prodDir, n);
 
 const admin = (who: string, command: string): Promise<AdminCliResult> => adminCli(kit(who), command, 60_000);
 
-function auditOf(participant: string): Record<string, unknown>[] {
-  return readFileSync(join(kit(participant), "audit.log"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const auditOf = (participant: string): Record<string, unknown>[] => auditRecords(kit(participant));
 
 async function waitFinished(jobId: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
   const s = await AdminSession.open(kit(ADMINS.pa));

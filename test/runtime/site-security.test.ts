@@ -112,6 +112,15 @@ describe("signed admin commands at a site", () => {
     await assert.rejects(admin.handle({ command: stale }), { code: "ERR_AUTH_STALE" });
   });
 
+  test("a command the admin addressed to another site is refused: the server cannot redirect it", async () => {
+    const { admin, auditPath } = siteAdmin();
+    await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "pwd", ["site-2"]) }), (e: { code?: string; message: string }) => e.code === "ERR_AUTH_WRONG_TARGET" && /^site-1 refuses admin@nvidia\.com's pwd: the admin addressed it to site-2/.test(e.message));
+    assert.equal((JSON.parse(readFileSync(auditPath, "utf8").trim()) as Record<string, unknown>)["code"], "ERR_AUTH_WRONG_TARGET");
+    for (const every of [["@ALL"], ["client"], []]) {
+      assert.equal(((await admin.handle({ command: cmd("admin@nvidia.com", "sys_info", every) })) as { site: string }).site, "site-1", `target ${every[0] ?? "(none)"} addresses every site`);
+    }
+  });
+
   test("shell commands stay inside the site folder and never reach startup/", async () => {
     const { admin } = siteAdmin();
     await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "startup/client.key"]) }), { code: "ERR_ADMIN_PATH" });

@@ -7,42 +7,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { provision } from "../../src/provision/index.js";
 import { verifyAuditLog } from "../../src/audit/index.js";
-import { freePort, tempDir, writeFile } from "../helpers/index.js";
-import { startParticipantProcess } from "../helpers/processes.js";
-
-async function provisionProject(scheme: string, security: string, extraServer = ""): Promise<{ prodDir: string; port: number }> {
-  const dir = tempDir("cohort-int-");
-  const port = await freePort();
-  const file = writeFile(
-    join(dir, "project.yml"),
-    `api_version: 3
-name: int_${scheme}_${security}
-connection_security: ${security}
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]${extraServer}}
-  - {name: site-1, type: client, org: org_a, connect_to: 127.0.0.1}
-  - {name: site-2, type: client, org: org_b, connect_to: 127.0.0.1}
-  - {name: admin@nvidia.com, type: admin, org: nvidia, role: project_admin}
-builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args: {scheme: ${scheme}}
-  - path: nvflare.lighter.impl.cert.CertBuilder
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-`,
-  );
-  const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
-  return { prodDir: r.prodDir, port };
-}
-
-function auditRecords(kit: string): Record<string, unknown>[] {
-  return readFileSync(join(kit, "audit.log"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+import { writeFile } from "../helpers/index.js";
+import { auditRecords, provisionProject, startParticipantProcess } from "../helpers/processes.js";
 
 for (const scheme of ["tcp", "http", "grpc"]) {
   describe(`scheme ${scheme}`, () => {

@@ -11,8 +11,8 @@ import { provision } from "../../src/provision/index.js";
 import { generateKeyPair, issueCertificate, loadIssuer } from "../../src/pki/index.js";
 import { encode } from "../../src/wire/index.js";
 import { driverFor, type Scheme } from "../../src/transport/index.js";
-import { freePort, tempDir, writeFile } from "../helpers/index.js";
-import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { writeFile } from "../helpers/index.js";
+import { provisionProject, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
 import { RawSession, type Kit } from "../helpers/secure-session.js";
 
 for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
@@ -60,28 +60,9 @@ for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
 
     before(async () => {
       driver = driverFor(scheme);
-      const dir = tempDir("cohort-refusals-");
-      port = await freePort();
-      const file = writeFile(
-        join(dir, "project.yml"),
-        `api_version: 3
-name: refusals_${scheme}
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-  - {name: site-1, type: client, org: org_a, connect_to: 127.0.0.1}
-  - {name: site-2, type: client, org: org_b, connect_to: 127.0.0.1}
-  - {name: site-3, type: client, org: org_c, connect_to: 127.0.0.1}
-  - {name: admin@nvidia.com, type: admin, org: nvidia, role: project_admin}
-builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args: {scheme: ${scheme}}
-  - path: nvflare.lighter.impl.cert.CertBuilder
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-`,
-      );
-      const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
-      prodDir = r.prodDir;
+      const project = await provisionProject(scheme, "mtls", { name: `refusals_${scheme}`, extraParticipants: "  - {name: site-3, type: client, org: org_c, connect_to: 127.0.0.1}\n" });
+      const { dir, projectFile: file } = project;
+      ({ prodDir, port } = project);
       stateDir = join(dir, "ws", `refusals_${scheme}`, "state");
       // Short tokens and skew so that expiry can be observed; a low login rate for the flood test.
       const resPath = join(prodDir, "localhost", "local", "resources.json");

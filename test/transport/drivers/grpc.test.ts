@@ -4,10 +4,12 @@ import assert from "node:assert/strict";
 import { driverFor, grpcDriver, httpDriver, tcpDriver } from "../../../src/transport/drivers/index.js";
 import { linkCompliance, linkRefusals } from "../../helpers/transport-compliance.js";
 
-test("driverFor maps each FLARE scheme to its driver and refuses others", () => {
-  assert.equal(driverFor("grpc"), grpcDriver);
-  assert.equal(driverFor("http"), httpDriver);
-  assert.equal(driverFor("tcp"), tcpDriver);
+test("driverFor maps each FLARE scheme to its driver (loaded on first use) and refuses others", () => {
+  for (const real of [grpcDriver, httpDriver, tcpDriver]) {
+    const d = driverFor(real.scheme);
+    assert.equal(d.scheme, real.scheme);
+    assert.equal(driverFor(real.scheme), d, "one driver object per scheme");
+  }
   assert.throws(() => driverFor("udp" as "tcp"), { code: "ERR_LINK_CONFIG" });
 });
 
