@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { FLModel } from "../wire/index.js";
-import type { CkksContext, SerializedCkksContext } from "./he.js";
+import type { CkksContext } from "./he.js";
+import type { SerializedCkksContext } from "./he-context.js";
 import { isPackedLayer, packLayer, unpackLayer, type EncryptedLayer } from "./he-frame.js";
 import { PrivacyErrorCode, type FilterContext, type ModelFilter } from "./types.js";
 

@@ -1,5 +1,5 @@
 import type { FLModel } from "../wire/index.js";
-import type { SerializedCkksContext } from "./he.js";
+import type { SerializedCkksContext } from "./he-context.js";
 
 /** What a filter spends, charged to the site's privacy budget before its output exists. */
 export interface PrivacySpend {
