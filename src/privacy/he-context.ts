@@ -20,6 +20,23 @@ export const HeErrorCode = {
   NoSecretKey: "ERR_PRIVACY_HE_NO_SECRET_KEY",
 } as const;
 
+/**
+ * The CKKS setup a project's key pair is made with (HEBuilder's args; N is always 8192). The
+ * defaults are FLARE's HEBuilder defaults: coefficient modulus 60-40-40 bits, scale 2^40 (128-bit
+ * security: SEAL refuses a modulus over 218 bits at N = 8192).
+ */
+export interface CkksOptions {
+  readonly coeffModBitSizes: readonly number[];
+  readonly scaleBits: number;
+}
+export const DEFAULT_CKKS_OPTIONS: CkksOptions = { coeffModBitSizes: [60, 40, 40], scaleBits: 40 };
+
+/** A new key pair (node-seal loads here, on first use only). */
+export async function generateCkksContexts(options: CkksOptions = DEFAULT_CKKS_OPTIONS): Promise<{ client: SerializedCkksContext; server: SerializedCkksContext }> {
+  const { CkksContext } = await import("./he.js");
+  return CkksContext.generate(options);
+}
+
 const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/=]+$/, "must be base64");
 
 export const ckksContextSchema = z.strictObject({

@@ -8,10 +8,10 @@
 import sealModule from "node-seal";
 import type { SEALLibrary } from "node-seal/implementation/seal.js";
 import { CohortError } from "../errors/index.js";
-import { HeErrorCode, type SerializedCkksContext } from "./he-context.js";
+import { DEFAULT_CKKS_OPTIONS, HeErrorCode, type CkksOptions, type SerializedCkksContext } from "./he-context.js";
 import { PrivacyErrorCode } from "./types.js";
 
-export type { SerializedCkksContext } from "./he-context.js";
+export { DEFAULT_CKKS_OPTIONS, type CkksOptions, type SerializedCkksContext } from "./he-context.js";
 
 // node-seal is a CommonJS (UMD) module: its factory is module.exports (or its `default`).
 type Seal = SEALLibrary;
@@ -22,16 +22,6 @@ const seal = (): Promise<Seal> => (sealInstance ??= sealFactory());
 /** N = 8192 (4096 slots per ciphertext): the only ring degree Cohort's layer framing packs. */
 export const CKKS_POLY_MODULUS_DEGREE = 8192;
 
-/**
- * The CKKS setup a project's key pair is made with (HEBuilder's args). The defaults are FLARE's
- * HEBuilder defaults: N = 8192, coefficient modulus 60-40-40 bits, scale 2^40 (128-bit security:
- * SEAL refuses a modulus over 218 bits at N = 8192).
- */
-export interface CkksOptions {
-  readonly coeffModBitSizes: readonly number[];
-  readonly scaleBits: number;
-}
-export const DEFAULT_CKKS_OPTIONS: CkksOptions = { coeffModBitSizes: [60, 40, 40], scaleBits: 40 };
 
 export class CkksContext {
   private constructor(
