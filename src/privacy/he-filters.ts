@@ -85,6 +85,21 @@ export class HEModelDecryptor implements ModelFilter {
 type Params = Record<string, unknown>;
 
 /**
+ * FLARE's HEInTimeAccumulateWeightedAggregator arguments. Sites weigh their layers before
+ * encrypting (HEModelEncryptor's weigh_by_local_iter and aggregation_weights), so weights here
+ * would need a plaintext × ciphertext product the sums do not need: refused, not ignored.
+ */
+export const heAggregatorArgs = z.strictObject({
+  exclude_vars: z.unknown().optional(),
+  aggregation_weights: z
+    .record(z.string(), z.number())
+    .optional()
+    .refine((w) => w === undefined || Object.values(w).every((x) => x === 1), "per-site weights are applied by the sites: set aggregation_weights in HEModelEncryptor's args instead"),
+  expected_data_kind: z.enum(["WEIGHTS", "WEIGHT_DIFF"]).optional(),
+  weigh_by_local_iter: z.literal(false, { error: "sites weigh by local iterations before encrypting: set weigh_by_local_iter in HEModelEncryptor's args instead" }).optional(),
+});
+
+/**
  * The server's aggregator for HE: sums the encrypted layers (no secret key: the public parameters
  * come with each layer) and the weights; plaintext layers get the usual weighted mean. It checks
  * what it can on ciphertexts: the same layer names, lengths, parameters and weights in every update.

@@ -13,7 +13,7 @@ import { componentFor, type ClientJobContext, type ComponentDefinition, type Exe
 import "./components/builtins.js";
 import type { ComponentConfig } from "./job-def.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../wire/index.js";
-import { applyFilterChain, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
+import { applyFilterChain, assertNoSecretKey, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;
@@ -159,6 +159,8 @@ function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unk
 export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promise<ServerJobHost> {
   const cfg = init.server;
   if (!cfg) throw new CohortError("ERR_JOB_INVALID", "server app without config_fed_server.json", {});
+  // The server side never holds a CKKS secret key (it aggregates ciphertexts with none).
+  assertNoSecretKey(init.he, `job ${init.jobId} at the server`);
   const registry = new Map<string, unknown>();
   // At the server, task data filters apply to data going out and result filters to results coming in.
   let filters: Awaited<ReturnType<typeof filterChains>> | undefined;
