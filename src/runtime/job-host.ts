@@ -176,7 +176,7 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
     progress: (round, totalRounds, metrics, sites) => io.progress(round, totalRounds, metrics, sites),
   };
   await build(init.appDir, cfg.components, ctx, registry);
-  if (cfg.task_data_filters.length || cfg.task_result_filters.length) filters = await filterChains({ ...init, privacy: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
+  if (cfg.task_data_filters.length || cfg.task_result_filters.length) filters = await filterChains({ ...init, privacy: undefined, he: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
   const workflows: Workflow[] = [];
   for (const w of cfg.workflows) {
     const wf = (await buildOne(init.appDir, w, ctx)) as Workflow | undefined;
