@@ -16,16 +16,24 @@ function option(args: string[], name: string, fallback: number): number {
   return value;
 }
 
-/** Fastest of `runs` timings of `fn`, in seconds (the fastest run is the least disturbed one). */
-async function best<T>(runs: number, fn: () => T | Promise<T>): Promise<{ seconds: number; value: T }> {
+/**
+ * Fastest of `runs` timings of `fn`, in seconds (the fastest run is the least disturbed one), with
+ * the CPU time this process spent in that run: on a shared machine, wall time includes waiting for
+ * a core, CPU time does not (the WASM work is single-threaded).
+ */
+async function best<T>(runs: number, fn: () => T | Promise<T>): Promise<{ seconds: number; cpu: number; value: T }> {
   let fastest = Infinity;
+  let cpu = Infinity;
   let value: T | undefined;
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
+    const cpu0 = process.cpuUsage();
     value = await fn();
-    fastest = Math.min(fastest, (performance.now() - start) / 1000);
+    const used = process.cpuUsage(cpu0);
+    const seconds = (performance.now() - start) / 1000;
+    if (seconds < fastest) [fastest, cpu] = [seconds, (used.user + used.system) / 1e6];
   }
-  return { seconds: fastest, value: value as T };
+  return { seconds: fastest, cpu, value: value as T };
 }
 
 function row(cells: string[], widths: number[]): string {
@@ -49,10 +57,10 @@ export default async function bench(args: string[]): Promise<void> {
   const copy = await best(runs, () => (sink += Buffer.from(new Uint8Array((layers[0] as Float32Array).buffer)).byteLength));
   await encryptor.filter(new FLModel({ params: { w: new Float32Array(4096) }, meta: { NUM_STEPS_CURRENT_ROUND: 1 } }), fctx("warm-up")); // loads the WASM module
   const encrypted: FLModel[] = [];
-  let encrypt = Infinity;
+  let encrypt = { seconds: Infinity, cpu: Infinity };
   for (let s = 0; s < Math.min(sites, 2); s++) {
     const r = await best(runs, () => encryptor.filter(new FLModel({ params: { w: layers[s] as Float32Array }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: steps(s) } }), fctx(`site-${s + 1}`)));
-    encrypt = Math.min(encrypt, r.seconds);
+    if (r.seconds < encrypt.seconds) encrypt = r;
     encrypted.push(r.value);
   }
   // Sites beyond the second reuse those ciphertexts: the server's work per update is the same.
@@ -83,25 +91,26 @@ export default async function bench(args: string[]): Promise<void> {
   const upBytes = (encrypted[0]?.params["w"] as Uint8Array).byteLength;
   const downBytes = (aggregate.value.params["w"] as Uint8Array).byteLength;
   const us = (seconds: number, per = n): string => ((seconds * 1e6) / per).toFixed(3);
-  const widths = [46, 10, 12, 12];
+  const widths = [46, 10, 12, 14, 12];
   console.log(`he bench: CKKS N=8192, coeff_mod_bit_sizes [${coeff.join(", ")}], scale 2^40; ${n.toLocaleString("en-US")} float32 parameters, ${sites} sites; best of ${runs} runs, one thread`);
-  console.log(row(["operation", "ms", "µs/param", "vs copy"], widths));
-  const line = (name: string, seconds: number, per = n): void => console.log(row([name, (seconds * 1000).toFixed(1), us(seconds, per), `${(seconds / copy.seconds).toFixed(0)}×`], widths));
-  line("float32 copy (baseline)", copy.seconds);
+  console.log(row(["operation", "ms", "µs/param", "CPU µs/param", "vs copy"], widths));
+  const line = (name: string, t: { seconds: number; cpu: number }, times = 1): void =>
+    console.log(row([name, ((t.seconds * 1000) / times).toFixed(1), us(t.seconds / times), us(t.cpu / times), `${(t.seconds / times / copy.seconds).toFixed(0)}×`], widths));
+  line("float32 copy (baseline)", copy);
   line("encrypt (HEModelEncryptor, one site)", encrypt);
-  line(`aggregate ${sites} updates (HEAggregator)`, aggregate.seconds);
-  line("  per update", aggregate.seconds / sites);
-  line("decrypt + divide (HEModelDecryptor)", decrypt.seconds);
+  line(`aggregate ${sites} updates (HEAggregator)`, aggregate);
+  line("  per update", aggregate, sites);
+  line("decrypt + divide (HEModelDecryptor)", decrypt);
   console.log("");
   console.log(row(["size", "bytes", "B/param", "× float32"], widths));
   const size = (name: string, bytes: number): void => console.log(row([name, bytes.toLocaleString("en-US"), (bytes / n).toFixed(2), `${(bytes / (4 * n)).toFixed(2)}×`], widths));
   size("float32 (raw)", 4 * n);
-  size("site → server (seeded symmetric, zstd)", upBytes);
+  size("site → server (seeded symmetric, raw)", upBytes);
   size("server → site (sum: full ciphertext, zstd)", downBytes);
   console.log("");
-  const encUs = (encrypt * 1e6) / n;
+  const encUs = (encrypt.seconds * 1e6) / n;
   const ratio = upBytes / (4 * n);
-  console.log(`goal encrypt ≤ 2 µs/param on one core: ${encUs.toFixed(3)} µs/param — ${encUs <= 2 ? "met" : `missed by ${(encUs - 2).toFixed(3)} µs (${((encUs / 2 - 1) * 100).toFixed(0)} %)`}`);
+  console.log(`goal encrypt ≤ 2 µs/param on one core: ${encUs.toFixed(3)} µs/param wall, ${((encrypt.cpu * 1e6) / n).toFixed(3)} CPU — ${encUs <= 2 ? "met" : `missed by ${(encUs - 2).toFixed(3)} µs (${((encUs / 2 - 1) * 100).toFixed(0)} %)`}`);
   console.log(`goal ciphertext ≤ 16× float32 (FLARE ≈ 24×): site → server ${ratio.toFixed(2)}× — ${ratio <= 16 ? "met" : `missed by ${(ratio - 16).toFixed(2)}×`}; server → site ${(downBytes / (4 * n)).toFixed(2)}×`);
   console.log(`decrypted mean vs plaintext weighted mean: max abs error ${maxErr.toExponential(2)} over ${num.toLocaleString("en-US")} sampled parameters`);
   if (sink < 0) console.log(sink);
