@@ -7,18 +7,12 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
+import { HeErrorCode } from "./types.js";
+
+export { HeErrorCode } from "./types.js";
 
 export const CLIENT_CONTEXT_FILE = "client_context.ckks";
 export const SERVER_CONTEXT_FILE = "server_context.ckks";
-
-export const HeErrorCode = {
-  /** A context file or message that does not validate. */
-  Context: "ERR_PRIVACY_HE_CONTEXT",
-  /** A secret key where only public parameters may be (the server). */
-  SecretAtServer: "ERR_PRIVACY_HE_SECRET_AT_SERVER",
-  /** Decrypting or encrypting with a context that has no secret key. */
-  NoSecretKey: "ERR_PRIVACY_HE_NO_SECRET_KEY",
-} as const;
 
 /**
  * The CKKS setup a project's key pair is made with (HEBuilder's args; N is always 8192). The

@@ -40,3 +40,13 @@ export const PrivacyErrorCode = {
   Budget: "ERR_PRIVACY_BUDGET",
   Ledger: "ERR_PRIVACY_LEDGER",
 } as const;
+
+/** The homomorphic-encryption codes of the privacy area. */
+export const HeErrorCode = {
+  /** A context file or message that does not validate. */
+  Context: "ERR_PRIVACY_HE_CONTEXT",
+  /** A secret key where only public parameters may be (the server). */
+  SecretAtServer: "ERR_PRIVACY_HE_SECRET_AT_SERVER",
+  /** Decrypting or encrypting with a context that has no secret key. */
+  NoSecretKey: "ERR_PRIVACY_HE_NO_SECRET_KEY",
+} as const;
