@@ -10,7 +10,8 @@ export type BuilderSpec =
   | { readonly kind: "workspace"; readonly path: string }
   | { readonly kind: "static_file"; readonly path: string; readonly configFolder: string; readonly scheme: Scheme; readonly requireSignedJobs?: boolean; readonly downloadJobUrl?: string }
   | { readonly kind: "cert"; readonly path: string; readonly rootValidDays: number; readonly validDays: number; readonly keyAlgorithm: CertKeyAlgorithm }
-  | { readonly kind: "signature"; readonly path: string };
+  | { readonly kind: "signature"; readonly path: string }
+  | { readonly kind: "he"; readonly path: string; readonly coeffModBitSizes: readonly number[]; readonly scaleBits: number };
 
 export type BuilderKind = BuilderSpec["kind"];
 
@@ -20,15 +21,16 @@ export const BUILDER_PATHS: Readonly<Record<string, BuilderKind>> = {
   "nvflare.lighter.impl.static_file.StaticFileBuilder": "static_file",
   "nvflare.lighter.impl.cert.CertBuilder": "cert",
   "nvflare.lighter.impl.signature.SignatureBuilder": "signature",
+  "nvflare.lighter.impl.he.HEBuilder": "he",
   "cohort.WorkspaceBuilder": "workspace",
   "cohort.StaticFileBuilder": "static_file",
   "cohort.CertBuilder": "cert",
   "cohort.SignatureBuilder": "signature",
+  "cohort.HEBuilder": "he",
 };
 
 /** FLARE builders we know but do not run yet. */
 export const NOT_YET_BUILDERS: Readonly<Record<string, string>> = {
-  "nvflare.lighter.impl.he.HEBuilder": "homomorphic encryption contexts arrive with the privacy release",
   "nvflare.lighter.cc_provision.impl.cc.CCBuilder": "confidential computing arrives in a later release",
   "nvflare.lighter.impl.docker.DockerBuilder": "docker start scripts are not supported yet",
   "nvflare.lighter.impl.aws.AWSBuilder": "cloud start scripts are not supported yet",
@@ -59,6 +61,28 @@ const certArgs = z.strictObject({
   key_algorithm: z.enum(CERT_KEY_ALGORITHMS, { error: `must be one of ${CERT_KEY_ALGORITHMS.join(", ")}` }).default("ec-p256"),
 });
 const signatureArgs = z.strictObject({});
+/** SEAL's largest coefficient modulus at N = 8192 for 128-bit security. */
+const CKKS_MAX_MODULUS_BITS = 218;
+/** Bits the data modulus must hold above the scale: weighted sums of many sites' values. */
+const CKKS_HEADROOM_BITS = 20;
+// FLARE's HEBuilder arguments and defaults (TenSEAL there, node-seal here: the same CKKS).
+const heArgs = z
+  .strictObject({
+    poly_modulus_degree: z.literal(8192, { error: "must be 8192 (Cohort packs 4096 values per ciphertext)" }).default(8192),
+    coeff_mod_bit_sizes: z
+      .array(z.number().int().min(20, "each prime must have 20 to 60 bits").max(60, "each prime must have 20 to 60 bits"), { error: "must be a list of prime sizes in bits, e.g. [60, 40, 40]" })
+      .min(2, "needs at least 2 primes (data and special)")
+      .max(5, "at most 5 primes (addition needs no more levels)")
+      .default([60, 40, 40]),
+    scale_bits: z.number().int().min(20, "must be 20 to 60").max(60, "must be 20 to 60").default(40),
+    scheme: z.literal("CKKS", { error: "must be CKKS (Cohort's HE is CKKS only: the weights are real numbers)" }).default("CKKS"),
+  })
+  .superRefine((a, ctx) => {
+    const total = a.coeff_mod_bit_sizes.reduce((x, y) => x + y, 0);
+    if (total > CKKS_MAX_MODULUS_BITS) ctx.addIssue({ code: "custom", path: ["coeff_mod_bit_sizes"], message: `adds up to ${total} bits, more than the ${CKKS_MAX_MODULUS_BITS} that keep 128-bit security at N = 8192`, input: a.coeff_mod_bit_sizes });
+    const data = total - (a.coeff_mod_bit_sizes.at(-1) ?? 0);
+    if (data < a.scale_bits + CKKS_HEADROOM_BITS) ctx.addIssue({ code: "custom", path: ["coeff_mod_bit_sizes"], message: `the data primes (all but the last) hold ${data} bits: fewer than scale_bits + ${CKKS_HEADROOM_BITS} = ${a.scale_bits + CKKS_HEADROOM_BITS} for weighted sums`, input: a.coeff_mod_bit_sizes });
+  });
 const packagerSchema = z.strictObject({ path: z.string(), args: z.record(z.string(), z.unknown()).optional() });
 
 export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknown): BuilderSpec[] {
@@ -112,6 +136,9 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
     } else if (kind === "cert") {
       const a = c.parse(certArgs, args, argsAt);
       if (a) out.push({ kind, path, rootValidDays: a.root_valid_days, validDays: a.valid_days, keyAlgorithm: a.key_algorithm });
+    } else if (kind === "he") {
+      const a = c.parse(heArgs, args, argsAt, "FLARE's defaults work: poly_modulus_degree 8192, coeff_mod_bit_sizes [60, 40, 40], scale_bits 40, scheme CKKS");
+      if (a) out.push({ kind, path, coeffModBitSizes: a.coeff_mod_bit_sizes, scaleBits: a.scale_bits });
     } else {
       if (c.parse(signatureArgs, args, argsAt)) out.push({ kind, path });
     }
@@ -121,6 +148,7 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
     if (!order.includes(needed)) c.fail(["builders"], `the ${needed} builder is missing: kits would be incomplete`, undefined, `add ${DEFAULT_BUILDERS.find((b) => b.kind === needed)?.path}`);
   }
   if (order.indexOf("workspace") > 0) c.fail(["builders"], "WorkspaceBuilder must come first (it creates the folders the others write into)");
+  if (order.filter((k) => k === "he").length > 1) c.fail(["builders"], "HEBuilder is listed twice: a project has one CKKS key pair", undefined, "keep one HEBuilder entry");
   const sig = order.indexOf("signature");
   if (sig === -1) c.warn(["builders"], "no SignatureBuilder: kits will carry no signature.json and 'cohort kit verify' will refuse them");
   else if (sig !== order.length - 1) c.fail(["builders"], "SignatureBuilder must come last (it signs the files the others write)");

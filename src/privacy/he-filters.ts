@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { FLModel } from "../wire/index.js";
-import type { CkksContext, SerializedCkksContext } from "./he.js";
+import type { CkksContext, CkksSum } from "./he.js";
+import type { SerializedCkksContext } from "./he-context.js";
 import { isPackedLayer, packLayer, unpackLayer, type EncryptedLayer } from "./he-frame.js";
 import { PrivacyErrorCode, type FilterContext, type ModelFilter } from "./types.js";
 
@@ -84,12 +85,28 @@ export class HEModelDecryptor implements ModelFilter {
 type Params = Record<string, unknown>;
 
 /**
+ * FLARE's HEInTimeAccumulateWeightedAggregator arguments. Sites weigh their layers before
+ * encrypting (HEModelEncryptor's weigh_by_local_iter and aggregation_weights), so weights here
+ * would need a plaintext × ciphertext product the sums do not need: refused, not ignored.
+ */
+export const heAggregatorArgs = z.strictObject({
+  exclude_vars: z.unknown().optional(),
+  aggregation_weights: z
+    .record(z.string(), z.number())
+    .optional()
+    .refine((w) => w === undefined || Object.values(w).every((x) => x === 1), "per-site weights are applied by the sites: set aggregation_weights in HEModelEncryptor's args instead"),
+  expected_data_kind: z.enum(["WEIGHTS", "WEIGHT_DIFF"]).optional(),
+  weigh_by_local_iter: z.literal(false, { error: "sites weigh by local iterations before encrypting: set weigh_by_local_iter in HEModelEncryptor's args instead" }).optional(),
+});
+
+/**
  * The server's aggregator for HE: sums the encrypted layers (no secret key: the public parameters
  * come with each layer) and the weights; plaintext layers get the usual weighted mean. It checks
  * what it can on ciphertexts: the same layer names, lengths, parameters and weights in every update.
  */
 export class HEAggregator {
-  private enc = new Map<string, EncryptedLayer>();
+  /** Per encrypted layer: its framing (length, summed weight, parameters) and the running sum. */
+  private enc = new Map<string, { layer: Omit<EncryptedLayer, "cts">; sum: CkksSum }>();
   private plain = new Map<string, Float64Array>();
   private total = 0;
   private names: string[] | undefined;
@@ -97,6 +114,7 @@ export class HEAggregator {
   private rejected: { site: string; reason: string }[] = [];
 
   reset(): void {
+    for (const e of this.enc.values()) e.sum.delete();
     this.enc = new Map();
     this.plain = new Map();
     this.total = 0;
@@ -117,7 +135,7 @@ export class HEAggregator {
       const v = u.params[n];
       if (isPackedLayer(v)) {
         const l = unpackLayer(v);
-        const prev = this.enc.get(n);
+        const prev = this.enc.get(n)?.layer;
         if (prev && (prev.length !== l.length || prev.params !== l.params)) refuse(`encrypted layer ${n}: length or CKKS parameters differ`);
         if (Math.abs(l.weight - u.weight) > 1e-9 * Math.max(1, u.weight)) refuse(`encrypted layer ${n}: weighted by ${l.weight}, but the update's weight is ${u.weight}`);
         layers.set(n, l);
@@ -126,12 +144,14 @@ export class HEAggregator {
       } else refuse(`layer ${n} is neither numbers nor an encrypted layer`);
     }
     for (const [n, l] of layers) {
-      const prev = this.enc.get(n);
-      if (!prev) this.enc.set(n, l);
-      else {
-        const c = await contextFor({ scheme: "ckks", params: l.params });
-        this.enc.set(n, { ...prev, weight: prev.weight + l.weight, cts: c.add([prev.cts, l.cts]) });
+      let e = this.enc.get(n);
+      if (!e) {
+        const { cts: _, ...layer } = l;
+        e = { layer: { ...layer, weight: 0 }, sum: (await contextFor({ scheme: "ckks", params: l.params })).sum() };
+        this.enc.set(n, e);
       }
+      e.sum.add(l.cts);
+      e.layer = { ...e.layer, weight: e.layer.weight + l.weight };
     }
     for (const n of names) {
       const v = u.params[n];
@@ -147,7 +167,7 @@ export class HEAggregator {
 
   result(): { params: Params; totalWeight: number; accepted: string[]; rejected: { site: string; reason: string }[] } {
     const params: Params = {};
-    for (const [n, l] of this.enc) params[n] = packLayer(l);
+    for (const [n, e] of this.enc) params[n] = packLayer({ ...e.layer, cts: e.sum.save() });
     for (const [n, acc] of this.plain) params[n] = Float32Array.from(acc, (x) => x / (this.total || 1));
     return { params, totalWeight: this.total, accepted: [...this.accepted], rejected: [...this.rejected] };
   }

@@ -8,7 +8,10 @@
 import sealModule from "node-seal";
 import type { SEALLibrary } from "node-seal/implementation/seal.js";
 import { CohortError } from "../errors/index.js";
+import { DEFAULT_CKKS_OPTIONS, HeErrorCode, type CkksOptions, type SerializedCkksContext } from "./he-context.js";
 import { PrivacyErrorCode } from "./types.js";
+
+export { DEFAULT_CKKS_OPTIONS, type CkksOptions, type SerializedCkksContext } from "./he-context.js";
 
 // node-seal is a CommonJS (UMD) module: its factory is module.exports (or its `default`).
 type Seal = SEALLibrary;
@@ -16,15 +19,16 @@ const sealFactory = ((sealModule as unknown as { default?: unknown }).default ??
 let sealInstance: Promise<Seal> | undefined;
 const seal = (): Promise<Seal> => (sealInstance ??= sealFactory());
 
-/** Cohort's CKKS setup: N = 8192 (4096 slots), coefficient modulus 60-40-40-60 bits, scale 2^40, 128-bit security. */
+/** N = 8192 (4096 slots per ciphertext): the only ring degree Cohort's layer framing packs. */
 export const CKKS_POLY_MODULUS_DEGREE = 8192;
-export const CKKS_SCALE = 2 ** 40;
 
-/** A serialized context: `{"scheme":"ckks","params":…,"secret_key"?:…}` (base64 strings). */
-export interface SerializedCkksContext {
-  readonly scheme: "ckks";
-  readonly params: string;
-  readonly secret_key?: string;
+
+/** A running sum of encrypted vectors (see CkksContext.sum). */
+export interface CkksSum {
+  add(cts: readonly Uint8Array[]): void;
+  save(): Uint8Array[];
+  /** Frees the WASM memory the sum holds. */
+  delete(): void;
 }
 
 export class CkksContext {
@@ -33,19 +37,26 @@ export class CkksContext {
     private readonly ctx: ReturnType<Seal["Context"]>,
     private readonly params: string,
     private readonly secretKey: ReturnType<ReturnType<Seal["KeyGenerator"]>["secretKey"]> | undefined,
+    private readonly scale: number,
   ) {}
 
   /** A new key pair: the client context (with the secret key) and the server context (parameters only). */
-  static async generate(): Promise<{ client: SerializedCkksContext; server: SerializedCkksContext }> {
+  static async generate(options: CkksOptions = DEFAULT_CKKS_OPTIONS): Promise<{ client: SerializedCkksContext; server: SerializedCkksContext }> {
     const s = await seal();
     const parms = s.EncryptionParameters(s.SchemeType.ckks);
     parms.setPolyModulusDegree(CKKS_POLY_MODULUS_DEGREE);
-    parms.setCoeffModulus(s.CoeffModulus.Create(CKKS_POLY_MODULUS_DEGREE, Int32Array.from([60, 40, 40, 60])));
+    parms.setCoeffModulus(s.CoeffModulus.Create(CKKS_POLY_MODULUS_DEGREE, Int32Array.from(options.coeffModBitSizes)));
     const ctx = s.Context(parms, true, s.SecurityLevel.tc128);
+    if (!ctx.parametersSet()) {
+      ctx.delete();
+      parms.delete();
+      throw new CohortError(HeErrorCode.Context, `CKKS parameters N=${CKKS_POLY_MODULUS_DEGREE}, coeff_mod_bit_sizes=[${options.coeffModBitSizes.join(", ")}] are not valid at 128-bit security; fix: use FLARE's default [60, 40, 40]`, {});
+    }
     const kg = s.KeyGenerator(ctx);
     const sk = kg.secretKey();
     const params = parms.save(s.ComprModeType.zstd);
-    const out = { client: { scheme: "ckks" as const, params, secret_key: sk.save(s.ComprModeType.zstd) }, server: { scheme: "ckks" as const, params } };
+    const scale_bits = options.scaleBits;
+    const out = { client: { scheme: "ckks" as const, params, scale_bits, secret_key: sk.save(s.ComprModeType.zstd) }, server: { scheme: "ckks" as const, params, scale_bits } };
     sk.delete();
     kg.delete();
     ctx.delete();
@@ -56,15 +67,22 @@ export class CkksContext {
   static async load(serialized: SerializedCkksContext): Promise<CkksContext> {
     const s = await seal();
     const parms = s.EncryptionParameters(s.SchemeType.ckks);
-    parms.load(serialized.params);
+    try {
+      parms.load(serialized.params);
+    } catch (cause) {
+      throw new CohortError(HeErrorCode.Context, "CKKS context: params: not node-seal encryption parameters; fix: re-provision with HEBuilder", { field: "params" }, { cause });
+    }
+    if (parms.scheme !== s.SchemeType.ckks || parms.polyModulusDegree !== CKKS_POLY_MODULUS_DEGREE) {
+      throw new CohortError(HeErrorCode.Context, `CKKS context: params: scheme or poly_modulus_degree is not CKKS with N=${CKKS_POLY_MODULUS_DEGREE} (got N=${parms.polyModulusDegree}); fix: re-provision with HEBuilder`, { field: "params" });
+    }
     const ctx = s.Context(parms, true, s.SecurityLevel.tc128);
-    if (!ctx.parametersSet()) throw new CohortError(PrivacyErrorCode.Policy, "CKKS context: parameters are not valid", {});
+    if (!ctx.parametersSet()) throw new CohortError(HeErrorCode.Context, `CKKS context: params: not valid at 128-bit security; fix: re-provision with HEBuilder`, { field: "params" });
     let sk: ReturnType<ReturnType<Seal["KeyGenerator"]>["secretKey"]> | undefined;
     if (serialized.secret_key !== undefined) {
       sk = s.SecretKey();
       sk.load(ctx, serialized.secret_key);
     }
-    return new CkksContext(s, ctx, serialized.params, sk);
+    return new CkksContext(s, ctx, serialized.params, sk, 2 ** (serialized.scale_bits ?? DEFAULT_CKKS_OPTIONS.scaleBits));
   }
 
   get canDecrypt(): boolean {
@@ -76,7 +94,7 @@ export class CkksContext {
   }
 
   private requireKey(what: string): NonNullable<CkksContext["secretKey"]> {
-    if (!this.secretKey) throw new CohortError("ERR_PRIVACY_HE_NO_SECRET_KEY", `this CKKS context has no secret key: it cannot ${what}`, {});
+    if (!this.secretKey) throw new CohortError(HeErrorCode.NoSecretKey, `this CKKS context has no secret key: it cannot ${what}`, {});
     return this.secretKey;
   }
 
@@ -93,9 +111,11 @@ export class CkksContext {
     const out: Uint8Array[] = [];
     try {
       for (let i = 0; i < values.length; i += this.slots) {
-        const pt = encoder.encode(values.subarray(i, i + this.slots), CKKS_SCALE) as ReturnType<typeof this.s.PlainText>;
+        const pt = encoder.encode(values.subarray(i, i + this.slots), this.scale) as ReturnType<typeof this.s.PlainText>;
         const ser = encryptor.encryptSymmetricSerializable(pt);
-        out.push(ser.saveArray(this.s.ComprModeType.zstd));
+        // Not compressed: zstd saves only ~12 % of a seeded ciphertext (its coefficients are
+        // uniformly random below the moduli) and would double the encryption time.
+        out.push(ser.saveArray(this.s.ComprModeType.none));
         ser.delete();
         pt.delete();
       }
@@ -104,6 +124,39 @@ export class CkksContext {
       encoder.delete();
     }
     return out;
+  }
+
+  /**
+   * A running element-wise sum kept inside node-seal: each update is loaded and added in place, and
+   * the sum is serialized once (`save`), not after every update. No key needed.
+   */
+  sum(): CkksSum {
+    const s = this.s;
+    const ctx = this.ctx;
+    const ev = s.Evaluator(ctx);
+    let acc: ReturnType<Seal["CipherText"]>[] | undefined;
+    return {
+      add(cts) {
+        if (acc && acc.length !== cts.length) throw new CohortError(PrivacyErrorCode.Filter, "encrypted vectors differ in length", {});
+        const next = acc ?? [];
+        cts.forEach((bytes, c) => {
+          const ct = s.CipherText();
+          ct.loadArray(ctx, bytes);
+          const into = next[c];
+          if (into) {
+            ev.add(into, ct, into);
+            ct.delete();
+          } else next.push(ct);
+        });
+        acc = next;
+      },
+      save: () => (acc ?? []).map((ct) => ct.saveArray(s.ComprModeType.zstd)),
+      delete() {
+        for (const ct of acc ?? []) ct.delete();
+        acc = undefined;
+        ev.delete();
+      },
+    };
   }
 
   /** Element-wise sum of encrypted vectors (no key needed). */
@@ -156,7 +209,7 @@ export class CkksContext {
 
   /** The server's view of this context: the parameters only. */
   publicOnly(): SerializedCkksContext {
-    return { scheme: "ckks", params: this.params };
+    return { scheme: "ckks", params: this.params, scale_bits: Math.log2(this.scale) };
   }
 }
 

@@ -21,3 +21,16 @@ export { budgetSchema, filterSpecSchema, loadPrivacyPolicy, parsePrivacyPolicy, 
 export { PrivacyLedger, type ChargeOutcome } from "./ledger.js";
 export { applyFilterChain, jobFilterEntries, siteFilterSpecs, type ChainedFilter } from "./pipeline.js";
 export { SitePrivacy, type SitePrivacyOptions } from "./site.js";
+export {
+  assertNoSecretKey,
+  ckksContextSchema,
+  CLIENT_CONTEXT_FILE,
+  DEFAULT_CKKS_OPTIONS,
+  generateCkksContexts,
+  HeErrorCode,
+  publicContext,
+  readCkksContextFile,
+  SERVER_CONTEXT_FILE,
+  type CkksOptions,
+  type SerializedCkksContext,
+} from "./he-context.js";

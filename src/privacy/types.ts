@@ -1,5 +1,5 @@
 import type { FLModel } from "../wire/index.js";
-import type { SerializedCkksContext } from "./he.js";
+import type { SerializedCkksContext } from "./he-context.js";
 
 /** What a filter spends, charged to the site's privacy budget before its output exists. */
 export interface PrivacySpend {
@@ -39,4 +39,14 @@ export const PrivacyErrorCode = {
   Filter: "ERR_PRIVACY_FILTER",
   Budget: "ERR_PRIVACY_BUDGET",
   Ledger: "ERR_PRIVACY_LEDGER",
+} as const;
+
+/** The homomorphic-encryption codes of the privacy area. */
+export const HeErrorCode = {
+  /** A context file or message that does not validate. */
+  Context: "ERR_PRIVACY_HE_CONTEXT",
+  /** A secret key where only public parameters may be (the server). */
+  SecretAtServer: "ERR_PRIVACY_HE_SECRET_AT_SERVER",
+  /** Decrypting or encrypting with a context that has no secret key. */
+  NoSecretKey: "ERR_PRIVACY_HE_NO_SECRET_KEY",
 } as const;

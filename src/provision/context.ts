@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { BuilderSpec, ParticipantSpec, ProjectSpec } from "../config/index.js";
-import type { CertsFile } from "./state.js";
+import type { CertsFile, HeState } from "./state.js";
 
 export interface RootMaterial {
   readonly certPem: string;
@@ -25,6 +25,8 @@ export interface ProvisionContext {
   root: RootMaterial | undefined;
   /** State to persist once everything succeeded. */
   pendingState: { certs: CertsFile; storedKeys: Readonly<Record<string, string>>; newKeys: Map<string, string> } | undefined;
+  /** A CKKS key pair made by this run (HEBuilder), saved with the rest of the state. */
+  pendingHe?: HeState;
 }
 
 export function kitDir(ctx: ProvisionContext, p: ParticipantSpec): string {

@@ -8,8 +8,9 @@ import { workspaceBuilder } from "./builders/workspace.js";
 import { staticFileBuilder } from "./builders/static-files.js";
 import { certBuilder } from "./builders/certs.js";
 import { signatureBuilder } from "./builders/signature.js";
+import { heBuilder } from "./builders/he.js";
 import { packageKits } from "./packager.js";
-import { saveState } from "./state.js";
+import { saveHeState, saveState } from "./state.js";
 
 export interface ProvisionOptions {
   /** project.yml path. */
@@ -52,6 +53,8 @@ function instantiate(spec: BuilderSpec): Builder {
       return certBuilder(spec);
     case "signature":
       return signatureBuilder(spec);
+    case "he":
+      return heBuilder(spec);
   }
 }
 
@@ -93,6 +96,7 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionRes
     if (ctx.root && ctx.pendingState) {
       saveState(projectDir, { rootCertPem: ctx.root.certPem, rootKeyPem: ctx.root.keyPem, certs: ctx.pendingState.certs, storedKeys: ctx.pendingState.storedKeys, newKeys: ctx.pendingState.newKeys, rootIsNew: ctx.root.isNew }, options.passphrase);
     }
+    if (ctx.pendingHe) saveHeState(projectDir, ctx.pendingHe);
     return {
       project,
       prodDir,

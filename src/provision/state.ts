@@ -4,6 +4,7 @@ import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { decryptPrivateKeyPem, encryptPrivateKeyPem, writeFileAtomic } from "../pki/index.js";
 import { ProvisionErrorCode } from "./errors.js";
+import { ckksContextSchema } from "../privacy/index.js";
 
 /**
  * The provisioning state (`<workspace>/<project>/state/`): the root CA and every certificate and
@@ -102,3 +103,39 @@ export function saveState(
 }
 
 export { STATE_VERSION };
+
+/**
+ * The project's CKKS key pair (HEBuilder): `state/he_context.json` (0600), reused on re-runs so
+ * that every client kit of the project keeps the same key. Not covered by COHORT_CA_PASSPHRASE
+ * (node-seal keys are not PEM keys): the file mode and the 0700 state/ folder protect it.
+ */
+const heStateSchema = z.strictObject({
+  version: z.literal(STATE_VERSION),
+  coeff_mod_bit_sizes: z.array(z.number().int()),
+  scale_bits: z.number().int(),
+  client: ckksContextSchema,
+});
+export type HeState = z.infer<typeof heStateSchema>;
+
+export function heStateFile(projectDir: string): string {
+  return join(stateDir(projectDir), "he_context.json");
+}
+
+export function loadHeState(projectDir: string): HeState | undefined {
+  const file = heStateFile(projectDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    const s = heStateSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+    if (s.client.secret_key === undefined) throw new Error("client.secret_key is missing");
+    return s;
+  } catch (cause) {
+    // The message names the file and field only: never the key.
+    const field = cause instanceof z.ZodError ? (cause.issues[0]?.path.join(".") ?? "") : "";
+    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${file}: damaged CKKS state${field ? ` (field ${field})` : ""}; restore it from backup (moving it aside makes a new key pair: every client kit must then be redistributed)`, { file, field }, { cause });
+  }
+}
+
+export function saveHeState(projectDir: string, state: HeState): void {
+  mkdirSync(stateDir(projectDir), { recursive: true, mode: 0o700 });
+  writeFileAtomic(heStateFile(projectDir), `${JSON.stringify(state, null, 2)}\n`, 0o600);
+}

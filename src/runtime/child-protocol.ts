@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { clientConfigSchema, serverConfigSchema } from "./job-def.js";
-import { budgetSchema, filterSpecSchema } from "../privacy/index.js";
+import { budgetSchema, ckksContextSchema, filterSpecSchema } from "../privacy/index.js";
 
 /**
  * Messages between a site process and its job child, over the child's private IPC channel
@@ -29,7 +29,7 @@ export const initSchema = z.object({
     .object({ scope: z.string(), task_data_filters: z.array(filterSpecSchema), task_result_filters: z.array(filterSpecSchema), budget: budgetSchema.optional() })
     .optional(),
   /** The site's CKKS client context (startup/client_context.ckks, with its secret key), for the HE filters. */
-  he: z.object({ scheme: z.literal("ckks"), params: z.string(), secret_key: z.string().optional() }).optional(),
+  he: ckksContextSchema.optional(),
 });
 export type InitMessage = z.infer<typeof initSchema>;
 

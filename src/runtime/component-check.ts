@@ -2,6 +2,7 @@ import { CohortError } from "../errors/index.js";
 import { componentFor } from "./components/registry.js";
 import { RuntimeErrorCode, type ComponentConfig, type JobDefinition } from "./job-def.js";
 import "./components/builtins.js";
+import { HE_COMPONENTS } from "../privacy/he-filters.js";
 
 /**
  * Every component a job names must be a registered built-in, unless the job brings its own code
@@ -34,4 +35,17 @@ export function checkComponents(job: JobDefinition): void {
       }
     }
   }
+}
+
+const HE_PATHS = new Set<string>(Object.values(HE_COMPONENTS).flatMap((c) => c.paths));
+
+/** True when any app of the job names an HE component (encryptor, decryptor or aggregator). */
+export function usesHomomorphicEncryption(job: JobDefinition): boolean {
+  const named = (c: ComponentConfig): boolean => HE_PATHS.has(c.path ?? c.name ?? "");
+  const inFilters = (entries: readonly { filters: readonly ComponentConfig[] }[]): boolean => entries.some((e) => e.filters.some(named));
+  return [...job.apps.values()].some(
+    (a) =>
+      (a.server && (a.server.components.some(named) || inFilters(a.server.task_data_filters) || inFilters(a.server.task_result_filters))) ||
+      (a.client && (a.client.components.some(named) || inFilters(a.client.task_data_filters) || inFilters(a.client.task_result_filters))),
+  );
 }

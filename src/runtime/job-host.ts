@@ -14,7 +14,7 @@ import "./components/builtins.js";
 import { checkPeerTopic, PeerErrorCode, PeerInbox, type PeerMessenger } from "./peer-inbox.js";
 import type { ComponentConfig } from "./job-def.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../wire/index.js";
-import { applyFilterChain, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
+import { applyFilterChain, assertNoSecretKey, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;
@@ -167,6 +167,8 @@ function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unk
 export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promise<ServerJobHost> {
   const cfg = init.server;
   if (!cfg) throw new CohortError("ERR_JOB_INVALID", "server app without config_fed_server.json", {});
+  // The server side never holds a CKKS secret key (it aggregates ciphertexts with none).
+  assertNoSecretKey(init.he, `job ${init.jobId} at the server`);
   const registry = new Map<string, unknown>();
   // At the server, task data filters apply to data going out and result filters to results coming in.
   let filters: Awaited<ReturnType<typeof filterChains>> | undefined;
@@ -182,7 +184,7 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
     progress: (round, totalRounds, metrics, sites) => io.progress(round, totalRounds, metrics, sites),
   };
   await build(init.appDir, cfg.components, ctx, registry);
-  if (cfg.task_data_filters.length || cfg.task_result_filters.length) filters = await filterChains({ ...init, privacy: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
+  if (cfg.task_data_filters.length || cfg.task_result_filters.length) filters = await filterChains({ ...init, privacy: undefined, he: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
   const workflows: Workflow[] = [];
   for (const w of cfg.workflows) {
     const wf = (await buildOne(init.appDir, w, ctx)) as Workflow | undefined;

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
@@ -91,7 +91,11 @@ export class JobChild {
 
   constructor(private readonly o: JobChildOptions) {
     const code = codeLocation();
-    const reads = outermostPaths([join(code.root, "dist"), join(code.root, "node_modules"), join(code.root, "package.json"), ...o.readPaths, o.writePath]);
+    const modules = join(code.root, "node_modules");
+    // The permission model checks resolved paths: a symlinked node_modules (a git worktree sharing
+    // another checkout's, pnpm) is granted where it really is, or no module would load.
+    const realModules = existsSync(modules) ? realpathSync(modules) : modules;
+    const reads = outermostPaths([join(code.root, "dist"), modules, ...(realModules !== modules ? [realModules] : []), join(code.root, "package.json"), ...o.readPaths, o.writePath]);
     const execArgv = [
       "--experimental-permission",
       // One flag per path: Node 20 does not apply a comma-separated list to folders.

@@ -7,7 +7,7 @@ import { CohortError } from "../errors/index.js";
 import { verifyStartupKit } from "../pki/index.js";
 import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
-import { loadPrivacyPolicy, SitePrivacy } from "../privacy/index.js";
+import { CLIENT_CONTEXT_FILE, HeErrorCode, loadPrivacyPolicy, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../privacy/index.js";
 import { componentFor } from "./components/registry.js";
 import "./components/builtins.js";
 import { AuditLog, RefusalAuditor } from "../audit/index.js";
@@ -89,6 +89,11 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
   if (kit.type === "server") {
     const s = kit.config.servers[0];
     if (!s) throw new CohortError("ERR_CONFIG_INVALID", `${startup}/fed_server.json: servers is empty`, {});
+    // The server never holds a CKKS secret key: a kit carrying one is refused before anything runs.
+    if (existsSync(join(startup, CLIENT_CONTEXT_FILE))) {
+      throw new CohortError(HeErrorCode.SecretAtServer, `${join(startup, CLIENT_CONTEXT_FILE)}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`, { file: join(startup, CLIENT_CONTEXT_FILE) });
+    }
+    if (existsSync(join(startup, SERVER_CONTEXT_FILE))) readCkksContextFile(join(startup, SERVER_CONTEXT_FILE), "server");
     const { port } = splitTarget(s.service.target);
     const adminPort = s.admin_port ?? port;
     const settings = readLocalJson(o.kitDir, "resources", serverResourcesSchema)?.value.servers[0] ?? DEFAULT_SERVER_SETTINGS;
@@ -207,8 +212,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       plugins,
       privacy,
       keyPem: read(c.client.ssl_private_key),
-      // The CKKS client context, when the kit has one (HE provisioning writes and signs it).
-      ...(existsSync(join(startup, "client_context.ckks")) ? { he: JSON.parse(read("client_context.ckks")) as { scheme: "ckks"; params: string; secret_key?: string } } : {}),
+      // The CKKS client context, when the kit has one (HEBuilder writes and signs it).
+      ...(existsSync(join(startup, CLIENT_CONTEXT_FILE)) ? { he: readCkksContextFile(join(startup, CLIENT_CONTEXT_FILE), "client") } : {}),
     });
     jobs.start();
     const siteAdmin = new SiteAdmin({

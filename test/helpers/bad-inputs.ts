@@ -209,16 +209,40 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
     allowed: [/unknown builder/, /use one of nvflare\.lighter\.impl\.workspace\.WorkspaceBuilder/],
   },
   {
-    name: "HEBuilder (not supported yet)",
+    name: "HEBuilder with a ring degree Cohort does not pack",
     files: {
       [P]: minimalProject({
-        builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n  - path: nvflare.lighter.impl.signature.SignatureBuilder"),
+        builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {poly_modulus_degree: 4096}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder"),
       }),
     },
     code: "ERR_CONFIG_INVALID",
-    field: "builders[3].path",
-    value: '"nvflare.lighter.impl.he.HEBuilder"',
-    allowed: [/not supported yet: homomorphic encryption/, /remove this builder/],
+    field: "builders[3].args.poly_modulus_degree",
+    value: "4096",
+    allowed: [/must be 8192/, /coeff_mod_bit_sizes \[60, 40, 40\]/],
+  },
+  {
+    name: "HEBuilder with a scheme other than CKKS",
+    files: {
+      [P]: minimalProject({
+        builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {scheme: BFV}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder"),
+      }),
+    },
+    code: "ERR_CONFIG_INVALID",
+    field: "builders[3].args.scheme",
+    value: '"BFV"',
+    allowed: [/must be CKKS/],
+  },
+  {
+    name: "HEBuilder with a coefficient modulus over 128-bit security",
+    files: {
+      [P]: minimalProject({
+        builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {coeff_mod_bit_sizes: [60, 60, 60, 60]}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder"),
+      }),
+    },
+    code: "ERR_CONFIG_INVALID",
+    field: "builders[3].args.coeff_mod_bit_sizes",
+    value: "[60,60,60,60]",
+    allowed: [/adds up to 240 bits, more than the 218/],
   },
   {
     name: "unknown CertBuilder key_algorithm",

@@ -63,3 +63,22 @@ test("HE FedAvg round: sites encrypt weighted layers, the server aggregates with
   for (let i = 0; i < 5000; i++) maxErr = Math.max(maxErr, Math.abs(w[i]! - (Math.fround(Math.sin(i)) * 300 + Math.fround(Math.cos(i)) * 100) / 400));
   assert.ok(maxErr < 1e-5, `max error ${maxErr}`);
 });
+
+import { buildServerJob } from "../../src/runtime/job-host.js";
+import { componentFor } from "../../src/runtime/components/registry.js";
+import "../../src/runtime/components/builtins.js";
+import { isCohortError } from "../../src/errors/index.js";
+import { HeErrorCode } from "../../src/privacy/index.js";
+
+test("the server side refuses a CKKS context with a secret key; the HE aggregator refuses server-side weights", async () => {
+  const keys = await CkksContext.generate();
+  const io = { signal: new AbortController().signal, log: () => undefined, warn: () => undefined, sendTask: async () => new Uint8Array(), progress: () => undefined };
+  const init = { jobId: "j", jobName: "j", site: "server", sites: ["site-1"], appDir: "/nonexistent", runDir: "/nonexistent", role: "server" as const, resume: false, server: { components: [], workflows: [{ path: "cohort.ScatterAndGather", args: {} }], task_data_filters: [], task_result_filters: [] } };
+  await assert.rejects(buildServerJob({ ...init, he: keys.client }, io), (e: unknown) => isCohortError(e, HeErrorCode.SecretAtServer) && !e.message.includes(keys.client.secret_key ?? "-"));
+  const agg = componentFor("nvflare.app_opt.he.intime_accumulate_model_aggregator.HEInTimeAccumulateWeightedAggregator");
+  assert.ok(agg);
+  const ctx = {} as Parameters<typeof agg.create>[1];
+  assert.ok(agg.create({ expected_data_kind: "WEIGHT_DIFF", aggregation_weights: { "site-1": 1 } }, ctx) instanceof HEAggregator);
+  assert.throws(() => agg.create({ aggregation_weights: { "site-1": 2 } }, ctx), /set aggregation_weights in HEModelEncryptor/);
+  assert.throws(() => agg.create({ weigh_by_local_iter: true }, ctx), /weigh_by_local_iter in HEModelEncryptor/);
+});

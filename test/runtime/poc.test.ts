@@ -5,7 +5,7 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { portRefuses, stopPoc } from "../../src/runtime/poc/index.js";
 import { runCli, tempDir } from "../helpers/index.js";
@@ -34,20 +34,20 @@ after(async () => {
   if (existsSync(join(ws, "poc.json"))) await stopPoc({ workspace: ws, graceMs: 3_000 }).catch(() => undefined);
 });
 
-test("poc prepare refuses --he until the privacy issue, and names the fix", async () => {
-  const r = await runCli(["poc", "prepare", "-n", "2", "--he", "-w", ws]);
-  assert.equal(r.code, 4, r.stderr);
-  assert.match(r.stderr, /ERR_POC_USAGE.*--he .*not available yet/);
-  assert.equal(existsSync(ws), false);
-});
-
-test("poc prepare, start (twice), stop, clean: all sites connect over mTLS; nothing is left running or listening", { timeout: 150_000 }, async () => {
-  const prep = await runCli(["poc", "prepare", "-n", "2", "-w", ws]);
+test("poc prepare --he, start (twice), stop, clean: all sites connect over mTLS with their CKKS contexts; nothing is left running or listening", { timeout: 150_000 }, async () => {
+  const prep = await runCli(["poc", "prepare", "-n", "2", "--he", "-w", ws]);
   assert.equal(prep.code, 0, prep.stderr);
   assert.match(prep.stdout, /sites site-1, site-2; admin admin@cohort\.poc \(project_admin\)/);
+  assert.match(prep.stdout, /HE: CKKS key pair made/);
   const { host, port } = poc();
   assert.equal(host, "127.0.0.1");
-  for (const k of ["server", "site-1", "site-2", "admin@cohort.poc"]) assert.ok(existsSync(join(ws, "cohort_poc", "prod_00", k, "startup")), k);
+  const startup = (k: string): string => join(ws, "cohort_poc", "prod_00", k, "startup");
+  for (const k of ["server", "site-1", "site-2", "admin@cohort.poc"]) assert.ok(existsSync(startup(k)), k);
+  // --he: the sites hold the secret key (0600), the server public parameters only, the admin nothing.
+  for (const s of ["site-1", "site-2"]) assert.equal(statSync(join(startup(s), "client_context.ckks")).mode & 0o777, 0o600);
+  assert.equal((JSON.parse(readFileSync(join(startup("server"), "server_context.ckks"), "utf8")) as { secret_key?: string }).secret_key, undefined);
+  assert.equal(existsSync(join(startup("server"), "client_context.ckks")), false);
+  assert.equal(existsSync(join(startup("admin@cohort.poc"), "client_context.ckks")), false);
 
   const start = await runCli(["poc", "start", "-w", ws, "--timeout", "90"], {}, { timeoutMs: 120_000 });
   assert.equal(start.code, 0, start.stdout + start.stderr);

@@ -4,10 +4,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runSimulation, SIMULATOR_MARK } from "../../src/runtime/simulator/index.js";
 import { REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
+import { decode, FLModel } from "../../src/wire/index.js";
+import { isPackedLayer } from "../../src/privacy/he-frame.js";
 
 const DEMO_JOB = join(REPO_ROOT, "examples", "jobs", "hello-fedavg");
 
@@ -128,4 +130,34 @@ test("a job's own code (custom/) is loaded as in a job child", async () => {
   const r = await runSimulation({ jobDir: job, sites: ["a", "b"], workspace: join(dir, "ws") });
   assert.equal(r.status, "FINISHED:COMPLETED", r.reason);
   assert.equal(r.rounds.at(-1)?.metrics["accuracy"], 1);
+});
+
+test("hello-he: a throwaway CKKS key pair for the sites only; the server's model is ciphertext; the accuracy is the plaintext run's", { timeout: 120_000 }, async () => {
+  const dir = tempDir("cohort-sim-he-");
+  // Both examples shortened the same way (2 rounds, 1500 samples per site).
+  const shortened = (example: string): string => {
+    const dst = join(dir, example);
+    cpSync(join(REPO_ROOT, "examples", "jobs", example), dst, { recursive: true });
+    const edit = (file: string, f: (j: Record<string, any>) => void): void => {
+      const j = JSON.parse(readFileSync(join(dst, "app", "config", file), "utf8")) as Record<string, any>;
+      f(j);
+      writeFile(join(dst, "app", "config", file), JSON.stringify(j));
+    };
+    edit("config_fed_server.json", (j) => Object.assign(j["workflows"][0]["args"], { num_rounds: 2, wait_time_after_min_received: 1 }));
+    edit("config_fed_client.json", (j) => Object.assign(j["executors"][0]["executor"]["args"], { max_train_samples: 1500 }));
+    return dst;
+  };
+  const sites = ["site-1", "site-2"];
+  const he = await runSimulation({ jobDir: shortened("hello-he"), sites, workspace: join(dir, "ws-he") });
+  assert.equal(he.status, "FINISHED:COMPLETED", he.reason);
+  assert.equal(statSync(join(dir, "ws-he", "he", "client_context.ckks")).mode & 0o777, 0o600);
+  assert.equal((JSON.parse(readFileSync(join(dir, "ws-he", "he", "server_context.ckks"), "utf8")) as { secret_key?: string }).secret_key, undefined);
+  const model = decode(readFileSync(join(he.modelsDir, "global_model.cohort")));
+  assert.ok(model instanceof FLModel && Object.values(model.params).every((v) => isPackedLayer(v)), "the server's global model is ciphertext only");
+  assert.match(readFileSync(he.logFile, "utf8"), /HE: a throwaway CKKS key pair .* the server none/);
+  const plain = await runSimulation({ jobDir: shortened("hello-fedavg"), sites, workspace: join(dir, "ws-plain") });
+  assert.equal(plain.status, "FINISHED:COMPLETED", plain.reason);
+  assert.equal(existsSync(join(dir, "ws-plain", "he")), false, "no keys for a job without HE components");
+  const acc = (r: typeof he): number => r.rounds.at(-1)?.metrics["accuracy"] ?? 0;
+  assert.ok(Math.abs(acc(he) - acc(plain)) <= 0.01, `HE ${acc(he)} vs plaintext ${acc(plain)}`);
 });

@@ -37,10 +37,9 @@ export function registerPoc(program: Command): void {
     .option("-c, --clients <names>", "site names instead (comma-separated)")
     .option("-w, --workspace <dir>", WORKSPACE_HELP)
     .option("-f, --force", "replace an existing POC workspace (its kits, logs and results are deleted)")
-    .option("--he", "homomorphic-encryption keys (not available yet: arrives with the privacy issue)")
+    .option("--he", "homomorphic encryption: FLARE's HEBuilder adds a CKKS key pair (client_context.ckks in every site's kit, public parameters only at the server)")
     .action((flags: { numberOfClients: string; clients?: string; workspace?: string; force?: boolean; he?: boolean }) =>
       act(async () => {
-        if (flags.he) throw new CohortError(PocErrorCode.Usage, "--he (homomorphic-encryption keys) is not available yet: it arrives with the privacy issue; run 'cohort poc prepare' without --he", { flag: "--he" });
         let sites: number | string[];
         if (flags.clients !== undefined) {
           sites = flags.clients.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
@@ -49,11 +48,12 @@ export function registerPoc(program: Command): void {
           sites = Number(flags.numberOfClients);
           if (!Number.isInteger(sites) || sites < 1) throw new CohortError(PocErrorCode.Usage, `-n ${JSON.stringify(flags.numberOfClients)}: give a whole number ≥ 1`, { value: flags.numberOfClients });
         }
-        const p = await preparePoc({ workspace: flags.workspace ?? defaultPocWorkspace(), sites, ...(flags.force ? { force: true } : {}) });
+        const p = await preparePoc({ workspace: flags.workspace ?? defaultPocWorkspace(), sites, ...(flags.force ? { force: true } : {}), ...(flags.he ? { he: true } : {}) });
         process.stdout.write(
           [
             `prepared POC ${p.poc.project} in ${p.workspace}`,
             `  server ${p.poc.server.name} on ${p.poc.host}:${p.poc.port}; sites ${p.poc.sites.map((s) => s.name).join(", ")}; admin ${p.poc.admin.name} (project_admin)`,
+            ...(flags.he ? ["  HE: CKKS key pair made; sites hold startup/client_context.ckks, the server startup/server_context.ckks (no secret key)"] : []),
             `  next: cohort poc start${flags.workspace ? ` -w ${p.workspace}` : ""}`,
             "",
           ].join("\n"),

@@ -68,7 +68,19 @@ export interface PreparePocOptions {
   readonly sites: number | readonly string[];
   /** Replace an existing POC workspace (its kits and results are deleted). */
   readonly force?: boolean;
+  /** Add FLARE's HEBuilder: a CKKS key pair, client contexts in the sites' kits (`--he`). */
+  readonly he?: boolean;
 }
+
+/** The default builders, with HEBuilder before the SignatureBuilder so that it signs the contexts. */
+const HE_BUILDERS = [
+  "builders:",
+  "  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder",
+  "  - path: nvflare.lighter.impl.static_file.StaticFileBuilder",
+  "  - path: nvflare.lighter.impl.cert.CertBuilder",
+  "  - path: nvflare.lighter.impl.he.HEBuilder",
+  "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+];
 
 export async function preparePoc(o: PreparePocOptions): Promise<PreparedPoc> {
   const dir = resolve(o.workspace);
@@ -98,6 +110,7 @@ export async function preparePoc(o: PreparePocOptions): Promise<PreparedPoc> {
       `  - {name: ${POC_SERVER}, type: server, org: cohort, fed_learn_port: ${port}, host_names: [${HOST}]}`,
       ...sites.map((s) => `  - {name: ${s}, type: client, org: cohort, connect_to: ${HOST}}`),
       `  - {name: ${POC_ADMIN}, type: admin, org: cohort, role: project_admin, connect_to: ${HOST}}`,
+      ...(o.he ? HE_BUILDERS : []),
       "",
     ].join("\n"),
   );

@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { packFolder, unpackArchive } from "../archive.js";
-import { checkComponents } from "../component-check.js";
+import { checkComponents, usesHomomorphicEncryption } from "../component-check.js";
+import { CLIENT_CONTEXT_FILE, generateCkksContexts, SERVER_CONTEXT_FILE, type SerializedCkksContext } from "../../privacy/index.js";
+import { writePrivateKeyFile } from "../../pki/index.js";
 import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefinition } from "../job-def.js";
 import { buildServerJob, buildSiteJob, type SiteJobHost } from "../job-host.js";
 import type { JobStatus } from "../job-store.js";
@@ -178,6 +180,20 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   }
 }
 
+/**
+ * A job with HE components gets a throwaway CKKS key pair in `<workspace>/he/` (as HEBuilder would
+ * write into kits): the sites' hosts get the client context, the server's host none.
+ */
+async function throwawayCkks(layout: SimulatorLayout, log: SimulationLog): Promise<SerializedCkksContext> {
+  const keys = await generateCkksContexts();
+  const dir = join(layout.root, "he");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writePrivateKeyFile(join(dir, CLIENT_CONTEXT_FILE), `${JSON.stringify(keys.client)}\n`);
+  writeFileSync(join(dir, SERVER_CONTEXT_FILE), `${JSON.stringify(keys.server)}\n`);
+  log.write("simulator", "info", `HE: a throwaway CKKS key pair in ${dir} (sites hold the client context; the server none)`);
+  return keys.client;
+}
+
 async function run(
   def: JobDefinition,
   layout: SimulatorLayout,
@@ -196,6 +212,7 @@ async function run(
   const hosts = new Map<string, SiteJobHost>();
   try {
     try {
+      const he = usesHomomorphicEncryption(def) ? await throwawayCkks(layout, log) : undefined;
       for (const site of sites) {
         const app = appForSite(def.meta, site);
         const cfg = app ? def.apps.get(app)?.client : undefined;
@@ -213,7 +230,7 @@ async function run(
             peer.deliverPeer(site, topic, payload.slice());
           },
         };
-        hosts.set(site, await buildSiteJob({ ...base, role: "client", site, appDir: join(layout.job, app), runDir: layout.runDir(site), client: cfg }, io));
+        hosts.set(site, await buildSiteJob({ ...base, role: "client", site, appDir: join(layout.job, app), runDir: layout.runDir(site), client: cfg, ...(he ? { he } : {}) }, io));
         log.write(site, "info", `job ${jobId} (${def.meta.name}) deployed, app ${app}`);
       }
     } catch (err) {

@@ -1,0 +1,123 @@
+/**
+ * HE end to end with real processes: a project provisioned with FLARE's HEBuilder, a server and two
+ * sites (`cohort start`), the hello-he and hello-fedavg examples (same seeds, shortened) submitted
+ * with `cohort admin`. FedAvg with HE reaches the plaintext run's accuracy within 1 point; the
+ * server's job workspace holds only ciphertexts, and its kit holds no key that decrypts them.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { provision } from "../../src/provision/index.js";
+import { isCohortError } from "../../src/errors/index.js";
+import { decode, FLModel } from "../../src/wire/index.js";
+import { CkksContext } from "../../src/privacy/he.js";
+import { isPackedLayer, unpackLayer } from "../../src/privacy/he-frame.js";
+import { HeErrorCode, readCkksContextFile } from "../../src/privacy/index.js";
+import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { adminCli, JobWatcher, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+
+const SITES = ["site-1", "site-2"];
+const ADMIN = "admin@nvidia.com";
+const SERVER = "localhost";
+let dir = "";
+let prodDir = "";
+let server: CohortProcess;
+const sites: CohortProcess[] = [];
+const kit = (n: string): string => join(prodDir, n);
+const watcher = new JobWatcher(() => kit(ADMIN), () => [server, ...sites].map((p) => p.output.slice(-1500)).join("\n---\n"));
+
+/** An example job, shortened the same way for both runs: 3 rounds, 3000 samples per site. */
+function job(example: string): string {
+  const dst = join(dir, "jobs", example);
+  cpSync(join(REPO_ROOT, "examples", "jobs", example), dst, { recursive: true });
+  const rw = (p: string, f: (j: Record<string, any>) => void): void => {
+    const j = JSON.parse(readFileSync(join(dst, p), "utf8")) as Record<string, any>;
+    f(j);
+    writeFile(join(dst, p), JSON.stringify(j));
+  };
+  rw("app/config/config_fed_server.json", (s) => Object.assign(s["workflows"][0]["args"], { num_rounds: 3, wait_time_after_min_received: 1 }));
+  rw("app/config/config_fed_client.json", (c) => Object.assign(c["executors"][0]["executor"]["args"], { max_train_samples: 3000 }));
+  return dst;
+}
+
+before(async () => {
+  dir = tempDir("cohort-he-");
+  const port = await freePort();
+  const file = writeFile(
+    join(dir, "project.yml"),
+    `api_version: 3
+name: he_test
+participants:
+  - {name: ${SERVER}, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
+${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, connect_to: 127.0.0.1}`).join("\n")}
+  - {name: ${ADMIN}, type: admin, org: nvidia, role: project_admin}
+builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+  - path: nvflare.lighter.impl.cert.CertBuilder
+  - path: nvflare.lighter.impl.he.HEBuilder
+    args: {poly_modulus_degree: 8192, coeff_mod_bit_sizes: [60, 40, 40], scale_bits: 40}
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+`,
+  );
+  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
+  server = startParticipantProcess(kit(SERVER), { server: true });
+  await server.waitFor(/listening on/);
+  for (const s of SITES) sites.push(startParticipantProcess(kit(s)));
+  for (const s of SITES) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+});
+
+after(async () => {
+  await watcher.close();
+  for (const p of sites) await p.stop();
+  await server.stop();
+});
+
+test("FedAvg with HE matches the plaintext run within 1 point; the server keeps only ciphertexts and cannot decrypt them", { timeout: 150_000 }, async (t) => {
+  // Both jobs at once: they share nothing but the processes, and the machine's two cores.
+  const ids: string[] = [];
+  for (const example of ["hello-fedavg", "hello-he"]) {
+    const sub = await adminCli(kit(ADMIN), `submit_job ${job(example)}`);
+    assert.equal(sub.code, 0, sub.text);
+    ids.push(String(sub.json["job_id"]));
+  }
+  const [plainId, heId] = ids as [string, string];
+  const accuracy = async (id: string): Promise<number> => {
+    const meta = await watcher.wait(id, (s) => s.startsWith("FINISHED:"), 120_000);
+    assert.equal(meta["status"], "FINISHED:COMPLETED", `${JSON.stringify(meta)}\n${sites.map((p) => p.output.slice(-1500)).join("\n---\n")}`);
+    const rounds = meta["rounds"] as { round: number; metrics: { accuracy: number } }[];
+    assert.deepEqual(rounds.map((r) => r.round), [1, 2, 3]);
+    return rounds.at(-1)?.metrics.accuracy ?? 0;
+  };
+  const plain = await accuracy(plainId);
+  const he = await accuracy(heId);
+  t.diagnostic(`held-out accuracy after 3 rounds: plaintext ${plain.toFixed(4)}, HE ${he.toFixed(4)}`);
+  assert.ok(plain > 0.6, `the plaintext run learns (${plain})`);
+  assert.ok(Math.abs(he - plain) <= 0.01, `HE accuracy ${he} within 1 point of the plaintext ${plain}`);
+
+  // The server's job workspace: every layer of the persisted global (and best) model is a ciphertext.
+  const models = join(kit(SERVER), "workspace", "jobs", heId, "workspace", "models");
+  let layer: Uint8Array | undefined;
+  for (const f of ["global_model.cohort", "best_model.cohort"]) {
+    const m = decode(readFileSync(join(models, f)));
+    assert.ok(m instanceof FLModel);
+    const values = Object.values(m.params);
+    assert.equal(values.length, 4, "the MLP's 4 layers");
+    for (const v of values) assert.ok(isPackedLayer(v) && !(v instanceof Float32Array), `${f}: a CKKS-framed layer, not float32`);
+    layer ??= values[0] as Uint8Array;
+  }
+  const plainModel = decode(readFileSync(join(kit(SERVER), "workspace", "jobs", plainId, "workspace", "models", "global_model.cohort"))) as FLModel;
+  assert.ok(Object.values(plainModel.params).every((v) => v instanceof Float32Array), "the plaintext job's model is float32 (the check above is not vacuous)");
+
+  // The server kit's context has no secret key and cannot decrypt; a site's can.
+  const serverCtx = readCkksContextFile(join(kit(SERVER), "startup", "server_context.ckks"), "server");
+  assert.equal(serverCtx.secret_key, undefined);
+  const l = unpackLayer(layer as Uint8Array);
+  const atServer = await CkksContext.load(serverCtx);
+  assert.throws(() => atServer.decrypt(l.cts, l.length), (e: unknown) => isCohortError(e, HeErrorCode.NoSecretKey));
+  const atSite = await CkksContext.load(readCkksContextFile(join(kit("site-1"), "startup", "client_context.ckks"), "client"));
+  const w = atSite.decrypt(l.cts, l.length).map((x) => x / l.weight);
+  assert.ok(w.every((x) => Number.isFinite(x) && Math.abs(x) < 10), "a site decrypts the global model to sensible weights");
+  assert.match(server.output, new RegExp(`job ${heId.slice(0, 8)} info: round 3/3 aggregated from (site-1, site-2|site-2, site-1)`));
+});
