@@ -102,10 +102,12 @@ export function transportDialError(err: unknown, address: string, security: Dial
 export function connectTransport(options: DialOptions, deadline: DialDeadline): Promise<DialedSocket> {
   const address = formatAddress(options.host, options.port);
   const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host);
-  let socket: Socket;
+  // Unset when connecting throws synchronously (bad options): the rejection then carries that error.
+  let socket: Socket | undefined;
   const work = new Promise<DialedSocket>((resolve, reject) => {
     if (tlsOptions === undefined) {
-      socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket, peerCertificate: undefined }));
+      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket: plain, peerCertificate: undefined }));
+      socket = plain;
     } else {
       const trust = trustedServerCa(options.security, options.tls);
       const tlsSocket: TLSSocket = tlsConnect({ ...tlsOptions, host: options.host, port: options.port }, () => {
@@ -125,5 +127,5 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
     socket.on("error", (err) => reject(transportDialError(err, address, options.security)));
     socket.once("close", () => reject(transportDialError(new Error("connection closed"), address, options.security)));
   });
-  return deadline.race(work, () => socket.destroy());
+  return deadline.race(work, () => socket?.destroy());
 }

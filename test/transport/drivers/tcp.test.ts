@@ -36,3 +36,23 @@ describe("FrameDecoder", () => {
 
 linkCompliance(tcpDriver);
 linkRefusals(tcpDriver);
+
+describe("dial errors", () => {
+  test("TLS material that cannot be used is reported as itself (not masked by the cleanup)", async () => {
+    const { testPki } = await import("../../helpers/transport-certs.js");
+    const { harness } = await import("../../helpers/transport-links.js");
+    const pki = await testPki();
+    const h = await harness(tcpDriver, "mtls", pki.ours);
+    try {
+      const bad = { ...pki.ours.client, keyPem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" };
+      const err = await h.dial({ tls: bad }).then(
+        () => assert.fail("dialed with an unusable key"),
+        (e: Error) => e,
+      );
+      assert.ok(!(err instanceof TypeError), `got ${err.name}: ${err.message}`);
+      assert.doesNotMatch(err.message, /Cannot read properties of undefined/);
+    } finally {
+      await h.close();
+    }
+  });
+});
