@@ -1,4 +1,6 @@
 import { randomBytes, X509Certificate } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../errors/index.js";
 import { signBytes, verifyBytes, verifyCertificateChain, readCertificateInfo } from "../pki/index.js";
@@ -36,11 +38,36 @@ export function signCommand(o: { user: string; target: string; cmd: string; args
   return { ...unsigned, cert: o.certPem, sig: signBytes(o.keyPem, commandTranscript(unsigned)) };
 }
 
-/** Remembers nonces for the freshness window, so each signed command is executed once. */
+/**
+ * Remembers nonces for the freshness window, so each signed command is executed once. With a
+ * `file`, accepted nonces are also appended there (0600) and reloaded at start: a command captured
+ * before a restart cannot be replayed to the restarted process within its window.
+ */
 export class NonceCache {
   private readonly seen = new Map<string, number>();
+  private appended = 0;
 
-  constructor(private readonly windowMs: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly file?: string,
+  ) {
+    if (!file) return;
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    if (!existsSync(file)) return;
+    const now = Date.now();
+    // A damaged line (a crash mid-append) is skipped: the rest still protects.
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      const e = nonceLine.safeParse((() => {
+        try {
+          return JSON.parse(line) as unknown;
+        } catch {
+          return undefined;
+        }
+      })());
+      if (e.success && now - e.data.t <= 2 * windowMs) this.seen.set(e.data.n, e.data.t);
+    }
+    this.compact();
+  }
 
   /** False when the nonce was seen within the window. */
   remember(nonce: string, now: number): boolean {
@@ -48,9 +75,22 @@ export class NonceCache {
     if (this.seen.has(nonce)) return false;
     if (this.seen.size > 100_000) this.seen.clear();
     this.seen.set(nonce, now);
+    if (this.file) {
+      appendFileSync(this.file, `${JSON.stringify({ n: nonce, t: now })}\n`, { mode: 0o600 });
+      if (++this.appended > 10_000) this.compact();
+    }
     return true;
   }
+
+  /** Rewrites the file with the live nonces only. */
+  private compact(): void {
+    if (!this.file) return;
+    writeFileSync(this.file, [...this.seen].map(([n, t]) => `${JSON.stringify({ n, t })}\n`).join(""), { mode: 0o600 });
+    this.appended = 0;
+  }
 }
+
+const nonceLine = z.object({ n: z.string().max(200), t: z.number() });
 
 export interface CommandIssuer {
   readonly name: string;

@@ -145,7 +145,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       security,
       plugins,
     });
-    new ServerAdmin(server, jobs, { server: verified.name, rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log, plugins, control: processControl(o.kitDir, o.log) }).start();
+    new ServerAdmin(server, jobs, { server: verified.name, nonceFile: join(o.kitDir, "workspace", "admin_command_nonces.jsonl"), rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log, plugins, control: processControl(o.kitDir, o.log) }).start();
     const checkpoints = new CheckpointExchange({
       audit,
       signer: { certPem: read(s.ssl_cert), keyPem: read(s.ssl_private_key) },

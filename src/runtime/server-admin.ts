@@ -74,6 +74,8 @@ export class BanList {
 
 export interface ServerAdminOptions {
   readonly server: string;
+  /** Where accepted command nonces are kept across restarts (none: memory only). */
+  readonly nonceFile?: string;
   readonly rootPem: string;
   readonly audit: AuditLog;
   readonly authorize?: AuthorizeFn;
@@ -99,7 +101,8 @@ export class ServerAdmin {
     private readonly jobs: ServerJobManager,
     private readonly o: ServerAdminOptions,
   ) {
-    this.nonces = new NonceCache(o.skewMs);
+    // Kept on disk (when a file is given): a command captured before a restart is not run again after it.
+    this.nonces = new NonceCache(o.skewMs, o.nonceFile);
   }
 
   start(): void {

@@ -43,7 +43,8 @@ export class SiteAdmin {
   private readonly nonces: NonceCache;
 
   constructor(private readonly o: SiteAdminOptions) {
-    this.nonces = new NonceCache(o.skewMs);
+    // Kept on disk: a command captured before a restart is not run again after it.
+    this.nonces = new NonceCache(o.skewMs, join(o.kitDir, "workspace", "admin_command_nonces.jsonl"));
   }
 
   async handle(raw: unknown): Promise<unknown> {

@@ -66,3 +66,21 @@ test("backoff: exponential, capped, jittered within [ceiling/2, ceiling]", () =>
   assert.equal(backoffDelay(20, 500, 30_000, () => 1), 30_000);
   assert.equal(backoffDelay(1000, 500, 30_000, () => 0), 15_000);
 });
+
+test("nonce cache with a file: a nonce seen before a restart is still refused after it; old ones expire; damaged lines are skipped", async () => {
+  const { NonceCache } = await import("../../src/auth/index.js");
+  const { tempDir } = await import("../helpers/index.js");
+  const { appendFileSync, statSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const file = join(tempDir("cohort-nonces-"), "workspace", "nonces.jsonl");
+  const now = Date.now();
+  const before = new NonceCache(60_000, file);
+  assert.equal(before.remember("a", now), true);
+  assert.equal(before.remember("old", now - 10 * 60_000), true);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  appendFileSync(file, '{"n": "half-writ');
+  const after = new NonceCache(60_000, file);
+  assert.equal(after.remember("a", now + 1000), false, "replayed after a restart");
+  assert.equal(after.remember("old", now + 1000), true, "outside the window: forgotten");
+  assert.equal(after.remember("b", now + 1000), true);
+});
