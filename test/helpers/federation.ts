@@ -21,8 +21,14 @@ export interface FederationOptions {
   /** Project name (also the temp folder's prefix). */
   readonly project: string;
   readonly sites: readonly string[];
-  /** The admin's name (project_admin, org nvidia). */
-  readonly admin: string;
+  /** A project_admin of org nvidia… */
+  readonly admin?: string;
+  /** …or these admins. */
+  readonly admins?: readonly { readonly name: string; readonly org: string; readonly role: string }[];
+  /** A site's org (default org_<last character of its name>). */
+  readonly orgOf?: (site: string) => string;
+  /** A `builders:` section (YAML) instead of the default builders. */
+  readonly builders?: string;
   /** Runs after provisioning, before anything starts (local/ files, scheduler settings…). */
   readonly prepare?: (kit: (name: string) => string, dir: string) => void;
   /** Environment and test-only preload modules for the server process. */
@@ -31,6 +37,7 @@ export interface FederationOptions {
 
 export async function startFederation(o: FederationOptions): Promise<Federation> {
   const dir = tempDir(`cohort-${o.project.replace(/_/g, "-")}-`);
+  const admins = o.admins ?? (o.admin ? [{ name: o.admin, org: "nvidia", role: "project_admin" }] : []);
   const port = await freePort();
   const file = writeFile(
     join(dir, "project.yml"),
@@ -38,9 +45,9 @@ export async function startFederation(o: FederationOptions): Promise<Federation>
 name: ${o.project}
 participants:
   - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-${o.sites.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, connect_to: 127.0.0.1}`).join("\n")}
-  - {name: ${o.admin}, type: admin, org: nvidia, role: project_admin}
-`,
+${o.sites.map((s) => `  - {name: ${s}, type: client, org: ${o.orgOf?.(s) ?? `org_${s.slice(-1)}`}, connect_to: 127.0.0.1}`).join("\n")}
+${admins.map((a) => `  - {name: ${a.name}, type: admin, org: ${a.org}, role: ${a.role}}`).join("\n")}
+${o.builders ?? ""}`,
   );
   const prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
   const kit = (name: string): string => join(prodDir, name);

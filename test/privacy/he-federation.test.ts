@@ -8,14 +8,14 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { provision } from "../../src/provision/index.js";
 import { isCohortError } from "../../src/errors/index.js";
 import { decode, FLModel } from "../../src/wire/index.js";
 import { CkksContext } from "../../src/privacy/he.js";
 import { isPackedLayer, unpackLayer } from "../../src/privacy/he-frame.js";
 import { HeErrorCode, readCkksContextFile } from "../../src/privacy/index.js";
-import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
-import { adminCli, JobWatcher, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { REPO_ROOT, writeFile } from "../helpers/index.js";
+import { startFederation } from "../helpers/federation.js";
+import { adminCli, JobWatcher, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
 const ADMIN = "admin@nvidia.com";
@@ -42,17 +42,11 @@ function job(example: string): string {
 }
 
 before(async () => {
-  dir = tempDir("cohort-he-");
-  const port = await freePort();
-  const file = writeFile(
-    join(dir, "project.yml"),
-    `api_version: 3
-name: he_test
-participants:
-  - {name: ${SERVER}, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-${SITES.map((s) => `  - {name: ${s}, type: client, org: org_${s.slice(-1)}, connect_to: 127.0.0.1}`).join("\n")}
-  - {name: ${ADMIN}, type: admin, org: nvidia, role: project_admin}
-builders:
+  const fed = await startFederation({
+    project: "he_test",
+    sites: SITES,
+    admin: ADMIN,
+    builders: `builders:
   - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
   - path: nvflare.lighter.impl.static_file.StaticFileBuilder
   - path: nvflare.lighter.impl.cert.CertBuilder
@@ -60,12 +54,9 @@ builders:
     args: {poly_modulus_degree: 8192, coeff_mod_bit_sizes: [60, 40, 40], scale_bits: 40}
   - path: nvflare.lighter.impl.signature.SignatureBuilder
 `,
-  );
-  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
-  server = startParticipantProcess(kit(SERVER), { server: true });
-  await server.waitFor(/listening on/);
-  for (const s of SITES) sites.push(startParticipantProcess(kit(s)));
-  for (const s of SITES) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+  });
+  ({ dir, prodDir, server } = fed);
+  sites.push(...fed.sites.values());
 });
 
 after(async () => {

@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { provision } from "../../src/provision/index.js";
 import { signJobFolder } from "../../src/pki/index.js";
 import { AdminSession } from "../../src/runtime/index.js";
 import { packFolder } from "../../src/runtime/archive.js";
-import { freePort, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { REPO_ROOT, writeFile } from "../helpers/index.js";
+import { startFederation } from "../helpers/federation.js";
 import { adminCli, auditRecords, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
@@ -61,32 +61,25 @@ function quickJob(name: string, opts: { byoc?: boolean; minClients?: number; rou
 }
 
 before(async () => {
-  dir = tempDir("cohort-security-");
-  const port = await freePort();
-  const file = writeFile(
-    join(dir, "project.yml"),
-    `api_version: 3
-name: security_test
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-  - {name: site-1, type: client, org: org_a, connect_to: 127.0.0.1}
-  - {name: site-2, type: client, org: org_b, connect_to: 127.0.0.1}
-  - {name: site-3, type: client, org: org_c, connect_to: 127.0.0.1}
-  - {name: ${ADMINS.pa}, type: admin, org: nvidia, role: project_admin}
-  - {name: ${ADMINS.lead}, type: admin, org: org_a, role: lead}
-  - {name: ${ADMINS.orgb}, type: admin, org: org_b, role: org_admin}
-  - {name: ${ADMINS.member}, type: admin, org: org_c, role: member}
-`,
-  );
-  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
-  // site-3 forbids bring-your-own-code for leads; site-2 allows only the built-in trainer's path.
-  const authz = JSON.parse(readFileSync(join(kit("site-3"), "local", "authorization.json.default"), "utf8")) as { permissions: Record<string, Record<string, string>> };
-  (authz.permissions["lead"] ?? {})["byoc"] = "none";
-  writeFile(join(kit("site-3"), "local", "authorization.json"), JSON.stringify(authz));
-  server = startParticipantProcess(kit("localhost"), { server: true });
-  await server.waitFor(/listening on/);
-  for (const s of SITES) sites.set(s, startParticipantProcess(kit(s)));
-  for (const s of SITES) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+  const fed = await startFederation({
+    project: "security_test",
+    sites: SITES,
+    orgOf: (s) => `org_${"abc"[Number(s.slice(-1)) - 1] ?? "x"}`,
+    admins: [
+      { name: ADMINS.pa, org: "nvidia", role: "project_admin" },
+      { name: ADMINS.lead, org: "org_a", role: "lead" },
+      { name: ADMINS.orgb, org: "org_b", role: "org_admin" },
+      { name: ADMINS.member, org: "org_c", role: "member" },
+    ],
+    // site-3 forbids bring-your-own-code for leads; site-2 allows only the built-in trainer's path.
+    prepare: (kit) => {
+      const authz = JSON.parse(readFileSync(join(kit("site-3"), "local", "authorization.json.default"), "utf8")) as { permissions: Record<string, Record<string, string>> };
+      (authz.permissions["lead"] ?? {})["byoc"] = "none";
+      writeFile(join(kit("site-3"), "local", "authorization.json"), JSON.stringify(authz));
+    },
+  });
+  ({ dir, prodDir, server } = fed);
+  for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
 after(async () => {
