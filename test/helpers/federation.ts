@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { provision } from "../../src/provision/index.js";
 import { freePort, tempDir, writeFile } from "./index.js";
-import { startParticipantProcess, type CohortProcess } from "./processes.js";
+import { startParticipantProcess, type CohortProcess, type JobWatcher } from "./processes.js";
 
 export interface Federation {
   readonly dir: string;
@@ -66,4 +66,11 @@ export function configureScheduler(serverKit: string, args: Record<string, unkno
   const sched = res.components.find((c) => c.id === "job_scheduler");
   if (sched) Object.assign(sched.args, args);
   writeFile(join(serverKit, "local", "resources.json"), JSON.stringify(res));
+}
+
+/** Ends a federation test file: the admin session first, then the sites, then the server (clean stops write final audit checkpoints). */
+export async function stopFederation(server: CohortProcess, sites: Iterable<CohortProcess>, watcher?: JobWatcher): Promise<void> {
+  await watcher?.close();
+  for (const p of sites) await p.stop();
+  await server.stop();
 }

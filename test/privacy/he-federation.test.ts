@@ -14,7 +14,7 @@ import { CkksContext } from "../../src/privacy/he.js";
 import { isPackedLayer, unpackLayer } from "../../src/privacy/he-frame.js";
 import { HeErrorCode, readCkksContextFile } from "../../src/privacy/index.js";
 import { REPO_ROOT, writeFile } from "../helpers/index.js";
-import { startFederation } from "../helpers/federation.js";
+import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
@@ -59,11 +59,7 @@ before(async () => {
   sites.push(...fed.sites.values());
 });
 
-after(async () => {
-  await watcher.close();
-  for (const p of sites) await p.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites, watcher));
 
 test("FedAvg with HE matches the plaintext run within 1 point; the server keeps only ciphertexts and cannot decrypt them", { timeout: 150_000 }, async (t) => {
   // Both jobs at once: they share nothing but the processes, and the machine's two cores.

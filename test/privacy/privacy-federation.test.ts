@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, writeFile } from "../helpers/index.js";
-import { startFederation } from "../helpers/federation.js";
+import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
@@ -73,11 +73,7 @@ before(async () => {
   for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
-after(async () => {
-  await watcher.close();
-  for (const p of sites.values()) await p.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites.values(), watcher));
 
 describe("privacy federation", () => {
   test("site-1's default scope forces the Gaussian filter; its budget runs out in round 2, the job goes on with site-2", { timeout: 180_000 }, async () => {

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
-import { startFederation, configureScheduler } from "../helpers/federation.js";
+import { startFederation, configureScheduler, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
@@ -119,11 +119,7 @@ before(async () => {
   for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
-after(async () => {
-  await watcher.close();
-  for (const p of sites.values()) await p.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites.values(), watcher));
 
 describe("Client API and workflows in a real federation", () => {
   test("hello-python: a NumPy script through the Python Client API trains and the global model improves", { skip: pySkip, timeout: 120_000 }, async () => {

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { stopFederation } from "../helpers/federation.js";
 import { adminCli, auditRecords, provisionProject, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
 import type { CompromisePlan } from "../helpers/compromised-server.js";
 
@@ -35,10 +36,7 @@ before(async () => {
   for (const s of ["site-1", "site-2"]) await server.waitFor(new RegExp(`client ${s} .* logged in`));
 });
 
-after(async () => {
-  for (const s of sites) await s.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites));
 
 /**
  * Runs `command` as the project admin while the server follows `plan`; checks that the server did

@@ -10,7 +10,7 @@ import { evaluate, initParams, trainLocal } from "../../src/runtime/learn/models
 import { partitionNonIid } from "../../src/runtime/learn/partition.js";
 import { findFashionMnist, loadIdxDataset } from "../../src/runtime/learn/idx.js";
 import { REPO_ROOT, runCli, writeFile } from "../helpers/index.js";
-import { startFederation, configureScheduler } from "../helpers/federation.js";
+import { startFederation, configureScheduler, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
@@ -62,11 +62,7 @@ before(async () => {
   for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
-after(async () => {
-  await watcher.close();
-  for (const p of sites.values()) await p.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites.values(), watcher));
 
 describe("federation", () => {
   let fedavgAccuracy = 0;

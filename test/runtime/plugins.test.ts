@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { provision } from "../../src/provision/index.js";
 import { freePort, runCli, tempDir, writeFile } from "../helpers/index.js";
+import { stopFederation } from "../helpers/federation.js";
 import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
 
 let dir = "";
@@ -51,10 +52,7 @@ participants:
   sites.push(startParticipantProcess(kit("site-1")), startParticipantProcess(kit("site-2")));
 });
 
-after(async () => {
-  for (const s of sites) await s.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites));
 
 test("the server's registration plugin refuses a site of another organisation", { timeout: 60_000 }, async () => {
   await server.waitFor(/client site-1 .* logged in/);

@@ -12,7 +12,7 @@ import { signJobFolder } from "../../src/pki/index.js";
 import { AdminSession } from "../../src/runtime/index.js";
 import { packFolder } from "../../src/runtime/archive.js";
 import { REPO_ROOT, writeFile } from "../helpers/index.js";
-import { startFederation } from "../helpers/federation.js";
+import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, auditRecords, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
@@ -82,10 +82,7 @@ before(async () => {
   for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
-after(async () => {
-  for (const p of sites.values()) await p.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites.values()));
 
 describe("federated authorization", () => {
   test("a member cannot submit; the refusal names the server and is audited there", async () => {

@@ -14,7 +14,7 @@ import { decode, FLModel } from "../../src/wire/index.js";
 import { NonceCache, openPeerMessage, peekPeerMessageHeader } from "../../src/auth/index.js";
 import { isCohortError } from "../../src/errors/index.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
-import { startFederation } from "../helpers/federation.js";
+import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
@@ -66,11 +66,7 @@ before(async () => {
   for (const [name, p] of fed.sites) sites.set(name, p);
 });
 
-after(async () => {
-  await watcher.close();
-  for (const p of sites.values()) await p.stop();
-  await server.stop();
-});
+after(() => stopFederation(server, sites.values(), watcher));
 
 describe("swarm learning in a real federation", () => {
   let jobId = "";
