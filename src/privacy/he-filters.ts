@@ -59,12 +59,45 @@ export class HEModelEncryptor implements ModelFilter {
     const steps = Number(model.meta["NUM_STEPS_CURRENT_ROUND"] ?? 1);
     const weight = (this.a.weigh_by_local_iter && Number.isFinite(steps) && steps > 0 ? steps : 1) * (this.a.aggregation_weights?.[ctx.site] ?? 1);
     const params: Record<string, unknown> = { ...model.params };
+    // All chosen layers go into one vector: a ciphertext holds 4096 values, so encrypting each small
+    // layer on its own (a bias of 10 values) would cost a whole ciphertext.
+    const layout = names.map((n) => [n, (model.params[n] as Float32Array | Float64Array).length] as const);
+    const flat = new Float64Array(layout.reduce((s, [, len]) => s + len, 0));
+    let at = 0;
     for (const n of names) {
       const v = model.params[n] as Float32Array | Float64Array;
-      params[n] = packLayer({ length: v.length, weight, params: ser.params, cts: c.encrypt(Float64Array.from(v, (x) => x * weight)) });
+      for (let i = 0; i < v.length; i++) flat[at + i] = (v[i] as number) * weight;
+      at += v.length;
+      delete params[n];
     }
+    params[packedLayerName(layout)] = packLayer({ length: flat.length, weight, params: ser.params, cts: c.encrypt(flat) });
     return withParams(model, params, { he_processed_keys: names, he_weight: weight, NUM_STEPS_CURRENT_ROUND: weight });
   }
+}
+
+/**
+ * The packed layers' names and lengths travel in the packed entry's name, so the server's checks
+ * (the same names in every update) also check the same layout, and the layout survives aggregation.
+ */
+const PACKED_PREFIX = "he_packed:";
+const packedLayoutSchema = z.array(z.tuple([z.string().min(1), z.number().int().min(0)]));
+
+function packedLayerName(layout: readonly (readonly [string, number])[]): string {
+  return PACKED_PREFIX + JSON.stringify(layout);
+}
+
+/** The layout of a packed entry (undefined: a layer encrypted on its own, by an older site); checked against its length. */
+function packedLayout(name: string, length: number): [string, number][] | undefined {
+  if (!name.startsWith(PACKED_PREFIX)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(name.slice(PACKED_PREFIX.length));
+  } catch {
+    parsed = undefined;
+  }
+  const r = packedLayoutSchema.safeParse(parsed);
+  if (!r.success || r.data.reduce((s, [, len]) => s + len, 0) !== length) throw new CohortError(PrivacyErrorCode.Filter, `encrypted entry ${JSON.stringify(name.slice(0, 200))}: its layout does not match its ${length} values`, {});
+  return r.data;
 }
 
 export class HEModelDecryptor implements ModelFilter {
@@ -76,7 +109,17 @@ export class HEModelDecryptor implements ModelFilter {
     for (const n of names) {
       const l = unpackLayer(model.params[n] as Uint8Array);
       const v = c.decrypt(l.cts, l.length);
-      params[n] = Float32Array.from(v, (x) => x / l.weight);
+      const layout = packedLayout(n, l.length);
+      if (!layout) {
+        params[n] = Float32Array.from(v, (x) => x / l.weight);
+        continue;
+      }
+      delete params[n];
+      let at = 0;
+      for (const [name, len] of layout) {
+        params[name] = Float32Array.from(v.subarray(at, at + len), (x) => x / l.weight);
+        at += len;
+      }
     }
     return withParams(model, params);
   }

@@ -31,37 +31,46 @@ test("CKKS: clients encrypt weighted updates, the parameters-only server context
 
 import { FLModel } from "../../src/wire/index.js";
 import { HEAggregator, HEModelDecryptor, HEModelEncryptor, heEncryptorArgs } from "../../src/privacy/he-filters.js";
-import { isPackedLayer } from "../../src/privacy/he-frame.js";
+import { unpackLayer, isPackedLayer } from "../../src/privacy/he-frame.js";
 import type { FilterContext } from "../../src/privacy/index.js";
 
-test("HE FedAvg round: sites encrypt weighted layers, the server aggregates without a key, sites decrypt the weighted mean", { timeout: 60_000 }, async () => {
+test("HE FedAvg round: sites encrypt weighted layers (packed into one vector), the server aggregates without a key, sites decrypt the weighted mean", { timeout: 60_000 }, async () => {
   const keys = await CkksContext.generate();
   const fctx = (site: string, withKey = true): FilterContext => ({ site, jobId: "j", taskName: "train", direction: "out", charge: async () => undefined, log: () => undefined, ...(withKey ? { ckks: keys.client } : {}) });
   const enc = new HEModelEncryptor(heEncryptorArgs.parse({ encrypt_layers: "^w" }));
-  const layer = (f: (i: number) => number): Float32Array => Float32Array.from({ length: 5000 }, (_, i) => f(i));
+  const layer = (n: number, f: (i: number) => number): Float32Array => Float32Array.from({ length: n }, (_, i) => f(i));
   const upd = [
-    { site: "site-1", w: layer((i) => Math.sin(i)), b: new Float32Array([1, 2]), steps: 300 },
-    { site: "site-2", w: layer((i) => Math.cos(i)), b: new Float32Array([3, 4]), steps: 100 },
+    { site: "site-1", w: layer(5000, (i) => Math.sin(i)), w2: layer(10, (i) => i), b: new Float32Array([1, 2]), steps: 300 },
+    { site: "site-2", w: layer(5000, (i) => Math.cos(i)), w2: layer(10, (i) => -i), b: new Float32Array([3, 4]), steps: 100 },
   ];
   const agg = new HEAggregator();
   agg.reset();
   for (const u of upd) {
-    const out = await enc.filter(new FLModel({ params: { w: u.w, b: u.b }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: u.steps } }), fctx(u.site));
-    assert.ok(isPackedLayer(out.params["w"]), "w is encrypted");
+    const out = await enc.filter(new FLModel({ params: { w: u.w, w2: u.w2, b: u.b }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: u.steps } }), fctx(u.site));
+    const packed = Object.keys(out.params).filter((k) => isPackedLayer(out.params[k]));
+    assert.deepEqual(packed, ['he_packed:[["w",5000],["w2",10]]'], "w and w2 are encrypted together");
+    assert.equal(unpackLayer(out.params[packed[0] as string] as Uint8Array).cts.length, 2, "5010 values: two ciphertexts, not three");
+    assert.ok(!("w" in out.params) && !("w2" in out.params), "no plaintext left of the chosen layers");
     assert.ok(out.params["b"] instanceof Float32Array, "b (not selected) stays plaintext");
     await agg.submit({ site: u.site, params: out.params, weight: u.steps });
   }
-  await assert.rejects(agg.submit({ site: "site-3", params: { w: new Float32Array(5000), b: new Float32Array(2) }, weight: 1 }), /layer w is not encrypted/);
+  await assert.rejects(agg.submit({ site: "site-3", params: { w: new Float32Array(5000), w2: new Float32Array(10), b: new Float32Array(2) }, weight: 1 }), /layer names differ/);
   const r = agg.result();
   assert.deepEqual(r.accepted, ["site-1", "site-2"]);
   assert.equal(r.totalWeight, 400);
   assert.ok(Math.abs((r.params["b"] as Float32Array)[0]! - 1.5) < 1e-6);
   await assert.rejects(new HEModelDecryptor().filter(new FLModel({ params: r.params }), fctx("server", false)), /has no CKKS client context/);
   const global = await new HEModelDecryptor().filter(new FLModel({ params: r.params }), fctx("site-1"));
+  assert.deepEqual(Object.keys(global.params).sort(), ["b", "w", "w2"]);
   const w = global.params["w"] as Float32Array;
   let maxErr = 0;
   for (let i = 0; i < 5000; i++) maxErr = Math.max(maxErr, Math.abs(w[i]! - (Math.fround(Math.sin(i)) * 300 + Math.fround(Math.cos(i)) * 100) / 400));
+  const w2 = global.params["w2"] as Float32Array;
+  for (let i = 0; i < 10; i++) maxErr = Math.max(maxErr, Math.abs(w2[i]! - (i * 300 - i * 100) / 400));
   assert.ok(maxErr < 1e-5, `max error ${maxErr}`);
+  // A packed entry whose layout does not add up to its length is refused, not split wrongly.
+  const [name, bytes] = Object.entries(r.params).find(([, v]) => isPackedLayer(v)) as [string, Uint8Array];
+  await assert.rejects(new HEModelDecryptor().filter(new FLModel({ params: { [name.replace("5000", "4999")]: bytes } }), fctx("site-1")), /layout does not match its 5010 values/);
 });
 
 import { buildServerJob } from "../../src/runtime/job-host.js";
