@@ -90,7 +90,8 @@ test("FedAvg with HE matches the plaintext run within 1 point; the server keeps 
     const m = decode(readFileSync(join(models, f)));
     assert.ok(m instanceof FLModel);
     const values = Object.values(m.params);
-    assert.equal(values.length, 4, "the MLP's 4 layers");
+    assert.equal(values.length, 1, "the MLP's 4 layers, packed into one encrypted vector");
+    assert.equal((JSON.parse(Object.keys(m.params)[0]?.replace(/^he_packed:/, "") ?? "[]") as unknown[]).length, 4, Object.keys(m.params)[0]);
     for (const v of values) assert.ok(isPackedLayer(v) && !(v instanceof Float32Array), `${f}: a CKKS-framed layer, not float32`);
     layer ??= values[0] as Uint8Array;
   }
