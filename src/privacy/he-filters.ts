@@ -59,8 +59,8 @@ export class HEModelEncryptor implements ModelFilter {
     const steps = Number(model.meta["NUM_STEPS_CURRENT_ROUND"] ?? 1);
     const weight = (this.a.weigh_by_local_iter && Number.isFinite(steps) && steps > 0 ? steps : 1) * (this.a.aggregation_weights?.[ctx.site] ?? 1);
     const params: Record<string, unknown> = { ...model.params };
-    // All chosen layers go into one vector: a ciphertext holds 4096 values, so encrypting each small
-    // layer on its own (a bias of 10 values) would cost a whole ciphertext.
+    // Several chosen layers go into one vector: a ciphertext holds 4096 values, so encrypting each
+    // small layer on its own (a bias of 10 values) would cost a whole ciphertext. One layer keeps its name.
     const layout = names.map((n) => [n, (model.params[n] as Float32Array | Float64Array).length] as const);
     const flat = new Float64Array(layout.reduce((s, [, len]) => s + len, 0));
     let at = 0;
@@ -70,7 +70,7 @@ export class HEModelEncryptor implements ModelFilter {
       at += v.length;
       delete params[n];
     }
-    params[packedLayerName(layout)] = packLayer({ length: flat.length, weight, params: ser.params, cts: c.encrypt(flat) });
+    params[names.length === 1 ? (names[0] as string) : packedLayerName(layout)] = packLayer({ length: flat.length, weight, params: ser.params, cts: c.encrypt(flat) });
     return withParams(model, params, { he_processed_keys: names, he_weight: weight, NUM_STEPS_CURRENT_ROUND: weight });
   }
 }
