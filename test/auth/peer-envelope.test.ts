@@ -81,3 +81,28 @@ test("RSA kit keys: the AES key is wrapped with RSA-OAEP and the sender signs wi
   assert.deepEqual(new Uint8Array(opener({ senderCertPem: s1.certPem, recipientKey: s2.keyPem })(env).payload), payload);
   assert.throws(() => opener({ senderCertPem: s1.certPem, recipientKey: s1.keyPem })(env), { code: "ERR_AUTH_BAD_MAC" });
 });
+
+test("property: any byte flipped, cut or appended anywhere in a sealed message is refused with a typed error, never opened", async () => {
+  const { sender, recipient } = await parties();
+  const { default: fc } = await import("fast-check");
+  const env = sealPeerMessage({ job: JOB, from: "site-1", to: "site-2", topic: "t", payload: payload.subarray(0, 256), senderKey: sender.keyPem, recipientCertPem: recipient.certPem });
+  const codes = new Set(["ERR_AUTH_MALFORMED", "ERR_AUTH_BAD_SIGNATURE", "ERR_AUTH_BAD_MAC", "ERR_AUTH_NAME_MISMATCH", "ERR_AUTH_STALE", "ERR_AUTH_REPLAY"]);
+  const mutation = fc.oneof(
+    fc.record({ kind: fc.constant("flip" as const), at: fc.nat({ max: env.length - 1 }), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ kind: fc.constant("cut" as const), at: fc.nat({ max: env.length - 1 }) }),
+    fc.record({ kind: fc.constant("append" as const), extra: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  );
+  fc.assert(
+    fc.property(mutation, (m) => {
+      const bad = m.kind === "flip" ? Uint8Array.from(env, (b, i) => (i === m.at ? b ^ (1 << m.bit) : b)) : m.kind === "cut" ? env.subarray(0, m.at) : Uint8Array.from([...env, ...m.extra]);
+      try {
+        opener({ senderCertPem: sender.certPem, recipientKey: recipient.keyPem })(bad);
+      } catch (e) {
+        assert.ok(codes.has((e as { code?: string }).code ?? ""), `untyped refusal: ${(e as Error).message}`);
+        return;
+      }
+      assert.fail(`a ${m.kind} mutation opened`);
+    }),
+    { numRuns: 300 },
+  );
+});
