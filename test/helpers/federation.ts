@@ -21,6 +21,8 @@ export interface FederationOptions {
   /** Project name (also the temp folder's prefix). */
   readonly project: string;
   readonly sites: readonly string[];
+  /** Sites provisioned but not started (a test drives them itself). */
+  readonly idleSites?: readonly string[];
   /** A project_admin of org nvidia… */
   readonly admin?: string;
   /** …or these admins. */
@@ -45,7 +47,7 @@ export async function startFederation(o: FederationOptions): Promise<Federation>
 name: ${o.project}
 participants:
   - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-${o.sites.map((s) => `  - {name: ${s}, type: client, org: ${o.orgOf?.(s) ?? `org_${s.slice(-1)}`}, connect_to: 127.0.0.1}`).join("\n")}
+${[...o.sites, ...(o.idleSites ?? [])].map((s) => `  - {name: ${s}, type: client, org: ${o.orgOf?.(s) ?? `org_${s.slice(-1)}`}, connect_to: 127.0.0.1}`).join("\n")}
 ${admins.map((a) => `  - {name: ${a.name}, type: admin, org: ${a.org}, role: ${a.role}}`).join("\n")}
 ${o.builders ?? ""}`,
   );

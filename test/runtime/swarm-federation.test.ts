@@ -10,7 +10,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { decode, FLModel } from "../../src/wire/index.js";
+import { decode, encode, FLModel } from "../../src/wire/index.js";
+import { driverFor, TransportClient } from "../../src/transport/index.js";
 import { NonceCache, openPeerMessage, peekPeerMessageHeader } from "../../src/auth/index.js";
 import { isCohortError } from "../../src/errors/index.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
@@ -59,6 +60,7 @@ before(async () => {
   const fed = await startFederation({
     project: "swarm_test",
     sites: SITES,
+    idleSites: ["site-9"],
     admin: ADMIN,
     server: { env: { COHORT_TEST_CAPTURE_DIR: captureDir }, preloads: ["./test/helpers/capture-peer-relay.ts"] },
   });
@@ -120,6 +122,33 @@ describe("swarm learning in a real federation", () => {
     console.log(`searched ${serverFiles.length} server files (${(scanned / 1024).toFixed(0)} KiB) for ${windows.length} weight fragments: none found`);
     // The relayed messages themselves carry no plaintext weights either.
     for (const f of files(captureDir)) for (const w of windows) assert.equal(readFileSync(f).indexOf(w), -1, `${f} (a relayed message) contains plaintext weights`);
+  });
+
+  test("hostile relay requests are refused with an audit line at the server, which keeps serving", { timeout: 60_000 }, async () => {
+    assert.ok(jobId, "needs the swarm job");
+    // site-9 is a genuine site of the project (its own kit) but not of this job.
+    const k = (f: string): string => readFileSync(join(kit("site-9"), "startup", f), "utf8");
+    const cfg = JSON.parse(k("fed_client.json")) as { servers: { service: { target: string; scheme: "grpc" | "http" | "tcp" } }[]; client: { connection_security: "clear" | "tls" | "mtls" } };
+    const srv = cfg.servers[0];
+    assert.ok(srv);
+    const port = Number(srv.service.target.split(":").at(-1));
+    const client = new TransportClient({ name: "site-9", type: "client", project: "swarm_test", certPem: k("client.crt"), keyPem: k("client.key"), rootPem: k("rootCA.pem"), serverName: "localhost", driver: driverFor(srv.service.scheme), host: "127.0.0.1", port, security: cfg.client.connection_security });
+    await client.start();
+    try {
+      const captured = files(captureDir).map((f) => decode(readFileSync(f)) as { envelope: Uint8Array });
+      const envelope = captured[0]?.envelope ?? new Uint8Array();
+      const ask = (body: unknown) => client.request("job.peer", encode(body), { timeoutMs: 10_000 });
+      await assert.rejects(ask({ nonsense: true }), /not relayed: not a peer relay request/);
+      await assert.rejects(ask({ job_id: jobId, to: "site-1", envelope }), /not relayed: job .* is not running/);
+      await assert.rejects(ask({ job_id: "0b6c2c55-5a4f-4a43-8f8e-1f2d3c4b5a69", to: "site-1", envelope: new Uint8Array([1, 2, 3]) }), /not relayed: job .* is not running/);
+    } finally {
+      await client.stop();
+    }
+    const denied = readFileSync(join(kit("localhost"), "audit.log"), "utf8").split("\n").filter((l) => l.includes('"peer.relay"') && l.includes('"denied"'));
+    assert.ok(denied.length >= 3, `denied relay lines: ${denied.length}`);
+    assert.ok(denied.every((l) => l.includes("site-9")));
+    const r = await adminCli(kit(ADMIN), "check_status server", 30_000);
+    assert.equal(r.code, 0, "the server still answers");
   });
 
   test("a captured relayed message does not open without the recipient's key, and opens with it", { timeout: 30_000 }, () => {
