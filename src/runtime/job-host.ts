@@ -214,16 +214,18 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
       if (!io.peerSend) throw new CohortError(PeerErrorCode.Unavailable, "peer messages are not available to this job", {});
       return io.peerSend(site, topic, payload, timeoutMs);
     },
-    receive: (site, topic, timeoutMs) => inbox.receive(site, topic, timeoutMs),
+    receive: (site, topic, timeoutMs, signal) => inbox.receive(site, topic, timeoutMs, signal),
   };
   let runTask: (taskName: string, payload: Uint8Array) => Promise<Uint8Array> = () => Promise.reject(new Error("the app is still being built"));
   const ctx: ClientJobContext = { ...contextBase(init, io, registry), peers, runTask: (t, p) => runTask(t, p) };
   await build(init.appDir, cfg.components, ctx, registry);
   const executors = new Map<string, Executor>();
+  const controlOnly = new Set<Executor>();
   for (const e of cfg.executors) {
     const ex = (await buildOne(init.appDir, e.executor, ctx)) as Executor | undefined;
     if (typeof ex?.execute !== "function") throw new CohortError("ERR_JOB_INVALID", `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
     for (const t of e.tasks) executors.set(t, ex);
+    if (componentFor(e.executor.path ?? "")?.controlTasksOnly === true) controlOnly.add(ex);
   }
   const filters = await filterChains(init, ctx, io, { in: cfg.task_data_filters, out: cfg.task_result_filters });
   const filtered = (ex: Executor): Executor => ({
@@ -242,7 +244,7 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
   });
   const executorFor = (taskName: string): Executor | undefined => {
     const ex = executors.get(taskName) ?? executors.get("*");
-    return ex ? filtered(ex) : undefined;
+    return ex ? (controlOnly.has(ex) ? ex : filtered(ex)) : undefined;
   };
   runTask = (taskName, payload) => {
     const ex = executorFor(taskName);

@@ -18,8 +18,8 @@ export const PeerErrorCode = {
 export interface PeerMessenger {
   /** Sends `payload` to another site of the job; resolves once that site's job has taken it. */
   send(site: string, topic: string, payload: Uint8Array, timeoutMs?: number): Promise<void>;
-  /** The next message on `topic` from `site` (already arrived, or the first to arrive within `timeoutMs`). */
-  receive(site: string, topic: string, timeoutMs: number): Promise<Uint8Array>;
+  /** The next message on `topic` from `site` (already arrived, or the first to arrive within `timeoutMs`); `signal` gives up waiting. */
+  receive(site: string, topic: string, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
 const TOPIC = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -76,8 +76,9 @@ export class PeerInbox {
     this.bytes += payload.byteLength;
   }
 
-  receive(from: string, topic: string, timeoutMs: number): Promise<Uint8Array> {
+  receive(from: string, topic: string, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
     checkPeerTopic(topic);
+    if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal.reason), {}));
     if (this.o.signal.aborted) return Promise.reject(new CohortError("ERR_JOB_ABORTED", `job ended: ${String(this.o.signal.reason)}`, {}));
     const k = this.key(from, topic);
     const q = this.queued.get(k);
@@ -90,18 +91,23 @@ export class PeerInbox {
     }
     return new Promise<Uint8Array>((resolve, reject) => {
       const list = this.waiting.get(k) ?? [];
-      const timer = setTimeout(() => {
+      const giveUp = (err: Error): void => {
         const i = list.indexOf(waiter);
         if (i >= 0) list.splice(i, 1);
-        reject(new CohortError(PeerErrorCode.Timeout, `${this.o.site}: no ${topic} message from ${from} within ${Math.round(timeoutMs / 1000)} s`, { from, topic }));
-      }, timeoutMs);
+        waiter.reject(err);
+      };
+      const timer = setTimeout(() => giveUp(new CohortError(PeerErrorCode.Timeout, `${this.o.site}: no ${topic} message from ${from} within ${Math.round(timeoutMs / 1000)} s`, { from, topic })), timeoutMs);
+      const onAbort = (): void => giveUp(signal?.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal?.reason), { from, topic }));
+      signal?.addEventListener("abort", onAbort, { once: true });
       const waiter: Waiter = {
         resolve: (b) => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
           resolve(b);
         },
         reject: (e) => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
           reject(e);
         },
       };

@@ -110,7 +110,7 @@ function clients(sites: string[], learner: (site: string, m: FLModel) => FLModel
       component: <T>() => persistor as T,
       peers: {
         send: async (to, topic, payload) => inboxes.get(to)?.deliver(site, topic, payload.slice()),
-        receive: (from, topic, timeoutMs) => (inboxes.get(site) as PeerInbox).receive(from, topic, timeoutMs),
+        receive: (from, topic, timeoutMs, signal) => (inboxes.get(site) as PeerInbox).receive(from, topic, timeoutMs, signal),
       },
       runTask: async (task, payload) => (task === "train" ? encode(learner(site, decode(payload) as FLModel)) : encode(new FLModel({ metrics: { accuracy: 0.9 } }))),
     });
@@ -163,5 +163,69 @@ test("clients: an aggregator without enough usable updates fails the round with 
     assert.match(String(r[0]?.status === "rejected" ? (r[0].reason as Error).message : ""), /1 of 2 updates usable for round 1, 2 required \(site-2: /);
   } finally {
     c.stop();
+  }
+});
+
+test("server and aggregator: a trainer whose round task fails is reported to the aggregator, which stops waiting for it", { timeout: 30_000 }, async () => {
+  const sites = ["site-1", "site-2", "site-3"];
+  const c = clients(sites, addSiteNumber);
+  const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ min_responses_required: 2, peer_timeout: 60 }))]));
+  // The server side, with sendTask wired to the client controllers; site-3 is unreachable.
+  const s = serverCtx(sites, () => undefined);
+  const notices: string[] = [];
+  const t0 = Date.now();
+  s.ctx.sendTask = async (site, name, payload) => {
+    const body = decode(payload) as { notice?: { site: string } };
+    if (body.notice) notices.push(`${site} told ${body.notice.site} failed`);
+    if (site === "site-3") throw new Error("site-3: connection lost");
+    return (controllers.get(site) as SwarmClientController).execute(name, payload, c.ctxs.get(site) as ClientJobContext);
+  };
+  try {
+    const rounds: { round: number; sites: readonly string[] }[] = [];
+    s.ctx.progress = (round, _t, _m, contributors) => rounds.push({ round, sites: contributors });
+    // Aggregator always site-1 or site-2 (site-3 cannot aggregate here).
+    await new SwarmServerController(swarmServerArgs.parse({ num_rounds: 1, aggr_clients: ["site-1", "site-2"] })).run(s.ctx);
+    assert.ok(Date.now() - t0 < 20_000, `done in ${Date.now() - t0} ms, not after peer_timeout (60 s)`);
+    assert.deepEqual(rounds, [{ round: 1, sites: ["site-1", "site-2"] }]);
+    assert.equal(notices.length, 1, notices.join("; "));
+    assert.match(notices[0] ?? "", /told site-3 failed/);
+    assert.match(s.warnings.join("\n"), /site-3 failed: site-3: connection lost/);
+  } finally {
+    c.stop();
+  }
+});
+
+test("a site's privacy filters apply to the update it sends (ctx.runTask), and do not refuse the swarm's control task", { timeout: 60_000 }, async () => {
+  const { buildSiteJob } = await import("../../src/runtime/job-host.js");
+  const { loadJobFolder } = await import("../../src/runtime/job-def.js");
+  const { initParams } = await import("../../src/runtime/learn/models.js");
+  const jobDir = join(REPO_ROOT, "examples", "jobs", "hello-swarm");
+  const client = loadJobFolder(jobDir).apps.get("app")?.client;
+  assert.ok(client);
+  const abort = new AbortController();
+  const host = await buildSiteJob(
+    {
+      jobId: "0b6c2c55-5a4f-4a43-8f8e-1f2d3c4b5a69",
+      jobName: "hello-swarm",
+      site: "site-1",
+      sites: ["site-1", "site-2"],
+      appDir: join(jobDir, "app"),
+      runDir: tempDir("cohort-swarm-filters-"),
+      role: "client",
+      resume: false,
+      client,
+      privacy: { scope: "private", task_data_filters: [], task_result_filters: [{ name: "ExcludeVars", args: { exclude_vars: ["dense1.bias"] } }] },
+    },
+    { signal: abort.signal, log: () => undefined, warn: () => undefined },
+  );
+  try {
+    const notice = encode({ swarm: 1, notice: { round: 0, attempt: 0, site: "site-2", reason: "test" } });
+    assert.deepEqual(decode(await (host.executorFor("swarm_learn") as { execute: (t: string, p: Uint8Array, c: ClientJobContext) => Promise<Uint8Array> }).execute("swarm_learn", notice, host.ctx)), { ok: true });
+    const model = new FLModel({ params: initParams({ kind: "softmax" }, 784, 10, 1), paramsType: "FULL", currentRound: 0, totalRounds: 1 });
+    const update = decode(await host.ctx.runTask("train", encode(model))) as FLModel;
+    assert.ok("dense1.weight" in update.params, "the update has the weights");
+    assert.ok(!("dense1.bias" in update.params), "the site's ExcludeVars ran on the update before it could leave");
+  } finally {
+    abort.abort("test over");
   }
 });

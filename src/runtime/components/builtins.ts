@@ -79,6 +79,8 @@ registerComponent({
 registerComponent({
   paths: ["cohort.SwarmClientController", "nvflare.app_common.ccwf.SwarmClientController", "nvflare.app_common.ccwf.swarm_client_ctl.SwarmClientController"],
   kind: "executor",
+  // Its task carries roles and metrics; updates leave through ctx.runTask(learn task), filtered.
+  controlTasksOnly: true,
   create: (args) => new SwarmClientController(swarmClientArgs.parse(args)),
 });
 registerComponent({

@@ -59,6 +59,13 @@ export interface ComponentDefinition {
   readonly kind: ComponentKind;
   /** The component starts processes (e.g. an external training script): its job child may too. */
   readonly startsProcesses?: boolean;
+  /**
+   * A built-in executor whose tasks carry only control data and metrics, and whose model data
+   * leaves the site only through tasks it runs with `ctx.runTask` (which apply the filters): the
+   * swarm client. Its own task is not passed through the filters (they would refuse a non-model).
+   * Custom code cannot claim this: it is read from the registry only.
+   */
+  readonly controlTasksOnly?: boolean;
   create(args: Record<string, unknown>, ctx: JobContextBase): unknown;
 }
 

@@ -16,7 +16,7 @@ import { decode, encode, FLModel } from "../../wire/index.js";
 import { aggregatorArgs, ModelAggregator, type RoundAggregator } from "./aggregator.js";
 import type { ModelPersistor } from "./persistor.js";
 import type { ClientJobContext, Executor } from "./registry.js";
-import { swarmModelTopic, swarmRoundTaskSchema, swarmUpdateTopic, type SwarmRoundResult, type SwarmRoundTask } from "./swarm-protocol.js";
+import { swarmModelTopic, swarmNoticeSchema, swarmRoundTaskSchema, swarmUpdateTopic, type SwarmRoundResult, type SwarmRoundTask } from "./swarm-protocol.js";
 
 export const swarmClientArgs = z.object({
   /** The app's training task, run locally (its executor is configured for this task name). */
@@ -63,8 +63,27 @@ export class SwarmClientController implements Executor {
 
   constructor(private readonly a: SwarmClientArgs) {}
 
+  /** Trainers the server reported failed, per round attempt ("round.attempt"): waiting for their updates ends at once. */
+  private readonly failed = new Map<string, Map<string, AbortController>>();
+
+  private failure(round: number, attempt: number, site: string): AbortController {
+    const key = `${round}.${attempt}`;
+    const perRound = this.failed.get(key) ?? new Map<string, AbortController>();
+    this.failed.set(key, perRound);
+    const f = perRound.get(site) ?? new AbortController();
+    perRound.set(site, f);
+    return f;
+  }
+
   async execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
-    const parsed = swarmRoundTaskSchema.safeParse(decode(payload));
+    const decoded = decode(payload);
+    const notice = swarmNoticeSchema.safeParse(decoded);
+    if (notice.success) {
+      const n = notice.data.notice;
+      this.failure(n.round, n.attempt, n.site).abort(new CohortError("ERR_WORKFLOW_BAD_RESULT", `the server reports ${n.site}'s round failed: ${n.reason}`, { site: n.site }));
+      return encode({ ok: true });
+    }
+    const parsed = swarmRoundTaskSchema.safeParse(decoded);
     if (!parsed.success) throw new CohortError("ERR_WORKFLOW_BAD_TASK", `task ${taskName} is not a swarm round (${parsed.error.issues[0]?.message ?? "invalid"})`, {});
     const t = parsed.data;
     const timeoutMs = this.a.peer_timeout * 1000;
@@ -109,7 +128,7 @@ export class SwarmClientController implements Executor {
     await Promise.all(
       t.trainers.map(async (site) => {
         try {
-          const bytes = await ctx.peers.receive(site, topic, timeoutMs);
+          const bytes = await ctx.peers.receive(site, topic, timeoutMs, this.failure(t.round, t.attempt, site).signal);
           const failed = decode(bytes) as { swarm_error?: unknown };
           if (typeof failed?.swarm_error === "string") throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} could not train: ${failed.swarm_error}`, { site });
           const { model, params } = modelFrom(bytes, `${site}'s update`, global);
@@ -120,6 +139,7 @@ export class SwarmClientController implements Executor {
         }
       }),
     );
+    this.failed.delete(`${t.round}.${t.attempt}`);
     const r = aggregator.result();
     const rejected = [...missing, ...r.rejected];
     const needed = this.a.min_responses_required || t.trainers.length;

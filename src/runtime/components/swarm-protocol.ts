@@ -23,6 +23,17 @@ export const swarmRoundTaskSchema = z.object({
 });
 export type SwarmRoundTask = z.infer<typeof swarmRoundTaskSchema>;
 
+/**
+ * The server to a round's aggregator: a trainer's round task failed (crashed, disconnected, timed
+ * out), so its update will not come and the aggregator need not wait for it. Only the server can
+ * know this; it could as well drop the update, so trusting it adds nothing it could not do anyway.
+ */
+export const swarmNoticeSchema = z.object({
+  swarm: z.literal(1),
+  notice: z.object({ round: z.number().int().min(0), attempt: z.number().int().min(0), site: siteName, reason: z.string().max(2000) }),
+});
+export type SwarmNotice = z.infer<typeof swarmNoticeSchema>;
+
 /** A site's answer: metrics only. */
 export const swarmRoundResultSchema = z.object({
   role: z.enum(["aggregator", "trainer"]),

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { decode, encode } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
-import { swarmRoundResultSchema, type SwarmRoundTask } from "./swarm-protocol.js";
+import { swarmRoundResultSchema, type SwarmNotice, type SwarmRoundTask } from "./swarm-protocol.js";
 
 export const swarmServerArgs = z.object({
   num_rounds: z.number().int().min(1).default(5),
@@ -43,6 +43,11 @@ export class SwarmServerController implements Workflow {
     return list.filter((s) => ctx.sites.includes(s)).sort();
   }
 
+  private notify(ctx: ServerJobContext, aggregator: string, notice: SwarmNotice["notice"]): void {
+    const body: SwarmNotice = { swarm: 1, notice };
+    ctx.sendTask(aggregator, this.a.task_name, encode(body), 30_000).catch((err: Error) => ctx.warn(`swarm: could not tell ${aggregator} that ${notice.site} failed: ${err.message}`));
+  }
+
   async run(ctx: ServerJobContext): Promise<void> {
     const trainers = this.pick(this.a.train_clients, "train_clients", ctx);
     const candidates = this.pick(this.a.aggr_clients, "aggr_clients", ctx);
@@ -62,7 +67,17 @@ export class SwarmServerController implements Workflow {
         ctx.log(`swarm round ${round + 1}/${this.a.num_rounds}: ${aggregator} aggregates${attempt > 0 ? ` (attempt ${attempt + 1})` : ""}`);
         const payload = encode(task);
         const sent = [...new Set([...trainers, aggregator])];
-        const results = await Promise.allSettled(sent.map(async (site) => swarmRoundResultSchema.parse(decode(await ctx.sendTask(site, this.a.task_name, payload, this.a.round_timeout * 1000)))));
+        const results = await Promise.allSettled(
+          sent.map(async (site) => {
+            try {
+              return swarmRoundResultSchema.parse(decode(await ctx.sendTask(site, this.a.task_name, payload, this.a.round_timeout * 1000)));
+            } catch (err) {
+              // The aggregator need not wait out peer_timeout for an update that will not come.
+              if (site !== aggregator) this.notify(ctx, aggregator, { round, attempt, site, reason: (err as Error).message.slice(0, 2000) });
+              throw err;
+            }
+          }),
+        );
         if (ctx.signal.aborted) return;
         results.forEach((r, i) => {
           if (r.status === "rejected") ctx.warn(`swarm round ${round + 1}: ${sent[i]} failed: ${(r.reason as Error).message}`);
