@@ -26,7 +26,7 @@ export const swarmClientArgs = z.object({
   persistor_id: z.string().default("persistor"),
   /** An aggregator component (default: the built-in weighted aggregator). */
   aggregator_id: z.string().optional(),
-  /** Updates the aggregator needs to make a model (0: every trainer's). */
+  /** Updates the aggregator needs to make a model (0: every trainer's that is still in the round). */
   min_responses_required: z.number().int().min(0).default(0),
   /** Seconds to wait for a peer's update or for the previous round's model. */
   peer_timeout: z.number().positive().default(300),
@@ -125,16 +125,23 @@ export class SwarmClientController implements Executor {
     aggregator.reset(global);
     const topic = swarmUpdateTopic(t.round, t.attempt);
     const missing: { site: string; reason: string }[] = [];
+    // Trainers known to be out of the round (the server reported their task failed, or they said
+    // they could not train) are not required by the default min_responses_required (0).
+    let out = 0;
     await Promise.all(
       t.trainers.map(async (site) => {
         try {
           const bytes = await ctx.peers.receive(site, topic, timeoutMs, this.failure(t.round, t.attempt, site).signal);
           const failed = decode(bytes) as { swarm_error?: unknown };
-          if (typeof failed?.swarm_error === "string") throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} could not train: ${failed.swarm_error}`, { site });
+          if (typeof failed?.swarm_error === "string") {
+            out++;
+            throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} could not train: ${failed.swarm_error}`, { site });
+          }
           const { model, params } = modelFrom(bytes, `${site}'s update`, global);
           const weight = Number(model.meta["NUM_STEPS_CURRENT_ROUND"] ?? 1);
           await aggregator.submit({ site, params, weight: Number.isFinite(weight) && weight > 0 ? weight : 1 });
         } catch (err) {
+          if (this.failure(t.round, t.attempt, site).signal.aborted) out++;
           missing.push({ site, reason: (err as Error).message });
         }
       }),
@@ -142,7 +149,7 @@ export class SwarmClientController implements Executor {
     this.failed.delete(`${t.round}.${t.attempt}`);
     const r = aggregator.result();
     const rejected = [...missing, ...r.rejected];
-    const needed = this.a.min_responses_required || t.trainers.length;
+    const needed = this.a.min_responses_required || Math.max(1, t.trainers.length - out);
     if (r.accepted.length < needed) {
       throw new CohortError("ERR_WORKFLOW_TOO_FEW_RESULTS", `${ctx.site}: ${r.accepted.length} of ${t.trainers.length} updates usable for round ${t.round + 1}, ${needed} required (${rejected.map((x) => `${x.site}: ${x.reason}`).join("; ")})`, { round: t.round });
     }
