@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decode, encode, FLModel } from "../../src/wire/index.js";
 import { driverFor, TransportClient } from "../../src/transport/index.js";
@@ -41,7 +41,7 @@ function files(root: string): string[] {
 function weightWindows(params: Record<string, Float32Array>): Buffer[] {
   const out: Buffer[] = [];
   for (const v of Object.values(params)) {
-    for (const from of [0, Math.floor(v.length / 3), Math.floor((2 * v.length) / 3)]) {
+    for (const from of [0, 1, 2, 3, 4, 5].map((k) => Math.floor((k * v.length) / 6))) {
       // The first run of 8 non-zero values from `from` (pixels at the image border never train).
       for (let i = from; i + 8 <= v.length; i++) {
         const w = v.subarray(i, i + 8);
@@ -172,5 +172,32 @@ describe("swarm learning in a real federation", () => {
     const opened = decode(open(h.to).payload);
     assert.ok(opened instanceof FLModel, "the recipient's key opens it: the capture is a real model");
     assert.ok(Object.values(opened.params).every((v) => v instanceof Float32Array && v.length > 0));
+  });
+  test("a site killed mid-job: the server tells the aggregator, the rounds go on with the others without waiting out peer_timeout", { timeout: 150_000 }, async () => {
+    const folder = join(dir, "jobs", "swarm-killed-site");
+    cpSync(join(REPO_ROOT, "examples", "jobs", "hello-swarm"), folder, { recursive: true });
+    const edit = (file: string, change: (j: Record<string, unknown>) => void): void => {
+      const path = join(folder, file);
+      const j = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+      change(j);
+      writeFileSync(path, JSON.stringify(j));
+    };
+    edit("meta.json", (m) => Object.assign(m, { name: "swarm-killed-site" }));
+    edit("app/config/config_fed_server.json", (c) => Object.assign((c["workflows"] as { args: Record<string, unknown> }[])[0]?.args ?? {}, { num_rounds: 4, aggr_clients: ["site-1", "site-2"] }));
+    edit("app/config/config_fed_client.json", (c) => Object.assign((c["executors"] as { executor: { args: Record<string, unknown> } }[])[1]?.executor.args ?? {}, { peer_timeout: 600 }));
+    const r = await adminCli(kit(ADMIN), `submit_job ${folder}`, 60_000);
+    assert.equal(r.code, 0, r.text);
+    const id = String(r.json["job_id"]);
+    await watcher.wait(id, (_s, m) => ((m["rounds"] as unknown[] | undefined)?.length ?? 0) >= 1, 90_000);
+    const killedAt = Date.now();
+    sites.get("site-3")?.kill();
+    const meta = await watcher.wait(id, (s) => s.startsWith("FINISHED:"), 120_000);
+    assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
+    const seconds = (Date.now() - killedAt) / 1000;
+    assert.ok(seconds < 90, `finished ${seconds.toFixed(1)} s after the kill (peer_timeout is 600 s)`);
+    const rounds = meta["rounds"] as { round: number; sites: string[] }[];
+    assert.equal(rounds.length, 4);
+    assert.deepEqual(rounds.at(-1)?.sites, ["site-1", "site-2"], "the last rounds aggregate the two live sites");
+    assert.match(server.output, /swarm round \d: site-3 failed/);
   });
 });
