@@ -252,7 +252,13 @@ export class ClientJobManager {
 
   /** A message relayed by the server: opened only if sealed for us by a peer of the job, fresh and never seen. */
   private async receivePeerMessage(body: Uint8Array): Promise<Uint8Array> {
-    const r = peerDeliverySchema.parse(decode(body));
+    let r: z.infer<typeof peerDeliverySchema>;
+    try {
+      r = peerDeliverySchema.parse(decode(body));
+    } catch {
+      this.o.audit.append({ action: "peer.received", outcome: "denied", code: RuntimeErrorCode.PeerRefused, reason: "not a peer message delivery (job_id, from, envelope)" });
+      throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site}: not a peer message delivery`, {});
+    }
     const job = this.jobs.get(r.job_id);
     try {
       if (!job) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${r.job_id} is not running at ${this.o.site}`, { jobId: r.job_id });

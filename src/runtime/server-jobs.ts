@@ -27,6 +27,15 @@ export const TOPIC_JOB_PEER_DELIVER = "job.peer.deliver";
 /** A relayed peer message's wait is bounded whatever the sender asks. */
 const MAX_PEER_RELAY_MS = 3_600_000;
 
+/** Bytes that are not valid wire data read as nothing: the schema check then refuses them (with an audit line). */
+function decodeOrUndefined(body: Uint8Array): unknown {
+  try {
+    return decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
 const peerRelaySchema = z.object({ job_id: z.string().uuid(), to: z.string().max(200), envelope: z.custom<Uint8Array>((v) => v instanceof Uint8Array), timeout_ms: z.number().int().positive().default(600_000) });
 const taskReplySchema = z.object({ payload: z.custom<Uint8Array>((v) => v instanceof Uint8Array), audit_ref: z.string().optional() });
 
@@ -129,7 +138,7 @@ export class ServerJobManager {
    * is encrypted for the recipient and signed by the sender (src/auth/peer-envelope.ts).
    */
   private async relayPeerMessage(body: Uint8Array, meta: MessageMeta): Promise<Uint8Array> {
-    const parsed = peerRelaySchema.safeParse(decode(body));
+    const parsed = peerRelaySchema.safeParse(decodeOrUndefined(body));
     const from = meta.sender;
     const refuse = (job: string | undefined, reason: string): never => {
       this.o.audit.append({ action: "peer.relay", outcome: "denied", peer: from, ...(job ? { job } : {}), code: RuntimeErrorCode.PeerRelay, reason });

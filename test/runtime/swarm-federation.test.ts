@@ -139,13 +139,14 @@ describe("swarm learning in a real federation", () => {
       const envelope = captured[0]?.envelope ?? new Uint8Array();
       const ask = (body: unknown) => client.request("job.peer", encode(body), { timeoutMs: 10_000 });
       await assert.rejects(ask({ nonsense: true }), /not relayed: not a peer relay request/);
+      await assert.rejects(client.request("job.peer", new Uint8Array([0xc1, 0xff, 0x00]), { timeoutMs: 10_000 }), /not relayed: not a peer relay request/, "bytes that are not wire data");
       await assert.rejects(ask({ job_id: jobId, to: "site-1", envelope }), /not relayed: job .* is not running/);
       await assert.rejects(ask({ job_id: "0b6c2c55-5a4f-4a43-8f8e-1f2d3c4b5a69", to: "site-1", envelope: new Uint8Array([1, 2, 3]) }), /not relayed: job .* is not running/);
     } finally {
       await client.stop();
     }
     const denied = readFileSync(join(kit("localhost"), "audit.log"), "utf8").split("\n").filter((l) => l.includes('"peer.relay"') && l.includes('"denied"'));
-    assert.ok(denied.length >= 3, `denied relay lines: ${denied.length}`);
+    assert.ok(denied.length >= 4, `denied relay lines: ${denied.length}`);
     assert.ok(denied.every((l) => l.includes("site-9")));
     const r = await adminCli(kit(ADMIN), "check_status server", 30_000);
     assert.equal(r.code, 0, "the server still answers");
