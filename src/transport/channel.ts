@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
 import { CohortError, isCohortError } from "../errors/index.js";
 import { AuthErrorCode, ReplayWindow, computeMac, macMatches, type SessionKeys } from "../auth/index.js";
 import { CHUNK_HEADER_BYTES, chunkPayload, type CompletedStream, type StreamReceiver } from "../wire/index.js";
@@ -102,19 +102,22 @@ export class SecureChannel {
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly messageHandlers = new Map<string, MessageHandler>();
   private readonly streamHandlers = new Map<string, StreamHandler>();
-  private readonly sendKey: Uint8Array;
-  private readonly recvKey: Uint8Array;
-  private readonly recvStreamKey: Buffer;
-  private readonly sendStreamKey: Buffer;
+  // KeyObjects: createHmac then skips importing raw key bytes on every message.
+  private readonly sendKey: KeyObject;
+  private readonly recvKey: KeyObject;
+  private readonly recvStreamKey: KeyObject;
+  private readonly sendStreamKey: KeyObject;
   private refusals = 0;
   private closedError: Error | undefined;
   private readonly closeHandlers: ((err?: Error) => void)[] = [];
 
   constructor(private readonly o: ChannelOptions) {
-    this.sendKey = o.role === "client" ? o.keys.clientToServer : o.keys.serverToClient;
-    this.recvKey = o.role === "client" ? o.keys.serverToClient : o.keys.clientToServer;
-    this.sendStreamKey = streamKey(this.sendKey);
-    this.recvStreamKey = streamKey(this.recvKey);
+    const sendKey = o.role === "client" ? o.keys.clientToServer : o.keys.serverToClient;
+    const recvKey = o.role === "client" ? o.keys.serverToClient : o.keys.clientToServer;
+    this.sendKey = createSecretKey(sendKey);
+    this.recvKey = createSecretKey(recvKey);
+    this.sendStreamKey = createSecretKey(streamKey(sendKey));
+    this.recvStreamKey = createSecretKey(streamKey(recvKey));
   }
 
   get peerName(): string {
@@ -209,7 +212,8 @@ export class SecureChannel {
     const token = this.o.token?.();
     const macBody = kind === "chunk" ? [(body[0] ?? new Uint8Array(0)).subarray(0, CHUNK_HEADER_BYTES)] : body;
     const mac = computeMac(this.sendKey, { kind, id: fields.id, replyTo: fields.re ?? "", topic: fields.t ?? "", sender: this.o.selfName, timestamp: now, seq }, macBody);
-    const header: Header = { ...fields, k: kind, n: this.o.selfName, ts: now, sq: seq, mac, ...(token ? { tok: token } : {}) };
+    const header: Header = Object.assign({}, fields, { k: kind, n: this.o.selfName, ts: now, sq: seq, mac });
+    if (token) header.tok = token;
     return this.o.connection.send(encodeEnvelope(header, body));
   }
 
