@@ -12,7 +12,7 @@
  * before any TLS work, so the dialer only sees ERR_LINK_REFUSED for them.
  */
 import type { Socket } from "node:net";
-import type { Connection, DialOptions, Driver, ListenOptions, Listener } from "../driver.js";
+import type { Connection, DialOptions, Driver, FramePlacer, ListenOptions, Listener } from "../driver.js";
 import { Acceptor, type Admitted } from "./acceptor.js";
 import { LinkConnection, type ConnectionInit } from "./connection.js";
 import { connectTransport, startDial, transportDialError, watchForTlsAnswer } from "./connector.js";
@@ -60,7 +60,10 @@ function coalesce(header: Buffer, parts: readonly Uint8Array[]): Uint8Array[] {
 }
 
 class TcpConnection extends LinkConnection {
-  private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+  private readonly decoder: FrameDecoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, {
+    place: (head, frameBytes) => this.placeFrame(head, frameBytes),
+    placer: () => this.framePlacer,
+  });
   /** During the link handshake decoded frames go here instead of to the caller. */
   private gate: ((frame: Uint8Array) => void) | undefined;
   private socketError: Error | undefined;
@@ -97,6 +100,10 @@ class TcpConnection extends LinkConnection {
       this.decoder.stop();
       this.finish(this.socketError ? linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} lost: ${errorMessage(this.socketError)}`, {}, this.socketError) : undefined);
     });
+  }
+
+  placeLargeFrames(placer: FramePlacer): void {
+    this.framePlacer = placer;
   }
 
   /** The handshake is over: frames now go to the caller, up to maxFrameBytes. */
