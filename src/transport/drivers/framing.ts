@@ -1,7 +1,8 @@
 /**
  * Length-prefixed frames for the tcp driver: a 4-byte big-endian length, then that many bytes.
  * Decoding is zero-copy when a frame lies within one chunk (a view of the chunk) and copies once
- * into a buffer of the announced size otherwise. The length is checked before any allocation.
+ * into a buffer of the announced size otherwise, or, for a large frame a placer takes, into the
+ * place it names. The length is checked before any allocation.
  */
 import type { FramePlacement, FramePlacer } from "../driver.js";
 import { LinkErrorCode, linkError } from "./errors.js";
@@ -122,6 +123,7 @@ export class FrameDecoder {
     const head = this.body as Buffer;
     this.headTarget = 0;
     const placement = this.sink?.place(head, this.frameSize);
+    if (this.stopped) return; // the placer failed the connection
     if (placement && placement.offset <= head.length && placement.target.byteLength === this.frameSize - placement.offset) {
       this.body = undefined;
       placement.target.set(head.subarray(placement.offset), 0);
