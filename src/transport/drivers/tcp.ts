@@ -69,6 +69,7 @@ class TcpConnection extends LinkConnection {
   private socketError: Error | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly queue: QueuedWrite[] = [];
+  private readonly inSocket: boolean[] = [];
 
   constructor(
     init: ConnectionInit,
@@ -127,17 +128,21 @@ class TcpConnection extends LinkConnection {
   }
 
   /**
-   * Writes queued buffers in order. A large one starts only when the socket holds nothing else:
-   * a TLS socket copies the buffers of a multi-buffer write (writev, which Writable uses when
-   * writes pile up) into one fresh allocation before encrypting them; written alone, a large
-   * buffer is encrypted where it lies.
+   * Writes queued buffers in order, keeping every large one out of multi-buffer writes: behind the
+   * write in progress, Writable flushes whatever piled up as one writev, and a TLS socket copies a
+   * multi-buffer write into one fresh allocation before encrypting it. Written alone, a large
+   * buffer is encrypted where it lies. `inSocket` mirrors the socket's queue (the first entry is
+   * being written; true marks a large buffer).
    */
   private pump(): void {
     while (this.queue.length > 0) {
       const next = this.queue[0] as QueuedWrite;
-      if (next.buffer.byteLength >= OWN_WRITE_BYTES && this.socket.writableLength > 0) return;
+      const large = next.buffer.byteLength >= OWN_WRITE_BYTES;
+      if (large ? this.inSocket.length > 1 : this.inSocket.indexOf(true, 1) !== -1) return;
       this.queue.shift();
+      this.inSocket.push(large);
       this.socket.write(next.buffer, (error?: Error | null) => {
+        this.inSocket.shift();
         next.done?.(error);
         this.pump();
       });
