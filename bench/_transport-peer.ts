@@ -27,6 +27,7 @@ const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage
 
 async function raw(): Promise<void> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let got = 0;
   await new Promise<void>((resolve, reject) => {
     const s = connect({ host: "127.0.0.1", port: args.port, cert: args.cert, key: args.key, ca: args.ca, checkServerIdentity: () => undefined });
@@ -34,7 +35,8 @@ async function raw(): Promise<void> {
     s.on("end", resolve);
     s.on("error", reject);
   });
-  send({ result: { kind: "raw", bytes: got, seconds: (performance.now() - t0) / 1000, maxRssBytes: maxRss, baselineRssBytes: baseline } });
+  const cpu = process.cpuUsage(cpu0);
+  send({ result: { kind: "raw", bytes: got, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: maxRss, baselineRssBytes: baseline } });
 }
 
 async function transport(): Promise<void> {
@@ -54,16 +56,19 @@ async function transport(): Promise<void> {
     streams: { peerQuotaBytes: args.bytes * 2, memoryThresholdBytes: args.bytes * 2, maxChunkBytes: 8 * 1024 * 1024, idleTimeoutMs: 120_000 },
   });
   let t0 = 0;
-  const done = new Promise<{ bytes: number; seconds: number }>((resolve) => {
+  let cpu0 = process.cpuUsage();
+  const done = new Promise<{ bytes: number; seconds: number; cpuSeconds: number }>((resolve) => {
     client.handleStream("tensor", (stream) => {
       const seconds = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
       const tensor = decode(stream.read()) as Tensor;
-      resolve({ bytes: tensor.data.byteLength, seconds });
+      resolve({ bytes: tensor.data.byteLength, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
       stream.dispose();
     });
   });
   await client.start();
   t0 = performance.now();
+  cpu0 = process.cpuUsage();
   send({ ready: true });
   const r = await done;
   const rss = maxRss;
@@ -76,7 +81,7 @@ async function transport(): Promise<void> {
   await new Promise((res) => setTimeout(res, 500));
   conn.close();
   await client.stop();
-  send({ result: { kind: scheme, bytes: r.bytes, seconds: r.seconds, maxRssBytes: rss, baselineRssBytes: baseline } });
+  send({ result: { kind: scheme, bytes: r.bytes, seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssBytes: rss, baselineRssBytes: baseline } });
 }
 
 try {

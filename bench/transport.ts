@@ -41,6 +41,10 @@ interface PeerResult {
   readonly kind: string;
   readonly bytes: number;
   readonly seconds: number;
+  /** CPU time of the receiving process while it received (user + system). */
+  readonly cpuSeconds: number;
+  /** CPU time of the sending process while it sent (filled in by this side). */
+  senderCpuSeconds?: number;
   readonly maxRssBytes: number;
   readonly baselineRssBytes: number;
   readonly messages?: number;
@@ -80,10 +84,12 @@ async function rawTls(kit: (n: string, f: string) => string, bytes: number): Pro
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
+  const cpu0 = process.cpuUsage();
   const peer = runPeer({ mode: "raw", port, bytes, cert: kit("site-1", "client.crt"), key: kit("site-1", "client.key"), ca: kit("site-1", "rootCA.pem") });
   const r = await peer.result;
+  const cpu = process.cpuUsage(cpu0);
   server.close();
-  return r;
+  return { ...r, senderCpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 export default async function bench(args: string[]): Promise<void> {
@@ -107,7 +113,9 @@ export default async function bench(args: string[]): Promise<void> {
 
     const raw = await rawTls(kit, bytes);
     const rawMBs = raw.bytes / raw.seconds / 1e6;
-    const rows: string[][] = [["raw node:tls socket (baseline)", rawMBs.toFixed(0), "100 %", "-"]];
+    // CPU seconds per GB on each side show which process limits the rate.
+    const cpuPerGB = (sender: number | undefined, receiver: number): string => `${((sender ?? 0) / (bytes / 1e9)).toFixed(2)} / ${(receiver / (bytes / 1e9)).toFixed(2)}`;
+    const rows: string[][] = [["raw node:tls socket (baseline)", rawMBs.toFixed(0), "100 %", "-", cpuPerGB(raw.senderCpuSeconds, raw.cpuSeconds)]];
     const tensor = new Tensor(new Float32Array(bytes / 4));
     const parts = encodeParts(tensor);
     const msgRows: string[][] = [];
@@ -146,11 +154,13 @@ export default async function bench(args: string[]): Promise<void> {
       const peer = runPeer(peerArgs);
       await peer.ready;
       // Stream: server → site.
+      const cpu0 = process.cpuUsage();
       await server.sendStream("site-1", "tensor", parts);
+      const sent = process.cpuUsage(cpu0);
       const res = await peer.result;
       const mbs = res.bytes / res.seconds / 1e6;
       const mem = (res.maxRssBytes - res.baselineRssBytes) / bytes;
-      rows.push([`${scheme} driver, authenticated`, mbs.toFixed(0), `${((mbs / rawMBs) * 100).toFixed(0)} %`, `${mem.toFixed(2)}× tensor`]);
+      rows.push([`${scheme} driver, authenticated`, mbs.toFixed(0), `${((mbs / rawMBs) * 100).toFixed(0)} %`, `${mem.toFixed(2)}× tensor`, cpuPerGB((sent.user + sent.system) / 1e6, res.cpuSeconds)]);
       // Messages: the peer sent MESSAGES authenticated 1 KiB messages, then the same unauthenticated.
       await plain.done(MESSAGES);
       const authRate = auth.rate();
@@ -161,8 +171,8 @@ export default async function bench(args: string[]): Promise<void> {
       audit.close();
     }
     const fmt = (w: number[]) => (r: readonly string[]): string => r.map((c, i) => c.padEnd(w[i] ?? 10)).join("  ");
-    const f1 = fmt([34, 8, 10, 16]);
-    console.log(f1(["link", "MB/s", "vs raw", "receiver peak"]));
+    const f1 = fmt([34, 8, 10, 16, 20]);
+    console.log(f1(["link", "MB/s", "vs raw", "receiver peak", "CPU s/GB send / recv"]));
     for (const row of rows) console.log(f1(row));
     console.log("\n1 KiB one-way messages site → server (authenticated: token, timestamp, sequence, HMAC checked; plain: same frames, no checks)");
     const f2 = fmt([8, 14, 14, 12]);

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual, type KeyObject } from "node:crypto";
 
 export const MAC_BYTES = 32;
 
@@ -15,25 +15,37 @@ export interface MacFields {
 
 const LABEL = "cohort-msg-v1";
 
+/** Laid-out header fields, reused: HMAC `update` copies what it is given before returning. */
+let scratch = Buffer.allocUnsafe(1024);
+
+function put(o: number, x: string): number {
+  const n = scratch.write(x, o + 4, "utf8");
+  scratch.writeUInt32BE(n, o);
+  return o + 4 + n;
+}
+
 /**
  * HMAC-SHA256 with the session key over the header fields (each length-prefixed) and then the body
  * bytes, in one pass. The body can be given as parts so that nothing is concatenated. The fields
- * are laid out in one buffer first: one HMAC update instead of eighteen (it is on every message).
+ * are laid out in one reused buffer first: one HMAC update instead of eighteen, and no allocation
+ * (it is on every message). A KeyObject key saves re-importing the key each time.
  */
-export function computeMac(key: Uint8Array, f: MacFields, body: readonly Uint8Array[]): Buffer {
+export function computeMac(key: Uint8Array | KeyObject, f: MacFields, body: readonly Uint8Array[]): Buffer {
   let total = 0;
   for (const p of body) total += p.byteLength;
-  const fields = [LABEL, f.kind, f.id, f.replyTo, f.topic, f.sender, String(f.timestamp), String(f.seq), String(total)];
-  let size = 0;
-  for (const x of fields) size += 4 + Buffer.byteLength(x, "utf8");
-  const buf = Buffer.allocUnsafe(size);
-  let o = 0;
-  for (const x of fields) {
-    const n = buf.write(x, o + 4, "utf8");
-    buf.writeUInt32BE(n, o);
-    o += 4 + n;
-  }
-  const h = createHmac("sha256", key).update(buf);
+  // Upper bound: 3 UTF-8 bytes per UTF-16 unit, 9 length prefixes, three decimal numbers.
+  const bound = 3 * (LABEL.length + f.kind.length + f.id.length + f.replyTo.length + f.topic.length + f.sender.length) + 36 + 3 * 22;
+  if (bound > scratch.length) scratch = Buffer.allocUnsafe(bound);
+  let o = put(0, LABEL);
+  o = put(o, f.kind);
+  o = put(o, f.id);
+  o = put(o, f.replyTo);
+  o = put(o, f.topic);
+  o = put(o, f.sender);
+  o = put(o, String(f.timestamp));
+  o = put(o, String(f.seq));
+  o = put(o, String(total));
+  const h = createHmac("sha256", key).update(scratch.subarray(0, o));
   for (const p of body) h.update(p);
   return h.digest();
 }

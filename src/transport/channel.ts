@@ -1,9 +1,9 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
 import { CohortError, isCohortError } from "../errors/index.js";
 import { AuthErrorCode, ReplayWindow, computeMac, macMatches, type SessionKeys } from "../auth/index.js";
 import { CHUNK_HEADER_BYTES, chunkPayload, type CompletedStream, type StreamReceiver } from "../wire/index.js";
-import type { Connection } from "./driver.js";
-import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, type Kind } from "./envelope.js";
+import type { Connection, FramePlacement } from "./driver.js";
+import { MAX_HEADER_BYTES, decodeEnvelope, encodeEnvelope, type Envelope, type Header, type Kind } from "./envelope.js";
 import { TransportErrorCode } from "./errors.js";
 
 export type Body = Uint8Array | readonly Uint8Array[];
@@ -80,6 +80,9 @@ let idCounter = 0;
 const newId = (): string => ID_PREFIX + (++idCounter).toString(16).padStart(16, "0");
 const asParts = (body: Body | void): readonly Uint8Array[] => (body === undefined ? [] : body instanceof Uint8Array ? [body] : body);
 
+/** Frames from this size up may be placed (large stream chunks); smaller ones gain nothing from it. */
+const PLACE_MIN_FRAME_BYTES = 256 * 1024;
+
 /** Chunks of one stream written ahead of their acknowledgement by the socket. */
 const STREAM_WINDOW = 8;
 
@@ -102,19 +105,70 @@ export class SecureChannel {
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly messageHandlers = new Map<string, MessageHandler>();
   private readonly streamHandlers = new Map<string, StreamHandler>();
-  private readonly sendKey: Uint8Array;
-  private readonly recvKey: Uint8Array;
-  private readonly recvStreamKey: Buffer;
-  private readonly sendStreamKey: Buffer;
+  // KeyObjects: createHmac then skips importing raw key bytes on every message.
+  private readonly sendKey: KeyObject;
+  private readonly recvKey: KeyObject;
+  private readonly recvStreamKey: KeyObject;
+  private readonly sendStreamKey: KeyObject;
   private refusals = 0;
   private closedError: Error | undefined;
   private readonly closeHandlers: ((err?: Error) => void)[] = [];
 
   constructor(private readonly o: ChannelOptions) {
-    this.sendKey = o.role === "client" ? o.keys.clientToServer : o.keys.serverToClient;
-    this.recvKey = o.role === "client" ? o.keys.serverToClient : o.keys.clientToServer;
-    this.sendStreamKey = streamKey(this.sendKey);
-    this.recvStreamKey = streamKey(this.recvKey);
+    const sendKey = o.role === "client" ? o.keys.clientToServer : o.keys.serverToClient;
+    const recvKey = o.role === "client" ? o.keys.serverToClient : o.keys.clientToServer;
+    this.sendKey = createSecretKey(sendKey);
+    this.recvKey = createSecretKey(recvKey);
+    this.sendStreamKey = createSecretKey(streamKey(sendKey));
+    this.recvStreamKey = createSecretKey(streamKey(recvKey));
+    o.connection.placeLargeFrames?.({ minFrameBytes: PLACE_MIN_FRAME_BYTES, headBytes: 4 + MAX_HEADER_BYTES + CHUNK_HEADER_BYTES, place: (head, frameBytes) => this.placeChunk(head, frameBytes) });
+  }
+
+  /**
+   * The start of a large frame arrived (tcp): if it is an authentic DATA chunk of an open in-memory
+   * stream, its payload is written by the driver straight into the stream's buffer (one copy, not
+   * two). The header passes the same checks as in `handleFrame`, in the same order and before the
+   * payload is taken; anything else (or any failure) returns undefined, and the frame then arrives
+   * whole through `handleFrame`, which decides and refuses exactly as it always has.
+   */
+  private placeChunk(head: Uint8Array, frameBytes: number): FramePlacement | undefined {
+    if (this.closed || head.byteLength < 4) return undefined;
+    const offset = 4 + new DataView(head.buffer, head.byteOffset, 4).getUint32(0) + CHUNK_HEADER_BYTES;
+    if (offset > head.byteLength) return undefined;
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(head.subarray(0, offset));
+    } catch {
+      return undefined;
+    }
+    if (env.header.k !== "chunk") return undefined;
+    // Side-effect free until commit; checked before authenticate, which records the sequence number.
+    const slot = this.o.streams.reserve(this.streamPeer(), env.body, frameBytes - offset);
+    if (!slot) return undefined;
+    try {
+      this.authenticate(env);
+    } catch {
+      return undefined;
+    }
+    const header = env.header;
+    return {
+      offset,
+      target: slot.target,
+      complete: () => {
+        try {
+          slot.commit();
+        } catch (err) {
+          this.refuse(err, header);
+          return;
+        }
+        this.o.onActivity?.();
+      },
+    };
+  }
+
+  /** Whose streams incoming chunks belong to (the shared receiver is keyed by session). */
+  private streamPeer(): string {
+    return this.o.peerInfo?.sessionKey ?? this.o.peerName;
   }
 
   get peerName(): string {
@@ -209,7 +263,8 @@ export class SecureChannel {
     const token = this.o.token?.();
     const macBody = kind === "chunk" ? [(body[0] ?? new Uint8Array(0)).subarray(0, CHUNK_HEADER_BYTES)] : body;
     const mac = computeMac(this.sendKey, { kind, id: fields.id, replyTo: fields.re ?? "", topic: fields.t ?? "", sender: this.o.selfName, timestamp: now, seq }, macBody);
-    const header: Header = { ...fields, k: kind, n: this.o.selfName, ts: now, sq: seq, mac, ...(token ? { tok: token } : {}) };
+    const header: Header = Object.assign({}, fields, { k: kind, n: this.o.selfName, ts: now, sq: seq, mac });
+    if (token) header.tok = token;
     return this.o.connection.send(encodeEnvelope(header, body));
   }
 
@@ -286,7 +341,7 @@ export class SecureChannel {
         return;
       }
       case "chunk": {
-        const done = this.o.streams.accept(this.o.peerInfo?.sessionKey ?? this.o.peerName, env.body);
+        const done = this.o.streams.accept(this.streamPeer(), env.body);
         if (!done) return;
         const handler = this.streamHandlers.get(meta.topic);
         if (!handler) {

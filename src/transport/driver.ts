@@ -80,6 +80,24 @@ export interface DialOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Where the rest of a large incoming frame goes (see `Connection.placeLargeFrames`). */
+export interface FramePlacement {
+  /** Frame bytes from this offset on are written to `target`, which holds exactly that many. */
+  readonly offset: number;
+  readonly target: Uint8Array;
+  /** Called once every byte is in `target`; the frame is not delivered to `onFrame`. */
+  complete(): void;
+}
+
+export interface FramePlacer {
+  /** Frames of at least this many bytes are offered (when they span several reads). */
+  readonly minFrameBytes: number;
+  /** Bytes of the frame's start (or the whole frame, if shorter) that `place` is shown. */
+  readonly headBytes: number;
+  /** Undefined: the frame arrives whole at `onFrame`, as usual. */
+  place(head: Uint8Array, frameBytes: number): FramePlacement | undefined;
+}
+
 export interface Connection {
   /** Unique per connection, for logs. */
   readonly id: string;
@@ -111,6 +129,12 @@ export interface Connection {
    */
   pause?(): void;
   resume?(): void;
+  /**
+   * Optional (tcp): lets the receiver choose where the bulk of a large frame lands, so that a
+   * streamed chunk is copied once, from the socket to its final place. Frames are offered in order,
+   * only while nothing waits for delivery and the connection is not paused.
+   */
+  placeLargeFrames?(placer: FramePlacer): void;
 }
 
 export interface Listener {

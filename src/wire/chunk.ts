@@ -38,8 +38,12 @@ function malformed(what: string, offset: number): never {
   throw new WireError("ERR_WIRE_MALFORMED", `chunk: ${what} at offset ${offset}`, { offset });
 }
 
-/** Parses and checks the header of `chunk`; the payload is `chunk.subarray(CHUNK_HEADER_BYTES)`. */
-export function readChunkHeader(chunk: Uint8Array): ChunkHeader {
+/**
+ * Parses and checks the header of `chunk`; the payload is `chunk.subarray(CHUNK_HEADER_BYTES)`, or,
+ * when `payloadBytes` is given, `chunk` may be the header alone and the payload that many bytes
+ * that have not arrived yet.
+ */
+export function readChunkHeader(chunk: Uint8Array, payloadBytes = chunk.byteLength - CHUNK_HEADER_BYTES): ChunkHeader {
   if (!(chunk instanceof Uint8Array)) throw new WireError("ERR_WIRE_INVALID_VALUE", "a chunk must be a Uint8Array", {});
   if (chunk.byteLength < CHUNK_HEADER_BYTES) {
     throw new WireError("ERR_WIRE_TRUNCATED", `chunk of ${chunk.byteLength} bytes is shorter than its ${CHUNK_HEADER_BYTES}-byte header`, { offset: 0 });
@@ -50,9 +54,9 @@ export function readChunkHeader(chunk: Uint8Array): ChunkHeader {
   const kind = view.getUint8(5);
   if (kind !== CHUNK_DATA && kind !== CHUNK_END) malformed(`unknown chunk kind ${kind}`, 5);
   if (view.getUint16(6, true) !== 0) malformed("reserved bytes are not zero", 6);
-  const payloadBytes = view.getUint32(28, true);
-  if (payloadBytes !== chunk.byteLength - CHUNK_HEADER_BYTES) {
-    throw new WireError("ERR_WIRE_TRUNCATED", `chunk declares ${payloadBytes} payload bytes but carries ${chunk.byteLength - CHUNK_HEADER_BYTES}`, { offset: 28 });
+  const declared = view.getUint32(28, true);
+  if (declared !== payloadBytes) {
+    throw new WireError("ERR_WIRE_TRUNCATED", `chunk declares ${declared} payload bytes but carries ${payloadBytes}`, { offset: 28 });
   }
   const high = view.getUint32(36, true);
   if (high > 0x1fffff) malformed("total length beyond 2^53", 32);

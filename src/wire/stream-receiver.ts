@@ -97,6 +97,38 @@ export class StreamReceiver {
     }
   }
 
+  /**
+   * For a DATA chunk whose 40-byte header has arrived but whose `payloadBytes` have not: where the
+   * payload can be written in place (an open in-memory stream, next in order, within limits), and
+   * `commit` to call once it is all there (it digests and counts it, as `accept` would). Nothing
+   * changes before `commit`. Undefined for anything else, which then goes through `accept`.
+   */
+  reserve(peer: string, chunkHeader: Uint8Array, payloadBytes: number): { target: Uint8Array; commit(): void } | undefined {
+    if (this.closed) return undefined;
+    let header: ChunkHeader;
+    try {
+      header = readChunkHeader(chunkHeader, payloadBytes);
+    } catch {
+      return undefined;
+    }
+    const stream = this.peers.get(peer)?.get(header.streamId);
+    if (!stream || header.kind !== CHUNK_DATA || header.totalBytes !== stream.totalBytes || header.index !== stream.nextIndex) return undefined;
+    if (payloadBytes > this.options.maxChunkBytes || payloadBytes > stream.totalBytes - stream.receivedBytes) return undefined;
+    const target = stream.sink.reserve?.(stream.receivedBytes, payloadBytes);
+    if (!target) return undefined;
+    return {
+      target,
+      commit: () => {
+        // The stream may have failed (timeout, close) while the payload arrived.
+        if (this.peers.get(peer)?.get(header.streamId) !== stream || stream.nextIndex !== header.index) {
+          throw new WireError("ERR_WIRE_STREAM_UNKNOWN", `stream ${header.streamId} from ${peer} ended while chunk ${header.index} arrived`, { peer, streamId: header.streamId, index: header.index });
+        }
+        stream.lastActivity = this.options.now();
+        this.write(stream, header, target);
+      },
+    };
+  }
+
   /** Fails and frees every stream idle longer than the timeout; returns how many. */
   sweep(): number {
     const now = this.options.now();

@@ -6,6 +6,11 @@ import { join } from "node:path";
 export interface StreamSink {
   readonly location: "memory" | "file";
   write(bytes: Uint8Array, position: number): void;
+  /**
+   * Where `byteLength` bytes at `position` can be written in place (memory only), so that a
+   * transport copies them straight from the socket; undefined when the sink cannot offer that.
+   */
+  reserve?(position: number, byteLength: number): Uint8Array | undefined;
   /** Hands the finished bytes over; the sink holds nothing afterwards. */
   finish(): CompletedBytes;
   /** Frees whatever the sink holds (memory reference, open file, file on disk). */
@@ -33,7 +38,14 @@ export class MemorySink implements StreamSink {
   }
 
   write(bytes: Uint8Array, position: number): void {
-    (this.buffer as Uint8Array).set(bytes, position);
+    // Bytes already in place (see `reserve`) need no copy.
+    const buffer = this.buffer as Uint8Array;
+    if (bytes.buffer === buffer.buffer && bytes.byteOffset === buffer.byteOffset + position) return;
+    buffer.set(bytes, position);
+  }
+
+  reserve(position: number, byteLength: number): Uint8Array | undefined {
+    return this.buffer?.subarray(position, position + byteLength);
   }
 
   finish(): CompletedBytes {

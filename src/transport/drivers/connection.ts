@@ -1,5 +1,5 @@
 import { randomBytes, type X509Certificate } from "node:crypto";
-import type { Connection, ConnectionSecurity, Scheme } from "../driver.js";
+import type { Connection, ConnectionSecurity, FramePlacement, FramePlacer, Scheme } from "../driver.js";
 import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
 
 export interface ConnectionInit {
@@ -24,6 +24,8 @@ export abstract class LinkConnection implements Connection {
   protected readonly maxFrameBytes: number;
 
   private frameHandler: ((frame: Uint8Array) => void) | undefined;
+  /** Set by drivers that support placement (tcp), through `placeLargeFrames`. */
+  protected framePlacer: FramePlacer | undefined;
   private closeHandler: ((error?: Error) => void) | undefined;
   private readonly queued: Uint8Array[] = [];
   private paused = false;
@@ -114,6 +116,35 @@ export abstract class LinkConnection implements Connection {
       return;
     }
     this.callFrameHandler(frame);
+  }
+
+  /**
+   * Driver: the start of a large frame arrived. Offered to the placer only when it is this frame's
+   * turn (nothing queued, not paused), so frames are still handled in order.
+   */
+  protected placeFrame(head: Uint8Array, frameBytes: number): FramePlacement | undefined {
+    if (!this.framePlacer || this.finished || this.paused || this.queued.length > 0 || this.frameHandler === undefined) return undefined;
+    let placement: FramePlacement | undefined;
+    try {
+      placement = this.framePlacer.place(head, frameBytes);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return undefined;
+    }
+    if (!placement) return undefined;
+    const complete = placement.complete.bind(placement);
+    return {
+      offset: placement.offset,
+      target: placement.target,
+      complete: () => {
+        if (this.finished) return;
+        try {
+          complete();
+        } catch (err) {
+          this.fail(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+    };
   }
 
   /** Driver: fails the connection (protocol error, oversized frame, …); onClose gets `error`. */

@@ -12,7 +12,7 @@
  * before any TLS work, so the dialer only sees ERR_LINK_REFUSED for them.
  */
 import type { Socket } from "node:net";
-import type { Connection, DialOptions, Driver, ListenOptions, Listener } from "../driver.js";
+import type { Connection, DialOptions, Driver, FramePlacer, ListenOptions, Listener } from "../driver.js";
 import { Acceptor, type Admitted } from "./acceptor.js";
 import { LinkConnection, type ConnectionInit } from "./connection.js";
 import { connectTransport, startDial, transportDialError, watchForTlsAnswer } from "./connector.js";
@@ -28,12 +28,48 @@ const STATUS_REFUSED = 1;
 /** How long a graceful close waits for the peer before destroying the socket. */
 const CLOSE_GRACE_MS = 2000;
 
+/** Frame parts of at least this many bytes are written as buffers of their own (see `pump`). */
+const OWN_WRITE_BYTES = 64 * 1024;
+
+interface QueuedWrite {
+  readonly buffer: Uint8Array;
+  readonly done: ((error?: Error | null) => void) | undefined;
+}
+
+/** The frame as buffers to write: runs of small parts copied together (one TLS record), large parts as they are. */
+function coalesce(header: Buffer, parts: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [header];
+  let runBytes = header.byteLength;
+  const flush = (): void => {
+    if (runBytes > 0) out.push(run.length === 1 ? (run[0] as Uint8Array) : Buffer.concat(run, runBytes));
+    run = [];
+    runBytes = 0;
+  };
+  for (const part of parts) {
+    if (part.byteLength >= OWN_WRITE_BYTES) {
+      flush();
+      out.push(part);
+    } else if (part.byteLength > 0) {
+      run.push(part);
+      runBytes += part.byteLength;
+    }
+  }
+  flush();
+  return out;
+}
+
 class TcpConnection extends LinkConnection {
-  private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+  private readonly decoder: FrameDecoder = new FrameDecoder(HANDSHAKE_MAX_FRAME, {
+    place: (head, frameBytes) => this.placeFrame(head, frameBytes),
+    placer: () => this.framePlacer,
+  });
   /** During the link handshake decoded frames go here instead of to the caller. */
   private gate: ((frame: Uint8Array) => void) | undefined;
   private socketError: Error | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  private readonly queue: QueuedWrite[] = [];
+  private readonly inSocket: boolean[] = [];
 
   constructor(
     init: ConnectionInit,
@@ -67,6 +103,10 @@ class TcpConnection extends LinkConnection {
     });
   }
 
+  placeLargeFrames(placer: FramePlacer): void {
+    this.framePlacer = placer;
+  }
+
   /** The handshake is over: frames now go to the caller, up to maxFrameBytes. */
   open(): void {
     this.gate = undefined;
@@ -80,14 +120,33 @@ class TcpConnection extends LinkConnection {
   }
 
   protected writeFrame(parts: readonly Uint8Array[], size: number): Promise<void> {
-    const socket = this.socket;
-    const nonEmpty = parts.filter((p) => p.byteLength > 0);
+    const writes = coalesce(frameHeader(size), parts);
     return this.written((done) => {
-      socket.cork();
-      socket.write(frameHeader(size), nonEmpty.length === 0 ? done : undefined);
-      nonEmpty.forEach((part, i) => socket.write(part, i === nonEmpty.length - 1 ? done : undefined));
-      socket.uncork();
+      writes.forEach((buffer, i) => this.queue.push({ buffer, done: i === writes.length - 1 ? done : undefined }));
+      this.pump();
     });
+  }
+
+  /**
+   * Writes queued buffers in order, keeping every large one out of multi-buffer writes: behind the
+   * write in progress, Writable flushes whatever piled up as one writev, and a TLS socket copies a
+   * multi-buffer write into one fresh allocation before encrypting it. Written alone, a large
+   * buffer is encrypted where it lies. `inSocket` mirrors the socket's queue (the first entry is
+   * being written; true marks a large buffer).
+   */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as QueuedWrite;
+      const large = next.buffer.byteLength >= OWN_WRITE_BYTES;
+      if (large ? this.inSocket.length > 1 : this.inSocket.indexOf(true, 1) !== -1) return;
+      this.queue.shift();
+      this.inSocket.push(large);
+      this.socket.write(next.buffer, (error?: Error | null) => {
+        this.inSocket.shift();
+        next.done?.(error);
+        this.pump();
+      });
+    }
   }
 
   protected closeTransport(): void {
