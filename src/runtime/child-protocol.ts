@@ -60,8 +60,8 @@ export const fromChildSchema = z.discriminatedUnion("type", [
   /** A DP filter asks the site process to charge its spend to the site's budget ledger. */
   z.object({ type: z.literal("privacy.charge"), token: z.string(), chargeId: z.string(), taskName: z.string(), filter: z.string(), epsilon: z.number().min(0), delta: z.number().min(0) }),
   /** Job code sends a message to another site: the site process seals it for that site and has the server relay it. */
-  z.object({ type: z.literal("peer.send"), token: z.string(), sendId: z.string(), to: z.string(), topic: z.string(), payload: bytes, timeoutMs: z.number().int().positive() }),
-  z.object({ type: z.literal("peer.delivered"), token: z.string(), deliveryId: z.string(), ok: z.boolean(), code: z.string().optional(), message: z.string().optional() }),
+  z.object({ type: z.literal("peer.send"), token: z.string(), sendId: z.string(), to: z.string().max(200), topic: z.string().max(200), payload: bytes, timeoutMs: z.number().int().positive() }),
+  z.object({ type: z.literal("peer.delivered"), token: z.string(), deliveryId: z.string(), ok: z.boolean(), code: z.string().max(100).optional(), message: z.string().max(2000).optional() }),
   /** A script process the job child started (its own process group) or that ended. */
   z.object({ type: z.literal("process.started"), token: z.string(), pid: z.number().int().positive() }),
   z.object({ type: z.literal("process.exited"), token: z.string(), pid: z.number().int().positive() }),

@@ -29,7 +29,9 @@ const deploySchema = z.object({
   /** The job's sites' certificates (PEM), for sealing peer messages; each is checked against the root here. */
   peer_certs: z.record(z.string(), z.string().max(32_768)).default({}),
 });
-const peerDeliverySchema = z.object({ job_id: z.string().uuid(), from: z.string().max(200), envelope: bytes, audit_ref: z.string().optional() });
+const peerDeliverySchema = z.object({ job_id: z.string().uuid(), from: z.string().max(200), envelope: bytes, audit_ref: z.string().max(200).optional() });
+/** A peer message's wait is bounded whatever the job code asks (setTimeout also misreads values ≥ 2^31 ms). */
+const MAX_PEER_WAIT_MS = 3_600_000;
 /** A sealed peer message is accepted within this much of its sealing time (then its id is remembered). */
 const PEER_SKEW_MS = 5 * 60_000;
 const taskSchema = z.object({ job_id: z.string().uuid(), task_id: z.string(), task_name: z.string(), payload: bytes, audit_ref: z.string().optional() });
@@ -158,7 +160,7 @@ export class ClientJobManager {
               // the child is gone
             }
           } else if (m.type === "peer.send") {
-            this.sendPeerMessage(d.job_id, m.to, m.topic, m.payload, m.timeoutMs).then(
+            this.sendPeerMessage(d.job_id, m.to, m.topic, m.payload, Math.min(m.timeoutMs, MAX_PEER_WAIT_MS)).then(
               () => child.send({ type: "peer.sent", sendId: m.sendId, ok: true }),
               (err: Error) => child.send({ type: "peer.sent", sendId: m.sendId, ok: false, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay, message: err.message }),
             ).catch(() => undefined);

@@ -215,6 +215,7 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
       return io.peerSend(site, topic, payload, timeoutMs);
     },
     receive: (site, topic, timeoutMs, signal) => inbox.receive(site, topic, timeoutMs, signal),
+    discard: (match) => inbox.discard(match),
   };
   let runTask: (taskName: string, payload: Uint8Array) => Promise<Uint8Array> = () => Promise.reject(new Error("the app is still being built"));
   const ctx: ClientJobContext = { ...contextBase(init, io, registry), peers, runTask: (t, p) => runTask(t, p) };
@@ -225,7 +226,7 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
     const ex = (await buildOne(init.appDir, e.executor, ctx)) as Executor | undefined;
     if (typeof ex?.execute !== "function") throw new CohortError("ERR_JOB_INVALID", `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
     for (const t of e.tasks) executors.set(t, ex);
-    if (componentFor(e.executor.path ?? "")?.controlTasksOnly === true) controlOnly.add(ex);
+    if (componentFor(e.executor.path ?? e.executor.name ?? "")?.controlTasksOnly === true) controlOnly.add(ex);
   }
   const filters = await filterChains(init, ctx, io, { in: cfg.task_data_filters, out: cfg.task_result_filters });
   const filtered = (ex: Executor): Executor => ({

@@ -20,6 +20,8 @@ export interface PeerMessenger {
   send(site: string, topic: string, payload: Uint8Array, timeoutMs?: number): Promise<void>;
   /** The next message on `topic` from `site` (already arrived, or the first to arrive within `timeoutMs`); `signal` gives up waiting. */
   receive(site: string, topic: string, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Drops messages waiting in this site's inbox that the job no longer needs; returns how many. */
+  discard?(match: (from: string, topic: string) => boolean): number;
 }
 
 const TOPIC = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -39,6 +41,8 @@ export class PeerInbox {
   private readonly waiting = new Map<string, Waiter[]>();
   private count = 0;
   private bytes = 0;
+  /** Per sender: one hostile or chatty peer cannot fill the inbox for the others. */
+  private readonly perSender = new Map<string, { count: number; bytes: number }>();
 
   constructor(
     private readonly o: { site: string; peers: readonly string[]; signal: AbortSignal; maxMessages?: number; maxBytes?: number },
@@ -59,41 +63,70 @@ export class PeerInbox {
     checkPeerTopic(topic);
     if (!this.o.peers.includes(from)) throw new CohortError(PeerErrorCode.NotAPeer, `${from} is not a site of this job`, { from });
     const k = this.key(from, topic);
-    const w = this.waiting.get(k)?.shift();
+    const waiters = this.waiting.get(k);
+    const w = waiters?.shift();
+    if (waiters?.length === 0) this.waiting.delete(k);
     if (w) {
       w.resolve(payload);
       return;
     }
     const maxMessages = this.o.maxMessages ?? 256;
     const maxBytes = this.o.maxBytes ?? 4 * 1024 ** 3;
-    if (this.count + 1 > maxMessages || this.bytes + payload.byteLength > maxBytes) {
-      throw new CohortError(PeerErrorCode.InboxFull, `${this.o.site}'s peer inbox is full (${this.count} messages, ${this.bytes} bytes waiting; limits ${maxMessages}, ${maxBytes})`, { site: this.o.site });
+    const others = Math.max(1, this.o.peers.length - 1);
+    const mine = this.perSender.get(from) ?? { count: 0, bytes: 0 };
+    const senderMessages = Math.max(8, Math.floor(maxMessages / others));
+    const senderBytes = Math.floor(maxBytes / others);
+    if (this.count + 1 > maxMessages || this.bytes + payload.byteLength > maxBytes || mine.count + 1 > senderMessages || mine.bytes + payload.byteLength > senderBytes) {
+      throw new CohortError(PeerErrorCode.InboxFull, `${this.o.site}'s peer inbox is full for ${from} (${mine.count} messages, ${mine.bytes} bytes waiting from it, limits ${senderMessages}, ${senderBytes}; ${this.count}, ${this.bytes} in all)`, { site: this.o.site, from });
     }
     const q = this.queued.get(k) ?? [];
     q.push(payload);
     this.queued.set(k, q);
-    this.count++;
-    this.bytes += payload.byteLength;
+    this.account(from, 1, payload.byteLength);
+  }
+
+  private account(from: string, count: number, bytes: number): void {
+    this.count += count;
+    this.bytes += bytes;
+    const mine = this.perSender.get(from) ?? { count: 0, bytes: 0 };
+    mine.count += count;
+    mine.bytes += bytes;
+    if (mine.count === 0) this.perSender.delete(from);
+    else this.perSender.set(from, mine);
+  }
+
+  /** Drops waiting messages the job no longer needs (e.g. earlier rounds'); returns how many. */
+  discard(match: (from: string, topic: string) => boolean): number {
+    let dropped = 0;
+    for (const [k, q] of [...this.queued]) {
+      const [from = "", topic = ""] = k.split("\n");
+      if (!match(from, topic)) continue;
+      for (const b of q) this.account(from, -1, -b.byteLength);
+      dropped += q.length;
+      this.queued.delete(k);
+    }
+    return dropped;
   }
 
   receive(from: string, topic: string, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
     checkPeerTopic(topic);
-    if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal.reason), {}));
     if (this.o.signal.aborted) return Promise.reject(new CohortError("ERR_JOB_ABORTED", `job ended: ${String(this.o.signal.reason)}`, {}));
     const k = this.key(from, topic);
     const q = this.queued.get(k);
     const first = q?.shift();
     if (first) {
       if (q?.length === 0) this.queued.delete(k);
-      this.count--;
-      this.bytes -= first.byteLength;
+      this.account(from, -1, -first.byteLength);
       return Promise.resolve(first);
     }
+    // A message already here is taken even when the caller has given up waiting for more.
+    if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal.reason), {}));
     return new Promise<Uint8Array>((resolve, reject) => {
       const list = this.waiting.get(k) ?? [];
       const giveUp = (err: Error): void => {
         const i = list.indexOf(waiter);
         if (i >= 0) list.splice(i, 1);
+        if (list.length === 0 && this.waiting.get(k) === list) this.waiting.delete(k);
         waiter.reject(err);
       };
       const timer = setTimeout(() => giveUp(new CohortError(PeerErrorCode.Timeout, `${this.o.site}: no ${topic} message from ${from} within ${Math.round(timeoutMs / 1000)} s`, { from, topic })), timeoutMs);

@@ -152,11 +152,15 @@ export class ServerJobManager {
     if (!job.sites.includes(r.to) || r.to === from) return refuse(r.job_id, `${r.to} is not another site of job ${r.job_id}`);
     let topic = "?";
     try {
-      topic = peekPeerMessageHeader(r.envelope).topic;
-    } catch {
+      const h = peekPeerMessageHeader(r.envelope);
+      // The recipient checks the signed header anyway; refusing here keeps junk off the link and the audit honest.
+      if (h.job !== r.job_id || h.to !== r.to || h.from !== from) return refuse(r.job_id, `the envelope is addressed ${h.from} → ${h.to} in job ${h.job}, not ${from} → ${r.to} in job ${r.job_id}`);
+      topic = h.topic;
+    } catch (err) {
+      if (isCohortError(err, RuntimeErrorCode.PeerRelay)) throw err;
       return refuse(r.job_id, "the envelope is not a sealed peer message");
     }
-    const relayed = this.o.audit.append({ action: "peer.relay", outcome: "ok", job: r.job_id, peer: r.to, reason: `${from} → ${r.to}: ${topic}, ${r.envelope.byteLength} bytes sealed` });
+    const relayed = this.o.audit.append({ action: "peer.relay", outcome: "ok", job: r.job_id, peer: r.to, reason: `${from} → ${r.to}: ${topic} (as the sender labels it), ${r.envelope.byteLength} bytes sealed` });
     try {
       await this.transport.request(r.to, TOPIC_JOB_PEER_DELIVER, encode({ job_id: r.job_id, from, envelope: r.envelope, audit_ref: relayed }), { timeoutMs: Math.min(r.timeout_ms, MAX_PEER_RELAY_MS) });
     } catch (err) {

@@ -92,7 +92,7 @@ describe("swarm learning in a real federation", () => {
     for (const s of SITES.filter((x) => x !== finalAt)) assert.ok(!existsSync(join(kit(s), "workspace", "jobs", jobId, "workspace", "models", "final_metrics.json")), `${s} has no final model`);
     // Every peer message was relayed and audited at the server without its content.
     const audit = readFileSync(join(kit("localhost"), "audit.log"), "utf8");
-    assert.match(audit, /peer\.relay[\s\S]*swarm\.update\.0\.0, \d+ bytes sealed/);
+    assert.match(audit, /peer\.relay[\s\S]*swarm\.update\.0\.0 \(as the sender labels it\), \d+ bytes sealed/);
   });
 
   test("the server's workspace and job store contain no model weights", { timeout: 60_000 }, () => {

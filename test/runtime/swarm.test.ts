@@ -230,3 +230,50 @@ test("a site's privacy filters apply to the update it sends (ctx.runTask), and d
     abort.abort("test over");
   }
 });
+
+test("clients: after a retried round, the first attempt's aggregator trains from the model the server accepted, not its own", { timeout: 30_000 }, async () => {
+  const sites = ["site-1", "site-2", "site-3"];
+  const calls = new Map<string, number>();
+  // Each call adds the site's number plus 100 per earlier call: attempt 2 differs from attempt 1.
+  const c = clients(sites, (site, m) => {
+    const k = calls.get(site) ?? 0;
+    calls.set(site, k + 1);
+    const n = Number(site.slice(-1)) + 100 * k;
+    return new FLModel({ params: Object.fromEntries(Object.entries(m.params as Record<string, Float32Array>).map(([name, v]) => [name, v.map((x) => x + n)])), paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: 1 } });
+  });
+  const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ peer_timeout: 5 }))]));
+  try {
+    const base = { swarm: 1 as const, total_rounds: 2, trainers: sites, participants: sites };
+    // Attempt 1 of round 1 completes at site-1, but (say) its answer never reached the server: retried at site-2.
+    assert.ok((await round(c, { ...base, round: 0, attempt: 0, aggregator: "site-1" }, controllers)).every((x) => x.status === "fulfilled"));
+    assert.ok((await round(c, { ...base, round: 0, attempt: 1, aggregator: "site-2" }, controllers)).every((x) => x.status === "fulfilled"));
+    const seen: number[] = [];
+    const ctx1 = c.ctxs.get("site-1") as ClientJobContext;
+    c.ctxs.set("site-1", { ...ctx1, runTask: async (task, payload) => {
+      if (task === "train") seen.push(((decode(payload) as FLModel).params["dense1.bias"] as Float32Array)[0] as number);
+      return ctx1.runTask(task, payload);
+    } });
+    const r1 = await round(c, { ...base, round: 1, attempt: 0, aggregator: "site-3", previous: { aggregator: "site-2", attempt: 1 } }, controllers);
+    assert.ok(r1.every((x) => x.status === "fulfilled"), JSON.stringify(r1));
+    // Attempt 2's model: the mean of 101, 102, 103 = 102 (attempt 1's, kept by site-1, was 2).
+    assert.deepEqual(seen, [102]);
+  } finally {
+    c.stop();
+  }
+});
+
+test("inbox: per-sender quotas keep one peer from filling it; discard drops what is no longer needed; a message already here is taken even after giving up", async () => {
+  const abort = new AbortController();
+  const inbox = new PeerInbox({ site: "site-1", peers: ["site-1", "site-2", "site-3"], signal: abort.signal, maxMessages: 32, maxBytes: 1024 });
+  for (let i = 0; i < 16; i++) inbox.deliver("site-2", `junk.${i}`, new Uint8Array(1));
+  assert.throws(() => inbox.deliver("site-2", "junk.x", new Uint8Array(1)), { code: "ERR_PEER_INBOX_FULL" });
+  inbox.deliver("site-3", "swarm.update.0.0", new Uint8Array(8)); // the other peer still gets in
+  assert.throws(() => inbox.deliver("site-3", "big", new Uint8Array(600)), { code: "ERR_PEER_INBOX_FULL" }, "over its share of the bytes");
+  assert.equal(inbox.discard((from, topic) => from === "site-2" && topic.startsWith("junk.")), 16);
+  inbox.deliver("site-2", "swarm.update.1.0", new Uint8Array(1));
+  const gaveUp = new AbortController();
+  gaveUp.abort(new Error("site-3 failed"));
+  assert.equal((await inbox.receive("site-3", "swarm.update.0.0", 1000, gaveUp.signal)).byteLength, 8);
+  await assert.rejects(inbox.receive("site-3", "swarm.update.0.0", 1000, gaveUp.signal), /site-3 failed/);
+  abort.abort("done");
+});

@@ -29,7 +29,7 @@ export const swarmClientArgs = z.object({
   /** Updates the aggregator needs to make a model (0: every trainer's that is still in the round). */
   min_responses_required: z.number().int().min(0).default(0),
   /** Seconds to wait for a peer's update or for the previous round's model. */
-  peer_timeout: z.number().positive().default(300),
+  peer_timeout: z.number().positive().max(86_400).default(300),
   // FLARE's arguments accepted for compatibility.
   shareable_generator_id: z.string().optional(),
   wait_time_after_min_resps_received: z.number().optional(),
@@ -58,8 +58,16 @@ function modelFrom(bytes: Uint8Array, what: string, like: Params): { model: FLMo
 }
 
 export class SwarmClientController implements Executor {
-  /** The global model this site holds and the round that produced it (-1: the initial model). */
-  private current: { round: number; params: Params } | undefined;
+  /**
+   * The model this site trains from and where it came from: round -1 is the persistor's initial
+   * model; otherwise the round, attempt and aggregator that made it. A model this site aggregated
+   * is only a candidate until the server names it as the next round's source: an attempt the
+   * server saw fail (and retried elsewhere) must not become this site's model.
+   */
+  private current: { round: number; attempt: number; aggregator: string; params: Params } | undefined;
+  private readonly candidates = new Map<string, Params>();
+  /** The newest round this site has started (older notices and candidates are dropped). */
+  private latestRound = -1;
 
   constructor(private readonly a: SwarmClientArgs) {}
 
@@ -80,12 +88,24 @@ export class SwarmClientController implements Executor {
     const notice = swarmNoticeSchema.safeParse(decoded);
     if (notice.success) {
       const n = notice.data.notice;
+      // A notice for a round already behind this site changes nothing (and would never be cleared).
+      if (n.round < this.latestRound) return encode({ ok: true });
       this.failure(n.round, n.attempt, n.site).abort(new CohortError("ERR_WORKFLOW_BAD_RESULT", `the server reports ${n.site}'s round failed: ${n.reason}`, { site: n.site }));
       return encode({ ok: true });
     }
     const parsed = swarmRoundTaskSchema.safeParse(decoded);
     if (!parsed.success) throw new CohortError("ERR_WORKFLOW_BAD_TASK", `task ${taskName} is not a swarm round (${parsed.error.issues[0]?.message ?? "invalid"})`, {});
     const t = parsed.data;
+    this.latestRound = Math.max(this.latestRound, t.round);
+    for (const k of [...this.failed.keys()]) if (Number(k.split(".")[0]) < t.round) this.failed.delete(k);
+    // Late updates and models of earlier rounds or abandoned attempts would sit in the inbox for good.
+    ctx.peers.discard?.((_from, topic) => {
+      const m = /^swarm\.(update|model)\.(\d+)\.(\d+)$/.exec(topic);
+      if (!m) return false;
+      const r = Number(m[2]);
+      if (m[1] === "update") return r < t.round;
+      return r < t.round - 1 || (r === t.round - 1 && t.previous !== undefined && Number(m[3]) !== t.previous.attempt);
+    });
     const timeoutMs = this.a.peer_timeout * 1000;
     const params = await this.modelFor(t, ctx, timeoutMs);
     let metrics: Record<string, number> = {};
@@ -109,14 +129,28 @@ export class SwarmClientController implements Executor {
     return encode(await this.aggregate(t, params, ctx, timeoutMs));
   }
 
-  /** The model this round starts from. */
+  /** The model this round starts from: the one the server names as the previous round's result. */
   private async modelFor(t: SwarmRoundTask, ctx: ClientJobContext, timeoutMs: number): Promise<Params> {
-    if (!this.current) this.current = { round: -1, params: ctx.component<ModelPersistor>(this.a.persistor_id).load(false).params };
+    const initial = (): Params => ctx.component<ModelPersistor>(this.a.persistor_id).load(false).params;
     const prev = t.previous;
-    if (t.round === 0 || !prev || this.current.round >= t.round - 1) return this.current.params;
-    const bytes = await ctx.peers.receive(prev.aggregator, swarmModelTopic(t.round - 1, prev.attempt), timeoutMs);
-    const { params } = modelFrom(bytes, `the round ${t.round} model from ${prev.aggregator}`, this.current.params);
-    this.current = { round: t.round - 1, params };
+    if (t.round === 0 || !prev) {
+      if (this.current?.round !== -1) this.current = { round: -1, attempt: 0, aggregator: "", params: initial() };
+      return this.current.params;
+    }
+    const c = this.current;
+    if (c && c.round === t.round - 1 && c.attempt === prev.attempt && c.aggregator === prev.aggregator) return c.params;
+    const key = `${t.round - 1}.${prev.attempt}`;
+    let params: Params | undefined;
+    if (prev.aggregator === ctx.site) {
+      params = this.candidates.get(key);
+      if (!params) throw new CohortError("ERR_WORKFLOW_BAD_TASK", `${ctx.site} is named as the aggregator of round ${t.round} (attempt ${prev.attempt + 1}) but holds no model from it`, { round: t.round });
+    } else {
+      const like = c?.params ?? initial();
+      const bytes = await ctx.peers.receive(prev.aggregator, swarmModelTopic(t.round - 1, prev.attempt), timeoutMs);
+      params = modelFrom(bytes, `the round ${t.round} model from ${prev.aggregator}`, like).params;
+    }
+    this.current = { round: t.round - 1, attempt: prev.attempt, aggregator: prev.aggregator, params };
+    for (const k of [...this.candidates.keys()]) if (Number(k.split(".")[0]) < t.round) this.candidates.delete(k);
     return params;
   }
 
@@ -163,7 +197,7 @@ export class SwarmClientController implements Executor {
         if (s.status === "rejected") ctx.warn(`swarm round ${t.round + 1}: the new model did not reach ${t.participants.filter((p) => p !== ctx.site)[i]}: ${(s.reason as Error).message}`);
       });
     }
-    this.current = { round: t.round, params: r.params };
+    this.candidates.set(`${t.round}.${t.attempt}`, r.params);
     const persistor = ctx.component<ModelPersistor>(this.a.persistor_id);
     if (last) persistor.finish(r.params, metrics);
     else persistor.save(t.round, r.params);
