@@ -7,35 +7,25 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../src/wire/index.js";
+import { decode, encode, FLModel } from "../../src/wire/index.js";
 import { CrossSiteModelEval, crossSiteArgs } from "../../src/runtime/components/cross-site-eval.js";
 import { CrossSiteFashionMnistTrainer } from "../../src/runtime/components/cross-site-trainer.js";
 import { trainerArgs } from "../../src/runtime/components/trainer.js";
 import { initParams } from "../../src/runtime/learn/models.js";
-import type { ClientJobContext, ServerJobContext } from "../../src/runtime/components/registry.js";
+import type { ClientJobContext } from "../../src/runtime/components/registry.js";
 import { tempDir } from "../helpers/index.js";
+import { testServerContext, testWire as wire } from "../helpers/job-contexts.js";
 
-const wire = { encode, decode, FLModel, DXO, Tensor, Shareable };
+
 
 test("every site evaluates every site's model and the global one; the matrix is saved", async () => {
   const runDir = tempDir("cohort-xsite-");
   mkdirSync(join(runDir, "models"));
   writeFileSync(join(runDir, "models", "global_model.cohort"), encode(new FLModel({ params: { w: new Float32Array([100]) }, paramsType: "FULL", meta: {} })));
   const warnings: string[] = [];
-  const ctx: ServerJobContext = {
-    jobId: "j",
-    jobName: "x",
-    site: "server",
+  const ctx = testServerContext({
     sites: ["site-2", "site-1", "site-3"],
     runDir,
-    resume: false,
-    signal: new AbortController().signal,
-    wire,
-    log: () => undefined,
-    warn: (l) => warnings.push(l),
-    component: () => {
-      throw new Error("none");
-    },
     async sendTask(site, taskName, payload) {
       const n = Number(site.slice(-1));
       if (taskName === "submit_model") {
@@ -47,8 +37,7 @@ test("every site evaluates every site's model and the global one; the matrix is 
       if (site === "site-2" && w === 1) throw new Error("site-2: evaluation crashed");
       return encode(new FLModel({ metrics: { accuracy: w / 1000 + n / 10 }, meta: {} }));
     },
-    progress: () => undefined,
-  };
+  }, warnings);
   await new CrossSiteModelEval(crossSiteArgs.parse({})).run(ctx);
   const matrix = JSON.parse(readFileSync(join(runDir, "cross_site_val", "cross_val_results.json"), "utf8")) as Record<string, Record<string, Record<string, unknown>>>;
   assert.deepEqual(Object.keys(matrix), ["site-1", "site-2", "site-3"]);

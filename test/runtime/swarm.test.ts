@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { runSimulation } from "../../src/runtime/simulator/index.js";
-import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../src/wire/index.js";
+import { decode, encode, FLModel } from "../../src/wire/index.js";
 import { SwarmServerController, swarmServerArgs } from "../../src/runtime/components/swarm-server.js";
 import { SwarmClientController, swarmClientArgs } from "../../src/runtime/components/swarm-client.js";
 import { ModelPersistor, persistorArgs } from "../../src/runtime/components/persistor.js";
@@ -17,8 +17,8 @@ import type { ClientJobContext, ServerJobContext } from "../../src/runtime/compo
 import { PeerInbox } from "../../src/runtime/peer-inbox.js";
 import type { SwarmRoundTask } from "../../src/runtime/components/swarm-protocol.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
+import { testServerContext, testWire as wire } from "../helpers/job-contexts.js";
 
-const wire = { encode, decode, FLModel, DXO, Tensor, Shareable };
 
 test("hello-swarm in the simulator: learns; the final model is at the last aggregator; the server keeps no model", { timeout: 120_000 }, async () => {
   const ws = tempDir("cohort-swarm-sim-");
@@ -35,29 +35,21 @@ function serverCtx(sites: string[], answer: (site: string, t: SwarmRoundTask) =>
   const progress: { round: number; sites: readonly string[] }[] = [];
   const warnings: string[] = [];
   const aggregators: string[] = [];
-  const ctx: ServerJobContext = {
-    jobId: "j",
-    jobName: "swarm",
-    site: "server",
-    sites,
-    runDir: tempDir("cohort-swarm-srv-"),
-    resume: false,
-    signal: new AbortController().signal,
-    wire,
-    log: () => undefined,
-    warn: (l) => warnings.push(l),
-    component: () => {
-      throw new Error("no components");
+  const ctx = testServerContext(
+    {
+      sites,
+      async sendTask(site, _name, payload) {
+        const t = decode(payload) as SwarmRoundTask;
+        if (site === t.aggregator && !aggregators.includes(`${t.round}.${t.attempt}`)) aggregators.push(`${t.round}.${t.attempt}`);
+        const r = answer(site, t);
+        if (r instanceof Error) throw r;
+        return encode(r);
+      },
+      progress: (round, _total, _metrics, s) => progress.push({ round, sites: s }),
     },
-    async sendTask(site, _name, payload) {
-      const t = decode(payload) as SwarmRoundTask;
-      if (site === t.aggregator && !aggregators.includes(`${t.round}.${t.attempt}`)) aggregators.push(`${t.round}.${t.attempt}`);
-      const r = answer(site, t);
-      if (r instanceof Error) throw r;
-      return encode(r);
-    },
-    progress: (round, _total, _metrics, s) => progress.push({ round, sites: s }),
-  };
+    warnings,
+  );
+
   return { ctx, progress, warnings, aggregators };
 }
 
