@@ -221,3 +221,6 @@ export const HE_COMPONENTS = {
   decryptor: { paths: ["cohort.HEModelDecryptor", "nvflare.app_opt.he.model_decryptor.HEModelDecryptor", "HEModelDecryptor"] },
   aggregator: { paths: ["cohort.HEAggregator", "nvflare.app_opt.he.intime_accumulate_model_aggregator.HEInTimeAccumulateWeightedAggregator"] },
 } as const;
+
+/** The HE filters' paths: they need the site's secret key, so a site runs them in its own process, never in job code. */
+export const HE_FILTER_PATHS: ReadonlySet<string> = new Set<string>([...HE_COMPONENTS.encryptor.paths, ...HE_COMPONENTS.decryptor.paths]);

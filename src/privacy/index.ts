@@ -34,3 +34,4 @@ export {
   type CkksOptions,
   type SerializedCkksContext,
 } from "./he-context.js";
+export { HE_FILTER_PATHS } from "./he-filters.js";

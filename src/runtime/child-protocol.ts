@@ -28,8 +28,13 @@ export const initSchema = z.object({
   privacy: z
     .object({ scope: z.string(), task_data_filters: z.array(filterSpecSchema), task_result_filters: z.array(filterSpecSchema), budget: budgetSchema.optional() })
     .optional(),
-  /** The site's CKKS client context (startup/client_context.ckks, with its secret key), for the HE filters. */
+  /** The site's CKKS client context, for the HE filters: only the simulator (in one process) passes it; sites never do. */
   he: ckksContextSchema.optional(),
+  /**
+   * The site process applies the site's scope filters and the job's HE filters (site-gate.ts): the
+   * job host builds only the job's other filters. A job child never gets `privacy` or `he`.
+   */
+  gated: z.boolean().optional(),
 });
 export type InitMessage = z.infer<typeof initSchema>;
 

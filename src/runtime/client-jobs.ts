@@ -15,8 +15,10 @@ import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
 import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../auth/index.js";
-import type { FromChild, InitMessage } from "./child-protocol.js";
-import type { SitePrivacy } from "../privacy/index.js";
+import type { FromChild } from "./child-protocol.js";
+import type { PrivacySpend, SerializedCkksContext, SitePrivacy } from "../privacy/index.js";
+import { checkConfinementFor, grantReadTree, type JobConfinement } from "./sandbox/index.js";
+import { SiteJobGate } from "./site-gate.js";
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
 const deploySchema = z.object({
@@ -43,6 +45,8 @@ interface SiteJob {
   readonly child: JobChild;
   readonly ready: Promise<void>;
   readonly tasks: Map<string, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>;
+  /** The site's checks and filters between job code and the world. */
+  readonly gate: SiteJobGate;
   /** Peers' certificates that chained to our root with CN = their site name. */
   readonly peerCerts: Map<string, string>;
   readonly peerNonces: NonceCache;
@@ -60,7 +64,7 @@ export class ClientJobManager {
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: InitMessage["he"]; keyPem?: string },
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; confinement: JobConfinement; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: SerializedCkksContext; keyPem?: string },
   ) {
     // The site's kit key seals and opens peer messages; it stays in this process (never the job child's).
     this.kitKey = o.keyPem ? createPrivateKey(o.keyPem) : undefined;
@@ -104,6 +108,7 @@ export class ClientJobManager {
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
     try {
       await unpackArchive(d.archive, appRoot);
+      if (this.o.confinement.tools) grantReadTree(appRoot);
       const def = loadJobFolder(appRoot);
       checkComponents(def);
       // The site's privacy scope (local/privacy.json), checked before any job code starts.
@@ -124,6 +129,20 @@ export class ClientJobManager {
         const r = await firstRefusal(plugins, (p) => p.onBeforeComponentBuild, { jobId: d.job_id, path: c.path ?? "", args: c.args });
         if (r) throw new CohortError("ERR_JOB_UNSAFE_COMPONENT", `${this.o.site}: ${r}`, { site: this.o.site, path: c.path });
       }
+      checkConfinementFor(this.o.confinement, { jobId: d.job_id, site: this.o.site, runsOwnCode: clearance.byoc });
+      const gate = SiteJobGate.build({
+        site: this.o.site,
+        jobId: d.job_id,
+        app: app.client,
+        scope,
+        he: this.o.he,
+        charge: async (taskName, spend) => {
+          const r = this.chargeBudget(d.job_id, scope?.name, taskName, spend);
+          if (!r.allowed) throw new CohortError("ERR_PRIVACY_BUDGET", r.reason ?? "privacy budget refused", {});
+        },
+        log: (line) => this.o.log(`job ${d.job_id.slice(0, 8)}: ${line}`),
+        onMetricsDropped: (taskName, dropped, why) => this.o.audit.append({ action: "job.metrics", outcome: "denied", job: d.job_id, code: RuntimeErrorCode.MetricsBounded, reason: `${taskName}: ${dropped} metric(s) dropped (${why})` }),
+      });
       this.o.resources.claim(d.job_id);
       const peerCerts = this.checkPeerCertificates(d);
       const deliveries = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
@@ -139,33 +158,32 @@ export class ClientJobManager {
         readPaths: [appRoot, ...this.o.dataPaths],
         writePath: runDir,
         allowChildProcess: startsProcesses(app.client),
+        confinement: this.o.confinement,
+        onOutputLimit: (what) => this.o.audit.append({ action: "job.output", outcome: "denied", job: d.job_id, code: RuntimeErrorCode.OutputLimit, reason: `the job's output went past a limit (${what}); the rest is dropped` }),
         onMessage: (m: FromChild) => {
           if (m.type === "ready") readyResolve();
           else if (m.type === "task.done" || m.type === "task.failed") {
             const p = tasks.get(m.taskId);
+            // Job code answers only what it was asked, once: anything else is refused and audited.
+            if (!p) return this.unexpected(d.job_id, `${m.type} for task #${m.taskId.slice(0, 100)}, which this site did not hand out or was already answered`);
             tasks.delete(m.taskId);
-            if (m.type === "task.done") p?.resolve(m.payload);
-            else p?.reject(new CohortError(m.code, `${this.o.site}: ${m.message}`, {}));
+            if (m.type === "task.done") p.resolve(m.payload);
+            else p.reject(new CohortError(m.code, `${this.o.site}: ${m.message}`, {}));
           } else if (m.type === "privacy.charge") {
-            let r: { allowed: boolean; reason?: string };
-            try {
-              r = this.o.privacy?.charge(d.job_id, scope?.name, m.taskName, { filter: m.filter, epsilon: m.epsilon, delta: m.delta }) ?? { allowed: true };
-            } catch (err) {
-              r = { allowed: false, reason: `the privacy ledger at ${this.o.site} is unusable: ${(err as Error).message}` };
-              this.o.audit.append({ action: "privacy.budget", outcome: "error", job: d.job_id, code: "ERR_PRIVACY_LEDGER", reason: r.reason ?? "" });
-            }
+            const r = this.chargeBudget(d.job_id, scope?.name, m.taskName, { filter: m.filter, epsilon: m.epsilon, delta: m.delta });
             try {
               child.send({ type: "privacy.charged", chargeId: m.chargeId, allowed: r.allowed, ...(r.reason !== undefined ? { reason: r.reason } : {}) });
             } catch {
               // the child is gone
             }
           } else if (m.type === "peer.send") {
-            this.sendPeerMessage(d.job_id, m.to, m.topic, m.payload, Math.min(m.timeoutMs, MAX_PEER_WAIT_MS)).then(
+            gate.peerOut(m.to, m.topic, m.payload).then((payload) => this.sendPeerMessage(d.job_id, m.to, m.topic, payload, Math.min(m.timeoutMs, MAX_PEER_WAIT_MS))).then(
               () => child.send({ type: "peer.sent", sendId: m.sendId, ok: true }),
               (err: Error) => child.send({ type: "peer.sent", sendId: m.sendId, ok: false, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay, message: err.message }),
             ).catch(() => undefined);
           } else if (m.type === "peer.delivered") {
             const p = deliveries.get(m.deliveryId);
+            if (!p) return this.unexpected(d.job_id, `peer.delivered for delivery ${m.deliveryId.slice(0, 100)}, which this site did not hand over or was already answered`);
             deliveries.delete(m.deliveryId);
             if (m.ok) p?.resolve();
             else p?.reject(new CohortError(m.code ?? RuntimeErrorCode.PeerRefused, `${this.o.site}: ${m.message ?? "the job did not take the message"}`, {}));
@@ -186,11 +204,9 @@ export class ClientJobManager {
         },
         log: this.o.log,
       });
-      this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks, peerCerts, peerNonces: new NonceCache(PEER_SKEW_MS), deliveries });
-      child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume,
-        ...(this.o.he ? { he: this.o.he } : {}),
-        ...(scope ? { privacy: { scope: scope.name, task_data_filters: scope.task_data_filters, task_result_filters: scope.task_result_filters, ...(scope.budget ? { budget: scope.budget } : {}) } } : {}),
-      });
+      this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks, gate, peerCerts, peerNonces: new NonceCache(PEER_SKEW_MS), deliveries });
+      // No privacy scope and no CKKS context: the site applies both itself (site-gate.ts).
+      child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume, gated: true });
       await ready;
       this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, ...(clearance.submitter ? { user: clearance.submitter.name } : {}), reason: `app ${d.app}${clearance.byoc ? " (byoc)" : ""}` });
       this.o.log(`job ${d.job_id} (${d.job_name}) deployed`);
@@ -213,10 +229,13 @@ export class ClientJobManager {
     await job.ready;
     const received = this.o.audit.append({ action: "task.received", outcome: "ok", job: jobId, ...(ref ? { ref } : {}), reason: `${taskName} #${taskId} from the server` });
     try {
-      const result = await new Promise<Uint8Array>((resolve, reject) => {
+      const data = await job.gate.taskIn(taskName, payload);
+      if (job.tasks.has(taskId)) throw new CohortError(RuntimeErrorCode.UnexpectedMessage, `task #${taskId} is already running at ${this.o.site}`, {});
+      const raw = await new Promise<Uint8Array>((resolve, reject) => {
         job.tasks.set(taskId, { resolve, reject });
-        job.child.send({ type: "task.run", taskId, taskName, payload });
+        job.child.send({ type: "task.run", taskId, taskName, payload: data.bytes });
       });
+      const result = await job.gate.resultOut(taskName, raw, data.reference);
       const executed = this.o.audit.append({ action: "task.executed", outcome: "ok", job: jobId, ref: received, reason: `${taskName} #${taskId}` });
       const returned = this.o.audit.append({ action: "task.result_returned", outcome: "ok", job: jobId, ref: executed, reason: `${taskName} #${taskId}: ${result.byteLength} bytes` });
       return encode({ payload: result, audit_ref: returned });
@@ -224,6 +243,23 @@ export class ClientJobManager {
       this.o.audit.append({ action: "task.executed", outcome: "error", job: jobId, ref: received, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", reason: (err as Error).message });
       throw err;
     }
+  }
+
+  /** Charges a DP spend to the site's ledger (from the site's own filters or a job filter's request). */
+  private chargeBudget(jobId: string, scope: string | undefined, taskName: string, spend: PrivacySpend): { allowed: boolean; reason?: string } {
+    try {
+      return this.o.privacy?.charge(jobId, scope, taskName, spend) ?? { allowed: true };
+    } catch (err) {
+      const reason = `the privacy ledger at ${this.o.site} is unusable: ${(err as Error).message}`;
+      this.o.audit.append({ action: "privacy.budget", outcome: "error", job: jobId, code: "ERR_PRIVACY_LEDGER", reason });
+      return { allowed: false, reason };
+    }
+  }
+
+  /** A message from job code that answers nothing the site asked: refused, audited, the job goes on. */
+  private unexpected(jobId: string, what: string): void {
+    this.o.audit.append({ action: "job.message", outcome: "denied", job: jobId, code: RuntimeErrorCode.UnexpectedMessage, reason: what });
+    this.o.log(`job ${jobId.slice(0, 8)}: refused ${what}`);
   }
 
   /** The job's peers' certificates that chain to our root with the right name; others are left out (and said why). */
@@ -268,6 +304,7 @@ export class ClientJobManager {
       if (!cert || !this.kitKey) throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site} has no verified certificate for ${r.from} in job ${r.job_id}`, { from: r.from });
       const opened = openPeerMessage(r.envelope, { job: r.job_id, me: this.o.site, from: r.from, senderCertPem: cert, recipientKey: this.kitKey, nonces: job.peerNonces, skewMs: PEER_SKEW_MS });
       await job.ready;
+      job.gate.peerIn(opened.payload);
       const deliveryId = randomUUID();
       await new Promise<void>((resolve, reject) => {
         job.deliveries.set(deliveryId, { resolve, reject });

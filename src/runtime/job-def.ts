@@ -19,6 +19,12 @@ export const RuntimeErrorCode = {
   Resources: "ERR_JOB_RESOURCES",
   PeerRelay: "ERR_JOB_PEER_RELAY",
   PeerRefused: "ERR_JOB_PEER_REFUSED",
+  /** Job code answered a task it was not given, or twice. */
+  UnexpectedMessage: "ERR_JOB_UNEXPECTED_MESSAGE",
+  /** A result the site will not send: wrong names or sizes, oversized meta, not the control answer. */
+  ResultRefused: "ERR_JOB_RESULT_REFUSED",
+  OutputLimit: "ERR_JOB_OUTPUT_LIMIT",
+  MetricsBounded: "ERR_JOB_METRICS_BOUNDED",
 } as const;
 
 const siteName = z.string().regex(/^(@ALL|server|[A-Za-z0-9_-]+)$/, "must be server, @ALL or a site name");

@@ -14,7 +14,7 @@ import "./components/builtins.js";
 import { checkPeerTopic, PeerErrorCode, PeerInbox, type PeerMessenger } from "./peer-inbox.js";
 import type { ComponentConfig } from "./job-def.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../wire/index.js";
-import { applyFilterChain, assertNoSecretKey, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
+import { applyFilterChain, assertNoSecretKey, HE_FILTER_PATHS, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;
@@ -111,7 +111,11 @@ async function filterChains(init: JobHostInit, ctx: JobContextBase, io: JobHostI
     const out: { tasks: readonly string[]; filters: ChainedFilter[] }[] = [];
     for (const e of entries) {
       const filters: ChainedFilter[] = [];
-      for (const f of e.filters) filters.push(await buildFilter(init.appDir, f, ctx, "job"));
+      for (const f of e.filters) {
+        // Under a site process, HE filters run there (they need the secret key the job never gets).
+        if (init.gated && HE_FILTER_PATHS.has(f.path ?? f.name ?? "")) continue;
+        filters.push(await buildFilter(init.appDir, f, ctx, "job"));
+      }
       out.push({ tasks: e.tasks, filters });
     }
     return out;

@@ -1,5 +1,6 @@
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import type { Writable } from "node:stream";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
@@ -7,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { CohortError } from "../errors/index.js";
 import { fromChildSchema, type FromChild, type ToChild } from "./child-protocol.js";
 import { RuntimeErrorCode } from "./job-def.js";
+import { chownTree, escapeControl, heapLimitMb, OutputRelay, sandboxCommand, userNamespaceSeccompProgram, type JobConfinement } from "./sandbox/index.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 export type ToChildBody = Distributive<ToChild>;
@@ -17,15 +19,18 @@ export interface JobChildOptions {
   readonly readPaths: readonly string[];
   /** The only folder the child may write. */
   readonly writePath: string;
-  readonly maxOldSpaceMb?: number;
   /**
    * Lets the child start processes: only for jobs whose components need to (an external training
-   * command, which makes the job bring-your-own-code). Those processes are not sandboxed.
+   * command, which makes the job bring-your-own-code). They run inside the same sandbox.
    */
   readonly allowChildProcess?: boolean;
+  /** bubblewrap and limits (tools undefined: Node's permission model only). */
+  readonly confinement: JobConfinement;
   readonly onMessage: (m: FromChild) => void;
   readonly onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
   readonly log: (line: string) => void;
+  /** The job's output went past a limit (once per job and stream): the caller audits it. */
+  readonly onOutputLimit?: (what: string) => void;
 }
 
 /**
@@ -77,13 +82,16 @@ function procStat(pid: number): { ppid: number; pgrp: number; start: string } | 
 }
 
 /**
- * Starts a job's child process under Node's permission model: it may read only the code, its
- * job folder and the data paths, write only its run folder, and start no processes. It talks to
- * this process over the fork IPC channel with a job-scoped token; a crash or a hostile job ends
- * the child, never the site.
+ * Starts a job's child process: under bubblewrap when the site has it (sandbox/bwrap.ts: own
+ * namespaces, no network, the job's uid, OS limits), and always under Node's permission model as
+ * a second layer: it may read only the code, its job folder and the data paths, write only its run
+ * folder, and start no processes unless a component needs to. It talks to this process over the
+ * IPC channel with a job-scoped token; a crash or a hostile job ends the child, never the site.
  */
 export class JobChild {
   private readonly child: ChildProcess;
+  /** Under bubblewrap: its PID namespace ends every process of the job with the child. */
+  private confined = false;
   private readonly token = randomBytes(24).toString("base64url");
   private exited = false;
   /** Script process groups the child started (checked: its children, group leaders), by pid → start time. */
@@ -95,33 +103,57 @@ export class JobChild {
     // The permission model checks resolved paths: a symlinked node_modules (a git worktree sharing
     // another checkout's, pnpm) is granted where it really is, or no module would load.
     const realModules = existsSync(modules) ? realpathSync(modules) : modules;
-    const reads = outermostPaths([join(code.root, "dist"), modules, ...(realModules !== modules ? [realModules] : []), join(code.root, "package.json"), ...o.readPaths, o.writePath]);
-    const execArgv = [
+    const codePaths = [join(code.root, "dist"), modules, ...(realModules !== modules ? [realModules] : []), join(code.root, "package.json"), join(code.root, "python"), join(code.root, "examples", "data")].filter((p) => existsSync(p));
+    const readPaths = [...o.readPaths, ...o.confinement.extraReadPaths].filter((p) => existsSync(p));
+    const reads = outermostPaths([...codePaths, ...readPaths, o.writePath]);
+    const heapMb = heapLimitMb(o.confinement.limits);
+    const nodeArgs = [
       "--experimental-permission",
       // One flag per path: Node 20 does not apply a comma-separated list to folders.
       ...reads.map((r) => `--allow-fs-read=${r}`),
       `--allow-fs-write=${o.writePath}`,
-      `--max-old-space-size=${o.maxOldSpaceMb ?? 2048}`,
+      `--max-old-space-size=${heapMb}`,
       "--no-warnings=ExperimentalWarning",
       ...(o.allowChildProcess ? ["--allow-child-process"] : []),
     ];
-    this.child = fork(code.entry, [], {
-      execArgv,
-      serialization: "advanced",
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      // A minimal environment: no kit paths, keys or tokens of the site.
-      env: { COHORT_JOB_TOKEN: this.token, COHORT_JOB_ID: o.jobId, PATH: process.env["PATH"] ?? "/usr/bin:/bin", NODE_ENV: process.env["NODE_ENV"] ?? "production" },
-    });
+    // A minimal environment: no kit paths, keys or tokens of the site.
+    const env: Record<string, string> = { COHORT_JOB_TOKEN: this.token, COHORT_JOB_ID: o.jobId, NODE_ENV: process.env["NODE_ENV"] ?? "production" };
+    const tools = o.confinement.tools;
+    if (tools) {
+      this.confined = true;
+      const user = o.confinement.user;
+      // The job's uid owns its run folder (and only that): a root site's files stay root's.
+      if (process.getuid?.() === 0) chownTree(o.writePath, user.uid, user.gid);
+      const nodeExe = realpathSync(process.execPath);
+      const seccomp = userNamespaceSeccompProgram();
+      const cmd = sandboxCommand(
+        {
+          readOnly: [...codePaths, ...readPaths, nodeExe],
+          writable: [o.writePath],
+          cwd: o.writePath,
+          // The IPC channel is fd 3 (its index in stdio below); bubblewrap's --clearenv would drop
+          // the variables Node sets for it, so they are set again inside.
+          env: { ...env, PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp", TMPDIR: "/tmp", LANG: "C.UTF-8", NODE_CHANNEL_FD: "3", NODE_CHANNEL_SERIALIZATION_MODE: "advanced" },
+          command: [nodeExe, ...nodeArgs, code.entry],
+          limits: o.confinement.limits,
+          user,
+          seccompFd: seccomp ? 4 : undefined,
+        },
+        tools,
+      );
+      this.child = spawn(cmd.file, cmd.args, { stdio: ["ignore", "pipe", "pipe", "ipc", ...(seccomp ? ["pipe" as const] : [])], serialization: "advanced", env: {} });
+      if (seccomp) {
+        const sink = this.child.stdio[4] as Writable | null;
+        sink?.on("error", () => undefined);
+        sink?.end(seccomp);
+      }
+    } else {
+      this.child = fork(code.entry, [], { execArgv: nodeArgs, serialization: "advanced", stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...env, PATH: process.env["PATH"] ?? "/usr/bin:/bin" } });
+    }
     const relay = (stream: NodeJS.ReadableStream | null, level: string): void => {
-      let buf = "";
-      stream?.on("data", (d: Buffer) => {
-        buf += d.toString("utf8");
-        let nl: number;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          this.o.log(`job ${o.jobId.slice(0, 8)} ${level}: ${buf.slice(0, nl)}`);
-          buf = buf.slice(nl + 1);
-        }
-      });
+      const r = new OutputRelay({ prefix: `job ${o.jobId.slice(0, 8)} ${level}: `, log: o.log, ...(o.onOutputLimit ? { onLimit: o.onOutputLimit } : {}) });
+      stream?.on("data", (d: Buffer) => r.write(d));
+      stream?.on("end", () => r.end());
     };
     relay(this.child.stdout, "out");
     relay(this.child.stderr, "err");
@@ -133,6 +165,7 @@ export class JobChild {
       }
       const m = parsed.data;
       if (m.type === "process.started" || m.type === "process.exited") return this.trackScript(m.type, m.pid);
+      if (m.type === "log") return this.o.onMessage({ ...m, line: escapeControl(m.line) });
       this.o.onMessage(m);
     });
     this.child.on("exit", (code, signal) => {
@@ -151,6 +184,8 @@ export class JobChild {
 
   /** Only a direct child of the job child leading its own group is recorded: a pid it made up is ignored. */
   private trackScript(event: "process.started" | "process.exited", pid: number): void {
+    // Inside a PID namespace the pids are the namespace's own; its end takes every script along.
+    if (this.confined) return;
     if (event === "process.exited") {
       this.scripts.delete(pid);
       return;

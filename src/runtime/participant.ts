@@ -19,6 +19,7 @@ import { acknowledged, CheckpointExchange, TOPIC_CHECKPOINT } from "./audit-witn
 import { decode, encode } from "../wire/index.js";
 import { ClientJobManager } from "./client-jobs.js";
 import { SiteResources, siteResourcesSchema } from "./resources.js";
+import { describeConfinement, jobConfinement, type JobConfinement } from "./sandbox/index.js";
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "./learn/idx.js";
 import { z } from "zod";
 
@@ -54,6 +55,13 @@ function processControl(kitDir: string, log: (line: string) => void): { shutdown
 /** Folders job children may read besides their own: the site's datasets (`job_data_paths`). */
 function dataPaths(configured: readonly string[] | undefined): string[] {
   return [...(configured ?? [DEBIAN_FASHION_MNIST_DIR, BUNDLED_FASHION_MNIST_DIR])];
+}
+
+/** How this participant confines job code (local/resources.json), said once in its log. */
+function confinementOf(kitDir: string, site: z.infer<typeof siteResourcesSchema> | undefined, log: (line: string) => void): JobConfinement {
+  const c = jobConfinement(site, localConfigPath(kitDir, "resources") ?? join(kitDir, "local", "resources.json"));
+  log(`${c.tools ? "" : "WARNING: "}${describeConfinement(c)}`);
+  return c;
 }
 
 export interface StartParticipantOptions {
@@ -142,6 +150,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
       settings: { maxJobs: sched.max_jobs, maxScheduleCount: sched.max_schedule_count, scheduleInterval: sched.min_schedule_interval },
       dataPaths: dataPaths(site?.job_data_paths),
+      confinement: confinementOf(o.kitDir, site, o.log),
       security,
       plugins,
     });
@@ -200,6 +209,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     const plugins = await loadSitePlugins(site?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
     const rm = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) }).parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
     // local/privacy.json (issue 10): scopes, site filters (built-ins only), budgets and their ledger.
+    const confinement = confinementOf(o.kitDir, site, o.log);
     const privacy = new SitePrivacy({ site: verified.name, policy: loadPrivacyPolicy(o.kitDir, (p) => componentFor(p)?.kind === "filter"), ledgerFile: join(o.kitDir, "workspace", "privacy_budget.json"), audit, log: o.log });
     const jobs = new ClientJobManager(client, {
       site: verified.name,
@@ -208,6 +218,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
       resources: new SiteResources({ gpus: rm.num_of_gpus, memPerGpuGiB: rm.mem_per_gpu_in_GiB, maxJobs: site?.max_concurrent_jobs ?? 2 }),
       dataPaths: dataPaths(site?.job_data_paths),
+      confinement,
       security,
       plugins,
       privacy,
@@ -225,7 +236,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       skewMs: 60_000,
       plugins,
       control: processControl(o.kitDir, o.log),
-      status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs() }),
+      status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs(), job_confinement: describeConfinement(confinement) }),
       resources: () => ({ num_of_gpus: rm.num_of_gpus, mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB, max_concurrent_jobs: site?.max_concurrent_jobs ?? 2, running_jobs: jobs.runningJobs() }),
       privacy: { scopes: () => privacy.showScopes(), budget: () => privacy.showBudget() },
     });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { confinementResourcesSchema } from "./sandbox/index.js";
 
 /** A site's capacity from local/resources.json (FLARE's resource_manager args + max jobs). */
 export const siteResourcesSchema = z.object({
@@ -13,7 +14,7 @@ export const siteResourcesSchema = z.object({
   class_list_enforcement_mode: z.enum(["enforce", "warn"]).default("enforce"),
   /** Site plugins: [{path, args}] (built-ins or local/custom modules). */
   plugins: z.unknown().optional(),
-});
+}).extend(confinementResourcesSchema.shape);
 
 export interface JobNeeds {
   readonly num_of_gpus?: number;

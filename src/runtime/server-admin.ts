@@ -241,7 +241,7 @@ export class ServerAdmin {
       }
       case "check_status": {
         const clients = this.connectedSites();
-        return { server: "started", clients, running_jobs: jobs.runningJobs(), removed_clients: this.o.bans.names() };
+        return { server: "started", clients, running_jobs: jobs.runningJobs(), removed_clients: this.o.bans.names(), job_confinement: jobs.confinementSummary() };
       }
       case "remove_client": {
         const name = arg("a site name");

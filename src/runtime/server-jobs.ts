@@ -8,6 +8,7 @@ import type { AuditLog } from "../audit/index.js";
 import type { MessageMeta, TransportServer } from "../transport/index.js";
 import { packFolder, unpackArchive } from "./archive.js";
 import { JobChild } from "./job-process.js";
+import { checkConfinementFor, describeConfinement, grantReadTree, type JobConfinement } from "./sandbox/index.js";
 import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefinition } from "./job-def.js";
 import { isFinished, JobStore, type JobStatus, type StoredJobMeta } from "./job-store.js";
 import { checkComponents } from "./component-check.js";
@@ -77,7 +78,7 @@ export class ServerJobManager {
 
   constructor(
     private readonly transport: TransportServer,
-    private readonly o: { workspace: string; audit: AuditLog; log: (line: string) => void; settings: SchedulerSettings; dataPaths: readonly string[]; security: SiteSecurityOptions; plugins?: readonly SitePlugin[] },
+    private readonly o: { workspace: string; audit: AuditLog; log: (line: string) => void; settings: SchedulerSettings; dataPaths: readonly string[]; confinement: JobConfinement; security: SiteSecurityOptions; plugins?: readonly SitePlugin[] },
   ) {
     this.store = new JobStore(join(o.workspace, "jobs"));
   }
@@ -168,6 +169,11 @@ export class ServerJobManager {
       throw err;
     }
     return encode({ ok: true });
+  }
+
+  /** How job code is confined here (check_status). */
+  confinementSummary(): string {
+    return describeConfinement(this.o.confinement);
   }
 
   runningJobs(): string[] {
@@ -282,11 +288,13 @@ export class ServerJobManager {
       const appDir = join(this.store.jobDir(m.job_id), "app");
       rmSync(appDir, { recursive: true, force: true });
       await unpackArchive(archive, appDir);
+      if (this.o.confinement.tools) grantReadTree(appDir);
       const def = loadJobFolder(appDir);
       const serverAppName = appForSite(def.meta, "server");
       if (serverAppName) {
         const clearance = clearJobForSite(this.o.security, appDir, def, serverAppName, "server");
         for (const w of clearance.warnings) this.o.log(`job ${m.job_id}: ${w}`);
+        checkConfinementFor(this.o.confinement, { jobId: m.job_id, site: "server", runsOwnCode: clearance.byoc });
       }
       // Each site's certificate, as it logged in: sites seal peer messages with them (and check them against the root).
       const peerCerts = Object.fromEntries(sites.flatMap((s) => {
@@ -325,6 +333,8 @@ export class ServerJobManager {
         jobId: m.job_id,
         readPaths: [appDir, ...this.o.dataPaths],
         writePath: runDir,
+        confinement: this.o.confinement,
+        onOutputLimit: (what) => this.o.audit.append({ action: "job.output", outcome: "denied", job: m.job_id, code: "ERR_JOB_OUTPUT_LIMIT", reason: `the job's output went past a limit (${what}); the rest is dropped` }),
         onMessage: (msg) => this.fromChild(job, msg),
         onExit: (code, signal) => {
           if (!job.ended) void this.end(m.job_id, "FINISHED:EXECUTION_EXCEPTION", `the server job process exited unexpectedly (${signal ?? `code ${code}`})`);

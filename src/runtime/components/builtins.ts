@@ -3,6 +3,7 @@
  * behaviour is equivalent, so FLARE job configs that use only standard components run unchanged.
  */
 import { registerComponent } from "./registry.js";
+import { swarmRoundResultSchema } from "./swarm-protocol.js";
 import { ScatterAndGather, scatterAndGatherArgs } from "./scatter-and-gather.js";
 import { ModelPersistor, persistorArgs } from "./persistor.js";
 import { ModelAggregator, aggregatorArgs } from "./aggregator.js";
@@ -79,8 +80,9 @@ registerComponent({
 registerComponent({
   paths: ["cohort.SwarmClientController", "nvflare.app_common.ccwf.SwarmClientController", "nvflare.app_common.ccwf.swarm_client_ctl.SwarmClientController"],
   kind: "executor",
-  // Its task carries roles and metrics; updates leave through ctx.runTask(learn task), filtered.
+  // Its task carries roles and metrics; updates leave as peer messages, which the site process filters.
   controlTasksOnly: true,
+  controlResultSchema: swarmRoundResultSchema,
   create: (args) => new SwarmClientController(swarmClientArgs.parse(args)),
 });
 registerComponent({

@@ -1,3 +1,4 @@
+import type { ZodType } from "zod";
 /**
  * The component registry: job configs name components by `path`; only registered paths are built
  * (FLARE's well-known class paths answer too where Cohort has an equivalent). Anything else is
@@ -66,6 +67,8 @@ export interface ComponentDefinition {
    * Custom code cannot claim this: it is read from the registry only.
    */
   readonly controlTasksOnly?: boolean;
+  /** A control-only executor's answer: the site process refuses any other result for its tasks. */
+  readonly controlResultSchema?: ZodType;
   create(args: Record<string, unknown>, ctx: JobContextBase): unknown;
 }
 

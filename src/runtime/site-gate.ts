@@ -1,0 +1,233 @@
+/**
+ * The site process's gate for one job: what job code sends out is a request the site checks, and
+ * the site's own privacy policy is applied here, after job code is done, whatever job code did.
+ *
+ * - Task data (FLARE's order): the site's scope data filters, then the job's HE decryption; the
+ *   job child gets plaintext and its own data filters run there.
+ * - Results: only for a task the site handed out, once; names and sizes of the task's model; metrics
+ *   bounded; then the site's scope result filters (DP charges to the site's ledger) and last the
+ *   job's HE encryption. FLARE runs site result filters before the job's: here they run after job
+ *   code on purpose, since job filters running after the site's could undo them.
+ * - Peer messages leaving the site pass the same result filters (the reference is the last model
+ *   the site handed the job).
+ * The CKKS secret key is used here only: job children never receive a context.
+ */
+import { z } from "zod";
+import { CohortError } from "../errors/index.js";
+import { decode, encode, FLModel, Tensor } from "../wire/index.js";
+import { applyFilterChain, HE_FILTER_PATHS, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacyScope, type PrivacySpend, type SerializedCkksContext } from "../privacy/index.js";
+import { componentFor } from "./components/registry.js";
+import "./components/builtins.js";
+import { RuntimeErrorCode, type ClientAppConfig, type ComponentConfig } from "./job-def.js";
+
+/** Metrics job code may attach to a result: numbers under short names, a bounded number per result and per job. */
+export const METRIC_LIMITS = { keyLength: 64, perResult: 64, bytesPerJob: 1024 * 1024 } as const;
+/** FLModel meta and a control task's result are small: larger ones are refused, not cut. */
+const MAX_META_BYTES = 64 * 1024;
+const MAX_CONTROL_RESULT_BYTES = 256 * 1024;
+
+export interface SiteGateOptions {
+  readonly site: string;
+  readonly jobId: string;
+  readonly app: ClientAppConfig;
+  readonly scope: PrivacyScope | undefined;
+  /** The site's CKKS client context (with its secret key), when the kit has one. */
+  readonly he: SerializedCkksContext | undefined;
+  /** Charges a DP spend to the site's ledger; rejects when refused. */
+  charge(taskName: string, spend: PrivacySpend): Promise<void>;
+  log(line: string): void;
+  /** Metrics dropped from one result (counted, then audited by the caller). */
+  onMetricsDropped(taskName: string, dropped: number, why: string): void;
+}
+
+const isHeFilter = (c: ComponentConfig): boolean => HE_FILTER_PATHS.has(c.path ?? c.name ?? "");
+const entriesFor = (entries: ClientAppConfig["task_data_filters"], taskName: string): ComponentConfig[] => entries.filter((e) => e.tasks.includes(taskName) || e.tasks.includes("*")).flatMap((e) => e.filters);
+
+/** Builds a filter from the registry only: custom code never runs in the site process. */
+function registryFilter(c: { path?: string | undefined; name?: string | undefined; args: Record<string, unknown> }, source: "site" | "job"): ChainedFilter {
+  const label = c.path ?? c.name ?? "";
+  const def = componentFor(label);
+  const f = def?.kind === "filter" ? (def.create(c.args, undefined as never) as ModelFilter) : undefined;
+  if (typeof f?.filter !== "function") throw new CohortError(PrivacyErrorCode.Filter, `${source} filter ${JSON.stringify(label)} is not a registered filter`, { filter: label });
+  return { label, source, filter: f };
+}
+
+function elementCount(v: unknown): string {
+  if (v instanceof Tensor) return `${v.dtype}[${v.shape.join(",")}]`;
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length: number }).length})`;
+  if (Array.isArray(v)) return `array(${v.length})`;
+  return typeof v;
+}
+
+/** A result's parameters must be among the task's, each of the same type and size (a subset is fine: ExcludeVars). */
+export function checkResultShape(result: FLModel, reference: FLModel | undefined, what: string): void {
+  if (!reference || Object.keys(reference.params).length === 0) return;
+  for (const [name, v] of Object.entries(result.params)) {
+    if (name.startsWith("he_packed:")) continue;
+    if (!(name in reference.params)) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: parameter ${JSON.stringify(name.slice(0, 200))} is not in the task's model`, { name: name.slice(0, 200) });
+    const want = elementCount(reference.params[name]);
+    const got = elementCount(v);
+    if (want !== got) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: parameter ${name} is ${got}, the task's model has ${want}`, { name });
+  }
+}
+
+export class SiteJobGate {
+  private metricBytes = 0;
+  /** The last model the site handed the job (task data or a peer's model): the reference for peer updates. */
+  private lastModelIn: FLModel | undefined;
+
+  private constructor(
+    private readonly o: SiteGateOptions,
+    private readonly site: { in: ChainedFilter[]; out: ChainedFilter[] },
+  ) {}
+
+  static build(o: SiteGateOptions): SiteJobGate {
+    const spec = (d: FilterDirection): ChainedFilter[] => siteFilterSpecs(o.scope, d).map((f) => registryFilter(f, "site"));
+    const gate = new SiteJobGate(o, { in: spec("in"), out: spec("out") });
+    // HE filters of the job need the secret key: they run here; a site without a context refuses them now, not mid-round.
+    const he = [...o.app.task_data_filters, ...o.app.task_result_filters].flatMap((e) => e.filters).filter(isHeFilter);
+    if (he.length > 0 && !o.he?.secret_key) throw new CohortError(PrivacyErrorCode.Filter, `${o.site}: job ${o.jobId} uses ${he[0]?.path ?? he[0]?.name} but this site's kit has no CKKS client context (startup/client_context.ckks from HEBuilder)`, {});
+    return gate;
+  }
+
+  /** The executor entry for a task, and whether it is a registered control-only executor (the swarm client). */
+  private controlOnly(taskName: string): boolean {
+    const entry = this.o.app.executors.find((e) => e.tasks.includes(taskName)) ?? this.o.app.executors.find((e) => e.tasks.includes("*"));
+    return entry ? componentFor(entry.executor.path ?? entry.executor.name ?? "")?.controlTasksOnly === true : false;
+  }
+
+  private chain(taskName: string, d: FilterDirection): ChainedFilter[] {
+    const heJob = entriesFor(d === "in" ? this.o.app.task_data_filters : this.o.app.task_result_filters, taskName).filter(isHeFilter).map((c) => registryFilter(c, "job"));
+    return [...this.site[d], ...heJob];
+  }
+
+  private toModel(payload: Uint8Array, what: string): FLModel {
+    let m: unknown;
+    try {
+      m = decode(payload);
+    } catch (err) {
+      throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not wire data: ${(err as Error).message}`, {});
+    }
+    if (!(m instanceof FLModel)) throw new CohortError(PrivacyErrorCode.Filter, `${what} is not an FLModel: privacy filters cannot apply, so it does not leave ${this.o.site}`, {});
+    return m;
+  }
+
+  private async run(chain: ChainedFilter[], model: FLModel, taskName: string, d: FilterDirection, reference: FLModel | undefined): Promise<FLModel> {
+    if (chain.length === 0) return model;
+    return applyFilterChain(chain, model, {
+      site: this.o.site,
+      jobId: this.o.jobId,
+      taskName,
+      direction: d,
+      ...(reference ? { reference } : {}),
+      charge: (spend) => this.o.charge(taskName, spend),
+      ...(this.o.he ? { ckks: this.o.he } : {}),
+      log: (line) => this.o.log(line),
+    });
+  }
+
+  /** Task data from the server on its way to job code. `reference` is what the result will be checked and filtered against. */
+  async taskIn(taskName: string, payload: Uint8Array): Promise<{ bytes: Uint8Array; reference: FLModel | undefined }> {
+    if (this.controlOnly(taskName)) return { bytes: payload, reference: undefined };
+    const chain = this.chain(taskName, "in");
+    let model: FLModel | undefined;
+    try {
+      const m = decode(payload);
+      model = m instanceof FLModel ? m : undefined;
+    } catch {
+      model = undefined;
+    }
+    if (chain.length === 0) {
+      if (model) this.lastModelIn = model;
+      return { bytes: payload, reference: model };
+    }
+    const filtered = await this.run(chain, model ?? this.toModel(payload, `the data of task ${taskName}`), taskName, "in", undefined);
+    this.lastModelIn = filtered;
+    return { bytes: encode(filtered), reference: filtered };
+  }
+
+  /** A result job code returned for a task the site handed out: checked, bounded, filtered. */
+  async resultOut(taskName: string, payload: Uint8Array, reference: FLModel | undefined): Promise<Uint8Array> {
+    const what = `the result of task ${taskName} at ${this.o.site}`;
+    if (this.controlOnly(taskName)) return this.controlResult(taskName, payload, what);
+    const chain = this.chain(taskName, "out");
+    let model: FLModel;
+    try {
+      model = this.toModel(payload, what);
+    } catch (err) {
+      // Not a model and nothing to apply: a plain answer (e.g. a script's status) passes as is.
+      if (chain.length === 0 && !(err instanceof CohortError && err.code === RuntimeErrorCode.ResultRefused)) return payload;
+      throw err;
+    }
+    checkResultShape(model, reference, what);
+    const bounded = this.bound(model, taskName, what);
+    return encode(await this.run(chain, bounded, taskName, "out", reference));
+  }
+
+  /** A peer message from job code, leaving the site: the site's result filters apply as to a result. */
+  async peerOut(to: string, topic: string, payload: Uint8Array): Promise<Uint8Array> {
+    const chain = this.chain(topic, "out");
+    if (this.site.out.length === 0 && chain.length === 0) return payload;
+    const what = `a message for ${to} (${topic}) from ${this.o.site}`;
+    const model = this.bound(this.toModel(payload, what), topic, what);
+    return encode(await this.run(chain, model, topic, "out", this.lastModelIn));
+  }
+
+  /** A peer's message handed to job code: a model becomes the reference for this site's next update. */
+  peerIn(payload: Uint8Array): void {
+    try {
+      const m = decode(payload);
+      if (m instanceof FLModel && Object.keys(m.params).length > 0) this.lastModelIn = m;
+    } catch {
+      // not a model: nothing to remember
+    }
+  }
+
+  /** Metrics: numbers only, short names, a bounded count per result and bytes per job; meta bounded in size. */
+  private bound(model: FLModel, taskName: string, what: string): FLModel {
+    const metaBytes = encode(model.meta).byteLength;
+    if (metaBytes > MAX_META_BYTES) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: its meta holds ${metaBytes} bytes, more than ${MAX_META_BYTES}`, {});
+    if (!model.metrics) return model;
+    const kept: Record<string, number> = {};
+    let dropped = 0;
+    let why = "";
+    let count = 0;
+    for (const [k, v] of Object.entries(model.metrics)) {
+      const size = k.length + 9;
+      const refusal =
+        typeof v !== "number" || !Number.isFinite(v) ? "not a finite number"
+        : k.length > METRIC_LIMITS.keyLength ? `name longer than ${METRIC_LIMITS.keyLength}`
+        : count >= METRIC_LIMITS.perResult ? `more than ${METRIC_LIMITS.perResult} per result`
+        : this.metricBytes + size > METRIC_LIMITS.bytesPerJob ? `more than ${METRIC_LIMITS.bytesPerJob} bytes of metrics in the job`
+        : undefined;
+      if (refusal) {
+        dropped++;
+        why ||= refusal;
+        continue;
+      }
+      kept[k] = v as number;
+      count++;
+      this.metricBytes += size;
+    }
+    if (dropped === 0) return model;
+    this.o.onMetricsDropped(taskName, dropped, why);
+    return new FLModel({ params: model.params, paramsType: model.paramsType, metrics: kept, meta: model.meta, currentRound: model.currentRound, totalRounds: model.totalRounds });
+  }
+
+  /** A control-only executor's result must be what that executor answers (its registered schema), and small. */
+  private controlResult(taskName: string, payload: Uint8Array, what: string): Uint8Array {
+    if (payload.byteLength > MAX_CONTROL_RESULT_BYTES) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: ${payload.byteLength} bytes, a control answer holds at most ${MAX_CONTROL_RESULT_BYTES}`, {});
+    const entry = this.o.app.executors.find((e) => e.tasks.includes(taskName)) ?? this.o.app.executors.find((e) => e.tasks.includes("*"));
+    const schema = componentFor(entry?.executor.path ?? entry?.executor.name ?? "")?.controlResultSchema;
+    if (!schema) return payload;
+    let value: unknown;
+    try {
+      value = decode(payload);
+    } catch (err) {
+      throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not wire data: ${(err as Error).message}`, {});
+    }
+    const r = (schema as z.ZodType).safeParse(value);
+    if (!r.success) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not the control executor's answer: ${r.error.issues[0]?.message ?? "invalid"}`, {});
+    return payload;
+  }
+}
