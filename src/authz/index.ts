@@ -8,5 +8,6 @@ export type { AuthorizationPolicy, RolePermissions, PolicyRule } from "./policy.
 export { authorize } from "./evaluate.js";
 export type { AuthzRequest, AuthzIdentity, AuthzDecision, AuthzRuleRef } from "./evaluate.js";
 export { loadSitePolicy, loadPolicyFile } from "./site-policy.js";
+export { byocGrantsBeyondOrg } from "./byoc.js";
 export type { LoadedPolicy } from "./site-policy.js";
 export { AuthzErrorCode } from "./errors.js";

@@ -29,6 +29,8 @@ export function registerStart(program: Command): void {
         const { startParticipant } = await import("../../runtime/participant.js");
         const running = await startParticipant({ kitDir: dir, ...(flags.host ? { host: flags.host } : {}), log });
         name = running.name;
+        const { byocWarnings, participantOrg } = await import("../byoc-warning.js");
+        for (const w of byocWarnings(dir, participantOrg(dir, running.type))) log(`warning: ${w}`);
         let stopping = false;
         const stop = (signal: string): void => {
           if (stopping) return;
