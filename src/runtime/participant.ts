@@ -19,7 +19,7 @@ import { acknowledged, CheckpointExchange, TOPIC_CHECKPOINT } from "./audit-witn
 import { decode, encode } from "../wire/index.js";
 import { ClientJobManager } from "./client-jobs.js";
 import { SiteResources, siteResourcesSchema } from "./resources.js";
-import { describeConfinement, jobConfinement, type JobConfinement } from "./sandbox/index.js";
+import { closeInheritedDescriptors, describeConfinement, jobConfinement, type JobConfinement } from "./sandbox/index.js";
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "./learn/idx.js";
 import { z } from "zod";
 
@@ -88,6 +88,9 @@ export interface RunningParticipant {
  * logs in, stays connected). The runtime (jobs) builds on this.
  */
 export async function startParticipant(o: StartParticipantOptions): Promise<RunningParticipant> {
+  // Descriptors inherited from whatever started us would pass on to every job child.
+  const closed = closeInheritedDescriptors(process.env["NODE_CHANNEL_FD"] ? [Number(process.env["NODE_CHANNEL_FD"])] : []);
+  if (closed.length > 0) o.log(`closed ${closed.length} inherited descriptor(s) (${closed.join(", ")}) so that job processes cannot inherit them`);
   const verified = verifyStartupKit(o.kitDir);
   const kit = loadKitConfig(o.kitDir);
   const startup = join(o.kitDir, "startup");

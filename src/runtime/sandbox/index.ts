@@ -4,3 +4,4 @@ export { DEFAULT_JOB_LIMITS, heapLimitMb, jobLimitsSchema, prlimitArgs, type Job
 export { escapeControl, MAX_JOB_LINE_BYTES, MAX_JOB_OUTPUT_BYTES, OutputRelay, type OutputRelayOptions } from "./output.js";
 export { userNamespaceSeccompProgram } from "./seccomp.js";
 export { chownTree, grantReadTree } from "./files.js";
+export { closeInheritedDescriptors } from "./descriptors.js";
