@@ -252,6 +252,11 @@ async function poc(work: string, rounds: number): Promise<void> {
     const log = readFileSync(join(p.kits["server"] ?? "", "log.txt"), "utf8");
     const at = [...log.matchAll(new RegExp(`^(\\S+) \\[\\S+\\] job ${jobId.slice(0, 8)} info: round (\\d+)/\\d+ aggregated`, "gm"))].map((m) => Date.parse(m[1] ?? ""));
     const intervals = at.slice(1).map((t, i) => (t - (at[i] ?? t)) / 1000);
+    // Job start: submitted → running at every site (each site's job process started in its sandbox and ready).
+    const stamp = (re: RegExp): number => Date.parse(re.exec(log)?.[1] ?? "");
+    const submitted = stamp(new RegExp(`^(\\S+) \\[\\S+\\] job ${jobId} \\(\\S+\\) submitted`, "m"));
+    const running = stamp(new RegExp(`^(\\S+) \\[\\S+\\] job ${jobId} \\(\\S+\\) running on`, "m"));
+    row(`job start, ${sites} sites: submitted → running everywhere`, `${((running - submitted) / 1000).toFixed(2)} s`, "job processes confined with bubblewrap where installed", "");
     const round = median(intervals);
     const rawRound = median(raw);
     row(

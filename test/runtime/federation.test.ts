@@ -182,7 +182,7 @@ export class KeyThief {
       },
       {
         // site-1 is honest (sends the global model back); site-2 sends NaN in round 1 and a wrong
-        // shape in round 2; site-3 sends a huge update.
+        // shape in round 2 (refused by site-2's own site process); site-3 sends a huge update.
         "poison.js": `export class Poisoner {
   async execute(taskName, payload, ctx) {
     const { decode, encode, FLModel } = ctx.wire;
@@ -205,7 +205,8 @@ export class KeyThief {
     const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"), 150_000);
     assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
     assert.match(server.output, /update from site-2 rejected: .*(NaN|finite)/i);
-    assert.match(server.output, /update from site-2 rejected: .*(values, expected|length|shape)/i);
+    // A wrong shape no longer reaches the server: site-2's own site process refuses to send it.
+    assert.match(server.output, /train at site-2 failed.*parameter \S+ is Float32Array\(3\), the task's model has/);
     assert.match(server.output, /update from site-3 rejected: .*norm/i);
     // The global model is the honest one: every value finite and small.
     const { decode, FLModel } = await import("../../src/wire/index.js");
