@@ -165,6 +165,10 @@ class HeWorkerRunner implements HeFilterRunner {
     private readonly idleMs: number,
   ) {}
 
+  get current(): Worker | undefined {
+    return this.slot?.worker;
+  }
+
   apply(direction: FilterDirection, filter: HeFilterSpec, model: Uint8Array, ctx: HeCallContext, options: HeApplyOptions = {}): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
       if (this.closed) throw this.closedError();
@@ -234,7 +238,8 @@ class HeWorkerRunner implements HeFilterRunner {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerEntry(), { workerData: { context: this.context } satisfies HeWorkerData });
+    // No inherited execArgv: the site's flags (e.g. --input-type, preloads) are not the worker's.
+    const worker = new Worker(workerEntry(), { workerData: { context: this.context } satisfies HeWorkerData, execArgv: [] });
     const slot: Slot = { worker };
     worker.unref();
     worker.on("message", (reply: HeApplyReply) => {
@@ -288,6 +293,11 @@ class HeWorkerRunner implements HeFilterRunner {
     if (this.slot === slot) this.slot = undefined;
     await slot.worker.terminate();
   }
+}
+
+/** The runner's worker thread while one runs (tests and diagnostics; not part of the area's API). */
+export function currentHeWorker(runner: HeFilterRunner): Worker | undefined {
+  return runner instanceof HeWorkerRunner ? runner.current : undefined;
 }
 
 /**
