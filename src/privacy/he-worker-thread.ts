@@ -72,7 +72,10 @@ async function run(context: SerializedCkksContext, req: HeApplyRequest): Promise
   };
   const out = encode(await filter.filter(model, ctx));
   // Only a whole buffer can be transferred; a view (a small message) is copied once, here.
-  return out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
+  if (out.byteOffset === 0 && out.byteLength === out.buffer.byteLength) return out;
+  const copy = new Uint8Array(out.byteLength);
+  copy.set(out);
+  return copy;
 }
 
 function refusal(err: unknown, kind: HeFilterKind): { code: string; message: string; details: Record<string, unknown> } {

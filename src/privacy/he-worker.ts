@@ -127,6 +127,12 @@ interface Slot {
 }
 
 const isWhole = (b: Uint8Array): boolean => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
+/** A copy in its own buffer (not `slice()`: on a Node Buffer that is a view of the same memory). */
+function copyOf(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(b.byteLength);
+  out.set(b);
+  return out;
+}
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
 
@@ -216,13 +222,16 @@ class HeWorkerRunner implements HeFilterRunner {
       return this.dispatch();
     }
     const id = this.nextId++;
-    const model = call.transfer && isWhole(call.request.model) ? call.request.model : call.request.model.slice();
+    const send = (model: Uint8Array): void => slot.worker.postMessage({ ...call.request, model, id } satisfies HeApplyRequest, [model.buffer as ArrayBuffer]);
     try {
-      slot.worker.postMessage({ ...call.request, model, id } satisfies HeApplyRequest, [model.buffer as ArrayBuffer]);
-    } catch {
-      // A buffer Node will not move (e.g. marked untransferable): send a copy.
-      const copy = call.request.model.slice();
-      slot.worker.postMessage({ ...call.request, model: copy, id } satisfies HeApplyRequest, [copy.buffer]);
+      try {
+        send(call.transfer && isWhole(call.request.model) ? call.request.model : copyOf(call.request.model));
+      } catch {
+        send(copyOf(call.request.model)); // a buffer Node will not move: send a copy
+      }
+    } catch (cause) {
+      call.reject(new CohortError(HeErrorCode.Worker, `the site's HE worker could not be sent the call: ${(cause as Error).message}`, { reason: "send" }, { cause }));
+      return this.dispatch();
     }
     if (slot.idle) clearTimeout(slot.idle);
     slot.call = { id, call };

@@ -49,6 +49,15 @@ test("HE worker: encrypt then decrypt round-trips a model; the result has the in
     }
     assert.deepEqual([enc.meta, enc.paramsType, enc.currentRound, enc.totalRounds], [ref.meta, ref.paramsType, ref.currentRound, ref.totalRounds]);
 
+    // A small Node Buffer is a view into Node's shared pool: copied, never moved.
+    const pooled = Buffer.from(encode(new FLModel({ params: { w: new Float32Array([0.5]) }, meta: { NUM_STEPS_CURRENT_ROUND: 2 } })));
+    const neighbour = Buffer.from("neighbour");
+    assert.ok(pooled.buffer === neighbour.buffer && pooled.byteLength < pooled.buffer.byteLength, "both in the pool");
+    const tiny = decode(await runner.apply("in", DECRYPTOR, await runner.apply("out", ENCRYPTOR, pooled, site), site)) as FLModel;
+    assert.ok(Math.abs((tiny.params["w"] as Float32Array)[0] as number - 0.5) < 1e-6);
+    assert.equal(neighbour.toString(), "neighbour");
+    assert.ok(pooled.byteLength > 0);
+
     const kept = new Uint8Array(encBytes); // a copy: transferInput false must leave it readable
     const dec = decode(await runner.apply("in", DECRYPTOR, kept, site, { transferInput: false })) as FLModel;
     assert.equal(kept.byteLength, encBytes.byteLength, "transferInput: false copies");
