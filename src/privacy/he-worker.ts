@@ -14,7 +14,7 @@ import { Worker } from "node:worker_threads";
 import { CohortError } from "../errors/index.js";
 import { parseFilterArgs } from "./filters.js";
 import { ckksContextSchema, HeErrorCode, type SerializedCkksContext } from "./he-context.js";
-import { HE_COMPONENTS, heEncryptorArgs } from "./he-filters.js";
+import { HE_COMPONENTS, HE_FILTER_PATHS, heEncryptorArgs } from "./he-filters.js";
 import type { HeApplyReply, HeApplyRequest, HeFilterKind, HeWorkerData } from "./he-worker-thread.js";
 import { PrivacyErrorCode, type FilterDirection } from "./types.js";
 
@@ -85,7 +85,7 @@ export function heFilterKind(path: string): HeFilterKind | undefined {
 
 /** True when a component path names HEModelEncryptor or HEModelDecryptor (not the server's HEAggregator). */
 export function isHeFilterPath(path: string): boolean {
-  return heFilterKind(path) !== undefined;
+  return HE_FILTER_PATHS.has(path);
 }
 
 let bundled: string | undefined;
@@ -179,7 +179,7 @@ class HeWorkerRunner implements HeFilterRunner {
     return new Promise<Uint8Array>((resolve, reject) => {
       if (this.closed) throw this.closedError();
       const kind = heFilterKind(filter.path);
-      if (!kind) throw new CohortError(PrivacyErrorCode.Filter, `${JSON.stringify(filter.path)} is not an HE filter (expected one of ${[...ENCRYPTOR_PATHS, ...DECRYPTOR_PATHS].join(", ")})`, { path: filter.path });
+      if (!kind) throw new CohortError(PrivacyErrorCode.Filter, `${JSON.stringify(filter.path)} is not an HE filter (expected one of ${[...HE_FILTER_PATHS].join(", ")})`, { path: filter.path });
       const name = kind === "encryptor" ? "HEModelEncryptor" : "HEModelDecryptor";
       if (direction !== DIRECTION[kind]) {
         throw new CohortError(PrivacyErrorCode.Filter, `${name} at ${ctx.site} (job ${ctx.jobId}): runs on ${DIRECTION[kind] === "out" ? "results leaving the site (task_result_filters)" : "task data arriving at the site (task_data_filters)"}, not "${direction}"; fix: move it in the app's config_fed_client.json`, { path: filter.path, direction });
