@@ -3,11 +3,11 @@
 // the server, HEModelDecryptor at a site), per parameter, next to a plain copy of the same float32
 // data measured in the same run. Issue 10's goals: encrypt <= 2 us per parameter on one core;
 // ciphertext <= 16x float32 (FLARE's default CKKS setup is about 24x).
-import { performance } from "node:perf_hooks";
-import { FLModel } from "../src/wire/index.js";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { decode, encode, FLModel } from "../src/wire/index.js";
 import { CkksContext } from "../src/privacy/he.js";
 import { HEAggregator, HEModelDecryptor, HEModelEncryptor, heEncryptorArgs } from "../src/privacy/he-filters.js";
-import type { FilterContext } from "../src/privacy/index.js";
+import { startHeFilterWorker, type FilterContext } from "../src/privacy/index.js";
 
 function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
@@ -34,6 +34,17 @@ async function best<T>(runs: number, fn: () => T | Promise<T>): Promise<{ second
     if (seconds < fastest) [fastest, cpu] = [seconds, (used.user + used.system) / 1e6];
   }
   return { seconds: fastest, cpu, value: value as T };
+}
+
+/** The longest the event loop waited while `fn` ran, in ms (what a site's other links would wait). */
+async function stall<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  await new Promise((r) => setTimeout(r, 20));
+  const value = await fn();
+  await new Promise((r) => setTimeout(r, 20));
+  h.disable();
+  return { value, ms: h.max / 1e6 };
 }
 
 function row(cells: string[], widths: number[]): string {
@@ -75,6 +86,31 @@ export default async function bench(args: string[]): Promise<void> {
   });
   const decrypt = await best(runs, () => new HEModelDecryptor().filter(new FLModel({ params: aggregate.value.params }), fctx("site-1")));
 
+  // The site process's way (issue 14): the same filters on its HE worker thread, with the encoding of
+  // the FLModel in and out (the site holds encoded bytes from the job child and the link).
+  const wctx = { site: "site-1", jobId: "bench", taskName: "train" };
+  const ENC = { path: "cohort.HEModelEncryptor", args: {} };
+  const tiny = (): Uint8Array => encode(new FLModel({ params: { w: new Float32Array(4096) }, meta: { NUM_STEPS_CURRENT_ROUND: 1 } }));
+  const warm = startHeFilterWorker(keys.client);
+  await warm.apply("out", ENC, tiny(), wctx); // under tsx: bundles the worker's code once
+  await warm.close();
+  const runner = startHeFilterWorker(keys.client, { idleMs: 0 });
+  const workerStart = await best(1, () => runner.apply("out", ENC, tiny(), wctx)); // thread + node-seal + context
+  const site1 = (): FLModel => new FLModel({ params: { w: layers[0] as Float32Array }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: steps(0) } });
+  // The stall counts what the site's loop does for a call it holds the bytes of (the encoding or the
+  // copy of the input is outside it, in the wall time); the input is moved to the worker.
+  const wEncrypt = await best(runs, async () => {
+    const input = encode(site1());
+    return stall(async () => decode(await runner.apply("out", ENC, input, wctx)));
+  });
+  const sumBytes = encode(new FLModel({ params: aggregate.value.params }));
+  const wDecrypt = await best(runs, async () => {
+    const input = new Uint8Array(sumBytes);
+    return stall(async () => decode(await runner.apply("in", { path: "cohort.HEModelDecryptor", args: {} }, input, wctx)));
+  });
+  await runner.close();
+  const inProcess = await stall(() => encryptor.filter(site1(), fctx("site-1")));
+
   // The decrypted mean against the plaintext weighted mean of the same updates.
   const w = decrypt.value.params["w"] as Float32Array;
   let num = 0;
@@ -91,7 +127,7 @@ export default async function bench(args: string[]): Promise<void> {
   const upBytes = (encrypted[0]?.params["w"] as Uint8Array).byteLength;
   const downBytes = (aggregate.value.params["w"] as Uint8Array).byteLength;
   const us = (seconds: number, per = n): string => ((seconds * 1e6) / per).toFixed(3);
-  const widths = [46, 10, 12, 14, 12];
+  const widths = [52, 10, 12, 14, 12];
   console.log(`he bench: CKKS N=8192, coeff_mod_bit_sizes [${coeff.join(", ")}], scale 2^40; ${n.toLocaleString("en-US")} float32 parameters, ${sites} sites; best of ${runs} runs, one thread`);
   console.log(row(["operation", "ms", "µs/param", "CPU µs/param", "vs copy"], widths));
   const line = (name: string, t: { seconds: number; cpu: number }, times = 1): void =>
@@ -101,6 +137,8 @@ export default async function bench(args: string[]): Promise<void> {
   line(`aggregate ${sites} updates (HEAggregator)`, aggregate);
   line("  per update", aggregate, sites);
   line("decrypt + divide (HEModelDecryptor)", decrypt);
+  line("encrypt on the site's HE worker (+ encode, decode)", wEncrypt);
+  line("decrypt on the site's HE worker (+ copy, decode)", wDecrypt);
   console.log("");
   console.log(row(["size", "bytes", "B/param", "× float32"], widths));
   const size = (name: string, bytes: number): void => console.log(row([name, bytes.toLocaleString("en-US"), (bytes / n).toFixed(2), `${(bytes / (4 * n)).toFixed(2)}×`], widths));
@@ -112,6 +150,8 @@ export default async function bench(args: string[]): Promise<void> {
   const ratio = upBytes / (4 * n);
   console.log(`goal encrypt ≤ 2 µs/param on one core: ${encUs.toFixed(3)} µs/param wall, ${((encrypt.cpu * 1e6) / n).toFixed(3)} CPU — ${encUs <= 2 ? "met" : `missed by ${(encUs - 2).toFixed(3)} µs (${((encUs / 2 - 1) * 100).toFixed(0)} %)`}`);
   console.log(`goal ciphertext ≤ 16× float32 (FLARE ≈ 24×): site → server ${ratio.toFixed(2)}× — ${ratio <= 16 ? "met" : `missed by ${(ratio - 16).toFixed(2)}×`}; server → site ${(downBytes / (4 * n)).toFixed(2)}×`);
+  console.log(`site event loop, longest stall: encrypt in-process ${inProcess.ms.toFixed(0)} ms; on the HE worker: encrypt ${wEncrypt.value.ms.toFixed(1)} ms, decrypt ${wDecrypt.value.ms.toFixed(1)} ms (CPU columns of worker rows count both threads)`);
+  console.log(`HE worker start (thread, node-seal, context; first call on 4,096 values): ${(workerStart.seconds * 1000).toFixed(0)} ms`);
   console.log(`decrypted mean vs plaintext weighted mean: max abs error ${maxErr.toExponential(2)} over ${num.toLocaleString("en-US")} sampled parameters`);
   if (sink < 0) console.log(sink);
 }

@@ -35,3 +35,4 @@ export {
   type SerializedCkksContext,
 } from "./he-context.js";
 export { HE_FILTER_PATHS } from "./he-filters.js";
+export { heFilterKind, isHeFilterPath, startHeFilterWorker, type HeApplyOptions, type HeCallContext, type HeFilterKind, type HeFilterRunner, type HeFilterSpec, type HeFilterWorkerOptions } from "./he-worker.js";

@@ -49,4 +49,10 @@ export const HeErrorCode = {
   SecretAtServer: "ERR_PRIVACY_HE_SECRET_AT_SERVER",
   /** Decrypting or encrypting with a context that has no secret key. */
   NoSecretKey: "ERR_PRIVACY_HE_NO_SECRET_KEY",
+  /** The site's HE worker thread crashed, exited or was closed while a call was pending (he-worker.ts). */
+  Worker: "ERR_PRIVACY_HE_WORKER",
+  /** An HE worker call ran past its time limit: the worker was ended (it restarts on the next call). */
+  Timeout: "ERR_PRIVACY_HE_TIMEOUT",
+  /** What was given to the HE worker is not an encoded FLModel. */
+  Input: "ERR_PRIVACY_HE_INPUT",
 } as const;
