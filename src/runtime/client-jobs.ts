@@ -16,7 +16,7 @@ import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
 import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../auth/index.js";
 import type { FromChild } from "./child-protocol.js";
-import type { PrivacySpend, SerializedCkksContext, SitePrivacy } from "../privacy/index.js";
+import { startHeFilterWorker, type HeFilterRunner, type PrivacySpend, type SerializedCkksContext, type SitePrivacy } from "../privacy/index.js";
 import { checkConfinementFor, grantReadTree, type JobConfinement } from "./sandbox/index.js";
 import { SiteJobGate } from "./site-gate.js";
 
@@ -61,6 +61,7 @@ interface SiteJob {
 export class ClientJobManager {
   private readonly jobs = new Map<string, SiteJob>();
   private readonly kitKey: KeyObject | undefined;
+  private he: HeFilterRunner | undefined;
 
   constructor(
     private readonly transport: TransportClient,
@@ -97,6 +98,7 @@ export class ClientJobManager {
 
   async stop(): Promise<void> {
     await Promise.allSettled([...this.jobs.keys()].map((id) => this.stopJob(id, "site stopping")));
+    await this.he?.close();
   }
 
   private async deploy(d: z.infer<typeof deploySchema>): Promise<void> {
@@ -135,7 +137,7 @@ export class ClientJobManager {
         jobId: d.job_id,
         app: app.client,
         scope,
-        he: this.o.he,
+        he: this.heWorker(),
         charge: async (taskName, spend) => {
           const r = this.chargeBudget(d.job_id, scope?.name, taskName, spend);
           if (!r.allowed) throw new CohortError("ERR_PRIVACY_BUDGET", r.reason ?? "privacy budget refused", {});
@@ -243,6 +245,12 @@ export class ClientJobManager {
       this.o.audit.append({ action: "task.executed", outcome: "error", job: jobId, ref: received, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", reason: (err as Error).message });
       throw err;
     }
+  }
+
+  /** The site's HE worker thread, started on first use: the only place the CKKS secret key is used. */
+  private heWorker(): HeFilterRunner | undefined {
+    if (!this.o.he) return undefined;
+    return (this.he ??= startHeFilterWorker(this.o.he));
   }
 
   /** Charges a DP spend to the site's ledger (from the site's own filters or a job filter's request). */

@@ -15,7 +15,7 @@
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { decode, encode, FLModel, Tensor } from "../wire/index.js";
-import { applyFilterChain, HE_FILTER_PATHS, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacyScope, type PrivacySpend, type SerializedCkksContext } from "../privacy/index.js";
+import { applyFilterChain, isHeFilterPath, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type HeFilterRunner, type ModelFilter, type PrivacyScope, type PrivacySpend } from "../privacy/index.js";
 import { componentFor } from "./components/registry.js";
 import "./components/builtins.js";
 import { RuntimeErrorCode, type ClientAppConfig, type ComponentConfig } from "./job-def.js";
@@ -31,8 +31,8 @@ export interface SiteGateOptions {
   readonly jobId: string;
   readonly app: ClientAppConfig;
   readonly scope: PrivacyScope | undefined;
-  /** The site's CKKS client context (with its secret key), when the kit has one. */
-  readonly he: SerializedCkksContext | undefined;
+  /** The site's HE worker (its thread holds the CKKS secret key), when the kit has a client context. */
+  readonly he: HeFilterRunner | undefined;
   /** Charges a DP spend to the site's ledger; rejects when refused. */
   charge(taskName: string, spend: PrivacySpend): Promise<void>;
   log(line: string): void;
@@ -40,7 +40,7 @@ export interface SiteGateOptions {
   onMetricsDropped(taskName: string, dropped: number, why: string): void;
 }
 
-const isHeFilter = (c: ComponentConfig): boolean => HE_FILTER_PATHS.has(c.path ?? c.name ?? "");
+const isHeFilter = (c: ComponentConfig): boolean => isHeFilterPath(c.path ?? c.name ?? "");
 const entriesFor = (entries: ClientAppConfig["task_data_filters"], taskName: string): ComponentConfig[] => entries.filter((e) => e.tasks.includes(taskName) || e.tasks.includes("*")).flatMap((e) => e.filters);
 
 /** Builds a filter from the registry only: custom code never runs in the site process. */
@@ -86,7 +86,7 @@ export class SiteJobGate {
     const gate = new SiteJobGate(o, { in: spec("in"), out: spec("out") });
     // HE filters of the job need the secret key: they run here; a site without a context refuses them now, not mid-round.
     const he = [...o.app.task_data_filters, ...o.app.task_result_filters].flatMap((e) => e.filters).filter(isHeFilter);
-    if (he.length > 0 && !o.he?.secret_key) throw new CohortError(PrivacyErrorCode.Filter, `${o.site}: job ${o.jobId} uses ${he[0]?.path ?? he[0]?.name} but this site's kit has no CKKS client context (startup/client_context.ckks from HEBuilder)`, {});
+    if (he.length > 0 && !o.he) throw new CohortError(PrivacyErrorCode.Filter, `${o.site}: job ${o.jobId} uses ${he[0]?.path ?? he[0]?.name} but this site's kit has no CKKS client context (startup/client_context.ckks from HEBuilder)`, {});
     return gate;
   }
 
@@ -96,9 +96,27 @@ export class SiteJobGate {
     return entry ? componentFor(entry.executor.path ?? entry.executor.name ?? "")?.controlTasksOnly === true : false;
   }
 
-  private chain(taskName: string, d: FilterDirection): ChainedFilter[] {
-    const heJob = entriesFor(d === "in" ? this.o.app.task_data_filters : this.o.app.task_result_filters, taskName).filter(isHeFilter).map((c) => registryFilter(c, "job"));
-    return [...this.site[d], ...heJob];
+  /** The job's HE filters for a task and direction: run on the site's HE worker, after the site's own filters. */
+  private heFilters(taskName: string, d: FilterDirection): ComponentConfig[] {
+    return entriesFor(d === "in" ? this.o.app.task_data_filters : this.o.app.task_result_filters, taskName).filter(isHeFilter);
+  }
+
+  /** The site's filters, then the job's HE filters (on the worker thread, never this event loop). */
+  private async pass(taskName: string, d: FilterDirection, model: FLModel, reference: FLModel | undefined): Promise<{ model: FLModel; bytes: Uint8Array }> {
+    let m = await this.run(this.site[d], model, taskName, d, reference);
+    const he = this.heFilters(taskName, d);
+    if (he.length === 0) return { model: m, bytes: encode(m) };
+    let bytes = encode(m);
+    for (const f of he) {
+      if (!this.o.he) throw new CohortError(PrivacyErrorCode.Filter, `${this.o.site} has no CKKS client context for ${f.path ?? f.name}`, {});
+      bytes = await this.o.he.apply(d, { path: f.path ?? f.name ?? "", args: f.args }, bytes, { site: this.o.site, jobId: this.o.jobId, taskName });
+    }
+    m = decode(bytes) as FLModel;
+    return { model: m, bytes };
+  }
+
+  private active(taskName: string, d: FilterDirection): boolean {
+    return this.site[d].length > 0 || this.heFilters(taskName, d).length > 0;
   }
 
   private toModel(payload: Uint8Array, what: string): FLModel {
@@ -121,7 +139,6 @@ export class SiteJobGate {
       direction: d,
       ...(reference ? { reference } : {}),
       charge: (spend) => this.o.charge(taskName, spend),
-      ...(this.o.he ? { ckks: this.o.he } : {}),
       log: (line) => this.o.log(line),
     });
   }
@@ -129,7 +146,6 @@ export class SiteJobGate {
   /** Task data from the server on its way to job code. `reference` is what the result will be checked and filtered against. */
   async taskIn(taskName: string, payload: Uint8Array): Promise<{ bytes: Uint8Array; reference: FLModel | undefined }> {
     if (this.controlOnly(taskName)) return { bytes: payload, reference: undefined };
-    const chain = this.chain(taskName, "in");
     let model: FLModel | undefined;
     try {
       const m = decode(payload);
@@ -137,40 +153,38 @@ export class SiteJobGate {
     } catch {
       model = undefined;
     }
-    if (chain.length === 0) {
+    if (!this.active(taskName, "in")) {
       if (model) this.lastModelIn = model;
       return { bytes: payload, reference: model };
     }
-    const filtered = await this.run(chain, model ?? this.toModel(payload, `the data of task ${taskName}`), taskName, "in", undefined);
-    this.lastModelIn = filtered;
-    return { bytes: encode(filtered), reference: filtered };
+    const filtered = await this.pass(taskName, "in", model ?? this.toModel(payload, `the data of task ${taskName}`), undefined);
+    this.lastModelIn = filtered.model;
+    return { bytes: filtered.bytes, reference: filtered.model };
   }
 
   /** A result job code returned for a task the site handed out: checked, bounded, filtered. */
   async resultOut(taskName: string, payload: Uint8Array, reference: FLModel | undefined): Promise<Uint8Array> {
     const what = `the result of task ${taskName} at ${this.o.site}`;
     if (this.controlOnly(taskName)) return this.controlResult(taskName, payload, what);
-    const chain = this.chain(taskName, "out");
     let model: FLModel;
     try {
       model = this.toModel(payload, what);
     } catch (err) {
       // Not a model and nothing to apply: a plain answer (e.g. a script's status) passes as is.
-      if (chain.length === 0 && !(err instanceof CohortError && err.code === RuntimeErrorCode.ResultRefused)) return payload;
+      if (!this.active(taskName, "out") && !(err instanceof CohortError && err.code === RuntimeErrorCode.ResultRefused)) return payload;
       throw err;
     }
     checkResultShape(model, reference, what);
     const bounded = this.bound(model, taskName, what);
-    return encode(await this.run(chain, bounded, taskName, "out", reference));
+    return (await this.pass(taskName, "out", bounded, reference)).bytes;
   }
 
   /** A peer message from job code, leaving the site: the site's result filters apply as to a result. */
   async peerOut(to: string, topic: string, payload: Uint8Array): Promise<Uint8Array> {
-    const chain = this.chain(topic, "out");
-    if (this.site.out.length === 0 && chain.length === 0) return payload;
+    if (this.site.out.length === 0) return payload;
     const what = `a message for ${to} (${topic}) from ${this.o.site}`;
     const model = this.bound(this.toModel(payload, what), topic, what);
-    return encode(await this.run(chain, model, topic, "out", this.lastModelIn));
+    return encode(await this.run(this.site.out, model, topic, "out", this.lastModelIn));
   }
 
   /** A peer's message handed to job code: a model becomes the reference for this site's next update. */
