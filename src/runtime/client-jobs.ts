@@ -200,6 +200,8 @@ export class ClientJobManager {
           for (const p of deliveries.values()) p.reject(err);
           deliveries.clear();
           if (this.jobs.get(d.job_id)?.child === child) {
+            // Not stopped by the site: the job process died (out of memory, killed, crashed).
+            this.o.audit.append({ action: "job.process_exited", outcome: "error", job: d.job_id, code: RuntimeErrorCode.Child, reason: `the job process exited on its own (${signal ?? `code ${code}`})` });
             this.jobs.delete(d.job_id);
             this.o.resources.release(d.job_id);
           }
@@ -210,7 +212,7 @@ export class ClientJobManager {
       // No privacy scope and no CKKS context: the site applies both itself (site-gate.ts).
       child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume, gated: true });
       await ready;
-      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, ...(clearance.submitter ? { user: clearance.submitter.name } : {}), reason: `app ${d.app}${clearance.byoc ? " (byoc)" : ""}` });
+      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, ...(clearance.submitter ? { user: clearance.submitter.name } : {}), reason: `app ${d.app}${clearance.byoc ? " (byoc)" : ""}; ${this.o.confinement.tools ? "confined by bubblewrap" : "NOT confined by the operating system"}` });
       this.o.log(`job ${d.job_id} (${d.job_name}) deployed`);
     } catch (err) {
       this.o.audit.append({ action: "job.deploy", outcome: "denied", job: d.job_id, code: isCohortError(err) ? err.code : RuntimeErrorCode.Deploy, reason: (err as Error).message });

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { CohortError } from "../errors/index.js";
 import { fromChildSchema, type FromChild, type ToChild } from "./child-protocol.js";
 import { RuntimeErrorCode } from "./job-def.js";
-import { chownTree, escapeControl, heapLimitMb, OutputRelay, sandboxCommand, userNamespaceSeccompProgram, type JobConfinement } from "./sandbox/index.js";
+import { chownTree, escapeControl, heapLimitMb, MAX_JOB_OUTPUT_BYTES, OutputRelay, sandboxCommand, userNamespaceSeccompProgram, type JobConfinement } from "./sandbox/index.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 export type ToChildBody = Distributive<ToChild>;
@@ -92,6 +92,8 @@ export class JobChild {
   private readonly child: ChildProcess;
   /** Under bubblewrap: its PID namespace ends every process of the job with the child. */
   private confined = false;
+  private logBytes = 0;
+  private logLimited = false;
   private readonly token = randomBytes(24).toString("base64url");
   private exited = false;
   /** Script process groups the child started (checked: its children, group leaders), by pid → start time. */
@@ -165,7 +167,16 @@ export class JobChild {
       }
       const m = parsed.data;
       if (m.type === "process.started" || m.type === "process.exited") return this.trackScript(m.type, m.pid);
-      if (m.type === "log") return this.o.onMessage({ ...m, line: escapeControl(m.line) });
+      if (m.type === "log") {
+        // Log requests count against the same bound as the job's stdout and stderr.
+        this.logBytes += m.line.length;
+        if (this.logBytes > MAX_JOB_OUTPUT_BYTES) {
+          if (!this.logLimited) this.o.onOutputLimit?.(`more than ${MAX_JOB_OUTPUT_BYTES} bytes of log messages`);
+          this.logLimited = true;
+          return;
+        }
+        return this.o.onMessage({ ...m, line: escapeControl(m.line) });
+      }
       this.o.onMessage(m);
     });
     this.child.on("exit", (code, signal) => {
