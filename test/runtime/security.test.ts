@@ -173,6 +173,31 @@ describe("signed jobs and commands", () => {
     assert.deepEqual(meta["job_clients"], ["site-1", "site-3"]);
     assert.match(String(meta["status_reason"]), /site-2: .*cohort\.FashionMnistTrainer.* not in this site's class_allow_list/);
   });
+
+  test("a site without bubblewrap refuses custom code (ERR_JOB_UNCONFINED) and still runs built-in jobs", { timeout: 150_000 }, async () => {
+    // site-1 restarted with no bwrap on its PATH: it says so at start and refuses to run BYOC unconfined.
+    await sites.get("site-1")?.stop();
+    const mark = server.mark();
+    const bare = startParticipantProcess(kit("site-1"), { env: { PATH: "/nonexistent" } });
+    sites.set("site-1", bare);
+    await bare.waitFor(/WARNING: job code is NOT confined by the operating system .*bubblewrap/, 30_000);
+    await server.waitFor(/client site-1 .* logged in/, 30_000, mark);
+    const byoc = await admin(ADMINS.pa, `submit_job ${quickJob("unconfined-byoc", { byoc: true, minClients: 1 })}`);
+    const meta = await waitFinished(String(byoc.json["job_id"]));
+    assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+    assert.ok(!(meta["job_clients"] as string[]).includes("site-1"));
+    assert.match(String(meta["status_reason"]), /site-1: .*does not run custom code or scripts unconfined: bubblewrap is missing/);
+    assert.ok(auditOf("site-1").some((l) => l["action"] === "job.deploy" && l["outcome"] === "denied" && l["code"] === "ERR_JOB_UNCONFINED"));
+    const builtIn = await admin(ADMINS.pa, `submit_job ${quickJob("unconfined-builtin", { minClients: 1 })}`);
+    const meta2 = await waitFinished(String(builtIn.json["job_id"]));
+    assert.equal(meta2["status"], "FINISHED:COMPLETED", JSON.stringify(meta2));
+    assert.ok((meta2["job_clients"] as string[]).includes("site-1"), JSON.stringify(meta2));
+    assert.ok(auditOf("site-1").some((l) => l["action"] === "job.deployed" && /NOT confined/.test(String(l["reason"]))));
+    await bare.stop();
+    const back = server.mark();
+    sites.set("site-1", startParticipantProcess(kit("site-1")));
+    await server.waitFor(/client site-1 .* logged in/, 30_000, back);
+  });
 });
 
 describe("bans", () => {

@@ -23,10 +23,10 @@ export interface SandboxTools {
   readonly setpriv: string | undefined;
 }
 
-/** Finds bwrap, prlimit and setpriv on PATH (then /usr/bin); `missing` names the Debian packages to install. */
+/** Finds bwrap, prlimit and setpriv on the site's PATH; `missing` names the Debian packages to install. */
 export function findSandboxTools(env: NodeJS.ProcessEnv = process.env): { tools?: SandboxTools; missing: string[] } {
   const find = (name: string): string | undefined => {
-    const dirs = [...(env["PATH"] ?? "").split(delimiter).filter(Boolean), "/usr/bin", "/bin"];
+    const dirs = (env["PATH"] ?? "/usr/bin:/bin").split(delimiter).filter(Boolean);
     for (const d of dirs) {
       const p = join(d, name);
       try {

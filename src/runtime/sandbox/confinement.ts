@@ -53,7 +53,7 @@ export function jobConfinement(r: Partial<ConfinementResources> | undefined, fil
 /** One line for logs and check_status. */
 export function describeConfinement(c: JobConfinement): string {
   if (!c.tools) {
-    return `job code is NOT confined by the operating system (missing: ${c.missing.join(", ")}); ${c.allowUnconfined ? "allow_unconfined_jobs is true: jobs with custom code or scripts run under Node's permission model only" : "jobs with custom code or scripts are refused (install bubblewrap, or set allow_unconfined_jobs)"}`;
+    return `job code is NOT confined by the operating system (not found on PATH: ${c.missing.join(", ")}); ${c.allowUnconfined ? "allow_unconfined_jobs is true: jobs with custom code or scripts run under Node's permission model only" : "jobs with custom code or scripts are refused (install bubblewrap, or set allow_unconfined_jobs)"}`;
   }
   const who = process.getuid?.() === 0 ? `uid ${c.user.uid} gid ${c.user.gid}` : "the site's uid in a user namespace";
   const l = c.limits;
