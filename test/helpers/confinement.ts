@@ -24,14 +24,19 @@ export function confinementPrerequisites(): false | string {
   return reason;
 }
 
-/** Pids of processes whose command line contains `marker`, outermost first (a match whose parent also matches is left out). */
+/**
+ * Pids of processes whose command line contains `marker`, outermost first (a match whose parent
+ * also matches is left out). A bubblewrap process is never the one: it runs the command, in the
+ * sandbox it set up.
+ */
 export function processesWith(marker: string): number[] {
   const matches = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0/g, " ");
-      if (!cmd.includes(marker)) continue;
+      const argv = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+      const cmd = argv.join(" ");
+      if (!cmd.includes(marker) || /(^|\/)bwrap$/.test(argv[0] ?? "")) continue;
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       matches.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
     } catch {
@@ -142,13 +147,17 @@ export function parseMountinfo(lines: readonly string[]): Mount[] {
     });
 }
 
-/** What a job sandbox may hold (issue 14's contract), from the paths the test knows. */
+/**
+ * What a job sandbox may hold (issue 14's contract), from the paths the test knows. Besides these:
+ * a private tmpfs at / and at /tmp (exactly there: the test's federation itself lives below the
+ * host's /tmp), and a few files under /etc, read-only.
+ */
 export interface SandboxAllowList {
   /** Mounted read-only: a mount at or below each. */
   readonly readOnly: readonly string[];
-  /** Writable: the run folder and the private /tmp. */
-  readonly writable: readonly string[];
-  /** Kernel file systems the sandbox makes: its own /proc and a minimal /dev. */
+  /** The only writable folder of the host: the job's run folder. */
+  readonly runDir: string;
+  /** Kernel file systems the sandbox makes: its own /proc and a minimal /dev (mounts at or below). */
   readonly system: readonly string[];
 }
 
@@ -158,7 +167,7 @@ export function sandboxAllowList(o: { repoRoot: string; jobDir: string; runDir: 
   const real = existsSync(modules) ? [realpathSync(modules)] : [];
   return {
     readOnly: ["/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", ...code, ...real, join(o.jobDir, "app"), o.jobDir, ...o.dataPaths, ...o.readPaths],
-    writable: [o.runDir, "/tmp"],
+    runDir: o.runDir,
     system: ["/proc", "/dev"],
   };
 }
@@ -173,10 +182,13 @@ export function extraMounts(mounts: readonly Mount[], allow: SandboxAllowList): 
       if (m.fstype !== "tmpfs") out.push(`/ is a ${m.fstype} mount (the host's root?), not the sandbox's own tmpfs`);
       continue;
     }
-    if (allow.system.some((r) => under(m.point, r)) || allow.writable.some((r) => under(m.point, r))) continue;
-    const etcFile = m.point.startsWith("/etc/");
-    // The most specific rule decides: the run folder inside the job folder is writable, the rest of it not.
-    if (etcFile || allow.readOnly.some((r) => under(m.point, r))) {
+    if (m.point === "/tmp") {
+      if (m.fstype !== "tmpfs") out.push(`/tmp is a ${m.fstype} mount (the host's?), not a private tmpfs`);
+      continue;
+    }
+    // The run folder (inside the job folder) is writable; the rest of the job folder is not.
+    if (allow.system.some((r) => under(m.point, r)) || under(m.point, allow.runDir)) continue;
+    if (m.point.startsWith("/etc/") || allow.readOnly.some((r) => under(m.point, r))) {
       if (!m.options.includes("ro")) out.push(`${m.point} (${m.fstype}) is mounted read-write; the contract mounts it read-only`);
       continue;
     }
@@ -207,7 +219,8 @@ export function extraFds(fds: readonly FdEntry[], allow: SandboxAllowList, share
     }
     const path = target.replace(/ \(deleted\)$/, "");
     if (path.startsWith("/memfd:")) continue;
-    if (path.startsWith("/proc/") || [...allow.writable, ...allow.readOnly].some((r) => under(path, r))) continue;
+    // Not "/tmp": the host's /tmp holds the whole federation; a file there is not told from one in the private /tmp.
+    if (path.startsWith("/proc/") || [allow.runDir, ...allow.readOnly].some((r) => under(path, r))) continue;
     out.push(`fd ${fd} → ${target}`);
   }
   return out;

@@ -89,8 +89,15 @@ interface HostileRun {
   /** The job process (JS: the job child; Python: the script) seen from the host while its probe waited. */
   host: HostView | undefined;
   hostError: string;
-  /** Write targets given to the probe, by name (host paths). */
-  writes: Record<string, string>;
+  /** The targets given to the probe, by name (host paths). */
+  targets: ProbeTargets;
+}
+
+/** What a probe is told to read, list and write (absolute host paths, by name): an attacker who knows the layout. */
+interface ProbeTargets {
+  readonly reads: Record<string, string>;
+  readonly lists: Record<string, string>;
+  readonly writes: Record<string, string>;
 }
 
 let dir = "";
@@ -110,8 +117,8 @@ let listener: Server;
 let listenerPort = 0;
 const listenerConnections: string[] = [];
 const runs: Record<"js" | "py", HostileRun> = {
-  js: { label: "JS", tag: "js", id: "", meta: {}, report: undefined, host: undefined, hostError: "", writes: {} },
-  py: { label: "Python", tag: "py", id: "", meta: {}, report: undefined, host: undefined, hostError: "", writes: {} },
+  js: { label: "JS", tag: "js", id: "", meta: {}, report: undefined, host: undefined, hostError: "", targets: { reads: {}, lists: {}, writes: {} } },
+  py: { label: "Python", tag: "py", id: "", meta: {}, report: undefined, host: undefined, hostError: "", targets: { reads: {}, lists: {}, writes: {} } },
 };
 let honest: Record<string, unknown> = {};
 let statusAfter: Record<string, unknown> = {};
@@ -121,6 +128,8 @@ let siteAudit: Record<string, unknown>[] = [];
 /** Pipe and socket ids this test process holds: a job process holding one inherited it from outside the site. */
 let foreignIds = new Set<string>();
 let siteIds = new Set<string>();
+/** Digest of site-1's process environment (/proc/<pid>/environ), to tell whether a probe read it. */
+let siteEnvironSha = "";
 
 const tail = (p: CohortProcess | undefined): string => (p?.lines.slice(-40).map((l) => l.slice(0, 300)).join("\n") ?? "");
 const watcher = new JobWatcher(() => kit(ADMIN), () => `site-1:\n${tail(sites.get(SITE))}\nserver:\n${tail(server)}`);
@@ -148,22 +157,9 @@ function hostileServerConfig(rounds: number): Json {
   };
 }
 
-/** What a probe is told: its targets as absolute host paths (an attacker that knows the layout). */
-function probeTargets(tag: string): Json {
+function probeTargets(tag: "js" | "py"): ProbeTargets {
   const k = kit(SITE);
-  const writes = {
-    "local/ (local/hostile-*.json)": join(k, "local", `hostile-${tag}.json`),
-    "the site's workspace (workspace/hostile-*.txt)": join(k, "workspace", `hostile-${tag}.txt`),
-    "another participant's folder (site-2/hostile-*.txt)": join(kit(OTHER), `hostile-${tag}.txt`),
-    "outside the federation's folders": join(dir, `outside-${tag}.txt`),
-    "the Cohort code (dist/)": join(REPO_ROOT, "dist", `hostile-${NONCE}-${tag}.txt`),
-  };
-  runs[tag === "js" ? "js" : "py"].writes = writes;
   return {
-    nonce: NONCE,
-    kit: k,
-    server_port: serverPort(),
-    listener_port: listenerPort,
     reads: {
       "site key (startup/client.key)": join(k, "startup", "client.key"),
       "root CA (startup/rootCA.pem)": join(k, "startup", "rootCA.pem"),
@@ -181,7 +177,26 @@ function probeTargets(tag: string): Json {
       "other jobs (workspace/jobs listing)": join(k, "workspace", "jobs"),
       "another participant's folder (site-2 listing)": kit(OTHER),
     },
-    writes,
+    writes: {
+      "local/ (local/hostile-*.json)": join(k, "local", `hostile-${tag}.json`),
+      "the site's workspace (workspace/hostile-*.txt)": join(k, "workspace", `hostile-${tag}.txt`),
+      "another participant's folder (site-2/hostile-*.txt)": join(kit(OTHER), `hostile-${tag}.txt`),
+      // Not below /tmp: the federation lives there, and so does the sandbox's private /tmp.
+      "outside the federation's folders (/var/tmp)": join("/var/tmp", `cohort-hostile-${NONCE}-${tag}.txt`),
+      "the Cohort code (dist/)": join(REPO_ROOT, "dist", `hostile-${NONCE}-${tag}.txt`),
+    },
+  };
+}
+
+/** The probe's arguments (JS executor args, Python script config). */
+function probeArgs(run: HostileRun): Json {
+  run.targets = probeTargets(run.tag);
+  return {
+    nonce: NONCE,
+    kit: kit(SITE),
+    server_port: serverPort(),
+    listener_port: listenerPort,
+    ...run.targets,
     control_reads: { "a job_read_paths file": join(extraReadDir(), "readme.txt") },
     control_lists: { "the dataset folder (job_data_paths)": BUNDLED_FASHION_MNIST_DIR },
   };
@@ -205,7 +220,7 @@ function jsJob(): string {
     hostileServerConfig(2),
     {
       format_version: 2,
-      executors: [{ tasks: ["train", "validate"], executor: { id: "hostile", path: "probe.HostileExecutor", args: probeTargets("js") } }],
+      executors: [{ tasks: ["train", "validate"], executor: { id: "hostile", path: "probe.HostileExecutor", args: probeArgs(runs.js) } }],
       // A job filter is job code too: it sees whatever context the site hands its filters.
       task_data_filters: [{ tasks: ["*"], filters: [{ path: "probe.KeyGrab", args: {} }] }],
       task_result_filters: [],
@@ -224,7 +239,7 @@ function pyJob(): string {
       executors: [
         {
           tasks: ["train", "validate"],
-          executor: { id: "hostile", path: "cohort.ExternalProcessExecutor", args: { command: ["python3", "hostile.py", NONCE], interpreter: "/usr/bin/python3", task_timeout: 150, config: probeTargets("py") } },
+          executor: { id: "hostile", path: "cohort.ExternalProcessExecutor", args: { command: ["python3", "hostile.py", NONCE], interpreter: "/usr/bin/python3", task_timeout: 150, config: probeArgs(runs.py) } },
         },
       ],
       task_data_filters: [],
@@ -379,7 +394,10 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       }));
       await Promise.all([inspectWhenReady(runs.js, `cohort-hostile-js-${NONCE}`, () => ended.js), inspectWhenReady(runs.py, `hostile.py ${NONCE}`, () => ended.py)]);
       const sitePid = participantPid(kit(SITE));
-      if (sitePid !== undefined) siteIds = pipeAndSocketIds(`/proc/${sitePid}`);
+      if (sitePid !== undefined) {
+        siteIds = pipeAndSocketIds(`/proc/${sitePid}`);
+        siteEnvironSha = sha256(readFileSync(`/proc/${sitePid}/environ`));
+      }
       took("host inspections");
       await Promise.all(done);
       took(`hostile jobs ended (${runs.js.meta["status"]}, ${runs.py.meta["status"]})`);
@@ -401,7 +419,7 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
     const keep = process.env["COHORT_TEST_KEEP"];
     if (keep && dir) cpSync(dir, join(keep, "confinement"), { recursive: true });
     listener?.close();
-    for (const run of Object.values(runs)) for (const p of Object.values(run.writes)) rmSync(p, { force: true });
+    for (const run of Object.values(runs)) for (const p of Object.values(run.targets.writes)) rmSync(p, { force: true });
   });
 
   const auditOf = (id: string): Record<string, unknown>[] => siteAudit.filter((a) => a["job"] === id);
@@ -415,24 +433,36 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
   for (const run of [runs.js, runs.py]) {
     const L = run.label;
 
-    test(`${L}: reading the site's key, root CA, HE context, local/ config, audit.log and log.txt, other jobs and other participants fails`, () => {
+    test(`${L}: reading the site's key, root CA, HE context, local/ config, audit.log and log.txt, other jobs and other participants fails`, (t) => {
       const r = reportOf(run);
       assert.ok(r.reads, `the ${L} probe did not get to its file reads (steps: ${r.steps.join(", ")})`);
-      const read = Object.entries(r.reads).filter(([, o]) => o.ok);
-      const hostKey = sha256(readFileSync(join(kit(SITE), "startup", "client.key")));
-      assert.deepEqual(
-        read.map(([name, o]) => `${name} ${describeOutcome(o)}${o.sha256 === hostKey ? " — the site's private key" : ""}`),
-        [],
-        `${L} job code read what it must not`,
-      );
+      // What the host holds at each target: a read leaks when it got those bytes, a listing when it shows those names.
+      const digestOf = (path: string): string | undefined => (existsSync(path) ? sha256(readFileSync(path)) : undefined);
+      const hostDigests: Record<string, string | undefined> = Object.fromEntries(Object.entries(run.targets.reads).map(([name, path]) => [name, digestOf(path)]));
+      hostDigests["site key by a path relative to the run folder"] = hostDigests["site key (startup/client.key)"];
+      hostDigests["the site process's environment (/proc/<parent>/environ)"] = siteEnvironSha;
+      const leaks: string[] = [];
+      for (const [name, o] of Object.entries(r.reads)) {
+        if (!o.ok) continue;
+        const listed = run.targets.lists[name];
+        if (listed !== undefined) {
+          const hostNames = new Set(existsSync(listed) ? readdirSync(listed) : []);
+          const shown = (o.entries ?? []).filter((e) => hostNames.has(e) && e !== run.id);
+          if (shown.length) leaks.push(`${name}: listed ${shown.join(", ")}`);
+          else t.diagnostic(`${name}: listed only ${JSON.stringify(o.entries)} (the sandbox's own)`);
+        } else if (o.sha256 !== undefined && o.sha256 === hostDigests[name]) leaks.push(`${name}: read the host's ${o.bytes} bytes`);
+        else t.diagnostic(`${name}: read ${o.bytes} bytes that are not the host's (the sandbox's own)`);
+      }
+      assert.deepEqual(leaks, [], `${L} job code read what it must not`);
     });
 
-    test(`${L}: writing to local/, the site's workspace, its own app folder, another participant, outside the federation and the code fails`, () => {
+    test(`${L}: writing to local/, the site's workspace, its own app folder, another participant, outside the federation and the code fails`, (t) => {
       const r = reportOf(run);
       assert.ok(r.writes, `the ${L} probe did not get to its writes (steps: ${r.steps.join(", ")})`);
-      const wrote = Object.entries(r.writes).filter(([, o]) => o.ok).map(([name]) => name);
-      const onHost = [...Object.values(run.writes), join(jobDir(run.id), "app", "app", "hostile.txt")].filter((p) => existsSync(p));
-      assert.deepEqual({ wrote, onHost }, { wrote: [], onHost: [] }, `${L} job code wrote outside its run folder`);
+      const hostPaths: Record<string, string> = { ...run.targets.writes, "its own app folder": join(jobDir(run.id), "app", "app", "hostile.txt") };
+      const onHost = Object.entries(hostPaths).filter(([, p]) => existsSync(p)).map(([name, p]) => `${name}: ${p}`);
+      for (const [name, o] of Object.entries(r.writes)) if (o.ok && !existsSync(hostPaths[name] ?? "")) t.diagnostic(`${name}: written inside the sandbox only (not on the host)`);
+      assert.deepEqual(onHost, [], `${L} job code wrote outside its run folder`);
     });
 
     test(`${L}: its own app folder, a job_read_paths file and the dataset stay readable and its run folder writable (the sandbox is not vacuous)`, () => {
