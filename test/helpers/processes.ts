@@ -25,11 +25,15 @@ export class CohortProcess {
     });
     let buffered = "";
     const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString("utf8");
+      // Only the new text is searched for line ends: a very long line (a job flooding its output)
+      // costs its length once, not once per chunk.
+      const text = chunk.toString("utf8");
+      let start = 0;
       let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
+      while ((nl = text.indexOf("\n", start)) >= 0) {
+        const line = buffered + text.slice(start, nl);
+        buffered = "";
+        start = nl + 1;
         this.lines.push(line);
         for (const w of [...this.waiters]) {
           if (this.lines.length > w.from && w.re.test(line)) {
@@ -38,6 +42,7 @@ export class CohortProcess {
           }
         }
       }
+      buffered += text.slice(start);
     };
     this.child.stdout?.on("data", onData);
     this.child.stderr?.on("data", onData);
