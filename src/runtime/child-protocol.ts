@@ -62,6 +62,8 @@ export const fromChildSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("task.failed"), token: z.string(), taskId: z.string(), code: z.string(), message: z.string() }),
   z.object({ type: z.literal("progress"), token: z.string(), round: z.number().int(), totalRounds: z.number().int(), metrics: z.record(z.string(), z.number()), sites: z.array(z.string()) }),
   z.object({ type: z.literal("log"), token: z.string(), level: z.enum(["info", "warn", "error"]), line: z.string().max(4000) }),
+  /** Output of job code (a script's) was cut by the job process: the site audits it once per job. */
+  z.object({ type: z.literal("output.limit"), token: z.string(), what: z.string().max(500) }),
   /** A DP filter asks the site process to charge its spend to the site's budget ledger. */
   z.object({ type: z.literal("privacy.charge"), token: z.string(), chargeId: z.string(), taskName: z.string(), filter: z.string(), epsilon: z.number().min(0), delta: z.number().min(0) }),
   /** Job code sends a message to another site: the site process seals it for that site and has the server relay it. */

@@ -42,7 +42,7 @@ const peerSend = (to: string, topic: string, payload: Uint8Array, timeoutMs: num
 let siteJob: SiteJobHost | undefined;
 
 async function start(init: InitMessage): Promise<void> {
-  const io = { signal: abort.signal, log, warn, charge };
+  const io = { signal: abort.signal, log, warn, charge, outputLimit: (what: string) => send({ type: "output.limit", what: what.slice(0, 500) }) };
   if (init.role === "server") {
     const job = await buildServerJob(init, {
       ...io,

@@ -25,6 +25,8 @@ export interface JobHostIo {
   readonly signal: AbortSignal;
   log(line: string): void;
   warn(line: string): void;
+  /** Job output went past a bound (the site audits it). */
+  outputLimit?(what: string): void;
   /** Charges a DP filter's spend to the site's privacy budget (rejects when refused); none: not charged. */
   charge?(taskName: string, spend: PrivacySpend): Promise<void>;
 }
@@ -160,6 +162,7 @@ function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unk
     wire: { encode, decode, FLModel, DXO, Tensor, Shareable },
     log: (line) => io.log(line),
     warn: (line) => io.warn(line),
+    outputLimit: (what) => io.outputLimit?.(what),
     component<T>(id: string): T {
       if (!registry.has(id)) throw new CohortError("ERR_JOB_UNKNOWN_COMPONENT", `no component with id ${JSON.stringify(id)} in this app`, { id });
       return registry.get(id) as T;

@@ -93,7 +93,7 @@ export class JobChild {
   /** Under bubblewrap: its PID namespace ends every process of the job with the child. */
   private confined = false;
   private logBytes = 0;
-  private logLimited = false;
+  private outputLimited = false;
   private readonly token = randomBytes(24).toString("base64url");
   private exited = false;
   /** Script process groups the child started (checked: its children, group leaders), by pid → start time. */
@@ -153,7 +153,7 @@ export class JobChild {
       this.child = fork(code.entry, [], { execArgv: nodeArgs, serialization: "advanced", stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...env, PATH: process.env["PATH"] ?? "/usr/bin:/bin" } });
     }
     const relay = (stream: NodeJS.ReadableStream | null, level: string): void => {
-      const r = new OutputRelay({ prefix: `job ${o.jobId.slice(0, 8)} ${level}: `, log: o.log, ...(o.onOutputLimit ? { onLimit: o.onOutputLimit } : {}) });
+      const r = new OutputRelay({ prefix: `job ${o.jobId.slice(0, 8)} ${level}: `, log: o.log, onLimit: (what) => this.outputLimit(`${level}: ${what}`) });
       stream?.on("data", (d: Buffer) => r.write(d));
       stream?.on("end", () => r.end());
     };
@@ -167,12 +167,12 @@ export class JobChild {
       }
       const m = parsed.data;
       if (m.type === "process.started" || m.type === "process.exited") return this.trackScript(m.type, m.pid);
+      if (m.type === "output.limit") return this.outputLimit(escapeControl(m.what));
       if (m.type === "log") {
         // Log requests count against the same bound as the job's stdout and stderr.
         this.logBytes += m.line.length;
         if (this.logBytes > MAX_JOB_OUTPUT_BYTES) {
-          if (!this.logLimited) this.o.onOutputLimit?.(`more than ${MAX_JOB_OUTPUT_BYTES} bytes of log messages`);
-          this.logLimited = true;
+          this.outputLimit(`more than ${MAX_JOB_OUTPUT_BYTES} bytes of log messages`);
           return;
         }
         return this.o.onMessage({ ...m, line: escapeControl(m.line) });
@@ -187,6 +187,13 @@ export class JobChild {
     this.child.on("error", (err) => {
       if ((err as NodeJS.ErrnoException).code !== "EPIPE") this.o.log(`job ${o.jobId.slice(0, 8)}: child error: ${err.message}`);
     });
+  }
+
+  /** One report per job, whichever stream or channel went past its bound first. */
+  private outputLimit(what: string): void {
+    if (this.outputLimited) return;
+    this.outputLimited = true;
+    this.o.onOutputLimit?.(what);
   }
 
   get pid(): number | undefined {

@@ -20,6 +20,8 @@ export interface ScriptProcessOptions {
   readonly hello: Omit<Extract<ToScript, { type: "hello" }>, "type" | "version">;
   readonly maxMessageBytes: number;
   readonly log: (line: string) => void;
+  /** The script's output went past a bound (a line cut): reported once. */
+  readonly onOutputCut?: (what: string) => void;
   /** A metric or note the script logged with log(key, value). */
   readonly onLog: (key: string, value: number | string | boolean, step: number | undefined) => void;
 }
@@ -250,18 +252,27 @@ export class ScriptProcess {
     return t ? `; last stderr: ${t.slice(-MAX_LOG_LINE)}` : "";
   }
 
+  private cutReported = false;
+  private cut(what: string): void {
+    if (this.cutReported) return;
+    this.cutReported = true;
+    this.o.onOutputCut?.(what);
+  }
+
   private lines(stream: NodeJS.ReadableStream | null, out: (line: string) => void): void {
     let buf = "";
     stream?.on("data", (d: Buffer) => {
       buf += d.toString("utf8");
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
+        if (nl > MAX_LOG_LINE) this.cut(`${this.o.label} wrote a line longer than ${MAX_LOG_LINE} characters`);
         out(buf.slice(0, nl).slice(0, MAX_LOG_LINE));
         buf = buf.slice(nl + 1);
       }
       if (buf.length > 64 * 1024) {
         out(buf.slice(0, MAX_LOG_LINE));
         buf = "";
+        this.cut(`${this.o.label} wrote more than 64 KiB without a newline`);
       }
     });
     stream?.on("end", () => {

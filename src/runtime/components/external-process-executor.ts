@@ -109,6 +109,7 @@ export class ExternalProcessExecutor implements Executor {
       hello: { site: ctx.site, job_id: ctx.jobId, job_name: ctx.jobName, sites: [...ctx.sites].sort(), config },
       maxMessageBytes: Math.min(MAX_CHANNEL_MESSAGE_BYTES, this.a.max_message_mb * 1024 * 1024),
       log: (line) => ctx.log(line),
+      onOutputCut: (what) => ctx.outputLimit?.(what),
       onLog: (key, value, step) => {
         if (typeof value === "number" && Number.isFinite(value)) this.logged.set(key, value);
         ctx.log(`${this.label} metric ${key}=${String(value)}${step !== undefined ? ` (step ${step})` : ""}`);

@@ -27,6 +27,8 @@ export interface JobContextBase {
   readonly wire: WireApi;
   log(line: string): void;
   warn(line: string): void;
+  /** Output of the job's code (a script's) went past a bound and was cut: the site audits it (once per job). */
+  outputLimit?(what: string): void;
   /** Another component of the same app, by id. */
   component<T = unknown>(id: string): T;
 }
