@@ -43,7 +43,8 @@ function done() { process.stdout.write(JSON.stringify(out)); process.exit(0); }
 
 const need = findSandboxTools().tools ? {} : { skip: "bubblewrap is not installed (Debian: apt-get install bubblewrap)" };
 
-async function runProbe(): Promise<{ out: Record<string, unknown>; declared: SandboxMounts; accepted: number }> {
+/** Runs the probe in a sandbox; `asUid`: as a site running as that (non-root) uid would. */
+async function runProbe(asUid?: number): Promise<{ out: Record<string, unknown>; declared: SandboxMounts; accepted: number }> {
   // As a site does at start (participant.ts): what this test process inherited must not reach the probe.
   closeInheritedDescriptors();
   const found = findSandboxTools();
@@ -57,7 +58,8 @@ async function runProbe(): Promise<{ out: Record<string, unknown>; declared: San
   mkdirSync(join(base, "startup"));
   writeFileSync(secret, "not for the job", { mode: 0o600 });
   const { chownTree } = await import("../../src/runtime/sandbox/index.js");
-  if (process.getuid?.() === 0) chownTree(run, 65532, 65532);
+  if (asUid !== undefined) chownTree(base, asUid, asUid);
+  else if (process.getuid?.() === 0) chownTree(run, 65532, 65532);
   let accepted = 0;
   const listener = createServer((s) => {
     accepted++;
@@ -67,8 +69,9 @@ async function runProbe(): Promise<{ out: Record<string, unknown>; declared: San
   const port = (listener.address() as { port: number }).port;
   const seccomp = userNamespaceSeccompProgram();
   const node = realpathSync(process.execPath);
-  const cmd = sandboxCommand({ readOnly: [ro, node], writable: [run], cwd: run, env: { PATH: "/usr/bin:/bin", COHORT_JOB_ID: "probe" }, command: [node, "-e", PROBE, secret, ro, String(port)], limits: { ...DEFAULT_JOB_LIMITS, memory_mb: 2048, processes: 64 }, user: { uid: 65532, gid: 65532 }, seccompFd: seccomp ? 3 : undefined }, found.tools);
-  const child = spawn(cmd.file, cmd.args, { stdio: ["ignore", "pipe", "pipe", "pipe"], env: {} });
+  const cmd = sandboxCommand({ readOnly: [ro, node], writable: [run], cwd: run, env: { PATH: "/usr/bin:/bin", COHORT_JOB_ID: "probe" }, command: [node, "-e", PROBE, secret, ro, String(port)], limits: { ...DEFAULT_JOB_LIMITS, memory_mb: 2048, processes: 64 }, user: { uid: 65532, gid: 65532 }, seccompFd: seccomp ? 3 : undefined }, found.tools, asUid);
+  const [file, args] = asUid === undefined ? [cmd.file, cmd.args] : ["setpriv", [`--reuid=${asUid}`, `--regid=${asUid}`, "--clear-groups", cmd.file, ...cmd.args]];
+  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe", "pipe"], env: {} });
   const sink = child.stdio[3] as NodeJS.WritableStream;
   if (seccomp) sink.end(seccomp);
   else sink.end();
@@ -118,6 +121,20 @@ test("a sandboxed process sees only its allow-list: mounts, descriptors, interfa
   // bubblewrap's /dev nodes and the read-only covers it puts on parts of /proc (sys, irq, bus…).
   const extra = (out["mounts"] as string[]).filter((m) => !allowed.has(m) && !/^\/dev\/(null|zero|full|random|urandom|tty|console|ptmx)$/.test(m) && !/^\/proc\/(sys|sysrq-trigger|irq|bus|fs|kcore|keys|latency_stats|timer_list|sched_debug|scsi|acpi)$/.test(m));
   assert.deepEqual(extra, [], `mounts beyond the allow-list: ${extra.join(", ")}`);
+});
+
+test("a site that is not root runs job code as its own uid in a user namespace, with the same allow-list", { ...need, ...(process.getuid?.() === 0 ? {} : { skip: "needs root to act as another uid" }) }, async () => {
+  const { out, accepted } = await runProbe(65534);
+  assert.equal(out["uid"], 65534);
+  assert.equal(out["capEff"], "0000000000000000");
+  assert.equal(out["seccomp"], "2");
+  assert.notEqual(out["userns"], 0, "no nested user namespace (--disable-userns and seccomp)");
+  assert.deepEqual(out["interfaces"], ["lo"]);
+  assert.equal(accepted, 0);
+  assert.equal(out["readSecret"], "ENOENT");
+  assert.equal(out["writeRun"], "ok");
+  assert.equal(out["writeReadOnly"], "EROFS");
+  assert.equal(out["procLimit"], "64");
 });
 
 test("the seccomp program is whole sock_filter instructions for this machine, none for unknown ones", () => {

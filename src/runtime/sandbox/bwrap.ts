@@ -101,10 +101,10 @@ export function sandboxMounts(spec: Pick<SandboxSpec, "readOnly" | "writable">):
   return { readOnly: ro, writable, symlinks, tmpfs: ["/tmp"] };
 }
 
-/** The bwrap (and prlimit, setpriv) command line for `spec`. */
-export function sandboxCommand(spec: SandboxSpec, tools: SandboxTools): { file: string; args: string[] } {
+/** The bwrap (and prlimit, setpriv) command line for `spec`, for a site running as `siteUid`. */
+export function sandboxCommand(spec: SandboxSpec, tools: SandboxTools, siteUid: number | undefined = process.getuid?.()): { file: string; args: string[] } {
   const mounts = sandboxMounts(spec);
-  const root = process.getuid?.() === 0;
+  const root = siteUid === 0;
   const args: string[] = [...prlimitArgs(spec.limits), "--", tools.bwrap];
   args.push("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "cohort-job");
   if (!root) args.push("--unshare-user", "--disable-userns");
