@@ -25,13 +25,28 @@ export function registerStart(program: Command): void {
         process.stdout.write(text);
         if (logFd !== undefined) writeSync(logFd, text);
       };
+      let running: { stop(): Promise<void> } | undefined;
+      let stopping = false;
+      // After an uncaught error the process state is unknown: log it, stop what can be stopped
+      // (job processes die with us anyway) and exit non-zero, so the supervisor (sub_start.sh)
+      // starts a clean process.
+      const crash = (what: string, err: unknown): void => {
+        log(`internal error (${what}), exiting for a restart: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        if (stopping) return;
+        stopping = true;
+        const force = setTimeout(() => process.exit(ExitCode.Failed), 3_000);
+        force.unref();
+        void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(ExitCode.Failed));
+      };
+      process.on("uncaughtException", (err) => crash("uncaught exception", err));
+      process.on("unhandledRejection", (err) => crash("unhandled rejection", err));
       try {
         const { startParticipant } = await import("../../runtime/participant.js");
-        const running = await startParticipant({ kitDir: dir, ...(flags.host ? { host: flags.host } : {}), log });
-        name = running.name;
+        const participant = await startParticipant({ kitDir: dir, ...(flags.host ? { host: flags.host } : {}), log });
+        running = participant;
+        name = participant.name;
         const { byocWarnings, participantOrg } = await import("../byoc-warning.js");
-        for (const w of byocWarnings(dir, participantOrg(dir, running.type))) log(`warning: ${w}`);
-        let stopping = false;
+        for (const w of byocWarnings(dir, participantOrg(dir, participant.type))) log(`warning: ${w}`);
         const stop = (signal: string): void => {
           if (stopping) return;
           stopping = true;
@@ -41,7 +56,7 @@ export function registerStart(program: Command): void {
             process.exit(ExitCode.Failed);
           }, 10_000);
           force.unref();
-          running.stop().then(
+          participant.stop().then(
             () => {
               log("stopped");
               process.exit(ExitCode.Ok);
@@ -49,9 +64,6 @@ export function registerStart(program: Command): void {
             (err: unknown) => process.exit(reportError(err)),
           );
         };
-        // A bug in one request handler must not take the site down for everyone: log it, keep serving.
-        process.on("uncaughtException", (err) => log(`internal error (kept running): ${err.stack ?? err.message}`));
-        process.on("unhandledRejection", (err) => log(`internal error (kept running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
         process.on("SIGTERM", () => stop("SIGTERM"));
         process.on("SIGINT", () => stop("SIGINT"));
       } catch (err) {
