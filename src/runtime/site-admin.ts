@@ -1,5 +1,5 @@
 import { cpus, freemem, totalmem, platform, release, uptime } from "node:os";
-import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../errors/index.js";
@@ -87,11 +87,46 @@ export class SiteAdmin {
     return real;
   }
 
-  private readText(file: string): string {
-    const st = statSync(file);
-    if (!st.isFile()) throw new CohortError("ERR_ADMIN_PATH", `${relative(this.o.kitDir, file)} is not a file`, {});
-    const fd = openSync(file, "r");
+  /** The (device, inode) of every file under startup/: a hard link elsewhere to one of them is refused. */
+  private startupInodes(): Set<string> {
+    const out = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile()) {
+          const st = lstatSync(p);
+          out.add(`${st.dev}:${st.ino}`);
+        }
+      }
+    };
     try {
+      walk(join(this.o.kitDir, "startup"));
+    } catch {
+      // no startup/ to protect
+    }
+    return out;
+  }
+
+  /**
+   * Reads a file of the site folder for cat/head/tail/grep. Checked on the opened descriptor
+   * (O_NOFOLLOW, then fstat): a regular file with one link that is not a file of startup/, so a
+   * hard link planted in the site folder cannot reach the kit's key. Errors name paths relative to
+   * the site folder, never its absolute path.
+   */
+  private readText(file: string): string {
+    const rel = relative(realpathSync(this.o.kitDir), file) || ".";
+    let fd: number;
+    try {
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "error";
+      throw new CohortError("ERR_ADMIN_PATH", `${rel}: ${code === "ENOENT" ? "no such file" : code === "ELOOP" ? "a symbolic link (not followed)" : `cannot be opened (${code})`} in ${this.o.site}'s folder`, { path: rel });
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new CohortError("ERR_ADMIN_PATH", `${rel} is not a file`, { path: rel });
+      if (st.nlink > 1 || this.startupInodes().has(`${st.dev}:${st.ino}`)) throw new CohortError("ERR_ADMIN_PATH", `${rel} has more than one link (a hard link may point into startup/): not shown`, { path: rel });
       const buf = Buffer.alloc(Math.min(st.size, MAX_CAT_BYTES));
       readSync(fd, buf, 0, buf.length, 0);
       return buf.toString("utf8") + (st.size > MAX_CAT_BYTES ? `\n… (${st.size - MAX_CAT_BYTES} more bytes)` : "");
@@ -123,6 +158,7 @@ export class SiteAdmin {
       }
       case "ls": {
         const p = this.safePath(args[0]);
+        if (!existsSync(p)) throw new CohortError("ERR_ADMIN_PATH", `${args[0] ?? "."}: no such file or folder in ${this.o.site}'s folder`, { path: args[0] });
         if (!statSync(p).isDirectory()) return relative(this.o.kitDir, p);
         return readdirSync(p, { withFileTypes: true })
           .filter((e) => !(p === realpathSync(this.o.kitDir) && e.name === "startup"))

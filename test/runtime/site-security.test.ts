@@ -4,7 +4,7 @@
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { signJobFolder } from "../../src/pki/index.js";
 import { signCommand } from "../../src/auth/index.js";
@@ -128,6 +128,22 @@ describe("signed admin commands at a site", () => {
     const listing = (await admin.handle({ command: cmd("admin@nvidia.com", "ls", ["site-1"]) })) as string[];
     assert.ok(!listing.includes("startup/"));
     assert.ok(listing.includes("local/"));
+  });
+
+  test("a hard link to the kit's key planted in the site folder is refused; errors never show the site's absolute path", async () => {
+    const { admin } = siteAdmin();
+    const kitDir = join(p.prodDir, "site-1");
+    const planted = join(kitDir, "workspace", "planted-link.txt");
+    mkdirSync(join(kitDir, "workspace"), { recursive: true });
+    rmSync(planted, { force: true });
+    linkSync(join(kitDir, "startup", "client.key"), planted);
+    try {
+      await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "workspace/planted-link.txt"]) }), (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_PATH" && /more than one link/.test(e.message) && !e.message.includes(kitDir));
+      await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "tail", ["site-1", "workspace/planted-link.txt"]) }), { code: "ERR_ADMIN_PATH" });
+      await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "workspace/no-such-file"]) }), (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_PATH" && e.message.startsWith("workspace/no-such-file: no such file") && !e.message.includes(kitDir));
+    } finally {
+      rmSync(planted, { force: true });
+    }
   });
 
   test("the site's own policy decides: a lead operates its own org's site only", async () => {
