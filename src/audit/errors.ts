@@ -14,6 +14,12 @@ export const AuditErrorCode = {
   CheckpointSignature: "ERR_AUDIT_CHECKPOINT_SIGNATURE",
   /** The log's last line is torn, so its head cannot be checkpointed until the log is reopened. */
   CheckpointTorn: "ERR_AUDIT_CHECKPOINT_TORN",
+  /** A checkpoint from a session that may not give one (only sites to the server, the server to a site). */
+  CheckpointNotAllowed: "ERR_AUDIT_CHECKPOINT_NOT_ALLOWED",
+  /** A second checkpoint from the same peer within half the checkpoint interval. */
+  CheckpointRate: "ERR_AUDIT_CHECKPOINT_RATE",
+  /** A checkpoint that does not cover more lines than the peer's last witnessed one. */
+  CheckpointStale: "ERR_AUDIT_CHECKPOINT_STALE",
   /** Signature checks were asked for but the signer's certificate is not at hand. */
   CertNotFound: "ERR_AUDIT_CERT_NOT_FOUND",
   /** `traceEvent` found neither the event nor anything referencing it. */

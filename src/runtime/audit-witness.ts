@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { createCheckpoint, recordWitness, verifyCheckpoint, type AuditLog, type Checkpoint } from "../audit/index.js";
+import { AuditErrorCode, createCheckpoint, recordWitness, verifyCheckpoint, type AuditLog, type Checkpoint, type RefusalAuditor } from "../audit/index.js";
+import { CohortError, isCohortError } from "../errors/index.js";
 import { decode, encode } from "../wire/index.js";
-import { isCohortError } from "../errors/index.js";
+
 
 export const TOPIC_CHECKPOINT = "audit.checkpoint";
 
@@ -29,8 +30,15 @@ export class CheckpointExchange {
       send: (cp: Uint8Array) => Promise<number>;
       intervalMs?: number;
       log: (line: string) => void;
+      /** Who may give us checkpoints: the server takes them from sites only, a site from the server only. */
+      accepts: (peer: string) => boolean;
+      /** Refusals go through the rate-limited writer: a peer cannot grow our log with them. */
+      refusals?: RefusalAuditor;
     },
   ) {}
+
+  /** The last checkpoint taken from each peer: one per interval, and only when its log moved on. */
+  private readonly lastFrom = new Map<string, { seq: number; at: number }>();
 
   start(): void {
     this.timer = setInterval(() => void this.sendIfMoved(), this.o.intervalMs ?? 10_000);
@@ -51,17 +59,25 @@ export class CheckpointExchange {
   }
 
   /** Handles a peer's checkpoint: verify, record as a witness, acknowledge with the record's id. */
-  receive(body: Uint8Array, peer: string): Uint8Array {
+  receive(body: Uint8Array, peer: string, now = Date.now()): Uint8Array {
     const before = this.o.audit.head().seq;
     try {
+      if (!this.o.accepts(peer)) throw new CohortError(AuditErrorCode.CheckpointNotAllowed, `${peer} may not give this participant audit checkpoints (only sites to the server, and the server to a site)`, { peer });
       const cp = decode(body) as Checkpoint;
       verifyCheckpoint(cp, this.o.rootPem, { peer });
+      const last = this.lastFrom.get(peer);
+      const minGap = (this.o.intervalMs ?? 10_000) / 2;
+      if (last && now - last.at < minGap) throw new CohortError(AuditErrorCode.CheckpointRate, `${peer} sent another checkpoint ${now - last.at} ms after its last; at most one per ${minGap} ms is recorded`, { peer });
+      if (last && cp.seq <= last.seq) throw new CohortError(AuditErrorCode.CheckpointStale, `${peer}'s checkpoint covers line ${cp.seq}, not past the ${last.seq} already witnessed`, { peer, seq: cp.seq });
+      this.lastFrom.set(peer, { seq: cp.seq, at: now });
       const id = recordWitness(this.o.audit, cp);
       // Only our witness line was added: that alone does not call for a new checkpoint of ours.
       if (this.o.audit.head().seq === before + 1 && (before === this.lastSent || before === this.quietSeq)) this.quietSeq = this.o.audit.head().seq;
       return encode({ ack: id });
     } catch (err) {
-      this.o.audit.append({ action: "audit.checkpoint", outcome: "denied", peer, code: isCohortError(err) ? err.code : "ERR_AUDIT_CHECKPOINT_INVALID", reason: (err as Error).message });
+      const event = { action: "audit.checkpoint", outcome: "denied" as const, peer, code: isCohortError(err) ? err.code : "ERR_AUDIT_CHECKPOINT_INVALID", reason: (err as Error).message };
+      if (this.o.refusals) this.o.refusals.record(event);
+      else this.o.audit.append(event);
       throw err;
     }
   }

@@ -163,6 +163,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       signer: { certPem: read(s.ssl_cert), keyPem: read(s.ssl_private_key) },
       rootPem: read(s.ssl_root_cert),
       log: o.log,
+      accepts: (peer) => server.session(peer)?.identity.type === "client",
+      refusals,
       send: async (cp) => acknowledged(await Promise.allSettled(server.sessionNames().filter((n) => server.session(n)?.identity.type === "client").map((n) => server.request(n, TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })))),
     });
     server.handleRequest(TOPIC_CHECKPOINT, (body, meta) => checkpoints.receive(body, meta.sender));
@@ -249,6 +251,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       signer: { certPem: read(c.client.ssl_cert), keyPem: read(c.client.ssl_private_key) },
       rootPem: read(c.client.ssl_root_cert),
       log: o.log,
+      accepts: (peer) => peer === srv.identity,
+      refusals,
       send: async (cp) => acknowledged(await Promise.allSettled([client.request(TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })])),
     });
     client.handleRequest(TOPIC_CHECKPOINT, (body) => checkpoints.receive(body, srv.identity));
