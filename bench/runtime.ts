@@ -97,7 +97,10 @@ function compiledCli(): string[] {
   return [join(out, "main.js")];
 }
 
-/** Σ RSS of the POC's processes and their process groups (job children), sampled. */
+/**
+ * Σ RSS of the POC's processes, their process groups and every descendant, sampled. Descendants
+ * count by parent, not group: a confined job process runs in a session (and PID namespace) of its own.
+ */
 class TreeRss {
   peak = 0;
   private readonly hwm = new Map<number, number>();
@@ -108,17 +111,33 @@ class TreeRss {
   }
 
   private sample(): void {
-    let sum = 0;
+    const procs = new Map<number, { ppid: number; pgrp: number }>();
     for (const e of readdirSync("/proc")) {
       if (!/^\d+$/.test(e)) continue;
       try {
         const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-        const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-        if (!this.groups.includes(pgrp)) continue;
-        const status = readFileSync(`/proc/${e}/status`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        procs.set(Number(e), { ppid: Number(f[1]), pgrp: Number(f[2]) });
+      } catch {
+        // exited while listed
+      }
+    }
+    const inTree = new Set([...procs].filter(([, p]) => this.groups.includes(p.pgrp)).map(([pid]) => pid));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [pid, p] of procs) {
+        if (inTree.has(pid) || !inTree.has(p.ppid)) continue;
+        inTree.add(pid);
+        grew = true;
+      }
+    }
+    let sum = 0;
+    for (const pid of inTree) {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, "utf8");
         const kib = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
         sum += kib("VmRSS") * 1024;
-        this.hwm.set(Number(e), Math.max(this.hwm.get(Number(e)) ?? 0, kib("VmHWM") * 1024));
+        this.hwm.set(pid, Math.max(this.hwm.get(pid) ?? 0, kib("VmHWM") * 1024));
       } catch {
         // exited while sampled
       }
