@@ -31,29 +31,37 @@ export const DEBIAN_DATASET_DIR = "/usr/share/datasets/fashion-mnist";
 export const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 const DATASET_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 const INSTALL_HINT = "(.ci/run installs it)";
+/** The Debian packages behind each requirement. */
+const PACKAGES: Readonly<Record<SystemRequirement, string>> = {
+  python3: "python3 python3-msgpack python3-numpy",
+  nginx: "nginx libnginx-mod-stream",
+  "nginx-stream": "libnginx-mod-stream",
+  bwrap: "bubblewrap",
+  dataset: "dataset-fashion-mnist",
+};
 
 /** Why `r` is missing on this machine, naming the packages to install; undefined when present. */
 function probe(r: SystemRequirement): string | undefined {
   switch (r) {
     case "python3": {
       const py = spawnSync(PYTHON, ["-c", "import msgpack"], { stdio: "ignore" });
-      if (py.error) return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install python3 python3-msgpack python3-numpy ${INSTALL_HINT}`;
+      if (py.error) return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install ${PACKAGES.python3} ${INSTALL_HINT}`;
       const packages = ["msgpack", "numpy"].filter((m) => spawnSync(PYTHON, ["-c", `import ${m}`], { stdio: "ignore" }).status !== 0).map((m) => `python3-${m}`);
       return packages.length > 0 ? `${PYTHON} lacks ${packages.join(" and ")}: apt-get install ${packages.join(" ")} ${INSTALL_HINT}` : undefined;
     }
     case "nginx":
-      return spawnSync("nginx", ["-v"], { stdio: "ignore" }).status === 0 ? undefined : `nginx is not installed: apt-get install nginx libnginx-mod-stream ${INSTALL_HINT}`;
+      return spawnSync("nginx", ["-v"], { stdio: "ignore" }).status === 0 ? undefined : `nginx is not installed: apt-get install ${PACKAGES.nginx} ${INSTALL_HINT}`;
     case "nginx-stream":
-      return missing("nginx") ?? (existsSync(STREAM_MODULE) ? undefined : `nginx's stream module (${STREAM_MODULE}) is missing: apt-get install libnginx-mod-stream ${INSTALL_HINT}`);
+      return missing("nginx") ?? (existsSync(STREAM_MODULE) ? undefined : `nginx's stream module (${STREAM_MODULE}) is missing: apt-get install ${PACKAGES["nginx-stream"]} ${INSTALL_HINT}`);
     case "bwrap": {
       const b = spawnSync("bwrap", ["--dev-bind", "/", "/", "--", "true"], { encoding: "utf8" });
-      if (b.error) return `bwrap is not installed: apt-get install bubblewrap ${INSTALL_HINT}`;
+      if (b.error) return `bwrap is not installed: apt-get install ${PACKAGES.bwrap} ${INSTALL_HINT}`;
       // Installed but unusable: containers often forbid the namespaces bubblewrap needs.
       if (b.status !== 0) return `bwrap cannot create a sandbox here (${b.stderr.trim() || `exit ${b.status}`}): run as root or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)`;
       return undefined;
     }
     case "dataset":
-      return DATASET_FILES.every((f) => existsSync(join(DEBIAN_DATASET_DIR, f))) ? undefined : `Debian's Fashion-MNIST (${DEBIAN_DATASET_DIR}) is not installed: apt-get install dataset-fashion-mnist ${INSTALL_HINT}`;
+      return DATASET_FILES.every((f) => existsSync(join(DEBIAN_DATASET_DIR, f))) ? undefined : `Debian's Fashion-MNIST (${DEBIAN_DATASET_DIR}) is not installed: apt-get install ${PACKAGES.dataset} ${INSTALL_HINT}`;
   }
 }
 
@@ -65,7 +73,7 @@ const probed = new Map<SystemRequirement, string | undefined>();
 
 /** Why `r` is unavailable (missing, or hidden by COHORT_TEST_HIDE); undefined when it can be used. */
 export function missing(r: SystemRequirement): string | undefined {
-  if (hidden().has(r)) return `${r} is hidden by COHORT_TEST_HIDE`;
+  if (hidden().has(r)) return `${r} is hidden by COHORT_TEST_HIDE (where missing: apt-get install ${PACKAGES[r]})`;
   if (!probed.has(r)) probed.set(r, probe(r));
   return probed.get(r);
 }
