@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { authorize, loadSitePolicy } from "../authz/index.js";
 import { readCertificateInfo } from "../pki/index.js";
 import type { AuthorizeFn, SiteSecurityOptions } from "./site-security.js";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CohortError } from "../errors/index.js";
 import { verifyStartupKit } from "../pki/index.js";
 import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
@@ -52,9 +52,26 @@ function processControl(kitDir: string, log: (line: string) => void): { shutdown
   return { shutdown: () => stop("shutdown.fl"), restart: () => stop("restart.fl") };
 }
 
-/** Folders job children may read besides their own: the site's datasets (`job_data_paths`). */
+/**
+ * Folders job children may read besides their own: the site's datasets (`job_data_paths`), else
+ * Debian's Fashion-MNIST and the bundled subset. Only folders that exist: Node 20's permission
+ * model grants a path missing at start as a single file, so nothing in it becomes readable later.
+ * A symlinked folder is granted as given and where it really is, since the model checks the path a
+ * job opens without resolving it, and module-relative paths come resolved.
+ */
 function dataPaths(configured: readonly string[] | undefined): string[] {
-  return [...(configured ?? [DEBIAN_FASHION_MNIST_DIR, BUNDLED_FASHION_MNIST_DIR])];
+  const out: string[] = [];
+  for (const p of configured ?? [DEBIAN_FASHION_MNIST_DIR, BUNDLED_FASHION_MNIST_DIR]) {
+    let real: string;
+    try {
+      real = realpathSync(p);
+    } catch {
+      continue; // missing: nothing to grant; a job that needs it fails its data lookup, which names the folder
+    }
+    out.push(resolve(p));
+    if (real !== resolve(p)) out.push(real);
+  }
+  return out;
 }
 
 /** How this participant confines job code (local/resources.json), said once in its log. */

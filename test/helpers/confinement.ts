@@ -4,24 +4,14 @@
  * (/proc/<pid>: namespaces, ids, capabilities, seccomp, rlimits, mounts, descriptors, interfaces)
  * and the comparison of mounts, descriptors and interfaces with the sandbox's declared allow-list.
  */
-import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join, sep } from "node:path";
+import { requireSystem } from "./requirements.js";
 
 /** false when the tests can run; else why not. With CI=true a missing prerequisite throws (the run fails). */
 export function confinementPrerequisites(): false | string {
-  const missing: string[] = [];
-  try {
-    accessSync("/usr/bin/bwrap", constants.X_OK);
-  } catch {
-    missing.push("/usr/bin/bwrap (apt-get install bubblewrap)");
-  }
-  const py = spawnSync("/usr/bin/python3", ["-c", "import msgpack, numpy"]);
-  if (py.error || py.status !== 0) missing.push("/usr/bin/python3 with numpy and msgpack (apt-get install python3-numpy python3-msgpack)");
-  if (missing.length === 0) return false;
-  const reason = `hostile-code tests need ${missing.join(" and ")}`;
-  if (process.env["CI"] === "true") throw new Error(`${reason}; CI=true: a missing prerequisite fails the run`);
-  return reason;
+  const r = requireSystem("bwrap", "python3");
+  return r.skip === false ? false : `hostile-code tests need: ${r.skip}`;
 }
 
 /**

@@ -84,16 +84,19 @@ export function runCli(args: readonly string[], env: Readonly<Record<string, str
   }
   // Tests decide on the passphrase; never inherit one from the developer's shell.
   if (!("COHORT_CA_PASSPHRASE" in env)) delete childEnv["COHORT_CA_PASSPHRASE"];
+  return runCommand(process.execPath, [...nodeArgs, ...args], { cwd, env: childEnv, timeoutMs });
+}
+
+/**
+ * Runs any program to its end with a bounded wait (SIGTERM at `timeoutMs`; code null then), its
+ * output collected. `env` replaces the environment entirely.
+ */
+export function runCommand(file: string, args: readonly string[], options: { cwd?: string; env?: Readonly<Record<string, string>>; timeoutMs: number }): Promise<CliResult> {
   return new Promise((resolveRun) => {
-    execFile(
-      process.execPath,
-      [...nodeArgs, ...args],
-      { cwd, env: childEnv, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === "number" ? ((error as { code: number }).code) : null) : 0;
-        resolveRun({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
+    execFile(file, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, timeout: options.timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : null) : 0;
+      resolveRun({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
   });
 }
 

@@ -3,20 +3,11 @@
  * 127.0.0.1 only, never the system service. `.ci/run` installs nginx and libnginx-mod-stream.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { tempDir, writeFile } from "./index.js";
-
-const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
-
-export function nginxAvailable(): boolean {
-  return spawnSync("nginx", ["-v"], { stdio: "ignore" }).status === 0;
-}
-
-export function streamModuleAvailable(): boolean {
-  return existsSync(STREAM_MODULE);
-}
+import { STREAM_MODULE } from "./requirements.js";
 
 export class Nginx {
   private constructor(

@@ -1,7 +1,8 @@
 /**
  * The Python Client API module (python/cohort_flare): its own unit tests, and wire interop with
  * the TypeScript reference (messages written by one side are read exactly by the other).
- * Skipped, with the reason, where /usr/bin/python3 with numpy and msgpack is not available.
+ * Skipped, naming the packages to install, where /usr/bin/python3 with numpy and msgpack is not
+ * available (a failure under CI=true).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,17 +10,10 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { decode, encode, FLModel, Tensor } from "../../src/wire/index.js";
 import { REPO_ROOT } from "../helpers/index.js";
+import { PYTHON, requireSystem } from "../helpers/requirements.js";
 
-const PYTHON = "/usr/bin/python3";
 const PY_DIR = join(REPO_ROOT, "python");
-
-function pythonMissing(): string | false {
-  const r = spawnSync(PYTHON, ["-c", "import msgpack, numpy"], { encoding: "utf8" });
-  if (r.error) return `${PYTHON} not found (${r.error.message}); install python3`;
-  if (r.status !== 0) return `${PYTHON} lacks msgpack or numpy; apt-get install python3-msgpack python3-numpy`;
-  return false;
-}
-const skip = pythonMissing();
+const needsPython = requireSystem("python3");
 
 function python(code: string, input: Uint8Array): Buffer {
   const r = spawnSync(PYTHON, ["-c", code], { input, env: { PYTHONPATH: PY_DIR, PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" }, maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
@@ -27,13 +21,13 @@ function python(code: string, input: Uint8Array): Buffer {
   return r.stdout;
 }
 
-test("python/tests pass under /usr/bin/python3 -m unittest", { skip, timeout: 60_000 }, () => {
+test("python/tests pass under /usr/bin/python3 -m unittest", { ...needsPython, timeout: 60_000 }, () => {
   const r = spawnSync(PYTHON, ["-m", "unittest", "discover", "-s", "tests", "-t", "."], { cwd: PY_DIR, encoding: "utf8", env: { PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" }, timeout: 50_000 });
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /Ran \d+ tests[\s\S]*OK/);
 });
 
-test("a model written by TypeScript is read by Python, changed, and read back by TypeScript", { skip, timeout: 30_000 }, () => {
+test("a model written by TypeScript is read by Python, changed, and read back by TypeScript", { ...needsPython, timeout: 30_000 }, () => {
   const big = new Float32Array(50_000).map((_, i) => i / 7);
   const sent = encode(
     new FLModel({

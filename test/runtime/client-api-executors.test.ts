@@ -6,7 +6,6 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../src/wire/index.js";
@@ -14,12 +13,9 @@ import { ExternalProcessExecutor, externalProcessArgs } from "../../src/runtime/
 import { ClientApiExecutor, clientApiExecutorArgs } from "../../src/runtime/components/client-api-executor.js";
 import type { ClientJobContext } from "../../src/runtime/components/registry.js";
 import { tempDir, writeFile } from "../helpers/index.js";
+import { requireSystem } from "../helpers/requirements.js";
 
-const PY_OK = (() => {
-  const r = spawnSync("/usr/bin/python3", ["-c", "import msgpack, numpy"]);
-  return !r.error && r.status === 0;
-})();
-const pySkip = PY_OK ? false : "/usr/bin/python3 with msgpack and numpy is needed (apt-get install python3-msgpack python3-numpy)";
+const needsPython = requireSystem("python3");
 
 const SCRIPT = `import os, subprocess, sys, time
 import numpy as np
@@ -134,7 +130,7 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 
 const py = (s: ReturnType<typeof site>, args: Record<string, unknown>): ExternalProcessExecutor => new ExternalProcessExecutor(externalProcessArgs.parse(args), s.ctx);
 
-describe("ExternalProcessExecutor (Python through cohort_flare)", { skip: pySkip }, () => {
+describe("ExternalProcessExecutor (Python through cohort_flare)", needsPython, () => {
   test("trains: results conformed to the task's arrays, logged metrics joined, minimal environment, submit_model answered", { timeout: 30_000 }, async () => {
     const s = site();
     const ex = py(s, { task_timeout: 20 });

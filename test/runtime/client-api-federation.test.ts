@@ -7,21 +7,17 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { requireSystem } from "../helpers/requirements.js";
 import { startFederation, configureScheduler, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 import { findSandboxTools } from "../../src/runtime/sandbox/index.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 const ADMIN = "admin@nvidia.com";
-const PY_OK = (() => {
-  const r = spawnSync("/usr/bin/python3", ["-c", "import msgpack, numpy"]);
-  return !r.error && r.status === 0;
-})();
-const pySkip = PY_OK ? false : "/usr/bin/python3 with msgpack and numpy is needed (apt-get install python3-msgpack python3-numpy)";
+const needsPython = requireSystem("python3");
 
 let dir = "";
 let prodDir = "";
@@ -143,7 +139,8 @@ before(async () => {
 after(() => stopFederation(server, sites.values(), watcher));
 
 describe("Client API and workflows in a real federation", () => {
-  test("hello-python: a NumPy script through the Python Client API trains and the global model improves", { skip: pySkip, timeout: 120_000 }, async () => {
+  // Sample counts and accuracy floor are Debian's full Fashion-MNIST's.
+  test("hello-python: a NumPy script through the Python Client API trains and the global model improves", { ...requireSystem("python3", "dataset"), timeout: 120_000 }, async () => {
     const jobId = await submit(job("hello-python", "hello-python"));
     const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"));
     assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
@@ -215,7 +212,7 @@ describe("Client API and workflows in a real federation", () => {
     assert.deepEqual(stats.json["cross_site_val"], matrix, "show_stats shows the same matrix");
   });
 
-  test("a script that crashes or hangs fails only its task; the job completes with the others and every site goes on", { skip: pySkip, timeout: 120_000 }, async () => {
+  test("a script that crashes or hangs fails only its task; the job completes with the others and every site goes on", { ...needsPython, timeout: 120_000 }, async () => {
     const folder = job(
       "hello-python",
       "misbehaving",
@@ -239,7 +236,7 @@ describe("Client API and workflows in a real federation", () => {
     assert.deepEqual(status.json["clients"], SITES, "every site is still connected");
   });
 
-  test("aborting a job stops the training processes at every site (no orphans)", { skip: pySkip, timeout: 90_000 }, async () => {
+  test("aborting a job stops the training processes at every site (no orphans)", { ...needsPython, timeout: 90_000 }, async () => {
     const folder = job(
       "hello-python",
       "aborted",
@@ -266,7 +263,7 @@ describe("Client API and workflows in a real federation", () => {
     assert.deepEqual(pids.filter(alive), [], "no training process outlives the aborted job");
   });
 
-  test("a job process killed with SIGKILL takes its training script with it", { skip: pySkip, timeout: 90_000 }, async () => {
+  test("a job process killed with SIGKILL takes its training script with it", { ...needsPython, timeout: 90_000 }, async () => {
     const folder = job(
       "hello-python",
       "killed-child",

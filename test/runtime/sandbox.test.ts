@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requireSystem } from "../helpers/requirements.js";
 import { checkConfinementFor, closeInheritedDescriptors, DEFAULT_JOB_LIMITS, escapeControl, findSandboxTools, jobConfinement, OutputRelay, sandboxCommand, sandboxMounts, userNamespaceSeccompProgram, type SandboxMounts } from "../../src/runtime/sandbox/index.js";
 
 const PROBE = String.raw`
@@ -41,7 +42,7 @@ s.on("error", (e) => { out.connect = e.code; done(); });
 function done() { process.stdout.write(JSON.stringify(out)); process.exit(0); }
 `;
 
-const need = findSandboxTools().tools ? {} : { skip: "bubblewrap is not installed (Debian: apt-get install bubblewrap)" };
+const need = requireSystem("bwrap");
 
 /** Runs the probe in a sandbox; `asUid`: as a site running as that (non-root) uid would. */
 async function runProbe(asUid?: number): Promise<{ out: Record<string, unknown>; declared: SandboxMounts; accepted: number }> {

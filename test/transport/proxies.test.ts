@@ -12,9 +12,8 @@ import { provision } from "../../src/provision/index.js";
 import { createRootCertificate, generateKeyPair, issueCertificate, loadIssuer, writePrivateKeyFile } from "../../src/pki/index.js";
 import { freePorts, tempDir, writeFile } from "../helpers/index.js";
 import { startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
-import { Nginx, nginxAvailable, streamModuleAvailable } from "../helpers/nginx.js";
-
-const skip = !nginxAvailable() ? "nginx is not installed (.ci/run installs nginx and libnginx-mod-stream)" : false;
+import { Nginx } from "../helpers/nginx.js";
+import { requireSystem } from "../helpers/requirements.js";
 const running: (CohortProcess | Nginx)[] = [];
 after(async () => {
   for (const r of running.reverse()) await r.stop();
@@ -58,9 +57,9 @@ const WS_LOCATION = (port: number): string => `location / {
       proxy_send_timeout 3600s;
     }`;
 
-describe("clear server behind a TLS-terminating proxy, sites on tls and mtls", { skip }, () => {
+describe("clear server behind a TLS-terminating proxy, sites on tls and mtls", requireSystem("nginx"), () => {
   for (const scheme of ["tcp", "http"]) {
-    test(`${scheme}: both sites log in through nginx`, { timeout: 90_000, skip: scheme === "tcp" && !streamModuleAvailable() ? "libnginx-mod-stream missing" : false }, async () => {
+    test(`${scheme}: both sites log in through nginx`, { timeout: 90_000, ...(scheme === "tcp" ? requireSystem("nginx-stream") : {}) }, async () => {
       const dir = tempDir("cohort-proxy-");
       const [ps = 0, p1 = 0, p2 = 0] = await freePorts(3);
       const proxy = await proxyCredentials(dir);
@@ -114,7 +113,7 @@ ${BUILDERS(scheme)}`,
   }
 });
 
-describe("mtls server behind a TCP pass-through proxy", { skip: skip || (!streamModuleAvailable() ? "libnginx-mod-stream missing" : false) }, () => {
+describe("mtls server behind a TCP pass-through proxy", requireSystem("nginx-stream"), () => {
   for (const scheme of ["tcp", "http", "grpc"]) {
     test(`${scheme}: the site's mTLS session reaches the server through nginx`, { timeout: 90_000 }, async () => {
       const dir = tempDir("cohort-passthrough-");

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { StoredJobMeta } from "../../runtime/job-store.js";
 import type { AdminSession } from "../../runtime/admin-session.js";
@@ -64,6 +64,45 @@ async function stopAll(procs: readonly ChildProcess[]): Promise<void> {
   );
 }
 
+/** Calls `onLine` for each complete line a process prints (and keeps its pipe drained). */
+function onLines(p: ChildProcess, onLine: (line: string) => void): void {
+  let buf = "";
+  p.stdout?.on("data", (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+}
+
+/** The trainer's log line at a site: "job <id> info: data: N training and M test samples from <dir>". */
+const SITE_DATA_LINE = / data: \d+ training and \d+ test samples from (.+)$/;
+
+function realOrSame(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
+}
+
+/**
+ * Which Fashion-MNIST the sites trained on, said out loud: the bundled subset gives lower accuracy
+ * than Debian's full dataset, so a reader must know which one the figures come from.
+ */
+function describeData(dirs: ReadonlySet<string>, bundledDir: string, debianDir: string): string {
+  const names = [...dirs].map((d) => {
+    if (realOrSame(d) === realOrSame(bundledDir)) {
+      const why = existsSync(join(debianDir, "train-images-idx3-ubyte.gz")) ? `the sites could not read Debian's ${debianDir}` : "Debian's dataset-fashion-mnist is not installed";
+      return `bundled Fashion-MNIST subset (${why}; with the full dataset accuracy is higher)`;
+    }
+    return realOrSame(d) === realOrSame(debianDir) ? `Fashion-MNIST from Debian's dataset-fashion-mnist (${d})` : `Fashion-MNIST from ${d}`;
+  });
+  return `data: ${names.join("; ")}\n`;
+}
+
 function bar(done: number, total: number, width = 20): string {
   const n = Math.round((done / Math.max(1, total)) * width);
   return `[${"#".repeat(n)}${"-".repeat(width - n)}]`;
@@ -83,6 +122,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: { keep?: boolean }) => {
       const { provision } = await import("../../provision/index.js");
       const { AdminSession } = await import("../../runtime/admin-session.js");
+      const { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } = await import("../../runtime/learn/index.js");
       const workspace = mkdtempSync(join(tmpdir(), "cohort-demo-"));
       const procs: ChildProcess[] = [];
       let admin: AdminSession | undefined;
@@ -113,7 +153,22 @@ export function registerDemo(program: Command): void {
         const server = cohort(["start", kit("localhost"), "--host", "127.0.0.1"]);
         procs.push(server);
         await waitForLine(server, /listening on/, 30_000);
-        for (const s of SITES) procs.push(cohort(["start", kit(s)]));
+        // Each site's trainer logs the folder it read: collected to say which data the figures come from.
+        const dataDirs = new Set<string>();
+        for (const s of SITES) {
+          const site = cohort(["start", kit(s)]);
+          onLines(site, (line) => {
+            const m = SITE_DATA_LINE.exec(line);
+            if (m?.[1]) dataDirs.add(m[1]);
+          });
+          procs.push(site);
+        }
+        let dataShown = false;
+        const showData = (): void => {
+          if (dataShown || dataDirs.size === 0) return;
+          process.stdout.write(describeData(dataDirs, BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR));
+          dataShown = true;
+        };
         admin = await AdminSession.open(kit(ADMIN));
         for (let i = 0; ; i++) {
           const status = (await admin.run("check_status server")) as { clients: string[] };
@@ -138,6 +193,7 @@ export function registerDemo(program: Command): void {
         for (;;) {
           meta = (await admin.run(`get_job_meta ${jobId}`)) as StoredJobMeta;
           const total = meta.total_rounds ?? 0;
+          if (meta.rounds.some((x) => x.round > shown)) showData();
           for (const r of meta.rounds.filter((x) => x.round > shown).sort((a, b) => a.round - b.round)) {
             const acc = r.metrics["accuracy"] ?? NaN;
             if (tty) process.stdout.write(`\r${bar(r.round, total)} round ${r.round}/${total} accuracy ${acc.toFixed(3)}   `);
@@ -148,6 +204,7 @@ export function registerDemo(program: Command): void {
           await new Promise((r) => setTimeout(r, 250));
         }
         if (tty) process.stdout.write("\n");
+        showData();
         const serverJob = join(kit("localhost"), "workspace", "jobs", jobId);
         const last = meta.rounds.at(-1)?.metrics["accuracy"];
         process.stdout.write(

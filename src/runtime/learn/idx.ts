@@ -138,13 +138,27 @@ function readGzip(file: string, expectedDims: number, maxBytes: number): IdxArra
   return { dims, data: whole.subarray(headerBytes), file };
 }
 
+/**
+ * existsSync that says "no" for a path Node's permission model does not let this process see: in a
+ * job child, Node 20 throws ERR_ACCESS_DENIED from existsSync for paths outside --allow-fs-read,
+ * including the files of a granted folder that did not exist when the process started.
+ */
+function visible(path: string): boolean {
+  try {
+    return existsSync(path);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === "ERR_ACCESS_DENIED") return false;
+    throw err;
+  }
+}
+
 /** The file for `base` in `dir`: the plain name, else `<name>.gz`. */
 function locate(dir: string, base: string): string {
   const plain = join(dir, base);
-  if (existsSync(plain)) return plain;
+  if (visible(plain)) return plain;
   const gz = `${plain}.gz`;
-  if (existsSync(gz)) return gz;
-  throw new LearnError("ERR_DATA_NOT_FOUND", `${dir}: neither ${base} nor ${base}.gz exists; point the loader at a folder holding the IDX files (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)`, { dir, file: base });
+  if (visible(gz)) return gz;
+  throw new LearnError("ERR_DATA_NOT_FOUND", `${dir}: neither ${base} nor ${base}.gz exists (or, in a job process, the site does not let jobs read it: list the folder in job_data_paths in the site's local/resources.json); point the loader at a folder holding the IDX files (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)`, { dir, file: base });
 }
 
 /**
@@ -184,7 +198,7 @@ export const BUNDLED_FASHION_MNIST_DIR = resolve(dirname(fileURLToPath(import.me
 
 function hasIdxFiles(dir: string): boolean {
   return Object.values(FILE_NAMES).every((names) =>
-    Object.values(names).every((base) => existsSync(join(dir, base)) || existsSync(join(dir, `${base}.gz`))),
+    Object.values(names).every((base) => visible(join(dir, base)) || visible(join(dir, `${base}.gz`))),
   );
 }
 

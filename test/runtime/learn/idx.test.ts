@@ -1,9 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
-import { tempDir } from "../../helpers/index.js";
+import { REPO_ROOT, tempDir } from "../../helpers/index.js";
+import { requireSystem } from "../../helpers/requirements.js";
 import { isCohortError } from "../../../src/errors/index.js";
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR, findFashionMnist, loadIdxDataset } from "../../../src/runtime/learn/index.js";
 
@@ -110,7 +113,7 @@ test("the bundled subset loads: 6000 train / 1000 test, class-balanced", () => {
 });
 
 const debian = existsSync(join(DEBIAN_FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz"));
-test("the Debian Fashion-MNIST files load: 60000×784 train, 10000 test", { skip: debian ? false : "dataset-fashion-mnist not installed" }, () => {
+test("the Debian Fashion-MNIST files load: 60000×784 train, 10000 test", requireSystem("dataset"), () => {
   const train = loadIdxDataset(DEBIAN_FASHION_MNIST_DIR, "train");
   assert.equal(train.count, 60000);
   assert.equal(train.features, 784);
@@ -122,4 +125,14 @@ test("findFashionMnist: env override, else Debian, else the bundled subset", () 
   assert.deepEqual(findFashionMnist({ COHORT_FASHION_MNIST_DIR: BUNDLED_FASHION_MNIST_DIR }), { dir: BUNDLED_FASHION_MNIST_DIR, bundled: false });
   assert.throws(() => findFashionMnist({ COHORT_FASHION_MNIST_DIR: tempDir() }), (err) => isCohortError(err, "ERR_DATA_NOT_FOUND"));
   assert.deepEqual(findFashionMnist({}), debian ? { dir: DEBIAN_FASHION_MNIST_DIR, bundled: false } : { dir: BUNDLED_FASHION_MNIST_DIR, bundled: true });
+});
+
+test("findFashionMnist in a job process that may not read Debian's folder: the bundled subset, not ERR_ACCESS_DENIED", () => {
+  // As a job child runs: Node's permission model, reads granted to the code and the bundled subset
+  // only. Node 20's existsSync throws there for Debian's folder, whether missing or merely not granted.
+  const idxModule = pathToFileURL(join(REPO_ROOT, "dist", "runtime", "learn", "idx.js")).href;
+  const script = `const m = await import(${JSON.stringify(idxModule)}); const f = m.findFashionMnist({}); console.log(JSON.stringify({ ...f, test: m.loadIdxDataset(f.dir, "test").count }));`;
+  const r = spawnSync(process.execPath, ["--experimental-permission", `--allow-fs-read=${join(REPO_ROOT, "dist")}`, `--allow-fs-read=${BUNDLED_FASHION_MNIST_DIR}`, "--no-warnings", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { dir: BUNDLED_FASHION_MNIST_DIR, bundled: true, test: 1000 });
 });
