@@ -32,20 +32,22 @@ function compiledAdmin(kit: string, args: readonly string[], input?: string): Pr
 
 for (const scheme of ["http", "tcp", "grpc"]) {
   describe(`compiled console, scheme ${scheme}`, () => {
-    let server: CohortProcess;
-    let site: CohortProcess;
+    let server: CohortProcess | undefined;
+    let site: CohortProcess | undefined;
     let admin = "";
     before(async () => {
       const { prodDir } = await provisionProject(scheme, "mtls");
       admin = join(prodDir, "admin@nvidia.com");
-      server = startParticipantProcess(join(prodDir, "localhost"), { server: true });
-      await server.waitFor(/listening on/);
+      const srv = startParticipantProcess(join(prodDir, "localhost"), { server: true });
+      server = srv;
+      await srv.waitFor(/listening on/, 60_000);
       site = startParticipantProcess(join(prodDir, "site-1"));
-      await server.waitFor(/client site-1 .* logged in/);
+      await srv.waitFor(/client site-1 .* logged in/, 60_000);
     });
+    // Whatever of the set-up started is stopped, even when the set-up failed (else the file never ends).
     after(async () => {
-      await site.stop();
-      await server.stop();
+      await site?.stop();
+      await server?.stop();
     });
 
     test("server and site commands", { timeout: 60_000 }, async () => {
