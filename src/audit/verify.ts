@@ -172,7 +172,8 @@ function checkWitness(
   const wsite = witness.site ?? "the witness";
   let checked = 0;
   for (const { line: wl, rec } of witness.records) {
-    if (rec.action !== WITNESS_ACTION || rec.peer !== site) continue;
+    // Refused checkpoints are written as denied lines: they witness nothing.
+    if (rec.action !== WITNESS_ACTION || rec.peer !== site || rec.outcome !== "ok") continue;
     let cp: WitnessReason;
     try {
       cp = witnessReasonSchema.parse(JSON.parse(rec.reason ?? ""));

@@ -75,7 +75,7 @@ export class CheckpointExchange {
       if (this.o.audit.head().seq === before + 1 && (before === this.lastSent || before === this.quietSeq)) this.quietSeq = this.o.audit.head().seq;
       return encode({ ack: id });
     } catch (err) {
-      const event = { action: "audit.checkpoint", outcome: "denied" as const, peer, code: isCohortError(err) ? err.code : "ERR_AUDIT_CHECKPOINT_INVALID", reason: (err as Error).message };
+      const event = { action: "audit.checkpoint_refused", outcome: "denied" as const, peer, code: isCohortError(err) ? err.code : "ERR_AUDIT_CHECKPOINT_INVALID", reason: (err as Error).message };
       if (this.o.refusals) this.o.refusals.record(event);
       else this.o.audit.append(event);
       throw err;
