@@ -55,10 +55,18 @@ ${o.builders ?? ""}`,
   const kit = (name: string): string => join(prodDir, name);
   o.prepare?.(kit, dir);
   const server = startParticipantProcess(kit("localhost"), { server: true, ...(o.server?.env ? { env: o.server.env } : {}), ...(o.server?.preloads ? { nodeArgs: o.server.preloads.flatMap((m) => ["--import", m]) } : {}) });
-  await server.waitFor(/listening on/);
   const sites = new Map<string, CohortProcess>();
-  for (const s of o.sites) sites.set(s, startParticipantProcess(kit(s)));
-  for (const s of o.sites) await server.waitFor(new RegExp(`client ${s} .* logged in`));
+  // Four tsx processes starting on two shared cores can take well over 20 s.
+  const startMs = 90_000;
+  try {
+    await server.waitFor(/listening on/, startMs);
+    for (const s of o.sites) sites.set(s, startParticipantProcess(kit(s)));
+    for (const s of o.sites) await server.waitFor(new RegExp(`client ${s} .* logged in`), startMs);
+  } catch (err) {
+    // The caller never gets these processes to stop: left running, they would keep the test file from ending.
+    await Promise.all([...sites.values(), server].map((p) => p.stop()));
+    throw err;
+  }
   return { dir, prodDir, kit, server, sites };
 }
 
