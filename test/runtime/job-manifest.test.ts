@@ -15,7 +15,7 @@ import { AdminSession } from "../../src/runtime/index.js";
 import { packFolder } from "../../src/runtime/archive.js";
 import { REPO_ROOT, writeFile } from "../helpers/index.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
-import { auditRecords, type CohortProcess } from "../helpers/processes.js";
+import { auditRecords, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
 const ADMIN = "admin@nvidia.com";
@@ -25,13 +25,15 @@ let tamperDir = "";
 let server: CohortProcess;
 let sites: Map<string, CohortProcess>;
 
+const serverOptions = (): { env: Record<string, string>; preloads: string[] } => ({ env: { COHORT_TAMPER_DEPLOY_DIR: tamperDir }, preloads: [join(REPO_ROOT, "test", "helpers", "tamper-deploy.ts")] });
+
 before(async () => {
   tamperDir = mkdtempSync(join(tmpdir(), "cohort-tamper-deploy-"));
   const fed = await startFederation({
     project: "manifest_test",
     sites: SITES,
     admin: ADMIN,
-    server: { env: { COHORT_TAMPER_DEPLOY_DIR: tamperDir }, preloads: [join(REPO_ROOT, "test", "helpers", "tamper-deploy.ts")] },
+    server: serverOptions(),
   });
   ({ dir, prodDir, server, sites } = fed);
 });
@@ -47,13 +49,13 @@ const creds = (): { certPem: string; keyPem: string } => {
 };
 
 /** hello-fedavg, 1 round, with a custom file standing for the DP filter its submitter put in; signed by the admin. */
-function signedJob(name: string, filter = "export const dp = 'on';\n"): string {
+function signedJob(name: string, filter = "export const dp = 'on';\n", rounds = 1): string {
   const d = join(dir, "jobs", name);
   cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), d, { recursive: true });
   const meta = JSON.parse(readFileSync(join(d, "meta.json"), "utf8")) as Record<string, unknown>;
   writeFile(join(d, "meta.json"), JSON.stringify({ ...meta, name, min_clients: 1 }));
   const srv = JSON.parse(readFileSync(join(d, "app/config/config_fed_server.json"), "utf8")) as { workflows: { args: Record<string, unknown> }[] };
-  Object.assign(srv.workflows[0]?.args ?? {}, { num_rounds: 1, min_clients: 1, wait_time_after_min_received: 1 });
+  Object.assign(srv.workflows[0]?.args ?? {}, { num_rounds: rounds, min_clients: 1, wait_time_after_min_received: 1 });
   writeFile(join(d, "app/config/config_fed_server.json"), JSON.stringify(srv));
   mkdirSync(join(d, "app", "custom"), { recursive: true });
   writeFile(join(d, "app", "custom", "filter.js"), filter);
@@ -68,11 +70,11 @@ function editSigMap(folder: string, edit: (m: Record<string, string>) => void): 
   writeFileSync(file, JSON.stringify(m));
 }
 
-async function waitFinished(s: AdminSession, id: string): Promise<Record<string, unknown>> {
+async function waitFinished(s: AdminSession, id: string, done = (m: Record<string, unknown>) => String(m["status"]).startsWith("FINISHED:")): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const m = (await s.run(`get_job_meta ${id}`)) as Record<string, unknown>;
-    if (String(m["status"]).startsWith("FINISHED:")) return m;
+    if (done(m)) return m;
     if (Date.now() > deadline) assert.fail(`job ${id} not finished: ${JSON.stringify(m)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -126,4 +128,33 @@ describe("a site checks the deployed job against its manifest", () => {
       }
     });
   }
+});
+
+describe("the same job deployed again is not a replay", () => {
+  test("the server and a site restarted mid-job: the job resumes under its id at the site, which reloaded its nonces", { timeout: 240_000 }, async () => {
+    const job = signedJob("resumed-job", "export const dp = 'on';\n", 6);
+    let s = await AdminSession.open(join(prodDir, ADMIN));
+    const id = String(((await s.submitArchive(await packFolder(job))) as Record<string, unknown>)["job_id"]);
+    await waitFinished(s, id, (m) => ((m["rounds"] as unknown[] | undefined) ?? []).length >= 1);
+    await s.close();
+    server.kill();
+    await server.exited;
+    await sites.get("site-1")?.stop();
+    sites.set("site-1", startParticipantProcess(join(prodDir, "site-1")));
+    const o = serverOptions();
+    server = startParticipantProcess(join(prodDir, "localhost"), { server: true, env: o.env, nodeArgs: o.preloads.flatMap((m) => ["--import", m]) });
+    await server.waitFor(/listening on/);
+    await server.waitFor(/client site-1 .* logged in/, 60_000);
+    s = await AdminSession.open(join(prodDir, ADMIN));
+    try {
+      const meta = await waitFinished(s, id);
+      assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+      assert.equal(meta["resumed_count"], 1);
+      const lines = auditRecords(join(prodDir, "site-1")).filter((l) => l["job"] === id);
+      assert.ok(lines.filter((l) => l["action"] === "job.deployed").length >= 2, `site-1 deployed the job twice: ${JSON.stringify(lines.filter((l) => String(l["action"]).startsWith("job.deploy")))}`);
+      assert.ok(!lines.some((l) => l["code"] === "ERR_JOB_REPLAYED"));
+    } finally {
+      await s.close();
+    }
+  });
 });
