@@ -6,7 +6,8 @@ import { CohortError, isCohortError } from "../errors/index.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain } from "./verify-chain.js";
 import { readCertificateInfo } from "./certificate-info.js";
-import { JOB_MANIFEST_FILE, JobSignatureErrorCode, signJobFolder, stripJobSignatures } from "./job-signature.js";
+import { JOB_MANIFEST_FILE, signJobFolder, stripJobSignatures } from "./job-signature.js";
+import { JobSignatureErrorCode } from "./errors.js";
 import type { JobSigner } from "./job-signature.js";
 
 /**
@@ -76,12 +77,13 @@ export function manifestCanonicalBytes(manifest: JobManifest): Buffer {
 /** Lists a job folder as the manifest sees it: every file but the manifest, every folder; refuses links and special files. */
 export function scanJobFolder(dir: string): { folders: string[]; files: Record<string, string> } {
   const folders: string[] = [];
-  const files: Record<string, string> = {};
+  // No prototype: a file named like an Object.prototype member must be an entry like any other.
+  const files = Object.create(null) as Record<string, string>;
   const walk = (abs: string, rel: string): void => {
     for (const name of readdirSync(abs)) {
       const path = rel ? `${rel}/${name}` : name;
       if (path === JOB_MANIFEST_FILE) continue;
-      if (!segment.test(name)) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${JSON.stringify(path)}: the name has a control character or backslash; rename it`, { path, reason: "bad_name" });
+      if (!segment.test(name) || name === "__proto__") throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${JSON.stringify(path)}: the name has a control character or backslash, or is __proto__; rename it`, { path, reason: "bad_name" });
       const st = lstatSync(join(abs, name));
       if (st.isSymbolicLink()) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${path} is a symbolic link; copy the file instead`, { path, reason: "symlink" });
       if (st.isDirectory()) {
@@ -155,6 +157,8 @@ export function readSignedManifest(dir: string, rootPem: string, at = new Date()
   })());
   if (!parsed.success) return bad(`field manifest is not a valid manifest: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
   const manifest = parsed.data as JobManifest;
+  const sorted = [...manifest.folders].sort(byUtf8);
+  if (new Set(sorted).size !== sorted.length || sorted.some((f, i) => f !== manifest.folders[i])) return bad("field folders is not sorted by UTF-8 bytes without duplicates");
   // Only the canonical form is accepted: one manifest, one byte string.
   if (canonicalJson(manifest) !== outer.manifest) return bad("field manifest is not in canonical form (sorted keys, no whitespace)");
   const certPem = manifest.submitter_certificate;
@@ -178,12 +182,12 @@ export function checkFilesMatch(dir: string, manifest: JobManifest): void {
     throw new CohortError(JobSignatureErrorCode.Tampered, message, { path, reason });
   };
   for (const [path, sha] of Object.entries(files)) {
-    const want = manifest.files[path];
+    const want = Object.hasOwn(manifest.files, path) ? manifest.files[path] : undefined;
     if (want === undefined) fail(path, "added", `job file ${path} was added after signing (it is not in ${JOB_MANIFEST_FILE}; a renamed or moved file also shows so)`);
     else if (want !== sha) fail(path, "changed", `job file ${path} was changed after signing (sha256 ${sha}, the manifest says ${want})`);
   }
   for (const path of Object.keys(manifest.files)) {
-    if (!(path in files)) fail(path, "removed", `job file ${path} was removed after signing (it is in ${JOB_MANIFEST_FILE} but missing)`);
+    if (!Object.hasOwn(files, path)) fail(path, "removed", `job file ${path} was removed after signing (it is in ${JOB_MANIFEST_FILE} but missing)`);
   }
   const have = new Set(folders);
   for (const f of folders) if (!manifest.folders.includes(f)) fail(f, "added", `job folder ${f} was added after signing`);

@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join, relative } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../errors/index.js";
+import { JobSignatureErrorCode } from "./errors.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain } from "./verify-chain.js";
 import { readCertificateInfo } from "./certificate-info.js";
@@ -18,17 +19,7 @@ export const JOB_SUBMITTER_CERT = ".__nvfl_submitter.crt";
 /** The manifest file (src/pki/job-manifest.ts); named here so FLARE's walk skips it. */
 export const JOB_MANIFEST_FILE = ".__cohort_job_manifest.json";
 
-export const JobSignatureErrorCode = {
-  Unsigned: "ERR_JOB_UNSIGNED",
-  Tampered: "ERR_JOB_TAMPERED",
-  BadSigner: "ERR_JOB_BAD_SIGNER",
-  /** The manifest file is malformed, not canonical, or names another job. */
-  BadManifest: "ERR_JOB_BAD_MANIFEST",
-  /** A site saw this manifest's nonce under another job id. */
-  Replayed: "ERR_JOB_REPLAYED",
-  /** At first deployment the manifest is older than the site's job_manifest_max_age_days. */
-  Expired: "ERR_JOB_MANIFEST_EXPIRED",
-} as const;
+export { JobSignatureErrorCode };
 
 const sigMapSchema = z.record(z.string().min(1), z.string().min(1));
 

@@ -126,6 +126,21 @@ describe("job manifest verification", () => {
     assert.throws(() => verifyJobManifest(e, p.server.rootPem), (err: { code?: string; message: string }) => err.code === "ERR_JOB_BAD_MANIFEST" && /not in canonical form/.test(err.message));
   });
 
+  test("file names that are Object.prototype members are entries like any other", () => {
+    const d = signedCopy();
+    writeFileSync(join(d, "constructor"), "x");
+    rejects(d, /job file constructor was added after signing/, "added");
+    const e = join(tempDir("cohort-manifest-"), "job");
+    cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), e, { recursive: true });
+    writeFileSync(join(e, "toString"), "x");
+    signJob(e, admin(), { jobName: "hello-fedavg" });
+    verifyJobManifest(e, p.server.rootPem);
+    rmSync(join(e, "toString"));
+    rejects(e, /job file toString was removed after signing/, "removed");
+    writeFileSync(join(e, "__proto__"), "x");
+    assert.throws(() => signJob(e, admin(), { jobName: "hello-fedavg" }), { code: "ERR_JOB_TAMPERED" });
+  });
+
   test("signed with a site's key: refused as a bad signer", () => {
     const d = join(tempDir("cohort-manifest-"), "job");
     cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), d, { recursive: true });
