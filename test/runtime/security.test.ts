@@ -262,6 +262,16 @@ describe("signed jobs and commands", () => {
     // Each site took the clone as signed by the cloner (the submitter comes from the verified manifest).
     const deployed = auditOf("site-1").find((l) => l["action"] === "job.deployed" && l["job"] === cloneId);
     assert.equal(deployed?.["user"], ADMINS.pa, JSON.stringify(deployed));
+    // The second step of clone_job must carry the stored job's files: other content, even signed by the caller, is refused.
+    const s = await AdminSession.open(kit(ADMINS.pa));
+    try {
+      const other = await signedArchive((d) => writeFile(join(d, "app", "custom", "extra.js"), "export const x = 1;\n"), { job: "clone-source" });
+      const call = (s as unknown as { call: (cmd: string, args: string[], archive: Uint8Array) => Promise<unknown> }).call.bind(s);
+      await assert.rejects(call("clone_job", [srcId], other), (e: { code?: string; message: string }) => e.code === "ERR_JOB_TAMPERED" && /is not the stored job/.test(e.message));
+      assert.ok(auditOf("localhost").some((l) => l["action"] === "admin.clone_job" && l["outcome"] === "denied" && l["code"] === "ERR_JOB_TAMPERED"));
+    } finally {
+      await s.close();
+    }
   });
 
   test("a job changed, added to or cut after signing is refused; an unsigned one too", async () => {
