@@ -10,3 +10,16 @@ export const PkiErrorCode = {
   KeyPassphraseWrong: "ERR_KEY_PASSPHRASE_WRONG",
   BadFingerprint: "ERR_BAD_FINGERPRINT",
 } as const;
+
+/** Signed jobs (job-signature.ts, job-manifest.ts; docs/protocol.md §5). */
+export const JobSignatureErrorCode = {
+  Unsigned: "ERR_JOB_UNSIGNED",
+  Tampered: "ERR_JOB_TAMPERED",
+  BadSigner: "ERR_JOB_BAD_SIGNER",
+  /** The manifest file is malformed, not canonical, or names another job. */
+  BadManifest: "ERR_JOB_BAD_MANIFEST",
+  /** A site saw this manifest's nonce under another job id. */
+  Replayed: "ERR_JOB_REPLAYED",
+  /** At first deployment the manifest is older than the site's job_manifest_max_age_days. */
+  Expired: "ERR_JOB_MANIFEST_EXPIRED",
+} as const;

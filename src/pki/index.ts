@@ -13,5 +13,7 @@ export { writePrivateKeyFile, writeFileAtomic } from "./key-files.js";
 export { PkiErrorCode } from "./errors.js";
 export { signKitFolder, verifyStartupKit, KIT_SIGNATURE_FILE, KitErrorCode } from "./kit.js";
 export type { VerifiedKit, VerifyKitOptions, KitType } from "./kit.js";
-export { signJobFolder, verifyJobFolder, isJobSignatureFile, JOB_SIGNATURE_FILE, JOB_SUBMITTER_CERT, JobSignatureErrorCode } from "./job-signature.js";
+export { signJobFolder, verifyJobFolder, isJobSignatureFile, stripJobSignatures, JOB_SIGNATURE_FILE, JOB_SUBMITTER_CERT, JOB_MANIFEST_FILE, JobSignatureErrorCode } from "./job-signature.js";
+export { signJob, buildJobManifest, signJobManifest, writeJobManifest, readSignedManifest, verifyJobManifest, checkFilesMatch, scanJobFolder, canonicalJson, manifestCanonicalBytes, JOB_MANIFEST_FORMAT } from "./job-manifest.js";
+export type { JobManifest, ManifestSignOptions, VerifiedJobManifest } from "./job-manifest.js";
 export type { JobSigner } from "./job-signature.js";

@@ -1,8 +1,9 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../errors/index.js";
+import { JobSignatureErrorCode } from "./errors.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain } from "./verify-chain.js";
 import { readCertificateInfo } from "./certificate-info.js";
@@ -15,18 +16,26 @@ import { readCertificateInfo } from "./certificate-info.js";
  */
 export const JOB_SIGNATURE_FILE = ".__nvfl_sig.json";
 export const JOB_SUBMITTER_CERT = ".__nvfl_submitter.crt";
+/** The manifest file (src/pki/job-manifest.ts); named here so FLARE's walk skips it. */
+export const JOB_MANIFEST_FILE = ".__cohort_job_manifest.json";
 
-export const JobSignatureErrorCode = {
-  Unsigned: "ERR_JOB_UNSIGNED",
-  Tampered: "ERR_JOB_TAMPERED",
-  BadSigner: "ERR_JOB_BAD_SIGNER",
-} as const;
+export { JobSignatureErrorCode };
 
 const sigMapSchema = z.record(z.string().min(1), z.string().min(1));
 
 /** Files the signing scheme itself adds; skipped when looking at a job's content. */
 export function isJobSignatureFile(name: string): boolean {
-  return name === JOB_SIGNATURE_FILE || name === JOB_SUBMITTER_CERT;
+  return name === JOB_SIGNATURE_FILE || name === JOB_SUBMITTER_CERT || name === JOB_MANIFEST_FILE;
+}
+
+/** Removes every signature file (FLARE's and the manifest) from a job folder, before it is signed again. */
+export function stripJobSignatures(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    if (st.isDirectory()) stripJobSignatures(path);
+    else if (isJobSignatureFile(name)) rmSync(path, { force: true });
+  }
 }
 
 /** Signs a job folder in place (call it on a copy: it adds the signature files). */
@@ -36,7 +45,7 @@ export function signJobFolder(dir: string, signer: { certPem: string; keyPem: st
   const walk = (folder: string, isRoot: boolean): void => {
     const map: Record<string, string> = {};
     for (const name of readdirSync(folder).sort()) {
-      if (name === JOB_SIGNATURE_FILE || (isRoot && name === JOB_SUBMITTER_CERT)) continue;
+      if (name === JOB_SIGNATURE_FILE || (isRoot && (name === JOB_SUBMITTER_CERT || name === JOB_MANIFEST_FILE))) continue;
       const path = join(folder, name);
       const st = lstatSync(path);
       if (st.isSymbolicLink()) throw new CohortError(JobSignatureErrorCode.Tampered, `${path}: symbolic links cannot be signed into a job; copy the file instead`, { file: path });
@@ -60,7 +69,8 @@ export interface JobSigner {
 }
 
 /**
- * Verifies a signed job folder: the signer's certificate chains to `rootPem`, is an admin's (it
+ * FLARE's per-file check, kept for tools that read FLARE's files; Cohort trusts only the manifest
+ * ({@link verifyJobManifest}). Verifies a signed job folder: the signer's certificate chains to `rootPem`, is an admin's (it
  * carries a role), and every file and folder is covered by a valid signature with nothing added or
  * removed. Returns the signer (who the job's submitter is, whatever meta.json says).
  */
@@ -88,7 +98,7 @@ export function verifyJobFolder(dir: string, rootPem: string, at = new Date()): 
     } catch {
       throw new CohortError(JobSignatureErrorCode.Tampered, `job folder ${rel}: ${JOB_SIGNATURE_FILE} is not a valid signature map`, { path: rel });
     }
-    const present = readdirSync(folder).filter((n) => n !== JOB_SIGNATURE_FILE && !(isRoot && n === JOB_SUBMITTER_CERT));
+    const present = readdirSync(folder).filter((n) => n !== JOB_SIGNATURE_FILE && !(isRoot && (n === JOB_SUBMITTER_CERT || n === JOB_MANIFEST_FILE)));
     for (const name of present) {
       const path = join(folder, name);
       const st = lstatSync(path);

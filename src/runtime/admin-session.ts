@@ -2,8 +2,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statS
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
-import { CohortError } from "../errors/index.js";
-import { signJobFolder, verifyStartupKit } from "../pki/index.js";
+import { CohortError, isCohortError } from "../errors/index.js";
+import { JobSignatureErrorCode, signJob, verifyJobManifest, verifyStartupKit } from "../pki/index.js";
 import { loadKitConfig } from "../config/index.js";
 import { decode, encode } from "../wire/index.js";
 import { driverFor, TransportClient } from "../transport/index.js";
@@ -23,6 +23,8 @@ export class AdminSession {
     private readonly client: TransportClient,
     readonly kitDir: string,
     private readonly signer: { certPem: string; keyPem: string },
+    /** The project's root certificate: the console checks a stored job's manifest before it re-signs it (clone_job). */
+    private readonly rootPem: string,
     /** The admin's name (certificate CN). */
     readonly user: string,
     /** Attached to every command for sites that require an identity-provider token. */
@@ -51,7 +53,7 @@ export class AdminSession {
       ...(options.log ? { log: options.log } : {}),
     });
     await client.connectOnce();
-    return new AdminSession(client, kitDir, { certPem: read(a.client_cert), keyPem: read(a.client_key) }, verified.name, options.oidcToken);
+    return new AdminSession(client, kitDir, { certPem: read(a.client_cert), keyPem: read(a.client_key) }, read(a.ca_cert), verified.name, options.oidcToken);
   }
 
   /** Runs one command; resolves with the server's answer (plain data) or rejects with its refusal. */
@@ -66,12 +68,13 @@ export class AdminSession {
       const tmp = mkdtempSync(join(tmpdir(), "cohort-signed-job-"));
       try {
         cpSync(dir, tmp, { recursive: true, dereference: false });
-        signJobFolder(tmp, this.signer);
+        signJob(tmp, this.signer, { jobName: jobNameOf(tmp) });
         return await this.call(cmd, [folder], await (await loadArchive()).packFolder(tmp));
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
     }
+    if (cmd === "clone_job" && args.length === 1 && args[0]) return this.cloneJob(args[0]);
     const answer = await this.call(cmd, args);
     if (cmd === "download_job" && args.length === 1) {
       const r = z.object({ job_id: z.string(), meta: z.unknown(), total_bytes: z.number().int().nonnegative(), parts: z.number().int().positive() }).parse(answer);
@@ -102,6 +105,30 @@ export class AdminSession {
     return this.call("submit_job", [label], archive);
   }
 
+  /**
+   * clone_job: the server hands over the stored job; the console checks its files against the
+   * manifest its submitter signed, then signs a fresh manifest (new nonce and time) with this
+   * admin's key and sends it back. The server checks that the content is the stored job's.
+   */
+  private async cloneJob(id: string): Promise<unknown> {
+    const stored = z.object({ job_id: z.string(), archive: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(await this.call("clone_job", [id]));
+    const archive = await loadArchive();
+    const tmp = mkdtempSync(join(tmpdir(), "cohort-clone-"));
+    try {
+      await archive.unpackArchive(stored.archive, tmp);
+      let jobName: string;
+      try {
+        jobName = verifyJobManifest(tmp, this.rootPem).manifest.job_name;
+      } catch (err) {
+        throw new CohortError(isCohortError(err) ? err.code : JobSignatureErrorCode.Tampered, `clone_job ${id}: the stored job does not match a manifest signed by an admin of this project, so it is not re-signed: ${(err as Error).message}`, { jobId: id }, { cause: err });
+      }
+      signJob(tmp, this.signer, { jobName });
+      return await this.call("clone_job", [id], await archive.packFolder(tmp));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
   private resolveJobFolder(folder: string): string {
     const candidates = isAbsolute(folder) ? [folder] : [resolve(folder), join(this.kitDir, "transfer", folder)];
     for (const c of candidates) if (existsSync(c) && statSync(c).isDirectory()) return c;
@@ -117,4 +144,18 @@ export class AdminSession {
   async close(): Promise<void> {
     await this.client.stop();
   }
+}
+
+/** The job name the manifest signs: meta.json's `name` (the server and sites check they agree). */
+function jobNameOf(dir: string): string {
+  const file = join(dir, "meta.json");
+  const parsed = z.object({ name: z.string().min(1) }).safeParse((() => {
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as unknown;
+    } catch {
+      return undefined;
+    }
+  })());
+  if (!parsed.success) throw new CohortError("ERR_JOB_INVALID", `${file}: field name is missing or not a string; give the job a name in meta.json`, { file, field: "name" });
+  return parsed.data.name;
 }

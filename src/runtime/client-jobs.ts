@@ -11,6 +11,7 @@ import { JobChild } from "./job-process.js";
 import { loadJobFolder, RuntimeErrorCode } from "./job-def.js";
 import { checkComponents, startsProcesses } from "./component-check.js";
 import type { SiteResources } from "./resources.js";
+import { JobNonceStore } from "./job-nonces.js";
 import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
@@ -61,12 +62,14 @@ interface SiteJob {
 export class ClientJobManager {
   private readonly jobs = new Map<string, SiteJob>();
   private readonly kitKey: KeyObject | undefined;
+  private readonly nonces: JobNonceStore;
   private he: HeFilterRunner | undefined;
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; confinement: JobConfinement; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: SerializedCkksContext; keyPem?: string },
+    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; confinement: JobConfinement; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: SerializedCkksContext; keyPem?: string; jobManifestMaxAgeDays?: number },
   ) {
+    this.nonces = new JobNonceStore(join(o.workspace, "job_manifest_nonces.jsonl"), o.jobManifestMaxAgeDays);
     // The site's kit key seals and opens peer messages; it stays in this process (never the job child's).
     this.kitKey = o.keyPem ? createPrivateKey(o.keyPem) : undefined;
   }
@@ -116,6 +119,8 @@ export class ClientJobManager {
       // The site's privacy scope (local/privacy.json), checked before any job code starts.
       const scope = this.o.privacy?.scopeForJob(def.meta.scope);
       const clearance = clearJobForSite(this.o.security, appRoot, def, d.app);
+      // One signed submission, one job id; and at first deployment, not too old.
+      if (clearance.manifest) this.nonces.admit(this.o.site, d.job_id, clearance.manifest);
       for (const w of clearance.warnings) {
         this.o.log(`job ${d.job_id}: ${w}`);
         this.o.audit.append({ action: "job.component_warning", outcome: "ok", job: d.job_id, reason: w });

@@ -245,6 +245,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       plugins,
       privacy,
       keyPem: read(c.client.ssl_private_key),
+      ...(site?.job_manifest_max_age_days !== undefined ? { jobManifestMaxAgeDays: site.job_manifest_max_age_days } : {}),
       // The CKKS client context, when the kit has one (HEBuilder writes and signs it).
       ...(existsSync(join(startup, CLIENT_CONTEXT_FILE)) ? { he: readCkksContextFile(join(startup, CLIENT_CONTEXT_FILE), "client") } : {}),
     });

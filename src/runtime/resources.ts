@@ -12,6 +12,8 @@ export const siteResourcesSchema = z.object({
   /** FLARE's component safety: allowed component paths or prefixes ("*" = all); absent = built-ins. */
   class_allow_list: z.array(z.string()).optional(),
   class_list_enforcement_mode: z.enum(["enforce", "warn"]).default("enforce"),
+  /** Days after signing during which a job's manifest may be deployed here the first time (default 30). */
+  job_manifest_max_age_days: z.number().positive().max(36_500).optional(),
   /** Site plugins: [{path, args}] (built-ins or local/custom modules). */
   plugins: z.unknown().optional(),
 }).extend(confinementResourcesSchema.shape);

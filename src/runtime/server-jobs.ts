@@ -12,9 +12,9 @@ import { checkConfinementFor, describeConfinement, grantReadTree, type JobConfin
 import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefinition } from "./job-def.js";
 import { isFinished, JobStore, type JobStatus, type StoredJobMeta } from "./job-store.js";
 import { checkComponents } from "./component-check.js";
-import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
+import { clearJobForSite, verifyJobManifestOf, type SiteSecurityOptions } from "./site-security.js";
 import { firstRefusal, type SitePlugin } from "./plugins.js";
-import { JobSignatureErrorCode, verifyJobFolder } from "../pki/index.js";
+import { isJobSignatureFile, JobSignatureErrorCode, scanJobFolder } from "../pki/index.js";
 import { peekPeerMessageHeader } from "../auth/index.js";
 import type { FromChild } from "./child-protocol.js";
 
@@ -119,8 +119,34 @@ export class ServerJobManager {
     await this.end(id, "FINISHED:ABORTED", `aborted by ${by}`);
   }
 
-  async clone(id: string, user: { name: string; org: string; role: string }): Promise<StoredJobMeta> {
-    return this.submit(this.store.archive(id), user);
+  /**
+   * clone_job, in two steps. Without an archive: the stored job (checked against its manifest) for
+   * the console to re-sign. With one: a new job, if its manifest is the caller's and its files are
+   * the stored job's (signature files aside).
+   */
+  async clone(id: string, user: { name: string; org: string; role: string }, archive: Uint8Array | undefined): Promise<{ archive: Uint8Array } | StoredJobMeta> {
+    const stored = this.store.archive(id);
+    const content = await this.withUnpacked(stored, (dir) => {
+      if (this.o.security.requireSignedJobs) verifyJobManifestOf(dir, this.o.security.rootPem, loadJobFolder(dir));
+      return jobContent(dir);
+    });
+    if (!archive) return { archive: stored };
+    const offered = await this.withUnpacked(archive, (dir) => jobContent(dir));
+    const differs = [...new Set([...Object.keys(content), ...Object.keys(offered)])].filter((p) => content[p] !== offered[p]).sort();
+    if (differs.length > 0) {
+      throw new CohortError(JobSignatureErrorCode.Tampered, `clone_job ${id}: the re-signed job is not the stored job (${differs.slice(0, 5).join(", ")} differ${differs.length > 5 ? ", …" : ""}); run clone_job again, or submit_job for new content`, { jobId: id, path: differs[0] });
+    }
+    return this.submit(archive, user);
+  }
+
+  private async withUnpacked<T>(archive: Uint8Array, f: (dir: string) => T): Promise<T> {
+    const tmp = mkdtempSync(join(tmpdir(), "cohort-clone-"));
+    try {
+      await unpackArchive(archive, tmp);
+      return f(tmp);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
 
   delete(id: string): void {
@@ -192,7 +218,7 @@ export class ServerJobManager {
       checkComponents(job);
       let submitter = user;
       try {
-        const signer = verifyJobFolder(tmp, this.o.security.rootPem);
+        const { signer } = verifyJobManifestOf(tmp, this.o.security.rootPem, job);
         if (signer.name !== user.name) throw new CohortError(JobSignatureErrorCode.BadSigner, `the job is signed by ${signer.name}, not by ${user.name} who submits it`, { signer: signer.name });
         submitter = { name: signer.name, org: signer.org, role: signer.role };
       } catch (err) {
@@ -405,4 +431,10 @@ export class ServerJobManager {
     }
     this.schedule();
   }
+}
+
+/** A job's files by path → SHA-256, without signature files (what a clone must keep unchanged). */
+function jobContent(dir: string): Record<string, string> {
+  const { files } = scanJobFolder(dir);
+  return Object.fromEntries(Object.entries(files).filter(([p]) => !isJobSignatureFile(p.split("/").pop() ?? p)));
 }

@@ -1,5 +1,5 @@
 import { CohortError, isCohortError } from "../errors/index.js";
-import { JobSignatureErrorCode, verifyJobFolder, type JobSigner } from "../pki/index.js";
+import { JobSignatureErrorCode, verifyJobManifest, type JobManifest, type JobSigner } from "../pki/index.js";
 import { componentFor, registeredComponentPaths } from "./components/registry.js";
 import { startsProcesses } from "./component-check.js";
 import type { ComponentConfig, JobApp, JobDefinition } from "./job-def.js";
@@ -36,6 +36,8 @@ export const SiteSecurityErrorCode = {
 export interface JobClearance {
   /** Who submitted the job, from its verified signature (never from meta.json). */
   readonly submitter: JobSigner | undefined;
+  /** The job's verified manifest (undefined for an unsigned job where require_signed_jobs is false). */
+  readonly manifest: JobManifest | undefined;
   readonly byoc: boolean;
   readonly warnings: readonly string[];
 }
@@ -50,6 +52,15 @@ function allowed(path: string, list: readonly string[]): boolean {
   return list.some((entry) => entry === "*" || entry === path || (entry.endsWith(".") ? path.startsWith(entry) : path.startsWith(`${entry}.`)));
 }
 
+/** The job's manifest, verified, and naming the job that meta.json names. */
+export function verifyJobManifestOf(jobDir: string, rootPem: string, def: JobDefinition): { signer: JobSigner; manifest: JobManifest } {
+  const { signer, manifest } = verifyJobManifest(jobDir, rootPem);
+  if (manifest.job_name !== def.meta.name) {
+    throw new CohortError(JobSignatureErrorCode.BadManifest, `the manifest's job_name ${JSON.stringify(manifest.job_name)} is not meta.json's name ${JSON.stringify(def.meta.name)}: the files belong to another job; sign the job again`, { field: "job_name", value: manifest.job_name });
+  }
+  return { signer, manifest };
+}
+
 /**
  * What a site checks before it deploys a job (FLARE's deploy path, made stricter): the job's
  * signature (the submitter is whoever signed it), the submitter's `submit_job` right and, for jobs
@@ -60,8 +71,9 @@ function allowed(path: string, list: readonly string[]): boolean {
 export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: JobDefinition, appName: string, role: "server" | "client" = "client"): JobClearance {
   const warnings: string[] = [];
   let submitter: JobSigner | undefined;
+  let manifest: JobManifest | undefined;
   try {
-    submitter = verifyJobFolder(jobDir, o.rootPem);
+    ({ signer: submitter, manifest } = verifyJobManifestOf(jobDir, o.rootPem, def));
   } catch (err) {
     if (!(isCohortError(err, JobSignatureErrorCode.Unsigned) && !o.requireSignedJobs)) {
       throw new CohortError(isCohortError(err) ? err.code : JobSignatureErrorCode.Tampered, `${o.site}: ${(err as Error).message}`, { site: o.site }, { cause: err });
@@ -89,5 +101,5 @@ export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: Job
       warnings.push(`${message}; allowed because class_list_enforcement_mode is warn`);
     }
   }
-  return { submitter, byoc, warnings };
+  return { submitter, manifest, byoc, warnings };
 }

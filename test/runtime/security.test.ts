@@ -5,10 +5,10 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { signJobFolder } from "../../src/pki/index.js";
+import { JOB_SIGNATURE_FILE, signJob } from "../../src/pki/index.js";
 import { AdminSession } from "../../src/runtime/index.js";
 import { packFolder } from "../../src/runtime/archive.js";
 import { REPO_ROOT, writeFile } from "../helpers/index.js";
@@ -127,18 +127,152 @@ describe("federated authorization", () => {
 });
 
 describe("signed jobs and commands", () => {
-  async function signedArchive(change: (d: string) => void): Promise<Uint8Array> {
+  const credsOf = (who: string): { certPem: string; keyPem: string } => {
+    const startup = join(kit(who), "startup");
+    return { certPem: readFileSync(join(startup, "client.crt"), "utf8"), keyPem: readFileSync(join(startup, "client.key"), "utf8") };
+  };
+
+  /** A job signed as the console signs it (FLARE's per-file files, then the manifest), then changed. */
+  async function signedArchive(change: (d: string) => void, o: { job?: string; at?: Date; byoc?: boolean; minClients?: number } = {}): Promise<Uint8Array> {
     const tmp = mkdtempSync(join(tmpdir(), "cohort-tamper-"));
     try {
-      cpSync(quickJob(`tamper-${Math.random().toString(16).slice(2, 8)}`), tmp, { recursive: true });
-      const startup = join(kit(ADMINS.pa), "startup");
-      signJobFolder(tmp, { certPem: readFileSync(join(startup, "client.crt"), "utf8"), keyPem: readFileSync(join(startup, "client.key"), "utf8") });
+      const name = o.job ?? `tamper-${Math.random().toString(16).slice(2, 8)}`;
+      cpSync(quickJob(name, { byoc: o.byoc ?? false, ...(o.minClients ? { minClients: o.minClients } : {}) }), tmp, { recursive: true });
+      signJob(tmp, credsOf(ADMINS.pa), { jobName: name, ...(o.at ? { at: o.at } : {}) });
       change(tmp);
       return await packFolder(tmp);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
   }
+
+  /** FLARE's signature map of a folder, edited in place (what a holder of signed jobs can do). */
+  function editSigMap(folder: string, edit: (map: Record<string, string>) => void): void {
+    const file = join(folder, JOB_SIGNATURE_FILE);
+    const map = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+    edit(map);
+    writeFile(file, JSON.stringify(map));
+  }
+
+  /** Moves a file and its FLARE signature entry (the per-file scheme still verifies). */
+  function moveWithEntry(root: string, from: string, to: string): void {
+    const [fromDir, fromName] = [join(root, from, ".."), from.split("/").pop() ?? from];
+    const [toDir, toName] = [join(root, to, ".."), to.split("/").pop() ?? to];
+    let sig = "";
+    editSigMap(fromDir, (m) => {
+      sig = m[fromName] ?? "";
+      delete m[fromName];
+    });
+    mkdirSync(toDir, { recursive: true });
+    renameSync(join(root, from), join(root, to));
+    editSigMap(toDir, (m) => {
+      m[toName] = sig;
+    });
+  }
+
+  async function waitFinishedAt(jobId: string): Promise<Record<string, unknown>> {
+    return waitFinished(jobId, 120_000);
+  }
+
+  test("a file dropped, renamed or moved with its FLARE entry, or transplanted from another signed job, is refused at submit and audited", { timeout: 120_000 }, async () => {
+    const s = await AdminSession.open(kit(ADMINS.pa));
+    try {
+      // Job B: same signer, another client config (as if without the DP filter the submitter put in A).
+      const otherTmp = mkdtempSync(join(tmpdir(), "cohort-other-"));
+      cpSync(quickJob("other-job", { byoc: true }), otherTmp, { recursive: true });
+      const cfg = join(otherTmp, "app", "config", "config_fed_client.json");
+      writeFile(cfg, readFileSync(cfg, "utf8").replace('"max_train_samples":1000', '"max_train_samples":500'));
+      signJob(otherTmp, credsOf(ADMINS.pa), { jobName: "other-job" });
+      const cases: [string, (d: string) => void, RegExp][] = [
+        ["dropped", (d) => {
+          editSigMap(join(d, "app", "custom"), (m) => delete m["notes.js"]);
+          unlinkSync(join(d, "app", "custom", "notes.js"));
+        }, /app\/custom\/(notes\.js was removed|\.__nvfl_sig\.json was changed) after signing/],
+        ["renamed", (d) => moveWithEntry(d, "app/custom/notes.js", "app/custom/renamed.js"), /app\/custom\/(renamed\.js was added|\.__nvfl_sig\.json was changed) after signing/],
+        ["moved", (d) => moveWithEntry(d, "app/custom/notes.js", "app/notes.js"), /app\/(notes\.js was added|\.__nvfl_sig\.json was changed|custom\/\.__nvfl_sig\.json was changed) after signing/],
+        ["transplanted", (d) => {
+          cpSync(cfg, join(d, "app", "config", "config_fed_client.json"));
+          const theirs = JSON.parse(readFileSync(join(otherTmp, "app", "config", JOB_SIGNATURE_FILE), "utf8")) as Record<string, string>;
+          editSigMap(join(d, "app", "config"), (m) => {
+            m["config_fed_client.json"] = theirs["config_fed_client.json"] ?? "";
+          });
+        }, /app\/config\/(config_fed_client\.json|\.__nvfl_sig\.json) was changed after signing/],
+      ];
+      for (const [what, change, re] of cases) {
+        await assert.rejects(s.submitArchive(await signedArchive(change, { byoc: true, job: `${what}-job` })), (e: { code?: string; message: string }) => {
+          assert.equal(e.code, "ERR_JOB_TAMPERED", `${what}: ${e.message}`);
+          assert.match(e.message, re, what);
+          return true;
+        }, what);
+        assert.ok(auditOf("localhost").some((l) => l["action"] === "admin.submit_job" && l["outcome"] === "denied" && l["code"] === "ERR_JOB_TAMPERED" && re.test(String(l["reason"]))), `${what}: the server audits the refusal with its reason`);
+      }
+      rmSync(otherTmp, { recursive: true, force: true });
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a signed submission replayed under a new job id is refused by the sites, naming the first job", { timeout: 300_000 }, async () => {
+    const archive = await signedArchive(() => undefined, { job: "replayed-job", minClients: 1 });
+    const s = await AdminSession.open(kit(ADMINS.pa));
+    try {
+      const first = String(((await s.submitArchive(archive)) as Record<string, unknown>)["job_id"]);
+      assert.equal((await waitFinishedAt(first))["status"], "FINISHED:COMPLETED");
+      const again = String(((await s.submitArchive(archive)) as Record<string, unknown>)["job_id"]);
+      const meta = await waitFinishedAt(again);
+      assert.notEqual(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+      assert.match(String(meta["status_reason"]), /already deployed here as job/, JSON.stringify(meta));
+      for (const site of SITES) {
+        const line = auditOf(site).find((l) => l["action"] === "job.deploy" && l["outcome"] === "denied" && l["job"] === again);
+        assert.equal(line?.["code"], "ERR_JOB_REPLAYED", `${site}: ${JSON.stringify(line)}`);
+        assert.match(String(line?.["reason"]), new RegExp(`already deployed here as job ${first}`));
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a manifest older than job_manifest_max_age_days is refused at first deployment", { timeout: 300_000 }, async () => {
+    const archive = await signedArchive(() => undefined, { job: "expired-job", minClients: 1, at: new Date(Date.now() - 40 * 86_400_000) });
+    const s = await AdminSession.open(kit(ADMINS.pa));
+    try {
+      const id = String(((await s.submitArchive(archive)) as Record<string, unknown>)["job_id"]);
+      const meta = await waitFinishedAt(id);
+      assert.notEqual(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+      assert.match(String(meta["status_reason"]), /job_manifest_max_age_days \(30\)/, JSON.stringify(meta));
+      const line = auditOf("site-1").find((l) => l["action"] === "job.deploy" && l["outcome"] === "denied" && l["job"] === id);
+      assert.equal(line?.["code"], "ERR_JOB_MANIFEST_EXPIRED", JSON.stringify(line));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("clone_job re-signs a fresh manifest with the cloner's key: the clone runs, signed by the cloner", { timeout: 300_000 }, async () => {
+    const src = await admin(ADMINS.lead, `submit_job ${quickJob("clone-source", { minClients: 1 })}`);
+    assert.equal(src.code, 0, src.text);
+    const srcId = String(src.json["job_id"]);
+    assert.equal((await waitFinishedAt(srcId))["status"], "FINISHED:COMPLETED");
+    const clone = await admin(ADMINS.pa, `clone_job ${srcId}`);
+    assert.equal(clone.code, 0, clone.text);
+    const cloneId = String(clone.json["job_id"]);
+    assert.notEqual(cloneId, srcId);
+    const meta = await waitFinishedAt(cloneId);
+    assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
+    assert.equal(meta["submitter_name"], ADMINS.pa);
+    // Each site took the clone as signed by the cloner (the submitter comes from the verified manifest).
+    const deployed = auditOf("site-1").find((l) => l["action"] === "job.deployed" && l["job"] === cloneId);
+    assert.equal(deployed?.["user"], ADMINS.pa, JSON.stringify(deployed));
+    // The second step of clone_job must carry the stored job's files: other content, even signed by the caller, is refused.
+    const s = await AdminSession.open(kit(ADMINS.pa));
+    try {
+      const other = await signedArchive((d) => writeFile(join(d, "app", "custom", "extra.js"), "export const x = 1;\n"), { job: "clone-source" });
+      const call = (s as unknown as { call: (cmd: string, args: string[], archive: Uint8Array) => Promise<unknown> }).call.bind(s);
+      await assert.rejects(call("clone_job", [srcId], other), (e: { code?: string; message: string }) => e.code === "ERR_JOB_TAMPERED" && /is not the stored job/.test(e.message));
+      assert.ok(auditOf("localhost").some((l) => l["action"] === "admin.clone_job" && l["outcome"] === "denied" && l["code"] === "ERR_JOB_TAMPERED"));
+    } finally {
+      await s.close();
+    }
+  });
 
   test("a job changed, added to or cut after signing is refused; an unsigned one too", async () => {
     const s = await AdminSession.open(kit(ADMINS.pa));

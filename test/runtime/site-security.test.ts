@@ -6,7 +6,7 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { signJobFolder } from "../../src/pki/index.js";
+import { signJob } from "../../src/pki/index.js";
 import { signCommand } from "../../src/auth/index.js";
 import { AuditLog } from "../../src/audit/index.js";
 import { loadJobFolder } from "../../src/runtime/index.js";
@@ -27,6 +27,11 @@ const creds = (name: string): { certPem: string; keyPem: string } => ({ certPem:
 function security(requireSignedJobs = true): SiteSecurityOptions {
   const policy = parsePolicy(DEFAULT_AUTHORIZATION, "authorization.json.default");
   return { site: "site-1", rootPem: p.server.rootPem, requireSignedJobs, authorize: (r) => authorize(policy, { ...r, siteOrg: "org_a" }), components: { mode: "enforce" } };
+}
+
+/** Signs as the console does: FLARE's per-file signatures, then the manifest over everything. */
+function signJobFolder(d: string, signer: { certPem: string; keyPem: string }): void {
+  signJob(d, signer, { jobName: loadJobFolder(d).meta.name });
 }
 
 function jobCopy(): string {
