@@ -8,6 +8,7 @@ import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
 import { SecureChannel, type Body, type MessageHandler, type RequestHandler, type StreamHandler } from "./channel.js";
 import { TransportErrorCode } from "./errors.js";
 import { LoginRateLimiter } from "./login-limiter.js";
+import { PreLoginBudget } from "./drivers/prelogin.js";
 
 export const TOPIC_HEARTBEAT = "__heartbeat";
 export const TOPIC_RENEW = "__renew";
@@ -42,6 +43,8 @@ export interface TransportServerConfig {
   /** Login attempts per address per minute (default 30). */
   readonly loginAttemptsPerMinute?: number;
   readonly linkLimits?: Partial<LinkLimits>;
+  /** Bytes buffered for all connections that have not logged in, every listener together (default 16 MiB). */
+  readonly preLoginBudgetBytes?: number;
   readonly streams?: StreamReceiverOptions;
   /** Site sessions allowed at once (FLARE's max_num_clients, default 100); admins do not count. */
   readonly maxClients?: number;
@@ -111,12 +114,15 @@ export class TransportServer {
   /** Starts every listener; resolves with their bound addresses. */
   async start(): Promise<{ host: string; port: number }[]> {
     const tls: TlsMaterial = { rootCaPem: this.c.rootPem, certPem: this.c.certPem, keyPem: this.c.keyPem };
+    // One budget for every listener: the cap is on the whole server's unauthenticated memory.
+    const preLoginBudget = new PreLoginBudget(this.c.preLoginBudgetBytes);
     for (const l of this.c.listeners) {
       const listener = await l.driver.listen({
         host: l.host,
         port: l.port,
         security: l.security,
         tls,
+        preLoginBudget,
         ...(this.c.linkLimits ? { limits: this.c.linkLimits } : {}),
         onConnection: (conn) => this.accept(conn, l.accepts),
         onRefused: (r: ConnectionRefusal) => this.refused({ action: "link.refused", address: r.remoteAddress, code: r.code, reason: r.reason }),
@@ -249,11 +255,15 @@ export class TransportServer {
     } else if (!this.limiter.allow(address)) {
       fail(AuthErrorCode.LoginRateLimited, `more than ${this.c.loginAttemptsPerMinute ?? 30} login attempts from ${address} within a minute`);
     }
-    conn.onClose(() => {
+    conn.onClose((error) => {
       this.connections.delete(conn);
       if (!finished) {
         finished = true;
         release();
+        // The link failed before login (a frame above the pre-login limit, the pre-login budget): audit why.
+        if (isCohortError(error) && error.code !== "ERR_LINK_CLOSED") {
+          this.refused({ action: "login.refused", code: error.code, reason: error.message, address, ...(pending ? { peer: pending.hello.name } : {}) });
+        }
       }
       channel?.handleClose();
     });
@@ -285,6 +295,8 @@ export class TransportServer {
           }
           finished = true;
           release();
+          // Logged in: the link now takes frames up to maxFrameBytes and leaves the pre-login budget.
+          conn.authenticated?.();
           channel = this.openSession(conn, identity, keys);
           return;
         }

@@ -49,6 +49,11 @@ export class CohortProcess {
     this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
   }
 
+  /** The process id (for /proc/<pid>/status). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
   get output(): string {
     return this.lines.join("\n");
   }

@@ -107,6 +107,28 @@ export function linkCompliance(driver: Driver, options: ComplianceOptions = {}):
         }, { limits: { maxFrameBytes: max } });
       });
 
+      test("before login a frame above preLoginFrameBytes closes the link at its header; after authenticated() it passes", { timeout: 20_000 }, async () => {
+        const pre = 64 * 1024;
+        await withHarness(driver, security, pki, async (h) => {
+          const client = new Collector(await h.dial());
+          const server = await h.accepted();
+          await client.connection.send([randomBytes(pre)]);
+          assert.equal((await server.next()).length, pre, "a frame of exactly the pre-login limit passes");
+          // Announces 8 MiB: refused at the header (the body is never buffered).
+          await client.connection.send([randomBytes(8 * MiB)]).catch(() => undefined);
+          const error = await server.closed;
+          assert.ok(oversizeCodes.includes((error as { code?: string } | undefined)?.code ?? ""), `receiver closed with ${String(error)}`);
+          if ((error as { code?: string } | undefined)?.code === "ERR_LINK_FRAME_TOO_LARGE") assert.match((error as Error).message, /before login/);
+          assert.equal(server.frames.length, 1);
+          // The same frame after login passes.
+          const late = new Collector(await h.dial());
+          const lateServer = await h.accepted();
+          lateServer.connection.authenticated?.();
+          await late.connection.send([randomBytes(8 * MiB)]);
+          assert.equal((await lateServer.next()).length, 8 * MiB);
+        }, { preLogin: true });
+      });
+
       test("1000 small frames in order, and a 32 MiB frame", { timeout: 30_000 }, async () => {
         await withHarness(driver, security, pki, async (h) => {
           const client = new Collector(await h.dial());

@@ -69,6 +69,11 @@ export interface HarnessOptions {
   readonly host?: string;
   readonly limits?: Partial<LinkLimits>;
   readonly listenerTls?: TlsMaterial | undefined;
+  /**
+   * Leave server connections in their pre-login state (frames above preLoginFrameBytes refused).
+   * By default the harness plays a server whose peer has logged in: it calls `authenticated()`.
+   */
+  readonly preLogin?: boolean;
   /** Called for each server connection before the collector is attached (e.g. to pause it). */
   readonly onServerConnection?: (connection: Connection) => void;
 }
@@ -85,6 +90,7 @@ export async function harness(driver: Driver, security: ConnectionSecurity, cert
     tls: "listenerTls" in options ? options.listenerTls : listenerMaterial(security, certs),
     ...(options.limits ? { limits: options.limits } : {}),
     onConnection: (connection) => {
+      if (!options.preLogin) connection.authenticated?.();
       options.onServerConnection?.(connection);
       const collector = new Collector(connection);
       const taker = takers.shift();

@@ -13,6 +13,8 @@ export const LinkErrorCode = {
   ServerIdentity: "ERR_LINK_SERVER_IDENTITY",
   /** A frame above maxFrameBytes (sent: rejected locally; received: the connection is closed). */
   FrameTooLarge: "ERR_LINK_FRAME_TOO_LARGE",
+  /** Before login: the bytes buffered for all unauthenticated connections reached the server-wide budget. */
+  PreLoginBudget: "ERR_LINK_PRELOGIN_BUDGET",
   /** send() on a closed connection; or the connection was lost. */
   Closed: "ERR_LINK_CLOSED",
   /** Bad options (missing TLS material for the mode, bad limits). */
