@@ -10,7 +10,7 @@ import type { CohortError } from "../../errors/index.js";
 import { DEFAULT_LINK_LIMITS, type DialOptions, type LinkLimits } from "../driver.js";
 import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
 import { resolveLimits } from "./limits.js";
-import { checkServerCertificate, connectorTlsOptions, formatAddress, trustedServerCa } from "./tls-options.js";
+import { alertRefusal, checkServerCertificate, connectorTlsOptions, formatAddress, trustedServerCa } from "./tls-options.js";
 
 /** Timeout and abort for one dial: `failed` rejects when either happens, until `done()`. */
 export class DialDeadline {
@@ -83,11 +83,18 @@ export interface DialedSocket {
   readonly socket: Socket;
   /** The server's verified certificate (tls/mtls). */
   readonly peerCertificate: X509Certificate | undefined;
+  /**
+   * Under TLS 1.3 the client's handshake is over before the server has checked its certificate:
+   * an mtls refusal arrives afterwards as a TLS alert. This gives the typed error for it, if any.
+   */
+  readonly alert: () => CohortError | undefined;
 }
 
 /** The dial error for a transport failure before the link was up. */
 export function transportDialError(err: unknown, address: string, security: DialOptions["security"]): CohortError {
   const code = (err as { code?: unknown }).code;
+  const alert = alertRefusal(typeof code === "string" ? code : undefined, address);
+  if (alert) return alert;
   if (code === "ECONNREFUSED") {
     return linkError(LinkErrorCode.Refused, `nothing accepts connections at ${address} (ECONNREFUSED)`, { address }, err);
   }
@@ -104,9 +111,14 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
   const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host);
   // Unset when connecting throws synchronously (bad options): the rejection then carries that error.
   let socket: Socket | undefined;
+  let lastError: unknown;
+  const alert = (): CohortError | undefined => {
+    const code = (lastError as { code?: unknown } | undefined)?.code;
+    return alertRefusal(typeof code === "string" ? code : undefined, address);
+  };
   const work = new Promise<DialedSocket>((resolve, reject) => {
     if (tlsOptions === undefined) {
-      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket: plain, peerCertificate: undefined }));
+      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket: plain, peerCertificate: undefined, alert }));
       socket = plain;
     } else {
       const trust = trustedServerCa(options.security, options.tls);
@@ -118,13 +130,16 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
           tlsSocket.destroy();
           reject(error);
         } else {
-          resolve({ socket: tlsSocket, peerCertificate: cert });
+          resolve({ socket: tlsSocket, peerCertificate: cert, alert });
         }
       });
       tlsSocket.setNoDelay(true);
       socket = tlsSocket;
     }
-    socket.on("error", (err) => reject(transportDialError(err, address, options.security)));
+    socket.on("error", (err) => {
+      lastError = err;
+      reject(transportDialError(err, address, options.security));
+    });
     socket.once("close", () => reject(transportDialError(new Error("connection closed"), address, options.security)));
   });
   return deadline.race(work, () => socket?.destroy());

@@ -248,7 +248,7 @@ function readRefusal(res: IncomingMessage, address: string): Promise<Error> {
 async function dial(options: DialOptions): Promise<Connection> {
   const { limits, address, deadline } = startDial(options);
   try {
-    const { socket, peerCertificate } = await connectTransport(options, deadline);
+    const { socket, peerCertificate, alert } = await connectTransport(options, deadline);
     const answeredWithTls = watchForTlsAnswer(socket, options, address);
     const url = `${options.security === "clear" ? "ws" : "wss"}://${address}${LINK_PATH}`;
     const ws = new WebSocket(url, {
@@ -266,7 +266,7 @@ async function dial(options: DialOptions): Promise<Connection> {
         void readRefusal(res, address).then(reject);
         setTimeout(() => req.destroy(), CLOSE_GRACE_MS).unref();
       });
-      ws.on("error", (err) => reject(answeredWithTls() ?? transportDialError(err, address, options.security)));
+      ws.on("error", (err) => reject(answeredWithTls() ?? alert() ?? transportDialError(err, address, options.security)));
     });
     return await deadline.race(opened, () => {
       ws.terminate();

@@ -242,7 +242,7 @@ async function listen(options: ListenOptions): Promise<Listener> {
 async function dial(options: DialOptions): Promise<Connection> {
   const { limits, address, deadline } = startDial(options);
   try {
-    const { socket, peerCertificate } = await connectTransport(options, deadline);
+    const { socket, peerCertificate, alert } = await connectTransport(options, deadline);
     const answeredWithTls = watchForTlsAnswer(socket, options, address);
     const init: ConnectionInit = { scheme: "tcp", security: options.security, remoteAddress: socket.remoteAddress ?? options.host, peerCertificate, maxFrameBytes: limits.maxFrameBytes };
     const notOurs = (): Error =>
@@ -261,7 +261,7 @@ async function dial(options: DialOptions): Promise<Connection> {
           connection.close();
         }
       }, () => reject(notOurs()));
-      connection.onClose((error) => reject(answeredWithTls() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)));
+      connection.onClose((error) => reject(answeredWithTls() ?? alert() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)));
       connection.writeControl(HELLO);
     });
     return await deadline.race(accepted, () => socket.destroy());

@@ -20,9 +20,11 @@ function require(material: TlsMaterial | undefined, field: keyof TlsMaterial, ro
 }
 
 /**
- * Listener options: present the server certificate; on mtls ask for a client certificate and
- * verify it against the root. `rejectUnauthorized` stays false so that the handshake completes and
- * {@link checkClientCertificate} can name the reason (the link refuses before reading any frame).
+ * Listener options: present the server certificate; on mtls require a client certificate issued
+ * by the root, in the handshake (`requestCert` + `rejectUnauthorized`): a client without one gets
+ * a TLS alert (certificate_required, or handshake_failure under TLS 1.2); one whose certificate does
+ * not verify is dropped by Node's TLS layer as the handshake ends, before any byte of the link.
+ * The acceptor names the reason from the TLS error event ({@link handshakeRefusal}).
  */
 export function listenerTlsOptions(security: ConnectionSecurity, material: TlsMaterial | undefined): TlsOptions | undefined {
   if (security === "clear") return undefined;
@@ -31,7 +33,7 @@ export function listenerTlsOptions(security: ConnectionSecurity, material: TlsMa
     cert: require(material, "certPem", "listener", security),
     minVersion: MIN_TLS_VERSION,
     requestCert: security === "mtls",
-    rejectUnauthorized: false,
+    rejectUnauthorized: security === "mtls",
   };
   if (security === "mtls") options.ca = require(material, "rootCaPem", "listener", security);
   return options;
@@ -113,6 +115,47 @@ export function checkClientCertificate(socket: TLSSocket, cert: X509Certificate 
   }
   if (socket.authorized) return undefined;
   return verificationRefusal(String(socket.authorizationError ?? "UNKNOWN"), cert, "the client", anchorDescription(rootCaPem));
+}
+
+/**
+ * Listener side, mtls: the refusal for a client the TLS layer turned away (`tlsClientError`), from
+ * OpenSSL's error code and the socket's verification result; undefined when it is not about the
+ * client certificate.
+ */
+export function handshakeRefusal(errorCode: string, authorizationError: string | undefined, rootCaPem: string): Refusal | undefined {
+  if (errorCode === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") {
+    return { code: LinkErrorCode.NoClientCert, reason: "the client presented no certificate (mtls requires one issued by the project root); refused in the TLS handshake" };
+  }
+  if (authorizationError === undefined || authorizationError === "") return undefined;
+  switch (authorizationError) {
+    case "CERT_HAS_EXPIRED":
+      return { code: LinkErrorCode.CertExpired, reason: "the client certificate has expired; refused in the TLS handshake" };
+    case "CERT_NOT_YET_VALID":
+      return { code: LinkErrorCode.CertNotYetValid, reason: "the client certificate is not valid yet; refused in the TLS handshake" };
+    default:
+      return {
+        code: LinkErrorCode.UntrustedCert,
+        reason: `the client certificate was not issued by the trusted root ${anchorDescription(rootCaPem)} (${authorizationError}); refused in the TLS handshake`,
+      };
+  }
+}
+
+/** Dial side: what a TLS alert from the listener means (OpenSSL codes of the alerts mtls sends). */
+export function alertRefusal(errorCode: string | undefined, address: string): CohortError | undefined {
+  if (errorCode === "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" || errorCode === "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE") {
+    return linkError(
+      LinkErrorCode.NoClientCert,
+      `the server at ${address} requires a client certificate (mtls) and refused the TLS handshake: connect with connection_security mtls and the kit's client.crt`,
+      { address, tlsError: errorCode },
+    );
+  }
+  if (errorCode !== undefined && /^ERR_SSL_.*ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|DECRYPT_ERROR)$/.test(errorCode)) {
+    return linkError(LinkErrorCode.UntrustedCert, `the server at ${address} refused this client's certificate in the TLS handshake (${errorCode}): use the certificate of a kit of this project`, {
+      address,
+      tlsError: errorCode,
+    });
+  }
+  return undefined;
 }
 
 /** The dial error when a server certificate's CN is not the expected identity. */
