@@ -38,6 +38,11 @@ export interface TransportServerConfig {
   readonly heartbeatTimeoutMs?: number;
   /** hello → login must complete within this (default 10 s). */
   readonly loginTimeoutMs?: number;
+  /**
+   * A login as a site that has a session is refused when that session answers a ping within this
+   * time (default 3 s); otherwise the old session is replaced.
+   */
+  readonly livenessCheckMs?: number;
   /** Logins in progress at once, all addresses (default 64). */
   readonly maxPendingLogins?: number;
   /** Login attempts per address per minute (default 30). */
@@ -88,6 +93,8 @@ export class TransportServer {
   private readonly limiter: LoginRateLimiter;
   private readonly streams: StreamReceiver;
   private pendingLogins = 0;
+  /** Site names whose live session is being ping-checked because of a new login. */
+  private readonly livenessChecks = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -293,11 +300,46 @@ export class TransportServer {
           if (identity.type === "client" && sites >= (this.c.maxClients ?? 100)) {
             throw new CohortError(AuthErrorCode.TooManyClients, `the server already has ${sites} sites connected (max_num_clients ${this.c.maxClients ?? 100})`, { max: this.c.maxClients ?? 100 });
           }
-          finished = true;
-          release();
-          // Logged in: the link now takes frames up to maxFrameBytes and leaves the pre-login budget.
-          conn.authenticated?.();
-          channel = this.openSession(conn, identity, keys);
+          const admitSession = (): void => {
+            if (finished) return;
+            finished = true;
+            release();
+            // Logged in: the link now takes frames up to maxFrameBytes and leaves the pre-login budget.
+            conn.authenticated?.();
+            channel = this.openSession(conn, identity, keys);
+          };
+          const live = identity.type === "client" ? this.sessions.get(identity.name) : undefined;
+          if (live === undefined) {
+            admitSession();
+            return;
+          }
+          // One session per site: the live one keeps it unless it fails a liveness check (a site
+          // restarted after a crash, whose old link is half-open, gets back in within seconds).
+          if (this.livenessChecks.has(identity.name)) {
+            throw new CohortError(TransportErrorCode.SessionConflict, `another login as ${identity.name} is being checked against its live session; retry in a few seconds`, { name: identity.name });
+          }
+          this.livenessChecks.add(identity.name);
+          const checkMs = this.c.livenessCheckMs ?? 3_000;
+          void live.channel
+            .ping(checkMs)
+            .then(
+              () => {
+                if (this.sessions.get(identity.name) !== live) return admitSession();
+                fail(
+                  TransportErrorCode.SessionConflict,
+                  `${identity.name} already has a live session (since ${live.since.toISOString()}, from ${live.connection.remoteAddress}) that answered a liveness check: a second login with its certificate is refused (a copied kit or a stolen key?). If this is the site restarting, it gets in once the old session stops answering (within ${checkMs / 1000} s); otherwise remove_client it and issue a new kit.`,
+                  identity.name,
+                );
+              },
+              () => {
+                if (this.sessions.get(identity.name) === live) {
+                  this.endSession(live, `replaced by a new login (no answer to a liveness check within ${checkMs} ms)`);
+                  live.channel.close("replaced by a new login");
+                }
+                admitSession();
+              },
+            )
+            .finally(() => this.livenessChecks.delete(identity.name));
           return;
         }
         throw new CohortError(AuthErrorCode.Malformed, `unexpected ${env.header.k} during login`, { kind: env.header.k });

@@ -10,7 +10,7 @@ import type { CohortError } from "../../errors/index.js";
 import { DEFAULT_LINK_LIMITS, type DialOptions, type LinkLimits } from "../driver.js";
 import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
 import { resolveLimits } from "./limits.js";
-import { alertRefusal, checkServerCertificate, connectorTlsOptions, formatAddress, trustedServerCa } from "./tls-options.js";
+import { alertRefusal, checkServerCertificate, connectorTlsOptions, formatAddress, serverVerificationError, trustedServerCa } from "./tls-options.js";
 
 /** Timeout and abort for one dial: `failed` rejects when either happens, until `done()`. */
 export class DialDeadline {
@@ -108,10 +108,11 @@ export function transportDialError(err: unknown, address: string, security: Dial
 /** Opens the TCP/TLS socket of a dial and verifies the server; rejects with a CohortError. */
 export function connectTransport(options: DialOptions, deadline: DialDeadline): Promise<DialedSocket> {
   const address = formatAddress(options.host, options.port);
-  const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host);
+  const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host, options.expectedServerIdentity);
   // Unset when connecting throws synchronously (bad options): the rejection then carries that error.
   let socket: Socket | undefined;
   let lastError: unknown;
+  let verified = false;
   const alert = (): CohortError | undefined => {
     const code = (lastError as { code?: unknown } | undefined)?.code;
     return alertRefusal(typeof code === "string" ? code : undefined, address);
@@ -123,6 +124,7 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
     } else {
       const trust = trustedServerCa(options.security, options.tls);
       const tlsSocket: TLSSocket = tlsConnect({ ...tlsOptions, host: options.host, port: options.port }, () => {
+        verified = true;
         // Node hands the peer certificate out once (a second call returns undefined): keep it.
         const cert = tlsSocket.getPeerX509Certificate();
         const error = checkServerCertificate(tlsSocket, cert, trust, options.expectedServerIdentity, address);
@@ -134,6 +136,18 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
         }
       });
       tlsSocket.setNoDelay(true);
+      // Node refuses an untrusted server in the handshake (rejectUnauthorized): name why.
+      tlsSocket.once("error", (err) => {
+        if (verified) return;
+        let cert: X509Certificate | undefined;
+        try {
+          cert = tlsSocket.getPeerX509Certificate();
+        } catch {
+          cert = undefined;
+        }
+        const refused = serverVerificationError(err, cert, trust, address);
+        if (refused) reject(refused);
+      });
       socket = tlsSocket;
     }
     socket.on("error", (err) => {

@@ -43,7 +43,7 @@ import { DialDeadline, connectTransport, startDial, type DialStart } from "./con
 import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./errors.js";
 import { resolveLimits } from "./limits.js";
 import { LinkListener, LISTENER_CLOSE_GRACE_MS } from "./listener.js";
-import { MIN_TLS_VERSION, alertRefusal, commonNameOf, serverIdentityError, trustedServerCa } from "./tls-options.js";
+import { CONNECTOR_MIN_TLS_VERSION, alertRefusal, commonNameOf, serverIdentityError, trustedServerCa } from "./tls-options.js";
 import type { CohortError } from "../../errors/index.js";
 
 /** The one method: /cohort.link.v1.Link/Frames, a bidirectional stream of raw frames. */
@@ -270,7 +270,8 @@ function channelCredentialsFor(options: DialOptions, address: string): DialCrede
   }
   const context = createSecureContext({
     ca: trustedServerCa(options.security, options.tls),
-    minVersion: MIN_TLS_VERSION,
+    // TLS 1.3 only: the client certificate follows the server's proof (see CONNECTOR_MIN_TLS_VERSION).
+    minVersion: CONNECTOR_MIN_TLS_VERSION,
     ...(mtls ? { cert: options.tls?.certPem, key: options.tls?.keyPem } : {}),
   });
   const expected = options.expectedServerIdentity;
@@ -303,7 +304,9 @@ async function diagnose(options: DialOptions, start: DialStart): Promise<CohortE
 
 function dialFailure(error: Partial<ServiceError>, options: DialOptions, address: string): CohortError {
   // grpc-js reduces a TLS alert from an mtls listener to text in `details`.
-  const alert = /alert certificate required|alert handshake failure/i.test(error.details ?? "")
+  const alert = /alert protocol version|unsupported protocol/i.test(error.details ?? "")
+    ? alertRefusal("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", address)
+    : /alert certificate required|alert handshake failure/i.test(error.details ?? "")
     ? alertRefusal("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", address)
     : /alert (unknown ca|bad certificate|certificate expired|certificate unknown)/i.test(error.details ?? "")
       ? alertRefusal("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", address)
