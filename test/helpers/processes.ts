@@ -97,6 +97,11 @@ export class CohortProcess {
   kill(): void {
     this.child.kill("SIGKILL");
   }
+
+  /** Sends a signal (e.g. SIGSTOP/SIGCONT to freeze a participant); no-op once it has exited. */
+  signal(name: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(name);
+  }
 }
 
 /**
