@@ -93,6 +93,8 @@ export class TransportServer {
   private readonly limiter: LoginRateLimiter;
   private readonly streams: StreamReceiver;
   private pendingLogins = 0;
+  /** Logins in progress per address (oldest first), as the function that drops each. */
+  private readonly pendingByAddress = new Map<string, (() => void)[]>();
   /** Site names whose live session is being ping-checked because of a new login. */
   private readonly livenessChecks = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -248,17 +250,34 @@ export class TransportServer {
       conn.send(refusal).catch(() => undefined).finally(() => conn.close(reason));
     };
     let released = false;
+    // On mtls a link whose client certificate verified is not anonymous: it does not take a slot
+    // of the unauthenticated pool.
+    const counted = conn.peerCertificate === undefined;
+    const evict = (): void => fail(TransportErrorCode.TooManyLogins, `the login pool is full and ${address} holds the most logins in progress; the oldest was dropped for another address`);
     const release = (): void => {
       if (released) return;
       released = true;
-      this.pendingLogins--;
+      if (counted) {
+        this.pendingLogins--;
+        this.forgetPending(address, evict);
+      }
       clearTimeout(timer);
     };
-    this.pendingLogins++;
+    if (counted) {
+      this.pendingLogins++;
+      this.pendingByAddress.set(address, [...(this.pendingByAddress.get(address) ?? []), evict]);
+    }
     const timer = setTimeout(() => fail(TransportErrorCode.LoginTimeout, `login not completed within ${this.c.loginTimeoutMs ?? 10_000} ms`), this.c.loginTimeoutMs ?? 10_000);
     timer.unref();
-    if (this.pendingLogins > (this.c.maxPendingLogins ?? 64)) {
-      fail(TransportErrorCode.TooManyLogins, `too many logins in progress (${this.pendingLogins - 1}); try again shortly`);
+    if (counted && this.pendingLogins > (this.c.maxPendingLogins ?? 64)) {
+      // Full: the address holding the most logins in progress gives up its oldest, so that many
+      // addresses at their connection limit cannot lock other peers out until the login timer.
+      const victim = this.evictionCandidate(address);
+      if (victim) victim();
+      else fail(TransportErrorCode.TooManyLogins, `too many logins in progress (${this.pendingLogins - 1}); try again shortly`);
+    }
+    if (finished) {
+      // refused above
     } else if (!this.limiter.allow(address)) {
       fail(AuthErrorCode.LoginRateLimited, `more than ${this.c.loginAttemptsPerMinute ?? 30} login attempts from ${address} within a minute`);
     }
@@ -347,6 +366,20 @@ export class TransportServer {
         fail(isCohortError(err) ? err.code : AuthErrorCode.Malformed, err instanceof Error ? err.message : String(err), pending?.hello.name);
       }
     });
+  }
+
+  private forgetPending(address: string, evict: () => void): void {
+    const list = (this.pendingByAddress.get(address) ?? []).filter((e) => e !== evict);
+    if (list.length === 0) this.pendingByAddress.delete(address);
+    else this.pendingByAddress.set(address, list);
+  }
+
+  /** The oldest login of the address holding the most, when that is more than `address` holds. */
+  private evictionCandidate(address: string): (() => void) | undefined {
+    const own = this.pendingByAddress.get(address)?.length ?? 0;
+    let most: (() => void)[] | undefined;
+    for (const list of this.pendingByAddress.values()) if (most === undefined || list.length > most.length) most = list;
+    return most !== undefined && most.length > own ? most[0] : undefined;
   }
 
   private openSession(conn: Connection, identity: PeerIdentity, keys: SessionKeys): SecureChannel {
