@@ -153,3 +153,24 @@ export async function rejectsWith(promise: Promise<unknown>, codes: readonly str
   }
   return assert.fail(`expected a rejection with ${codes.join(", ")}`);
 }
+
+/**
+ * A raw tcp-driver link from a test's own socket: sends the link preface once `ready` fires, and
+ * once the listener answered, calls `accepted` with a function that writes a frame header
+ * announcing `bytes` (then whatever body bytes the test chooses).
+ */
+export function rawTcpLink(socket: import("node:net").Socket, ready: "connect" | "secureConnect", accepted: (announce: (bytes: number) => void) => void): void {
+  socket.once(ready, () => {
+    const hello = Buffer.from("COHORT-LINK/1", "ascii");
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(hello.length);
+    socket.write(Buffer.concat([header, hello]));
+    socket.once("data", () =>
+      accepted((bytes) => {
+        const announced = Buffer.alloc(4);
+        announced.writeUInt32BE(bytes);
+        socket.write(announced);
+      }),
+    );
+  });
+}

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { Client, Metadata, credentials } from "@grpc/grpc-js";
 import { provisionProject, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { rawTcpLink } from "../helpers/transport-links.js";
 
 const ATTACKERS = 8;
 const ANNOUNCED = 60 * 1024 * 1024;
@@ -55,18 +56,10 @@ function tcpAttack(port: number, security: string): Promise<{ sent: number }> {
     const socket: Socket = security === "clear" ? netConnect({ host: "127.0.0.1", port }) : tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false });
     socket.on("error", () => undefined);
     const started = new Promise<number>((res) => {
-      socket.once(security === "clear" ? "connect" : "secureConnect", () => {
-        // The tcp link preface, then (once accepted) a frame header announcing 60 MiB and its body.
-        const hello = Buffer.from("COHORT-LINK/1", "ascii");
-        const header = Buffer.alloc(4);
-        header.writeUInt32BE(hello.length);
-        socket.write(Buffer.concat([header, hello]));
-        socket.once("data", () => {
-          const big = Buffer.alloc(4);
-          big.writeUInt32BE(ANNOUNCED);
-          socket.write(big);
-          void pump((c) => socket.write(c), () => new Promise((r) => socket.once("drain", r)), () => closed, ANNOUNCED).then(res);
-        });
+      // The tcp link preface, then (once accepted) a frame header announcing 60 MiB and its body.
+      rawTcpLink(socket, security === "clear" ? "connect" : "secureConnect", (announce) => {
+        announce(ANNOUNCED);
+        void pump((c) => socket.write(c), () => new Promise((r) => socket.once("drain", r)), () => closed, ANNOUNCED).then(res);
       });
     });
     socket.once("close", () => {

@@ -10,6 +10,7 @@ import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { provisionProject, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { rawTcpLink } from "../helpers/transport-links.js";
 
 const ADDRESSES = 8;
 const PER_ADDRESS = 32;
@@ -27,18 +28,11 @@ function hold(port: number, localAddress: string): Promise<boolean> {
     const socket = tlsConnect({ socket: raw, rejectUnauthorized: false });
     sockets.push(socket);
     socket.on("error", () => resolve(false));
-    socket.once("secureConnect", () => {
-      const hello = Buffer.from("COHORT-LINK/1", "ascii");
-      const header = Buffer.alloc(4);
-      header.writeUInt32BE(hello.length);
-      socket.write(Buffer.concat([header, hello]));
-      socket.once("data", () => {
-        // Half of a 60 KiB frame (under the pre-login limit): buffered until the login timer.
-        const big = Buffer.alloc(4);
-        big.writeUInt32BE(60 * 1024);
-        socket.write(Buffer.concat([big, Buffer.alloc(30 * 1024)]));
-        resolve(true);
-      });
+    rawTcpLink(socket, "secureConnect", (announce) => {
+      // Half of a 60 KiB frame (under the pre-login limit): buffered until the login timer.
+      announce(60 * 1024);
+      socket.write(Buffer.alloc(30 * 1024));
+      resolve(true);
     });
   });
 }
