@@ -227,6 +227,31 @@ export class SecureChannel {
     });
   }
 
+  /**
+   * Liveness check: an authenticated `ping`, resolved by the peer's authenticated `pong` (only the
+   * holder of this session's keys can answer); rejects on timeout or when the link closes.
+   */
+  ping(timeoutMs: number): Promise<void> {
+    const id = newId();
+    return new Promise<void>((resolve, reject) => {
+      if (this.closed) {
+        reject(this.closedError ?? new CohortError(TransportErrorCode.Closed, `link to ${this.o.peerName} is closed`, {}));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new CohortError(TransportErrorCode.Timeout, `${this.o.peerName} did not answer a ping within ${timeoutMs} ms`, { timeoutMs }));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve: () => resolve(), reject, timer });
+      this.sendFrame("ping", { id }, []).catch((err: Error) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(err);
+      });
+    });
+  }
+
   /** One-way message. */
   send(topic: string, body: Body): Promise<void> {
     return this.sendFrame("msg", { id: newId(), t: topic }, asParts(body));
@@ -354,8 +379,14 @@ export class SecureChannel {
       case "ping":
         await this.sendFrame("pong", { id: newId(), re: h.id }, []);
         return;
-      case "pong":
+      case "pong": {
+        const p = h.re ? this.pending.get(h.re) : undefined;
+        if (!p || !h.re) return;
+        this.pending.delete(h.re);
+        clearTimeout(p.timer);
+        p.resolve(new Uint8Array(0));
         return;
+      }
       case "bye":
         this.close("peer said bye");
         return;

@@ -46,8 +46,12 @@ export type ClientState = "connecting" | "connected" | "disconnected" | "stopped
  * keeps the session alive with heartbeats, renews its token before it expires, and reconnects with
  * capped exponential backoff and jitter when the link drops.
  */
+/** Dial failures that mean the server did not prove itself (audited at the site or console). */
+const SERVER_REFUSAL_CODES: ReadonlySet<string> = new Set(["ERR_LINK_UNTRUSTED_SERVER", "ERR_LINK_SERVER_IDENTITY", "ERR_LINK_TLS_VERSION"]);
+
 export class TransportClient {
   private channel: SecureChannel | undefined;
+  private lastServerRefusal: { code: string; at: number } | undefined;
   private token: string | undefined;
   private tokenExp = 0;
   private state: ClientState = "disconnected";
@@ -299,6 +303,7 @@ export class TransportClient {
             const delay = backoffDelay(attempt++, this.c.reconnect?.initialDelayMs ?? 500, this.c.reconnect?.maxDelayMs ?? 30_000);
             const code = isCohortError(err) ? `[${err.code}] ` : "";
             this.setState("disconnected", (err as Error).message);
+            this.auditServerRefusal(err);
             this.c.log?.(`connecting to ${this.c.host}:${this.c.port} failed: ${code}${(err as Error).message}; retrying in ${(delay / 1000).toFixed(1)} s`);
             await this.sleep(delay);
             continue;
@@ -308,6 +313,18 @@ export class TransportClient {
       }
     })();
     return first;
+  }
+
+  /**
+   * A server that failed this connector's checks (untrusted certificate, wrong CN, no TLS 1.3) is
+   * written to the audit log: once per code, and again at most every 5 minutes while it persists.
+   */
+  private auditServerRefusal(err: unknown): void {
+    if (!isCohortError(err) || !SERVER_REFUSAL_CODES.has(err.code)) return;
+    const now = Date.now();
+    if (this.lastServerRefusal?.code === err.code && now - this.lastServerRefusal.at < 300_000) return;
+    this.lastServerRefusal = { code: err.code, at: now };
+    this.c.audit?.append({ action: "server.refused", outcome: "denied", peer: this.c.serverName, address: `${this.c.host}:${this.c.port}`, code: err.code, reason: err.message });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { X509Certificate } from "node:crypto";
+import type { PreLoginBudget } from "./drivers/prelogin.js";
 
 /**
  * The contract every link driver (tcp, grpc, http) implements: an ordered, reliable stream of
@@ -26,6 +27,11 @@ export interface TlsMaterial {
 export interface LinkLimits {
   /** Largest frame accepted or sent, in bytes (default 64 MiB); larger ones close the connection. */
   readonly maxFrameBytes: number;
+  /**
+   * Largest frame accepted before the peer has logged in (listener side; default 64 KiB): a larger
+   * one closes the link at its header, before its body is read. Capped at maxFrameBytes.
+   */
+  readonly preLoginFrameBytes: number;
   /** Simultaneous connections from one remote address (listener only; default 32). */
   readonly maxConnectionsPerAddress: number;
   /** A connection must complete its TLS/transport handshake within this time (default 10 s). */
@@ -34,6 +40,7 @@ export interface LinkLimits {
 
 export const DEFAULT_LINK_LIMITS: LinkLimits = {
   maxFrameBytes: 64 * 1024 * 1024,
+  preLoginFrameBytes: 64 * 1024,
   maxConnectionsPerAddress: 32,
   handshakeTimeoutMs: 10_000,
 };
@@ -55,6 +62,11 @@ export interface ListenOptions {
   /** Required for tls and mtls. */
   readonly tls?: TlsMaterial;
   readonly limits?: Partial<LinkLimits>;
+  /**
+   * Caps the bytes buffered for every connection that has not logged in yet, shared by all the
+   * listeners of one server (default: one budget of 16 MiB per listener).
+   */
+  readonly preLoginBudget?: PreLoginBudget;
   /** Called for each established (handshaken, and on mtls client-certified) connection. */
   readonly onConnection: (connection: Connection) => void;
   /** Called for each connection refused at the link level. */
@@ -119,6 +131,11 @@ export interface Connection {
   onFrame(handler: (frame: Uint8Array) => void): void;
   /** Called once when the connection ends for any reason; `error` when it was not a clean close. */
   onClose(handler: (error?: Error) => void): void;
+  /**
+   * Listener side: the peer has logged in, so frames up to maxFrameBytes are accepted from now on
+   * (until then only preLoginFrameBytes, and its buffered bytes count against the pre-login budget).
+   */
+  authenticated?(): void;
   /** Closes the connection (idempotent). */
   close(reason?: string): void;
   readonly closed: boolean;

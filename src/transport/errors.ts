@@ -11,4 +11,6 @@ export const TransportErrorCode = {
   TooManyLogins: "ERR_TRANSPORT_TOO_MANY_LOGINS",
   NotConnected: "ERR_TRANSPORT_NOT_CONNECTED",
   StreamFailed: "ERR_TRANSPORT_STREAM_FAILED",
+  /** A login with the certificate of a site whose session is live (answered a liveness check). */
+  SessionConflict: "ERR_TRANSPORT_SESSION_CONFLICT",
 } as const;

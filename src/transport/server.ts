@@ -8,6 +8,7 @@ import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
 import { SecureChannel, type Body, type MessageHandler, type RequestHandler, type StreamHandler } from "./channel.js";
 import { TransportErrorCode } from "./errors.js";
 import { LoginRateLimiter } from "./login-limiter.js";
+import { PreLoginBudget } from "./drivers/prelogin.js";
 
 export const TOPIC_HEARTBEAT = "__heartbeat";
 export const TOPIC_RENEW = "__renew";
@@ -37,11 +38,18 @@ export interface TransportServerConfig {
   readonly heartbeatTimeoutMs?: number;
   /** hello → login must complete within this (default 10 s). */
   readonly loginTimeoutMs?: number;
+  /**
+   * A login as a site that has a session is refused when that session answers a ping within this
+   * time (default 3 s); otherwise the old session is replaced.
+   */
+  readonly livenessCheckMs?: number;
   /** Logins in progress at once, all addresses (default 64). */
   readonly maxPendingLogins?: number;
   /** Login attempts per address per minute (default 30). */
   readonly loginAttemptsPerMinute?: number;
   readonly linkLimits?: Partial<LinkLimits>;
+  /** Bytes buffered for all connections that have not logged in, every listener together (default 16 MiB). */
+  readonly preLoginBudgetBytes?: number;
   readonly streams?: StreamReceiverOptions;
   /** Site sessions allowed at once (FLARE's max_num_clients, default 100); admins do not count. */
   readonly maxClients?: number;
@@ -85,6 +93,10 @@ export class TransportServer {
   private readonly limiter: LoginRateLimiter;
   private readonly streams: StreamReceiver;
   private pendingLogins = 0;
+  /** Logins in progress per address (oldest first), as the function that drops each. */
+  private readonly pendingByAddress = new Map<string, (() => void)[]>();
+  /** Site names whose live session is being ping-checked because of a new login. */
+  private readonly livenessChecks = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -111,12 +123,15 @@ export class TransportServer {
   /** Starts every listener; resolves with their bound addresses. */
   async start(): Promise<{ host: string; port: number }[]> {
     const tls: TlsMaterial = { rootCaPem: this.c.rootPem, certPem: this.c.certPem, keyPem: this.c.keyPem };
+    // One budget for every listener: the cap is on the whole server's unauthenticated memory.
+    const preLoginBudget = new PreLoginBudget(this.c.preLoginBudgetBytes);
     for (const l of this.c.listeners) {
       const listener = await l.driver.listen({
         host: l.host,
         port: l.port,
         security: l.security,
         tls,
+        preLoginBudget,
         ...(this.c.linkLimits ? { limits: this.c.linkLimits } : {}),
         onConnection: (conn) => this.accept(conn, l.accepts),
         onRefused: (r: ConnectionRefusal) => this.refused({ action: "link.refused", address: r.remoteAddress, code: r.code, reason: r.reason }),
@@ -235,25 +250,46 @@ export class TransportServer {
       conn.send(refusal).catch(() => undefined).finally(() => conn.close(reason));
     };
     let released = false;
+    // On mtls a link whose client certificate verified is not anonymous: it does not take a slot
+    // of the unauthenticated pool.
+    const counted = conn.peerCertificate === undefined;
+    const evict = (): void => fail(TransportErrorCode.TooManyLogins, `the login pool is full and ${address} holds the most logins in progress; the oldest was dropped for another address`);
     const release = (): void => {
       if (released) return;
       released = true;
-      this.pendingLogins--;
+      if (counted) {
+        this.pendingLogins--;
+        this.forgetPending(address, evict);
+      }
       clearTimeout(timer);
     };
-    this.pendingLogins++;
+    if (counted) {
+      this.pendingLogins++;
+      this.pendingByAddress.set(address, [...(this.pendingByAddress.get(address) ?? []), evict]);
+    }
     const timer = setTimeout(() => fail(TransportErrorCode.LoginTimeout, `login not completed within ${this.c.loginTimeoutMs ?? 10_000} ms`), this.c.loginTimeoutMs ?? 10_000);
     timer.unref();
-    if (this.pendingLogins > (this.c.maxPendingLogins ?? 64)) {
-      fail(TransportErrorCode.TooManyLogins, `too many logins in progress (${this.pendingLogins - 1}); try again shortly`);
+    if (counted && this.pendingLogins > (this.c.maxPendingLogins ?? 64)) {
+      // Full: the address holding the most logins in progress gives up its oldest, so that many
+      // addresses at their connection limit cannot lock other peers out until the login timer.
+      const victim = this.evictionCandidate(address);
+      if (victim) victim();
+      else fail(TransportErrorCode.TooManyLogins, `too many logins in progress (${this.pendingLogins - 1}); try again shortly`);
+    }
+    if (finished) {
+      // refused above
     } else if (!this.limiter.allow(address)) {
       fail(AuthErrorCode.LoginRateLimited, `more than ${this.c.loginAttemptsPerMinute ?? 30} login attempts from ${address} within a minute`);
     }
-    conn.onClose(() => {
+    conn.onClose((error) => {
       this.connections.delete(conn);
       if (!finished) {
         finished = true;
         release();
+        // The link failed before login (a frame above the pre-login limit, the pre-login budget): audit why.
+        if (isCohortError(error) && error.code !== "ERR_LINK_CLOSED") {
+          this.refused({ action: "login.refused", code: error.code, reason: error.message, address, ...(pending ? { peer: pending.hello.name } : {}) });
+        }
       }
       channel?.handleClose();
     });
@@ -283,9 +319,46 @@ export class TransportServer {
           if (identity.type === "client" && sites >= (this.c.maxClients ?? 100)) {
             throw new CohortError(AuthErrorCode.TooManyClients, `the server already has ${sites} sites connected (max_num_clients ${this.c.maxClients ?? 100})`, { max: this.c.maxClients ?? 100 });
           }
-          finished = true;
-          release();
-          channel = this.openSession(conn, identity, keys);
+          const admitSession = (): void => {
+            if (finished) return;
+            finished = true;
+            release();
+            // Logged in: the link now takes frames up to maxFrameBytes and leaves the pre-login budget.
+            conn.authenticated?.();
+            channel = this.openSession(conn, identity, keys);
+          };
+          const live = identity.type === "client" ? this.sessions.get(identity.name) : undefined;
+          if (live === undefined) {
+            admitSession();
+            return;
+          }
+          // One session per site: the live one keeps it unless it fails a liveness check (a site
+          // restarted after a crash, whose old link is half-open, gets back in within seconds).
+          if (this.livenessChecks.has(identity.name)) {
+            throw new CohortError(TransportErrorCode.SessionConflict, `another login as ${identity.name} is being checked against its live session; retry in a few seconds`, { name: identity.name });
+          }
+          this.livenessChecks.add(identity.name);
+          const checkMs = this.c.livenessCheckMs ?? 3_000;
+          void live.channel
+            .ping(checkMs)
+            .then(
+              () => {
+                if (this.sessions.get(identity.name) !== live) return admitSession();
+                fail(
+                  TransportErrorCode.SessionConflict,
+                  `${identity.name} already has a live session (since ${live.since.toISOString()}, from ${live.connection.remoteAddress}) that answered a liveness check: a second login with its certificate is refused (a copied kit or a stolen key?). If this is the site restarting, it gets in once the old session stops answering (within ${checkMs / 1000} s); otherwise remove_client it and issue a new kit.`,
+                  identity.name,
+                );
+              },
+              () => {
+                if (this.sessions.get(identity.name) === live) {
+                  this.endSession(live, `replaced by a new login (no answer to a liveness check within ${checkMs} ms)`);
+                  live.channel.close("replaced by a new login");
+                }
+                admitSession();
+              },
+            )
+            .finally(() => this.livenessChecks.delete(identity.name));
           return;
         }
         throw new CohortError(AuthErrorCode.Malformed, `unexpected ${env.header.k} during login`, { kind: env.header.k });
@@ -293,6 +366,20 @@ export class TransportServer {
         fail(isCohortError(err) ? err.code : AuthErrorCode.Malformed, err instanceof Error ? err.message : String(err), pending?.hello.name);
       }
     });
+  }
+
+  private forgetPending(address: string, evict: () => void): void {
+    const list = (this.pendingByAddress.get(address) ?? []).filter((e) => e !== evict);
+    if (list.length === 0) this.pendingByAddress.delete(address);
+    else this.pendingByAddress.set(address, list);
+  }
+
+  /** The oldest login of the address holding the most, when that is more than `address` holds. */
+  private evictionCandidate(address: string): (() => void) | undefined {
+    const own = this.pendingByAddress.get(address)?.length ?? 0;
+    let most: (() => void)[] | undefined;
+    for (const list of this.pendingByAddress.values()) if (most === undefined || list.length > most.length) most = list;
+    return most !== undefined && most.length > own ? most[0] : undefined;
   }
 
   private openSession(conn: Connection, identity: PeerIdentity, keys: SessionKeys): SecureChannel {

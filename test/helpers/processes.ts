@@ -49,6 +49,11 @@ export class CohortProcess {
     this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
   }
 
+  /** The process id (for /proc/<pid>/status). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
   get output(): string {
     return this.lines.join("\n");
   }
@@ -95,6 +100,11 @@ export class CohortProcess {
 
   kill(): void {
     this.child.kill("SIGKILL");
+  }
+
+  /** Sends a signal (e.g. SIGSTOP/SIGCONT to freeze a participant); no-op once it has exited. */
+  signal(name: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(name);
   }
 }
 

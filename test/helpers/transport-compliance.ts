@@ -6,6 +6,7 @@ import { describe, test, before } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { connect as netConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import type { ConnectionSecurity, Driver } from "../../src/transport/driver.js";
 import { testPki, type TestPki } from "./transport-certs.js";
 import { Collector, MODES, delay, harness, rejectsWith, until, type Harness } from "./transport-links.js";
@@ -105,6 +106,28 @@ export function linkCompliance(driver: Driver, options: ComplianceOptions = {}):
           assert.equal((await server.next()).toString(), "still here");
           await assertServes(h);
         }, { limits: { maxFrameBytes: max } });
+      });
+
+      test("before login a frame above preLoginFrameBytes closes the link at its header; after authenticated() it passes", { timeout: 20_000 }, async () => {
+        const pre = 64 * 1024;
+        await withHarness(driver, security, pki, async (h) => {
+          const client = new Collector(await h.dial());
+          const server = await h.accepted();
+          await client.connection.send([randomBytes(pre)]);
+          assert.equal((await server.next()).length, pre, "a frame of exactly the pre-login limit passes");
+          // Announces 8 MiB: refused at the header (the body is never buffered).
+          await client.connection.send([randomBytes(8 * MiB)]).catch(() => undefined);
+          const error = await server.closed;
+          assert.ok(oversizeCodes.includes((error as { code?: string } | undefined)?.code ?? ""), `receiver closed with ${String(error)}`);
+          if ((error as { code?: string } | undefined)?.code === "ERR_LINK_FRAME_TOO_LARGE") assert.match((error as Error).message, /before login/);
+          assert.equal(server.frames.length, 1);
+          // The same frame after login passes.
+          const late = new Collector(await h.dial());
+          const lateServer = await h.accepted();
+          lateServer.connection.authenticated?.();
+          await late.connection.send([randomBytes(8 * MiB)]);
+          assert.equal((await lateServer.next()).length, 8 * MiB);
+        }, { preLogin: true });
       });
 
       test("1000 small frames in order, and a 32 MiB frame", { timeout: 30_000 }, async () => {
@@ -218,9 +241,41 @@ export function linkRefusals(driver: Driver): void {
   describe(`${driver.scheme} driver refusals`, () => {
     test("mtls: a client without a certificate is refused and told why", { timeout: 15_000 }, async () => {
       await withHarness(driver, "mtls", pki, async (h) => {
-        await rejectsWith(h.dial({ security: "tls", tls: { rootCaPem: pki.ours.client.rootCaPem } }), ["ERR_LINK_NO_CLIENT_CERT"], /no certificate/);
+        await rejectsWith(h.dial({ security: "tls", tls: { rootCaPem: pki.ours.client.rootCaPem } }), ["ERR_LINK_NO_CLIENT_CERT"], /requires a client certificate/);
         await until(() => h.refusals.length > 0, 2000, "onRefused");
         assert.deepEqual(codes(h), ["ERR_LINK_NO_CLIENT_CERT"]);
+        await assertServes(h);
+      });
+    });
+
+    test("mtls: the TLS handshake itself refuses a client without a certificate (alert) or with a foreign one (no byte of the link)", { timeout: 20_000 }, async () => {
+      await withHarness(driver, "mtls", pki, async (h) => {
+        const raw = (material: { certPem?: string; keyPem?: string }): Promise<{ error: string | undefined; received: number }> =>
+          new Promise((resolve) => {
+            let received = 0;
+            let error: string | undefined;
+            const socket = tlsConnect({
+              host: "127.0.0.1",
+              port: h.listener.port,
+              rejectUnauthorized: false,
+              ...(driver.scheme === "grpc" ? { ALPNProtocols: ["h2"] } : {}),
+              ...(material.certPem ? { cert: material.certPem, key: material.keyPem } : {}),
+            });
+            // Speak first, as each driver's dialer does (tcp preface, HTTP upgrade, HTTP/2 preface).
+            socket.once("secureConnect", () => socket.write(driver.scheme === "tcp" ? Buffer.from([0, 0, 0, 13, ...Buffer.from("COHORT-LINK/1")]) : driver.scheme === "http" ? "GET /cohort/v1/link HTTP/1.1\r\nHost: x\r\n\r\n" : "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+            socket.on("data", (chunk: Buffer) => (received += chunk.length));
+            socket.on("error", (err: Error & { code?: string }) => (error ??= err.code));
+            socket.on("close", () => resolve({ error, received }));
+          });
+        const none = await raw({});
+        assert.equal(none.error, "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", "a client without a certificate gets the certificate_required alert");
+        assert.equal(none.received, 0, "no byte of the link reaches a client without a certificate");
+        const foreign = await raw(pki.foreign.client);
+        assert.equal(foreign.received, 0, "no byte of the link reaches a client with a foreign certificate");
+        await until(() => h.refusals.length >= 2, 5000, "onRefused");
+        assert.deepEqual(codes(h), ["ERR_LINK_NO_CLIENT_CERT", "ERR_LINK_UNTRUSTED_CERT"]);
+        assert.match(h.refusals[0]?.reason ?? "", /in the TLS handshake/);
+        assert.match(h.refusals[1]?.reason ?? "", /not issued by the trusted root.*in the TLS handshake/);
         await assertServes(h);
       });
     });
@@ -228,17 +283,19 @@ export function linkRefusals(driver: Driver): void {
     test("mtls: a client certificate from another CA is refused", { timeout: 15_000 }, async () => {
       await withHarness(driver, "mtls", pki, async (h) => {
         const tls = { ...pki.foreign.client, rootCaPem: pki.ours.client.rootCaPem };
-        await rejectsWith(h.dial({ tls }), ["ERR_LINK_UNTRUSTED_CERT"], /not issued by the trusted root/);
+        // Refused as the TLS handshake ends: Node's TLS server cannot send an alert for it, so the
+        // dialer sees the connection closed before the link.
+        await rejectsWith(h.dial({ tls }), ["ERR_LINK_UNTRUSTED_CERT", "ERR_LINK_REFUSED"]);
         await until(() => h.refusals.length > 0, 2000, "onRefused");
         assert.deepEqual(codes(h), ["ERR_LINK_UNTRUSTED_CERT"]);
-        assert.match(h.refusals[0]?.reason ?? "", /link_foreign/);
+        assert.match(h.refusals[0]?.reason ?? "", /not issued by the trusted root/);
         await assertServes(h);
       });
     });
 
     test("mtls: an expired client certificate is refused", { timeout: 15_000 }, async () => {
       await withHarness(driver, "mtls", pki, async (h) => {
-        await rejectsWith(h.dial({ tls: pki.expiredClient }), ["ERR_LINK_CERT_EXPIRED"], /expired/);
+        await rejectsWith(h.dial({ tls: pki.expiredClient }), ["ERR_LINK_CERT_EXPIRED", "ERR_LINK_REFUSED"]);
         await until(() => h.refusals.length > 0, 2000, "onRefused");
         assert.deepEqual(codes(h), ["ERR_LINK_CERT_EXPIRED"]);
         await assertServes(h);

@@ -69,6 +69,11 @@ export interface HarnessOptions {
   readonly host?: string;
   readonly limits?: Partial<LinkLimits>;
   readonly listenerTls?: TlsMaterial | undefined;
+  /**
+   * Leave server connections in their pre-login state (frames above preLoginFrameBytes refused).
+   * By default the harness plays a server whose peer has logged in: it calls `authenticated()`.
+   */
+  readonly preLogin?: boolean;
   /** Called for each server connection before the collector is attached (e.g. to pause it). */
   readonly onServerConnection?: (connection: Connection) => void;
 }
@@ -85,6 +90,7 @@ export async function harness(driver: Driver, security: ConnectionSecurity, cert
     tls: "listenerTls" in options ? options.listenerTls : listenerMaterial(security, certs),
     ...(options.limits ? { limits: options.limits } : {}),
     onConnection: (connection) => {
+      if (!options.preLogin) connection.authenticated?.();
       options.onServerConnection?.(connection);
       const collector = new Collector(connection);
       const taker = takers.shift();
@@ -146,4 +152,25 @@ export async function rejectsWith(promise: Promise<unknown>, codes: readonly str
     return e;
   }
   return assert.fail(`expected a rejection with ${codes.join(", ")}`);
+}
+
+/**
+ * A raw tcp-driver link from a test's own socket: sends the link preface once `ready` fires, and
+ * once the listener answered, calls `accepted` with a function that writes a frame header
+ * announcing `bytes` (then whatever body bytes the test chooses).
+ */
+export function rawTcpLink(socket: import("node:net").Socket, ready: "connect" | "secureConnect", accepted: (announce: (bytes: number) => void) => void): void {
+  socket.once(ready, () => {
+    const hello = Buffer.from("COHORT-LINK/1", "ascii");
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(hello.length);
+    socket.write(Buffer.concat([header, hello]));
+    socket.once("data", () =>
+      accepted((bytes) => {
+        const announced = Buffer.alloc(4);
+        announced.writeUInt32BE(bytes);
+        socket.write(announced);
+      }),
+    );
+  });
 }

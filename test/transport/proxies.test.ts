@@ -76,20 +76,22 @@ ${BUILDERS(scheme)}`,
       const r = await provision({ projectFile: project, workspace: join(dir, "ws") });
       assert.ok(r.warnings.some((w) => /site-1 connects with tls but the server listens with clear/.test(w)), r.warnings.join("\n"));
       const serverStartup = join(r.prodDir, "localhost", "startup");
-      const mtlsProxy = `ssl_certificate ${serverStartup}/server.crt; ssl_certificate_key ${serverStartup}/server.key;
+      // Sites require TLS 1.3 (the server proves itself before they send a certificate); nginx before
+      // 1.23.4 does not enable it by default.
+      const mtlsProxy = `ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate ${serverStartup}/server.crt; ssl_certificate_key ${serverStartup}/server.key;
     ssl_verify_client on; ssl_client_certificate ${serverStartup}/rootCA.pem;`;
       const nginx =
         scheme === "tcp"
           ? await Nginx.start(
               {
-                stream: `  server { listen 127.0.0.1:${p1} ssl; ssl_certificate ${proxy.cert}; ssl_certificate_key ${proxy.key}; proxy_pass 127.0.0.1:${ps}; }
+                stream: `  server { listen 127.0.0.1:${p1} ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate ${proxy.cert}; ssl_certificate_key ${proxy.key}; proxy_pass 127.0.0.1:${ps}; }
   server { listen 127.0.0.1:${p2} ssl; ${mtlsProxy} proxy_pass 127.0.0.1:${ps}; }`,
               },
               [p1, p2],
             )
           : await Nginx.start(
               {
-                http: `  server { listen 127.0.0.1:${p1} ssl; ssl_certificate ${proxy.cert}; ssl_certificate_key ${proxy.key};
+                http: `  server { listen 127.0.0.1:${p1} ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate ${proxy.cert}; ssl_certificate_key ${proxy.key};
     ${WS_LOCATION(ps)} }
   server { listen 127.0.0.1:${p2} ssl; ${mtlsProxy}
     ${WS_LOCATION(ps)} }`,

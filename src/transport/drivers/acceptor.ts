@@ -17,7 +17,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { ConnectionRefusal, ConnectionSecurity, LinkLimits, TlsMaterial } from "../driver.js";
 import { LinkErrorCode, errorMessage } from "./errors.js";
 import { AddressCounter } from "./limits.js";
-import { checkClientCertificate, listenerTlsOptions, type Refusal } from "./tls-options.js";
+import { checkClientCertificate, handshakeRefusal, listenerTlsOptions, type Refusal } from "./tls-options.js";
 
 /** A connection that passed the transport stage (TCP, or TLS and the client-certificate check). */
 export interface Admitted {
@@ -80,6 +80,7 @@ export class Acceptor {
   private readonly sockets = new Set<Socket>();
   private readonly pendingByPeer = new Map<string, Pending>();
   private readonly pendingAll = new Set<Pending>();
+  private readonly pendingByRaw = new WeakMap<Socket, Pending>();
   private closing = false;
   private onEmpty: (() => void) | undefined;
   port = 0;
@@ -147,19 +148,25 @@ export class Acceptor {
     this.sockets.add(raw);
     this.pendingAll.add(pending);
     this.pendingByPeer.set(peerKey(raw), pending);
+    this.pendingByRaw.set(raw, pending);
     raw.once("close", () => {
       this.counter.release(remoteAddress);
       this.sockets.delete(raw);
-      if (!pending.done) {
-        this.report(
-          pending,
-          this.tlsServer ? LinkErrorCode.TlsHandshake : LinkErrorCode.Protocol,
-          this.tlsServer && pending.socket !== raw
-            ? "the client closed the connection after the TLS handshake without starting the link (it may not trust this server's certificate)"
-            : "the client closed the connection before starting the link",
-        );
-      }
-      this.settle(pending);
+      const stage = this.tlsServer && pending.socket !== raw;
+      // Deferred: when the TLS layer refused the client (mtls), its error event comes after the
+      // raw socket's close and names the real reason; the first report wins.
+      setImmediate(() => {
+        if (!pending.done) {
+          this.report(
+            pending,
+            this.tlsServer ? LinkErrorCode.TlsHandshake : LinkErrorCode.Protocol,
+            stage
+              ? "the client closed the connection after the TLS handshake without starting the link (it may not trust this server's certificate)"
+              : "the client closed the connection before starting the link",
+          );
+        }
+        this.settle(pending);
+      });
       if (this.sockets.size === 0) this.onEmpty?.();
     });
     const ms = this.options.limits.handshakeTimeoutMs;
@@ -192,11 +199,18 @@ export class Acceptor {
   }
 
   private onTlsError(err: Error & { code?: string }, socket: TLSSocket): void {
-    const pending = this.pendingByPeer.get(peerKey(socket));
+    // A socket Node's TLS layer destroyed (mtls refusal) no longer knows its remote port: find it by
+    // the raw socket it wraps.
+    const parent = (socket as unknown as { _parent?: Socket })._parent;
+    const pending = (parent ? this.pendingByRaw.get(parent) : undefined) ?? this.pendingByPeer.get(peerKey(socket));
     socket.destroy();
     if (pending === undefined) return;
     const code = err.code ?? "";
-    if (NOT_TLS_CODES.has(code)) {
+    const certificate =
+      this.options.security === "mtls" ? handshakeRefusal(code, socket.authorizationError ? String(socket.authorizationError) : undefined, this.options.tls?.rootCaPem ?? "") : undefined;
+    if (certificate) {
+      this.report(pending, certificate.code, certificate.reason);
+    } else if (NOT_TLS_CODES.has(code)) {
       this.report(pending, LinkErrorCode.NotTls, `the client did not start a TLS handshake (a plaintext client on a ${this.options.security} listener: ${code})`);
     } else if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") {
       this.report(pending, LinkErrorCode.Timeout, `no TLS handshake within ${this.options.limits.handshakeTimeoutMs} ms`);

@@ -1,6 +1,8 @@
 import { randomBytes, type X509Certificate } from "node:crypto";
 import type { Connection, ConnectionSecurity, FramePlacement, FramePlacer, Scheme } from "../driver.js";
+import type { Socket } from "node:net";
 import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
+import { PreLoginMeter, type PreLoginBudget } from "./prelogin.js";
 
 export interface ConnectionInit {
   readonly scheme: Scheme;
@@ -8,6 +10,11 @@ export interface ConnectionInit {
   readonly remoteAddress: string;
   readonly peerCertificate: X509Certificate | undefined;
   readonly maxFrameBytes: number;
+  /**
+   * Listener side: frames above `frameBytes` are refused until {@link LinkConnection.authenticated},
+   * and the bytes read from `socket` and not yet delivered count against `budget`.
+   */
+  readonly preLogin?: { readonly frameBytes: number; readonly budget?: PreLoginBudget; readonly socket?: Socket };
 }
 
 /**
@@ -22,6 +29,9 @@ export abstract class LinkConnection implements Connection {
   readonly remoteAddress: string;
   readonly peerCertificate: X509Certificate | undefined;
   protected readonly maxFrameBytes: number;
+  /** Largest frame taken from the peer now: preLoginFrameBytes until login (listener side), then maxFrameBytes. */
+  protected receiveLimit: number;
+  private meter: PreLoginMeter | undefined;
 
   private frameHandler: ((frame: Uint8Array) => void) | undefined;
   /** Set by drivers that support placement (tcp), through `placeLargeFrames`. */
@@ -42,6 +52,42 @@ export abstract class LinkConnection implements Connection {
     this.remoteAddress = init.remoteAddress;
     this.peerCertificate = init.peerCertificate;
     this.maxFrameBytes = init.maxFrameBytes;
+    this.receiveLimit = init.preLogin ? Math.min(init.preLogin.frameBytes, init.maxFrameBytes) : init.maxFrameBytes;
+    if (init.preLogin?.budget && init.preLogin.socket) {
+      const meter = new PreLoginMeter(init.preLogin.budget, init.remoteAddress);
+      this.meter = meter;
+      // Registered before the driver's own listener: the budget is checked before bytes are buffered.
+      init.preLogin.socket.on("data", (chunk: Buffer) => {
+        const refusal = this.meter?.add(chunk.length);
+        if (refusal) this.fail(refusal);
+      });
+      this.whenFinished(() => meter.stop());
+    }
+  }
+
+  /** The peer logged in: frames up to maxFrameBytes from now on, and no more pre-login metering. */
+  authenticated(): void {
+    this.meter?.stop();
+    this.meter = undefined;
+    if (this.receiveLimit === this.maxFrameBytes) return;
+    this.receiveLimit = this.maxFrameBytes;
+    this.raiseReceiveLimit(this.maxFrameBytes);
+  }
+
+  /** Driver: apply a larger receive limit to the transport (the pre-login one was applied at creation). */
+  protected raiseReceiveLimit(_bytes: number): void {}
+
+  /** The error for a received frame above the current receive limit. */
+  protected tooLargeError(size: number | undefined): Error {
+    const before = this.meter !== undefined || this.receiveLimit < this.maxFrameBytes;
+    const what = size === undefined ? "a frame" : `a frame of ${size} bytes`;
+    return linkError(
+      LinkErrorCode.FrameTooLarge,
+      before
+        ? `received ${what} before login, above the pre-login limit of ${this.receiveLimit} bytes (only the login handshake may be sent before logging in)`
+        : `received ${what}, above maxFrameBytes ${this.maxFrameBytes}`,
+      { ...(size === undefined ? {} : { size }), max: this.receiveLimit, preLogin: before },
+    );
   }
 
   get closed(): boolean {
@@ -111,6 +157,7 @@ export abstract class LinkConnection implements Connection {
   /** Driver: a whole frame arrived. */
   protected deliver(frame: Uint8Array): void {
     if (this.finished) return;
+    this.meter?.settle();
     if (this.paused || this.frameHandler === undefined || this.queued.length > 0) {
       this.queued.push(frame);
       return;

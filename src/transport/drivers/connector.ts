@@ -10,7 +10,7 @@ import type { CohortError } from "../../errors/index.js";
 import { DEFAULT_LINK_LIMITS, type DialOptions, type LinkLimits } from "../driver.js";
 import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
 import { resolveLimits } from "./limits.js";
-import { checkServerCertificate, connectorTlsOptions, formatAddress, trustedServerCa } from "./tls-options.js";
+import { alertRefusal, checkServerCertificate, connectorTlsOptions, formatAddress, serverVerificationError, trustedServerCa } from "./tls-options.js";
 
 /** Timeout and abort for one dial: `failed` rejects when either happens, until `done()`. */
 export class DialDeadline {
@@ -83,11 +83,18 @@ export interface DialedSocket {
   readonly socket: Socket;
   /** The server's verified certificate (tls/mtls). */
   readonly peerCertificate: X509Certificate | undefined;
+  /**
+   * Under TLS 1.3 the client's handshake is over before the server has checked its certificate:
+   * an mtls refusal arrives afterwards as a TLS alert. This gives the typed error for it, if any.
+   */
+  readonly alert: () => CohortError | undefined;
 }
 
 /** The dial error for a transport failure before the link was up. */
 export function transportDialError(err: unknown, address: string, security: DialOptions["security"]): CohortError {
   const code = (err as { code?: unknown }).code;
+  const alert = alertRefusal(typeof code === "string" ? code : undefined, address);
+  if (alert) return alert;
   if (code === "ECONNREFUSED") {
     return linkError(LinkErrorCode.Refused, `nothing accepts connections at ${address} (ECONNREFUSED)`, { address }, err);
   }
@@ -101,16 +108,23 @@ export function transportDialError(err: unknown, address: string, security: Dial
 /** Opens the TCP/TLS socket of a dial and verifies the server; rejects with a CohortError. */
 export function connectTransport(options: DialOptions, deadline: DialDeadline): Promise<DialedSocket> {
   const address = formatAddress(options.host, options.port);
-  const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host);
+  const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host, options.expectedServerIdentity);
   // Unset when connecting throws synchronously (bad options): the rejection then carries that error.
   let socket: Socket | undefined;
+  let lastError: unknown;
+  let verified = false;
+  const alert = (): CohortError | undefined => {
+    const code = (lastError as { code?: unknown } | undefined)?.code;
+    return alertRefusal(typeof code === "string" ? code : undefined, address);
+  };
   const work = new Promise<DialedSocket>((resolve, reject) => {
     if (tlsOptions === undefined) {
-      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket: plain, peerCertificate: undefined }));
+      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket: plain, peerCertificate: undefined, alert }));
       socket = plain;
     } else {
       const trust = trustedServerCa(options.security, options.tls);
       const tlsSocket: TLSSocket = tlsConnect({ ...tlsOptions, host: options.host, port: options.port }, () => {
+        verified = true;
         // Node hands the peer certificate out once (a second call returns undefined): keep it.
         const cert = tlsSocket.getPeerX509Certificate();
         const error = checkServerCertificate(tlsSocket, cert, trust, options.expectedServerIdentity, address);
@@ -118,13 +132,28 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
           tlsSocket.destroy();
           reject(error);
         } else {
-          resolve({ socket: tlsSocket, peerCertificate: cert });
+          resolve({ socket: tlsSocket, peerCertificate: cert, alert });
         }
       });
       tlsSocket.setNoDelay(true);
+      // Node refuses an untrusted server in the handshake (rejectUnauthorized): name why.
+      tlsSocket.once("error", (err) => {
+        if (verified) return;
+        let cert: X509Certificate | undefined;
+        try {
+          cert = tlsSocket.getPeerX509Certificate();
+        } catch {
+          cert = undefined;
+        }
+        const refused = serverVerificationError(err, cert, trust, address);
+        if (refused) reject(refused);
+      });
       socket = tlsSocket;
     }
-    socket.on("error", (err) => reject(transportDialError(err, address, options.security)));
+    socket.on("error", (err) => {
+      lastError = err;
+      reject(transportDialError(err, address, options.security));
+    });
     socket.once("close", () => reject(transportDialError(new Error("connection closed"), address, options.security)));
   });
   return deadline.race(work, () => socket?.destroy());

@@ -9,10 +9,14 @@ export const LinkErrorCode = {
   Aborted: "ERR_LINK_ABORTED",
   /** Dial: the server certificate does not chain to the trusted root (or custom CA). */
   UntrustedServer: "ERR_LINK_UNTRUSTED_SERVER",
+  /** Dial: the server (or its proxy) does not offer TLS 1.3, which connectors require. */
+  TlsVersion: "ERR_LINK_TLS_VERSION",
   /** Dial: the server certificate CN is not `expectedServerIdentity`. */
   ServerIdentity: "ERR_LINK_SERVER_IDENTITY",
   /** A frame above maxFrameBytes (sent: rejected locally; received: the connection is closed). */
   FrameTooLarge: "ERR_LINK_FRAME_TOO_LARGE",
+  /** Before login: the bytes buffered for all unauthenticated connections reached the server-wide budget. */
+  PreLoginBudget: "ERR_LINK_PRELOGIN_BUDGET",
   /** send() on a closed connection; or the connection was lost. */
   Closed: "ERR_LINK_CLOSED",
   /** Bad options (missing TLS material for the mode, bad limits). */

@@ -43,7 +43,7 @@ import { DialDeadline, connectTransport, startDial, type DialStart } from "./con
 import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./errors.js";
 import { resolveLimits } from "./limits.js";
 import { LinkListener, LISTENER_CLOSE_GRACE_MS } from "./listener.js";
-import { MIN_TLS_VERSION, commonNameOf, serverIdentityError, trustedServerCa } from "./tls-options.js";
+import { CONNECTOR_MIN_TLS_VERSION, alertRefusal, commonNameOf, serverIdentityError, trustedServerCa } from "./tls-options.js";
 import type { CohortError } from "../../errors/index.js";
 
 /** The one method: /cohort.link.v1.Link/Frames, a bidirectional stream of raw frames. */
@@ -76,9 +76,9 @@ const LINK_SERVICE: ServiceDefinition = {
   },
 };
 
-function grpcOptions(limits: LinkLimits): ChannelOptions {
+function grpcOptions(limits: LinkLimits, receiveBytes: number = limits.maxFrameBytes): ChannelOptions {
   return {
-    "grpc.max_receive_message_length": limits.maxFrameBytes,
+    "grpc.max_receive_message_length": receiveBytes,
     "grpc.max_send_message_length": limits.maxFrameBytes,
   };
 }
@@ -153,6 +153,15 @@ class GrpcConnection extends LinkConnection {
     this.done();
   }
 
+  /** Server side: lifts the call's message limit from the pre-login one (see {@link setCallReceiveLimit}). */
+  protected override raiseReceiveLimit(bytes: number): void {
+    try {
+      setCallReceiveLimit(this.call, bytes);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
   protected pauseTransport(): void {
     this.call.pause();
   }
@@ -160,6 +169,24 @@ class GrpcConnection extends LinkConnection {
   protected resumeTransport(): void {
     this.call.resume();
   }
+}
+
+/**
+ * grpc-js takes the receive limit once per server and checks it in each message's 5-byte prefix,
+ * before buffering the message, in the call's StreamDecoder. The server starts at the pre-login
+ * limit; after login this raises it for the one call of the link. grpc-js keeps the decoder on its
+ * innermost server call (behind `call.call` and any interceptors' `nextCall`); fails loudly if a
+ * grpc-js update moves it (the pinned version has it).
+ */
+function setCallReceiveLimit(call: Call, bytes: number): void {
+  type Inner = { decoder?: { maxReadMessageLength?: unknown }; maxReceiveMessageSize?: unknown; nextCall?: Inner };
+  let inner = (call as unknown as { call?: Inner }).call;
+  for (let depth = 0; inner !== undefined && inner !== null && inner.decoder === undefined && depth < 8; depth++) inner = inner.nextCall;
+  if (inner?.decoder === undefined || typeof inner.decoder.maxReadMessageLength !== "number") {
+    throw linkError(LinkErrorCode.Config, "cannot raise the gRPC message limit after login: the installed @grpc/grpc-js keeps no call decoder (reinstall the pinned @grpc/grpc-js)");
+  }
+  inner.decoder.maxReadMessageLength = bytes;
+  inner.maxReceiveMessageSize = bytes;
 }
 
 function peerKey(socket: Socket): string {
@@ -170,7 +197,8 @@ async function listen(options: ListenOptions): Promise<Listener> {
   const limits = resolveLimits(options.limits);
   const admissions = new Map<string, { admitted: Admitted; used: boolean }>();
   const listener = new LinkListener(options.host);
-  const server = new Server({ ...grpcOptions(limits), "grpc.max_concurrent_streams": 1 });
+  // Every call starts at the pre-login message limit (checked at each message's prefix); login raises it.
+  const server = new Server({ ...grpcOptions(limits, limits.preLoginFrameBytes), "grpc.max_concurrent_streams": 1 });
 
   const frames: handleBidiStreamingCall<Buffer, Frame> = (call) => {
     const entry = admissions.get(call.getPeer());
@@ -186,7 +214,15 @@ async function listen(options: ListenOptions): Promise<Listener> {
       return;
     }
     const connection = new GrpcConnection(
-      { scheme: "grpc", security: options.security, remoteAddress: admitted.remoteAddress, peerCertificate: admitted.peerCertificate, maxFrameBytes: limits.maxFrameBytes },
+      {
+        scheme: "grpc",
+        security: options.security,
+        remoteAddress: admitted.remoteAddress,
+        peerCertificate: admitted.peerCertificate,
+        maxFrameBytes: limits.maxFrameBytes,
+        // No byte meter: HTTP/2 owns the socket; the 64 KiB message limit and HTTP/2 flow control bound what one call buffers.
+        preLogin: { frameBytes: limits.preLoginFrameBytes },
+      },
       call,
       // One link per socket: once the call is over, the client should close; make sure of it.
       () => setTimeout(() => admitted.socket.destroy(), LISTENER_CLOSE_GRACE_MS).unref(),
@@ -234,7 +270,8 @@ function channelCredentialsFor(options: DialOptions, address: string): DialCrede
   }
   const context = createSecureContext({
     ca: trustedServerCa(options.security, options.tls),
-    minVersion: MIN_TLS_VERSION,
+    // TLS 1.3 only: the client certificate follows the server's proof (see CONNECTOR_MIN_TLS_VERSION).
+    minVersion: CONNECTOR_MIN_TLS_VERSION,
     ...(mtls ? { cert: options.tls?.certPem, key: options.tls?.keyPem } : {}),
   });
   const expected = options.expectedServerIdentity;
@@ -266,6 +303,15 @@ async function diagnose(options: DialOptions, start: DialStart): Promise<CohortE
 }
 
 function dialFailure(error: Partial<ServiceError>, options: DialOptions, address: string): CohortError {
+  // grpc-js reduces a TLS alert from an mtls listener to text in `details`.
+  const alert = /alert protocol version|unsupported protocol/i.test(error.details ?? "")
+    ? alertRefusal("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", address)
+    : /alert certificate required|alert handshake failure/i.test(error.details ?? "")
+    ? alertRefusal("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", address)
+    : /alert (unknown ca|bad certificate|certificate expired|certificate unknown)/i.test(error.details ?? "")
+      ? alertRefusal("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", address)
+      : undefined;
+  if (alert) return alert;
   if (error.code === GrpcStatus.UNAUTHENTICATED || error.code === GrpcStatus.RESOURCE_EXHAUSTED) {
     try {
       const parsed: unknown = JSON.parse(error.details ?? "");

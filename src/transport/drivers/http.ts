@@ -23,6 +23,7 @@ import { connectTransport, startDial, transportDialError, watchForTlsAnswer } fr
 import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./errors.js";
 import { resolveLimits } from "./limits.js";
 import { LinkListener } from "./listener.js";
+import { PreLoginBudget } from "./prelogin.js";
 
 /** The one path the link upgrades on. */
 export const LINK_PATH = "/cohort/v1/link";
@@ -44,10 +45,14 @@ class WsConnection extends LinkConnection {
       this.deliver(data);
     });
     ws.on("error", (err: Error & { code?: string }) => {
-      this.wsError ??=
-        err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
-          ? linkError(LinkErrorCode.FrameTooLarge, `received a frame above maxFrameBytes ${this.maxFrameBytes}`, { max: this.maxFrameBytes }, err)
-          : linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} lost: ${errorMessage(err)}`, {}, err);
+      if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+        // Cut now: ws would otherwise keep reading (and dropping) the body while it waits for the
+        // peer's close frame.
+        this.wsError ??= this.tooLargeError(undefined);
+        this.fail(this.wsError);
+        return;
+      }
+      this.wsError ??= linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} lost: ${errorMessage(err)}`, {}, err);
     });
     ws.on("close", (code: number) => {
       const remoteTooBig = code === WS_TOO_BIG && this.wsError === undefined;
@@ -71,6 +76,14 @@ class WsConnection extends LinkConnection {
     });
   }
 
+  protected override raiseReceiveLimit(bytes: number): void {
+    try {
+      setMaxPayload(this.ws, bytes);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
   protected closeTransport(reason: string | undefined): void {
     this.ws.close(1000, (reason ?? "").slice(0, 120));
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
@@ -88,6 +101,20 @@ class WsConnection extends LinkConnection {
   protected resumeTransport(): void {
     this.ws.resume();
   }
+}
+
+/**
+ * ws takes maxPayload once per socket (from the server or client options) and checks it in each
+ * frame header (the running total of a fragmented message included) before buffering the payload;
+ * the limit lives on the socket's receiver. Changing it there is how a link moves from the
+ * pre-login limit to maxFrameBytes. Fails loudly if ws changes shape (the pinned version has it).
+ */
+function setMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver === undefined || receiver === null || typeof receiver._maxPayload !== "number") {
+    throw linkError(LinkErrorCode.Config, "cannot set the WebSocket message limit: the installed ws version has no receiver._maxPayload (reinstall the pinned ws)");
+  }
+  receiver._maxPayload = bytes;
 }
 
 function plainResponse(status: number, text: string, extra: Record<string, string> = {}): string {
@@ -108,8 +135,10 @@ function isWebSocketUpgrade(req: IncomingMessage): boolean {
 async function listen(options: ListenOptions): Promise<Listener> {
   const limits = resolveLimits(options.limits);
   const listener = new LinkListener(options.host);
+  const budget = options.preLoginBudget ?? new PreLoginBudget();
   const admissions = new WeakMap<Socket, Admitted>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+  // Listener links start at the pre-login limit (ws checks it in each frame header); login raises it.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.preLoginFrameBytes, perMessageDeflate: false, clientTracking: false });
   const http = createHttpServer({ maxHeaderSize: 16 * 1024 });
 
   const answer = (admitted: Admitted | undefined, req: IncomingMessage, respond: (status: number, body: string, extra?: Record<string, string>) => void): boolean => {
@@ -156,7 +185,14 @@ async function listen(options: ListenOptions): Promise<Listener> {
     const admission = admitted as Admitted;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new WsConnection(
-        { scheme: "http", security: options.security, remoteAddress: admission.remoteAddress, peerCertificate: admission.peerCertificate, maxFrameBytes: limits.maxFrameBytes },
+        {
+          scheme: "http",
+          security: options.security,
+          remoteAddress: admission.remoteAddress,
+          peerCertificate: admission.peerCertificate,
+          maxFrameBytes: limits.maxFrameBytes,
+          preLogin: { frameBytes: limits.preLoginFrameBytes, budget, socket },
+        },
         ws,
       );
       admission.established();
@@ -212,7 +248,7 @@ function readRefusal(res: IncomingMessage, address: string): Promise<Error> {
 async function dial(options: DialOptions): Promise<Connection> {
   const { limits, address, deadline } = startDial(options);
   try {
-    const { socket, peerCertificate } = await connectTransport(options, deadline);
+    const { socket, peerCertificate, alert } = await connectTransport(options, deadline);
     const answeredWithTls = watchForTlsAnswer(socket, options, address);
     const url = `${options.security === "clear" ? "ws" : "wss"}://${address}${LINK_PATH}`;
     const ws = new WebSocket(url, {
@@ -230,7 +266,7 @@ async function dial(options: DialOptions): Promise<Connection> {
         void readRefusal(res, address).then(reject);
         setTimeout(() => req.destroy(), CLOSE_GRACE_MS).unref();
       });
-      ws.on("error", (err) => reject(answeredWithTls() ?? transportDialError(err, address, options.security)));
+      ws.on("error", (err) => reject(answeredWithTls() ?? alert() ?? transportDialError(err, address, options.security)));
     });
     return await deadline.race(opened, () => {
       ws.terminate();

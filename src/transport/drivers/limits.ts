@@ -12,7 +12,8 @@ export function resolveLimits(partial: Partial<LinkLimits> | undefined): LinkLim
   if (limits.maxFrameBytes > 0xffff_ffff) {
     throw linkError(LinkErrorCode.Config, `maxFrameBytes must be at most 4294967295 (32-bit length prefix), got ${limits.maxFrameBytes}`);
   }
-  return limits;
+  // Before login a link never takes more than it would after.
+  return { ...limits, preLoginFrameBytes: Math.min(limits.preLoginFrameBytes, limits.maxFrameBytes) };
 }
 
 /** Counts open connections per remote address (listener side). */

@@ -20,6 +20,8 @@ import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./error
 import { FrameDecoder, frameHeader } from "./framing.js";
 import { resolveLimits } from "./limits.js";
 import { LinkListener } from "./listener.js";
+import { PreLoginBudget } from "./prelogin.js";
+import { isCohortError } from "../../errors/index.js";
 
 const HELLO = Buffer.from("COHORT-LINK/1", "ascii");
 const HANDSHAKE_MAX_FRAME = 4096;
@@ -88,6 +90,9 @@ class TcpConnection extends LinkConnection {
           this.gate = () => undefined;
           this.onBadHandshake();
           this.socket.destroy();
+        } else if (isCohortError(err, LinkErrorCode.FrameTooLarge)) {
+          const size = err.details["size"];
+          this.fail(this.tooLargeError(typeof size === "number" ? size : undefined));
         } else {
           this.fail(err instanceof Error ? err : new Error(String(err)));
         }
@@ -107,10 +112,14 @@ class TcpConnection extends LinkConnection {
     this.framePlacer = placer;
   }
 
-  /** The handshake is over: frames now go to the caller, up to maxFrameBytes. */
+  /** The handshake is over: frames now go to the caller, up to the receive limit (pre-login, then maxFrameBytes). */
   open(): void {
     this.gate = undefined;
-    this.decoder.maxFrameBytes = this.maxFrameBytes;
+    this.decoder.maxFrameBytes = this.receiveLimit;
+  }
+
+  protected override raiseReceiveLimit(bytes: number): void {
+    if (this.gate === undefined) this.decoder.maxFrameBytes = bytes;
   }
 
   /** Writes a handshake frame (hello or status). */
@@ -188,6 +197,7 @@ function parseRefusal(body: Uint8Array, address: string): Error {
 async function listen(options: ListenOptions): Promise<Listener> {
   const limits = resolveLimits(options.limits);
   const listener = new LinkListener(options.host);
+  const budget = options.preLoginBudget ?? new PreLoginBudget();
 
   const onSocket = (admitted: Admitted): void => {
     const { socket } = admitted;
@@ -206,6 +216,7 @@ async function listen(options: ListenOptions): Promise<Listener> {
       remoteAddress: admitted.remoteAddress,
       peerCertificate: admitted.peerCertificate,
       maxFrameBytes: limits.maxFrameBytes,
+      preLogin: { frameBytes: limits.preLoginFrameBytes, budget, socket },
     };
     const noPreface = (): void =>
       admitted.refuse(
@@ -231,7 +242,7 @@ async function listen(options: ListenOptions): Promise<Listener> {
 async function dial(options: DialOptions): Promise<Connection> {
   const { limits, address, deadline } = startDial(options);
   try {
-    const { socket, peerCertificate } = await connectTransport(options, deadline);
+    const { socket, peerCertificate, alert } = await connectTransport(options, deadline);
     const answeredWithTls = watchForTlsAnswer(socket, options, address);
     const init: ConnectionInit = { scheme: "tcp", security: options.security, remoteAddress: socket.remoteAddress ?? options.host, peerCertificate, maxFrameBytes: limits.maxFrameBytes };
     const notOurs = (): Error =>
@@ -250,7 +261,7 @@ async function dial(options: DialOptions): Promise<Connection> {
           connection.close();
         }
       }, () => reject(notOurs()));
-      connection.onClose((error) => reject(answeredWithTls() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)));
+      connection.onClose((error) => reject(answeredWithTls() ?? alert() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)));
       connection.writeControl(HELLO);
     });
     return await deadline.race(accepted, () => socket.destroy());

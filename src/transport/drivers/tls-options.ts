@@ -10,6 +10,13 @@ import type { ConnectionSecurity, TlsMaterial } from "../driver.js";
 import { LinkErrorCode, linkError } from "./errors.js";
 
 export const MIN_TLS_VERSION = "TLSv1.2" as const;
+/**
+ * Connectors (sites, admin consoles) require TLS 1.3: there the client's certificate is sent only
+ * after the server's certificate and its proof of the key (CertificateVerify, Finished); under TLS
+ * 1.2 a client certificate may go out before the server has proved anything. A server (or proxy)
+ * that offers only TLS 1.2 fails the handshake before any certificate of ours is sent.
+ */
+export const CONNECTOR_MIN_TLS_VERSION = "TLSv1.3" as const;
 
 function require(material: TlsMaterial | undefined, field: keyof TlsMaterial, role: string, security: ConnectionSecurity): string {
   const value = material?.[field];
@@ -20,9 +27,11 @@ function require(material: TlsMaterial | undefined, field: keyof TlsMaterial, ro
 }
 
 /**
- * Listener options: present the server certificate; on mtls ask for a client certificate and
- * verify it against the root. `rejectUnauthorized` stays false so that the handshake completes and
- * {@link checkClientCertificate} can name the reason (the link refuses before reading any frame).
+ * Listener options: present the server certificate; on mtls require a client certificate issued
+ * by the root, in the handshake (`requestCert` + `rejectUnauthorized`): a client without one gets
+ * a TLS alert (certificate_required, or handshake_failure under TLS 1.2); one whose certificate does
+ * not verify is dropped by Node's TLS layer as the handshake ends, before any byte of the link.
+ * The acceptor names the reason from the TLS error event ({@link handshakeRefusal}).
  */
 export function listenerTlsOptions(security: ConnectionSecurity, material: TlsMaterial | undefined): TlsOptions | undefined {
   if (security === "clear") return undefined;
@@ -31,7 +40,7 @@ export function listenerTlsOptions(security: ConnectionSecurity, material: TlsMa
     cert: require(material, "certPem", "listener", security),
     minVersion: MIN_TLS_VERSION,
     requestCert: security === "mtls",
-    rejectUnauthorized: false,
+    rejectUnauthorized: security === "mtls",
   };
   if (security === "mtls") options.ca = require(material, "rootCaPem", "listener", security);
   return options;
@@ -44,16 +53,23 @@ export function trustedServerCa(security: ConnectionSecurity, material: TlsMater
 }
 
 /**
- * Connector options (node:tls): own certificate on mtls, the trusted CA, no host-name check (FLARE:
- * IP literals and proxies must work; {@link checkServerCertificate} binds the CN instead).
+ * Connector options (node:tls): own certificate on mtls, the trusted CA, TLS 1.3 only, and the
+ * server checked in the handshake: the chain by Node (`rejectUnauthorized`), the CN instead of the
+ * host name by `checkServerIdentity` (FLARE: IP literals and proxies must work). A failure destroys
+ * the socket before a byte of the link is sent; {@link checkServerCertificate} checks again after.
  */
-export function connectorTlsOptions(security: ConnectionSecurity, material: TlsMaterial | undefined, host: string): ConnectionOptions | undefined {
+export function connectorTlsOptions(security: ConnectionSecurity, material: TlsMaterial | undefined, host: string, expectedIdentity?: string): ConnectionOptions | undefined {
   if (security === "clear") return undefined;
+  const address = host;
   const options: ConnectionOptions = {
     ca: trustedServerCa(security, material),
-    minVersion: MIN_TLS_VERSION,
-    rejectUnauthorized: false,
-    checkServerIdentity: () => undefined,
+    minVersion: CONNECTOR_MIN_TLS_VERSION,
+    rejectUnauthorized: true,
+    checkServerIdentity: (_host, cert) => {
+      if (expectedIdentity === undefined) return undefined;
+      const cn = typeof cert.subject?.CN === "string" ? cert.subject.CN : undefined;
+      return cn === expectedIdentity ? undefined : serverIdentityError(cn, expectedIdentity, address);
+    },
   };
   if (isIP(host) === 0) options.servername = host;
   if (security === "mtls") {
@@ -89,6 +105,28 @@ export interface Refusal {
   readonly reason: string;
 }
 
+/**
+ * Dial side: the typed error for a server that failed Node's certificate check in the handshake
+ * (`err.code` is an OpenSSL verification code), or undefined for other errors.
+ */
+export function serverVerificationError(err: unknown, cert: X509Certificate | undefined, trustPem: string, address: string): CohortError | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string") return undefined;
+  if (code === LinkErrorCode.ServerIdentity) return err as CohortError;
+  if (!/^(UNABLE_TO_|CERT_|SELF_SIGNED|DEPTH_ZERO|INVALID_CA|PATH_LENGTH|INVALID_PURPOSE|CERT_UNTRUSTED|CERT_REJECTED|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME)/.test(code)) return undefined;
+  const anchor = anchorDescription(trustPem);
+  const reason = cert
+    ? verificationRefusal(code, cert, "server", anchor).reason.replace(/^server/, "the server")
+    : code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID"
+      ? `the server's certificate is outside its validity period (${code})`
+      : `the server's certificate was not issued by the trusted root ${anchor} (${code})`;
+  return linkError(LinkErrorCode.UntrustedServer, `${reason} (at ${address}); refused in the TLS handshake`, {
+    address,
+    verifyError: code,
+    ...(cert ? { fingerprint: cert.fingerprint256 } : {}),
+  });
+}
+
 /** Maps an OpenSSL verification code to why a certificate is refused. */
 function verificationRefusal(authorizationError: string, cert: X509Certificate, whose: string, anchor: string): Refusal {
   switch (authorizationError) {
@@ -113,6 +151,54 @@ export function checkClientCertificate(socket: TLSSocket, cert: X509Certificate 
   }
   if (socket.authorized) return undefined;
   return verificationRefusal(String(socket.authorizationError ?? "UNKNOWN"), cert, "the client", anchorDescription(rootCaPem));
+}
+
+/**
+ * Listener side, mtls: the refusal for a client the TLS layer turned away (`tlsClientError`), from
+ * OpenSSL's error code and the socket's verification result; undefined when it is not about the
+ * client certificate.
+ */
+export function handshakeRefusal(errorCode: string, authorizationError: string | undefined, rootCaPem: string): Refusal | undefined {
+  if (errorCode === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") {
+    return { code: LinkErrorCode.NoClientCert, reason: "the client presented no certificate (mtls requires one issued by the project root); refused in the TLS handshake" };
+  }
+  if (authorizationError === undefined || authorizationError === "") return undefined;
+  switch (authorizationError) {
+    case "CERT_HAS_EXPIRED":
+      return { code: LinkErrorCode.CertExpired, reason: "the client certificate has expired; refused in the TLS handshake" };
+    case "CERT_NOT_YET_VALID":
+      return { code: LinkErrorCode.CertNotYetValid, reason: "the client certificate is not valid yet; refused in the TLS handshake" };
+    default:
+      return {
+        code: LinkErrorCode.UntrustedCert,
+        reason: `the client certificate was not issued by the trusted root ${anchorDescription(rootCaPem)} (${authorizationError}); refused in the TLS handshake`,
+      };
+  }
+}
+
+/** Dial side: what a TLS alert from the listener means (OpenSSL codes of the alerts mtls sends). */
+export function alertRefusal(errorCode: string | undefined, address: string): CohortError | undefined {
+  if (errorCode === "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION" || errorCode === "ERR_SSL_UNSUPPORTED_PROTOCOL" || errorCode === "ERR_SSL_WRONG_SSL_VERSION") {
+    return linkError(
+      LinkErrorCode.TlsVersion,
+      `the server at ${address} does not offer TLS 1.3 (${errorCode}); sites and consoles require it so that the server proves its certificate before they send theirs: enable TLS 1.3 on the server or its proxy (nginx: ssl_protocols TLSv1.3)`,
+      { address, tlsError: errorCode },
+    );
+  }
+  if (errorCode === "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" || errorCode === "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE") {
+    return linkError(
+      LinkErrorCode.NoClientCert,
+      `the server at ${address} requires a client certificate (mtls) and refused the TLS handshake: connect with connection_security mtls and the kit's client.crt`,
+      { address, tlsError: errorCode },
+    );
+  }
+  if (errorCode !== undefined && /^ERR_SSL_.*ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|DECRYPT_ERROR)$/.test(errorCode)) {
+    return linkError(LinkErrorCode.UntrustedCert, `the server at ${address} refused this client's certificate in the TLS handshake (${errorCode}): use the certificate of a kit of this project`, {
+      address,
+      tlsError: errorCode,
+    });
+  }
+  return undefined;
 }
 
 /** The dial error when a server certificate's CN is not the expected identity. */
