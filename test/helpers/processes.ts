@@ -85,10 +85,6 @@ export class CohortProcess {
   }
 
   /** SIGTERM, then the exit code (SIGKILL after `graceMs`). */
-  get pid(): number {
-    return this.child.pid ?? 0;
-  }
-
   async stop(graceMs = 10_000): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
     this.child.kill("SIGTERM");
