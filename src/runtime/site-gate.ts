@@ -47,6 +47,7 @@ const entriesFor = (entries: ClientAppConfig["task_data_filters"], taskName: str
 function registryFilter(c: { path?: string | undefined; name?: string | undefined; args: Record<string, unknown> }, source: "site" | "job"): ChainedFilter {
   const label = c.path ?? c.name ?? "";
   const def = componentFor(label);
+  // Registered filters take only their args (no job context): none is built with job state here.
   const f = def?.kind === "filter" ? (def.create(c.args, undefined as never) as ModelFilter) : undefined;
   if (typeof f?.filter !== "function") throw new CohortError(PrivacyErrorCode.Filter, `${source} filter ${JSON.stringify(label)} is not a registered filter`, { filter: label });
   return { label, source, filter: f };
