@@ -155,11 +155,18 @@ export function registerDemo(program: Command): void {
         await waitForLine(server, /listening on/, 30_000);
         // Each site's trainer logs the folder it read: collected to say which data the figures come from.
         const dataDirs = new Set<string>();
+        // How the sites confine job code (each logs it at start): said once, first site's words.
+        let confinementShown = false;
         for (const s of SITES) {
           const site = cohort(["start", kit(s)]);
           onLines(site, (line) => {
             const m = SITE_DATA_LINE.exec(line);
             if (m?.[1]) dataDirs.add(m[1]);
+            const c = / ((?:WARNING: )?job code (?:is NOT )?confined.*)$/.exec(line);
+            if (c?.[1] && !confinementShown) {
+              confinementShown = true;
+              process.stdout.write(`sites: ${c[1]}\n`);
+            }
           });
           procs.push(site);
         }
