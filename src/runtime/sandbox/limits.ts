@@ -33,7 +33,11 @@ export function prlimitArgs(l: JobLimits): string[] {
   ];
 }
 
-/** The V8 heap a job child gets: below its memory limit, so V8 reports "out of memory" before the kernel refuses it pages. */
+/**
+ * The V8 heap a job child gets: below its memory limit, so V8 reports "out of memory" before the
+ * kernel refuses it pages, and at most 2 GiB as before the sandbox (V8 grows lazily up to its
+ * limit: a larger one costs resident memory in every job process; models live outside the heap).
+ */
 export function heapLimitMb(l: JobLimits): number {
-  return Math.max(128, Math.min(4096, Math.floor(l.memory_mb * 0.75)));
+  return Math.max(128, Math.min(2048, Math.floor(l.memory_mb * 0.75)));
 }
