@@ -5,7 +5,7 @@
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -40,16 +40,17 @@ describe("job manifest test vector (docs/protocol.md §5.4)", () => {
     writeFileSync(join(d, "app", "config", "config_fed_client.json"), '{"executors":[]}');
     writeFileSync(join(d, "data", "é.txt"), "ok\n");
     const certPem = `${vectorBlock("vector-cert")}\n`;
-    const keyPem = `${vectorBlock("vector-key")}\n`;
     const manifest = buildJobManifest(d, certPem, { jobName: "vector-job", nonce: "0123456789abcdef".repeat(4), at: new Date("2026-12-01T12:00:00.000Z") });
     const bytes = manifestCanonicalBytes(manifest);
     assert.equal(bytes.toString("utf8"), vectorBlock("vector-canonical"));
     assert.equal(bytes.byteLength, 1151);
     assert.equal(createHash("sha256").update(bytes).digest("hex"), vectorBlock("vector-digest"));
     assert.ok(verifyBytes(certPem, bytes, vectorBlock("vector-signature")), "the documented signature verifies");
-    const file = JSON.parse(signJobManifest(manifest, keyPem)) as { manifest: string; signature: string };
+    // A fresh signature by the real code, with a key made for this test (no key is committed).
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const file = JSON.parse(signJobManifest(manifest, privateKey.export({ type: "pkcs8", format: "pem" }).toString())) as { manifest: string; signature: string };
     assert.equal(file.manifest, bytes.toString("utf8"));
-    assert.ok(verifyBytes(certPem, bytes, file.signature), "a fresh signature by the real code verifies");
+    assert.ok(verifyBytes(publicKey, bytes, file.signature), "a fresh signature by the real code verifies");
   });
 
   test("canonical JSON: keys by UTF-8 bytes, no whitespace, JSON.stringify escapes", () => {
