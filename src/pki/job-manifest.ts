@@ -2,11 +2,9 @@ import { createHash, createPrivateKey, randomBytes, X509Certificate } from "node
 import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { CohortError, isCohortError } from "../errors/index.js";
+import { CohortError } from "../errors/index.js";
 import { signBytes, verifyBytes } from "./signatures.js";
-import { verifyCertificateChain } from "./verify-chain.js";
-import { readCertificateInfo } from "./certificate-info.js";
-import { JOB_MANIFEST_FILE, signJobFolder, stripJobSignatures } from "./job-signature.js";
+import { JOB_MANIFEST_FILE, signJobFolder, stripJobSignatures, trustedJobSigner } from "./job-signature.js";
 import { JobSignatureErrorCode } from "./errors.js";
 import type { JobSigner } from "./job-signature.js";
 
@@ -162,13 +160,7 @@ export function readSignedManifest(dir: string, rootPem: string, at = new Date()
   // Only the canonical form is accepted: one manifest, one byte string.
   if (canonicalJson(manifest) !== outer.manifest) return bad("field manifest is not in canonical form (sorted keys, no whitespace)");
   const certPem = manifest.submitter_certificate;
-  try {
-    verifyCertificateChain(certPem, rootPem, { label: "the job signer's certificate", at });
-  } catch (err) {
-    throw new CohortError(JobSignatureErrorCode.BadSigner, `job signer not trusted: ${(err as Error).message}`, isCohortError(err) ? err.details : {}, { cause: err });
-  }
-  const info = readCertificateInfo(certPem);
-  if (!info.role) throw new CohortError(JobSignatureErrorCode.BadSigner, `the job was signed by ${info.commonName}, which is not an admin certificate (no role)`, { signer: info.commonName });
+  const info = trustedJobSigner(certPem, rootPem, at);
   if (!verifyBytes(new X509Certificate(certPem).publicKey, Buffer.from(outer.manifest, "utf8"), outer.signature)) {
     throw new CohortError(JobSignatureErrorCode.Tampered, `${JOB_MANIFEST_FILE}: the signature does not match the manifest (it was changed after signing)`, { file: JOB_MANIFEST_FILE, reason: "signature" });
   }

@@ -68,6 +68,18 @@ export interface JobSigner {
   readonly certPem: string;
 }
 
+/** A job signer's certificate: chained to the project root at `at`, and an admin's (it has a role). */
+export function trustedJobSigner(certPem: string, rootPem: string, at: Date): ReturnType<typeof readCertificateInfo> & { role: string } {
+  try {
+    verifyCertificateChain(certPem, rootPem, { label: "the job signer's certificate", at });
+  } catch (err) {
+    throw new CohortError(JobSignatureErrorCode.BadSigner, `job signer not trusted: ${(err as Error).message}`, isCohortError(err) ? err.details : {}, { cause: err });
+  }
+  const info = readCertificateInfo(certPem);
+  if (!info.role) throw new CohortError(JobSignatureErrorCode.BadSigner, `the job was signed by ${info.commonName}, which is not an admin certificate (no role)`, { signer: info.commonName });
+  return { ...info, role: info.role };
+}
+
 /**
  * FLARE's per-file check, kept for tools that read FLARE's files; Cohort trusts only the manifest
  * ({@link verifyJobManifest}). Verifies a signed job folder: the signer's certificate chains to `rootPem`, is an admin's (it
@@ -80,13 +92,7 @@ export function verifyJobFolder(dir: string, rootPem: string, at = new Date()): 
     throw new CohortError(JobSignatureErrorCode.Unsigned, "the job is not signed (no .__nvfl_submitter.crt / .__nvfl_sig.json); submit it with cohort admin, which signs it with the admin's kit", {});
   }
   const certPem = readFileSync(certFile, "utf8");
-  try {
-    verifyCertificateChain(certPem, rootPem, { label: "the job signer's certificate", at });
-  } catch (err) {
-    throw new CohortError(JobSignatureErrorCode.BadSigner, `job signer not trusted: ${(err as Error).message}`, isCohortError(err) ? err.details : {}, { cause: err });
-  }
-  const info = readCertificateInfo(certPem);
-  if (!info.role) throw new CohortError(JobSignatureErrorCode.BadSigner, `the job was signed by ${info.commonName}, which is not an admin certificate (no role)`, { signer: info.commonName });
+  const info = trustedJobSigner(certPem, rootPem, at);
   const publicKey = new X509Certificate(certPem).publicKey;
   const walk = (folder: string, isRoot: boolean): void => {
     const rel = relative(dir, folder) || ".";
