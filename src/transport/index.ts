@@ -10,4 +10,4 @@ export { SecureChannel } from "./channel.js";
 export type { Body, MessageMeta, RequestHandler, MessageHandler, StreamHandler } from "./channel.js";
 export { createMemoryDriver } from "./memory-driver.js";
 export { TransportErrorCode } from "./errors.js";
-export { PreLoginBudget, PRE_LOGIN_FRAME_BYTES, PRE_LOGIN_BUDGET_BYTES } from "./drivers/prelogin.js";
+export { PreLoginBudget, PRE_LOGIN_FRAME_BYTES, PRE_LOGIN_BUDGET_BYTES, GRPC_PRE_LOGIN_RESERVATION_BYTES } from "./drivers/prelogin.js";

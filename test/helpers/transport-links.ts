@@ -76,6 +76,7 @@ export interface HarnessOptions {
   readonly preLogin?: boolean;
   /** Called for each server connection before the collector is attached (e.g. to pause it). */
   readonly onServerConnection?: (connection: Connection) => void;
+  readonly preLoginBudget?: ListenOptions["preLoginBudget"];
 }
 
 export async function harness(driver: Driver, security: ConnectionSecurity, certs: LinkCerts, options: HarnessOptions = {}): Promise<Harness> {
@@ -89,6 +90,7 @@ export async function harness(driver: Driver, security: ConnectionSecurity, cert
     security,
     tls: "listenerTls" in options ? options.listenerTls : listenerMaterial(security, certs),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.preLoginBudget ? { preLoginBudget: options.preLoginBudget } : {}),
     onConnection: (connection) => {
       if (!options.preLogin) connection.authenticated?.();
       options.onServerConnection?.(connection);

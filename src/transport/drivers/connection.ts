@@ -12,9 +12,11 @@ export interface ConnectionInit {
   readonly maxFrameBytes: number;
   /**
    * Listener side: frames above `frameBytes` are refused until {@link LinkConnection.authenticated},
-   * and the bytes read from `socket` and not yet delivered count against `budget`.
+   * and the bytes read from `socket` and not yet delivered count against `budget` (or, where the
+   * bytes cannot be seen, `reservedBytes` already taken from it). A connection whose client
+   * certificate verified (mtls) is not anonymous and is not charged.
    */
-  readonly preLogin?: { readonly frameBytes: number; readonly budget?: PreLoginBudget; readonly socket?: Socket };
+  readonly preLogin?: { readonly frameBytes: number; readonly budget?: PreLoginBudget; readonly socket?: Socket; readonly reservedBytes?: number };
 }
 
 /**
@@ -53,11 +55,14 @@ export abstract class LinkConnection implements Connection {
     this.peerCertificate = init.peerCertificate;
     this.maxFrameBytes = init.maxFrameBytes;
     this.receiveLimit = init.preLogin ? Math.min(init.preLogin.frameBytes, init.maxFrameBytes) : init.maxFrameBytes;
-    if (init.preLogin?.budget && init.preLogin.socket) {
-      const meter = new PreLoginMeter(init.preLogin.budget, init.remoteAddress);
+    const budget = init.preLogin?.budget;
+    if (budget && init.peerCertificate === undefined) {
+      const meter = new PreLoginMeter(budget, init.remoteAddress);
       this.meter = meter;
-      // Registered before the driver's own listener: the budget is checked before bytes are buffered.
-      init.preLogin.socket.on("data", (chunk: Buffer) => {
+      if (init.preLogin?.reservedBytes) meter.adopt(init.preLogin.reservedBytes);
+      // Ahead of the driver's own listener (ws attaches its own first): the budget is checked before
+      // the bytes are parsed into a frame.
+      init.preLogin?.socket?.prependListener("data", (chunk: Buffer) => {
         const refusal = this.meter?.add(chunk.length);
         if (refusal) this.fail(refusal);
       });
@@ -156,7 +161,8 @@ export abstract class LinkConnection implements Connection {
 
   /** Driver: a whole frame arrived. */
   protected deliver(frame: Uint8Array): void {
-    if (this.finished) return;
+    // After a failure nothing more is taken (the driver may still parse the chunk that failed it).
+    if (this.finished || this.finishError !== undefined) return;
     this.meter?.settle();
     if (this.paused || this.frameHandler === undefined || this.queued.length > 0) {
       this.queued.push(frame);

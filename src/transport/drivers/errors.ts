@@ -47,6 +47,7 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set([
   LinkErrorCode.CertExpired,
   LinkErrorCode.CertNotYetValid,
   LinkErrorCode.TooManyConnections,
+  LinkErrorCode.PreLoginBudget,
   LinkErrorCode.Protocol,
   LinkErrorCode.Timeout,
 ]);

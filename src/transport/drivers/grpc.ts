@@ -43,6 +43,7 @@ import { DialDeadline, connectTransport, startDial, type DialStart } from "./con
 import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./errors.js";
 import { resolveLimits } from "./limits.js";
 import { LinkListener, LISTENER_CLOSE_GRACE_MS } from "./listener.js";
+import { GRPC_PRE_LOGIN_RESERVATION_BYTES, PreLoginBudget } from "./prelogin.js";
 import { CONNECTOR_MIN_TLS_VERSION, alertRefusal, commonNameOf, serverIdentityError, trustedServerCa } from "./tls-options.js";
 import type { CohortError } from "../../errors/index.js";
 
@@ -196,6 +197,7 @@ function peerKey(socket: Socket): string {
 async function listen(options: ListenOptions): Promise<Listener> {
   const limits = resolveLimits(options.limits);
   const admissions = new Map<string, { admitted: Admitted; used: boolean }>();
+  const budget = options.preLoginBudget ?? new PreLoginBudget();
   const listener = new LinkListener(options.host);
   // Every call starts at the pre-login message limit (checked at each message's prefix); login raises it.
   const server = new Server({ ...grpcOptions(limits, limits.preLoginFrameBytes), "grpc.max_concurrent_streams": 1 });
@@ -213,6 +215,16 @@ async function listen(options: ListenOptions): Promise<Listener> {
       setTimeout(() => admitted.socket.destroy(), LISTENER_CLOSE_GRACE_MS).unref();
       return;
     }
+    // HTTP/2 owns the socket, so its bytes cannot be metered: an anonymous call is charged what
+    // flow control lets it make us hold, until it logs in or ends.
+    const anonymous = admitted.peerCertificate === undefined;
+    if (anonymous && !budget.reserve(GRPC_PRE_LOGIN_RESERVATION_BYTES)) {
+      const reason = `unauthenticated connections hold ${budget.inUse} bytes (the server-wide pre-login budget is ${budget.capacity}); refused the link from ${admitted.remoteAddress} before login`;
+      admitted.report(LinkErrorCode.PreLoginBudget, reason);
+      call.emit("error", { code: GrpcStatus.RESOURCE_EXHAUSTED, details: JSON.stringify({ code: LinkErrorCode.PreLoginBudget, reason }) });
+      setTimeout(() => admitted.socket.destroy(), LISTENER_CLOSE_GRACE_MS).unref();
+      return;
+    }
     const connection = new GrpcConnection(
       {
         scheme: "grpc",
@@ -220,8 +232,7 @@ async function listen(options: ListenOptions): Promise<Listener> {
         remoteAddress: admitted.remoteAddress,
         peerCertificate: admitted.peerCertificate,
         maxFrameBytes: limits.maxFrameBytes,
-        // No byte meter: HTTP/2 owns the socket; the 64 KiB message limit and HTTP/2 flow control bound what one call buffers.
-        preLogin: { frameBytes: limits.preLoginFrameBytes },
+        preLogin: { frameBytes: limits.preLoginFrameBytes, budget, ...(anonymous ? { reservedBytes: GRPC_PRE_LOGIN_RESERVATION_BYTES } : {}) },
       },
       call,
       // One link per socket: once the call is over, the client should close; make sure of it.

@@ -11,6 +11,12 @@ import type { CohortError } from "../../errors/index.js";
 export const PRE_LOGIN_FRAME_BYTES = 64 * 1024;
 /** Bytes buffered for all unauthenticated connections of one server together. */
 export const PRE_LOGIN_BUDGET_BYTES = 16 * 1024 * 1024;
+/**
+ * What one unauthenticated gRPC call is charged against the budget while it lasts: HTTP/2 owns
+ * the socket, so the bytes it buffers cannot be counted; this is what flow control lets a peer
+ * make it hold (one pre-login message plus the default 64 KiB stream window).
+ */
+export const GRPC_PRE_LOGIN_RESERVATION_BYTES = PRE_LOGIN_FRAME_BYTES + 64 * 1024;
 
 /** Server-wide count of bytes held for connections that have not logged in. */
 export class PreLoginBudget {
@@ -41,6 +47,8 @@ export class PreLoginBudget {
 /** One unauthenticated connection's share of the budget: bytes read and not yet delivered as frames. */
 export class PreLoginMeter {
   private held = 0;
+  /** A fixed charge held until login or close (gRPC), not settled by delivered frames. */
+  private fixed = 0;
   private stopped = false;
 
   constructor(
@@ -62,6 +70,11 @@ export class PreLoginMeter {
     return undefined;
   }
 
+  /** Takes over `bytes` already reserved from the budget (gRPC's fixed charge); released by {@link stop}. */
+  adopt(bytes: number): void {
+    this.fixed += bytes;
+  }
+
   /** A whole frame was delivered: what was held for it is no longer buffered. */
   settle(): void {
     this.budget.release(this.held);
@@ -71,6 +84,8 @@ export class PreLoginMeter {
   /** Logged in, or closed: releases everything and stops counting. */
   stop(): void {
     this.settle();
+    this.budget.release(this.fixed);
+    this.fixed = 0;
     this.stopped = true;
   }
 }
