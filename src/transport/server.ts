@@ -327,13 +327,14 @@ export class TransportServer {
             conn.authenticated?.();
             channel = this.openSession(conn, identity, keys);
           };
-          const live = identity.type === "client" ? this.sessions.get(identity.name) : undefined;
+          const live = identity.type === "client" ? this.sessions.get(identity.name) : this.adminSessionElsewhere(identity.name, address);
           if (live === undefined) {
             admitSession();
             return;
           }
-          // One session per site: the live one keeps it unless it fails a liveness check (a site
-          // restarted after a crash, whose old link is half-open, gets back in within seconds).
+          // One session per site, and an admin's sessions from one address at a time: the live one
+          // keeps it unless it fails a liveness check (a participant restarted after a crash, whose
+          // old link is half-open, gets back in within seconds).
           if (this.livenessChecks.has(identity.name)) {
             throw new CohortError(TransportErrorCode.SessionConflict, `another login as ${identity.name} is being checked against its live session; retry in a few seconds`, { name: identity.name });
           }
@@ -343,15 +344,17 @@ export class TransportServer {
             .ping(checkMs)
             .then(
               () => {
-                if (this.sessions.get(identity.name) !== live) return admitSession();
+                if (this.sessions.get(live.key) !== live) return admitSession();
                 fail(
                   TransportErrorCode.SessionConflict,
-                  `${identity.name} already has a live session (since ${live.since.toISOString()}, from ${live.connection.remoteAddress}) that answered a liveness check: a second login with its certificate is refused (a copied kit or a stolen key?). If this is the site restarting, it gets in once the old session stops answering (within ${checkMs / 1000} s); otherwise remove_client it and issue a new kit.`,
+                  identity.type === "client"
+                    ? `${identity.name} already has a live session (since ${live.since.toISOString()}, from ${live.connection.remoteAddress}) that answered a liveness check: a second login with its certificate is refused (a copied kit or a stolen key?). If this is the site restarting, it gets in once the old session stops answering (within ${checkMs / 1000} s); otherwise remove_client it and issue a new kit.`
+                    : `${identity.name} already has a live console session from ${live.connection.remoteAddress} (since ${live.since.toISOString()}) that answered a liveness check: a login with the same admin certificate from ${address} is refused (a copied kit or a stolen key?). Consoles of one admin may run side by side from one address; close the other one first, or have the project admin re-issue this admin's kit.`,
                   identity.name,
                 );
               },
               () => {
-                if (this.sessions.get(identity.name) === live) {
+                if (this.sessions.get(live.key) === live) {
                   this.endSession(live, `replaced by a new login (no answer to a liveness check within ${checkMs} ms)`);
                   live.channel.close("replaced by a new login");
                 }
@@ -366,6 +369,16 @@ export class TransportServer {
         fail(isCohortError(err) ? err.code : AuthErrorCode.Malformed, err instanceof Error ? err.message : String(err), pending?.hello.name);
       }
     });
+  }
+
+  /** The newest live session of admin `name` from an address other than `address`. */
+  private adminSessionElsewhere(name: string, address: string): Session | undefined {
+    let newest: Session | undefined;
+    for (const s of this.sessions.values()) {
+      if (s.identity.type !== "admin" || s.identity.name !== name || s.connection.remoteAddress === address) continue;
+      if (newest === undefined || s.since > newest.since) newest = s;
+    }
+    return newest;
   }
 
   private forgetPending(address: string, evict: () => void): void {
