@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { AuditErrorCode, createCheckpoint, recordWitness, verifyCheckpoint, type AuditLog, type Checkpoint, type RefusalAuditor } from "../audit/index.js";
-import { CohortError, isCohortError } from "../errors/index.js";
+import { AuditErrorCode, createCheckpoint, recordWitness, verifyCheckpoint, type AuditLog, type Checkpoint } from "../audit/index.js";
+import { CohortError } from "../errors/index.js";
 import { decode, encode } from "../wire/index.js";
 
 
@@ -32,8 +32,6 @@ export class CheckpointExchange {
       log: (line: string) => void;
       /** Who may give us checkpoints: the server takes them from sites only, a site from the server only. */
       accepts: (peer: string) => boolean;
-      /** Refusals go through the rate-limited writer: a peer cannot grow our log with them. */
-      refusals?: RefusalAuditor;
     },
   ) {}
 
@@ -58,28 +56,25 @@ export class CheckpointExchange {
     }
   }
 
-  /** Handles a peer's checkpoint: verify, record as a witness, acknowledge with the record's id. */
+  /**
+   * Handles a peer's checkpoint: verify, record as a witness, acknowledge with the record's id.
+   * A refusal is thrown, not written: the link that carried the request audits it once, as
+   * `message.refused` with the code, through the rate-limited refusal writer.
+   */
   receive(body: Uint8Array, peer: string, now = Date.now()): Uint8Array {
     const before = this.o.audit.head().seq;
-    try {
-      if (!this.o.accepts(peer)) throw new CohortError(AuditErrorCode.CheckpointNotAllowed, `${peer} may not give this participant audit checkpoints (only sites to the server, and the server to a site)`, { peer });
-      const cp = decode(body) as Checkpoint;
-      verifyCheckpoint(cp, this.o.rootPem, { peer });
-      const last = this.lastFrom.get(peer);
-      const minGap = (this.o.intervalMs ?? 10_000) / 2;
-      if (last && now - last.at < minGap) throw new CohortError(AuditErrorCode.CheckpointRate, `${peer} sent another checkpoint ${now - last.at} ms after its last; at most one per ${minGap} ms is recorded`, { peer });
-      if (last && cp.seq <= last.seq) throw new CohortError(AuditErrorCode.CheckpointStale, `${peer}'s checkpoint covers line ${cp.seq}, not past the ${last.seq} already witnessed`, { peer, seq: cp.seq });
-      this.lastFrom.set(peer, { seq: cp.seq, at: now });
-      const id = recordWitness(this.o.audit, cp);
-      // Only our witness line was added: that alone does not call for a new checkpoint of ours.
-      if (this.o.audit.head().seq === before + 1 && (before === this.lastSent || before === this.quietSeq)) this.quietSeq = this.o.audit.head().seq;
-      return encode({ ack: id });
-    } catch (err) {
-      const event = { action: "audit.checkpoint_refused", outcome: "denied" as const, peer, code: isCohortError(err) ? err.code : "ERR_AUDIT_CHECKPOINT_INVALID", reason: (err as Error).message };
-      if (this.o.refusals) this.o.refusals.record(event);
-      else this.o.audit.append(event);
-      throw err;
-    }
+    if (!this.o.accepts(peer)) throw new CohortError(AuditErrorCode.CheckpointNotAllowed, `${peer} may not give this participant audit checkpoints (only sites to the server, and the server to a site)`, { peer });
+    const cp = decode(body) as Checkpoint;
+    verifyCheckpoint(cp, this.o.rootPem, { peer });
+    const last = this.lastFrom.get(peer);
+    const minGap = (this.o.intervalMs ?? 10_000) / 2;
+    if (last && now - last.at < minGap) throw new CohortError(AuditErrorCode.CheckpointRate, `${peer} sent another checkpoint ${now - last.at} ms after its last; at most one per ${minGap} ms is recorded`, { peer });
+    if (last && cp.seq <= last.seq) throw new CohortError(AuditErrorCode.CheckpointStale, `${peer}'s checkpoint covers line ${cp.seq}, not past the ${last.seq} already witnessed`, { peer, seq: cp.seq });
+    this.lastFrom.set(peer, { seq: cp.seq, at: now });
+    const id = recordWitness(this.o.audit, cp);
+    // Only our witness line was added: that alone does not call for a new checkpoint of ours.
+    if (this.o.audit.head().seq === before + 1 && (before === this.lastSent || before === this.quietSeq)) this.quietSeq = this.o.audit.head().seq;
+    return encode({ ack: id });
   }
 
   /** Final checkpoint on shutdown, waiting a bounded time for the acknowledgement. */

@@ -181,7 +181,6 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       rootPem: read(s.ssl_root_cert),
       log: o.log,
       accepts: (peer) => server.session(peer)?.identity.type === "client",
-      refusals,
       send: async (cp) => acknowledged(await Promise.allSettled(server.sessionNames().filter((n) => server.session(n)?.identity.type === "client").map((n) => server.request(n, TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })))),
     });
     server.handleRequest(TOPIC_CHECKPOINT, (body, meta) => checkpoints.receive(body, meta.sender));
@@ -224,6 +223,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       port,
       security: c.client.connection_security,
       audit,
+      refusals,
       log: o.log,
     });
     const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
@@ -270,7 +270,6 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       rootPem: read(c.client.ssl_root_cert),
       log: o.log,
       accepts: (peer) => peer === srv.identity,
-      refusals,
       send: async (cp) => acknowledged(await Promise.allSettled([client.request(TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })])),
     });
     client.handleRequest(TOPIC_CHECKPOINT, (body) => checkpoints.receive(body, srv.identity));

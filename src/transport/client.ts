@@ -3,7 +3,7 @@ import { z } from "zod";
 import { CohortError, isCohortError } from "../errors/index.js";
 import { AuthErrorCode, ClientLogin, type PeerType, type SessionKeys } from "../auth/index.js";
 import { decode, encode, StreamReceiver, type StreamReceiverOptions } from "../wire/index.js";
-import type { AuditLog } from "../audit/index.js";
+import type { AuditLog, RefusalAuditor } from "../audit/index.js";
 import type { Connection, ConnectionSecurity, Driver, LinkLimits, TlsMaterial } from "./driver.js";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
 import { SecureChannel, type Body, type MessageHandler, type RequestHandler, type StreamHandler } from "./channel.js";
@@ -32,6 +32,8 @@ export interface TransportClientConfig {
   readonly linkLimits?: Partial<LinkLimits>;
   readonly streams?: StreamReceiverOptions;
   readonly audit?: AuditLog;
+  /** Refused messages from the server go through it when given (a server cannot grow the site's log). */
+  readonly refusals?: RefusalAuditor;
   readonly log?: (line: string) => void;
   readonly now?: () => number;
 }
@@ -231,7 +233,9 @@ export class TransportClient {
       skewMs: this.c.skewMs ?? 60_000,
       onWelcome,
       onRefusal: (r) => {
-        this.c.audit?.append({ action: "message.refused", outcome: "denied", peer: this.c.serverName, code: r.code, reason: r.reason });
+        const event = { action: "message.refused", outcome: "denied" as const, peer: this.c.serverName, code: r.code, reason: r.reason };
+        if (this.c.refusals) this.c.refusals.record(event);
+        else this.c.audit?.append(event);
         this.c.log?.(`refused a message from the server: [${r.code}] ${r.reason}`);
       },
     });

@@ -1,10 +1,11 @@
 /**
  * The checkpoint exchange at a receiving participant: who may give checkpoints, how often, and
- * that refusals cannot grow the receiver's log beyond the refusal writer's bound.
+ * that a refusal adds nothing to the receiver's log by itself (the link carrying the request audits
+ * it once, through the refusal writer: test/audit/checkpoint-flood.test.ts with a real server).
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { AuditErrorCode, AuditLog, RefusalAuditor, WITNESS_ACTION, createCheckpoint } from "../../src/audit/index.js";
+import { AuditErrorCode, AuditLog, WITNESS_ACTION, createCheckpoint } from "../../src/audit/index.js";
 import { CheckpointExchange } from "../../src/runtime/audit-witness.js";
 import { encode } from "../../src/wire/index.js";
 import { isCohortError } from "../../src/errors/index.js";
@@ -29,7 +30,6 @@ function serverSide(): { exchange: CheckpointExchange; path: string; log: AuditL
     log: () => undefined,
     // As the server: sites only (admins are not clients).
     accepts: (peer) => peer.startsWith("site-"),
-    refusals: new RefusalAuditor(log),
   });
   return { exchange, path, log };
 }
@@ -56,17 +56,12 @@ test("a site's checkpoint is witnessed once per interval and only when its log m
   assert.equal(witnessed(path), 2);
 });
 
-test("a session that is not a site (an admin) cannot add checkpoint lines; a flood of refusals stays under the refusal writer's bound", () => {
+test("a session that is not a site (an admin) cannot add checkpoint lines; a refusal itself writes nothing", () => {
   const { exchange, path } = serverSide();
   const admin = logWithLines("admin@nvidia.com", 1);
   const before = lines(path).length;
-  const started = Date.now();
   for (let i = 0; i < 1000; i++) {
     assert.throws(() => exchange.receive(encode(createCheckpoint(admin.log, p.kit("admin@nvidia.com"))), "admin@nvidia.com", 1_000_000 + i), code(AuditErrorCode.CheckpointNotAllowed));
   }
-  const added = lines(path).slice(before);
-  assert.equal(added.filter((l) => (JSON.parse(l) as { action: string; outcome: string }).outcome === "ok").length, 0);
-  // The refusal writer's bound: a burst of 20, then 5 a second, each after a summary of what it dropped, whatever the number of attempts.
-  const seconds = (Date.now() - started) / 1000;
-  assert.ok(added.length <= 20 + 2 * Math.ceil(5 * seconds) + 2, `${added.length} lines for 1000 refused checkpoints in ${seconds.toFixed(1)} s`);
+  assert.equal(lines(path).length, before, "refusals are thrown for the link to audit, not written twice");
 });
