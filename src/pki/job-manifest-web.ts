@@ -92,10 +92,12 @@ export async function buildManifest(o: WebManifestOptions): Promise<JobManifest>
     if (entry.path === JOB_MANIFEST_FILE) continue;
     for (const d of pathFolders(entry.path, `${field}.path`)) folders.add(d);
     if (!ArrayBuffer.isView(entry.bytes)) refuse(`${field}.bytes`, typeof entry.bytes, `(${entry.path}) must be a Uint8Array of the file's content`);
-    if (Object.hasOwn(files, entry.path)) refuse(`${field}.path`, entry.path, "is listed twice; give each file once");
+    if (Object.hasOwn(files, entry.path)) refuse(`${field}.path`, entry.path, `(${JSON.stringify(entry.path)}) is listed twice; give each file once`);
     files[entry.path] = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", entry.bytes)));
   }
-  for (const path of Object.keys(files)) if (folders.has(path)) refuse("files", path, "is both a file and a folder; a job folder cannot hold both");
+  for (const [i, entry] of o.files.entries()) {
+    if (folders.has(entry.path)) refuse(`files[${i}].path`, entry.path, `(${JSON.stringify(entry.path)}) is also a folder of another entry; a path is a file or a folder, not both`);
+  }
   return assembleManifest({ jobName: o.jobName, certPem: o.certificatePem, nonce, at, folders: [...folders], files });
 }
 
