@@ -82,7 +82,7 @@ export async function buildManifest(o: WebManifestOptions): Promise<JobManifest>
   const nonce = o.nonce ?? hex(crypto.getRandomValues(new Uint8Array(32)));
   if (!/^[0-9a-f]{64}$/.test(nonce)) refuse("nonce", nonce, "must be 64 lowercase hex digits (32 random bytes); leave it out to get a random one");
   const at = o.at ?? new Date();
-  if (!(typeof at.getTime === "function") || Number.isNaN(at.getTime())) refuse("at", String(at), "must be a valid Date; leave it out for now");
+  if (typeof at?.getTime !== "function" || Number.isNaN(at.getTime())) refuse("at", String(at), "must be a valid Date; leave it out for now");
   if (!Array.isArray(o.files)) refuse("files", typeof o.files, "must be an array of { path, bytes } entries");
   const folders = new Set<string>();
   for (const [i, f] of (o.emptyFolders ?? []).entries()) for (const d of [...pathFolders(f, `emptyFolders[${i}]`), f]) folders.add(d);
