@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { signBytes, verifyBytes } from "./signatures.js";
-import { JOB_MANIFEST_FILE, signJobFolder, stripJobSignatures, trustedJobSigner } from "./job-signature.js";
+import { signJobFolder, stripJobSignatures, trustedJobSigner } from "./job-signature.js";
+import { assembleManifest, badJobPathSegment, canonicalJson, canonicalManifestBytes, checkJobPathSegment, compareUtf8, JOB_MANIFEST_FILE, JOB_MANIFEST_FORMAT, manifestFileText, type JobManifest } from "./job-manifest-format.js";
 import { JobSignatureErrorCode } from "./errors.js";
 import type { JobSigner } from "./job-signature.js";
 
@@ -14,27 +15,12 @@ import type { JobSigner } from "./job-signature.js";
  * could be dropped, renamed, moved or transplanted from another job by the same signer. The
  * manifest names every file by its relative path with its SHA-256, the folder set, the job name,
  * the submitter's certificate, a nonce and the time; it is the only thing Cohort trusts.
+ * The format and canonical encoding are in job-manifest-format.ts (shared with the browser signer).
  */
-export const JOB_MANIFEST_FORMAT = "cohort-job-manifest/1";
+export { canonicalJson, JOB_MANIFEST_FORMAT };
+export type { JobManifest };
 
-export interface JobManifest {
-  readonly format: typeof JOB_MANIFEST_FORMAT;
-  readonly job_name: string;
-  /** The signer's certificate (PEM); the signer is whoever this names. */
-  readonly submitter_certificate: string;
-  /** 32 random bytes, lowercase hex: sites refuse it under a second job id. */
-  readonly nonce: string;
-  /** ISO 8601 UTC with milliseconds (`Date.prototype.toISOString`). */
-  readonly submitted_at: string;
-  /** Every folder under the job root (not the root itself), "/"-separated, sorted. */
-  readonly folders: readonly string[];
-  /** Every file (except the manifest file itself) → lowercase hex SHA-256 of its bytes. */
-  readonly files: Readonly<Record<string, string>>;
-}
-
-// A path segment: no separators, no control characters, not "." or "..".
-const segment = /^(?!\.\.?$)[^/\\\u0000-\u001f\u007f]+$/u;
-const relPath = z.string().min(1).max(4096).refine((p) => p.split("/").every((s) => segment.test(s)), "a relative path with \"/\" separators, no \".\"/\"..\" segments or control characters");
+const relPath = z.string().min(1).max(4096).refine((p) => p.split("/").every((s) => badJobPathSegment(s) === undefined), "a relative path with \"/\" separators, no \".\"/\"..\" segments, control characters, lone surrogates or __proto__");
 const manifestSchema = z
   .object({
     format: z.literal(JOB_MANIFEST_FORMAT),
@@ -48,28 +34,10 @@ const manifestSchema = z
   .strict();
 const manifestFileSchema = z.object({ format: z.literal(JOB_MANIFEST_FORMAT), manifest: z.string().min(2), signature: z.string().min(1) }).strict();
 
-/** Orders strings by their UTF-8 bytes (= code point order; what Python's sort gives). */
-function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
-
-/**
- * Canonical JSON: object keys sorted by their UTF-8 bytes at every level, arrays kept in order,
- * no whitespace, strings escaped as JSON.stringify does (`"`, `\`, control characters only).
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => byUtf8(a, b));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  if (typeof value === "string" || typeof value === "boolean" || value === null) return JSON.stringify(value);
-  throw new CohortError(JobSignatureErrorCode.Tampered, `canonical JSON holds strings, arrays and objects only, not ${typeof value}`, {});
-}
-
-/** The exact bytes that are signed: the canonical JSON of the manifest, UTF-8. */
+/** The exact bytes that are signed: the canonical JSON of the manifest, UTF-8 (job-manifest-format.ts). */
 export function manifestCanonicalBytes(manifest: JobManifest): Buffer {
-  return Buffer.from(canonicalJson(manifest), "utf8");
+  const bytes = canonicalManifestBytes(manifest);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Lists a job folder as the manifest sees it: every file but the manifest, every folder; refuses links and special files. */
@@ -81,7 +49,7 @@ export function scanJobFolder(dir: string): { folders: string[]; files: Record<s
     for (const name of readdirSync(abs)) {
       const path = rel ? `${rel}/${name}` : name;
       if (path === JOB_MANIFEST_FILE) continue;
-      if (!segment.test(name) || name === "__proto__") throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${JSON.stringify(path)}: the name has a control character or backslash, or is __proto__; rename it`, { path, reason: "bad_name" });
+      checkJobPathSegment(name, path);
       const st = lstatSync(join(abs, name));
       if (st.isSymbolicLink()) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${path} is a symbolic link; copy the file instead`, { path, reason: "symlink" });
       if (st.isDirectory()) {
@@ -95,7 +63,7 @@ export function scanJobFolder(dir: string): { folders: string[]; files: Record<s
     }
   };
   walk(dir, "");
-  return { folders: folders.sort(byUtf8), files };
+  return { folders: folders.sort(compareUtf8), files };
 }
 
 export interface ManifestSignOptions {
@@ -108,15 +76,13 @@ export interface ManifestSignOptions {
 /** Builds the manifest of a folder as it is now (sign after every other file is written). */
 export function buildJobManifest(dir: string, certPem: string, o: ManifestSignOptions): JobManifest {
   const { folders, files } = scanJobFolder(dir);
-  const sortedFiles = Object.fromEntries(Object.entries(files).sort(([a], [b]) => byUtf8(a, b)));
-  return { format: JOB_MANIFEST_FORMAT, job_name: o.jobName, submitter_certificate: certPem, nonce: o.nonce ?? randomBytes(32).toString("hex"), submitted_at: (o.at ?? new Date()).toISOString(), folders, files: sortedFiles };
+  return assembleManifest({ jobName: o.jobName, certPem, nonce: o.nonce ?? randomBytes(32).toString("hex"), at: o.at ?? new Date(), folders, files });
 }
 
 /** Signs a manifest: the file's content (`{format, manifest: <canonical JSON>, signature}`). */
 export function signJobManifest(manifest: JobManifest, keyPem: string): string {
   const bytes = manifestCanonicalBytes(manifest);
-  const signature = signBytes(createPrivateKey(keyPem), bytes);
-  return `${JSON.stringify({ format: JOB_MANIFEST_FORMAT, manifest: bytes.toString("utf8"), signature }, null, 1)}\n`;
+  return manifestFileText(bytes.toString("utf8"), signBytes(createPrivateKey(keyPem), bytes));
 }
 
 /** Writes the signed manifest of `dir` into it (the last file written when a job is signed). */
@@ -155,7 +121,7 @@ export function readSignedManifest(dir: string, rootPem: string, at = new Date()
   })());
   if (!parsed.success) return bad(`field manifest is not a valid manifest: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
   const manifest = parsed.data as JobManifest;
-  const sorted = [...manifest.folders].sort(byUtf8);
+  const sorted = [...manifest.folders].sort(compareUtf8);
   if (new Set(sorted).size !== sorted.length || sorted.some((f, i) => f !== manifest.folders[i])) return bad("field folders is not sorted by UTF-8 bytes without duplicates");
   // Only the canonical form is accepted: one manifest, one byte string.
   if (canonicalJson(manifest) !== outer.manifest) return bad("field manifest is not in canonical form (sorted keys, no whitespace)");

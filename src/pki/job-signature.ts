@@ -7,6 +7,7 @@ import { JobSignatureErrorCode } from "./errors.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain } from "./verify-chain.js";
 import { readCertificateInfo } from "./certificate-info.js";
+import { JOB_MANIFEST_FILE } from "./job-manifest-format.js";
 
 /**
  * Signed job folders, FLARE's scheme: in every folder a `.__nvfl_sig.json` maps each file name to
@@ -16,8 +17,8 @@ import { readCertificateInfo } from "./certificate-info.js";
  */
 export const JOB_SIGNATURE_FILE = ".__nvfl_sig.json";
 export const JOB_SUBMITTER_CERT = ".__nvfl_submitter.crt";
-/** The manifest file (src/pki/job-manifest.ts); named here so FLARE's walk skips it. */
-export const JOB_MANIFEST_FILE = ".__cohort_job_manifest.json";
+/** The manifest file (src/pki/job-manifest.ts); FLARE's walk skips it. */
+export { JOB_MANIFEST_FILE };
 
 export { JobSignatureErrorCode };
 

@@ -15,6 +15,8 @@ import { CohortError } from "../../src/errors/index.js";
 export type SystemRequirement =
   /** Debian's /usr/bin/python3 with msgpack and numpy (the Python Client API). */
   | "python3"
+  /** Debian's /usr/bin/python3 with the cryptography package (the Python job manifest signer). */
+  | "python3-cryptography"
   /** nginx (proxy tests; a private instance on 127.0.0.1, never the system service). */
   | "nginx"
   /** nginx with its stream module (TCP pass-through proxies). */
@@ -24,7 +26,7 @@ export type SystemRequirement =
   /** Debian's full Fashion-MNIST under /usr/share/datasets/fashion-mnist. */
   | "dataset";
 
-export const REQUIREMENTS: readonly SystemRequirement[] = ["python3", "nginx", "nginx-stream", "bwrap", "dataset"];
+export const REQUIREMENTS: readonly SystemRequirement[] = ["python3", "python3-cryptography", "nginx", "nginx-stream", "bwrap", "dataset"];
 
 export const PYTHON = "/usr/bin/python3";
 export const DEBIAN_DATASET_DIR = "/usr/share/datasets/fashion-mnist";
@@ -34,6 +36,7 @@ const INSTALL_HINT = "(.ci/run installs it)";
 /** The Debian packages behind each requirement. */
 const PACKAGES: Readonly<Record<SystemRequirement, string>> = {
   python3: "python3 python3-msgpack python3-numpy",
+  "python3-cryptography": "python3-cryptography",
   nginx: "nginx libnginx-mod-stream",
   "nginx-stream": "libnginx-mod-stream",
   bwrap: "bubblewrap",
@@ -48,6 +51,11 @@ function probe(r: SystemRequirement): string | undefined {
       if (py.error) return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install ${PACKAGES.python3} ${INSTALL_HINT}`;
       const packages = ["msgpack", "numpy"].filter((m) => spawnSync(PYTHON, ["-c", `import ${m}`], { stdio: "ignore" }).status !== 0).map((m) => `python3-${m}`);
       return packages.length > 0 ? `${PYTHON} lacks ${packages.join(" and ")}: apt-get install ${packages.join(" ")} ${INSTALL_HINT}` : undefined;
+    }
+    case "python3-cryptography": {
+      const py = spawnSync(PYTHON, ["-c", "import cryptography"], { stdio: "ignore" });
+      if (py.error) return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install python3 ${PACKAGES["python3-cryptography"]} ${INSTALL_HINT}`;
+      return py.status === 0 ? undefined : `${PYTHON} lacks python3-cryptography: apt-get install ${PACKAGES["python3-cryptography"]} ${INSTALL_HINT}`;
     }
     case "nginx":
       return spawnSync("nginx", ["-v"], { stdio: "ignore" }).status === 0 ? undefined : `nginx is not installed: apt-get install ${PACKAGES.nginx} ${INSTALL_HINT}`;

@@ -22,25 +22,14 @@ import {
 import { JobNonceStore } from "../../src/runtime/job-nonces.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
 import { provisionTestProject, type TestProject } from "../helpers/secure-session.js";
-
-/** A fenced block of docs/protocol.md, by its label (```text <label>). */
-function vectorBlock(label: string): string {
-  const doc = readFileSync(join(REPO_ROOT, "docs", "protocol.md"), "utf8");
-  const m = new RegExp("```text " + label + "\\n([\\s\\S]*?)\\n```").exec(doc);
-  assert.ok(m?.[1], `docs/protocol.md has no block ${label}`);
-  return m[1];
-}
+import { VECTOR, vectorBlock, writeJobFiles } from "../helpers/job-signers.js";
 
 describe("job manifest test vector (docs/protocol.md §5.4)", () => {
   test("the real code produces the documented canonical bytes and digest; the documented signature verifies", () => {
     const d = join(tempDir("cohort-vector-"), "job");
-    mkdirSync(join(d, "app", "config"), { recursive: true });
-    mkdirSync(join(d, "data"), { recursive: true });
-    writeFileSync(join(d, "meta.json"), '{"name":"vector-job"}');
-    writeFileSync(join(d, "app", "config", "config_fed_client.json"), '{"executors":[]}');
-    writeFileSync(join(d, "data", "é.txt"), "ok\n");
-    const certPem = `${vectorBlock("vector-cert")}\n`;
-    const manifest = buildJobManifest(d, certPem, { jobName: "vector-job", nonce: "0123456789abcdef".repeat(4), at: new Date("2026-12-01T12:00:00.000Z") });
+    writeJobFiles(d, VECTOR.files);
+    const certPem = VECTOR.certPem();
+    const manifest = buildJobManifest(d, certPem, { jobName: VECTOR.jobName, nonce: VECTOR.nonce, at: VECTOR.at });
     const bytes = manifestCanonicalBytes(manifest);
     assert.equal(bytes.toString("utf8"), vectorBlock("vector-canonical"));
     assert.equal(bytes.byteLength, 1151);
