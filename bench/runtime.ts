@@ -93,7 +93,7 @@ function compiledCli(): string[] {
   const common = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "error", banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
   esbuild.buildSync({ ...common, entryPoints: [join(ROOT, "src", "cli", "main.ts")], outfile: join(out, "main.js"), packages: "external" });
   // Self-contained: the sandboxed child may read only its own code folder.
-  esbuild.buildSync({ ...common, entryPoints: [join(ROOT, "src", "runtime", "job-child.ts")], outfile: join(out, "job-child.js") });
+  esbuild.buildSync({ ...common, entryPoints: [join(ROOT, "src", "runtime", "sandbox", "job-child.ts")], outfile: join(out, "job-child.js") });
   return [join(out, "main.js")];
 }
 

@@ -6,7 +6,7 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { AuditErrorCode, AuditLog, WITNESS_ACTION, createCheckpoint } from "../../src/audit/index.js";
-import { CheckpointExchange } from "../../src/runtime/audit-witness.js";
+import { CheckpointExchange } from "../../src/runtime/participant/audit-witness.js";
 import { encode } from "../../src/wire/index.js";
 import { isCohortError } from "../../src/errors/index.js";
 import { tempDir } from "../helpers/index.js";

@@ -19,7 +19,7 @@ import { RawSession, type Kit } from "../helpers/secure-session.js";
 import { until } from "../helpers/transport-links.js";
 
 const FLOOD = 200;
-// The server's refusal writer (src/runtime/participant.ts): burst 20, refilled at 5 per second.
+// The server's refusal writer (src/runtime/participant/start.ts): burst 20, refilled at 5 per second.
 const BURST = 20;
 const PER_SECOND = 5;
 const running: CohortProcess[] = [];

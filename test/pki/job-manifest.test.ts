@@ -19,7 +19,7 @@ import {
   verifyBytes,
   verifyJobManifest,
 } from "../../src/pki/index.js";
-import { JobNonceStore } from "../../src/runtime/job-nonces.js";
+import { JobNonceStore } from "../../src/runtime/jobs/nonces.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
 import { provisionTestProject, type TestProject } from "../helpers/secure-session.js";
 import { VECTOR, vectorBlock, writeJobFiles } from "../helpers/job-signers.js";

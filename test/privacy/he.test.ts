@@ -73,7 +73,7 @@ test("HE FedAvg round: sites encrypt weighted layers (packed into one vector), t
   await assert.rejects(new HEModelDecryptor().filter(new FLModel({ params: { [name.replace("5000", "4999")]: bytes } }), fctx("site-1")), /layout does not match its 5010 values/);
 });
 
-import { buildServerJob } from "../../src/runtime/job-host.js";
+import { buildServerJob } from "../../src/runtime/sandbox/job-host.js";
 import { componentFor } from "../../src/runtime/components/registry.js";
 import "../../src/runtime/components/builtins.js";
 import { isCohortError } from "../../src/errors/index.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JOB_SIGNATURE_FILE, signJob } from "../../src/pki/index.js";
 import { AdminSession } from "../../src/runtime/index.js";
-import { packFolder } from "../../src/runtime/archive.js";
+import { packFolder } from "../../src/runtime/jobs/archive.js";
 import { REPO_ROOT, writeFile } from "../helpers/index.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, auditRecords, startParticipantProcess, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";

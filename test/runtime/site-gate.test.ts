@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SiteJobGate, METRIC_LIMITS, type SiteGateOptions } from "../../src/runtime/site-gate.js";
-import { clientConfigSchema } from "../../src/runtime/job-def.js";
+import { SiteJobGate, METRIC_LIMITS, type SiteGateOptions } from "../../src/runtime/site/gate.js";
+import { clientConfigSchema } from "../../src/runtime/jobs/definition.js";
 import { decode, encode, FLModel } from "../../src/wire/index.js";
 import type { PrivacyScope } from "../../src/privacy/index.js";
 

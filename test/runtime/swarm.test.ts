@@ -14,7 +14,7 @@ import { SwarmServerController, swarmServerArgs } from "../../src/runtime/compon
 import { SwarmClientController, swarmClientArgs } from "../../src/runtime/components/swarm-client.js";
 import { ModelPersistor, persistorArgs } from "../../src/runtime/components/persistor.js";
 import type { ClientJobContext, ServerJobContext } from "../../src/runtime/components/registry.js";
-import { PeerInbox } from "../../src/runtime/peer-inbox.js";
+import { PeerInbox } from "../../src/runtime/peer/inbox.js";
 import type { SwarmRoundTask } from "../../src/runtime/components/swarm-protocol.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
 import { testServerContext, testWire as wire } from "../helpers/job-contexts.js";
@@ -189,8 +189,8 @@ test("server and aggregator: a trainer whose round task fails is reported to the
 });
 
 test("a site's privacy filters apply to the update it sends (ctx.runTask), and do not refuse the swarm's control task", { timeout: 60_000 }, async () => {
-  const { buildSiteJob } = await import("../../src/runtime/job-host.js");
-  const { loadJobFolder } = await import("../../src/runtime/job-def.js");
+  const { buildSiteJob } = await import("../../src/runtime/sandbox/job-host.js");
+  const { loadJobFolder } = await import("../../src/runtime/jobs/definition.js");
   const { initParams } = await import("../../src/runtime/learn/models.js");
   const jobDir = join(REPO_ROOT, "examples", "jobs", "hello-swarm");
   const client = loadJobFolder(jobDir).apps.get("app")?.client;

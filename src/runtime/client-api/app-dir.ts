@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CohortError } from "../../errors/index.js";
-import { appForSite, loadJobFolder } from "../job-def.js";
+import { appForSite, loadJobFolder } from "../jobs/definition.js";
 import type { JobContextBase } from "../components/registry.js";
 import { ClientApiErrorCode } from "./channel.js";
 

@@ -5,7 +5,7 @@ import type { ZodType } from "zod";
  * refused at deploy, unless the job brings its own code (BYOC, custom/), authorised per site.
  */
 import type * as wire from "../../wire/index.js";
-import type { PeerMessenger } from "../peer-inbox.js";
+import type { PeerMessenger } from "../peer/inbox.js";
 
 /** What job code (built-in or custom/) gets to build messages: the wire API (FLModel, encode…). */
 export type WireApi = Pick<typeof wire, "encode" | "decode" | "FLModel" | "DXO" | "Tensor" | "Shareable">;

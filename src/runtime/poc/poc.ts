@@ -11,7 +11,7 @@ import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { CohortError } from "../../errors/index.js";
 import { provision } from "../../provision/index.js";
-import { AdminSession } from "../admin-session.js";
+import { AdminSession } from "../admin/session.js";
 import { checkSiteNames, siteNames } from "../simulator/simulate.js";
 import { isOurs, portRefuses, spawnParticipant, stopProcess } from "./processes.js";
 import { isPocWorkspace, PocErrorCode, readPids, readPoc, writePids, writePoc, type PocDescription, type PocProcessRecord } from "./workspace.js";

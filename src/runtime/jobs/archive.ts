@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
 import { create as createTar, extract as extractTar } from "tar";
-import { CohortError } from "../errors/index.js";
-import { RuntimeErrorCode } from "./job-def.js";
+import { CohortError } from "../../errors/index.js";
+import { RuntimeErrorCode } from "./definition.js";
 
 /** Largest job archive accepted (a job folder is code and configs; models travel separately). */
 export const MAX_JOB_ARCHIVE_BYTES = 64 * 1024 * 1024;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { confinementResourcesSchema } from "./sandbox/index.js";
+import { confinementResourcesSchema } from "../sandbox/index.js";
 
 /** A site's capacity from local/resources.json (FLARE's resource_manager args + max jobs). */
 export const siteResourcesSchema = z.object({

@@ -3,10 +3,10 @@
  * job's components from the app config and runs the server workflows or the site executors
  * (job-host.ts), talking only to its parent over IPC with the job token from its environment.
  */
-import { CohortError, isCohortError } from "../errors/index.js";
+import { CohortError, isCohortError } from "../../errors/index.js";
 import { toChildSchema, type FromChild, type InitMessage } from "./child-protocol.js";
 import { buildServerJob, buildSiteJob, type SiteJobHost } from "./job-host.js";
-import { observeScriptProcesses } from "./client-api/script-process.js";
+import { observeScriptProcesses } from "../client-api/script-process.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 

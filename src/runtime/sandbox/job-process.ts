@@ -5,10 +5,10 @@ import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CohortError } from "../errors/index.js";
+import { CohortError } from "../../errors/index.js";
 import { fromChildSchema, type FromChild, type ToChild } from "./child-protocol.js";
-import { RuntimeErrorCode } from "./job-def.js";
-import { chownTree, escapeControl, heapLimitMb, MAX_JOB_OUTPUT_BYTES, OutputRelay, sandboxCommand, userNamespaceSeccompProgram, type JobConfinement } from "./sandbox/index.js";
+import { RuntimeErrorCode } from "../jobs/definition.js";
+import { chownTree, escapeControl, heapLimitMb, MAX_JOB_OUTPUT_BYTES, OutputRelay, sandboxCommand, userNamespaceSeccompProgram, type JobConfinement } from "./index.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 export type ToChildBody = Distributive<ToChild>;
@@ -47,14 +47,15 @@ export function outermostPaths(paths: readonly string[]): string[] {
 let bundled: string | undefined;
 
 /**
- * Where the job child's code lives: dist/runtime/job-child.js for the compiled CLI. Under tsx
+ * Where the job child's code lives: dist/runtime/sandbox/job-child.js for the compiled CLI. Under tsx
  * (development, tests) the TypeScript entry is bundled once per process with esbuild into
  * node_modules/.cache, because tsx itself needs worker threads and child processes, which a job
  * child must not have.
  */
 function codeLocation(): { entry: string; root: string } {
   const here = fileURLToPath(import.meta.url);
-  const root = join(dirname(here), "..", "..");
+  // The package root (this file is <root>/{src,dist}/runtime/sandbox/job-process.*).
+  const root = join(dirname(here), "..", "..", "..");
   if (!here.endsWith(".ts")) return { entry: join(dirname(here), "job-child.js"), root };
   if (!bundled) {
     const require = createRequire(import.meta.url);

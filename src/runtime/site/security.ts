@@ -1,9 +1,9 @@
-import { CohortError, isCohortError } from "../errors/index.js";
-import { JobSignatureErrorCode, verifyJobManifest, type JobManifest, type JobSigner } from "../pki/index.js";
-import { componentFor, registeredComponentPaths } from "./components/registry.js";
-import { startsProcesses } from "./component-check.js";
-import type { ComponentConfig, JobApp, JobDefinition } from "./job-def.js";
-import "./components/builtins.js";
+import { CohortError, isCohortError } from "../../errors/index.js";
+import { JobSignatureErrorCode, verifyJobManifest, type JobManifest, type JobSigner } from "../../pki/index.js";
+import { componentFor, registeredComponentPaths } from "../components/registry.js";
+import { startsProcesses } from "../jobs/component-check.js";
+import type { ComponentConfig, JobApp, JobDefinition } from "../jobs/definition.js";
+import "../components/builtins.js";
 
 /** A site's answer to "may this user exercise this right here?" (the federated policy engine). */
 export type AuthorizeFn = (request: {

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { CohortError } from "../errors/index.js";
-import { isJobSignatureFile } from "../pki/index.js";
+import { CohortError } from "../../errors/index.js";
+import { isJobSignatureFile } from "../../pki/index.js";
 
 /**
  * FLARE's job folder: `meta.json` and one or more apps, each with `config/config_fed_server.json`

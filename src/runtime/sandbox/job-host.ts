@@ -7,14 +7,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { CohortError } from "../errors/index.js";
+import { CohortError } from "../../errors/index.js";
 import type { InitMessage } from "./child-protocol.js";
-import { componentFor, type ClientJobContext, type ComponentDefinition, type Executor, type JobContextBase, type ServerJobContext, type Workflow } from "./components/registry.js";
-import "./components/builtins.js";
-import { checkPeerTopic, PeerErrorCode, PeerInbox, type PeerMessenger } from "./peer-inbox.js";
-import type { ComponentConfig } from "./job-def.js";
-import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../wire/index.js";
-import { applyFilterChain, assertNoSecretKey, HE_FILTER_PATHS, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../privacy/index.js";
+import { componentFor, type ClientJobContext, type ComponentDefinition, type Executor, type JobContextBase, type ServerJobContext, type Workflow } from "../components/registry.js";
+import "../components/builtins.js";
+import { checkPeerTopic, PeerErrorCode, PeerInbox, type PeerMessenger } from "../peer/inbox.js";
+import type { ComponentConfig } from "../jobs/definition.js";
+import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../wire/index.js";
+import { applyFilterChain, assertNoSecretKey, HE_FILTER_PATHS, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../../privacy/index.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;

@@ -2,11 +2,11 @@ import { cpus, freemem, totalmem, platform, release, uptime } from "node:os";
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
-import { CohortError, isCohortError } from "../errors/index.js";
-import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../auth/index.js";
-import type { AuditLog } from "../audit/index.js";
-import type { AuthorizeFn } from "./site-security.js";
-import { firstRefusal, type SitePlugin } from "./plugins.js";
+import { CohortError, isCohortError } from "../../errors/index.js";
+import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../../auth/index.js";
+import type { AuditLog } from "../../audit/index.js";
+import type { AuthorizeFn } from "./security.js";
+import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
 export const TOPIC_SITE_COMMAND = "admin.site_command";
 

@@ -2,17 +2,17 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statS
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
-import { CohortError, isCohortError } from "../errors/index.js";
-import { JobSignatureErrorCode, signJob, verifyJobManifest, verifyStartupKit } from "../pki/index.js";
-import { loadKitConfig } from "../config/index.js";
-import { decode, encode } from "../wire/index.js";
-import { driverFor, TransportClient } from "../transport/index.js";
-import { TOPIC_ADMIN } from "./admin-commands.js";
+import { CohortError, isCohortError } from "../../errors/index.js";
+import { JobSignatureErrorCode, signJob, verifyJobManifest, verifyStartupKit } from "../../pki/index.js";
+import { loadKitConfig } from "../../config/index.js";
+import { decode, encode } from "../../wire/index.js";
+import { driverFor, TransportClient } from "../../transport/index.js";
+import { TOPIC_ADMIN } from "./commands.js";
 import { splitCommandLine } from "./command-line.js";
-import { signCommand } from "../auth/index.js";
+import { signCommand } from "../../auth/index.js";
 
 // tar (through ./archive.js) is loaded only by submit_job and download_job: most commands are short.
-const loadArchive = (): Promise<typeof import("./archive.js")> => import("./archive.js");
+const loadArchive = (): Promise<typeof import("../jobs/archive.js")> => import("../jobs/archive.js");
 
 /**
  * An admin's session with the server, from the admin's startup kit: logs in (type admin) and

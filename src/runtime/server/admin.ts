@@ -1,19 +1,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { CohortError, isCohortError } from "../errors/index.js";
-import { NonceCache, verifyCommand, type PeerIdentity } from "../auth/index.js";
-import { writeFileAtomic } from "../pki/index.js";
-import { decode, encode } from "../wire/index.js";
-import type { AuditLog } from "../audit/index.js";
-import type { MessageMeta, TransportServer } from "../transport/index.js";
-import { ADMIN_COMMANDS } from "./admin-commands.js";
+import { CohortError, isCohortError } from "../../errors/index.js";
+import { NonceCache, verifyCommand, type PeerIdentity } from "../../auth/index.js";
+import { writeFileAtomic } from "../../pki/index.js";
+import { decode, encode } from "../../wire/index.js";
+import type { AuditLog } from "../../audit/index.js";
+import type { MessageMeta, TransportServer } from "../../transport/index.js";
+import { ADMIN_COMMANDS } from "../admin/commands.js";
 import type { ServerJobManager } from "./server-jobs.js";
-import { TOPIC_SITE_COMMAND } from "./site-admin.js";
-import type { AuthorizeFn } from "./site-security.js";
-import { firstRefusal, type SitePlugin } from "./plugins.js";
+import { TOPIC_SITE_COMMAND } from "../site/admin.js";
+import type { AuthorizeFn } from "../site/security.js";
+import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
-import { TOPIC_ADMIN } from "./admin-commands.js";
+import { TOPIC_ADMIN } from "../admin/commands.js";
 
 const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
 

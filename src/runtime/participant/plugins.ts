@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
-import { CohortError } from "../errors/index.js";
+import { CohortError } from "../../errors/index.js";
 
 /**
  * Site plugins (FLARE's site-specific authentication and authorization): a site lists them in

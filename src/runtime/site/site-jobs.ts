@@ -2,24 +2,24 @@ import { createPrivateKey, randomUUID, type KeyObject } from "node:crypto";
 import { rmSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { CohortError, isCohortError } from "../errors/index.js";
-import { decode, encode } from "../wire/index.js";
-import type { AuditLog } from "../audit/index.js";
-import type { TransportClient } from "../transport/index.js";
-import { unpackArchive } from "./archive.js";
-import { JobChild } from "./job-process.js";
-import { loadJobFolder, RuntimeErrorCode } from "./job-def.js";
-import { checkComponents, startsProcesses } from "./component-check.js";
+import { CohortError, isCohortError } from "../../errors/index.js";
+import { decode, encode } from "../../wire/index.js";
+import type { AuditLog } from "../../audit/index.js";
+import type { TransportClient } from "../../transport/index.js";
+import { unpackArchive } from "../jobs/archive.js";
+import { JobChild } from "../sandbox/job-process.js";
+import { loadJobFolder, RuntimeErrorCode } from "../jobs/definition.js";
+import { checkComponents, startsProcesses } from "../jobs/component-check.js";
 import type { SiteResources } from "./resources.js";
-import { JobNonceStore } from "./job-nonces.js";
-import { clearJobForSite, type SiteSecurityOptions } from "./site-security.js";
-import { firstRefusal, type SitePlugin } from "./plugins.js";
-import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "./server-jobs.js";
-import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../auth/index.js";
-import type { FromChild } from "./child-protocol.js";
-import { startHeFilterWorker, type HeFilterRunner, type PrivacySpend, type SerializedCkksContext, type SitePrivacy } from "../privacy/index.js";
-import { checkConfinementFor, grantReadTree, type JobConfinement } from "./sandbox/index.js";
-import { SiteJobGate } from "./site-gate.js";
+import { JobNonceStore } from "../jobs/nonces.js";
+import { clearJobForSite, type SiteSecurityOptions } from "./security.js";
+import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
+import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../server/server-jobs.js";
+import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../../auth/index.js";
+import type { FromChild } from "../sandbox/child-protocol.js";
+import { startHeFilterWorker, type HeFilterRunner, type PrivacySpend, type SerializedCkksContext, type SitePrivacy } from "../../privacy/index.js";
+import { checkConfinementFor, grantReadTree, type JobConfinement } from "../sandbox/index.js";
+import { SiteJobGate } from "./gate.js";
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
 const deploySchema = z.object({
@@ -59,7 +59,7 @@ interface SiteJob {
  * site's workspace, checks it, starts the job child), runs tasks in the child and returns results,
  * and stops the child when the server ends or aborts the job.
  */
-export class ClientJobManager {
+export class SiteJobManager {
   private readonly jobs = new Map<string, SiteJob>();
   private readonly kitKey: KeyObject | undefined;
   private readonly nonces: JobNonceStore;

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { AuditErrorCode, createCheckpoint, recordWitness, verifyCheckpoint, type AuditLog, type Checkpoint } from "../audit/index.js";
-import { CohortError } from "../errors/index.js";
-import { decode, encode } from "../wire/index.js";
+import { AuditErrorCode, createCheckpoint, recordWitness, verifyCheckpoint, type AuditLog, type Checkpoint } from "../../audit/index.js";
+import { CohortError } from "../../errors/index.js";
+import { decode, encode } from "../../wire/index.js";
 
 
 export const TOPIC_CHECKPOINT = "audit.checkpoint";

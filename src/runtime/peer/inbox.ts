@@ -4,7 +4,7 @@
  * relay it); received messages wait in a bounded inbox until the job code asks for them by sender
  * and topic, so a message that arrives before its receive() call is not lost.
  */
-import { CohortError } from "../errors/index.js";
+import { CohortError } from "../../errors/index.js";
 
 export const PeerErrorCode = {
   Topic: "ERR_PEER_TOPIC",

@@ -1,8 +1,8 @@
-import { CohortError } from "../errors/index.js";
-import { componentFor } from "./components/registry.js";
-import { RuntimeErrorCode, type ComponentConfig, type JobDefinition } from "./job-def.js";
-import "./components/builtins.js";
-import { HE_COMPONENTS } from "../privacy/he-filters.js";
+import { CohortError } from "../../errors/index.js";
+import { componentFor } from "../components/registry.js";
+import { RuntimeErrorCode, type ComponentConfig, type JobDefinition } from "./definition.js";
+import "../components/builtins.js";
+import { HE_COMPONENTS } from "../../privacy/he-filters.js";
 
 /**
  * Every component a job names must be a registered built-in, unless the job brings its own code

@@ -1,26 +1,26 @@
 import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
-import { authorize, loadSitePolicy } from "../authz/index.js";
-import { readCertificateInfo } from "../pki/index.js";
-import type { AuthorizeFn, SiteSecurityOptions } from "./site-security.js";
+import { authorize, loadSitePolicy } from "../../authz/index.js";
+import { readCertificateInfo } from "../../pki/index.js";
+import type { AuthorizeFn, SiteSecurityOptions } from "../site/security.js";
 import { join, resolve } from "node:path";
-import { CohortError } from "../errors/index.js";
-import { verifyStartupKit } from "../pki/index.js";
-import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget } from "../config/index.js";
+import { CohortError } from "../../errors/index.js";
+import { verifyStartupKit } from "../../pki/index.js";
+import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget } from "../../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
-import { CLIENT_CONTEXT_FILE, HeErrorCode, loadPrivacyPolicy, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../privacy/index.js";
-import { componentFor } from "./components/registry.js";
-import "./components/builtins.js";
-import { AuditLog, RefusalAuditor } from "../audit/index.js";
-import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../transport/index.js";
-import { ServerJobManager } from "./server-jobs.js";
-import { BanList, banListFile, ServerAdmin } from "./server-admin.js";
-import { SiteAdmin, TOPIC_SITE_COMMAND } from "./site-admin.js";
+import { CLIENT_CONTEXT_FILE, HeErrorCode, loadPrivacyPolicy, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../../privacy/index.js";
+import { componentFor } from "../components/registry.js";
+import "../components/builtins.js";
+import { AuditLog, RefusalAuditor } from "../../audit/index.js";
+import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../../transport/index.js";
+import { ServerJobManager } from "../server/server-jobs.js";
+import { BanList, banListFile, ServerAdmin } from "../server/admin.js";
+import { SiteAdmin, TOPIC_SITE_COMMAND } from "../site/admin.js";
 import { acknowledged, CheckpointExchange, TOPIC_CHECKPOINT } from "./audit-witness.js";
-import { decode, encode } from "../wire/index.js";
-import { ClientJobManager } from "./client-jobs.js";
-import { SiteResources, siteResourcesSchema } from "./resources.js";
-import { closeInheritedDescriptors, describeConfinement, jobConfinement, type JobConfinement } from "./sandbox/index.js";
-import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "./learn/idx.js";
+import { decode, encode } from "../../wire/index.js";
+import { SiteJobManager } from "../site/site-jobs.js";
+import { SiteResources, siteResourcesSchema } from "../site/resources.js";
+import { closeInheritedDescriptors, describeConfinement, jobConfinement, type JobConfinement } from "../sandbox/index.js";
+import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../learn/idx.js";
 import { z } from "zod";
 
 const schedulerArgs = z.object({ max_jobs: z.number().int().min(1).default(4), max_schedule_count: z.number().int().min(1).default(10), min_schedule_interval: z.number().min(0).default(10) });
@@ -233,7 +233,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     // local/privacy.json (issue 10): scopes, site filters (built-ins only), budgets and their ledger.
     const confinement = confinementOf(o.kitDir, site, o.log);
     const privacy = new SitePrivacy({ site: verified.name, policy: loadPrivacyPolicy(o.kitDir, (p) => componentFor(p)?.kind === "filter"), ledgerFile: join(o.kitDir, "workspace", "privacy_budget.json"), audit, log: o.log });
-    const jobs = new ClientJobManager(client, {
+    const jobs = new SiteJobManager(client, {
       site: verified.name,
       workspace: join(o.kitDir, "workspace"),
       audit,

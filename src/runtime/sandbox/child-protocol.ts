@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { clientConfigSchema, serverConfigSchema } from "./job-def.js";
-import { budgetSchema, ckksContextSchema, filterSpecSchema } from "../privacy/index.js";
+import { clientConfigSchema, serverConfigSchema } from "../jobs/definition.js";
+import { budgetSchema, ckksContextSchema, filterSpecSchema } from "../../privacy/index.js";
 
 /**
  * Messages between a site process and its job child, over the child's private IPC channel

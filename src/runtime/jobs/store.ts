@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { CohortError } from "../errors/index.js";
-import { writeFileAtomic } from "../pki/index.js";
-import { RuntimeErrorCode, metaSchema, type JobMeta } from "./job-def.js";
+import { CohortError } from "../../errors/index.js";
+import { writeFileAtomic } from "../../pki/index.js";
+import { RuntimeErrorCode, metaSchema, type JobMeta } from "./definition.js";
 
 /** FLARE's job statuses. */
 export const JOB_STATUSES = [

@@ -13,12 +13,12 @@
  * The CKKS secret key is used here only: job children never receive a context.
  */
 import { z } from "zod";
-import { CohortError } from "../errors/index.js";
-import { decode, encode, FLModel, Tensor } from "../wire/index.js";
-import { applyFilterChain, isHeFilterPath, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type HeFilterRunner, type ModelFilter, type PrivacyScope, type PrivacySpend } from "../privacy/index.js";
-import { componentFor } from "./components/registry.js";
-import "./components/builtins.js";
-import { RuntimeErrorCode, type ClientAppConfig, type ComponentConfig } from "./job-def.js";
+import { CohortError } from "../../errors/index.js";
+import { decode, encode, FLModel, Tensor } from "../../wire/index.js";
+import { applyFilterChain, isHeFilterPath, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type HeFilterRunner, type ModelFilter, type PrivacyScope, type PrivacySpend } from "../../privacy/index.js";
+import { componentFor } from "../components/registry.js";
+import "../components/builtins.js";
+import { RuntimeErrorCode, type ClientAppConfig, type ComponentConfig } from "../jobs/definition.js";
 
 /** Metrics job code may attach to a result: numbers under short names, a bounded number per result and per job. */
 export const METRIC_LIMITS = { keyLength: 64, perResult: 64, bytesPerJob: 1024 * 1024 } as const;

@@ -1,8 +1,8 @@
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { CohortError } from "../errors/index.js";
-import { JobSignatureErrorCode, type JobManifest } from "../pki/index.js";
+import { CohortError } from "../../errors/index.js";
+import { JobSignatureErrorCode, type JobManifest } from "../../pki/index.js";
 
 /** local/resources.json `job_manifest_max_age_days` when absent. */
 export const DEFAULT_JOB_MANIFEST_MAX_AGE_DAYS = 30;
