@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { ConfigIssue } from "../config/index.js";
-import { suggest } from "../config/project.js";
+import { suggest } from "../config/index.js";
 import { COMMAND_CATEGORIES, isCategory, KNOWN_RIGHTS } from "./categories.js";
 import { normalizeName, parseCondition, type Condition } from "./conditions.js";
 import { policyInvalid } from "./errors.js";

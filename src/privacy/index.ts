@@ -34,5 +34,5 @@ export {
   type CkksOptions,
   type SerializedCkksContext,
 } from "./he-context.js";
-export { HE_FILTER_PATHS } from "./he-filters.js";
+export { HE_COMPONENTS, HE_FILTER_PATHS, HEAggregator, heAggregatorArgs, HEModelDecryptor, HEModelEncryptor, heEncryptorArgs } from "./he-filters.js";
 export { heFilterKind, isHeFilterPath, startHeFilterWorker, type HeApplyOptions, type HeCallContext, type HeFilterKind, type HeFilterRunner, type HeFilterSpec, type HeFilterWorkerOptions } from "./he-worker.js";

@@ -1,14 +1,7 @@
-/** Public API of the runtime area (grows with the FL runtime): running a participant from its kit. */
-export { startParticipant } from "./participant/start.js";
-export type { StartParticipantOptions, RunningParticipant } from "./participant/start.js";
-export { AdminSession } from "./admin/session.js";
-export { splitCommandLine } from "./admin/command-line.js";
-export { JobStore, JOB_STATUSES } from "./jobs/store.js";
-export type { StoredJobMeta, JobStatus } from "./jobs/store.js";
-export { loadJobFolder } from "./jobs/definition.js";
-export type { JobDefinition, JobMeta } from "./jobs/definition.js";
-export { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand } from "./admin/commands.js";
-export type { AdminCommandInfo } from "./admin/commands.js";
+/** Public API of the runtime area: participants, the admin session, jobs, simulator and POC. */
+export * from "./participant/index.js";
+export * from "./admin/index.js";
+export * from "./jobs/index.js";
 export { buildServerJob, buildSiteJob } from "./sandbox/job-host.js";
 export type { JobHostInit, JobHostIo, ServerJobIo, SiteJobIo, ServerJobHost, SiteJobHost } from "./sandbox/job-host.js";
 export type { PeerMessenger } from "./peer/inbox.js";

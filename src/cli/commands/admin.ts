@@ -3,14 +3,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand } from "../../runtime/admin/commands.js";
-import { splitCommandLine } from "../../runtime/admin/command-line.js";
+import { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, splitCommandLine } from "../../runtime/admin/index.js";
 import { isCohortError } from "../../errors/index.js";
 import { ExitCode, reportError } from "../output.js";
 
 // The session, pki and config code is loaded when a command runs, so that `--help` and every
 // other command start fast (commands are imported lazily for the same reason).
-const loadSession = async () => (await import("../../runtime/admin/session.js")).AdminSession;
+const loadSession = async () => (await import("../../runtime/admin/index.js")).AdminSession;
 
 function show(result: unknown): string {
   if (Array.isArray(result)) {

@@ -4,8 +4,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import type { StoredJobMeta } from "../../runtime/jobs/store.js";
-import type { AdminSession } from "../../runtime/admin/session.js";
+import type { StoredJobMeta } from "../../runtime/jobs/index.js";
+import type { AdminSession } from "../../runtime/admin/index.js";
 import { ExitCode, printWarnings, reportError } from "../output.js";
 import { repoRoot } from "../paths.js";
 
@@ -121,7 +121,7 @@ export function registerDemo(program: Command): void {
     .option("--keep", "keep the temporary workspace (kits, logs, audit trails, models) for inspection")
     .action(async (flags: { keep?: boolean }) => {
       const { provision } = await import("../../provision/index.js");
-      const { AdminSession } = await import("../../runtime/admin/session.js");
+      const { AdminSession } = await import("../../runtime/admin/index.js");
       const { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } = await import("../../runtime/learn/index.js");
       const workspace = mkdtempSync(join(tmpdir(), "cohort-demo-"));
       const procs: ChildProcess[] = [];

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { CohortError } from "../../errors/index.js";
-import { loadJobFolder } from "../../runtime/jobs/definition.js";
+import { loadJobFolder } from "../../runtime/jobs/index.js";
 import { checkSiteNames, defaultSimulatorWorkspace, runSimulation, siteNames, type SimulationResult } from "../../runtime/simulator/index.js";
 import { ExitCode, reportError, table } from "../output.js";
 

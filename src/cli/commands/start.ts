@@ -41,7 +41,7 @@ export function registerStart(program: Command): void {
       process.on("uncaughtException", (err) => crash("uncaught exception", err));
       process.on("unhandledRejection", (err) => crash("unhandled rejection", err));
       try {
-        const { startParticipant } = await import("../../runtime/participant/start.js");
+        const { startParticipant } = await import("../../runtime/participant/index.js");
         const participant = await startParticipant({ kitDir: dir, ...(flags.host ? { host: flags.host } : {}), log });
         running = participant;
         name = participant.name;

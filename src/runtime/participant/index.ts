@@ -1,0 +1,2 @@
+/** `cohort start`: one participant process (server or site) from its kit. */
+export { startParticipant, type StartParticipantOptions, type RunningParticipant } from "./start.js";
