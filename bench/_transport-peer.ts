@@ -1,7 +1,7 @@
 // The receiving/sending process of `npm run bench -- transport` (forked; not an area of its own).
 import { connect } from "node:tls";
 import { randomBytes } from "node:crypto";
-import { decode, Tensor } from "../src/wire/index.js";
+import { decode, type Tensor } from "../src/wire/index.js";
 import { driverFor, TransportClient, type Scheme } from "../src/transport/index.js";
 import { encodeEnvelope } from "../src/transport/envelope.js";
 

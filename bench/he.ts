@@ -124,7 +124,7 @@ export default async function bench(args: string[]): Promise<void> {
     num++;
   }
 
-  const upBytes = (encrypted[0]?.params["w"] as Uint8Array).byteLength;
+  const upBytes = (encrypted[0]?.params["w"] as Uint8Array | undefined)?.byteLength ?? 0;
   const downBytes = (aggregate.value.params["w"] as Uint8Array).byteLength;
   const us = (seconds: number, per = n): string => ((seconds * 1e6) / per).toFixed(3);
   const widths = [52, 10, 12, 14, 12];

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { CohortError, isCohortError } from "../errors/index.js";
 import { PkiErrorCode, readCertificateInfo, certificateFingerprint, verifyCertificateChain } from "../pki/index.js";
 import { AuthErrorCode } from "./errors.js";

@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { configInvalid, formatPath, type ConfigIssue } from "./errors.js";
 import { checkName, type NameKind } from "./names.js";
-import { OTHER_PARTICIPANT_TYPES, PARTICIPANT_KEYS, PROJECT_KEYS, type ParticipantType } from "./project-keys.js";
+import { OTHER_PARTICIPANT_TYPES, PARTICIPANT_KEYS, PROJECT_KEYS, } from "./project-keys.js";
 import { loadYamlWithIncludes, parseYamlFile } from "./yaml-file.js";
 import { normalizeBuilders, type BuilderSpec } from "./builders.js";
 

@@ -135,7 +135,7 @@ async function signingKey(key: WebSignOptions["key"]): Promise<WebCryptoKey> {
 
 function pemPkcs8(pem: string): Uint8Array {
   const m = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/.exec(pem);
-  if (!m || m[1] !== "PRIVATE KEY") {
+  if (m?.[1] !== "PRIVATE KEY") {
     const label = m?.[1] ?? "no PEM block";
     const fix = label === "ENCRYPTED PRIVATE KEY" ? "decrypt it first (openssl pkcs8 -in client.key -out plain.key)" : "convert it (openssl pkcs8 -topk8 -nocrypt -in client.key -out plain.key)";
     return refuse("key", label, `must be a PEM "PRIVATE KEY" (unencrypted PKCS#8): ${fix}`);

@@ -172,7 +172,7 @@ export const svtArgs = z.object({
 /** The ε split of one SVT call: threshold, query, release (pure DP, δ = 0). */
 export function svtBudget(a: z.infer<typeof svtArgs>, n: number): { c: number; threshold: number; query: number; release: number; total: number } {
   const c = Math.min(Math.ceil(n * a.fraction), n);
-  const ratio = Math.pow(2 * c, 2 / 3);
+  const ratio = (2 * c) ** (2 / 3);
   const threshold = a.epsilon_threshold ?? a.epsilon / (1 + ratio);
   const query = a.epsilon_query ?? a.epsilon - threshold;
   const release = a.epsilon_release ?? c * a.noise_var;
@@ -208,7 +208,10 @@ export class SVTPrivacy implements ModelFilter {
     const seen = new Uint8Array(n);
     for (let pass = 0; accepted.length < b.c; pass++) {
       if (pass >= 10_000) throw new CohortError(PrivacyErrorCode.Filter, `SVTPrivacy: fewer than ${b.c} entries pass the threshold after ${pass} passes (check gamma and tau)`, {});
-      for (let i = 0; i < n; i++) if (!seen[i] && Math.abs(dw[i] as number) + this.rng.laplace(queryScale) >= threshold) (seen[i] = 1), accepted.push(i);
+      for (let i = 0; i < n; i++) if (!seen[i] && Math.abs(dw[i] as number) + this.rng.laplace(queryScale) >= threshold) {
+          seen[i] = 1;
+          accepted.push(i);
+        }
     }
     const chosen: number[] = [];
     if (this.a.replace) for (let j = 0; j < b.c; j++) chosen.push(accepted[this.rng.int(accepted.length)] as number);

@@ -219,7 +219,8 @@ class HeWorkerRunner implements HeFilterRunner {
       slot = this.slot ?? this.spawn();
     } catch (cause) {
       call.reject(new CohortError(HeErrorCode.Worker, `the site's HE worker could not start: ${(cause as Error).message}`, { reason: "start" }, { cause }));
-      return this.dispatch();
+      this.dispatch();
+      return;
     }
     const id = this.nextId++;
     const send = (model: Uint8Array): void => slot.worker.postMessage({ ...call.request, model, id } satisfies HeApplyRequest, [model.buffer as ArrayBuffer]);
@@ -231,7 +232,8 @@ class HeWorkerRunner implements HeFilterRunner {
       }
     } catch (cause) {
       call.reject(new CohortError(HeErrorCode.Worker, `the site's HE worker could not be sent the call: ${(cause as Error).message}`, { reason: "send" }, { cause }));
-      return this.dispatch();
+      this.dispatch();
+      return;
     }
     if (slot.idle) clearTimeout(slot.idle);
     slot.call = { id, call };

@@ -74,7 +74,7 @@ export function parsePrivacyPolicy(raw: unknown, file: string, isKnownFilter?: (
   if (!r.success) {
     const i = r.error.issues[0];
     const path = i?.path ?? [];
-    const field = "$" + path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+    const field = `$${path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
     const keys = i?.code === "unrecognized_keys" ? ` ${JSON.stringify((i as { keys?: string[] }).keys ?? [])}` : "";
     const got = i && "input" in i && i.input !== undefined && i.code !== "unrecognized_keys" ? ` (got ${JSON.stringify(i.input).slice(0, 80)})` : "";
     throw new CohortError(PrivacyErrorCode.Policy, `${file}: ${field}: ${i?.message ?? "invalid"}${keys}${got}; fix: ${fixFor(i?.code ?? "", path)}`, { file, field });

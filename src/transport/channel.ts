@@ -17,7 +17,7 @@ export interface MessageMeta {
   readonly topic: string;
 }
 
-export type RequestHandler = (body: Uint8Array, meta: MessageMeta) => Promise<Body | void> | Body | void;
+export type RequestHandler = (body: Uint8Array, meta: MessageMeta) => Promise<Body | undefined> | Body | undefined;
 export type MessageHandler = (body: Uint8Array, meta: MessageMeta) => void;
 export type StreamHandler = (stream: CompletedStream, meta: MessageMeta) => void;
 
@@ -78,7 +78,7 @@ interface Pending {
 const ID_PREFIX = randomBytes(8).toString("hex");
 let idCounter = 0;
 const newId = (): string => ID_PREFIX + (++idCounter).toString(16).padStart(16, "0");
-const asParts = (body: Body | void): readonly Uint8Array[] => (body === undefined ? [] : body instanceof Uint8Array ? [body] : body);
+const asParts = (body: Body | undefined): readonly Uint8Array[] => (body === undefined ? [] : body instanceof Uint8Array ? [body] : body);
 
 /** Frames from this size up may be placed (large stream chunks); smaller ones gain nothing from it. */
 const PLACE_MIN_FRAME_BYTES = 256 * 1024;
@@ -339,7 +339,7 @@ export class SecureChannel {
       case "req": {
         const handler = this.requestHandlers.get(meta.topic);
         if (!handler) throw new CohortError(TransportErrorCode.NoHandler, `no handler for ${JSON.stringify(meta.topic)}`, { topic: meta.topic });
-        let reply: Body | void;
+        let reply: Body | undefined;
         try {
           reply = await handler(env.body, meta);
         } catch (err) {

@@ -68,7 +68,11 @@ export function createMemoryDriver(): Driver {
     listen(options: ListenOptions): Promise<Listener> {
       const port = options.port || nextPort++;
       listeners.set(port, options);
-      return Promise.resolve({ host: options.host, port, close: () => (listeners.delete(port), Promise.resolve()) });
+      return Promise.resolve({ host: options.host, port, close: () => {
+          listeners.delete(port);
+          return Promise.resolve();
+        },
+      });
     },
     dial(options: DialOptions): Promise<Connection> {
       const l = listeners.get(options.port);

@@ -1,6 +1,6 @@
 import {
-  Decoder,
-  Encoder,
+  type Decoder,
+  type Encoder,
   ExtData,
   decodeTimestampExtension,
   encodeTimestampExtension,

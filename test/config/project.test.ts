@@ -62,7 +62,7 @@ describe("ignored keys warn and still provision", () => {
 
   test("a long server name with its own default_host keeps that default_host", () => {
     const dir = tempDir();
-    const long = "x".repeat(40) + "." + "y".repeat(40) + ".org";
+    const long = `${"x".repeat(40)}.${"y".repeat(40)}.org`;
     const file = writeFile(join(dir, "project.yml"), minimalProject({ server: `  - name: ${long}\n    type: server\n    org: nvidia\n    default_host: fl.example.org` }));
     const loaded = loadProjectFile(file);
     assert.equal(loaded.project.server.name, long.slice(0, 64));

@@ -127,13 +127,13 @@ export interface Mount {
 
 /** /proc/<pid>/mountinfo lines → mount point (octal escapes decoded), its options and file system type. */
 export function parseMountinfo(lines: readonly string[]): Mount[] {
-  const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const decodeOctal = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return lines
     .filter((l) => l.trim())
     .map((l) => {
       const [left = "", right = ""] = l.split(" - ");
       const f = left.split(" ");
-      return { point: unescape(f[4] ?? ""), options: (f[5] ?? "").split(","), fstype: right.split(" ")[0] ?? "" };
+      return { point: decodeOctal(f[4] ?? ""), options: (f[5] ?? "").split(","), fstype: right.split(" ")[0] ?? "" };
     });
 }
 

@@ -125,6 +125,17 @@ export function writeFile(path: string, text: string): string {
   return path;
 }
 
+/** A JSON document as tests edit it: any nesting, no casts at each step. */
+// biome-ignore lint/suspicious/noExplicitAny: tests reach freely into job configs they wrote themselves
+export type EditableJson = Record<string, any>;
+
+/** Reads a JSON file, lets `edit` change it in place, writes it back. */
+export function editJsonFile(path: string, edit: (json: EditableJson) => void): void {
+  const json = JSON.parse(readFileSync(path, "utf8")) as EditableJson;
+  edit(json);
+  writeFile(path, JSON.stringify(json));
+}
+
 export function readJson<T = Record<string, unknown>>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }

@@ -14,7 +14,7 @@ import { REPO_ROOT } from "./index.js";
 /** A fenced block of docs/protocol.md, by its label (```text <label>). */
 export function vectorBlock(label: string): string {
   const doc = readFileSync(join(REPO_ROOT, "docs", "protocol.md"), "utf8");
-  const m = new RegExp("```text " + label + "\\n([\\s\\S]*?)\\n```").exec(doc);
+  const m = new RegExp(`\`\`\`text ${label}\\n([\\s\\S]*?)\\n\`\`\``).exec(doc);
   assert.ok(m?.[1], `docs/protocol.md has no block ${label}`);
   return m[1];
 }

@@ -29,7 +29,11 @@ export class Collector {
   constructor(readonly connection: Connection) {
     connection.onFrame((frame) => {
       this.frames.push(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
-      this.waiters = this.waiters.filter((w) => (this.frames.length >= w.n ? (w.resolve(), false) : true));
+      this.waiters = this.waiters.filter((w) => {
+        if (this.frames.length < w.n) return true;
+        w.resolve();
+        return false;
+      });
     });
     this.closed = new Promise((resolve) => {
       connection.onClose((error) => {

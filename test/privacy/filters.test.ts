@@ -85,7 +85,10 @@ test("GaussianPrivacy clips the update to clip_norm and adds noise with σ = C·
   const noisy = (await new GaussianPrivacy(a).filter(model({ w: new Float32Array(n) }), c)).params["w"] as Float32Array;
   let s = 0;
   let s2 = 0;
-  for (const x of noisy) (s += x), (s2 += x * x);
+  for (const x of noisy) {
+    s += x;
+    s2 += x * x;
+  }
   const mean = s / n;
   const variance = s2 / n - mean * mean;
   assert.ok(Math.abs(mean) < (5 * sigma) / Math.sqrt(n), `mean ${mean}`);

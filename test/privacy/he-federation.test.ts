@@ -13,7 +13,7 @@ import { decode, FLModel } from "../../src/wire/index.js";
 import { CkksContext } from "../../src/privacy/he.js";
 import { isPackedLayer, unpackLayer } from "../../src/privacy/he-frame.js";
 import { HeErrorCode, readCkksContextFile } from "../../src/privacy/index.js";
-import { REPO_ROOT, writeFile } from "../helpers/index.js";
+import { REPO_ROOT, editJsonFile, type EditableJson } from "../helpers/index.js";
 import { requireSystem } from "../helpers/requirements.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type CohortProcess } from "../helpers/processes.js";
@@ -32,11 +32,7 @@ const watcher = new JobWatcher(() => kit(ADMIN), () => [server, ...sites].map((p
 function job(example: string): string {
   const dst = join(dir, "jobs", example);
   cpSync(join(REPO_ROOT, "examples", "jobs", example), dst, { recursive: true });
-  const rw = (p: string, f: (j: Record<string, any>) => void): void => {
-    const j = JSON.parse(readFileSync(join(dst, p), "utf8")) as Record<string, any>;
-    f(j);
-    writeFile(join(dst, p), JSON.stringify(j));
-  };
+  const rw = (p: string, f: (j: EditableJson) => void): void => editJsonFile(join(dst, p), f);
   rw("app/config/config_fed_server.json", (s) => Object.assign(s["workflows"][0]["args"], { num_rounds: 3, wait_time_after_min_received: 1 }));
   rw("app/config/config_fed_client.json", (c) => Object.assign(c["executors"][0]["executor"]["args"], { max_train_samples: 3000 }));
   return dst;

@@ -155,7 +155,7 @@ test("HE worker: a killed worker rejects its call, queued calls run on a new one
 
   // A job's encrypt_layers regex that backtracks forever on a layer name: the worker is stuck in
   // one synchronous match until the site ends it.
-  const stuck = new FLModel({ params: { ["a".repeat(40) + "!"]: new Float32Array(4) }, meta: { NUM_STEPS_CURRENT_ROUND: 1 } });
+  const stuck = new FLModel({ params: { [`${"a".repeat(40)}!`]: new Float32Array(4) }, meta: { NUM_STEPS_CURRENT_ROUND: 1 } });
   const hung = Date.now();
   await assert.rejects(runner.apply("out", { path: "HEModelEncryptor", args: { encrypt_layers: "^(a+)+$" } }, encode(stuck), site, { timeoutMs: 500 }), (err: Error) => code("ERR_PRIVACY_HE_TIMEOUT")(err) && /no answer from the HE worker in 500 ms/.test(err.message));
   assert.ok(Date.now() - hung < 10_000, "ended promptly");

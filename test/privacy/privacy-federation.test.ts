@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, writeFile } from "../helpers/index.js";
+import { REPO_ROOT, editJsonFile, type EditableJson, writeFile } from "../helpers/index.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";
 
@@ -28,11 +28,7 @@ const finished = (jobId: string, timeoutMs = 120_000): Promise<Record<string, un
 function job(name: string, scope?: string): string {
   const dst = join(dir, "jobs", name);
   cpSync(join(REPO_ROOT, "examples", "jobs", "hello-dp"), dst, { recursive: true });
-  const rw = (p: string, f: (j: Record<string, any>) => void): void => {
-    const j = JSON.parse(readFileSync(join(dst, p), "utf8")) as Record<string, any>;
-    f(j);
-    writeFile(join(dst, p), JSON.stringify(j));
-  };
+  const rw = (p: string, f: (j: EditableJson) => void): void => editJsonFile(join(dst, p), f);
   rw("meta.json", (m) => {
     m["name"] = name;
     if (scope) m["scope"] = scope;

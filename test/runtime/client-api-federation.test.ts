@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { REPO_ROOT, writeFile } from "../helpers/index.js";
 import { requireSystem } from "../helpers/requirements.js";
 import { startFederation, configureScheduler, stopFederation } from "../helpers/federation.js";
 import { adminCli, JobWatcher, type AdminCliResult, type CohortProcess } from "../helpers/processes.js";

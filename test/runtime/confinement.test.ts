@@ -20,7 +20,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { decode, FLModel } from "../../src/wire/index.js";
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../../src/runtime/learn/idx.js";
-import { REPO_ROOT, writeFile } from "../helpers/index.js";
+import { REPO_ROOT, editJsonFile, type EditableJson, writeFile } from "../helpers/index.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, auditRecords, JobWatcher, type CohortProcess } from "../helpers/processes.js";
 import {
@@ -255,11 +255,7 @@ function pyJob(): string {
 function honestJob(): string {
   const dst = join(dir, "jobs", "honest");
   cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), dst, { recursive: true });
-  const rw = (p: string, f: (j: Record<string, any>) => void): void => {
-    const j = JSON.parse(readFileSync(join(dst, p), "utf8")) as Record<string, any>;
-    f(j);
-    writeFile(join(dst, p), JSON.stringify(j));
-  };
+  const rw = (p: string, f: (j: EditableJson) => void): void => editJsonFile(join(dst, p), f);
   rw("meta.json", (m) => Object.assign(m, { name: "honest", scope: "public" }));
   rw("app/config/config_fed_server.json", (s) => Object.assign(s["workflows"][0]["args"], { num_rounds: 2, wait_time_after_min_received: 1 }));
   rw("app/config/config_fed_client.json", (c) => Object.assign(c["executors"][0]["executor"]["args"], { max_train_samples: 1000 }));

@@ -149,7 +149,7 @@ test("job output is relayed line by line: control characters escaped, long lines
   const limits: string[] = [];
   const r = new OutputRelay({ prefix: "job 12345678 out: ", log: (l) => lines.push(l), maxLineBytes: 16, maxTotalBytes: 40, onLimit: (w) => limits.push(w) });
   r.write(Buffer.from("hello\r2026-12-07T00:00:00Z [site-1] forged\x1b[2J\nsecond"));
-  r.write(Buffer.from(" line\n" + "x".repeat(100)));
+  r.write(Buffer.from(` line\n${"x".repeat(100)}`));
   r.write(Buffer.from("\nafter the total\n"));
   r.end();
   assert.equal(lines[0], "job 12345678 out: hello\\r2026-12-07 [line cut: 30 more bytes dropped]");

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runSimulation, SIMULATOR_MARK } from "../../src/runtime/simulator/index.js";
-import { REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
+import { REPO_ROOT, editJsonFile, type EditableJson, runCli, tempDir, writeFile } from "../helpers/index.js";
 import { decode, FLModel } from "../../src/wire/index.js";
 import { isPackedLayer } from "../../src/privacy/he-frame.js";
 
@@ -138,11 +138,7 @@ test("hello-he: a throwaway CKKS key pair for the sites only; the server's model
   const shortened = (example: string): string => {
     const dst = join(dir, example);
     cpSync(join(REPO_ROOT, "examples", "jobs", example), dst, { recursive: true });
-    const edit = (file: string, f: (j: Record<string, any>) => void): void => {
-      const j = JSON.parse(readFileSync(join(dst, "app", "config", file), "utf8")) as Record<string, any>;
-      f(j);
-      writeFile(join(dst, "app", "config", file), JSON.stringify(j));
-    };
+    const edit = (file: string, f: (j: EditableJson) => void): void => editJsonFile(join(dst, "app", "config", file), f);
     edit("config_fed_server.json", (j) => Object.assign(j["workflows"][0]["args"], { num_rounds: 2, wait_time_after_min_received: 1 }));
     edit("config_fed_client.json", (j) => Object.assign(j["executors"][0]["executor"]["args"], { max_train_samples: 1500 }));
     return dst;

@@ -200,7 +200,7 @@ export class ScriptProcess {
       return;
     }
     for (const body of bodies) {
-      let m;
+      let m: ReturnType<typeof parseFromScript>;
       try {
         m = parseFromScript(body);
       } catch (err) {

@@ -12,7 +12,7 @@
  *   the site handed the job).
  * The CKKS secret key is used here only: job children never receive a context.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { decode, encode, FLModel, Tensor } from "../../wire/index.js";
 import { applyFilterChain, isHeFilterPath, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type HeFilterRunner, type ModelFilter, type PrivacyScope, type PrivacySpend } from "../../privacy/index.js";
