@@ -15,7 +15,8 @@ import { z } from "zod";
 import { TransportServer, type Body } from "../../src/transport/index.js";
 import { decode, encode } from "../../src/wire/index.js";
 import { signCommand, signedCommandSchema, type SignedCommand } from "../../src/auth/index.js";
-import { siteCommandRequestSchema, TOPIC_SITE_COMMAND } from "../../src/runtime/site/admin.js";
+import { siteCommandRequestSchema } from "../../src/runtime/site/admin.js";
+import { TOPIC_SITE_COMMAND } from "../../src/runtime/participant/topics.js";
 
 // Tests import only this file's types: a value import would run the preload in the test process.
 const PLAN_ENV = "COHORT_COMPROMISED_PLAN";

@@ -1,5 +1,3 @@
-/** The transport topic admin commands travel on (console → server). */
-export const TOPIC_ADMIN = "admin.command";
 
 /**
  * The admin commands (FLARE's names): where each runs and how it is used. Server commands are

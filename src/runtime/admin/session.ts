@@ -7,7 +7,7 @@ import { JobSignatureErrorCode, signJob, verifyJobManifest, verifyStartupKit } f
 import { loadKitConfig } from "../../config/index.js";
 import { decode, encode } from "../../wire/index.js";
 import { driverFor, TransportClient } from "../../transport/index.js";
-import { TOPIC_ADMIN } from "./commands.js";
+import { TOPIC_ADMIN } from "../participant/topics.js";
 import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../../auth/index.js";
 

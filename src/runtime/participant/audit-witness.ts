@@ -4,7 +4,6 @@ import { CohortError } from "../../errors/index.js";
 import { decode, encode } from "../../wire/index.js";
 
 
-export const TOPIC_CHECKPOINT = "audit.checkpoint";
 
 const ackSchema = z.object({ ack: z.string() });
 

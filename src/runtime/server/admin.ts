@@ -9,11 +9,10 @@ import type { AuditLog } from "../../audit/index.js";
 import type { MessageMeta, TransportServer } from "../../transport/index.js";
 import { ADMIN_COMMANDS } from "../admin/commands.js";
 import type { ServerJobManager } from "./server-jobs.js";
-import { TOPIC_SITE_COMMAND } from "../site/admin.js";
 import type { AuthorizeFn } from "../site/security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
-import { TOPIC_ADMIN } from "../admin/commands.js";
+import { TOPIC_ADMIN, TOPIC_SITE_COMMAND } from "../participant/topics.js";
 
 const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
 

@@ -18,13 +18,7 @@ import { isJobSignatureFile, JobSignatureErrorCode, scanJobFolder } from "../../
 import { peekPeerMessageHeader } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
 
-export const TOPIC_JOB_DEPLOY = "job.deploy";
-export const TOPIC_JOB_TASK = "job.task";
-export const TOPIC_JOB_END = "job.end";
-export const TOPIC_JOB_RESOURCES = "job.check_resources";
-/** Site → server: relay a sealed message to another site of the job; server → site: here is one. */
-export const TOPIC_JOB_PEER = "job.peer";
-export const TOPIC_JOB_PEER_DELIVER = "job.peer.deliver";
+import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
 /** A relayed peer message's wait is bounded whatever the sender asks. */
 const MAX_PEER_RELAY_MS = 3_600_000;
 

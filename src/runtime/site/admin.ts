@@ -8,8 +8,6 @@ import type { AuditLog } from "../../audit/index.js";
 import type { AuthorizeFn } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
-export const TOPIC_SITE_COMMAND = "admin.site_command";
-
 export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.string().optional() });
 
 const MAX_CAT_BYTES = 1024 * 1024;

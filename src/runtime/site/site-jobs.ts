@@ -14,7 +14,7 @@ import type { SiteResources } from "./resources.js";
 import { JobNonceStore } from "../jobs/nonces.js";
 import { clearJobForSite, type SiteSecurityOptions } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
-import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../server/server-jobs.js";
+import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
 import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
 import { startHeFilterWorker, type HeFilterRunner, type PrivacySpend, type SerializedCkksContext, type SitePrivacy } from "../../privacy/index.js";
