@@ -4,6 +4,8 @@ import { formatIssue, type ConfigIssue } from "../config/index.js";
 export const AuthzErrorCode = {
   /** authorization.json is not FLARE's format: the site must not start with it. */
   PolicyInvalid: "ERR_AUTHZ_POLICY_INVALID",
+  /** `cohort authz explain` without what it needs. */
+  Usage: "ERR_AUTHZ_USAGE",
 } as const;
 
 /** One error for every problem found, so an admin fixes the file in one pass. */

@@ -23,3 +23,13 @@ export const JobSignatureErrorCode = {
   /** At first deployment the manifest is older than the site's job_manifest_max_age_days. */
   Expired: "ERR_JOB_MANIFEST_EXPIRED",
 } as const;
+
+/** Startup kits (kit.ts): `cohort kit verify` and the check at `cohort start`. */
+export const KitErrorCode = {
+  NotAKit: "ERR_KIT_NOT_FOUND",
+  Unsigned: "ERR_KIT_UNSIGNED",
+  Tampered: "ERR_KIT_TAMPERED",
+  RootMismatch: "ERR_KIT_ROOT_MISMATCH",
+  KeyMismatch: "ERR_KIT_KEY_MISMATCH",
+  KeyPermissions: "ERR_KIT_KEY_PERMISSIONS",
+} as const;

@@ -11,7 +11,8 @@ export { verifyCertificateChain, verifyRootCertificate } from "./verify-chain.js
 export type { VerifyChainOptions } from "./verify-chain.js";
 export { writePrivateKeyFile, writeFileAtomic } from "./key-files.js";
 export { PkiErrorCode } from "./errors.js";
-export { signKitFolder, verifyStartupKit, KIT_SIGNATURE_FILE, KitErrorCode } from "./kit.js";
+export { signKitFolder, verifyStartupKit, KIT_SIGNATURE_FILE } from "./kit.js";
+export { KitErrorCode } from "./errors.js";
 export type { VerifiedKit, VerifyKitOptions, KitType } from "./kit.js";
 export { signJobFolder, verifyJobFolder, isJobSignatureFile, stripJobSignatures, JOB_SIGNATURE_FILE, JOB_SUBMITTER_CERT, JOB_MANIFEST_FILE, JobSignatureErrorCode } from "./job-signature.js";
 export { signJob, buildJobManifest, signJobManifest, writeJobManifest, readSignedManifest, verifyJobManifest, checkFilesMatch, scanJobFolder, canonicalJson, manifestCanonicalBytes, JOB_MANIFEST_FORMAT } from "./job-manifest.js";

@@ -7,18 +7,10 @@ import { certificateFingerprint, normalizeFingerprint } from "./fingerprint.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { verifyCertificateChain, verifyRootCertificate } from "./verify-chain.js";
 import { readCertificateInfo } from "./certificate-info.js";
+import { KitErrorCode } from "./errors.js";
 
 /** FLARE's kit signature file: a flat map file name → base64 signature, in `startup/`. */
 export const KIT_SIGNATURE_FILE = "signature.json";
-
-export const KitErrorCode = {
-  NotAKit: "ERR_KIT_NOT_FOUND",
-  Unsigned: "ERR_KIT_UNSIGNED",
-  Tampered: "ERR_KIT_TAMPERED",
-  RootMismatch: "ERR_KIT_ROOT_MISMATCH",
-  KeyMismatch: "ERR_KIT_KEY_MISMATCH",
-  KeyPermissions: "ERR_KIT_KEY_PERMISSIONS",
-} as const;
 
 export type KitType = "server" | "client" | "admin";
 

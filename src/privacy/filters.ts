@@ -8,7 +8,8 @@ import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { FLModel } from "../wire/index.js";
 import { secureRandom, type SecureRandom } from "./noise.js";
-import { PrivacyErrorCode, type FilterContext, type ModelFilter } from "./types.js";
+import type { FilterContext, ModelFilter } from "./types.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 type Floats = Float32Array | Float64Array;
 const isFloats = (v: unknown): v is Floats => v instanceof Float32Array || v instanceof Float64Array;

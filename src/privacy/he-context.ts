@@ -7,9 +7,9 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
-import { HeErrorCode } from "./types.js";
+import { HeErrorCode } from "./errors.js";
 
-export { HeErrorCode } from "./types.js";
+export {  } from "./types.js";
 
 export const CLIENT_CONTEXT_FILE = "client_context.ckks";
 export const SERVER_CONTEXT_FILE = "server_context.ckks";

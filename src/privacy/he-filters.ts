@@ -10,7 +10,8 @@ import { FLModel } from "../wire/index.js";
 import type { CkksContext, CkksSum } from "./he.js";
 import type { SerializedCkksContext } from "./he-context.js";
 import { isPackedLayer, packLayer, unpackLayer, type EncryptedLayer } from "./he-frame.js";
-import { PrivacyErrorCode, type FilterContext, type ModelFilter } from "./types.js";
+import type { FilterContext, ModelFilter } from "./types.js";
+import { HeErrorCode, PrivacyErrorCode } from "./errors.js";
 
 const contexts = new Map<string, Promise<CkksContext>>();
 async function contextFor(s: SerializedCkksContext): Promise<CkksContext> {
@@ -169,7 +170,7 @@ export class HEAggregator {
   async submit(u: { site: string; params: Params; weight: number }): Promise<void> {
     const refuse = (reason: string): never => {
       this.rejected.push({ site: u.site, reason });
-      throw new CohortError("ERR_AGGREGATOR_UPDATE", `${u.site}: ${reason}`, { site: u.site });
+      throw new CohortError(HeErrorCode.Update, `${u.site}: ${reason}`, { site: u.site });
     };
     const names = Object.keys(u.params).sort();
     if (this.names && names.join("\n") !== this.names.join("\n")) refuse(`layer names differ from the other updates (${names.length} vs ${this.names.length})`);

@@ -1,6 +1,6 @@
 /** The wire framing of a CKKS-encrypted layer (no node-seal import: cheap to load everywhere). */
 import { CohortError } from "../errors/index.js";
-import { PrivacyErrorCode } from "./types.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 /** Slots per ciphertext (CKKS, N = 8192). */
 export const CKKS_SLOTS = 4096;

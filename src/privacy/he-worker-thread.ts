@@ -10,7 +10,8 @@ import { CohortError, isCohortError } from "../errors/index.js";
 import { decode, encode, FLModel } from "../wire/index.js";
 import type { SerializedCkksContext } from "./he-context.js";
 import { HEModelDecryptor, HEModelEncryptor, heEncryptorArgs } from "./he-filters.js";
-import { HeErrorCode, PrivacyErrorCode, type FilterContext, type FilterDirection } from "./types.js";
+import type { FilterContext, FilterDirection } from "./types.js";
+import { HeErrorCode, PrivacyErrorCode } from "./errors.js";
 
 export type HeFilterKind = "encryptor" | "decryptor";
 

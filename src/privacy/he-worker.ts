@@ -13,10 +13,12 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CohortError } from "../errors/index.js";
 import { parseFilterArgs } from "./filters.js";
-import { ckksContextSchema, HeErrorCode, type SerializedCkksContext } from "./he-context.js";
+import { ckksContextSchema, type SerializedCkksContext } from "./he-context.js";
+import { HeErrorCode } from "./errors.js";
 import { HE_COMPONENTS, HE_FILTER_PATHS, heEncryptorArgs } from "./he-filters.js";
 import type { HeApplyReply, HeApplyRequest, HeFilterKind, HeWorkerData } from "./he-worker-thread.js";
-import { PrivacyErrorCode, type FilterDirection } from "./types.js";
+import type { FilterDirection } from "./types.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 export type { HeFilterKind } from "./he-worker-thread.js";
 

@@ -8,8 +8,9 @@
 import sealModule from "node-seal";
 import type { SEALLibrary } from "node-seal/implementation/seal.js";
 import { CohortError } from "../errors/index.js";
-import { DEFAULT_CKKS_OPTIONS, HeErrorCode, type CkksOptions, type SerializedCkksContext } from "./he-context.js";
-import { PrivacyErrorCode } from "./types.js";
+import { DEFAULT_CKKS_OPTIONS, type CkksOptions, type SerializedCkksContext } from "./he-context.js";
+import { HeErrorCode } from "./errors.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 export { DEFAULT_CKKS_OPTIONS, type CkksOptions, type SerializedCkksContext } from "./he-context.js";
 
@@ -21,7 +22,6 @@ const seal = (): Promise<Seal> => (sealInstance ??= sealFactory());
 
 /** N = 8192 (4096 slots per ciphertext): the only ring degree Cohort's layer framing packs. */
 export const CKKS_POLY_MODULUS_DEGREE = 8192;
-
 
 /** A running sum of encrypted vectors (see CkksContext.sum). */
 export interface CkksSum {

@@ -1,6 +1,7 @@
 /** Public API of the privacy area: filters, site scopes (privacy.json), the budget ledger. */
 export { SecureRandom, secureRandom } from "./noise.js";
-export { PrivacyErrorCode, type FilterContext, type FilterDirection, type ModelFilter, type PrivacySpend } from "./types.js";
+export type { FilterContext, FilterDirection, ModelFilter, PrivacySpend } from "./types.js";
+export { PrivacyErrorCode, HeErrorCode } from "./errors.js";
 export {
   BUILTIN_FILTERS,
   ExcludeVars,
@@ -27,7 +28,6 @@ export {
   CLIENT_CONTEXT_FILE,
   DEFAULT_CKKS_OPTIONS,
   generateCkksContexts,
-  HeErrorCode,
   publicContext,
   readCkksContextFile,
   SERVER_CONTEXT_FILE,

@@ -8,7 +8,8 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import type { PrivacyBudget } from "./policy.js";
-import { PrivacyErrorCode, type PrivacySpend } from "./types.js";
+import type { PrivacySpend } from "./types.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 const spentSchema = z.object({ epsilon: z.number().min(0), delta: z.number().min(0), charges: z.number().int().min(0) });
 const ledgerSchema = z.object({

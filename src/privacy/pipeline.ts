@@ -6,7 +6,8 @@
 import { CohortError, isCohortError } from "../errors/index.js";
 import { FLModel } from "../wire/index.js";
 import type { FilterSpec, PrivacyScope } from "./policy.js";
-import { PrivacyErrorCode, type FilterContext, type FilterDirection, type ModelFilter } from "./types.js";
+import type { FilterContext, FilterDirection, ModelFilter } from "./types.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 export interface ChainedFilter {
   readonly label: string;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
-import { PrivacyErrorCode } from "./types.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 export const filterSpecSchema = z
   .object({

@@ -6,6 +6,7 @@ import type { AuditLog } from "../audit/index.js";
 import { PrivacyLedger, type ChargeOutcome } from "./ledger.js";
 import { resolveScope, type PrivacyPolicy, type PrivacyScope } from "./policy.js";
 import type { PrivacySpend } from "./types.js";
+import { PrivacyErrorCode } from "./errors.js";
 
 export interface SitePrivacyOptions {
   readonly site: string;
@@ -40,7 +41,7 @@ export class SitePrivacy {
     const r = this.ledger.charge(scope, jobId, spend, budget);
     if (r.allowed) this.o.audit.append({ action: "privacy.charged", outcome: "ok", job: jobId, reason: `${taskName}: ${spend.filter} ε=${spend.epsilon} δ=${spend.delta}; scope '${scope}' total ε=${r.spent.epsilon} δ=${r.spent.delta}` });
     else {
-      this.o.audit.append({ action: "privacy.budget", outcome: "denied", job: jobId, code: "ERR_PRIVACY_BUDGET", reason: `${taskName}: ${r.reason}` });
+      this.o.audit.append({ action: "privacy.budget", outcome: "denied", job: jobId, code: PrivacyErrorCode.Budget, reason: `${taskName}: ${r.reason}` });
       this.o.log(`job ${jobId}: task ${taskName} refused: ${r.reason}`);
     }
     return r;

@@ -1,4 +1,5 @@
 /** Public API of the runtime area: participants, the admin session, jobs, simulator and POC. */
+export * from "./errors.js";
 export * from "./participant/index.js";
 export * from "./admin/index.js";
 export * from "./jobs/index.js";

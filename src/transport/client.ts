@@ -10,6 +10,7 @@ import { SecureChannel, type Body, type MessageHandler, type RequestHandler, typ
 import { TransportErrorCode } from "./errors.js";
 import { TOPIC_HEARTBEAT, TOPIC_RENEW } from "./server.js";
 import { backoffDelay } from "./backoff.js";
+import { LinkErrorCode } from "./drivers/errors.js";
 
 export interface TransportClientConfig {
   readonly name: string;
@@ -49,7 +50,7 @@ export type ClientState = "connecting" | "connected" | "disconnected" | "stopped
  * capped exponential backoff and jitter when the link drops.
  */
 /** Dial failures that mean the server did not prove itself (audited at the site or console). */
-const SERVER_REFUSAL_CODES: ReadonlySet<string> = new Set(["ERR_LINK_UNTRUSTED_SERVER", "ERR_LINK_SERVER_IDENTITY", "ERR_LINK_TLS_VERSION"]);
+const SERVER_REFUSAL_CODES: ReadonlySet<string> = new Set([LinkErrorCode.UntrustedServer, LinkErrorCode.ServerIdentity, LinkErrorCode.TlsVersion]);
 
 export class TransportClient {
   private channel: SecureChannel | undefined;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CohortError } from "../errors/index.js";
+import { LinkErrorCode } from "./drivers/errors.js";
 import type { Connection, DialOptions, Driver, ListenOptions, Listener } from "./driver.js";
 
 /**
@@ -20,7 +21,7 @@ class MemoryConnection implements Connection {
   constructor(readonly remoteAddress: string) {}
 
   send(parts: readonly Uint8Array[]): Promise<void> {
-    if (this.closed) return Promise.reject(new CohortError("ERR_LINK_CLOSED", "connection closed", {}));
+    if (this.closed) return Promise.reject(new CohortError(LinkErrorCode.Closed, "connection closed", {}));
     const total = parts.reduce((n, p) => n + p.byteLength, 0);
     const frame = new Uint8Array(total);
     let o = 0;
@@ -76,7 +77,7 @@ export function createMemoryDriver(): Driver {
     },
     dial(options: DialOptions): Promise<Connection> {
       const l = listeners.get(options.port);
-      if (!l) return Promise.reject(new CohortError("ERR_LINK_REFUSED", `nothing listens on memory port ${options.port}`, {}));
+      if (!l) return Promise.reject(new CohortError(LinkErrorCode.Refused, `nothing listens on memory port ${options.port}`, {}));
       const client = new MemoryConnection(options.host);
       const server = new MemoryConnection("127.0.0.1");
       client.peer = server;

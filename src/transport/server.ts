@@ -9,6 +9,7 @@ import { SecureChannel, type Body, type MessageHandler, type RequestHandler, typ
 import { TransportErrorCode } from "./errors.js";
 import { LoginRateLimiter } from "./login-limiter.js";
 import { PreLoginBudget } from "./drivers/prelogin.js";
+import { LinkErrorCode } from "./drivers/errors.js";
 
 export const TOPIC_HEARTBEAT = "__heartbeat";
 export const TOPIC_RENEW = "__renew";
@@ -287,7 +288,7 @@ export class TransportServer {
         finished = true;
         release();
         // The link failed before login (a frame above the pre-login limit, the pre-login budget): audit why.
-        if (isCohortError(error) && error.code !== "ERR_LINK_CLOSED") {
+        if (isCohortError(error) && error.code !== LinkErrorCode.Closed) {
           this.refused({ action: "login.refused", code: error.code, reason: error.message, address, ...(pending ? { peer: pending.hello.name } : {}) });
         }
       }

@@ -16,8 +16,6 @@ import type { ClientJobContext } from "../../src/runtime/components/registry.js"
 import { tempDir } from "../helpers/index.js";
 import { testServerContext, testWire as wire } from "../helpers/job-contexts.js";
 
-
-
 test("every site evaluates every site's model and the global one; the matrix is saved", async () => {
   const runDir = tempDir("cohort-xsite-");
   mkdirSync(join(runDir, "models"));

@@ -19,7 +19,6 @@ import type { SwarmRoundTask } from "../../src/runtime/components/swarm-protocol
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
 import { testServerContext, testWire as wire } from "../helpers/job-contexts.js";
 
-
 test("hello-swarm in the simulator: learns; the final model is at the last aggregator; the server keeps no model", { timeout: 120_000 }, async () => {
   const ws = tempDir("cohort-swarm-sim-");
   const r = await runSimulation({ jobDir: join(REPO_ROOT, "examples", "jobs", "hello-swarm"), sites: ["site-1", "site-2", "site-3"], workspace: ws });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { authorize, loadPolicyFile, type AuthzIdentity, type AuthzRequest } from "../../authz/index.js";
+import { AuthzErrorCode, authorize, loadPolicyFile, type AuthzIdentity, type AuthzRequest } from "../../authz/index.js";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { ExitCode, printWarnings, reportError } from "../output.js";
 
@@ -34,7 +34,7 @@ function requestFrom(flags: ExplainFlags): AuthzRequest {
     if (flags.submitterOrg === undefined) missing.push("--submitter-org");
   }
   if (missing.length > 0) {
-    throw new CohortError("ERR_AUTHZ_USAGE", `missing ${missing.join(", ")}; see cohort authz explain --help`, { missing });
+    throw new CohortError(AuthzErrorCode.Usage, `missing ${missing.join(", ")}; see cohort authz explain --help`, { missing });
   }
   const user: AuthzIdentity = { name: flags.user ?? "", org: flags.org ?? "", role: flags.role ?? "" };
   const submitter: AuthzIdentity | undefined = wantsSubmitter ? { name: flags.submitterName ?? "", org: flags.submitterOrg ?? "", role: flags.submitterRole ?? "" } : undefined;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { CohortError } from "../../errors/index.js";
-import { checkSiteNames } from "../../runtime/simulator/index.js";
+import { checkSiteNames, SimulatorErrorCode } from "../../runtime/simulator/index.js";
 import { cleanPoc, defaultPocWorkspace, PocErrorCode, pocProcesses, preparePoc, startPoc, stopPoc, type PocProgress } from "../../runtime/poc/index.js";
 import { ExitCode, reportError } from "../output.js";
 
@@ -10,7 +10,7 @@ async function act(work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (err) {
-    process.exitCode = reportError(err, err instanceof CohortError && (err.code === PocErrorCode.Usage || err.code === "ERR_SIM_USAGE") ? ExitCode.InvalidInput : ExitCode.Failed);
+    process.exitCode = reportError(err, err instanceof CohortError && (err.code === PocErrorCode.Usage || err.code === SimulatorErrorCode.Usage) ? ExitCode.InvalidInput : ExitCode.Failed);
   }
 }
 

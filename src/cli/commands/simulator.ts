@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { CohortError } from "../../errors/index.js";
-import { loadJobFolder } from "../../runtime/jobs/index.js";
-import { checkSiteNames, defaultSimulatorWorkspace, runSimulation, siteNames, type SimulationResult } from "../../runtime/simulator/index.js";
+import { loadJobFolder, RuntimeErrorCode } from "../../runtime/jobs/index.js";
+import { checkSiteNames, defaultSimulatorWorkspace, runSimulation, SimulatorErrorCode, siteNames, type SimulationResult } from "../../runtime/simulator/index.js";
 import { ExitCode, reportError, table } from "../output.js";
 
 interface SimulatorFlags {
@@ -18,19 +18,19 @@ interface SimulatorFlags {
 
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CohortError("ERR_SIM_USAGE", `${flag} ${JSON.stringify(value)}: give a whole number ≥ 1`, { value });
+  if (!Number.isInteger(n) || n < 1) throw new CohortError(SimulatorErrorCode.Usage, `${flag} ${JSON.stringify(value)}: give a whole number ≥ 1`, { value });
   return n;
 }
 
 function sitesFrom(flags: SimulatorFlags): string[] {
-  if (flags.nClients !== undefined && flags.clients !== undefined) throw new CohortError("ERR_SIM_USAGE", "give either -n <count> or -c <names>, not both", {});
+  if (flags.nClients !== undefined && flags.clients !== undefined) throw new CohortError(SimulatorErrorCode.Usage, "give either -n <count> or -c <names>, not both", {});
   if (flags.clients !== undefined) {
     const names = flags.clients.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
     checkSiteNames(names);
     return names;
   }
   if (flags.nClients !== undefined) return siteNames(positiveInt("-n", flags.nClients));
-  throw new CohortError("ERR_SIM_USAGE", "how many sites? give -n <count> (site-1..site-N) or -c site-a,site-b", {});
+  throw new CohortError(SimulatorErrorCode.Usage, "how many sites? give -n <count> (site-1..site-N) or -c site-a,site-b", {});
 }
 
 function summary(r: SimulationResult): string {
@@ -97,7 +97,7 @@ export function registerSimulator(program: Command): void {
         process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : summary(result));
         process.exitCode = result.status === "FINISHED:COMPLETED" ? ExitCode.Ok : ExitCode.Failed;
       } catch (err) {
-        process.exitCode = reportError(err, err instanceof CohortError && (err.code === "ERR_SIM_USAGE" || err.code === "ERR_JOB_INVALID") ? ExitCode.InvalidInput : ExitCode.Failed);
+        process.exitCode = reportError(err, err instanceof CohortError && (err.code === SimulatorErrorCode.Usage || err.code === RuntimeErrorCode.BadJob) ? ExitCode.InvalidInput : ExitCode.Failed);
       } finally {
         process.off("SIGINT", onSignal);
       }

@@ -4,12 +4,13 @@ import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { JobSignatureErrorCode, signJob, verifyJobManifest, verifyStartupKit } from "../../pki/index.js";
-import { loadKitConfig } from "../../config/index.js";
+import { loadKitConfig, ConfigErrorCode } from "../../config/index.js";
 import { decode, encode } from "../../wire/index.js";
 import { driverFor, TransportClient } from "../../transport/index.js";
 import { TOPIC_ADMIN } from "../participant/topics.js";
 import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../../auth/index.js";
+import { AdminErrorCode, RuntimeErrorCode } from "../errors.js";
 
 // tar (through ./archive.js) is loaded only by submit_job and download_job: most commands are short.
 const loadArchive = (): Promise<typeof import("../jobs/archive.js")> => import("../jobs/archive.js");
@@ -34,7 +35,7 @@ export class AdminSession {
   static async open(kitDir: string, options: { log?: (line: string) => void; oidcToken?: string } = {}): Promise<AdminSession> {
     const verified = verifyStartupKit(kitDir);
     const kit = loadKitConfig(kitDir);
-    if (kit.type !== "admin") throw new CohortError("ERR_CONFIG_INVALID", `${kitDir} is not an admin kit (no startup/fed_admin.json); give an admin's participant folder`, { file: kitDir });
+    if (kit.type !== "admin") throw new CohortError(ConfigErrorCode.Invalid, `${kitDir} is not an admin kit (no startup/fed_admin.json); give an admin's participant folder`, { file: kitDir });
     const a = kit.config.admin;
     const read = (f: string): string => readFileSync(join(kitDir, "startup", f), "utf8");
     const client = new TransportClient({
@@ -59,10 +60,10 @@ export class AdminSession {
   /** Runs one command; resolves with the server's answer (plain data) or rejects with its refusal. */
   async run(line: string, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<unknown> {
     const [cmd, ...args] = splitCommandLine(line.trim());
-    if (!cmd) throw new CohortError("ERR_ADMIN_USAGE", "empty command", {});
+    if (!cmd) throw new CohortError(AdminErrorCode.Usage, "empty command", {});
     if (cmd === "submit_job") {
       const folder = args[0];
-      if (!folder) throw new CohortError("ERR_ADMIN_USAGE", "submit_job <job folder>", {});
+      if (!folder) throw new CohortError(AdminErrorCode.Usage, "submit_job <job folder>", {});
       const dir = this.resolveJobFolder(folder);
       // Sign a copy (the admin's folder is left untouched): every site checks the signature.
       const tmp = mkdtempSync(join(tmpdir(), "cohort-signed-job-"));
@@ -82,12 +83,12 @@ export class AdminSession {
       let received = 0;
       for (let i = 0; i < r.parts; i++) {
         const part = z.object({ bytes: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(await this.call(cmd, [r.job_id, String(i)]));
-        if (received + part.bytes.byteLength > archive.byteLength) throw new CohortError("ERR_ADMIN_DOWNLOAD", "the server sent more bytes than it announced", {});
+        if (received + part.bytes.byteLength > archive.byteLength) throw new CohortError(AdminErrorCode.Download, "the server sent more bytes than it announced", {});
         archive.set(part.bytes, received);
         received += part.bytes.byteLength;
         options.onProgress?.(received, r.total_bytes);
       }
-      if (received !== r.total_bytes) throw new CohortError("ERR_ADMIN_DOWNLOAD", `download_job ${r.job_id}: got ${received} of ${r.total_bytes} bytes`, {});
+      if (received !== r.total_bytes) throw new CohortError(AdminErrorCode.Download, `download_job ${r.job_id}: got ${received} of ${r.total_bytes} bytes`, {});
       const dest = join(this.kitDir, "transfer", r.job_id);
       mkdirSync(dest, { recursive: true });
       await (await loadArchive()).unpackArchive(archive, join(dest, "workspace"));
@@ -132,7 +133,7 @@ export class AdminSession {
   private resolveJobFolder(folder: string): string {
     const candidates = isAbsolute(folder) ? [folder] : [resolve(folder), join(this.kitDir, "transfer", folder)];
     for (const c of candidates) if (existsSync(c) && statSync(c).isDirectory()) return c;
-    throw new CohortError("ERR_ADMIN_USAGE", `job folder ${folder} not found (looked in ${candidates.join(", ")})`, { folder });
+    throw new CohortError(AdminErrorCode.Usage, `job folder ${folder} not found (looked in ${candidates.join(", ")})`, { folder });
   }
 
   /** Every command is signed with the admin's kit key: sites check it themselves. */
@@ -156,6 +157,6 @@ function jobNameOf(dir: string): string {
       return undefined;
     }
   })());
-  if (!parsed.success) throw new CohortError("ERR_JOB_INVALID", `${file}: field name is missing or not a string; give the job a name in meta.json`, { file, field: "name" });
+  if (!parsed.success) throw new CohortError(RuntimeErrorCode.BadJob, `${file}: field name is missing or not a string; give the job a name in meta.json`, { file, field: "name" });
   return parsed.data.name;
 }

@@ -6,22 +6,12 @@
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { decode, encodeParts, FLModel } from "../../wire/index.js";
+import { ClientApiErrorCode } from "../errors.js";
 
 export const CHANNEL_VERSION = 1;
 export const FRAME_HEADER_BYTES = 4;
 /** The largest message a frame may carry (the wire format's own limit, §1.7). */
 export const MAX_CHANNEL_MESSAGE_BYTES = 2 * 1024 ** 3 - 2 * 1024 ** 2;
-
-export const ClientApiErrorCode = {
-  Protocol: "ERR_CLIENT_API_PROTOCOL",
-  Exited: "ERR_CLIENT_API_EXITED",
-  Timeout: "ERR_CLIENT_API_TIMEOUT",
-  ScriptError: "ERR_CLIENT_API_SCRIPT_ERROR",
-  BadResult: "ERR_CLIENT_API_BAD_RESULT",
-  Shape: "ERR_CLIENT_API_SHAPE",
-  Config: "ERR_CLIENT_API_CONFIG",
-  Stopped: "ERR_CLIENT_API_STOPPED",
-} as const;
 
 /** What a task is for, so that scripts can branch like FLARE's is_train()/is_evaluate(). */
 export type TaskKind = "train" | "evaluate" | "submit_model" | "other";

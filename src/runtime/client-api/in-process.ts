@@ -5,8 +5,9 @@
 import { CohortError } from "../../errors/index.js";
 import { FLModel, type FLModelInit } from "../../wire/index.js";
 import type { JobContextBase } from "../components/registry.js";
-import { ClientApiErrorCode, type TaskKind } from "./channel.js";
+import type { TaskKind } from "./channel.js";
 import type { ClientApi, ClientApiSystemInfo } from "./types.js";
+import { ClientApiErrorCode } from "../errors.js";
 
 interface Task {
   readonly name: string;

@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import type { Duplex } from "node:stream";
 import { CohortError } from "../../errors/index.js";
 import type { FLModel } from "../../wire/index.js";
-import { CHANNEL_VERSION, ClientApiErrorCode, FrameReader, frameParts, parseFromScript, type TaskKind, type ToScript } from "./channel.js";
+import { CHANNEL_VERSION, FrameReader, frameParts, parseFromScript, type TaskKind, type ToScript } from "./channel.js";
+import { ClientApiErrorCode } from "../errors.js";
 
 export interface ScriptProcessOptions {
   readonly argv: readonly string[];

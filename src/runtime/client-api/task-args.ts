@@ -2,8 +2,9 @@
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { decode, FLModel } from "../../wire/index.js";
-import { ClientApiErrorCode, taskKind, type TaskKind } from "./channel.js";
+import { taskKind, type TaskKind } from "./channel.js";
 import { conformResult, withLoggedMetrics } from "./conform.js";
+import { ClientApiErrorCode, TrainerErrorCode } from "../errors.js";
 
 export const clientApiTaskArgs = z.object({
   /** Seconds a task may take (0 = no limit); past it the task fails at this site. */
@@ -23,7 +24,7 @@ export type ClientApiTaskArgs = z.infer<typeof clientApiTaskArgs>;
 /** Decodes a task payload and classifies it. */
 export function readTask(taskName: string, payload: Uint8Array, a: ClientApiTaskArgs): { model: FLModel; kind: TaskKind } {
   const model = decode(payload);
-  if (!(model instanceof FLModel)) throw new CohortError("ERR_TRAINER_TASK", `task ${taskName} did not carry an FLModel`, {});
+  if (!(model instanceof FLModel)) throw new CohortError(TrainerErrorCode.Task, `task ${taskName} did not carry an FLModel`, {});
   return { model, kind: taskKind(taskName, { train: a.train_task_name, evaluate: a.evaluate_task_name, submitModel: a.submit_model_task_name }) };
 }
 

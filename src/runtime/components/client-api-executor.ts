@@ -11,12 +11,13 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { encode } from "../../wire/index.js";
 import { findFashionMnist } from "../learn/idx.js";
-import { ClientApiErrorCode } from "../client-api/channel.js";
+
 import { customDirOf } from "../client-api/app-dir.js";
 import { InProcessSession } from "../client-api/in-process.js";
 import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } from "../client-api/task-args.js";
 import type { TrainingFunction } from "../client-api/types.js";
 import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
+import { ClientApiErrorCode } from "../errors.js";
 
 export const clientApiExecutorArgs = clientApiTaskArgs.extend({
   /** A module in the app's custom/ folder: "train", "train.js" or "lib/train.mjs". */

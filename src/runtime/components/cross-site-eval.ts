@@ -12,6 +12,7 @@ import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic as writeDurable } from "../../pki/index.js";
 import { decode, encode, FLModel } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
+import { WorkflowErrorCode } from "../errors.js";
 
 export const crossSiteArgs = z.object({
   submit_model_timeout: z.number().min(0).default(600),
@@ -47,7 +48,7 @@ export class CrossSiteModelEval implements Workflow {
       sites.map(async (site) => {
         try {
           const r = decode(await ctx.sendTask(site, this.a.submit_model_task_name, encode(new FLModel({ params: {}, meta: {} })), seconds(this.a.submit_model_timeout)));
-          if (!(r instanceof FLModel) || Object.keys(r.params).length === 0) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} submitted no model parameters`, { site });
+          if (!(r instanceof FLModel) || Object.keys(r.params).length === 0) throw new CohortError(WorkflowErrorCode.BadResult, `${site} submitted no model parameters`, { site });
           models.set(site, encode(new FLModel({ params: r.params, paramsType: "FULL", meta: { model_owner: site } })));
         } catch (err) {
           ctx.warn(`cross-site: ${site} did not submit its model: ${(err as Error).message}`);
@@ -73,7 +74,7 @@ export class CrossSiteModelEval implements Workflow {
           if (ctx.signal.aborted) return;
           try {
             const r = decode(await ctx.sendTask(site, this.a.validation_task_name, models.get(owner) as Uint8Array, seconds(this.a.validation_timeout)));
-            if (!(r instanceof FLModel)) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} answered ${this.a.validation_task_name} with something that is not an FLModel`, { site });
+            if (!(r instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.validation_task_name} with something that is not an FLModel`, { site });
             row[owner] = Object.fromEntries(Object.entries(r.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
           } catch (err) {
             row[owner] = { error: (err as Error).message.slice(0, 500) };

@@ -6,13 +6,14 @@ import { CohortError } from "../../errors/index.js";
 import { decode, encode, FLModel } from "../../wire/index.js";
 import { FashionMnistTrainer } from "./trainer.js";
 import type { ClientJobContext } from "./registry.js";
+import { TrainerErrorCode } from "../errors.js";
 
 export class CrossSiteFashionMnistTrainer extends FashionMnistTrainer {
   private lastLocal: FLModel | undefined;
 
   override async execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
     if (taskName === "submit_model") {
-      if (!this.lastLocal) throw new CohortError("ERR_TRAINER_NO_MODEL", `${ctx.site} has no locally trained model to submit yet (no train task has completed in this job)`, {});
+      if (!this.lastLocal) throw new CohortError(TrainerErrorCode.NoModel, `${ctx.site} has no locally trained model to submit yet (no train task has completed in this job)`, {});
       return encode(this.lastLocal);
     }
     const out = await super.execute(taskName, payload, ctx);

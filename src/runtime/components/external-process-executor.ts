@@ -9,11 +9,12 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { encode } from "../../wire/index.js";
 import { findFashionMnist } from "../learn/idx.js";
-import { ClientApiErrorCode, MAX_CHANNEL_MESSAGE_BYTES } from "../client-api/channel.js";
+import { MAX_CHANNEL_MESSAGE_BYTES } from "../client-api/channel.js";
 import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } from "../client-api/task-args.js";
 import { cohortPythonDir, customDirOf } from "../client-api/app-dir.js";
 import { ScriptProcess } from "../client-api/script-process.js";
 import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
+import { ClientApiErrorCode } from "../errors.js";
 
 export const externalProcessArgs = clientApiTaskArgs.extend({
   /** argv, no shell; `python3`/`python` as the first word means `interpreter`. Runs in the app's custom/ folder. */

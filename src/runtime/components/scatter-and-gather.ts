@@ -4,6 +4,7 @@ import { decode, encode, FLModel } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
 import type { ModelPersistor } from "./persistor.js";
 import type { RoundAggregator } from "./aggregator.js";
+import { WorkflowErrorCode } from "../errors.js";
 
 /** FLARE's ScatterAndGather arguments (seconds; 0 = no limit). */
 export const scatterAndGatherArgs = z.object({
@@ -65,7 +66,7 @@ export class ScatterAndGather implements Workflow {
       }
       const agg = aggregator.result();
       if (agg.accepted.length < this.a.min_clients) {
-        throw new CohortError("ERR_WORKFLOW_TOO_FEW_RESULTS", `round ${round + 1}: ${agg.accepted.length} acceptable updates (${agg.accepted.join(", ") || "none"}), min_clients is ${this.a.min_clients}`, {
+        throw new CohortError(WorkflowErrorCode.TooFewResults, `round ${round + 1}: ${agg.accepted.length} acceptable updates (${agg.accepted.join(", ") || "none"}), min_clients is ${this.a.min_clients}`, {
           round,
           rejected: agg.rejected,
         });
@@ -126,7 +127,7 @@ export class ScatterAndGather implements Workflow {
           .sendTask(site, taskName, payload, timeoutMs)
           .then((bytes) => {
             const model = decode(bytes);
-            if (!(model instanceof FLModel)) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} answered ${taskName} with something that is not an FLModel`, { site });
+            if (!(model instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${taskName} with something that is not an FLModel`, { site });
             if (!done) results.push({ site, model });
           })
           .catch((err: Error) => ctx.warn(`${taskName} at ${site} failed, dropped from this round: ${err.message}`))

@@ -17,6 +17,7 @@ import { aggregatorArgs, ModelAggregator, type RoundAggregator } from "./aggrega
 import type { ModelPersistor } from "./persistor.js";
 import type { ClientJobContext, Executor } from "./registry.js";
 import { swarmModelTopic, swarmNoticeSchema, swarmRoundTaskSchema, swarmUpdateTopic, type SwarmRoundResult, type SwarmRoundTask } from "./swarm-protocol.js";
+import { WorkflowErrorCode } from "../errors.js";
 
 export const swarmClientArgs = z.object({
   /** The app's training task, run locally (its executor is configured for this task name). */
@@ -42,12 +43,12 @@ type Params = Record<string, Float32Array>;
 /** A received model or update, checked against the current model's names and sizes. */
 function modelFrom(bytes: Uint8Array, what: string, like: Params): { model: FLModel; params: Params } {
   const m = decode(bytes);
-  if (!(m instanceof FLModel)) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${what} is not an FLModel`, {});
+  if (!(m instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${what} is not an FLModel`, {});
   const got = m.params as Record<string, unknown>;
   const params: Params = {};
   for (const [name, cur] of Object.entries(like)) {
     const v = got[name];
-    if (!(v instanceof Float32Array) || v.length !== cur.length) throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${what}: parameter ${JSON.stringify(name)} is ${v instanceof Float32Array ? `${v.length} values, expected ${cur.length}` : "missing or not float32"}`, { name });
+    if (!(v instanceof Float32Array) || v.length !== cur.length) throw new CohortError(WorkflowErrorCode.BadResult, `${what}: parameter ${JSON.stringify(name)} is ${v instanceof Float32Array ? `${v.length} values, expected ${cur.length}` : "missing or not float32"}`, { name });
     if (m.paramsType === "DIFF") {
       const sum = new Float32Array(cur.length);
       for (let i = 0; i < cur.length; i++) sum[i] = (cur[i] as number) + (v[i] as number);
@@ -90,11 +91,11 @@ export class SwarmClientController implements Executor {
       const n = notice.data.notice;
       // A notice for a round already behind this site changes nothing (and would never be cleared).
       if (n.round < this.latestRound) return encode({ ok: true });
-      this.failure(n.round, n.attempt, n.site).abort(new CohortError("ERR_WORKFLOW_BAD_RESULT", `the server reports ${n.site}'s round failed: ${n.reason}`, { site: n.site }));
+      this.failure(n.round, n.attempt, n.site).abort(new CohortError(WorkflowErrorCode.BadResult, `the server reports ${n.site}'s round failed: ${n.reason}`, { site: n.site }));
       return encode({ ok: true });
     }
     const parsed = swarmRoundTaskSchema.safeParse(decoded);
-    if (!parsed.success) throw new CohortError("ERR_WORKFLOW_BAD_TASK", `task ${taskName} is not a swarm round (${parsed.error.issues[0]?.message ?? "invalid"})`, {});
+    if (!parsed.success) throw new CohortError(WorkflowErrorCode.BadTask, `task ${taskName} is not a swarm round (${parsed.error.issues[0]?.message ?? "invalid"})`, {});
     const t = parsed.data;
     this.latestRound = Math.max(this.latestRound, t.round);
     for (const k of [...this.failed.keys()]) if (Number(k.split(".")[0]) < t.round) this.failed.delete(k);
@@ -143,7 +144,7 @@ export class SwarmClientController implements Executor {
     let params: Params | undefined;
     if (prev.aggregator === ctx.site) {
       params = this.candidates.get(key);
-      if (!params) throw new CohortError("ERR_WORKFLOW_BAD_TASK", `${ctx.site} is named as the aggregator of round ${t.round} (attempt ${prev.attempt + 1}) but holds no model from it`, { round: t.round });
+      if (!params) throw new CohortError(WorkflowErrorCode.BadTask, `${ctx.site} is named as the aggregator of round ${t.round} (attempt ${prev.attempt + 1}) but holds no model from it`, { round: t.round });
     } else {
       const like = c?.params ?? initial();
       const bytes = await ctx.peers.receive(prev.aggregator, swarmModelTopic(t.round - 1, prev.attempt), timeoutMs);
@@ -169,7 +170,7 @@ export class SwarmClientController implements Executor {
           const failed = decode(bytes) as { swarm_error?: unknown };
           if (typeof failed?.swarm_error === "string") {
             out++;
-            throw new CohortError("ERR_WORKFLOW_BAD_RESULT", `${site} could not train: ${failed.swarm_error}`, { site });
+            throw new CohortError(WorkflowErrorCode.BadResult, `${site} could not train: ${failed.swarm_error}`, { site });
           }
           const { model, params } = modelFrom(bytes, `${site}'s update`, global);
           const weight = Number(model.meta["NUM_STEPS_CURRENT_ROUND"] ?? 1);
@@ -185,7 +186,7 @@ export class SwarmClientController implements Executor {
     const rejected = [...missing, ...r.rejected];
     const needed = this.a.min_responses_required || Math.max(1, t.trainers.length - out);
     if (r.accepted.length < needed) {
-      throw new CohortError("ERR_WORKFLOW_TOO_FEW_RESULTS", `${ctx.site}: ${r.accepted.length} of ${t.trainers.length} updates usable for round ${t.round + 1}, ${needed} required (${rejected.map((x) => `${x.site}: ${x.reason}`).join("; ")})`, { round: t.round });
+      throw new CohortError(WorkflowErrorCode.TooFewResults, `${ctx.site}: ${r.accepted.length} of ${t.trainers.length} updates usable for round ${t.round + 1}, ${needed} required (${rejected.map((x) => `${x.site}: ${x.reason}`).join("; ")})`, { round: t.round });
     }
     const last = t.round === t.total_rounds - 1;
     const metrics = await this.validate(t, r.params, ctx);

@@ -12,6 +12,7 @@ import { CohortError } from "../../errors/index.js";
 import { decode, encode } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
 import { swarmRoundResultSchema, type SwarmNotice, type SwarmRoundTask } from "./swarm-protocol.js";
+import { WorkflowErrorCode } from "../errors.js";
 
 export const swarmServerArgs = z.object({
   num_rounds: z.number().int().min(1).default(5),
@@ -51,7 +52,7 @@ export class SwarmServerController implements Workflow {
   async run(ctx: ServerJobContext): Promise<void> {
     const trainers = this.pick(this.a.train_clients, "train_clients", ctx);
     const candidates = this.pick(this.a.aggr_clients, "aggr_clients", ctx);
-    if (trainers.length === 0 || candidates.length === 0) throw new CohortError("ERR_WORKFLOW_CONFIG", `swarm: no ${trainers.length === 0 ? "trainers" : "aggregator candidates"} among the job's sites (${ctx.sites.join(", ")})`, {});
+    if (trainers.length === 0 || candidates.length === 0) throw new CohortError(WorkflowErrorCode.Config, `swarm: no ${trainers.length === 0 ? "trainers" : "aggregator candidates"} among the job's sites (${ctx.sites.join(", ")})`, {});
     const participants = [...new Set([...trainers, ...candidates])].sort();
     let previous: SwarmRoundTask["previous"];
     for (let round = 0; round < this.a.num_rounds; round++) {
@@ -89,7 +90,7 @@ export class SwarmServerController implements Workflow {
         previous = { aggregator, attempt };
         done = true;
       }
-      if (!done) throw new CohortError("ERR_WORKFLOW_TOO_FEW_RESULTS", `swarm round ${round + 1}: no aggregator completed it (tried ${tried.join(", ")}); see the warnings above`, { round });
+      if (!done) throw new CohortError(WorkflowErrorCode.TooFewResults, `swarm round ${round + 1}: no aggregator completed it (tried ${tried.join(", ")}); see the warnings above`, { round });
     }
     if (previous) ctx.log(`swarm: the final model is at ${previous.aggregator} (its job workspace, models/global_model.cohort); the server holds no model`);
   }

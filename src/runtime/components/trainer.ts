@@ -6,6 +6,7 @@ import { partitionIid, partitionNonIid } from "../learn/partition.js";
 import { findFashionMnist, loadIdxDataset, type Dataset } from "../learn/idx.js";
 import type { ClientJobContext, Executor } from "./registry.js";
 import { modelArgs } from "./model-spec.js";
+import { TrainerErrorCode } from "../errors.js";
 
 export const trainerArgs = modelArgs.extend({
   epochs: z.number().int().min(1).max(100).default(1),
@@ -50,7 +51,7 @@ export class FashionMnistTrainer implements Executor {
     const test = loadIdxDataset(dir, "test");
     const sites = [...ctx.sites].sort();
     const me = sites.indexOf(ctx.site);
-    if (me < 0) throw new CohortError("ERR_TRAINER_SITE", `${ctx.site} is not among the job's sites (${sites.join(", ")})`, {});
+    if (me < 0) throw new CohortError(TrainerErrorCode.Site, `${ctx.site} is not among the job's sites (${sites.join(", ")})`, {});
     const parts =
       this.a.partition === "iid"
         ? partitionIid(train.labels, sites.length, { seed: this.a.partition_seed })
@@ -66,7 +67,7 @@ export class FashionMnistTrainer implements Executor {
 
   async execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
     const global = decode(payload);
-    if (!(global instanceof FLModel)) throw new CohortError("ERR_TRAINER_TASK", `task ${taskName} did not carry an FLModel`, {});
+    if (!(global instanceof FLModel)) throw new CohortError(TrainerErrorCode.Task, `task ${taskName} did not carry an FLModel`, {});
     const d = this.load(ctx);
     const params = global.params as Params;
     const spec = this.a.model;
@@ -101,7 +102,7 @@ export class FashionMnistTrainer implements Executor {
 export class NoOpTrainer implements Executor {
   async execute(taskName: string, payload: Uint8Array): Promise<Uint8Array> {
     const global = decode(payload);
-    if (!(global instanceof FLModel)) throw new CohortError("ERR_TRAINER_TASK", `task ${taskName} did not carry an FLModel`, {});
+    if (!(global instanceof FLModel)) throw new CohortError(TrainerErrorCode.Task, `task ${taskName} did not carry an FLModel`, {});
     await Promise.resolve();
     return encode(new FLModel({ params: taskName === "train" ? global.params : {}, paramsType: "FULL", metrics: { accuracy: 0 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 }, currentRound: global.currentRound }));
   }

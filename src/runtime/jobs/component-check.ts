@@ -1,8 +1,9 @@
 import { CohortError } from "../../errors/index.js";
 import { componentFor } from "../components/registry.js";
-import { RuntimeErrorCode, type ComponentConfig, type JobDefinition } from "./definition.js";
+import type { ComponentConfig, JobDefinition } from "./definition.js";
 import "../components/builtins.js";
 import { HE_COMPONENTS } from "../../privacy/index.js";
+import { RuntimeErrorCode } from "../errors.js";
 
 /**
  * Every component a job names must be a registered built-in, unless the job brings its own code

@@ -3,29 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { isJobSignatureFile } from "../../pki/index.js";
-
-/**
- * FLARE's job folder: `meta.json` and one or more apps, each with `config/config_fed_server.json`
- * and/or `config/config_fed_client.json` and an optional `custom/` folder (bring-your-own-code).
- * Everything is validated here before a job is stored or deployed.
- */
-export const RuntimeErrorCode = {
-  BadJob: "ERR_JOB_INVALID",
-  UnknownComponent: "ERR_JOB_UNKNOWN_COMPONENT",
-  JobNotFound: "ERR_JOB_NOT_FOUND",
-  JobState: "ERR_JOB_STATE",
-  Deploy: "ERR_JOB_DEPLOY",
-  Child: "ERR_JOB_CHILD",
-  Resources: "ERR_JOB_RESOURCES",
-  PeerRelay: "ERR_JOB_PEER_RELAY",
-  PeerRefused: "ERR_JOB_PEER_REFUSED",
-  /** Job code answered a task it was not given, or twice. */
-  UnexpectedMessage: "ERR_JOB_UNEXPECTED_MESSAGE",
-  /** A result the site will not send: wrong names or sizes, oversized meta, not the control answer. */
-  ResultRefused: "ERR_JOB_RESULT_REFUSED",
-  OutputLimit: "ERR_JOB_OUTPUT_LIMIT",
-  MetricsBounded: "ERR_JOB_METRICS_BOUNDED",
-} as const;
+import { RuntimeErrorCode } from "../errors.js";
 
 const siteName = z.string().regex(/^(@ALL|server|[A-Za-z0-9_-]+)$/, "must be server, @ALL or a site name");
 const resourceSpec = z.record(z.string(), z.object({ num_of_gpus: z.number().int().min(0).optional(), mem_per_gpu_in_GiB: z.number().min(0).optional() }).catchall(z.unknown()));

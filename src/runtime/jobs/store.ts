@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic } from "../../pki/index.js";
-import { RuntimeErrorCode, metaSchema, type JobMeta } from "./definition.js";
+import { metaSchema, type JobMeta } from "./definition.js";
+import { RuntimeErrorCode } from "../errors.js";
 
 /** FLARE's job statuses. */
 export const JOB_STATUSES = [

@@ -3,8 +3,6 @@ import { AuditErrorCode, createCheckpoint, recordWitness, verifyCheckpoint, type
 import { CohortError } from "../../errors/index.js";
 import { decode, encode } from "../../wire/index.js";
 
-
-
 const ackSchema = z.object({ ack: z.string() });
 
 /**

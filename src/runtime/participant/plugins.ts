@@ -4,6 +4,8 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import { CohortError } from "../../errors/index.js";
+import { PluginErrorCode } from "../errors.js";
+import { ConfigErrorCode } from "../../config/index.js";
 
 /**
  * Site plugins (FLARE's site-specific authentication and authorization): a site lists them in
@@ -81,7 +83,7 @@ const oidcArgs = z.strictObject({ issuer: z.string().min(1), jwks_file: z.string
 function oidcCommandCheck(raw: Record<string, unknown>, ctx: { site: string; kitDir: string }): SitePlugin {
   const a = oidcArgs.parse(raw);
   const file = isAbsolute(a.jwks_file) ? a.jwks_file : join(ctx.kitDir, "local", a.jwks_file);
-  if (!existsSync(file)) throw new CohortError("ERR_PLUGIN_CONFIG", `${file}: JWKS file of cohort.OidcCommandCheck not found; put the identity provider's keys there`, { file });
+  if (!existsSync(file)) throw new CohortError(PluginErrorCode.Config, `${file}: JWKS file of cohort.OidcCommandCheck not found; put the identity provider's keys there`, { file });
   const jwks = createLocalJWKSet(JSON.parse(readFileSync(file, "utf8")) as JSONWebKeySet);
   return {
     name: "cohort.OidcCommandCheck",
@@ -106,7 +108,7 @@ const BUILTINS: Record<string, (args: Record<string, unknown>, ctx: { site: stri
 /** Loads the plugins a site lists in local/resources.json `plugins`. */
 export async function loadSitePlugins(raw: unknown, ctx: { site: string; kitDir: string; file: string }): Promise<SitePlugin[]> {
   const parsed = pluginListSchema.safeParse(raw);
-  if (!parsed.success) throw new CohortError("ERR_CONFIG_INVALID", `${ctx.file}: plugins: ${parsed.error.issues[0]?.message ?? "invalid"}; give a list of {path, args}`, { file: ctx.file });
+  if (!parsed.success) throw new CohortError(ConfigErrorCode.Invalid, `${ctx.file}: plugins: ${parsed.error.issues[0]?.message ?? "invalid"}; give a list of {path, args}`, { file: ctx.file });
   const out: SitePlugin[] = [];
   for (const [i, p] of parsed.data.entries()) {
     const builtin = BUILTINS[p.path];
@@ -116,10 +118,10 @@ export async function loadSitePlugins(raw: unknown, ctx: { site: string; kitDir:
     }
     const dot = p.path.lastIndexOf(".");
     const file = dot > 0 ? resolve(ctx.kitDir, "local", "custom", `${p.path.slice(0, dot).replace(/\./g, "/")}.js`) : "";
-    if (!file || !existsSync(file)) throw new CohortError("ERR_CONFIG_INVALID", `${ctx.file}: plugins[${i}].path: ${JSON.stringify(p.path)} is neither a built-in (${Object.keys(BUILTINS).join(", ")}) nor a module in local/custom/`, { file: ctx.file });
+    if (!file || !existsSync(file)) throw new CohortError(ConfigErrorCode.Invalid, `${ctx.file}: plugins[${i}].path: ${JSON.stringify(p.path)} is neither a built-in (${Object.keys(BUILTINS).join(", ")}) nor a module in local/custom/`, { file: ctx.file });
     const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     const factory = mod[p.path.slice(dot + 1)];
-    if (typeof factory !== "function") throw new CohortError("ERR_CONFIG_INVALID", `${file} does not export ${p.path.slice(dot + 1)}`, { file });
+    if (typeof factory !== "function") throw new CohortError(ConfigErrorCode.Invalid, `${file} does not export ${p.path.slice(dot + 1)}`, { file });
     out.push({ name: p.path, ...(new (factory as new (args: Record<string, unknown>, ctx: { site: string }) => Omit<SitePlugin, "name">)(p.args, ctx)) } as SitePlugin);
   }
   return out;

@@ -5,7 +5,7 @@ import type { AuthorizeFn, SiteSecurityOptions } from "../site/security.js";
 import { join, resolve } from "node:path";
 import { CohortError } from "../../errors/index.js";
 import { verifyStartupKit } from "../../pki/index.js";
-import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget } from "../../config/index.js";
+import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget, ConfigErrorCode } from "../../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
 import { CLIENT_CONTEXT_FILE, HeErrorCode, loadPrivacyPolicy, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../../privacy/index.js";
 import { componentFor } from "../components/registry.js";
@@ -117,7 +117,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
   const refusals = new RefusalAuditor(audit);
   if (kit.type === "server") {
     const s = kit.config.servers[0];
-    if (!s) throw new CohortError("ERR_CONFIG_INVALID", `${startup}/fed_server.json: servers is empty`, {});
+    if (!s) throw new CohortError(ConfigErrorCode.Invalid, `${startup}/fed_server.json: servers is empty`, {});
     // The server never holds a CKKS secret key: a kit carrying one is refused before anything runs.
     if (existsSync(join(startup, CLIENT_CONTEXT_FILE))) {
       throw new CohortError(HeErrorCode.SecretAtServer, `${join(startup, CLIENT_CONTEXT_FILE)}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`, { file: join(startup, CLIENT_CONTEXT_FILE) });
@@ -208,7 +208,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
   if (kit.type === "client") {
     const c = kit.config;
     const srv = c.servers[0];
-    if (!srv) throw new CohortError("ERR_CONFIG_INVALID", `${startup}/fed_client.json: servers is empty`, {});
+    if (!srv) throw new CohortError(ConfigErrorCode.Invalid, `${startup}/fed_client.json: servers is empty`, {});
     const { host, port } = splitTarget(srv.service.target);
     const client = new TransportClient({
       name: verified.name,
@@ -294,5 +294,5 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       },
     };
   }
-  throw new CohortError("ERR_CONFIG_INVALID", `${o.kitDir} is an admin kit: open it with 'cohort admin ${o.kitDir}' (or startup/fl_admin.sh)`, { file: o.kitDir });
+  throw new CohortError(ConfigErrorCode.Invalid, `${o.kitDir} is an admin kit: open it with 'cohort admin ${o.kitDir}' (or startup/fl_admin.sh)`, { file: o.kitDir });
 }

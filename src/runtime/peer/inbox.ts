@@ -5,14 +5,7 @@
  * and topic, so a message that arrives before its receive() call is not lost.
  */
 import { CohortError } from "../../errors/index.js";
-
-export const PeerErrorCode = {
-  Topic: "ERR_PEER_TOPIC",
-  NotAPeer: "ERR_PEER_NOT_IN_JOB",
-  InboxFull: "ERR_PEER_INBOX_FULL",
-  Timeout: "ERR_PEER_TIMEOUT",
-  Unavailable: "ERR_PEER_UNAVAILABLE",
-} as const;
+import { PeerErrorCode, RuntimeErrorCode } from "../errors.js";
 
 /** Peer messaging as job code uses it (`ctx.peers`). */
 export interface PeerMessenger {
@@ -48,7 +41,7 @@ export class PeerInbox {
     private readonly o: { site: string; peers: readonly string[]; signal: AbortSignal; maxMessages?: number; maxBytes?: number },
   ) {
     o.signal.addEventListener("abort", () => {
-      for (const ws of this.waiting.values()) for (const w of ws) w.reject(new CohortError("ERR_JOB_ABORTED", `job ended: ${String(o.signal.reason)}`, {}));
+      for (const ws of this.waiting.values()) for (const w of ws) w.reject(new CohortError(RuntimeErrorCode.Aborted, `job ended: ${String(o.signal.reason)}`, {}));
       this.waiting.clear();
       this.queued.clear();
     });
@@ -110,7 +103,7 @@ export class PeerInbox {
 
   receive(from: string, topic: string, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
     checkPeerTopic(topic);
-    if (this.o.signal.aborted) return Promise.reject(new CohortError("ERR_JOB_ABORTED", `job ended: ${String(this.o.signal.reason)}`, {}));
+    if (this.o.signal.aborted) return Promise.reject(new CohortError(RuntimeErrorCode.Aborted, `job ended: ${String(this.o.signal.reason)}`, {}));
     const k = this.key(from, topic);
     const q = this.queued.get(k);
     const first = q?.shift();

@@ -9,14 +9,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic } from "../../pki/index.js";
-
-export const PocErrorCode = {
-  Usage: "ERR_POC_USAGE",
-  Workspace: "ERR_POC_WORKSPACE",
-  NotPrepared: "ERR_POC_NOT_PREPARED",
-  Start: "ERR_POC_START",
-  Stop: "ERR_POC_STOP",
-} as const;
+import { PocErrorCode } from "../errors.js";
 
 /** `-w`, else `$COHORT_POC_WORKSPACE`, else `~/.cohort/poc` (per user: the kits hold private keys). */
 export function defaultPocWorkspace(env: NodeJS.ProcessEnv = process.env): string {

@@ -4,6 +4,8 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { findSandboxTools, type SandboxTools } from "./bwrap.js";
 import { DEFAULT_JOB_LIMITS, jobLimitsSchema, type JobLimits } from "./limits.js";
+import { ConfinementErrorCode } from "../errors.js";
+import { ConfigErrorCode } from "../../config/index.js";
 
 /** The keys of local/resources.json that say how this site confines job code. */
 export const confinementResourcesSchema = z.object({
@@ -31,14 +33,12 @@ export interface JobConfinement {
   readonly missing: readonly string[];
 }
 
-export const ConfinementErrorCode = { Unconfined: "ERR_JOB_UNCONFINED" } as const;
-
 /** The site's confinement from its resources (`file` names local/resources.json in errors). */
 export function jobConfinement(r: Partial<ConfinementResources> | undefined, file: string, env: NodeJS.ProcessEnv = process.env): JobConfinement {
   const parsed = confinementResourcesSchema.parse(r ?? {});
   const found = findSandboxTools(env);
   for (const p of parsed.job_read_paths ?? []) {
-    if (!existsSync(p)) throw new CohortError("ERR_CONFIG_INVALID", `${file}: job_read_paths: ${JSON.stringify(p)} does not exist; list folders job code may read (e.g. a Python venv)`, { file, field: "job_read_paths", value: p });
+    if (!existsSync(p)) throw new CohortError(ConfigErrorCode.Invalid, `${file}: job_read_paths: ${JSON.stringify(p)} does not exist; list folders job code may read (e.g. a Python venv)`, { file, field: "job_read_paths", value: p });
   }
   return {
     tools: found.tools,

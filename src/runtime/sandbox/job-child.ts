@@ -7,6 +7,8 @@ import { CohortError, isCohortError } from "../../errors/index.js";
 import { toChildSchema, type FromChild, type InitMessage } from "./child-protocol.js";
 import { buildServerJob, buildSiteJob, type SiteJobHost } from "./job-host.js";
 import { observeScriptProcesses } from "../client-api/script-process.js";
+import { PeerErrorCode, RuntimeErrorCode } from "../errors.js";
+import { PrivacyErrorCode } from "../../privacy/index.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 
@@ -69,12 +71,12 @@ async function start(init: InitMessage): Promise<void> {
 function runTask(taskId: string, taskName: string, payload: Uint8Array): void {
   const ex = siteJob?.executorFor(taskName);
   if (!ex || !siteJob) {
-    send({ type: "task.failed", taskId, code: "ERR_JOB_NO_EXECUTOR", message: `no executor for task ${taskName}` });
+    send({ type: "task.failed", taskId, code: RuntimeErrorCode.NoExecutor, message: `no executor for task ${taskName}` });
     return;
   }
   ex.execute(taskName, payload, siteJob.ctx).then(
     (result) => send({ type: "task.done", taskId, payload: result }),
-    (err: Error) => send({ type: "task.failed", taskId, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", message: err.message }),
+    (err: Error) => send({ type: "task.failed", taskId, code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, message: err.message }),
   );
 }
 
@@ -108,30 +110,30 @@ process.on("message", (raw: unknown) => {
       const p = pendingCharges.get(m.chargeId);
       pendingCharges.delete(m.chargeId);
       if (m.allowed) p?.resolve();
-      else p?.reject(new CohortError("ERR_PRIVACY_BUDGET", m.reason ?? "privacy budget refused", {}));
+      else p?.reject(new CohortError(PrivacyErrorCode.Budget, m.reason ?? "privacy budget refused", {}));
       break;
     }
     case "peer.sent": {
       const p = pendingPeerSends.get(m.sendId);
       pendingPeerSends.delete(m.sendId);
       if (m.ok) p?.resolve();
-      else p?.reject(new CohortError(m.code ?? "ERR_PEER_SEND", m.message ?? "peer message not delivered", {}));
+      else p?.reject(new CohortError(m.code ?? PeerErrorCode.Send, m.message ?? "peer message not delivered", {}));
       break;
     }
     case "peer.message":
       try {
-        if (!siteJob) throw new CohortError("ERR_PEER_UNAVAILABLE", "the job is not ready for peer messages yet", {});
+        if (!siteJob) throw new CohortError(PeerErrorCode.Unavailable, "the job is not ready for peer messages yet", {});
         siteJob.deliverPeer(m.from, m.topic, m.payload);
         send({ type: "peer.delivered", deliveryId: m.deliveryId, ok: true });
       } catch (err) {
-        send({ type: "peer.delivered", deliveryId: m.deliveryId, ok: false, code: isCohortError(err) ? err.code : "ERR_PEER_DELIVERY", message: (err as Error).message });
+        send({ type: "peer.delivered", deliveryId: m.deliveryId, ok: false, code: isCohortError(err) ? err.code : PeerErrorCode.Delivery, message: (err as Error).message });
       }
       break;
     case "abort":
       abort.abort(m.reason);
-      for (const p of pendingTasks.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
-      for (const p of pendingCharges.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
-      for (const p of pendingPeerSends.values()) p.reject(new CohortError("ERR_JOB_ABORTED", m.reason, {}));
+      for (const p of pendingTasks.values()) p.reject(new CohortError(RuntimeErrorCode.Aborted, m.reason, {}));
+      for (const p of pendingCharges.values()) p.reject(new CohortError(RuntimeErrorCode.Aborted, m.reason, {}));
+      for (const p of pendingPeerSends.values()) p.reject(new CohortError(RuntimeErrorCode.Aborted, m.reason, {}));
       send({ type: "done", status: "FINISHED:ABORTED", reason: m.reason });
       setTimeout(() => process.exit(0), 100);
       break;

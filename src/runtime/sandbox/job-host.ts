@@ -11,10 +11,11 @@ import { CohortError } from "../../errors/index.js";
 import type { InitMessage } from "./child-protocol.js";
 import { componentFor, type ClientJobContext, type ComponentDefinition, type Executor, type JobContextBase, type ServerJobContext, type Workflow } from "../components/registry.js";
 import "../components/builtins.js";
-import { checkPeerTopic, PeerErrorCode, PeerInbox, type PeerMessenger } from "../peer/inbox.js";
+import { checkPeerTopic, PeerInbox, type PeerMessenger } from "../peer/inbox.js";
 import type { ComponentConfig } from "../jobs/definition.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../wire/index.js";
 import { applyFilterChain, assertNoSecretKey, HE_FILTER_PATHS, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../../privacy/index.js";
+import { PeerErrorCode, RuntimeErrorCode } from "../errors.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;
@@ -76,7 +77,7 @@ async function build(appDir: string, configs: readonly ComponentConfig[], ctx: J
   for (const c of configs) {
     const path = c.path ?? c.name ?? "";
     const def = componentFor(path) ?? (await customComponent(appDir, path));
-    if (!def) throw new CohortError("ERR_JOB_UNKNOWN_COMPONENT", `component ${JSON.stringify(path)} is not registered and not in the job's custom/ code`, { path });
+    if (!def) throw new CohortError(RuntimeErrorCode.UnknownComponent, `component ${JSON.stringify(path)} is not registered and not in the job's custom/ code`, { path });
     registry.set(c.id ?? path, def.create(c.args, ctx));
   }
 }
@@ -164,7 +165,7 @@ function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unk
     warn: (line) => io.warn(line),
     outputLimit: (what) => io.outputLimit?.(what),
     component<T>(id: string): T {
-      if (!registry.has(id)) throw new CohortError("ERR_JOB_UNKNOWN_COMPONENT", `no component with id ${JSON.stringify(id)} in this app`, { id });
+      if (!registry.has(id)) throw new CohortError(RuntimeErrorCode.UnknownComponent, `no component with id ${JSON.stringify(id)} in this app`, { id });
       return registry.get(id) as T;
     },
   };
@@ -173,7 +174,7 @@ function contextBase(init: JobHostInit, io: JobHostIo, registry: Map<string, unk
 /** Builds a server app (components, then workflows); `run()` runs the workflows in order. */
 export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promise<ServerJobHost> {
   const cfg = init.server;
-  if (!cfg) throw new CohortError("ERR_JOB_INVALID", "server app without config_fed_server.json", {});
+  if (!cfg) throw new CohortError(RuntimeErrorCode.BadJob, "server app without config_fed_server.json", {});
   // The server side never holds a CKKS secret key (it aggregates ciphertexts with none).
   assertNoSecretKey(init.he, `job ${init.jobId} at the server`);
   const registry = new Map<string, unknown>();
@@ -195,7 +196,7 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
   const workflows: Workflow[] = [];
   for (const w of cfg.workflows) {
     const wf = (await buildOne(init.appDir, w, ctx)) as Workflow | undefined;
-    if (typeof wf?.run !== "function") throw new CohortError("ERR_JOB_INVALID", `workflow ${w.path ?? w.name} is not a workflow`, {});
+    if (typeof wf?.run !== "function") throw new CohortError(RuntimeErrorCode.BadJob, `workflow ${w.path ?? w.name} is not a workflow`, {});
     workflows.push(wf);
   }
   return {
@@ -209,7 +210,7 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
 /** Builds a site app (components, then executors by task). */
 export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<SiteJobHost> {
   const cfg = init.client;
-  if (!cfg) throw new CohortError("ERR_JOB_INVALID", "client app without config_fed_client.json", {});
+  if (!cfg) throw new CohortError(RuntimeErrorCode.BadJob, "client app without config_fed_client.json", {});
   const registry = new Map<string, unknown>();
   const inbox = new PeerInbox({ site: init.site, peers: init.sites, signal: io.signal });
   const peers: PeerMessenger = {
@@ -231,7 +232,7 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
   const controlOnly = new Set<Executor>();
   for (const e of cfg.executors) {
     const ex = (await buildOne(init.appDir, e.executor, ctx)) as Executor | undefined;
-    if (typeof ex?.execute !== "function") throw new CohortError("ERR_JOB_INVALID", `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
+    if (typeof ex?.execute !== "function") throw new CohortError(RuntimeErrorCode.BadJob, `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
     for (const t of e.tasks) executors.set(t, ex);
     if (componentFor(e.executor.path ?? e.executor.name ?? "")?.controlTasksOnly === true) controlOnly.add(ex);
   }
@@ -256,7 +257,7 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
   };
   runTask = (taskName, payload) => {
     const ex = executorFor(taskName);
-    if (!ex) return Promise.reject(new CohortError("ERR_JOB_NO_EXECUTOR", `${init.site}: no executor for task ${taskName}`, { site: init.site }));
+    if (!ex) return Promise.reject(new CohortError(RuntimeErrorCode.NoExecutor, `${init.site}: no executor for task ${taskName}`, { site: init.site }));
     return ex.execute(taskName, payload, ctx);
   };
   return { ctx, executorFor, deliverPeer: (from, topic, payload) => inbox.deliver(from, topic, payload) };

@@ -7,8 +7,9 @@ import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CohortError } from "../../errors/index.js";
 import { fromChildSchema, type FromChild, type ToChild } from "./child-protocol.js";
-import { RuntimeErrorCode } from "../jobs/definition.js";
+
 import { chownTree, escapeControl, heapLimitMb, MAX_JOB_OUTPUT_BYTES, OutputRelay, sandboxCommand, userNamespaceSeccompProgram, type JobConfinement } from "./index.js";
+import { RuntimeErrorCode } from "../errors.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 export type ToChildBody = Distributive<ToChild>;

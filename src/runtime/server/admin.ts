@@ -13,6 +13,7 @@ import type { AuthorizeFn } from "../site/security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
 import { TOPIC_ADMIN, TOPIC_SITE_COMMAND } from "../participant/topics.js";
+import { AdminErrorCode, SiteSecurityErrorCode } from "../errors.js";
 
 const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
 
@@ -109,34 +110,34 @@ export class ServerAdmin {
   }
 
   private async handle(body: Uint8Array, meta: MessageMeta): Promise<Uint8Array> {
-    if (meta.peer?.type !== "admin") throw new CohortError("ERR_ADMIN_NOT_ADMIN", `${meta.sender} is not logged in as an admin`, {});
+    if (meta.peer?.type !== "admin") throw new CohortError(AdminErrorCode.NotAdmin, `${meta.sender} is not logged in as an admin`, {});
     const req = adminRequestSchema.parse(decode(body));
     let eventId: string | undefined;
     let cmd = "command";
     try {
       const { command, issuer } = verifyCommand(req.command, { rootPem: this.o.rootPem, nonces: this.nonces, skewMs: this.o.skewMs });
       cmd = command.cmd;
-      if (issuer.name !== meta.sender) throw new CohortError("ERR_ADMIN_NOT_ADMIN", `the command is signed by ${issuer.name} but sent by ${meta.sender}`, {});
+      if (issuer.name !== meta.sender) throw new CohortError(AdminErrorCode.NotAdmin, `the command is signed by ${issuer.name} but sent by ${meta.sender}`, {});
       eventId = this.o.audit.append({ action: `admin.${cmd}`, outcome: "ok", user: issuer.name, reason: command.args.join(" ").slice(0, 200) });
       const info = ADMIN_COMMANDS[cmd];
-      if (!info) throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(cmd)}`, { cmd });
+      if (!info) throw new CohortError(AdminErrorCode.UnknownCommand, `unknown command ${JSON.stringify(cmd)}`, { cmd });
       const serverTarget = (cmd === "shutdown" || cmd === "restart") && command.args[0] === "server";
       if ((info.scope === "site" && !serverTarget) || (cmd === "check_status" && command.args[0] === "client")) {
         return encode(await this.forward(command.args[0] ?? "", req.command, eventId, cmd));
       }
       const submitter = info.jobArg && command.args[0] ? this.submitterOf(command.args[0]) : undefined;
       const d = this.o.authorize?.({ right: cmd, user: issuer, ...(submitter ? { submitter } : {}) });
-      if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.server}: ${cmd} for ${issuer.name} (${issuer.role}, ${issuer.org}): ${d.reason}`, { site: this.o.server });
+      if (d && !d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.server}: ${cmd} for ${issuer.name} (${issuer.role}, ${issuer.org}): ${d.reason}`, { site: this.o.server });
       const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: cmd, args: command.args, user: issuer, oidcToken: command.oidc });
-      if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.server}: ${refusal}`, { site: this.o.server });
+      if (refusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.server}: ${refusal}`, { site: this.o.server });
       return encode(await this.runServerCommand(cmd, command.args, req.archive, issuer));
     } catch (err) {
       this.o.audit.append({
         action: `admin.${cmd}`,
-        outcome: isCohortError(err) && err.code !== "ERR_ADMIN_FAILED" ? "denied" : "error",
+        outcome: isCohortError(err) && err.code !== AdminErrorCode.Failed ? "denied" : "error",
         user: meta.sender,
         ...(eventId ? { ref: eventId } : {}),
-        code: isCohortError(err) ? err.code : "ERR_ADMIN_FAILED",
+        code: isCohortError(err) ? err.code : AdminErrorCode.Failed,
         reason: (err as Error).message,
       });
       throw err;
@@ -159,14 +160,14 @@ export class ServerAdmin {
   /** Sends the admin's signed command to each target site; every site answers for itself. */
   private async forward(target: string, command: unknown, ref: string, cmd: string): Promise<Record<string, unknown>> {
     const sites = target === "@ALL" || target === "client" || target === "" ? this.connectedSites() : [target];
-    if (sites.length === 0) throw new CohortError("ERR_ADMIN_NO_SITES", "no site is connected", {});
+    if (sites.length === 0) throw new CohortError(AdminErrorCode.NoSites, "no site is connected", {});
     const out: Record<string, unknown> = {};
     await Promise.all(
       sites.map(async (site) => {
         try {
           out[site] = decode(await this.transport.request(site, TOPIC_SITE_COMMAND, encode({ command, ref }), { timeoutMs: 30_000 }));
         } catch (err) {
-          out[site] = { error: (err as Error).message, code: isCohortError(err) ? ((err.details["remoteCode"] as string | undefined) ?? err.code) : "ERR_ADMIN_FAILED" };
+          out[site] = { error: (err as Error).message, code: isCohortError(err) ? ((err.details["remoteCode"] as string | undefined) ?? err.code) : AdminErrorCode.Failed };
         }
       }),
     );
@@ -182,13 +183,13 @@ export class ServerAdmin {
   private async runServerCommand(cmd: string, args: readonly string[], archive: Uint8Array | undefined, user: { name: string; org: string; role: string }): Promise<unknown> {
     const arg = (what: string): string => {
       const v = args[0];
-      if (!v) throw new CohortError("ERR_ADMIN_USAGE", `${cmd} needs ${what}: ${ADMIN_COMMANDS[cmd]?.usage ?? cmd}`, {});
+      if (!v) throw new CohortError(AdminErrorCode.Usage, `${cmd} needs ${what}: ${ADMIN_COMMANDS[cmd]?.usage ?? cmd}`, {});
       return v;
     };
     const jobs = this.jobs;
     switch (cmd) {
       case "submit_job": {
-        if (!archive) throw new CohortError("ERR_ADMIN_USAGE", "submit_job needs a job folder", {});
+        if (!archive) throw new CohortError(AdminErrorCode.Usage, "submit_job needs a job folder", {});
         const m = await jobs.submit(archive, user);
         return { job_id: m.job_id, name: m.name, status: m.status };
       }
@@ -236,7 +237,7 @@ export class ServerAdmin {
         const cached = this.downloads.get(key);
         const part = Number(args[1]);
         if (!cached || !Number.isInteger(part) || part < 0 || part * DOWNLOAD_PART_BYTES >= Math.max(1, cached.archive.byteLength)) {
-          throw new CohortError("ERR_ADMIN_USAGE", `download_job ${id} ${args[1]}: no such part (start with download_job ${id})`, {});
+          throw new CohortError(AdminErrorCode.Usage, `download_job ${id} ${args[1]}: no such part (start with download_job ${id})`, {});
         }
         return { job_id: id, part, bytes: cached.archive.subarray(part * DOWNLOAD_PART_BYTES, (part + 1) * DOWNLOAD_PART_BYTES) };
       }
@@ -255,17 +256,17 @@ export class ServerAdmin {
       case "shutdown":
       case "restart": {
         const control = this.o.control;
-        if (!control) throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `the server cannot ${cmd} itself here`, {});
+        if (!control) throw new CohortError(AdminErrorCode.UnknownCommand, `the server cannot ${cmd} itself here`, {});
         setTimeout(() => (cmd === "shutdown" ? control.shutdown() : control.restart()), 300).unref();
         return { server: this.o.server, [cmd]: "in progress" };
       }
       case "enable_client": {
         const name = arg("a site name");
-        if (!this.o.bans.lift(name)) throw new CohortError("ERR_ADMIN_USAGE", `${name} is not removed`, {});
+        if (!this.o.bans.lift(name)) throw new CohortError(AdminErrorCode.Usage, `${name} is not removed`, {});
         return { site: name, enabled: true };
       }
       default:
-        throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(cmd)}`, { cmd });
+        throw new CohortError(AdminErrorCode.UnknownCommand, `unknown command ${JSON.stringify(cmd)}`, { cmd });
     }
   }
 }

@@ -9,7 +9,7 @@ import type { MessageMeta, TransportServer } from "../../transport/index.js";
 import { packFolder, unpackArchive } from "../jobs/archive.js";
 import { JobChild } from "../sandbox/job-process.js";
 import { checkConfinementFor, describeConfinement, grantReadTree, type JobConfinement } from "../sandbox/index.js";
-import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefinition } from "../jobs/definition.js";
+import { appForSite, deploySites, loadJobFolder, type JobDefinition } from "../jobs/definition.js";
 import { isFinished, JobStore, type JobStatus, type StoredJobMeta } from "../jobs/store.js";
 import { checkComponents } from "../jobs/component-check.js";
 import { clearJobForSite, verifyJobManifestOf, type SiteSecurityOptions } from "../site/security.js";
@@ -19,6 +19,7 @@ import { peekPeerMessageHeader } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
 
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
+import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
 /** A relayed peer message's wait is bounded whatever the sender asks. */
 const MAX_PEER_RELAY_MS = 3_600_000;
 
@@ -54,7 +55,6 @@ interface RunningJob {
   child: JobChild | undefined;
   ended: boolean;
 }
-
 
 /**
  * The server side of jobs: the persistent job store, admin commands, the scheduler (min_clients,
@@ -99,7 +99,7 @@ export class ServerJobManager {
   async submit(archive: Uint8Array, user: { name: string; org: string; role: string }): Promise<StoredJobMeta> {
     const { job, submitter } = await this.validateArchive(archive, user);
     const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onSubmitJob, { jobName: job.meta.name, submitter, byoc: job.byoc });
-    if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.security.site}: ${refusal}`, { site: this.o.security.site });
+    if (refusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.security.site}: ${refusal}`, { site: this.o.security.site });
     const meta = this.store.create(job.meta, archive, submitter, job.byoc);
     this.o.audit.append({ action: "job.submitted", outcome: "ok", user: submitter.name, job: meta.job_id, reason: meta.name });
     this.o.log(`job ${meta.job_id} (${meta.name}) submitted by ${user.name}`);
@@ -219,7 +219,7 @@ export class ServerJobManager {
         if (!(isCohortError(err, JobSignatureErrorCode.Unsigned) && !this.o.security.requireSignedJobs)) throw err;
       }
       const d = this.o.security.authorize?.({ right: "submit_job", user: submitter, submitter });
-      if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.security.site}: submit_job for ${user.name} (${user.role}): ${d.reason}`, { site: this.o.security.site });
+      if (d && !d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.security.site}: submit_job for ${user.name} (${user.role}): ${d.reason}`, { site: this.o.security.site });
       return { job, submitter };
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -354,7 +354,7 @@ export class ServerJobManager {
         readPaths: [appDir, ...this.o.dataPaths],
         writePath: runDir,
         confinement: this.o.confinement,
-        onOutputLimit: (what) => this.o.audit.append({ action: "job.output", outcome: "denied", job: m.job_id, code: "ERR_JOB_OUTPUT_LIMIT", reason: `the job's output went past a limit (${what}); the rest is dropped` }),
+        onOutputLimit: (what) => this.o.audit.append({ action: "job.output", outcome: "denied", job: m.job_id, code: RuntimeErrorCode.OutputLimit, reason: `the job's output went past a limit (${what}); the rest is dropped` }),
         onMessage: (msg) => this.fromChild(job, msg),
         onExit: (code, signal) => {
           if (!job.ended) void this.end(m.job_id, "FINISHED:EXECUTION_EXCEPTION", `the server job process exited unexpectedly (${signal ?? `code ${code}`})`);
@@ -387,8 +387,8 @@ export class ServerJobManager {
               child?.send({ type: "task.result", taskId: msg.taskId, site: msg.site, payload: r.payload });
             },
             (err: Error) => {
-              this.o.audit.append({ action: "task.result_received", outcome: "error", job: id, peer: msg.site, ref: sent, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", reason: err.message });
-              child?.send({ type: "task.error", taskId: msg.taskId, site: msg.site, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", message: err.message });
+              this.o.audit.append({ action: "task.result_received", outcome: "error", job: id, peer: msg.site, ref: sent, code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, reason: err.message });
+              child?.send({ type: "task.error", taskId: msg.taskId, site: msg.site, code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, message: err.message });
             },
           )
           .catch(() => undefined);

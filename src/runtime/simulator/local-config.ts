@@ -8,8 +8,9 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
-import { readLocalJson } from "../../config/index.js";
+import { readLocalJson, ConfigErrorCode } from "../../config/index.js";
 import { siteResourcesSchema } from "../site/resources.js";
+import { SimulatorErrorCode } from "../errors.js";
 
 /** FLARE's resource_manager args (GPUResourceManager), as participant.ts reads them. */
 const resourceManagerArgs = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) });
@@ -53,12 +54,12 @@ export function readSiteLocalConfig(root: string, site: string): SiteLocalConfig
   const rm = resourceManagerArgs.safeParse(resources?.value.components.find((c) => c.id === "resource_manager")?.args ?? {});
   if (!rm.success) {
     const issue = rm.error.issues[0];
-    throw new CohortError("ERR_CONFIG_INVALID", `${resources?.file ?? dir}: components[id=resource_manager].args.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`, { file: resources?.file, field: "resource_manager" });
+    throw new CohortError(ConfigErrorCode.Invalid, `${resources?.file ?? dir}: components[id=resource_manager].args.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`, { file: resources?.file, field: "resource_manager" });
   }
   const paths = resources?.value.job_data_paths;
   for (const p of paths ?? []) {
     if (!existsSync(p) || !statSync(p).isDirectory()) {
-      throw new CohortError("ERR_CONFIG_INVALID", `${resources?.file ?? dir}: job_data_paths: ${JSON.stringify(p)} is not a folder; give the folders this site's jobs may read`, { file: resources?.file, field: "job_data_paths", value: p });
+      throw new CohortError(ConfigErrorCode.Invalid, `${resources?.file ?? dir}: job_data_paths: ${JSON.stringify(p)} is not a folder; give the folders this site's jobs may read`, { file: resources?.file, field: "job_data_paths", value: p });
     }
   }
   return {
@@ -75,7 +76,7 @@ export function readSiteLocalConfig(root: string, site: string): SiteLocalConfig
 /** Reads every simulated site's local config; names folders under `root` that match no participant. */
 export function readLocalConfigs(root: string, sites: readonly string[]): { configs: Map<string, SiteLocalConfig>; server: SiteLocalConfig; unused: string[] } {
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new CohortError("ERR_SIM_USAGE", `-l ${root}: not a folder; give a folder holding <site>/local/ folders (e.g. ${join(root, "site-1", "local", "resources.json")})`, { file: root });
+    throw new CohortError(SimulatorErrorCode.Usage, `-l ${root}: not a folder; give a folder holding <site>/local/ folders (e.g. ${join(root, "site-1", "local", "resources.json")})`, { file: root });
   }
   const configs = new Map(sites.map((s) => [s, readSiteLocalConfig(root, s)] as const));
   const known = new Set([...sites, "server"]);

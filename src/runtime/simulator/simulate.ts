@@ -14,13 +14,14 @@ import { packFolder, unpackArchive } from "../jobs/archive.js";
 import { checkComponents, usesHomomorphicEncryption } from "../jobs/component-check.js";
 import { CLIENT_CONTEXT_FILE, generateCkksContexts, SERVER_CONTEXT_FILE, type SerializedCkksContext } from "../../privacy/index.js";
 import { writePrivateKeyFile } from "../../pki/index.js";
-import { appForSite, deploySites, loadJobFolder, RuntimeErrorCode, type JobDefinition } from "../jobs/definition.js";
+import { appForSite, deploySites, loadJobFolder, type JobDefinition } from "../jobs/definition.js";
 import { buildServerJob, buildSiteJob, type SiteJobHost } from "../sandbox/job-host.js";
 import type { JobStatus } from "../jobs/store.js";
 import { SiteResources } from "../site/resources.js";
 import { defaultSiteConfig, readLocalConfigs, type SiteLocalConfig } from "./local-config.js";
 import { prepareSimulatorWorkspace, type SimulatorLayout } from "./workspace.js";
 import { TaskPool } from "./task-pool.js";
+import { RuntimeErrorCode, SimulatorErrorCode } from "../errors.js";
 
 export type LogLevel = "info" | "warn" | "error";
 
@@ -73,11 +74,11 @@ export function siteNames(count: number): string[] {
 
 /** Checks `-c` names: site names as provisioning allows them, distinct, not "server". */
 export function checkSiteNames(sites: readonly string[]): void {
-  if (sites.length === 0) throw new CohortError("ERR_SIM_USAGE", "no sites: give -n <count> or -c site-a,site-b", {});
+  if (sites.length === 0) throw new CohortError(SimulatorErrorCode.Usage, "no sites: give -n <count> or -c site-a,site-b", {});
   const seen = new Set<string>();
   for (const s of sites) {
-    if (!SITE_NAME.test(s) || s === "server") throw new CohortError("ERR_SIM_USAGE", `site name ${JSON.stringify(s)}: use letters, digits, '-' and '_' (not "server")`, { value: s });
-    if (seen.has(s)) throw new CohortError("ERR_SIM_USAGE", `site ${s} is named twice`, { value: s });
+    if (!SITE_NAME.test(s) || s === "server") throw new CohortError(SimulatorErrorCode.Usage, `site name ${JSON.stringify(s)}: use letters, digits, '-' and '_' (not "server")`, { value: s });
+    if (seen.has(s)) throw new CohortError(SimulatorErrorCode.Usage, `site ${s} is named twice`, { value: s });
     seen.add(s);
   }
 }
@@ -254,11 +255,11 @@ async function run(
           const copy = payload.slice();
           return pool.run(timeoutMs, `${taskName} at ${site}`, async () => {
             const ex = host.executorFor(taskName);
-            if (!ex) throw new CohortError("ERR_JOB_NO_EXECUTOR", `${site}: no executor for task ${taskName}`, { site });
+            if (!ex) throw new CohortError(RuntimeErrorCode.NoExecutor, `${site}: no executor for task ${taskName}`, { site });
             try {
               return (await ex.execute(taskName, copy, host.ctx)).slice();
             } catch (err) {
-              throw new CohortError(isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", `${site}: ${(err as Error).message}`, { site });
+              throw new CohortError(isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, `${site}: ${(err as Error).message}`, { site });
             }
           });
         },

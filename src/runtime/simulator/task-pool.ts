@@ -1,4 +1,6 @@
 import { CohortError } from "../../errors/index.js";
+import { RuntimeErrorCode, SimulatorErrorCode } from "../errors.js";
+import { TransportErrorCode } from "../../transport/index.js";
 
 /**
  * Runs site tasks with at most `limit` executing at once (FLARE's simulator `-t threads`). A task's
@@ -16,7 +18,7 @@ export class TaskPool {
     private readonly limit: number,
     private readonly signal: AbortSignal,
   ) {
-    if (!Number.isInteger(limit) || limit < 1) throw new CohortError("ERR_SIM_USAGE", `threads must be a whole number ≥ 1 (got ${limit})`, { value: limit });
+    if (!Number.isInteger(limit) || limit < 1) throw new CohortError(SimulatorErrorCode.Usage, `threads must be a whole number ≥ 1 (got ${limit})`, { value: limit });
     signal.addEventListener("abort", () => {
       for (const f of [...this.onAbort]) f();
     }, { once: true });
@@ -26,7 +28,7 @@ export class TaskPool {
     return new Promise<T>((resolve, reject) => {
       const start = (): void => {
         if (this.signal.aborted) {
-          reject(new CohortError("ERR_JOB_ABORTED", `${what}: ${String(this.signal.reason)}`, {}));
+          reject(new CohortError(RuntimeErrorCode.Aborted, `${what}: ${String(this.signal.reason)}`, {}));
           this.next();
           return;
         }
@@ -40,10 +42,10 @@ export class TaskPool {
           return true;
         };
         const onAbort = (): void => {
-          if (settle()) reject(new CohortError("ERR_JOB_ABORTED", `${what}: ${String(this.signal.reason)}`, {}));
+          if (settle()) reject(new CohortError(RuntimeErrorCode.Aborted, `${what}: ${String(this.signal.reason)}`, {}));
         };
         const timer = setTimeout(() => {
-          if (settle()) reject(new CohortError("ERR_TRANSPORT_TIMEOUT", `${what}: no result within ${timeoutMs} ms`, {}));
+          if (settle()) reject(new CohortError(TransportErrorCode.Timeout, `${what}: no result within ${timeoutMs} ms`, {}));
         }, timeoutMs);
         this.onAbort.add(onAbort);
         task().then(

@@ -7,11 +7,11 @@ import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type 
 import type { AuditLog } from "../../audit/index.js";
 import type { AuthorizeFn } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
+import { AdminErrorCode, SiteSecurityErrorCode } from "../errors.js";
 
 export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.string().optional() });
 
 const MAX_CAT_BYTES = 1024 * 1024;
-
 
 export interface SiteAdminOptions {
   readonly site: string;
@@ -54,9 +54,9 @@ export class SiteAdmin {
       assertAddressedTo(command, this.o.site);
       const user = issuer;
       const d = this.o.authorize?.({ right: command.cmd, user });
-      if (d && !d.allowed) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${command.cmd} for ${user.name} (${user.role}, ${user.org}): ${d.reason}`, { site: this.o.site });
+      if (d && !d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.site}: ${command.cmd} for ${user.name} (${user.role}, ${user.org}): ${d.reason}`, { site: this.o.site });
       const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: command.cmd, args: command.args, user, oidcToken: command.oidc });
-      if (refusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${refusal}`, { site: this.o.site });
+      if (refusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.site}: ${refusal}`, { site: this.o.site });
       const result = this.run(command.cmd, command.args.slice(1));
       this.o.audit.append({ action: `admin.${command.cmd}`, outcome: "ok", user: user.name, ...(req.ref ? { ref: req.ref } : {}), reason: command.args.join(" ").slice(0, 200) });
       return result;
@@ -66,7 +66,7 @@ export class SiteAdmin {
         outcome: "denied",
         ...(issuer ? { user: issuer.name } : {}),
         ...(req.ref ? { ref: req.ref } : {}),
-        code: isCohortError(err) ? err.code : "ERR_ADMIN_FAILED",
+        code: isCohortError(err) ? err.code : AdminErrorCode.Failed,
         reason: (err as Error).message,
       });
       if (isCohortError(err) && !err.message.includes(this.o.site)) throw new CohortError(err.code, `${this.o.site}: ${err.message}`, err.details, { cause: err });
@@ -80,8 +80,8 @@ export class SiteAdmin {
     const target = resolve(root, arg ?? ".");
     const real = existsSync(target) ? realpathSync(target) : target;
     const rel = relative(root, real);
-    if (rel.startsWith("..") || isAbsolute(rel)) throw new CohortError("ERR_ADMIN_PATH", `${arg} is outside ${this.o.site}'s workspace`, { path: arg });
-    if (rel === "startup" || rel.startsWith(`startup${sep}`)) throw new CohortError("ERR_ADMIN_PATH", `${this.o.site}'s startup/ (credentials) is not accessible`, { path: arg });
+    if (rel.startsWith("..") || isAbsolute(rel)) throw new CohortError(AdminErrorCode.Path, `${arg} is outside ${this.o.site}'s workspace`, { path: arg });
+    if (rel === "startup" || rel.startsWith(`startup${sep}`)) throw new CohortError(AdminErrorCode.Path, `${this.o.site}'s startup/ (credentials) is not accessible`, { path: arg });
     return real;
   }
 
@@ -119,12 +119,12 @@ export class SiteAdmin {
       fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "error";
-      throw new CohortError("ERR_ADMIN_PATH", `${rel}: ${code === "ENOENT" ? "no such file" : code === "ELOOP" ? "a symbolic link (not followed)" : `cannot be opened (${code})`} in ${this.o.site}'s folder`, { path: rel });
+      throw new CohortError(AdminErrorCode.Path, `${rel}: ${code === "ENOENT" ? "no such file" : code === "ELOOP" ? "a symbolic link (not followed)" : `cannot be opened (${code})`} in ${this.o.site}'s folder`, { path: rel });
     }
     try {
       const st = fstatSync(fd);
-      if (!st.isFile()) throw new CohortError("ERR_ADMIN_PATH", `${rel} is not a file`, { path: rel });
-      if (st.nlink > 1 || this.startupInodes().has(`${st.dev}:${st.ino}`)) throw new CohortError("ERR_ADMIN_PATH", `${rel} has more than one link (a hard link may point into startup/): not shown`, { path: rel });
+      if (!st.isFile()) throw new CohortError(AdminErrorCode.Path, `${rel} is not a file`, { path: rel });
+      if (st.nlink > 1 || this.startupInodes().has(`${st.dev}:${st.ino}`)) throw new CohortError(AdminErrorCode.Path, `${rel} has more than one link (a hard link may point into startup/): not shown`, { path: rel });
       const buf = Buffer.alloc(Math.min(st.size, MAX_CAT_BYTES));
       readSync(fd, buf, 0, buf.length, 0);
       return buf.toString("utf8") + (st.size > MAX_CAT_BYTES ? `\n… (${st.size - MAX_CAT_BYTES} more bytes)` : "");
@@ -149,14 +149,14 @@ export class SiteAdmin {
         return this.o.kitDir;
       case "shutdown":
       case "restart": {
-        if (!this.o.control) throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `${this.o.site} cannot ${cmd} itself`, {});
+        if (!this.o.control) throw new CohortError(AdminErrorCode.UnknownCommand, `${this.o.site} cannot ${cmd} itself`, {});
         // Answer first, then stop: the admin gets the confirmation.
         setTimeout(() => (cmd === "shutdown" ? this.o.control?.shutdown() : this.o.control?.restart()), 300).unref();
         return { site: this.o.site, [cmd]: "in progress" };
       }
       case "ls": {
         const p = this.safePath(args[0]);
-        if (!existsSync(p)) throw new CohortError("ERR_ADMIN_PATH", `${args[0] ?? "."}: no such file or folder in ${this.o.site}'s folder`, { path: args[0] });
+        if (!existsSync(p)) throw new CohortError(AdminErrorCode.Path, `${args[0] ?? "."}: no such file or folder in ${this.o.site}'s folder`, { path: args[0] });
         if (!statSync(p).isDirectory()) return relative(this.o.kitDir, p);
         return readdirSync(p, { withFileTypes: true })
           .filter((e) => !(p === realpathSync(this.o.kitDir) && e.name === "startup"))
@@ -173,12 +173,12 @@ export class SiteAdmin {
       }
       case "grep": {
         const [pattern = "", file] = args;
-        if (pattern.length > 200) throw new CohortError("ERR_ADMIN_USAGE", "grep pattern too long", {});
+        if (pattern.length > 200) throw new CohortError(AdminErrorCode.Usage, "grep pattern too long", {});
         const text = this.readText(this.safePath(file));
         return text.split("\n").filter((l) => l.includes(pattern)).join("\n");
       }
       default:
-        throw new CohortError("ERR_ADMIN_UNKNOWN_COMMAND", `${this.o.site} does not run ${cmd}`, { cmd });
+        throw new CohortError(AdminErrorCode.UnknownCommand, `${this.o.site} does not run ${cmd}`, { cmd });
     }
   }
 }

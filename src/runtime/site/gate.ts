@@ -18,7 +18,8 @@ import { decode, encode, FLModel, Tensor } from "../../wire/index.js";
 import { applyFilterChain, isHeFilterPath, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type HeFilterRunner, type ModelFilter, type PrivacyScope, type PrivacySpend } from "../../privacy/index.js";
 import { componentFor } from "../components/registry.js";
 import "../components/builtins.js";
-import { RuntimeErrorCode, type ClientAppConfig, type ComponentConfig } from "../jobs/definition.js";
+import type { ClientAppConfig, ComponentConfig } from "../jobs/definition.js";
+import { RuntimeErrorCode } from "../errors.js";
 
 /** Metrics job code may attach to a result: numbers under short names, a bounded number per result and per job. */
 export const METRIC_LIMITS = { keyLength: 64, perResult: 64, bytesPerJob: 1024 * 1024 } as const;

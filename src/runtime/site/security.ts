@@ -4,6 +4,7 @@ import { componentFor, registeredComponentPaths } from "../components/registry.j
 import { startsProcesses } from "../jobs/component-check.js";
 import type { ComponentConfig, JobApp, JobDefinition } from "../jobs/definition.js";
 import "../components/builtins.js";
+import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
 
 /** A site's answer to "may this user exercise this right here?" (the federated policy engine). */
 export type AuthorizeFn = (request: {
@@ -27,11 +28,6 @@ export interface SiteSecurityOptions {
   readonly authorize?: AuthorizeFn;
   readonly components: ComponentPolicy;
 }
-
-export const SiteSecurityErrorCode = {
-  NotAuthorized: "ERR_NOT_AUTHORIZED",
-  UnsafeComponent: "ERR_JOB_UNSAFE_COMPONENT",
-} as const;
 
 export interface JobClearance {
   /** Who submitted the job, from its verified signature (never from meta.json). */
@@ -81,7 +77,7 @@ export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: Job
     warnings.push(`${o.site}: the job is unsigned (require_signed_jobs is false here)`);
   }
   const app = def.apps.get(appName);
-  if (!app) throw new CohortError("ERR_JOB_INVALID", `${o.site}: app ${appName} is not in the job`, { site: o.site });
+  if (!app) throw new CohortError(RuntimeErrorCode.BadJob, `${o.site}: app ${appName} is not in the job`, { site: o.site });
   const byoc = app.byoc || (app.client ? startsProcesses(app.client) : false);
   if (o.authorize) {
     if (!submitter) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${o.site}: an unsigned job has no verifiable submitter`, { site: o.site });

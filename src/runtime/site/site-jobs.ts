@@ -8,7 +8,7 @@ import type { AuditLog } from "../../audit/index.js";
 import type { TransportClient } from "../../transport/index.js";
 import { unpackArchive } from "../jobs/archive.js";
 import { JobChild } from "../sandbox/job-process.js";
-import { loadJobFolder, RuntimeErrorCode } from "../jobs/definition.js";
+import { loadJobFolder } from "../jobs/definition.js";
 import { checkComponents, startsProcesses } from "../jobs/component-check.js";
 import type { SiteResources } from "./resources.js";
 import { JobNonceStore } from "../jobs/nonces.js";
@@ -17,9 +17,10 @@ import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
 import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
-import { startHeFilterWorker, type HeFilterRunner, type PrivacySpend, type SerializedCkksContext, type SitePrivacy } from "../../privacy/index.js";
+import { startHeFilterWorker, type HeFilterRunner, type PrivacySpend, type SerializedCkksContext, type SitePrivacy, PrivacyErrorCode } from "../../privacy/index.js";
 import { checkConfinementFor, grantReadTree, type JobConfinement } from "../sandbox/index.js";
 import { SiteJobGate } from "./gate.js";
+import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
 const deploySchema = z.object({
@@ -131,10 +132,10 @@ export class SiteJobManager {
       // the job child cannot load the site's own modules).
       const plugins = this.o.plugins ?? [];
       const deployRefusal = await firstRefusal(plugins, (p) => p.onBeforeDeploy, { jobId: d.job_id, jobName: d.job_name, submitter: clearance.submitter, byoc: clearance.byoc });
-      if (deployRefusal) throw new CohortError("ERR_NOT_AUTHORIZED", `NOT_AUTHORIZED by ${this.o.site}: ${deployRefusal}`, { site: this.o.site });
+      if (deployRefusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.site}: ${deployRefusal}`, { site: this.o.site });
       for (const c of [...app.client.components, ...app.client.executors.map((e) => e.executor)]) {
         const r = await firstRefusal(plugins, (p) => p.onBeforeComponentBuild, { jobId: d.job_id, path: c.path ?? "", args: c.args });
-        if (r) throw new CohortError("ERR_JOB_UNSAFE_COMPONENT", `${this.o.site}: ${r}`, { site: this.o.site, path: c.path });
+        if (r) throw new CohortError(SiteSecurityErrorCode.UnsafeComponent, `${this.o.site}: ${r}`, { site: this.o.site, path: c.path });
       }
       checkConfinementFor(this.o.confinement, { jobId: d.job_id, site: this.o.site, runsOwnCode: clearance.byoc });
       const gate = SiteJobGate.build({
@@ -145,7 +146,7 @@ export class SiteJobManager {
         he: this.heWorker(),
         charge: async (taskName, spend) => {
           const r = this.chargeBudget(d.job_id, scope?.name, taskName, spend);
-          if (!r.allowed) throw new CohortError("ERR_PRIVACY_BUDGET", r.reason ?? "privacy budget refused", {});
+          if (!r.allowed) throw new CohortError(PrivacyErrorCode.Budget, r.reason ?? "privacy budget refused", {});
         },
         log: (line) => this.o.log(`job ${d.job_id.slice(0, 8)}: ${line}`),
         onMetricsDropped: (taskName, dropped, why) => this.o.audit.append({ action: "job.metrics", outcome: "denied", job: d.job_id, code: RuntimeErrorCode.MetricsBounded, reason: `${taskName}: ${dropped} metric(s) dropped (${why})` }),
@@ -249,7 +250,7 @@ export class SiteJobManager {
       const returned = this.o.audit.append({ action: "task.result_returned", outcome: "ok", job: jobId, ref: executed, reason: `${taskName} #${taskId}: ${result.byteLength} bytes` });
       return encode({ payload: result, audit_ref: returned });
     } catch (err) {
-      this.o.audit.append({ action: "task.executed", outcome: "error", job: jobId, ref: received, code: isCohortError(err) ? err.code : "ERR_JOB_TASK_FAILED", reason: (err as Error).message });
+      this.o.audit.append({ action: "task.executed", outcome: "error", job: jobId, ref: received, code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, reason: (err as Error).message });
       throw err;
     }
   }
@@ -266,7 +267,7 @@ export class SiteJobManager {
       return this.o.privacy?.charge(jobId, scope, taskName, spend) ?? { allowed: true };
     } catch (err) {
       const reason = `the privacy ledger at ${this.o.site} is unusable: ${(err as Error).message}`;
-      this.o.audit.append({ action: "privacy.budget", outcome: "error", job: jobId, code: "ERR_PRIVACY_LEDGER", reason });
+      this.o.audit.append({ action: "privacy.budget", outcome: "error", job: jobId, code: PrivacyErrorCode.Ledger, reason });
       return { allowed: false, reason };
     }
   }
