@@ -5,6 +5,7 @@ import { signBytes, verifyBytes } from "../pki/index.js";
 import { AuthErrorCode } from "./errors.js";
 import { transcript } from "./transcript.js";
 import { verifyPeerCertificate, verifyServerCertificate, type PeerIdentity, type PeerType } from "./peer-identity.js";
+import { bytesSchema } from "../wire/index.js";
 
 /**
  * Login: FLARE's challenge-response (digest §3.1) with an ephemeral X25519 exchange signed by both
@@ -23,7 +24,7 @@ import { verifyPeerCertificate, verifyServerCertificate, type PeerIdentity, type
 
 const NONCE_BYTES = 32;
 const X25519_SPKI_BYTES = 44;
-const bytes = (n: number) => z.custom<Uint8Array>((b) => b instanceof Uint8Array && b.byteLength === n, `must be ${n} bytes`);
+const bytes = (n: number) => bytesSchema(n);
 const pem = z.string().min(1).max(16 * 1024);
 
 export const helloSchema = z.strictObject({

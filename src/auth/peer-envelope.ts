@@ -19,13 +19,13 @@ import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createP
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { signBytes, verifyBytes } from "../pki/index.js";
-import { decode, encode } from "../wire/index.js";
+import { decode, encode, bytesSchema } from "../wire/index.js";
 import { AuthErrorCode } from "./errors.js";
 import type { NonceCache } from "./command-signature.js";
 import { transcript } from "./transcript.js";
 
 const LABEL = "cohort peer message v1";
-const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, "must be bytes");
+const bytes = bytesSchema();
 
 /** Who sent what to whom, in which job: authenticated (signed, and the AES-GCM additional data). */
 export interface PeerMessageHeader {

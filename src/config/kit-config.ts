@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { ConfigErrorCode } from "./errors.js";
+import { readJsonFile } from "./json-file.js";
 
 /**
  * Reading a participant's startup kit configuration (fed_server.json, fed_client.json,
@@ -78,29 +79,13 @@ export type KitConfig =
   | { readonly type: "client"; readonly dir: string; readonly config: FedClientConfig }
   | { readonly type: "admin"; readonly dir: string; readonly config: FedAdminConfig };
 
-function readJson<T>(file: string, schema: z.ZodType<T>): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (cause) {
-    throw new CohortError(ConfigErrorCode.Invalid, `${file}: not valid JSON (${(cause as Error).message})`, { file }, { cause });
-  }
-  const r = schema.safeParse(raw, { reportInput: true });
-  if (!r.success) {
-    const i = r.error.issues[0];
-    const field = i?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") ?? "";
-    const got = i && "input" in i ? ` (got ${JSON.stringify(i.input)})` : "";
-    throw new CohortError(ConfigErrorCode.Invalid, `${file}: ${field || "(top level)"}: ${i?.message ?? "invalid"}${got}`, { file, field, issues: r.error.issues.length });
-  }
-  return r.data;
-}
 
 /** Loads the kit's fed_*.json (whichever is present) from `<dir>/startup/`. */
 export function loadKitConfig(dir: string): KitConfig {
   const startup = join(dir, "startup");
-  if (existsSync(join(startup, "fed_server.json"))) return { type: "server", dir, config: readJson(join(startup, "fed_server.json"), fedServerSchema) };
-  if (existsSync(join(startup, "fed_client.json"))) return { type: "client", dir, config: readJson(join(startup, "fed_client.json"), fedClientSchema) };
-  if (existsSync(join(startup, "fed_admin.json"))) return { type: "admin", dir, config: readJson(join(startup, "fed_admin.json"), fedAdminSchema) };
+  if (existsSync(join(startup, "fed_server.json"))) return { type: "server", dir, config: readJsonFile(join(startup, "fed_server.json"), fedServerSchema) };
+  if (existsSync(join(startup, "fed_client.json"))) return { type: "client", dir, config: readJsonFile(join(startup, "fed_client.json"), fedClientSchema) };
+  if (existsSync(join(startup, "fed_admin.json"))) return { type: "admin", dir, config: readJsonFile(join(startup, "fed_admin.json"), fedAdminSchema) };
   throw new CohortError(ConfigErrorCode.FileNotFound, `${startup}: no fed_server.json, fed_client.json or fed_admin.json; give a participant folder from provisioning`, { file: startup });
 }
 
@@ -121,7 +106,7 @@ export function localConfigPath(dir: string, name: string): string | undefined {
 
 export function readLocalJson<T>(dir: string, name: string, schema: z.ZodType<T>): { file: string; value: T } | undefined {
   const file = localConfigPath(dir, name);
-  return file ? { file, value: readJson(file, schema) } : undefined;
+  return file ? { file, value: readJsonFile(file, schema) } : undefined;
 }
 
 /**

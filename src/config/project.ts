@@ -414,8 +414,14 @@ function warnUnreachable(c: Checker, server: ServerSpec, others: readonly (Clien
 
 /** ` (did you mean "x"?)` when a known key is one edit or a transposition away. */
 export function suggest(key: string, known: readonly string[]): string {
-  const best = known.map((k) => [k, editDistance(key.toLowerCase(), k)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= 2 ? ` (did you mean ${JSON.stringify(best[0])}?)` : "";
+  const best = closest(key.toLowerCase(), known, 2);
+  return best ? ` (did you mean ${JSON.stringify(best)}?)` : "";
+}
+
+/** The known name nearest to `input` (Levenshtein), when it is at most `maxDistance` edits away. */
+export function closest(input: string, known: readonly string[], maxDistance: number): string | undefined {
+  const best = known.map((k) => [k, editDistance(input, k)] as const).sort((a, b) => a[1] - b[1])[0];
+  return best && best[1] <= maxDistance ? best[0] : undefined;
 }
 
 function editDistance(a: string, b: string): number {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { decode, encode } from "../wire/index.js";
+import { decode, encode, bytesSchema } from "../wire/index.js";
 import { CohortError } from "../errors/index.js";
 import { TransportErrorCode } from "./errors.js";
 import { decodeHeaderFast, encodeHeaderFast } from "./header-codec.js";
@@ -27,7 +27,7 @@ export const headerSchema = z.strictObject({
   tok: z.string().max(4096).optional(),
   ts: z.number().int().nonnegative().optional(),
   sq: z.number().int().positive().optional(),
-  mac: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.byteLength === 32, "must be 32 bytes").optional(),
+  mac: bytesSchema(32).optional(),
   /** Refusal details (refused). */
   code: z.string().max(64).optional(),
   msg: z.string().max(2048).optional(),

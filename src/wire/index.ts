@@ -20,3 +20,4 @@ export { chunkPayload, needsStreaming, DEFAULT_CHUNK_BYTES, type ChunkOptions, t
 export { StreamReceiver, type StreamReceiverOptions, type CompletedStream } from "./stream-receiver.js";
 export type { CompletedBytes } from "./stream-sink.js";
 export { CHUNK_HEADER_BYTES } from "./chunk.js";
+export { bytesSchema } from "./bytes-schema.js";

@@ -1,3 +1,5 @@
+import { closest } from "../../config/index.js";
+
 
 /**
  * The admin commands (FLARE's names): where each runs and how it is used. Server commands are
@@ -45,21 +47,7 @@ export const CONSOLE_COMMANDS: Readonly<Record<string, string>> = {
   bye: "bye: leave the console (also exit, quit, Ctrl-D)",
 };
 
-/** Levenshtein distance, for "did you mean" on an unknown command. */
+/** "Did you mean" for an unknown command: the nearest name within a third of its length (at least 2 edits). */
 export function nearestCommand(input: string): string | undefined {
-  const names = [...Object.keys(ADMIN_COMMANDS), ...Object.keys(CONSOLE_COMMANDS)];
-  const dist = (a: string, b: string): number => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) {
-        const row = d[i] as number[];
-        const prev = d[i - 1] as number[];
-        row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-      }
-    }
-    return (d[a.length] as number[])[b.length] as number;
-  };
-  const best = names.map((n) => [n, dist(input, n)] as const).sort((x, y) => x[1] - y[1])[0];
-  return best && best[1] <= Math.max(2, Math.floor(input.length / 3)) ? best[0] : undefined;
+  return closest(input, [...Object.keys(ADMIN_COMMANDS), ...Object.keys(CONSOLE_COMMANDS)], Math.max(2, Math.floor(input.length / 3)));
 }

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { JobSignatureErrorCode, signJob, verifyJobManifest, verifyStartupKit } from "../../pki/index.js";
 import { loadKitConfig, ConfigErrorCode } from "../../config/index.js";
-import { decode, encode } from "../../wire/index.js";
+import { decode, encode, bytesSchema } from "../../wire/index.js";
 import { driverFor, TransportClient } from "../../transport/index.js";
 import { TOPIC_ADMIN } from "../participant/topics.js";
 import { splitCommandLine } from "./command-line.js";
@@ -82,7 +82,7 @@ export class AdminSession {
       const archive = new Uint8Array(r.total_bytes);
       let received = 0;
       for (let i = 0; i < r.parts; i++) {
-        const part = z.object({ bytes: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(await this.call(cmd, [r.job_id, String(i)]));
+        const part = z.object({ bytes: bytesSchema() }).parse(await this.call(cmd, [r.job_id, String(i)]));
         if (received + part.bytes.byteLength > archive.byteLength) throw new CohortError(AdminErrorCode.Download, "the server sent more bytes than it announced", {});
         archive.set(part.bytes, received);
         received += part.bytes.byteLength;
@@ -112,7 +112,7 @@ export class AdminSession {
    * admin's key and sends it back. The server checks that the content is the stored job's.
    */
   private async cloneJob(id: string): Promise<unknown> {
-    const stored = z.object({ job_id: z.string(), archive: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }).parse(await this.call("clone_job", [id]));
+    const stored = z.object({ job_id: z.string(), archive: bytesSchema() }).parse(await this.call("clone_job", [id]));
     const archive = await loadArchive();
     const tmp = mkdtempSync(join(tmpdir(), "cohort-clone-"));
     try {

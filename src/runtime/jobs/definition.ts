@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { isJobSignatureFile } from "../../pki/index.js";
 import { RuntimeErrorCode } from "../errors.js";
+import { readJsonFile } from "../../config/index.js";
 
 const siteName = z.string().regex(/^(@ALL|server|[A-Za-z0-9_-]+)$/, "must be server, @ALL or a site name");
 const resourceSpec = z.record(z.string(), z.object({ num_of_gpus: z.number().int().min(0).optional(), mem_per_gpu_in_GiB: z.number().min(0).optional() }).catchall(z.unknown()));
@@ -58,29 +59,13 @@ export interface JobDefinition {
   readonly byoc: boolean;
 }
 
-function readJsonFile<T>(file: string, schema: z.ZodType<T>): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (cause) {
-    throw new CohortError(RuntimeErrorCode.BadJob, `${file}: not valid JSON (${(cause as Error).message})`, { file }, { cause });
-  }
-  const r = schema.safeParse(raw, { reportInput: true });
-  if (!r.success) {
-    const i = r.error.issues[0];
-    const field = i?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "(top level)";
-    const got = i && "input" in i && i.input !== undefined ? ` (got ${JSON.stringify(i.input).slice(0, 80)})` : "";
-    throw new CohortError(RuntimeErrorCode.BadJob, `${file}: ${field}: ${i?.message ?? "invalid"}${got}`, { file, field });
-  }
-  return r.data;
-}
 
 /** Loads and validates a job folder. */
 export function loadJobFolder(dir: string): JobDefinition {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CohortError(RuntimeErrorCode.BadJob, `${dir}: not a job folder`, { file: dir });
   const metaFile = join(dir, "meta.json");
   if (!existsSync(metaFile)) throw new CohortError(RuntimeErrorCode.BadJob, `${metaFile}: missing; a job folder needs meta.json (name, deploy_map, min_clients)`, { file: metaFile });
-  const meta = readJsonFile(metaFile, metaSchema);
+  const meta = readJsonFile(metaFile, metaSchema, { code: RuntimeErrorCode.BadJob });
   const apps = new Map<string, JobApp>();
   for (const name of Object.keys(meta.deploy_map)) {
     const appDir = join(dir, name);
@@ -97,8 +82,8 @@ export function loadJobFolder(dir: string): JobDefinition {
     const byoc = existsSync(customDir) && readdirSync(customDir).some((n) => !isJobSignatureFile(n));
     apps.set(name, {
       name,
-      ...(toServer ? { server: readJsonFile(serverFile, serverConfigSchema) } : {}),
-      ...(toClients ? { client: readJsonFile(clientFile, clientConfigSchema) } : {}),
+      ...(toServer ? { server: readJsonFile(serverFile, serverConfigSchema, { code: RuntimeErrorCode.BadJob }) } : {}),
+      ...(toClients ? { client: readJsonFile(clientFile, clientConfigSchema, { code: RuntimeErrorCode.BadJob }) } : {}),
       byoc,
     });
   }

@@ -3,13 +3,14 @@
  * also marks the folder as a POC workspace, so only such folders are ever replaced or removed) and
  * `pids.json`, the processes `poc start` launched.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic } from "../../pki/index.js";
 import { PocErrorCode } from "../errors.js";
+import { readJsonFile } from "../../config/index.js";
 
 /** `-w`, else `$COHORT_POC_WORKSPACE`, else `~/.cohort/poc` (per user: the kits hold private keys). */
 export function defaultPocWorkspace(env: NodeJS.ProcessEnv = process.env): string {
@@ -36,20 +37,6 @@ const pidsSchema = z.object({
 });
 export type PocProcessRecord = z.infer<typeof pidsSchema>["processes"][number];
 
-function readJson<T>(file: string, schema: z.ZodType<T>, fix: string): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (cause) {
-    throw new CohortError(PocErrorCode.Workspace, `${file}: not valid JSON (${(cause as Error).message}); ${fix}`, { file }, { cause });
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new CohortError(PocErrorCode.Workspace, `${file}: ${i?.path.join(".") || "(top level)"}: ${i?.message ?? "invalid"}; ${fix}`, { file, field: i?.path.join(".") });
-  }
-  return r.data;
-}
 
 export function isPocWorkspace(dir: string): boolean {
   return existsSync(join(dir, POC_FILE));
@@ -59,7 +46,7 @@ export function isPocWorkspace(dir: string): boolean {
 export function readPoc(dir: string): PocDescription {
   const file = join(dir, POC_FILE);
   if (!existsSync(file)) throw new CohortError(PocErrorCode.NotPrepared, `${dir} is not a prepared POC workspace (no ${POC_FILE}); run 'cohort poc prepare -n <sites> -w ${dir}' first`, { file });
-  return readJson(file, pocSchema, `run 'cohort poc prepare' again`);
+  return readJsonFile(file, pocSchema, { code: PocErrorCode.Workspace, fix: `run 'cohort poc prepare' again` });
 }
 
 export function writePoc(dir: string, poc: PocDescription): void {
@@ -69,7 +56,7 @@ export function writePoc(dir: string, poc: PocDescription): void {
 export function readPids(dir: string): PocProcessRecord[] {
   const file = join(dir, PIDS_FILE);
   if (!existsSync(file)) return [];
-  return readJson(file, pidsSchema, `stop the processes it listed by hand and delete it`).processes;
+  return readJsonFile(file, pidsSchema, { code: PocErrorCode.Workspace, fix: `stop the processes it listed by hand and delete it` }).processes;
 }
 
 export function writePids(dir: string, processes: readonly PocProcessRecord[]): void {

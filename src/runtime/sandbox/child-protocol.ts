@@ -1,13 +1,14 @@
 import { z } from "zod";
 import { clientConfigSchema, serverConfigSchema } from "../jobs/definition.js";
 import { budgetSchema, ckksContextSchema, filterSpecSchema } from "../../privacy/index.js";
+import { bytesSchema } from "../../wire/index.js";
 
 /**
  * Messages between a site process and its job child, over the child's private IPC channel
  * (advanced serialization: typed arrays travel as bytes). Every message carries the job-scoped
  * token the parent gave the child in its environment; anything else is ignored and logged.
  */
-const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, "must be bytes");
+const bytes = bytesSchema();
 
 export const initSchema = z.object({
   type: z.literal("init"),

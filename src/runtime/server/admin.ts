@@ -4,16 +4,16 @@ import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { NonceCache, verifyCommand, type PeerIdentity } from "../../auth/index.js";
 import { writeFileAtomic } from "../../pki/index.js";
-import { decode, encode } from "../../wire/index.js";
+import { decode, encode, bytesSchema } from "../../wire/index.js";
 import type { AuditLog } from "../../audit/index.js";
 import type { MessageMeta, TransportServer } from "../../transport/index.js";
 import { ADMIN_COMMANDS } from "../admin/commands.js";
 import type { ServerJobManager } from "./server-jobs.js";
-import type { AuthorizeFn } from "../site/security.js";
+import { notAuthorized, rightDenied, type AuthorizeFn } from "../site/security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
 import { TOPIC_ADMIN, TOPIC_SITE_COMMAND } from "../participant/topics.js";
-import { AdminErrorCode, SiteSecurityErrorCode } from "../errors.js";
+import { AdminErrorCode, } from "../errors.js";
 
 const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
 
@@ -34,7 +34,7 @@ export { TOPIC_ADMIN };
 /** download_job sends results in parts of this size. */
 export const DOWNLOAD_PART_BYTES = 4 * 1024 * 1024;
 
-const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
+const bytes = bytesSchema();
 export const adminRequestSchema = z.object({ command: z.unknown(), archive: bytes.optional() });
 
 const banSchema = z.record(z.string(), z.object({ fingerprint: z.string(), by: z.string(), at: z.string() }));
@@ -127,9 +127,9 @@ export class ServerAdmin {
       }
       const submitter = info.jobArg && command.args[0] ? this.submitterOf(command.args[0]) : undefined;
       const d = this.o.authorize?.({ right: cmd, user: issuer, ...(submitter ? { submitter } : {}) });
-      if (d && !d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.server}: ${cmd} for ${issuer.name} (${issuer.role}, ${issuer.org}): ${d.reason}`, { site: this.o.server });
+      if (d && !d.allowed) throw rightDenied(this.o.server, cmd, issuer, d.reason);
       const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: cmd, args: command.args, user: issuer, oidcToken: command.oidc });
-      if (refusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.server}: ${refusal}`, { site: this.o.server });
+      if (refusal) throw notAuthorized(this.o.server, refusal);
       return encode(await this.runServerCommand(cmd, command.args, req.archive, issuer));
     } catch (err) {
       this.o.audit.append({

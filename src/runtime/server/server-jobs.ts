@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
-import { decode, encode } from "../../wire/index.js";
+import { decode, encode, bytesSchema } from "../../wire/index.js";
 import type { AuditLog } from "../../audit/index.js";
 import type { MessageMeta, TransportServer } from "../../transport/index.js";
 import { packFolder, unpackArchive } from "../jobs/archive.js";
@@ -12,14 +12,14 @@ import { checkConfinementFor, describeConfinement, grantReadTree, type JobConfin
 import { appForSite, deploySites, loadJobFolder, type JobDefinition } from "../jobs/definition.js";
 import { isFinished, JobStore, type JobStatus, type StoredJobMeta } from "../jobs/store.js";
 import { checkComponents } from "../jobs/component-check.js";
-import { clearJobForSite, verifyJobManifestOf, type SiteSecurityOptions } from "../site/security.js";
+import { notAuthorized, rightDenied, clearJobForSite, verifyJobManifestOf, type SiteSecurityOptions } from "../site/security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 import { isJobSignatureFile, JobSignatureErrorCode, scanJobFolder } from "../../pki/index.js";
 import { peekPeerMessageHeader } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
 
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
-import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
+import { RuntimeErrorCode, } from "../errors.js";
 /** A relayed peer message's wait is bounded whatever the sender asks. */
 const MAX_PEER_RELAY_MS = 3_600_000;
 
@@ -32,8 +32,8 @@ function decodeOrUndefined(body: Uint8Array): unknown {
   }
 }
 
-const peerRelaySchema = z.object({ job_id: z.string().uuid(), to: z.string().max(200), envelope: z.custom<Uint8Array>((v) => v instanceof Uint8Array), timeout_ms: z.number().int().positive().default(600_000) });
-const taskReplySchema = z.object({ payload: z.custom<Uint8Array>((v) => v instanceof Uint8Array), audit_ref: z.string().optional() });
+const peerRelaySchema = z.object({ job_id: z.string().uuid(), to: z.string().max(200), envelope: bytesSchema(), timeout_ms: z.number().int().positive().default(600_000) });
+const taskReplySchema = z.object({ payload: bytesSchema(), audit_ref: z.string().optional() });
 
 export interface SchedulerSettings {
   /** Jobs running at once (FLARE's max_jobs, default 4). */
@@ -99,7 +99,7 @@ export class ServerJobManager {
   async submit(archive: Uint8Array, user: { name: string; org: string; role: string }): Promise<StoredJobMeta> {
     const { job, submitter } = await this.validateArchive(archive, user);
     const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onSubmitJob, { jobName: job.meta.name, submitter, byoc: job.byoc });
-    if (refusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.security.site}: ${refusal}`, { site: this.o.security.site });
+    if (refusal) throw notAuthorized(this.o.security.site, refusal);
     const meta = this.store.create(job.meta, archive, submitter, job.byoc);
     this.o.audit.append({ action: "job.submitted", outcome: "ok", user: submitter.name, job: meta.job_id, reason: meta.name });
     this.o.log(`job ${meta.job_id} (${meta.name}) submitted by ${user.name}`);
@@ -219,7 +219,7 @@ export class ServerJobManager {
         if (!(isCohortError(err, JobSignatureErrorCode.Unsigned) && !this.o.security.requireSignedJobs)) throw err;
       }
       const d = this.o.security.authorize?.({ right: "submit_job", user: submitter, submitter });
-      if (d && !d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.security.site}: submit_job for ${user.name} (${user.role}): ${d.reason}`, { site: this.o.security.site });
+      if (d && !d.allowed) throw rightDenied(this.o.security.site, "submit_job", { name: user.name, role: user.role }, d.reason);
       return { job, submitter };
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -5,9 +5,9 @@ import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../../auth/index.js";
 import type { AuditLog } from "../../audit/index.js";
-import type { AuthorizeFn } from "./security.js";
+import { notAuthorized, rightDenied, type AuthorizeFn } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
-import { AdminErrorCode, SiteSecurityErrorCode } from "../errors.js";
+import { AdminErrorCode, } from "../errors.js";
 
 export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.string().optional() });
 
@@ -54,9 +54,9 @@ export class SiteAdmin {
       assertAddressedTo(command, this.o.site);
       const user = issuer;
       const d = this.o.authorize?.({ right: command.cmd, user });
-      if (d && !d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.site}: ${command.cmd} for ${user.name} (${user.role}, ${user.org}): ${d.reason}`, { site: this.o.site });
+      if (d && !d.allowed) throw rightDenied(this.o.site, command.cmd, user, d.reason);
       const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: command.cmd, args: command.args, user, oidcToken: command.oidc });
-      if (refusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.site}: ${refusal}`, { site: this.o.site });
+      if (refusal) throw notAuthorized(this.o.site, refusal);
       const result = this.run(command.cmd, command.args.slice(1));
       this.o.audit.append({ action: `admin.${command.cmd}`, outcome: "ok", user: user.name, ...(req.ref ? { ref: req.ref } : {}), reason: command.args.join(" ").slice(0, 200) });
       return result;

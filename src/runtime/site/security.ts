@@ -6,6 +6,17 @@ import type { ComponentConfig, JobApp, JobDefinition } from "../jobs/definition.
 import "../components/builtins.js";
 import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
 
+/** FLARE's NOT_AUTHORIZED refusal, written one way everywhere: who refused, and why. */
+export function notAuthorized(by: string, reason: string, details: Record<string, unknown> = {}): CohortError {
+  return new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${by}: ${reason}`, { site: by, ...details });
+}
+
+/** A policy decision against `who` for `right`, as {@link notAuthorized}. */
+export function rightDenied(by: string, right: string, who: { name: string; role: string; org?: string }, reason: string, details: Record<string, unknown> = {}): CohortError {
+  return notAuthorized(by, `${right} for ${who.name} (${who.role}${who.org === undefined ? "" : `, ${who.org}`}): ${reason}`, details);
+}
+
+
 /** A site's answer to "may this user exercise this right here?" (the federated policy engine). */
 export type AuthorizeFn = (request: {
   right: string;
@@ -80,11 +91,11 @@ export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: Job
   if (!app) throw new CohortError(RuntimeErrorCode.BadJob, `${o.site}: app ${appName} is not in the job`, { site: o.site });
   const byoc = app.byoc || (app.client ? startsProcesses(app.client) : false);
   if (o.authorize) {
-    if (!submitter) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${o.site}: an unsigned job has no verifiable submitter`, { site: o.site });
+    if (!submitter) throw notAuthorized(o.site, "an unsigned job has no verifiable submitter");
     const user = { name: submitter.name, org: submitter.org, role: submitter.role };
     for (const right of byoc ? ["submit_job", "byoc"] : ["submit_job"]) {
       const d = o.authorize({ right, user, submitter: user });
-      if (!d.allowed) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${o.site}: ${right} for ${submitter.name} (${submitter.role}, ${submitter.org}): ${d.reason}`, { site: o.site, right });
+      if (!d.allowed) throw rightDenied(o.site, right, submitter, d.reason, { right });
     }
   }
   if (!byoc) {

@@ -3,7 +3,7 @@ import { rmSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
-import { decode, encode } from "../../wire/index.js";
+import { decode, encode, bytesSchema } from "../../wire/index.js";
 import type { AuditLog } from "../../audit/index.js";
 import type { TransportClient } from "../../transport/index.js";
 import { unpackArchive } from "../jobs/archive.js";
@@ -12,7 +12,7 @@ import { loadJobFolder } from "../jobs/definition.js";
 import { checkComponents, startsProcesses } from "../jobs/component-check.js";
 import type { SiteResources } from "./resources.js";
 import { JobNonceStore } from "../jobs/nonces.js";
-import { clearJobForSite, type SiteSecurityOptions } from "./security.js";
+import { notAuthorized, clearJobForSite, type SiteSecurityOptions } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
 import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../../auth/index.js";
@@ -22,7 +22,7 @@ import { checkConfinementFor, grantReadTree, type JobConfinement } from "../sand
 import { SiteJobGate } from "./gate.js";
 import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
 
-const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array);
+const bytes = bytesSchema();
 const deploySchema = z.object({
   job_id: z.string().uuid(),
   job_name: z.string(),
@@ -132,7 +132,7 @@ export class SiteJobManager {
       // the job child cannot load the site's own modules).
       const plugins = this.o.plugins ?? [];
       const deployRefusal = await firstRefusal(plugins, (p) => p.onBeforeDeploy, { jobId: d.job_id, jobName: d.job_name, submitter: clearance.submitter, byoc: clearance.byoc });
-      if (deployRefusal) throw new CohortError(SiteSecurityErrorCode.NotAuthorized, `NOT_AUTHORIZED by ${this.o.site}: ${deployRefusal}`, { site: this.o.site });
+      if (deployRefusal) throw notAuthorized(this.o.site, deployRefusal);
       for (const c of [...app.client.components, ...app.client.executors.map((e) => e.executor)]) {
         const r = await firstRefusal(plugins, (p) => p.onBeforeComponentBuild, { jobId: d.job_id, path: c.path ?? "", args: c.args });
         if (r) throw new CohortError(SiteSecurityErrorCode.UnsafeComponent, `${this.o.site}: ${r}`, { site: this.o.site, path: c.path });
