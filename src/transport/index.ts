@@ -11,3 +11,4 @@ export type { Body, MessageMeta, RequestHandler, MessageHandler, StreamHandler }
 export { createMemoryDriver } from "./memory-driver.js";
 export { TransportErrorCode } from "./errors.js";
 export { PreLoginBudget, PRE_LOGIN_FRAME_BYTES, PRE_LOGIN_BUDGET_BYTES, GRPC_PRE_LOGIN_RESERVATION_BYTES } from "./drivers/prelogin.js";
+export { decodeBody, typedMessage, typedRequest } from "./typed-body.js";

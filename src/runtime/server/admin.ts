@@ -6,7 +6,7 @@ import { NonceCache, verifyCommand, type PeerIdentity } from "../../auth/index.j
 import { writeFileAtomic } from "../../pki/index.js";
 import { decode, encode, bytesSchema } from "../../wire/index.js";
 import type { AuditLog } from "../../audit/index.js";
-import type { MessageMeta, TransportServer } from "../../transport/index.js";
+import { decodeBody, type MessageMeta, type TransportServer } from "../../transport/index.js";
 import { ADMIN_COMMANDS } from "../admin/commands.js";
 import type { ServerJobManager } from "./server-jobs.js";
 import { notAuthorized, rightDenied, type AuthorizeFn } from "../site/security.js";
@@ -111,7 +111,7 @@ export class ServerAdmin {
 
   private async handle(body: Uint8Array, meta: MessageMeta): Promise<Uint8Array> {
     if (meta.peer?.type !== "admin") throw new CohortError(AdminErrorCode.NotAdmin, `${meta.sender} is not logged in as an admin`, {});
-    const req = adminRequestSchema.parse(decode(body));
+    const req = decodeBody(TOPIC_ADMIN, body, adminRequestSchema);
     let eventId: string | undefined;
     let cmd = "command";
     try {

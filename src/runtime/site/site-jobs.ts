@@ -5,7 +5,7 @@ import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { decode, encode, bytesSchema } from "../../wire/index.js";
 import type { AuditLog } from "../../audit/index.js";
-import type { TransportClient } from "../../transport/index.js";
+import { type TransportClient, typedMessage, typedRequest } from "../../transport/index.js";
 import { unpackArchive } from "../jobs/archive.js";
 import { JobChild } from "../sandbox/job-process.js";
 import { loadJobFolder } from "../jobs/definition.js";
@@ -76,24 +76,22 @@ export class SiteJobManager {
   }
 
   start(): void {
-    this.transport.handleRequest(TOPIC_JOB_RESOURCES, (body) => {
-      const r = resourcesSchema.parse(decode(body));
-      return encode(this.o.resources.check(r.job_id, r.spec));
-    });
-    this.transport.handleRequest(TOPIC_JOB_DEPLOY, async (body) => {
-      const d = deploySchema.parse(decode(body));
-      await this.deploy(d);
-      return encode({ ok: true });
-    });
-    this.transport.handleRequest(TOPIC_JOB_TASK, (body) => {
-      const t = taskSchema.parse(decode(body));
-      return this.task(t.job_id, t.task_id, t.task_name, t.payload, t.audit_ref);
-    });
+    this.transport.handleRequest(TOPIC_JOB_RESOURCES, typedRequest(TOPIC_JOB_RESOURCES, resourcesSchema, (r) => encode(this.o.resources.check(r.job_id, r.spec))));
+    this.transport.handleRequest(
+      TOPIC_JOB_DEPLOY,
+      typedRequest(TOPIC_JOB_DEPLOY, deploySchema, async (d) => {
+        await this.deploy(d);
+        return encode({ ok: true });
+      }),
+    );
+    this.transport.handleRequest(TOPIC_JOB_TASK, typedRequest(TOPIC_JOB_TASK, taskSchema, (t) => this.task(t.job_id, t.task_id, t.task_name, t.payload, t.audit_ref)));
     this.transport.handleRequest(TOPIC_JOB_PEER_DELIVER, (body) => this.receivePeerMessage(body));
-    this.transport.handleMessage(TOPIC_JOB_END, (body) => {
-      const e = endSchema.parse(decode(body));
-      void this.stopJob(e.job_id, `the server ended the job (${e.status})`);
-    });
+    this.transport.handleMessage(
+      TOPIC_JOB_END,
+      typedMessage(TOPIC_JOB_END, endSchema, (e) => {
+        void this.stopJob(e.job_id, `the server ended the job (${e.status})`);
+      }),
+    );
   }
 
   runningJobs(): string[] {
