@@ -113,7 +113,6 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
   const startup = join(o.kitDir, "startup");
   const read = (f: string): string => readFileSync(join(startup, f), "utf8");
   const audit = AuditLog.open(join(o.kitDir, "audit.log"), verified.name);
-  const refusals = new RefusalAuditor(audit);
   if (kit.type === "server") {
     const s = kit.config.servers[0];
     if (!s) throw new CohortError("ERR_CONFIG_INVALID", `${startup}/fed_server.json: servers is empty`, {});
@@ -125,6 +124,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     const { port } = splitTarget(s.service.target);
     const adminPort = s.admin_port ?? port;
     const settings = readLocalJson(o.kitDir, "resources", serverResourcesSchema)?.value.servers[0] ?? DEFAULT_SERVER_SETTINGS;
+    const refusals = new RefusalAuditor(audit, { burst: settings.audit_refusal_burst, perSecond: settings.audit_refusal_per_second });
     const driver = driverFor(s.service.scheme);
     const host = o.host ?? "::";
     const listeners: ServerListenerConfig[] =
@@ -206,6 +206,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     };
   }
   if (kit.type === "client") {
+    const refusals = new RefusalAuditor(audit);
     const c = kit.config;
     const srv = c.servers[0];
     if (!srv) throw new CohortError("ERR_CONFIG_INVALID", `${startup}/fed_client.json: servers is empty`, {});
