@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AuditErrorCode, createCheckpoint, recordWitness, verifyCheckpoint, type AuditLog, type Checkpoint, type RefusalAuditor } from "../audit/index.js";
 import { CohortError, isCohortError } from "../errors/index.js";
 import { decode, encode } from "../wire/index.js";
-
+import { refusalAudited } from "../transport/index.js";
 
 export const TOPIC_CHECKPOINT = "audit.checkpoint";
 
@@ -78,7 +78,8 @@ export class CheckpointExchange {
       const event = { action: "audit.checkpoint_refused", outcome: "denied" as const, peer, code: isCohortError(err) ? err.code : "ERR_AUDIT_CHECKPOINT_INVALID", reason: (err as Error).message };
       if (this.o.refusals) this.o.refusals.record(event);
       else this.o.audit.append(event);
-      throw err;
+      // Written above: the transport answers the refusal without auditing it a second time.
+      throw err instanceof Error ? refusalAudited(err) : err;
     }
   }
 

@@ -86,6 +86,20 @@ const PLACE_MIN_FRAME_BYTES = 256 * 1024;
 /** Chunks of one stream written ahead of their acknowledgement by the socket. */
 const STREAM_WINDOW = 8;
 
+/** Refusals a handler has audited itself (see {@link refusalAudited}). */
+const auditedRefusals = new WeakSet<Error>();
+
+/**
+ * For a handler that writes its own audit line for a refusal (a refused checkpoint, through the
+ * rate-limited refusal writer): the channel still answers `refused` with the error's code and
+ * counts it towards closing the link, but does not report it to `onRefusal` again, so that one
+ * refusal is one audit line.
+ */
+export function refusalAudited<E extends Error>(err: E): E {
+  auditedRefusals.add(err);
+  return err;
+}
+
 /** The key streams are digested with: derived from the direction's key, never used for messages. */
 export function streamKey(directionKey: Uint8Array): Buffer {
   return createHmac("sha256", directionKey).update("cohort-stream-v1").digest();
@@ -402,7 +416,7 @@ export class SecureChannel {
   private refuse(err: unknown, header: Header | undefined): void {
     const code = isCohortError(err) ? err.code : TransportErrorCode.HandlerFailed;
     const reason = err instanceof Error ? err.message : String(err);
-    this.o.onRefusal?.({ code, reason, ...(header ? { header } : {}) });
+    if (!(err instanceof Error && auditedRefusals.has(err))) this.o.onRefusal?.({ code, reason, ...(header ? { header } : {}) });
     if (header && (header.k === "req" || header.k === "msg" || header.k === "chunk") && !this.closed) {
       // Tell the sender why (its request fails with this code), unless the link is going away.
       this.sendFrame("refused", { id: newId(), re: header.id, code, msg: reason.slice(0, 2000) }, []).catch(() => undefined);

@@ -47,17 +47,20 @@ participants:
 ${extra}`,
   );
   const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
-  const kit = (n: string): Kit => {
-    const startup = join(r.prodDir, n, "startup");
-    const server = n === "localhost";
-    return {
-      name: n,
-      certPem: readFileSync(join(startup, server ? "server.crt" : "client.crt"), "utf8"),
-      keyPem: readFileSync(join(startup, server ? "server.key" : "client.key"), "utf8"),
-      rootPem: readFileSync(join(startup, "rootCA.pem"), "utf8"),
-    };
-  };
+  const kit = (n: string): Kit => readKit(r.prodDir, n);
   return { dir, prodDir: r.prodDir, project: name, server: kit("localhost"), kit };
+}
+
+/** A participant's credentials from a provisioned prod folder (`localhost` is the server). */
+export function readKit(prodDir: string, name: string): Kit {
+  const startup = join(prodDir, name, "startup");
+  const server = name === "localhost";
+  return {
+    name,
+    certPem: readFileSync(join(startup, server ? "server.crt" : "client.crt"), "utf8"),
+    keyPem: readFileSync(join(startup, server ? "server.key" : "client.key"), "utf8"),
+    rootPem: readFileSync(join(startup, "rootCA.pem"), "utf8"),
+  };
 }
 
 export interface TestServer {
