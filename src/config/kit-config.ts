@@ -130,6 +130,7 @@ export function readLocalJson<T>(dir: string, name: string, schema: z.ZodType<T>
  */
 const BURST_FIX = "fix: a whole number ≥ 1 (default 20)";
 const RATE_FIX = "fix: a number > 0 (default 5; 0.1 is one line every 10 s)";
+const BUDGET_FIX = "fix: a whole number ≥ 65536 (default 16777216, 16 MiB)";
 const serverSettingsSchema = z.object({
   heart_beat_timeout: z.number().positive().default(600),
   max_num_clients: z.number().int().positive().default(100),
@@ -149,6 +150,12 @@ const serverSettingsSchema = z.object({
     .number({ error: `must be a number of audit lines per second; ${RATE_FIX}` })
     .positive({ error: `must be above 0 (0 would write no refusal line after the burst, ever again); ${RATE_FIX}` })
     .default(5),
+  /** Bytes buffered for all connections that have not logged in, every listener together. */
+  prelogin_budget_bytes: z
+    .number({ error: `must be a number of bytes; ${BUDGET_FIX}` })
+    .int({ error: `must be a whole number of bytes; ${BUDGET_FIX}` })
+    .min(65_536, { error: `must hold at least one pre-login frame (65536 bytes); ${BUDGET_FIX}` })
+    .default(16 * 1024 * 1024),
 });
 export const serverResourcesSchema = z.object({
   servers: z.array(serverSettingsSchema).min(1).default([serverSettingsSchema.parse({})]),

@@ -151,6 +151,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       skewMs: settings.clock_skew_tolerance * 1000,
       loginAttemptsPerMinute: settings.login_attempts_per_minute,
       maxPendingLogins: settings.max_pending_logins,
+      preLoginBudgetBytes: settings.prelogin_budget_bytes,
       maxClients: settings.max_num_clients,
       isBanned: (identity) => bans.isBanned(identity),
       admit: (identity) => {

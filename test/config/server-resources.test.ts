@@ -1,5 +1,5 @@
 /**
- * The server's local/resources.json keys for the refusal writer: defaults, accepted values, and
+ * The server's local/resources.json keys for the refusal writer and the pre-login budget: defaults, accepted values, and
  * refusals naming the file, the field, the bad value and the fix.
  */
 import { test } from "node:test";
@@ -14,9 +14,10 @@ function withServerSettings(settings: Record<string, unknown>): { dir: string; f
   return { dir, file: writeFile(join(dir, "local", "resources.json"), JSON.stringify({ format_version: 2, servers: [settings] })) };
 }
 
-test("the refusal writer's rate defaults to 20 lines at once, then 5 a second", () => {
+test("the refusal writer's rate defaults to 20 lines at once, then 5 a second; the pre-login budget to 16 MiB", () => {
   assert.equal(DEFAULT_SERVER_SETTINGS.audit_refusal_burst, 20);
   assert.equal(DEFAULT_SERVER_SETTINGS.audit_refusal_per_second, 5);
+  assert.equal(DEFAULT_SERVER_SETTINGS.prelogin_budget_bytes, 16 * 1024 * 1024);
   const { dir } = withServerSettings({ audit_refusal_burst: 2, audit_refusal_per_second: 0.1 });
   const s = readLocalJson(dir, "resources", serverResourcesSchema)?.value.servers[0];
   assert.equal(s?.audit_refusal_burst, 2);
@@ -29,6 +30,7 @@ for (const [field, value] of [
   ["audit_refusal_burst", "20"],
   ["audit_refusal_per_second", 0],
   ["audit_refusal_per_second", -1],
+  ["prelogin_budget_bytes", 1024],
 ] as const) {
   test(`${field}: ${JSON.stringify(value)} is refused with the file, the field, the value and the fix`, () => {
     const { dir, file } = withServerSettings({ [field]: value });

@@ -20,7 +20,7 @@ import { AuditErrorCode, AuditLog, createCheckpoint, type Checkpoint } from "../
 import { AuthErrorCode, type LoginMessage } from "../../src/auth/index.js";
 import { generateKeyPair, issueCertificate, loadIssuer } from "../../src/pki/index.js";
 import { encode } from "../../src/wire/index.js";
-import { PRE_LOGIN_BUDGET_BYTES, PRE_LOGIN_FRAME_BYTES, TransportErrorCode, driverFor, type ConnectionSecurity } from "../../src/transport/index.js";
+import { PRE_LOGIN_FRAME_BYTES, TransportErrorCode, driverFor, type ConnectionSecurity } from "../../src/transport/index.js";
 import { LinkErrorCode } from "../../src/transport/drivers/index.js";
 import { frameHeader } from "../../src/transport/drivers/framing.js";
 import type { Header } from "../../src/transport/envelope.js";
@@ -105,11 +105,9 @@ async function closedByServer(r: RawSession, timeoutMs = 10_000): Promise<void> 
 
 /** A login the server must refuse with `code`. */
 async function refusedLogin(f: Fire, code: string, kit: Kit, options: { tlsKit?: Kit; claimName?: string; project?: string; type?: "client" | "admin"; tweakLogin?: (login: LoginMessage) => LoginMessage } = {}): Promise<void> {
-  const r = await open(f, kit, options.tlsKit ? { tlsKit: options.tlsKit } : {});
-  await assert.rejects(
-    r.login({ project: options.project ?? f.server.project, ...(options.claimName ? { claimName: options.claimName } : {}), ...(options.type ? { type: options.type } : {}), ...(options.tweakLogin ? { tweakLogin: options.tweakLogin } : {}) }),
-    (e: { code?: string }) => e.code === code,
-  );
+  const { tlsKit, ...login } = options;
+  const r = await open(f, kit, tlsKit ? { tlsKit } : {});
+  await assert.rejects(r.login({ project: f.server.project, ...login }), (e: { code?: string }) => e.code === code);
   await closedByServer(r);
 }
 
@@ -229,11 +227,14 @@ function holding(count: number, connect: (f: Fire, i: number) => Promise<{ close
   };
 }
 
-/** The server's pre-login budget (16 MiB), held by connections of this many bytes each. */
+/**
+ * The mtls server's pre-login budget (`prelogin_budget_bytes`): four links from another address,
+ * each holding the preface and 65 000 bytes of an unfinished frame, leave 10 000 bytes, fewer than
+ * a trigger adds and more than a login frame of another row needs.
+ */
 const HELD_PER_CONNECTION = 65_000;
-const BUDGET_HOLDERS = Math.floor(PRE_LOGIN_BUDGET_BYTES / HELD_PER_CONNECTION);
-/** Connections per holder address: under the mtls server's login limit (15 a minute). */
-const HOLDERS_PER_ADDRESS = 12;
+const BUDGET_HOLDERS = 4;
+const PRELOGIN_BUDGET = BUDGET_HOLDERS * (HELD_PER_CONNECTION + 17) + 10_000;
 
 /** A link (preface accepted) holding `bytes` of an unfinished frame that announces the pre-login limit. */
 async function partialFrame(f: Fire, from: string, bytes: number): Promise<TLSSocket> {
@@ -251,7 +252,8 @@ async function partialFrame(f: Fire, from: string, bytes: number): Promise<TLSSo
     };
     s.on("data", onData);
   });
-  s.write(Buffer.concat([frameHeader(PRE_LOGIN_FRAME_BYTES), Buffer.alloc(bytes - 4)]));
+  // Handed to the kernel before the next connection: the holders' bytes reach the server first.
+  await new Promise<void>((resolve, reject) => s.write(Buffer.concat([frameHeader(PRE_LOGIN_FRAME_BYTES), Buffer.alloc(bytes - 4)]), (err) => (err ? reject(err) : resolve())));
   return s;
 }
 
@@ -273,15 +275,10 @@ const ROWS: Record<string, Row> = {
   [LinkErrorCode.FrameTooLarge]: { on: "mtls", trigger: (f) => refusedFrameBeforeLogin(f, new Uint8Array(PRE_LOGIN_FRAME_BYTES + 1)) },
   [LinkErrorCode.PreLoginBudget]: {
     on: "mtls",
-    // Unauthenticated connections from other addresses hold the whole budget but a few KiB.
-    round: holding(1, async (f) => {
-      const round = ((f.state.get("round") as number | undefined) ?? 0) + 1;
-      f.state.set("round", round);
-      const held: TLSSocket[] = [];
-      for (let i = 0; i < BUDGET_HOLDERS; i++) {
-        held.push(await partialFrame(f, `127.0.${round}.${1 + Math.floor(i / HOLDERS_PER_ADDRESS)}`, HELD_PER_CONNECTION));
-      }
-      return { close: () => held.forEach((s) => s.destroy()) };
+    // Unauthenticated links from another address hold the budget but 10 000 bytes.
+    round: holding(BUDGET_HOLDERS, async (f) => {
+      const s = await partialFrame(f, "127.0.1.1", HELD_PER_CONNECTION);
+      return { close: () => s.destroy() };
     }),
     trigger: async (f) => closedSocket(await partialFrame(f, f.from, 30_000)),
   },
@@ -564,7 +561,7 @@ describe("refusals of every catalogue code, through the rate-limited refusal wri
     [servers.mtls, servers.tls] = await Promise.all([
       startServer(
         "mtls",
-        { session_token_lifetime: 2, clock_skew_tolerance: 1, login_attempts_per_minute: 15, max_num_clients: 1 },
+        { session_token_lifetime: 2, clock_skew_tolerance: 1, login_attempts_per_minute: 15, max_num_clients: 1, prelogin_budget_bytes: PRELOGIN_BUDGET },
         { plugins: [{ path: "cohort.RegistrationAllowList", args: { names: ["site-1", "site-2", "site-3", "site-5"] } }] },
         (kitDir) => writeFile(join(kitDir, "workspace", "removed_clients.json"), JSON.stringify({ "site-5": { fingerprint: "*", by: "admin@nvidia.com", at: new Date().toISOString() } })),
       ),
