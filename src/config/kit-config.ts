@@ -113,6 +113,9 @@ export function readLocalJson<T>(dir: string, name: string, schema: z.ZodType<T>
  * The keys of the server's local/resources.json Cohort uses today (others are kept for later
  * releases): FLARE's heart_beat_timeout and max_num_clients, and Cohort's session settings.
  */
+const BURST_FIX = "fix: a whole number ≥ 1 (default 20)";
+const RATE_FIX = "fix: a number > 0 (default 5; 0.1 is one line every 10 s)";
+const BUDGET_FIX = "fix: a whole number ≥ 65536 (default 16777216, 16 MiB)";
 const serverSettingsSchema = z.object({
   heart_beat_timeout: z.number().positive().default(600),
   max_num_clients: z.number().int().positive().default(100),
@@ -122,6 +125,22 @@ const serverSettingsSchema = z.object({
   clock_skew_tolerance: z.number().nonnegative().default(60),
   login_attempts_per_minute: z.number().int().positive().default(30),
   max_pending_logins: z.number().int().positive().default(64),
+  /** The refusal writer (audit.log): lines per (address, code) at once, then this many per second. */
+  audit_refusal_burst: z
+    .number({ error: `must be a number of audit lines; ${BURST_FIX}` })
+    .int({ error: `must be a whole number of audit lines; ${BURST_FIX}` })
+    .min(1, { error: `must be at least 1 (0 would drop every refusal line); ${BURST_FIX}` })
+    .default(20),
+  audit_refusal_per_second: z
+    .number({ error: `must be a number of audit lines per second; ${RATE_FIX}` })
+    .positive({ error: `must be above 0 (0 would write no refusal line after the burst, ever again); ${RATE_FIX}` })
+    .default(5),
+  /** Bytes buffered for all connections that have not logged in, every listener together. */
+  prelogin_budget_bytes: z
+    .number({ error: `must be a number of bytes; ${BUDGET_FIX}` })
+    .int({ error: `must be a whole number of bytes; ${BUDGET_FIX}` })
+    .min(65_536, { error: `must hold at least one pre-login frame (65536 bytes); ${BUDGET_FIX}` })
+    .default(16 * 1024 * 1024),
 });
 export const serverResourcesSchema = z.object({
   servers: z.array(serverSettingsSchema).min(1).default([serverSettingsSchema.parse({})]),

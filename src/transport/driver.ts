@@ -90,6 +90,11 @@ export interface DialOptions {
   /** Gives up connecting after this long (default 10 s). */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The local address to connect from (e.g. one of 127.0.0.0/8, so that tests can act as several
+   * hosts). Honoured by the tcp and http drivers; grpc picks its own.
+   */
+  readonly localAddress?: string;
 }
 
 /** Where the rest of a large incoming frame goes (see `Connection.placeLargeFrames`). */

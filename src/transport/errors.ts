@@ -13,4 +13,6 @@ export const TransportErrorCode = {
   StreamFailed: "ERR_TRANSPORT_STREAM_FAILED",
   /** A login with the certificate of a site whose session is live (answered a liveness check). */
   SessionConflict: "ERR_TRANSPORT_SESSION_CONFLICT",
+  /** A session silent for longer than heart_beat_timeout, removed by the server (`session.expired`). */
+  HeartbeatMissed: "ERR_TRANSPORT_HEARTBEAT_MISSED",
 } as const;

@@ -489,7 +489,7 @@ export class TransportServer {
     const now = this.now();
     for (const s of [...this.sessions.values()]) {
       if (now - s.lastSeen <= timeoutMs) continue;
-      this.refused({ action: "session.expired", peer: s.identity.name, address: s.connection.remoteAddress, code: "ERR_TRANSPORT_HEARTBEAT_MISSED", reason: `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s (heart_beat_timeout ${timeoutMs / 1000} s)` });
+      this.refused({ action: "session.expired", peer: s.identity.name, address: s.connection.remoteAddress, code: TransportErrorCode.HeartbeatMissed, reason: `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s (heart_beat_timeout ${timeoutMs / 1000} s)` });
       this.drop(s.key, "missed heartbeats");
     }
   }

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { provision } from "../../src/provision/index.js";
 import { AuditLog, RefusalAuditor } from "../../src/audit/index.js";
-import { ClientLogin, computeMac, type SessionKeys } from "../../src/auth/index.js";
+import { ClientLogin, computeMac, type LoginMessage, type SessionKeys } from "../../src/auth/index.js";
 import { decode, encode } from "../../src/wire/index.js";
 import type { Connection, ConnectionSecurity, Driver } from "../../src/transport/driver.js";
 import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, type Kind } from "../../src/transport/envelope.js";
@@ -47,17 +47,20 @@ participants:
 ${extra}`,
   );
   const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
-  const kit = (n: string): Kit => {
-    const startup = join(r.prodDir, n, "startup");
-    const server = n === "localhost";
-    return {
-      name: n,
-      certPem: readFileSync(join(startup, server ? "server.crt" : "client.crt"), "utf8"),
-      keyPem: readFileSync(join(startup, server ? "server.key" : "client.key"), "utf8"),
-      rootPem: readFileSync(join(startup, "rootCA.pem"), "utf8"),
-    };
-  };
+  const kit = (n: string): Kit => readKit(r.prodDir, n);
   return { dir, prodDir: r.prodDir, project: name, server: kit("localhost"), kit };
+}
+
+/** A participant's credentials from a provisioned prod folder (`localhost` is the server). */
+export function readKit(prodDir: string, name: string): Kit {
+  const startup = join(prodDir, name, "startup");
+  const server = name === "localhost";
+  return {
+    name,
+    certPem: readFileSync(join(startup, server ? "server.crt" : "client.crt"), "utf8"),
+    keyPem: readFileSync(join(startup, server ? "server.key" : "client.key"), "utf8"),
+    rootPem: readFileSync(join(startup, "rootCA.pem"), "utf8"),
+  };
 }
 
 export interface TestServer {
@@ -111,9 +114,15 @@ export class RawSession {
   private constructor(
     readonly conn: Connection,
     readonly kit: Kit,
+    answerPings: boolean,
   ) {
     conn.onFrame((f) => {
       const e = decodeEnvelope(f);
+      if (answerPings && e.header.k === "ping" && this.keys) {
+        // A live session: the server's liveness check is answered like a real peer would.
+        void this.send(this.frame("pong", "", new Uint8Array(), { re: e.header.id })).catch(() => undefined);
+        return;
+      }
       const w = this.waiters.shift();
       if (w) w(e);
       else this.received.push(e);
@@ -123,15 +132,27 @@ export class RawSession {
     });
   }
 
-  static async open(driver: Driver, port: number, kit: Kit, options: { claimName?: string; type?: "client" | "admin"; project?: string; serverName?: string; security?: ConnectionSecurity } = {}): Promise<RawSession> {
+  /**
+   * Dials the server. `localAddress`: connect from this address (tcp, http); `tlsKit`: the
+   * certificate shown in the mtls handshake when it is not the login's; `answerPings`: answer the
+   * server's liveness checks (authenticated pongs) once logged in.
+   */
+  static async open(
+    driver: Driver,
+    port: number,
+    kit: Kit,
+    options: { security?: ConnectionSecurity; localAddress?: string; tlsKit?: Kit; answerPings?: boolean } = {},
+  ): Promise<RawSession> {
     const security = options.security ?? "clear";
+    const tlsKit = options.tlsKit ?? kit;
     const conn = await driver.dial({
       host: "127.0.0.1",
       port,
       security,
-      tls: { rootCaPem: kit.rootPem, ...(security === "mtls" ? { certPem: kit.certPem, keyPem: kit.keyPem } : {}) },
+      tls: { rootCaPem: kit.rootPem, ...(security === "mtls" ? { certPem: tlsKit.certPem, keyPem: tlsKit.keyPem } : {}) },
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
-    return new RawSession(conn, kit);
+    return new RawSession(conn, kit, options.answerPings ?? false);
   }
 
   next(timeoutMs = 5_000): Promise<Envelope> {
@@ -147,7 +168,7 @@ export class RawSession {
   }
 
   /** Runs the login protocol; resolves with the welcome, or rejects with the server's refusal. */
-  async login(options: { claimName?: string; type?: "client" | "admin"; project?: string; serverName?: string } = {}): Promise<void> {
+  async login(options: { claimName?: string; type?: "client" | "admin"; project?: string; serverName?: string; tweakLogin?: (login: LoginMessage) => LoginMessage } = {}): Promise<void> {
     const login = new ClientLogin({
       name: options.claimName ?? this.kit.name,
       type: options.type ?? "client",
@@ -162,21 +183,22 @@ export class RawSession {
     if (challenge.header.k === "refused") throw Object.assign(new Error(challenge.header.msg ?? ""), { code: challenge.header.code });
     const answer = login.answer(decode(challenge.body));
     this.keys = answer.keys;
-    await this.conn.send(encodeEnvelope({ k: "login", id: randomBytes(16).toString("hex") }, [encode(answer.login)]));
+    const message = options.tweakLogin ? options.tweakLogin(answer.login) : answer.login;
+    await this.conn.send(encodeEnvelope({ k: "login", id: randomBytes(16).toString("hex") }, [encode(message)]));
     const welcome = await this.next();
     if (welcome.header.k === "refused") throw Object.assign(new Error(welcome.header.msg ?? ""), { code: welcome.header.code });
     this.token = (decode(welcome.body) as { token: string }).token;
   }
 
   /** Builds a correctly authenticated frame; `tweak` may change anything before sending. */
-  frame(kind: Kind, topic: string, body: Uint8Array, tweak: { sender?: string; token?: string; ts?: number; seq?: number; key?: Uint8Array } = {}): { header: Header; body: Uint8Array } {
+  frame(kind: Kind, topic: string, body: Uint8Array, tweak: { sender?: string; token?: string; ts?: number; seq?: number; key?: Uint8Array; re?: string } = {}): { header: Header; body: Uint8Array } {
     const id = randomBytes(16).toString("hex");
     const ts = tweak.ts ?? Date.now();
     const seq = tweak.seq ?? ++this.seq;
     const sender = tweak.sender ?? this.kit.name;
     const key = tweak.key ?? this.keys?.clientToServer ?? new Uint8Array(32);
-    const mac = computeMac(key, { kind, id, replyTo: "", topic, sender, timestamp: ts, seq }, [body]);
-    return { header: { k: kind, id, t: topic, n: sender, tok: tweak.token ?? this.token, ts, sq: seq, mac }, body };
+    const mac = computeMac(key, { kind, id, replyTo: tweak.re ?? "", topic, sender, timestamp: ts, seq }, [body]);
+    return { header: { k: kind, id, ...(tweak.re ? { re: tweak.re } : {}), t: topic, n: sender, tok: tweak.token ?? this.token, ts, sq: seq, mac }, body };
   }
 
   send(f: { header: Header; body: Uint8Array }): Promise<void> {

@@ -13,7 +13,7 @@ import { encode } from "../../src/wire/index.js";
 import { driverFor, type Scheme } from "../../src/transport/index.js";
 import { writeFile } from "../helpers/index.js";
 import { provisionProject, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
-import { RawSession, type Kit } from "../helpers/secure-session.js";
+import { RawSession, readKit, type Kit } from "../helpers/secure-session.js";
 
 for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
   describe(`${scheme}: refusals by a running server`, () => {
@@ -23,16 +23,7 @@ for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
     let server: CohortProcess;
     let foreignKit: Kit;
     let driver: ReturnType<typeof driverFor>;
-    const kit = (n: string): Kit => {
-      const s = join(prodDir, n, "startup");
-      const server = n === "localhost";
-      return {
-        name: n,
-        certPem: readFileSync(join(s, server ? "server.crt" : "client.crt"), "utf8"),
-        keyPem: readFileSync(join(s, server ? "server.key" : "client.key"), "utf8"),
-        rootPem: readFileSync(join(s, "rootCA.pem"), "utf8"),
-      };
-    };
+    const kit = (n: string): Kit => readKit(prodDir, n);
     const audit = (): Record<string, unknown>[] =>
       readFileSync(join(prodDir, "localhost", "audit.log"), "utf8")
         .trim()

@@ -47,6 +47,11 @@ export function serverResources(server: ServerSpec): object {
         clock_skew_tolerance: 60,
         login_attempts_per_minute: 30,
         max_pending_logins: 64,
+        // The refusal writer: audit lines per (address, code) at once, then per second.
+        audit_refusal_burst: 20,
+        audit_refusal_per_second: 5,
+        // Bytes buffered for all connections that have not logged in yet (16 MiB).
+        prelogin_budget_bytes: 16777216,
       },
     ],
     snapshot_persistor: {

@@ -114,7 +114,6 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
   const startup = join(o.kitDir, "startup");
   const read = (f: string): string => readFileSync(join(startup, f), "utf8");
   const audit = AuditLog.open(join(o.kitDir, "audit.log"), verified.name);
-  const refusals = new RefusalAuditor(audit);
   if (kit.type === "server") {
     const s = kit.config.servers[0];
     if (!s) throw new CohortError(ConfigErrorCode.Invalid, `${startup}/fed_server.json: servers is empty`, {});
@@ -126,6 +125,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     const { port } = splitTarget(s.service.target);
     const adminPort = s.admin_port ?? port;
     const settings = readLocalJson(o.kitDir, "resources", serverResourcesSchema)?.value.servers[0] ?? DEFAULT_SERVER_SETTINGS;
+    const refusals = new RefusalAuditor(audit, { burst: settings.audit_refusal_burst, perSecond: settings.audit_refusal_per_second });
     const driver = driverFor(s.service.scheme);
     const host = o.host ?? "::";
     const listeners: ServerListenerConfig[] =
@@ -152,6 +152,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       skewMs: settings.clock_skew_tolerance * 1000,
       loginAttemptsPerMinute: settings.login_attempts_per_minute,
       maxPendingLogins: settings.max_pending_logins,
+      preLoginBudgetBytes: settings.prelogin_budget_bytes,
       maxClients: settings.max_num_clients,
       isBanned: (identity) => bans.isBanned(identity),
       admit: (identity) => {
@@ -206,6 +207,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     };
   }
   if (kit.type === "client") {
+    const refusals = new RefusalAuditor(audit);
     const c = kit.config;
     const srv = c.servers[0];
     if (!srv) throw new CohortError(ConfigErrorCode.Invalid, `${startup}/fed_client.json: servers is empty`, {});

@@ -109,6 +109,7 @@ export function transportDialError(err: unknown, address: string, security: Dial
 export function connectTransport(options: DialOptions, deadline: DialDeadline): Promise<DialedSocket> {
   const address = formatAddress(options.host, options.port);
   const tlsOptions = connectorTlsOptions(options.security, options.tls, options.host, options.expectedServerIdentity);
+  const from = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
   // Unset when connecting throws synchronously (bad options): the rejection then carries that error.
   let socket: Socket | undefined;
   let lastError: unknown;
@@ -119,11 +120,11 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
   };
   const work = new Promise<DialedSocket>((resolve, reject) => {
     if (tlsOptions === undefined) {
-      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true }, () => resolve({ socket: plain, peerCertificate: undefined, alert }));
+      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true, ...from }, () => resolve({ socket: plain, peerCertificate: undefined, alert }));
       socket = plain;
     } else {
       const trust = trustedServerCa(options.security, options.tls);
-      const tlsSocket: TLSSocket = tlsConnect({ ...tlsOptions, host: options.host, port: options.port }, () => {
+      const tlsSocket: TLSSocket = tlsConnect({ ...tlsOptions, host: options.host, port: options.port, ...from }, () => {
         verified = true;
         // Node hands the peer certificate out once (a second call returns undefined): keep it.
         const cert = tlsSocket.getPeerX509Certificate();
