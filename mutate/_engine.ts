@@ -46,8 +46,11 @@ export interface MutantResult {
   readonly name: string;
   readonly hole: string;
   readonly outcome: Outcome;
-  /** The test file that failed or timed out (killed / timeout). */
+  /** The test file that failed or timed out (killed / timeout), and the tests that failed in it. */
   readonly by?: string;
+  readonly failed?: readonly string[];
+  /** Files that failed once but passed when run again with the same mutant (flaky, not counted). */
+  readonly flaky?: readonly string[];
   readonly seconds: number;
   readonly diff: string;
 }
@@ -147,6 +150,8 @@ export function copyTree(root: string): string {
 export interface TestRun {
   readonly outcome: "pass" | "fail" | "timeout";
   readonly seconds: number;
+  /** Names of the failing tests (from the TAP report). */
+  readonly failed: readonly string[];
   /** The last lines of the output (for a baseline that fails). */
   readonly tail: string;
 }
@@ -168,7 +173,7 @@ export function killRunning(): void {
 export function runTestFile(root: string, file: string, timeoutMs: number): Promise<TestRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=dot", file], {
+    const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=tap", file], {
       cwd: root,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
@@ -176,8 +181,17 @@ export function runTestFile(root: string, file: string, timeoutMs: number): Prom
     });
     running = child;
     let output = "";
+    const failed = new Set<string>();
+    let partial = "";
     const keep = (b: Buffer): void => {
-      output = (output + b.toString("utf8")).slice(-8000);
+      const text = b.toString("utf8");
+      output = (output + text).slice(-8000);
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        const m = /^\s*not ok \d+ - (.*?)(?: # .*)?$/.exec(line);
+        if (m?.[1] !== undefined && !m[1].endsWith(".test.ts")) failed.add(m[1]);
+      }
     };
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
@@ -198,23 +212,44 @@ export function runTestFile(root: string, file: string, timeoutMs: number): Prom
         }
       }
       const seconds = (Date.now() - started) / 1000;
-      resolve({ outcome: timedOut ? "timeout" : code === 0 ? "pass" : "fail", seconds, tail: output.split("\n").slice(-40).join("\n") });
+      resolve({ outcome: timedOut ? "timeout" : code === 0 ? "pass" : "fail", seconds, failed: [...failed], tail: output.split("\n").slice(-40).join("\n") });
     });
   });
 }
 
-/** Runs one mutant in the copy at `copy`: applies it, runs the tests until one fails, restores. */
+/**
+ * Runs one mutant in the copy at `copy`: applies it, runs the tests until one fails, restores. A
+ * failing file is run once more: some tests sleep and then assert, and fail on a loaded machine
+ * whatever the code; a mutant is killed only by a file that fails twice.
+ */
 export async function runMutant(copy: string, area: MutationArea, m: Mutant, timeouts: ReadonlyMap<string, number>): Promise<MutantResult> {
   const { files, diff } = planMutant(copy, m);
   const started = Date.now();
+  const flaky: string[] = [];
+  const result = (outcome: Outcome, by?: { file: string; failed: readonly string[] }): MutantResult => ({
+    name: m.name,
+    hole: m.hole,
+    outcome,
+    ...(by ? { by: by.file, failed: by.failed } : {}),
+    ...(flaky.length > 0 ? { flaky } : {}),
+    seconds: (Date.now() - started) / 1000,
+    diff,
+  });
   try {
     for (const f of files) writeFileSync(join(copy, f.file), f.mutated);
     for (const file of area.tests) {
-      const r = await runTestFile(copy, file, timeouts.get(file) ?? 120_000);
-      if (r.outcome === "fail") return { name: m.name, hole: m.hole, outcome: "killed", by: file, seconds: (Date.now() - started) / 1000, diff };
-      if (r.outcome === "timeout") return { name: m.name, hole: m.hole, outcome: "timeout", by: file, seconds: (Date.now() - started) / 1000, diff };
+      const bound = timeouts.get(file) ?? 120_000;
+      const r = await runTestFile(copy, file, bound);
+      if (r.outcome === "timeout") return result("timeout", { file, failed: r.failed });
+      if (r.outcome === "pass") continue;
+      const again = await runTestFile(copy, file, bound);
+      if (again.outcome === "pass") {
+        flaky.push(`${file} (${r.failed.join("; ") || "?"})`);
+        continue;
+      }
+      return result(again.outcome === "timeout" ? "timeout" : "killed", { file, failed: [...new Set([...r.failed, ...again.failed])] });
     }
-    return { name: m.name, hole: m.hole, outcome: "survived", seconds: (Date.now() - started) / 1000, diff };
+    return result("survived");
   } finally {
     for (const f of files) writeFileSync(join(copy, f.file), f.original);
   }

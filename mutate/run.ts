@@ -104,7 +104,8 @@ try {
     const r = await runMutant(copy, area, m, timeouts);
     results.push(r);
     const label = r.outcome === "killed" ? "killed  " : r.outcome === "timeout" ? "timeout " : "SURVIVED";
-    console.log(`[${String(i + 1).padStart(2)}/${mutants.length}] ${label} ${m.name}${r.by ? ` (${r.by})` : ""} ${r.seconds.toFixed(1)} s`);
+    const by = r.by ? ` by ${r.by}${r.failed && r.failed.length > 0 ? `: ${r.failed.slice(0, 3).join("; ")}` : ""}` : "";
+    console.log(`[${String(i + 1).padStart(2)}/${mutants.length}] ${label} ${m.name} (${r.seconds.toFixed(1)} s)${by}${r.flaky ? ` [failed once, passed again: ${r.flaky.join(", ")}]` : ""}`);
   }
 } catch (err) {
   if ((err as Error).message !== "baseline") throw err;
