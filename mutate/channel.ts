@@ -29,8 +29,8 @@ const area: MutationArea = {
     mutant("channel-placed-chunk-unauthenticated", "a large chunk is written into a stream before its MAC is checked", CHANNEL,
       "    try {\n      this.authenticate(env);\n    } catch {\n      return undefined;\n    }\n", ""),
     // Keys.
-    mutant("channel-one-key-both-directions", "both directions use the client→server key: frames can be reflected", CHANNEL,
-      "const recvKey = o.role === \"client\" ? o.keys.serverToClient : o.keys.clientToServer;", "const recvKey = o.role === \"client\" ? o.keys.clientToServer : o.keys.clientToServer;\n    void o.keys.serverToClient;"),
+    mutant("channel-one-key-both-directions", "both ends send and receive with the client→server key: a frame can be reflected back to its sender", CHANNEL,
+      "    const sendKey = o.role === \"client\" ? o.keys.clientToServer : o.keys.serverToClient;\n    const recvKey = o.role === \"client\" ? o.keys.serverToClient : o.keys.clientToServer;\n", "    const sendKey = o.keys.clientToServer;\n    const recvKey = o.keys.clientToServer;\n"),
     mutant("channel-stream-key-label", "the stream key label differs from the documented one (interop, vectors)", CHANNEL,
       "update(\"cohort-stream-v1\")", "update(\"cohort-stream-v2\")"),
     mutant("channel-stream-key-is-message-key", "streams are digested with the message key itself, not a derived key", CHANNEL,
