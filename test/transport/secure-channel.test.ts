@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { decode, encode } from "../../src/wire/index.js";
 import { createMemoryDriver } from "../../src/transport/memory-driver.js";
 import { TransportClient } from "../../src/transport/client.js";
+import { MAX_REFUSALS_PER_LINK } from "../../src/transport/channel.js";
+import { documentedNumber } from "../helpers/doc-limits.js";
 import { generateKeyPair, issueCertificate, loadIssuer, publicKeySpkiOf } from "../../src/pki/index.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -185,10 +187,21 @@ describe("per-message authentication", () => {
   });
 
   test("too many refused messages close the link, and others are still served", async () => {
+    // At the limit less one the link still serves; the refusal that reaches the limit closes it.
+    assert.equal(MAX_REFUSALS_PER_LINK, documentedNumber("docs/protocol.md", /(\d+) refusals \(`MAX_REFUSALS_PER_LINK`\) close the link/));
+    assert.equal(MAX_REFUSALS_PER_LINK, documentedNumber("docs/security.md", /(\d+) refusals \(`MAX_REFUSALS_PER_LINK`\) close a link/));
     const r = await loggedIn("site-2");
-    for (let i = 0; i < 25 && !r.closed; i++) await r.send(r.frame("req", "echo", encode(i), { ts: 1 }));
-    await new Promise((res) => setTimeout(res, 50));
-    assert.ok(r.closed, "link closed after repeated refusals");
+    for (let i = 1; i < MAX_REFUSALS_PER_LINK; i++) {
+      const rep = await r.exchange(r.frame("req", "echo", encode(i), { ts: 1 }));
+      assert.equal(rep.header.code, "ERR_AUTH_STALE", `refusal ${i}`);
+    }
+    const ok = await r.exchange(r.frame("req", "echo", encode("still here")));
+    assert.equal(ok.header.k, "rep", `${MAX_REFUSALS_PER_LINK - 1} refusals leave the link open`);
+    assert.ok(!r.closed);
+    const last = await r.exchange(r.frame("req", "echo", encode("one more"), { ts: 1 }));
+    assert.equal(last.header.code, "ERR_AUTH_STALE");
+    for (let i = 0; i < 500 && !r.closed; i++) await new Promise((res) => setTimeout(res, 10));
+    assert.ok(r.closed, `refusal ${MAX_REFUSALS_PER_LINK} closes the link`);
     await assertGoodClientStillServed();
   });
 });
