@@ -332,14 +332,14 @@ export function linkRefusals(driver: Driver): void {
       await withHarness(driver, "mtls", pki, async (h) => {
         const first = new Collector(await h.dial());
         const second = new Collector(await h.dial());
-        await h.accepted();
+        const firstServer = await h.accepted();
         await h.accepted();
         await rejectsWith(h.dial(), ["ERR_LINK_REFUSED"]);
         await until(() => h.refusals.length > 0, 2000, "onRefused");
         assert.deepEqual(codes(h), ["ERR_LINK_TOO_MANY_CONNECTIONS"]);
         first.connection.close();
-        await first.closed;
-        await delay(50);
+        // The listener frees the address's slot when its end of the connection closes: wait for that, not a fixed time.
+        await Promise.all([first.closed, firstServer.closed]);
         await assertServes(h);
         second.connection.close();
       }, { limits: { maxConnectionsPerAddress: 2 } });

@@ -229,7 +229,8 @@ describe("tokens, heartbeats, floods", () => {
     const c = new TransportClient({ name: "site-1", type: "client", project: p.project, certPem: site.certPem, keyPem: site.keyPem, rootPem: site.rootPem, serverName: "localhost", driver: d, host: "127.0.0.1", port: t.port, security: "clear" });
     await c.start();
     const first = c.currentToken();
-    await new Promise((res) => setTimeout(res, 3_200));
+    // Renewal at 80 % of a 2 s life: wait for the new token (bounded), not a fixed time.
+    for (let i = 0; i < 400 && c.currentToken() === first; i++) await new Promise((res) => setTimeout(res, 50));
     assert.notEqual(c.currentToken(), first, "token renewed");
     assert.equal(decode(await c.request("echo", encode(1))), "ok");
     await c.stop();
@@ -242,7 +243,7 @@ describe("tokens, heartbeats, floods", () => {
     const r = await RawSession.open(d, t.port, p.kit("site-1"));
     await r.login();
     assert.deepEqual(t.server.sessionNames(), ["site-1"]);
-    await new Promise((res) => setTimeout(res, 800));
+    for (let i = 0; i < 400 && t.server.sessionNames().length > 0; i++) await new Promise((res) => setTimeout(res, 25));
     assert.deepEqual(t.server.sessionNames(), []);
     assert.ok(t.auditLines().some((l) => l["code"] === "ERR_TRANSPORT_HEARTBEAT_MISSED"));
     await t.server.stop();
@@ -277,7 +278,7 @@ describe("tokens, heartbeats, floods", () => {
     await c.start();
     const payload = new Uint8Array(3 * 1024 * 1024 + 17).fill(1);
     await c.sendStream("model", payload, { chunkBytes: 1024 * 1024 });
-    for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+    for (let i = 0; i < 500 && got.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
     assert.deepEqual(got, [payload.byteLength]);
     await c.stop();
 
