@@ -1,24 +1,25 @@
 /**
  * docs/claims.md, the claims register, checked mechanically (its rules are at the top of that file):
- * each row's claim is in its document and names a test that exists; every claim line of the
- * documents in scope is registered (or listed as not a claim, with a reason); the pending
- * documents' claim lines are counted, so a new one cannot slip in unnoticed.
+ * each row's claim is in its document and names a test that exists; every claim line of README.md
+ * and docs/*.md is registered, listed as not a claim (with a reason) or listed as untested (with
+ * what is missing), so a new claim cannot slip in unnoticed.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/index.js";
 
 const CLAIM_WORDS = /refus|never|at most|cannot/i;
 /** Header rows of docs/security.md's tables whose every data row is a claim. */
 const CLAIM_TABLES = ["| claim | verified by |", "| limit | value | enforced | over it |", "| limit | value | verified by |", "| key | enforced with | note |"];
-/** The documents (or sections, from one `## ` heading to the next) the coverage rule applies to. */
+/** The documents the coverage rule applies to: README.md and every docs/*.md but the register. */
 const IN_SCOPE: { doc: string; sections?: string[] }[] = [
   { doc: "README.md" },
-  { doc: "docs/security.md" },
-  { doc: "docs/audit.md" },
-  { doc: "docs/protocol.md", sections: ["## 2.", "## 4."] },
+  ...readdirSync(join(REPO_ROOT, "docs"))
+    .filter((f) => f.endsWith(".md") && f !== "claims.md")
+    .sort()
+    .map((f) => ({ doc: `docs/${f}` })),
 ];
 
 const read = (p: string): string => readFileSync(join(REPO_ROOT, p), "utf8");
@@ -79,6 +80,7 @@ function claimLines(doc: string, sections?: string[]): { n: number; raw: string;
 
 const registered = rows("## Register");
 const notClaims = rows("## Not claims");
+const untested = rows("## Untested");
 
 test("the register has rows, with unique ids", () => {
   assert.ok(registered.length >= 50, `${registered.length} rows`);
@@ -101,8 +103,8 @@ test("every row's claim is in its document, and its test file contains its test 
   assert.deepEqual(problems, []);
 });
 
-test("every 'not a claim' entry is in its document and says why", () => {
-  const problems = notClaims.flatMap(([doc, fragment, why]) => (!doc || !fragment || !why ? [`incomplete entry: ${JSON.stringify([doc, fragment, why])}`] : !normalised(doc).text.includes(norm(fragment)) ? [`${doc} does not say ${JSON.stringify(fragment)}`] : []));
+test("every 'not a claim' and 'untested' entry is in its document and says why", () => {
+  const problems = [...notClaims, ...untested].flatMap(([doc, fragment, why]) => (!doc || !fragment || !why ? [`incomplete entry: ${JSON.stringify([doc, fragment, why])}`] : !normalised(doc).text.includes(norm(fragment)) ? [`${doc} does not say ${JSON.stringify(fragment)}`] : []));
   assert.deepEqual(problems, []);
 });
 
@@ -112,7 +114,7 @@ test("every claim line of the documents in scope is registered (or listed as not
   for (const { doc, sections } of IN_SCOPE) {
     const { text } = normalised(doc);
     const ranges: [number, number][] = [];
-    for (const fragment of [...registered.filter((r) => r[1] === doc).map((r) => r[2]), ...notClaims.filter((r) => r[0] === doc).map((r) => r[1])]) {
+    for (const fragment of [...registered.filter((r) => r[1] === doc).map((r) => r[2]), ...[...notClaims, ...untested].filter((r) => r[0] === doc).map((r) => r[1])]) {
       const f = norm(fragment ?? "");
       for (let at = text.indexOf(f); f && at >= 0; at = text.indexOf(f, at + 1)) ranges.push([at, at + f.length]);
     }
@@ -125,11 +127,8 @@ test("every claim line of the documents in scope is registered (or listed as not
   assert.deepEqual(uncovered, [], `${uncovered.length} of ${total} claim lines have no row in docs/claims.md`);
 });
 
-test("the pending documents' claim lines are counted as docs/claims.md says", () => {
-  const sectionOf = (s: string): string[] | undefined => (s === "all" ? undefined : [`## ${s.replace(/^§(\d+).*$/, "$1")}.`]);
-  const wrong = rows("## Pending").flatMap(([doc, section, count]) => {
-    const n = claimLines(doc ?? "", sectionOf(section ?? "all")).length;
-    return String(n) === count ? [] : [`${doc} ${section}: ${n} claim lines, the register says ${count}`];
-  });
-  assert.deepEqual(wrong, []);
+test("the register's coverage, for the record", (t) => {
+  const lines = IN_SCOPE.reduce((n, { doc, sections }) => n + claimLines(doc, sections).length, 0);
+  t.diagnostic(`${registered.length} registered claims, ${notClaims.length} lines not claims, ${untested.length} untested claims; ${lines} claim lines in ${IN_SCOPE.length} documents`);
+  assert.ok(untested.length <= 10, "the untested list is a short list of gaps, not a parking place");
 });
