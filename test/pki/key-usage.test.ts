@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { provision } from "../../src/provision/index.js";
-import { freePort, openssl, tempDir, writeFile } from "../helpers/index.js";
+import { freePort, openssl, smallProjectYaml, tempDir, writeFile } from "../helpers/index.js";
 
 const usages = (file: string): { basic: string; keyUsage: string[]; eku: string[] } => {
   const out = openssl(["x509", "-noout", "-ext", "basicConstraints,keyUsage,extendedKeyUsage", "-in", file]);
@@ -23,23 +23,7 @@ for (const [algorithm, leafUsage] of [["ec-p256", "Key Agreement"], ["rsa-2048",
     test(`root: CA, keyCertSign, cRLSign, digitalSignature; leaves: digitalSignature + ${leafUsage}, EKU by role`, async () => {
       const dir = tempDir();
       const port = await freePort();
-      const file = writeFile(
-        join(dir, "project.yml"),
-        `api_version: 3
-name: ku_project
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-  - {name: site-1, type: client, org: hospital_a, connect_to: 127.0.0.1}
-  - {name: admin@nvidia.com, type: admin, org: nvidia, role: lead}
-builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args: {config_folder: config}
-  - path: nvflare.lighter.impl.cert.CertBuilder
-    args: {root_valid_days: 30, key_algorithm: ${algorithm}}
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-`,
-      );
+      const file = writeFile(join(dir, "project.yml"), smallProjectYaml("ku_project", port, { keyAlgorithm: algorithm }));
       const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
       const at = (name: string, f: string): string => join(r.prodDir, name, "startup", f);
       const root = usages(at("localhost", "rootCA.pem"));

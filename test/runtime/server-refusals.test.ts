@@ -20,7 +20,7 @@ import { TOPIC_ADMIN } from "../../src/runtime/admin-commands.js";
 import { writeFile } from "../helpers/index.js";
 import { documentedNumber } from "../helpers/doc-limits.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
-import { adminCli, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
+import { adminCli, auditRecords, startParticipantProcess, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2"];
 const ADMIN = "admin@nvidia.com";
@@ -52,11 +52,7 @@ function clientOf(name: string, type: "client" | "admin"): TransportClient {
   const t = type === "client" ? siteTarget() : adminTarget();
   return new TransportClient({ name, type, project: "server_refusals", certPem: startup(name, "client.crt"), keyPem: startup(name, "client.key"), rootPem: startup(name, "rootCA.pem"), serverName: "localhost", driver: driverFor(t.scheme), host: "127.0.0.1", port: t.port, security: t.security });
 }
-const auditLines = (): Record<string, unknown>[] =>
-  readFileSync(join(kit("localhost"), "audit.log"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const auditLines = (): Record<string, unknown>[] => auditRecords(kit("localhost"));
 
 before(async () => {
   const fed = await startFederation({

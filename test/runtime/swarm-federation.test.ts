@@ -21,7 +21,7 @@ import { TOPIC_JOB_DEPLOY, TOPIC_JOB_PEER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK }
 import { isCohortError } from "../../src/errors/index.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
-import { adminCli, JobWatcher, type CohortProcess } from "../helpers/processes.js";
+import { adminCli, auditRecords, JobWatcher, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
 /** The job the server's tampering preload lies about (test/helpers/tamper-peer-traffic.ts). */
@@ -62,11 +62,7 @@ function swarmJob(name: string, args: Record<string, unknown>, clientArgs: Recor
   return folder;
 }
 
-const serverAudit = (): Record<string, unknown>[] =>
-  readFileSync(join(kit("localhost"), "audit.log"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const serverAudit = (): Record<string, unknown>[] => auditRecords(kit("localhost"));
 
 /** Every file under `root` (following symbolic links). */
 function files(root: string): string[] {
@@ -232,12 +228,7 @@ describe("swarm learning in a real federation", () => {
     const r = await adminCli(kit(ADMIN), `submit_job ${swarmJob(TAMPERED_JOB, { num_rounds: 2, aggr_clients: ["site-1"] }, { peer_timeout: 60 })}`, 60_000);
     assert.equal(r.code, 0, r.text);
     const id = String(r.json["job_id"]);
-    const siteAudit = (): Record<string, unknown>[] =>
-      readFileSync(join(kit("site-1"), "audit.log"), "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l["job"] === id);
+    const siteAudit = (): Record<string, unknown>[] => auditRecords(kit("site-1")).filter((l) => l["job"] === id);
     const seen = (pred: (l: Record<string, unknown>) => boolean): boolean => siteAudit().some(pred);
     const cert = (l: Record<string, unknown>) => l["action"] === "peer.certificate" && l["outcome"] === "denied" && l["peer"] === "site-2";
     const fromTwo = (l: Record<string, unknown>) => l["action"] === "peer.received" && l["outcome"] === "denied" && l["peer"] === "site-2";
