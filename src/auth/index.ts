@@ -1,7 +1,7 @@
 /** Public API of the auth area: login (challenge-response + session keys), tokens, message MACs, replay window. */
 export { AuthErrorCode } from "./errors.js";
 export type { AuthErrorCodeValue } from "./errors.js";
-export { ClientLogin, ServerLogin, helloSchema, challengeSchema, loginSchema } from "./login.js";
+export { ClientLogin, ServerLogin, sessionKeysFromSecret, helloSchema, challengeSchema, loginSchema } from "./login.js";
 export type { ClientCredentials, ServerCredentials, PendingLogin, SessionKeys, HelloMessage, ChallengeMessage, LoginMessage } from "./login.js";
 export { verifyPeerCertificate, verifyServerCertificate } from "./peer-identity.js";
 export type { PeerIdentity, PeerType } from "./peer-identity.js";

@@ -68,8 +68,15 @@ function deriveKeys(priv: KeyObject, peerSpki: Uint8Array, nonceC: Uint8Array, n
     throw new CohortError(AuthErrorCode.Malformed, "the peer's ephemeral key is not a valid X25519 public key", {});
   }
   if (peer.asymmetricKeyType !== "x25519") throw new CohortError(AuthErrorCode.Malformed, "the peer's ephemeral key is not X25519", {});
-  const shared = diffieHellman({ privateKey: priv, publicKey: peer });
-  const okm = Buffer.from(hkdfSync("sha256", shared, Buffer.concat([nonceC, nonceS]), info.subarray(0, 1024), 64));
+  return sessionKeysFromSecret(diffieHellman({ privateKey: priv, publicKey: peer }), nonceC, nonceS, info);
+}
+
+/**
+ * The session keys from the X25519 shared secret (docs/protocol.md §2.3): HKDF-SHA256 with salt
+ * nonce_c ‖ nonce_s and info T_c[0:1024]; the first 32 bytes are client → server, the next server → client.
+ */
+export function sessionKeysFromSecret(shared: Uint8Array, nonceC: Uint8Array, nonceS: Uint8Array, info: Uint8Array): SessionKeys {
+  const okm = Buffer.from(hkdfSync("sha256", shared, Buffer.concat([nonceC, nonceS]), Buffer.from(info).subarray(0, 1024), 64));
   return { clientToServer: okm.subarray(0, 32), serverToClient: okm.subarray(32, 64) };
 }
 

@@ -58,7 +58,7 @@ export interface ChannelOptions {
   readonly onActivity?: () => void;
   /** Client: receives the server's authenticated `welcome` body after login. */
   readonly onWelcome?: (body: Uint8Array) => void;
-  /** Refusals tolerated on one link before it is closed (default 20). */
+  /** Refusals tolerated on one link before it is closed (default MAX_REFUSALS_PER_LINK). */
   readonly maxRefusals?: number;
   readonly requestTimeoutMs?: number;
   readonly now?: () => number;
@@ -85,6 +85,9 @@ const PLACE_MIN_FRAME_BYTES = 256 * 1024;
 
 /** Chunks of one stream written ahead of their acknowledgement by the socket. */
 const STREAM_WINDOW = 8;
+
+/** Refused messages tolerated on one link: the one that reaches this count closes it (docs/protocol.md §2.5). */
+export const MAX_REFUSALS_PER_LINK = 20;
 
 /** The key streams are digested with: derived from the direction's key, never used for messages. */
 export function streamKey(directionKey: Uint8Array): Buffer {
@@ -407,7 +410,7 @@ export class SecureChannel {
       // Tell the sender why (its request fails with this code), unless the link is going away.
       this.sendFrame("refused", { id: newId(), re: header.id, code, msg: reason.slice(0, 2000) }, []).catch(() => undefined);
     }
-    if (++this.refusals >= (this.o.maxRefusals ?? 20)) this.close(`too many refused messages (${this.refusals})`);
+    if (++this.refusals >= (this.o.maxRefusals ?? MAX_REFUSALS_PER_LINK)) this.close(`too many refused messages (${this.refusals})`);
   }
 
   /** Called by the owner when the link closes: fails pending requests, tells close handlers. */

@@ -6,7 +6,7 @@ export { TransportServer, TOPIC_HEARTBEAT, TOPIC_RENEW } from "./server.js";
 export type { TransportServerConfig, ServerListenerConfig, Session } from "./server.js";
 export { TransportClient } from "./client.js";
 export type { TransportClientConfig, ClientState } from "./client.js";
-export { SecureChannel } from "./channel.js";
+export { SecureChannel, MAX_REFUSALS_PER_LINK } from "./channel.js";
 export type { Body, MessageMeta, RequestHandler, MessageHandler, StreamHandler } from "./channel.js";
 export { createMemoryDriver } from "./memory-driver.js";
 export { TransportErrorCode } from "./errors.js";

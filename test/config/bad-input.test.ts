@@ -87,7 +87,7 @@ participants:
     assert.match(err.message, /^4 problems in /);
   });
 
-  test("refused top-level key edge, refused participant keys auth_identity and parent", () => {
+  test("refused top-level key edge, refused participant keys auth_identity and parent (also connect_to.auth_identity)", () => {
     const dir = tempDir("cohort-bad-");
     const file = writeFile(
       join(dir, "project.yml"),
@@ -97,12 +97,13 @@ edge: {}
 participants:
   - {name: server1, type: server, org: nvidia}
   - {name: site-1, type: client, org: nvidia, auth_identity: other, parent: site-0}
+  - {name: site-2, type: client, org: nvidia, connect_to: {host: 127.0.0.1, auth_identity: other}}
   - {name: admin@nvidia.com, type: admin, org: nvidia, role: lead}
 `,
     );
     const err = catchError(() => loadProjectFile(file));
     const issues = err.details["issues"] as ConfigIssue[];
-    for (const field of ["edge", "participants[1].auth_identity", "participants[1].parent"]) {
+    for (const field of ["edge", "participants[1].auth_identity", "participants[1].parent", "participants[2].connect_to.auth_identity"]) {
       const issue = issues.find((i) => i.field === field);
       assert.ok(issue, field);
       assert.match(issue.message, /not supported yet/);

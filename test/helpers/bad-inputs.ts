@@ -201,6 +201,22 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
     allowed: [/not supported yet: connecting through a relay/],
   },
   {
+    name: "CCBuilder (not supported yet)",
+    files: { [P]: minimalProject({ builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.cc_provision.impl.cc.CCBuilder\n  - path: nvflare.lighter.impl.signature.SignatureBuilder") }) },
+    code: "ERR_CONFIG_INVALID",
+    field: "builders[3].path",
+    value: '"nvflare.lighter.cc_provision.impl.cc.CCBuilder"',
+    allowed: [/not supported yet: confidential computing/, /remove this builder/],
+  },
+  {
+    name: "confidential-computing packager (not supported yet)",
+    files: { [P]: minimalProject({ extraTop: "packager:\n  path: nvflare.lighter.cc_provision.impl.cc_packager.CCPackager" }) },
+    code: "ERR_CONFIG_INVALID",
+    field: "packager.path",
+    value: '"nvflare.lighter.cc_provision.impl.cc_packager.CCPackager"',
+    allowed: [/not supported yet: confidential-computing packaging/, /remove the packager entry/],
+  },
+  {
     name: "unknown builder path",
     files: { [P]: minimalProject({ builders: DEFAULT_BUILDERS_YAML.replace("nvflare.lighter.impl.static_file.StaticFileBuilder", "nvflare.lighter.impl.nosuch.NoSuchBuilder") }) },
     code: "ERR_CONFIG_INVALID",

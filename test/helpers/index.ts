@@ -178,6 +178,31 @@ ${opts.admins ?? `  - name: admin@nvidia.com\n    type: admin\n    org: nvidia\n
 ${opts.builders ?? DEFAULT_BUILDERS_YAML}`;
 }
 
+/**
+ * A server (localhost), site-1 and one admin on 127.0.0.1: with `keyAlgorithm`, the builders with
+ * that CertBuilder key_algorithm (root valid 30 days); without, the default builders.
+ */
+export function smallProjectYaml(name: string, port: number, o: { keyAlgorithm?: string; adminRole?: string } = {}): string {
+  return `api_version: 3
+name: ${name}
+participants:
+  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
+  - {name: site-1, type: client, org: hospital_a, connect_to: 127.0.0.1}
+  - {name: admin@nvidia.com, type: admin, org: nvidia, role: ${o.adminRole ?? "lead"}}
+${
+  o.keyAlgorithm
+    ? `builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+    args: {config_folder: config}
+  - path: nvflare.lighter.impl.cert.CertBuilder
+    args: {root_valid_days: 30, key_algorithm: ${o.keyAlgorithm}}
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+`
+    : ""
+}`;
+}
+
 export const DEFAULT_BUILDERS_YAML = `builders:
   - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
   - path: nvflare.lighter.impl.static_file.StaticFileBuilder

@@ -6,7 +6,7 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   buildJobManifest,
@@ -77,6 +77,16 @@ describe("job manifest verification", () => {
     assert.ok(statSync(join(d, JOB_MANIFEST_FILE)).isFile());
     writeFileSync(join(d, "app", JOB_SIGNATURE_FILE), "{}\n");
     rejects(d, /app\/\.__nvfl_sig\.json was changed after signing/, "changed");
+  });
+
+  test("a symbolic link in the job cannot be signed, and one added after signing fails verification", () => {
+    const d = signedCopy();
+    symlinkSync(join(d, "meta.json"), join(d, "app", "custom", "link.json"));
+    rejects(d, /link\.json/, "symlink");
+    const unsigned = join(tempDir("cohort-manifest-"), "job");
+    cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), unsigned, { recursive: true });
+    symlinkSync(join(unsigned, "meta.json"), join(unsigned, "link.json"));
+    assert.throws(() => signJob(unsigned, admin(), { jobName: "hello-fedavg" }), (e: { code?: string; message: string }) => /link\.json/.test(e.message));
   });
 
   test("a file dropped with its FLARE entry is refused", () => {

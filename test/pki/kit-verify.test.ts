@@ -9,19 +9,11 @@ import { join } from "node:path";
 import { provision, type ProvisionResult } from "../../src/provision/index.js";
 import { issueCertificate, KitErrorCode, loadIssuer, PkiErrorCode, publicKeySpkiOf, signKitFolder, verifyStartupKit } from "../../src/pki/index.js";
 import { isCohortError } from "../../src/errors/index.js";
-import { freePort, openssl, opensslTry, runCli, tempDir, writeFile, type CliResult } from "../helpers/index.js";
+import { freePort, openssl, opensslTry, runCli, smallProjectYaml, tempDir, writeFile, type CliResult } from "../helpers/index.js";
 
 const DAY = 86_400_000;
 
-function projectYaml(name: string, port: number): string {
-  return `api_version: 3
-name: ${name}
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-  - {name: site-1, type: client, org: hospital_a, connect_to: 127.0.0.1}
-  - {name: admin@nvidia.com, type: admin, org: nvidia, role: project_admin}
-`;
-}
+const projectYaml = (name: string, port: number): string => smallProjectYaml(name, port, { adminRole: "project_admin" });
 
 /** Asserts a failed `kit verify`: non-zero exit, the error code, the file named, the reason. */
 function assertRefused(r: CliResult, code: string, file: string, reason: RegExp): void {

@@ -109,3 +109,20 @@ test("GaussianPrivacy on FULL weights noises the update, not the weights, and a 
     /budget exhausted/,
   );
 });
+
+test("DP filters draw their noise from node:crypto, never Math.random", async () => {
+  const original = Math.random;
+  let calls = 0;
+  Math.random = () => {
+    calls++;
+    return original();
+  };
+  try {
+    const w = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) / 10);
+    await new GaussianPrivacy(gaussianArgs.parse({ clip_norm: 1, epsilon: 0.5, delta: 1e-5 })).filter(model({ w }), ctx());
+    await new SVTPrivacy(svtArgs.parse({ fraction: 0.1, epsilon: 0.5, noise_var: 0.1, gamma: 1e-5 })).filter(model({ w }), ctx());
+  } finally {
+    Math.random = original;
+  }
+  assert.equal(calls, 0, "Math.random was called");
+});

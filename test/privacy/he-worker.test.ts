@@ -96,8 +96,10 @@ test("HE worker: the site's event loop keeps ticking during a 1M-parameter encry
     t.diagnostic(`1M parameters encrypted in the worker in ${took.toFixed(0)} ms (${out.byteLength} bytes); the site's loop ticked ${ticks} times, longest gap ${maxGap.toFixed(1)} ms`);
     const enc = decode(out) as FLModel;
     assert.equal(unpackLayer(enc.params["w"] as Uint8Array).length, 1_000_000);
-    // In-process, the loop would stall for the whole encryption (~1 s of CPU).
-    assert.ok(maxGap < Math.min(400, took / 3), `longest event-loop gap ${maxGap.toFixed(1)} ms during ${took.toFixed(0)} ms`);
+    // In-process, the loop would stall for the whole encryption: not one tick until it is done.
+    // (How long the loop stalls, with and without the worker, is a figure of `npm run bench -- he`.)
+    assert.ok(currentHeWorker(runner), "the encryption ran on the worker thread");
+    assert.ok(ticks >= 3, `the site's event loop ticked ${ticks} times during ${took.toFixed(0)} ms of encryption`);
   } finally {
     await runner.close();
   }
@@ -156,9 +158,7 @@ test("HE worker: a killed worker rejects its call, queued calls run on a new one
   // A job's encrypt_layers regex that backtracks forever on a layer name: the worker is stuck in
   // one synchronous match until the site ends it.
   const stuck = new FLModel({ params: { [`${"a".repeat(40)}!`]: new Float32Array(4) }, meta: { NUM_STEPS_CURRENT_ROUND: 1 } });
-  const hung = Date.now();
   await assert.rejects(runner.apply("out", { path: "HEModelEncryptor", args: { encrypt_layers: "^(a+)+$" } }, encode(stuck), site, { timeoutMs: 500 }), (err: Error) => code("ERR_PRIVACY_HE_TIMEOUT")(err) && /no answer from the HE worker in 500 ms/.test(err.message));
-  assert.ok(Date.now() - hung < 10_000, "ended promptly");
   const dec = decode(await runner.apply("in", DECRYPTOR, await runner.apply("out", ENCRYPTOR, encode(small()), site), site)) as FLModel;
   assert.ok(maxDiff(dec.params["w"] as Float32Array, small().params["w"] as Float32Array) < 1e-5, "the next call works");
   assert.notEqual(currentHeWorker(runner)?.threadId, second.threadId);
@@ -176,8 +176,8 @@ test("HE worker: ends itself when idle and restarts on the next call", { timeout
   try {
     await runner.apply("out", ENCRYPTOR, encode(small()), site);
     assert.ok(currentHeWorker(runner));
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal(currentHeWorker(runner), undefined, "ended after 100 ms idle");
+    for (let i = 0; i < 200 && currentHeWorker(runner) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(currentHeWorker(runner), undefined, "ended once idle for 100 ms");
     assert.ok(isPackedLayer((decode(await runner.apply("out", ENCRYPTOR, encode(small()), site)) as FLModel).params['he_packed:[["w",5000],["w2",10]]']));
   } finally {
     await runner.close();
@@ -199,10 +199,8 @@ test("HE worker, compiled (dist/): round-trips, and an idle worker does not keep
     const dec = decode(await runner.apply("in", { path: "cohort.HEModelDecryptor", args: {} }, enc, ctx));
     console.log(JSON.stringify({ err: dec.params.w.reduce((m, x, i) => Math.max(m, Math.abs(x - w[i])), 0) }));
   `;
-  const started = Date.now();
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
   assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ""} (a timeout means the worker kept the process alive)\n${r.stderr}`);
   const { err } = JSON.parse(r.stdout.trim()) as { err: number };
   assert.ok(err < 1e-5, `max error ${err}`);
-  assert.ok(Date.now() - started < 60_000);
 });

@@ -8,29 +8,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { provision } from "../../src/provision/index.js";
 import { verifyStartupKit } from "../../src/pki/index.js";
-import { freePort, listDir, openssl, opensslTry, readJson, tempDir, writeFile } from "../helpers/index.js";
+import { freePort, listDir, openssl, opensslTry, readJson, smallProjectYaml, tempDir, writeFile } from "../helpers/index.js";
 
 describe("key_algorithm: rsa-2048", () => {
   test("kits chain to an RSA root in openssl, and signature.json holds RSA-PSS signatures openssl verifies", async () => {
     const dir = tempDir();
     const port = await freePort();
-    const file = writeFile(
-      join(dir, "project.yml"),
-      `api_version: 3
-name: rsa_project
-participants:
-  - {name: localhost, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}
-  - {name: site-1, type: client, org: hospital_a, connect_to: 127.0.0.1}
-  - {name: admin@nvidia.com, type: admin, org: nvidia, role: lead}
-builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args: {config_folder: config}
-  - path: nvflare.lighter.impl.cert.CertBuilder
-    args: {root_valid_days: 30, key_algorithm: rsa-2048}
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-`,
-    );
+    const file = writeFile(join(dir, "project.yml"), smallProjectYaml("rsa_project", port, { keyAlgorithm: "rsa-2048" }));
     const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
     const kits = { localhost: "server.crt", "site-1": "client.crt", "admin@nvidia.com": "client.crt" } as const;
     assert.deepEqual(r.kits.map((k) => k.name).sort(), Object.keys(kits).sort());

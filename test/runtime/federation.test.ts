@@ -135,7 +135,9 @@ describe("federation", () => {
   });
 
   test("max_jobs holds: a second job waits while the first runs; a job child cannot read the site's key", { timeout: 200_000 }, async () => {
-    const thief = job(
+    // The first job's executor tries the site's key, prints the outcome, then holds its task until
+    // the job is aborted: the first job is RUNNING for as long as the test needs (asserted below).
+    const holder = job(
       "key-thief",
       (f) => {
         small(f, 2);
@@ -150,25 +152,34 @@ export class KeyThief {
     const key = join(ctx.runDir, "..", "..", "..", "..", "startup", "client.key");
     let outcome;
     try { readFileSync(key); outcome = "READ"; } catch (e) { outcome = e.code; }
-    throw new Error("key read attempt: " + outcome);
+    console.log("key read attempt: " + outcome);
+    await new Promise((resolve) => setTimeout(resolve, 600_000));
+    throw new Error("held until aborted");
   }
 }
 `,
       },
     );
-    const first = await admin(`submit_job ${thief}`);
+    const first = await admin(`submit_job ${holder}`);
     assert.equal(first.code, 0, first.text);
+    const firstId = String(first.json["job_id"]);
     const second = await admin(`submit_job ${job("waiting", (f) => small(f, 2))}`);
     assert.equal(second.code, 0, second.text);
-    await waitStatus(String(first.json["job_id"]), (s) => s === "RUNNING" || s.startsWith("FINISHED:"));
-    const waiting = await admin(`get_job_meta ${String(second.json["job_id"])}`);
-    const firstNow = await admin(`get_job_meta ${String(first.json["job_id"])}`);
-    if (firstNow.json["status"] === "RUNNING") assert.equal(waiting.json["status"], "SUBMITTED", "max_jobs 1: the second job waits");
-    await waitStatus(String(first.json["job_id"]), (s) => s.startsWith("FINISHED:"));
-    const sitesOut = [...sites.values()].map((p) => p.output).join("\n");
-    assert.match(sitesOut, /key read attempt: ERR_ACCESS_DENIED/);
-    assert.doesNotMatch(sitesOut, /key read attempt: READ/);
-    const done = await waitStatus(String(second.json["job_id"]), (s) => s.startsWith("FINISHED:"), 150_000);
+    const secondId = String(second.json["job_id"]);
+    const outputs = () => [...sites.values()].map((p) => p.output).join("\n");
+    await waitStatus(firstId, (s) => s === "RUNNING" || s.startsWith("FINISHED:"));
+    // Precondition: the first job is running (its tasks are at the sites) before and after the check.
+    for (const p of sites.values()) await p.waitFor(/key read attempt: /, 90_000);
+    assert.equal((await admin(`get_job_meta ${firstId}`)).json["status"], "RUNNING", "precondition: the first job runs");
+    const waiting = await admin(`get_job_meta ${secondId}`);
+    assert.equal((await admin(`get_job_meta ${firstId}`)).json["status"], "RUNNING", "precondition: the first job still runs");
+    assert.equal(waiting.json["status"], "SUBMITTED", "max_jobs 1: the second job waits");
+    assert.match(outputs(), /key read attempt: ERR_ACCESS_DENIED/);
+    assert.doesNotMatch(outputs(), /key read attempt: READ/);
+    const abort = await admin(`abort_job ${firstId}`);
+    assert.equal(abort.code, 0, abort.text);
+    await waitStatus(firstId, (s) => s.startsWith("FINISHED:"));
+    const done = await waitStatus(secondId, (s) => s.startsWith("FINISHED:"), 150_000);
     assert.equal(done["status"], "FINISHED:COMPLETED");
   });
 

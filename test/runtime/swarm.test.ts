@@ -157,15 +157,15 @@ test("clients: an aggregator without enough usable updates fails the round with 
   }
 });
 
-test("server and aggregator: a trainer whose round task fails is reported to the aggregator, which stops waiting for it", { timeout: 30_000 }, async () => {
+test("server and aggregator: a trainer whose round task fails is reported to the aggregator, which stops waiting for it", { timeout: 120_000 }, async () => {
   const sites = ["site-1", "site-2", "site-3"];
   const c = clients(sites, addSiteNumber);
-  const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ peer_timeout: 60 }))]));
+  // peer_timeout far beyond the test's timeout: finishing at all shows the aggregator stopped waiting.
+  const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ peer_timeout: 3600 }))]));
   // The server side, with sendTask wired to the client controllers; site-3 is unreachable. The
   // default min_responses_required (every trainer still in the round) does not count site-3.
   const s = serverCtx(sites, () => undefined);
   const notices: string[] = [];
-  const t0 = Date.now();
   s.ctx.sendTask = async (site, name, payload) => {
     const body = decode(payload) as { notice?: { site: string } };
     if (body.notice) notices.push(`${site} told ${body.notice.site} failed`);
@@ -177,7 +177,6 @@ test("server and aggregator: a trainer whose round task fails is reported to the
     s.ctx.progress = (round, _t, _m, contributors) => rounds.push({ round, sites: contributors });
     // Aggregator always site-1 or site-2 (site-3 cannot aggregate here).
     await new SwarmServerController(swarmServerArgs.parse({ num_rounds: 1, aggr_clients: ["site-1", "site-2"] })).run(s.ctx);
-    assert.ok(Date.now() - t0 < 20_000, `done in ${Date.now() - t0} ms, not after peer_timeout (60 s)`);
     assert.deepEqual(rounds, [{ round: 1, sites: ["site-1", "site-2"] }]);
     assert.equal(notices.length, 1, notices.join("; "));
     assert.match(notices[0] ?? "", /told site-3 failed/);

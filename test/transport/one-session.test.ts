@@ -65,7 +65,6 @@ test("one session per site: a stolen-key login is refused while the site is up; 
   const replaceMs = Date.now() - t1;
   assert.ok(server.lines.slice(mark).some((l) => /no answer to a liveness check/.test(l)), server.lines.slice(mark).join("\n"));
   console.log(`restart after SIGKILL logged in after ${restartMs} ms (process start included); a frozen session was replaced after ${replaceMs} ms`);
-  assert.ok(restartMs < 30_000);
   restarted.signal("SIGCONT");
   restarted.kill();
   await replacement.stop();

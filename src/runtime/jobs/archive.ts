@@ -7,8 +7,17 @@ import { RuntimeErrorCode } from "../errors.js";
 
 /** Largest job archive accepted (a job folder is code and configs; models travel separately). */
 export const MAX_JOB_ARCHIVE_BYTES = 64 * 1024 * 1024;
-const MAX_UNPACKED_BYTES = 512 * 1024 * 1024;
-const MAX_ENTRIES = 10_000;
+/** Largest total of the files a job archive unpacks to. */
+export const MAX_UNPACKED_BYTES = 512 * 1024 * 1024;
+/** Most entries (files and folders) in one job archive. */
+export const MAX_ARCHIVE_ENTRIES = 10_000;
+
+export interface ArchiveLimits {
+  readonly maxArchiveBytes: number;
+  readonly maxUnpackedBytes: number;
+  readonly maxEntries: number;
+}
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxArchiveBytes: MAX_JOB_ARCHIVE_BYTES, maxUnpackedBytes: MAX_UNPACKED_BYTES, maxEntries: MAX_ARCHIVE_ENTRIES };
 
 /** Packs a folder's contents (regular files and folders only) into .tar.gz bytes. */
 export async function packFolder(dir: string): Promise<Uint8Array> {
@@ -30,8 +39,8 @@ export async function packFolder(dir: string): Promise<Uint8Array> {
  * Unpacks job-archive bytes received from a peer into `dest` (created). Refuses, before writing
  * anything outside `dest`: absolute paths, `..`, links, devices, too many entries or bytes.
  */
-export async function unpackArchive(bytes: Uint8Array, dest: string): Promise<void> {
-  if (bytes.byteLength > MAX_JOB_ARCHIVE_BYTES) throw new CohortError(RuntimeErrorCode.BadJob, `job archive of ${bytes.byteLength} bytes exceeds ${MAX_JOB_ARCHIVE_BYTES}`, {});
+export async function unpackArchive(bytes: Uint8Array, dest: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<void> {
+  if (bytes.byteLength > limits.maxArchiveBytes) throw new CohortError(RuntimeErrorCode.BadJob, `job archive of ${bytes.byteLength} bytes exceeds ${limits.maxArchiveBytes}`, {});
   mkdirSync(dest, { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), "cohort-unpack-"));
   const file = join(tmp, "job.tgz");
@@ -54,10 +63,10 @@ export async function unpackArchive(bytes: Uint8Array, dest: string): Promise<vo
             ? `path ${JSON.stringify(path)} escapes the job folder`
             : type !== "File" && type !== "OldFile" && type !== "Directory"
               ? `entry ${JSON.stringify(path)} is a ${type}; only files and folders are allowed`
-              : ++entries > MAX_ENTRIES
-                ? `more than ${MAX_ENTRIES} entries`
-                : (total += size) > MAX_UNPACKED_BYTES
-                  ? `more than ${MAX_UNPACKED_BYTES} bytes unpacked`
+              : ++entries > limits.maxEntries
+                ? `more than ${limits.maxEntries} entries`
+                : (total += size) > limits.maxUnpackedBytes
+                  ? `more than ${limits.maxUnpackedBytes} bytes unpacked`
                   : undefined;
         if (bad) refusal ??= new CohortError(RuntimeErrorCode.BadJob, `job archive refused: ${bad}`, { path });
         return !bad;
