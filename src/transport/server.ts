@@ -456,9 +456,12 @@ export class TransportServer {
     const iat = Math.floor(this.now() / 1000);
     const exp = iat + (this.c.tokenLifetimeS ?? DEFAULT_TOKEN_LIFETIME_S);
     const token = issueToken({ sub: session.identity.name, typ: session.identity.type, sid: session.sid, iat, exp, prj: this.c.project }, this.key);
-    // Keep only the newest previous token: a renewal must not leave old tokens valid forever.
-    for (const [t, e] of session.tokens) if (e < exp) session.tokens.delete(t);
-    if (session.tokens.size > 1) session.tokens.clear();
+    // Keep the newest previous token until it expires (requests in flight at the renewal carry
+    // it); drop older ones, so a renewal never leaves more than two of a session's tokens valid.
+    let previous: [string, number] | undefined;
+    for (const entry of session.tokens) if (previous === undefined || entry[1] > previous[1]) previous = entry;
+    session.tokens.clear();
+    if (previous) session.tokens.set(previous[0], previous[1]);
     session.tokens.set(token, exp);
     return { token, exp };
   }
