@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 export interface Edit {
   /** Repository-relative path of the file to change. */
   readonly file: string;
-  /** Exact text, found exactly once in the file. */
+  /** Text found exactly once in the file, whitespace aside (so formatting does not break it). */
   readonly find: string;
   readonly replace: string;
 }
@@ -61,21 +61,25 @@ export interface PlannedMutant {
   readonly diff: string;
 }
 
-function countOccurrences(text: string, find: string): number {
-  let n = 0;
-  for (let i = text.indexOf(find); i !== -1; i = text.indexOf(find, i + 1)) n++;
-  return n;
+/**
+ * Where an anchor is in a file, whitespace aside (the formatter may wrap or indent the code it
+ * names): every match as [index, length].
+ */
+function anchorMatches(text: string, find: string): [number, number][] {
+  const pattern = [...find.replace(/\s+/g, "")].map((c) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("\\s*");
+  const out: [number, number][] = [];
+  for (const m of text.matchAll(new RegExp(pattern, "g"))) out.push([m.index ?? 0, m[0].length]);
+  return out;
 }
 
 /** A short diff of one edit: the file, the line, the original lines and the mutated lines. */
-function editDiff(file: string, text: string, e: Edit): string {
-  const at = text.indexOf(e.find);
+function editDiff(file: string, text: string, e: Edit, at: number, length: number): string {
   const lineNo = text.slice(0, at).split("\n").length;
   const start = text.lastIndexOf("\n", at) + 1;
-  const endAt = text.indexOf("\n", at + e.find.length);
+  const endAt = text.indexOf("\n", at + length);
   const end = endAt === -1 ? text.length : endAt;
   const before = text.slice(start, end);
-  const after = text.slice(start, at) + e.replace + text.slice(at + e.find.length, end);
+  const after = text.slice(start, at) + e.replace + text.slice(at + length, end);
   const lines = (prefix: string, s: string): string[] => (s.length === 0 ? [] : s.split("\n").map((l) => `${prefix} ${l.trim()}`));
   return [`@@ ${file}:${lineNo}`, ...lines("-", before), ...lines("+", after)].join("\n");
 }
@@ -97,17 +101,19 @@ export function planMutant(root: string, m: Mutant): PlannedMutant {
     }
     const text = texts.get(e.file) ?? readFileSync(path, "utf8");
     if (!originals.has(e.file)) originals.set(e.file, text);
-    const n = countOccurrences(text, e.find);
-    if (n !== 1) {
-      problems.push(`${e.file}: anchor ${JSON.stringify(e.find)} found ${n} times (must be exactly once)`);
+    const found = anchorMatches(text, e.find);
+    const [match] = found;
+    if (found.length !== 1 || match === undefined) {
+      problems.push(`${e.file}: anchor ${JSON.stringify(e.find)} found ${found.length} times, whitespace aside (must be exactly once)`);
       continue;
     }
     if (e.find === e.replace) {
       problems.push(`${e.file}: replacement equals the anchor (no-op)`);
       continue;
     }
-    diffs.push(editDiff(e.file, text, e));
-    texts.set(e.file, text.replace(e.find, () => e.replace));
+    const [at, length] = match;
+    diffs.push(editDiff(e.file, text, e, at, length));
+    texts.set(e.file, text.slice(0, at) + e.replace + text.slice(at + length));
   }
   if (problems.length > 0) throw new Error(`mutant ${m.name} does not apply:\n  ${problems.join("\n  ")}`);
   return { files: [...texts].map(([file, mutated]) => ({ file, original: originals.get(file) ?? "", mutated })), diff: diffs.join("\n") };
@@ -135,7 +141,11 @@ export function checkArea(root: string, area: MutationArea): string[] {
  * node_modules (and dist/, when built) linked from `root`: tests resolve REPO_ROOT to the copy.
  */
 export function copyTree(root: string): string {
-  const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (listed.status !== 0) throw new Error(`git ls-files failed in ${root}: ${listed.stderr}`);
   const copy = mkdtempSync(join(tmpdir(), "cohort-mutate-"));
   for (const file of listed.stdout.split("\0")) {

@@ -60,7 +60,9 @@ if (flag("--check")) {
   process.exit(0);
 }
 
-const only = option("--only")?.split(",").filter((s) => s !== "");
+const only = option("--only")
+  ?.split(",")
+  .filter((s) => s !== "");
 const unknown = (only ?? []).filter((n) => !area.mutants.some((m) => m.name === n));
 if (unknown.length > 0) {
   console.error(`mutate ${areaName}: no mutant named ${unknown.join(", ")} (see --list)`);
@@ -105,7 +107,9 @@ try {
     results.push(r);
     const label = r.outcome === "killed" ? "killed  " : r.outcome === "timeout" ? "timeout " : "SURVIVED";
     const by = r.by ? ` by ${r.by}${r.failed && r.failed.length > 0 ? `: ${r.failed.slice(0, 3).join("; ")}` : ""}` : "";
-    console.log(`[${String(i + 1).padStart(2)}/${mutants.length}] ${label} ${m.name} (${r.seconds.toFixed(1)} s)${by}${r.flaky ? ` [failed once, passed again: ${r.flaky.join(", ")}]` : ""}`);
+    console.log(
+      `[${String(i + 1).padStart(2)}/${mutants.length}] ${label} ${m.name} (${r.seconds.toFixed(1)} s)${by}${r.flaky ? ` [failed once, passed again: ${r.flaky.join(", ")}]` : ""}`,
+    );
   }
 } catch (err) {
   if ((err as Error).message !== "baseline") throw err;
