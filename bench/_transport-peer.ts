@@ -36,7 +36,16 @@ async function raw(): Promise<void> {
     s.on("error", reject);
   });
   const cpu = process.cpuUsage(cpu0);
-  send({ result: { kind: "raw", bytes: got, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: maxRss, baselineRssBytes: baseline } });
+  send({
+    result: {
+      kind: "raw",
+      bytes: got,
+      seconds: (performance.now() - t0) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      maxRssBytes: maxRss,
+      baselineRssBytes: baseline,
+    },
+  });
 }
 
 async function transport(): Promise<void> {
@@ -74,7 +83,12 @@ async function transport(): Promise<void> {
   const rss = maxRss;
   const body = randomBytes(1024);
   for (let i = 0; i < (args.messages ?? 0); i++) await client.send("m", body);
-  const conn = await driverFor(scheme).dial({ host: "127.0.0.1", port: args.plainPort ?? 0, security: "mtls", tls: { rootCaPem: args.ca, certPem: args.cert, keyPem: args.key } });
+  const conn = await driverFor(scheme).dial({
+    host: "127.0.0.1",
+    port: args.plainPort ?? 0,
+    security: "mtls",
+    tls: { rootCaPem: args.ca, certPem: args.cert, keyPem: args.key },
+  });
   for (let i = 0; i < (args.messages ?? 0); i++) {
     await conn.send(encodeEnvelope({ k: "msg", id: randomBytes(16).toString("hex"), t: "m", n: "site-1", ts: Date.now(), sq: i + 1 }, [body]));
   }

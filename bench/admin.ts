@@ -38,7 +38,10 @@ export default async function bench(args: string[]): Promise<void> {
   const runs = Number(args[args.indexOf("--runs") + 1] ?? 7) || 7;
   const dir = mkdtempSync(join(tmpdir(), "cohort-bench-admin-"));
   const port = await freePort();
-  writeFileSync(join(dir, "project.yml"), `api_version: 3\nname: bench_admin\nparticipants:\n  - {name: localhost, type: server, org: o, fed_learn_port: ${port}, host_names: [127.0.0.1]}\n  - {name: admin@o.org, type: admin, org: o, role: project_admin, connect_to: 127.0.0.1}\n`);
+  writeFileSync(
+    join(dir, "project.yml"),
+    `api_version: 3\nname: bench_admin\nparticipants:\n  - {name: localhost, type: server, org: o, fed_learn_port: ${port}, host_names: [127.0.0.1]}\n  - {name: admin@o.org, type: admin, org: o, role: project_admin, connect_to: 127.0.0.1}\n`,
+  );
   const r = await provision({ projectFile: join(dir, "project.yml"), workspace: join(dir, "ws") });
   const server = spawn(process.execPath, [cli, "start", join(r.prodDir, "localhost"), "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
   try {
@@ -59,7 +62,9 @@ export default async function bench(args: string[]): Promise<void> {
     console.log(`admin command from process start to answer (compiled CLI, mtls, 127.0.0.1), median of ${runs}`);
     console.log(`${"measure".padEnd(48)}${"seconds".padEnd(10)}reference`);
     console.log(`${"node -e '' (baseline: process start)".padEnd(48)}${b.toFixed(3).padEnd(10)}-`);
-    console.log(`${'cohort admin -c "check_status server"'.padEnd(48)}${a.toFixed(3).padEnd(10)}goal ≤ ${GOAL_SECONDS} s: ${a <= GOAL_SECONDS ? "met" : "NOT met"}; FLARE ${FLARE_SECONDS} s (${(FLARE_SECONDS / a).toFixed(1)}× faster)`);
+    console.log(
+      `${'cohort admin -c "check_status server"'.padEnd(48)}${a.toFixed(3).padEnd(10)}goal ≤ ${GOAL_SECONDS} s: ${a <= GOAL_SECONDS ? "met" : "NOT met"}; FLARE ${FLARE_SECONDS} s (${(FLARE_SECONDS / a).toFixed(1)}× faster)`,
+    );
     console.log(`runs: ${admin.map((x) => x.toFixed(3)).join(", ")} s`);
   } finally {
     server.kill("SIGTERM");

@@ -56,9 +56,22 @@ export default async function bench(args: string[]): Promise<void> {
   const sites = Math.round(option(args, "--sites", 8));
   const runs = Math.round(option(args, "--runs", 3));
   const ci = args.indexOf("--coeff");
-  const coeff = ci >= 0 ? String(args[ci + 1]).split(",").map(Number) : [60, 40, 40];
+  const coeff =
+    ci >= 0
+      ? String(args[ci + 1])
+          .split(",")
+          .map(Number)
+      : [60, 40, 40];
   const keys = await CkksContext.generate({ coeffModBitSizes: coeff, scaleBits: 40 });
-  const fctx = (site: string): FilterContext => ({ site, jobId: "bench", taskName: "train", direction: "out", charge: async () => undefined, log: () => undefined, ckks: keys.client });
+  const fctx = (site: string): FilterContext => ({
+    site,
+    jobId: "bench",
+    taskName: "train",
+    direction: "out",
+    charge: async () => undefined,
+    log: () => undefined,
+    ckks: keys.client,
+  });
   // Weights of a trained layer: small values around 0; each site has its own, and its sample count.
   const layers = Array.from({ length: Math.min(sites, 2) }, (_, s) => Float32Array.from({ length: n }, (_, i) => 0.05 * Math.sin(i * 0.37 + s)));
   const steps = (s: number): number => 1000 + 100 * s;
@@ -70,7 +83,12 @@ export default async function bench(args: string[]): Promise<void> {
   const encrypted: FLModel[] = [];
   let encrypt = { seconds: Infinity, cpu: Infinity };
   for (let s = 0; s < Math.min(sites, 2); s++) {
-    const r = await best(runs, () => encryptor.filter(new FLModel({ params: { w: layers[s] as Float32Array }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: steps(s) } }), fctx(`site-${s + 1}`)));
+    const r = await best(runs, () =>
+      encryptor.filter(
+        new FLModel({ params: { w: layers[s] as Float32Array }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: steps(s) } }),
+        fctx(`site-${s + 1}`),
+      ),
+    );
     if (r.seconds < encrypt.seconds) encrypt = r;
     encrypted.push(r.value);
   }
@@ -128,10 +146,17 @@ export default async function bench(args: string[]): Promise<void> {
   const downBytes = (aggregate.value.params["w"] as Uint8Array).byteLength;
   const us = (seconds: number, per = n): string => ((seconds * 1e6) / per).toFixed(3);
   const widths = [52, 10, 12, 14, 12];
-  console.log(`he bench: CKKS N=8192, coeff_mod_bit_sizes [${coeff.join(", ")}], scale 2^40; ${n.toLocaleString("en-US")} float32 parameters, ${sites} sites; best of ${runs} runs, one thread`);
+  console.log(
+    `he bench: CKKS N=8192, coeff_mod_bit_sizes [${coeff.join(", ")}], scale 2^40; ${n.toLocaleString("en-US")} float32 parameters, ${sites} sites; best of ${runs} runs, one thread`,
+  );
   console.log(row(["operation", "ms", "µs/param", "CPU µs/param", "vs copy"], widths));
   const line = (name: string, t: { seconds: number; cpu: number }, times = 1): void =>
-    console.log(row([name, ((t.seconds * 1000) / times).toFixed(1), us(t.seconds / times), us(t.cpu / times), `${(t.seconds / times / copy.seconds).toFixed(0)}×`], widths));
+    console.log(
+      row(
+        [name, ((t.seconds * 1000) / times).toFixed(1), us(t.seconds / times), us(t.cpu / times), `${(t.seconds / times / copy.seconds).toFixed(0)}×`],
+        widths,
+      ),
+    );
   line("float32 copy (baseline)", copy);
   line("encrypt (HEModelEncryptor, one site)", encrypt);
   line(`aggregate ${sites} updates (HEAggregator)`, aggregate);
@@ -141,16 +166,23 @@ export default async function bench(args: string[]): Promise<void> {
   line("decrypt on the site's HE worker (+ copy, decode)", wDecrypt);
   console.log("");
   console.log(row(["size", "bytes", "B/param", "× float32"], widths));
-  const size = (name: string, bytes: number): void => console.log(row([name, bytes.toLocaleString("en-US"), (bytes / n).toFixed(2), `${(bytes / (4 * n)).toFixed(2)}×`], widths));
+  const size = (name: string, bytes: number): void =>
+    console.log(row([name, bytes.toLocaleString("en-US"), (bytes / n).toFixed(2), `${(bytes / (4 * n)).toFixed(2)}×`], widths));
   size("float32 (raw)", 4 * n);
   size("site → server (seeded symmetric, raw)", upBytes);
   size("server → site (sum: full ciphertext, zstd)", downBytes);
   console.log("");
   const encUs = (encrypt.seconds * 1e6) / n;
   const ratio = upBytes / (4 * n);
-  console.log(`goal encrypt ≤ 2 µs/param on one core: ${encUs.toFixed(3)} µs/param wall, ${((encrypt.cpu * 1e6) / n).toFixed(3)} CPU — ${encUs <= 2 ? "met" : `missed by ${(encUs - 2).toFixed(3)} µs (${((encUs / 2 - 1) * 100).toFixed(0)} %)`}`);
-  console.log(`goal ciphertext ≤ 16× float32 (FLARE ≈ 24×): site → server ${ratio.toFixed(2)}× — ${ratio <= 16 ? "met" : `missed by ${(ratio - 16).toFixed(2)}×`}; server → site ${(downBytes / (4 * n)).toFixed(2)}×`);
-  console.log(`site event loop, longest stall: encrypt in-process ${inProcess.ms.toFixed(0)} ms; on the HE worker: encrypt ${wEncrypt.value.ms.toFixed(1)} ms, decrypt ${wDecrypt.value.ms.toFixed(1)} ms (CPU columns of worker rows count both threads)`);
+  console.log(
+    `goal encrypt ≤ 2 µs/param on one core: ${encUs.toFixed(3)} µs/param wall, ${((encrypt.cpu * 1e6) / n).toFixed(3)} CPU — ${encUs <= 2 ? "met" : `missed by ${(encUs - 2).toFixed(3)} µs (${((encUs / 2 - 1) * 100).toFixed(0)} %)`}`,
+  );
+  console.log(
+    `goal ciphertext ≤ 16× float32 (FLARE ≈ 24×): site → server ${ratio.toFixed(2)}× — ${ratio <= 16 ? "met" : `missed by ${(ratio - 16).toFixed(2)}×`}; server → site ${(downBytes / (4 * n)).toFixed(2)}×`,
+  );
+  console.log(
+    `site event loop, longest stall: encrypt in-process ${inProcess.ms.toFixed(0)} ms; on the HE worker: encrypt ${wEncrypt.value.ms.toFixed(1)} ms, decrypt ${wDecrypt.value.ms.toFixed(1)} ms (CPU columns of worker rows count both threads)`,
+  );
   console.log(`HE worker start (thread, node-seal, context; first call on 4,096 values): ${(workerStart.seconds * 1000).toFixed(0)} ms`);
   console.log(`decrypted mean vs plaintext weighted mean: max abs error ${maxErr.toExponential(2)} over ${num.toLocaleString("en-US")} sampled parameters`);
   if (sink < 0) console.log(sink);

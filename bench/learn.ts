@@ -87,7 +87,9 @@ async function trainingThroughput(epochs: number): Promise<void> {
   const { dir, bundled } = findFashionMnist();
   const train = loadIdxDataset(dir, "train");
   const test = loadIdxDataset(dir, "test");
-  console.log(`\nlocal training on Fashion-MNIST from ${dir}${bundled ? " (bundled subset)" : ""}: ${train.count} train / ${test.count} test, ${epochs} epoch(s), 1 thread`);
+  console.log(
+    `\nlocal training on Fashion-MNIST from ${dir}${bundled ? " (bundled subset)" : ""}: ${train.count} train / ${test.count} test, ${epochs} epoch(s), 1 thread`,
+  );
   const indices = new Uint32Array(train.count).map((_, i) => i);
   console.log(["model".padEnd(12), "settings".padEnd(28), "seconds".padStart(8), "samples/s".padStart(10), "test acc".padStart(9)].join("  "));
   for (const spec of [{ kind: "softmax" }, { kind: "mlp", hidden: 64 }] as ModelSpec[]) {
@@ -98,7 +100,15 @@ async function trainingThroughput(epochs: number): Promise<void> {
     const { accuracy } = evaluate(spec, params, test);
     const name = spec.kind === "mlp" ? `mlp(${spec.hidden})` : spec.kind;
     const desc = `lr ${settings.learningRate} batch ${settings.batchSize} mom ${settings.momentum ?? 0}`;
-    console.log([name.padEnd(12), desc.padEnd(28), seconds.toFixed(2).padStart(8), ((train.count * epochs) / seconds).toFixed(0).padStart(10), accuracy.toFixed(4).padStart(9)].join("  "));
+    console.log(
+      [
+        name.padEnd(12),
+        desc.padEnd(28),
+        seconds.toFixed(2).padStart(8),
+        ((train.count * epochs) / seconds).toFixed(0).padStart(10),
+        accuracy.toFixed(4).padStart(9),
+      ].join("  "),
+    );
   }
 }
 
@@ -118,14 +128,28 @@ export default async function bench(args: string[]): Promise<void> {
 
   console.log(`aggregation: ${sites} sites × ${mb} MB float32 updates, K = 2, float32 accumulator (GB = 10^9 bytes)`);
   console.log(["operation".padEnd(46), "GB/s".padStart(6), "vs memcpy".padStart(10), "peak RSS".padStart(9), "÷ update".padStart(9)].join("  "));
-  console.log(["TypedArray.prototype.set (memcpy, best of 5)".padEnd(46), copyGBs.toFixed(2).padStart(6), "100 %".padStart(10), "".padStart(9), "".padStart(9)].join("  "));
+  console.log(
+    ["TypedArray.prototype.set (memcpy, best of 5)".padEnd(46), copyGBs.toFixed(2).padStart(6), "100 %".padStart(10), "".padStart(9), "".padStart(9)].join(
+      "  ",
+    ),
+  );
   const line = (name: string, run: AggRun): void => {
     const gbs = total / 1000 / run.seconds;
-    console.log([name.padEnd(46), gbs.toFixed(2).padStart(6), `${((gbs / copyGBs) * 100).toFixed(0)} %`.padStart(10), `${(run.peakRss / MB).toFixed(0)} MB`.padStart(9), `${(run.peakRss / bytes).toFixed(2)}×`.padStart(9)].join("  "));
+    console.log(
+      [
+        name.padEnd(46),
+        gbs.toFixed(2).padStart(6),
+        `${((gbs / copyGBs) * 100).toFixed(0)} %`.padStart(10),
+        `${(run.peakRss / MB).toFixed(0)} MB`.padStart(9),
+        `${(run.peakRss / bytes).toFixed(2)}×`.padStart(9),
+      ].join("  "),
+    );
   };
   line("submit: validate (finite) + fold", noBound);
   line("submit: validate (finite + update norm) + fold", withBound);
-  console.log(`(peak RSS is the whole process's; it was ${(baseline / MB).toFixed(0)} MB = ${(baseline / bytes).toFixed(2)}× an update before aggregating. The second row also holds the global model for the update norm.)`);
+  console.log(
+    `(peak RSS is the whole process's; it was ${(baseline / MB).toFixed(0)} MB = ${(baseline / bytes).toFixed(2)}× an update before aggregating. The second row also holds the global model for the update norm.)`,
+  );
 
   if (!args.includes("--skip-training")) await trainingThroughput(epochs);
 }

@@ -63,7 +63,11 @@ async function receive(kind: string, material: Material, total: number): Promise
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage.rss())), 50);
   const finish = (): void => {
     clearInterval(sampler);
-    const result: ReceiverResult = { bytes: received, seconds: (performance.now() - first) / 1000, maxRssMiB: Math.max(maxRss, process.memoryUsage.rss()) / MiB };
+    const result: ReceiverResult = {
+      bytes: received,
+      seconds: (performance.now() - first) / 1000,
+      maxRssMiB: Math.max(maxRss, process.memoryUsage.rss()) / MiB,
+    };
     process.send?.({ result }, () => process.exit(0));
   };
   const count = (n: number): void => {
@@ -72,9 +76,19 @@ async function receive(kind: string, material: Material, total: number): Promise
     if (received >= total) finish();
   };
   if (kind === "raw") {
-    const server = createTlsServer({ key: material.server.keyPem, cert: material.server.certPem, ca: material.server.rootCaPem, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, (socket) => {
-      socket.on("data", (chunk: Buffer) => count(chunk.length));
-    });
+    const server = createTlsServer(
+      {
+        key: material.server.keyPem,
+        cert: material.server.certPem,
+        ca: material.server.rootCaPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: "TLSv1.2",
+      },
+      (socket) => {
+        socket.on("data", (chunk: Buffer) => count(chunk.length));
+      },
+    );
     server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.address() as { port: number }).port }));
     return;
   }
@@ -90,7 +104,14 @@ async function receive(kind: string, material: Material, total: number): Promise
 }
 
 async function sendRaw(port: number, material: Material, frame: Buffer, frames: number): Promise<void> {
-  const socket = tlsConnect({ host: "127.0.0.1", port, ca: material.client.rootCaPem, cert: material.client.certPem, key: material.client.keyPem, checkServerIdentity: () => undefined });
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port,
+    ca: material.client.rootCaPem,
+    cert: material.client.certPem,
+    key: material.client.keyPem,
+    checkServerIdentity: () => undefined,
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once("secureConnect", resolve);
     socket.once("error", reject);
@@ -102,7 +123,14 @@ async function sendRaw(port: number, material: Material, frame: Buffer, frames: 
 
 /** Sends `frames` frames keeping up to `window` sends in flight (each with its own buffer). */
 async function sendDriver(kind: Scheme, port: number, material: Material, frame: Buffer, frames: number, window: number): Promise<void> {
-  const connection = await driverFor(kind).dial({ host: "127.0.0.1", port, security: "mtls", tls: material.client, expectedServerIdentity: "localhost", limits: { maxFrameBytes: 64 * MiB } });
+  const connection = await driverFor(kind).dial({
+    host: "127.0.0.1",
+    port,
+    security: "mtls",
+    tls: material.client,
+    expectedServerIdentity: "localhost",
+    limits: { maxFrameBytes: 64 * MiB },
+  });
   let next = 0;
   const lane = async (buffer: Buffer): Promise<void> => {
     while (next < frames) {

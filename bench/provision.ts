@@ -63,20 +63,34 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 export default async function bench(args: string[]): Promise<void> {
   const runs = Number(args[args.indexOf("--runs") + 1] ?? 3) || 3;
-  console.log(`provision: 1 server + 100 clients + 5 admins (106 kits: keys, certs, configs, signatures, tgz); ${availableParallelism()} cores, UV_THREADPOOL_SIZE=${process.env["UV_THREADPOOL_SIZE"] ?? "4 (default)"}, median of ${runs} runs`);
+  console.log(
+    `provision: 1 server + 100 clients + 5 admins (106 kits: keys, certs, configs, signatures, tgz); ${availableParallelism()} cores, UV_THREADPOOL_SIZE=${process.env["UV_THREADPOOL_SIZE"] ?? "4 (default)"}, median of ${runs} runs`,
+  );
   await timeProvision("ec-p256", 1); // warm-up (module loading, JIT)
   const fsBaseline = writeFilesBaseline(106 * 14);
   const ec = await timeProvision("ec-p256", runs);
   const rsa = await timeProvision("rsa-2048", runs);
   const rows: [string, string, string, string][] = [
-    ["ECDSA P-256 (default)", `${median(ec).toFixed(2)} s`, `goal ≤ ${GOAL_SECONDS} s: ${median(ec) <= GOAL_SECONDS ? "met" : "NOT met"}`, `${(FLARE_RSA_SECONDS / median(ec)).toFixed(1)}× faster than FLARE`],
-    ["RSA-2048 (parallel keygen)", `${median(rsa).toFixed(2)} s`, `FLARE (RSA-2048): ${FLARE_RSA_SECONDS} s`, `${(FLARE_RSA_SECONDS / median(rsa)).toFixed(2)}× FLARE's speed`],
+    [
+      "ECDSA P-256 (default)",
+      `${median(ec).toFixed(2)} s`,
+      `goal ≤ ${GOAL_SECONDS} s: ${median(ec) <= GOAL_SECONDS ? "met" : "NOT met"}`,
+      `${(FLARE_RSA_SECONDS / median(ec)).toFixed(1)}× faster than FLARE`,
+    ],
+    [
+      "RSA-2048 (parallel keygen)",
+      `${median(rsa).toFixed(2)} s`,
+      `FLARE (RSA-2048): ${FLARE_RSA_SECONDS} s`,
+      `${(FLARE_RSA_SECONDS / median(rsa)).toFixed(2)}× FLARE's speed`,
+    ],
   ];
   const w = [28, 10, 30, 30];
   const fmt = (r: readonly string[]): string => r.map((c, i) => c.padEnd(w[i] ?? 0)).join("  ");
   console.log(fmt(["keys", "median", "reference", "ratio"]));
   console.log(fmt(w.map((n) => "-".repeat(n))));
   for (const r of rows) console.log(fmt(r));
-  console.log(`baseline: writing ${106 * 14} small files plainly takes ${fsBaseline.toFixed(2)} s on this file system now (a kit run writes about as many, plus 106 .tgz)`);
+  console.log(
+    `baseline: writing ${106 * 14} small files plainly takes ${fsBaseline.toFixed(2)} s on this file system now (a kit run writes about as many, plus 106 .tgz)`,
+  );
   console.log(`runs: ec-p256 ${ec.map((t) => t.toFixed(2)).join(", ")} s; rsa-2048 ${rsa.map((t) => t.toFixed(2)).join(", ")} s`);
 }

@@ -57,13 +57,26 @@ function noOpJob(dir: string, sites: number, rounds: number): string {
 
 function aggregation(): void {
   console.log("\n(a) aggregation: bench/learn.ts --sites 10 --mb 100 --skip-training (own process)");
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench", "run.ts"), "learn", "--sites", "10", "--mb", "100", "--skip-training"], { cwd: ROOT, encoding: "utf8", maxBuffer: 16 * MiB });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench", "run.ts"), "learn", "--sites", "10", "--mb", "100", "--skip-training"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 16 * MiB,
+  });
   if (r.status !== 0) throw new Error(`bench learn failed: ${r.stderr}`);
   const lines = r.stdout.split("\n");
-  const cells = (prefix: string): string[] => (lines.find((l) => l.startsWith(prefix)) ?? "").slice(prefix.length).trim().split(/\s{2,}/);
+  const cells = (prefix: string): string[] =>
+    (lines.find((l) => l.startsWith(prefix)) ?? "")
+      .slice(prefix.length)
+      .trim()
+      .split(/\s{2,}/);
   const [copyGBs = "?"] = cells("TypedArray.prototype.set (memcpy, best of 5)");
   const [gbs = "?", pct = "?", rss = "?", perUpdate = "?"] = cells("submit: validate (finite) + fold");
-  row("aggregation, 10 × 100 MB float32 (validate + fold)", `${gbs} GB/s`, `memcpy here ${copyGBs} GB/s; goal ≥ 35 %, stretch 50 %; plain JS ~18 %`, `${pct.replace(" ", "")} of memcpy`);
+  row(
+    "aggregation, 10 × 100 MB float32 (validate + fold)",
+    `${gbs} GB/s`,
+    `memcpy here ${copyGBs} GB/s; goal ≥ 35 %, stretch 50 %; plain JS ~18 %`,
+    `${pct.replace(" ", "")} of memcpy`,
+  );
   row("server peak RSS folding 10 × 100 MB", rss, "goal ≤ 4× one update", `${perUpdate} one update`);
 }
 
@@ -77,7 +90,12 @@ async function simulator(work: string): Promise<void> {
     const r = await runSimulation({ jobDir: job, sites: Array.from({ length: sites }, (_, i) => `site-${i + 1}`), workspace: join(work, `sim-ws-${sites}`) });
     const s = (performance.now() - t) / 1000;
     if (r.status !== "FINISHED:COMPLETED") throw new Error(`simulation with ${sites} sites: ${r.status} ${r.reason ?? ""}`);
-    row(`simulator, ${sites} sites, 1M params, 5 rounds`, `${s.toFixed(2)} s`, sites === 8 ? "FLARE's simulator here: 26.4 s" : "no reference", sites === 8 ? `${(26.4 / s).toFixed(1)}× faster` : "");
+    row(
+      `simulator, ${sites} sites, 1M params, 5 rounds`,
+      `${s.toFixed(2)} s`,
+      sites === 8 ? "FLARE's simulator here: 26.4 s" : "no reference",
+      sites === 8 ? `${(26.4 / s).toFixed(1)}× faster` : "",
+    );
   }
   console.log(`  (this process's peak RSS after both: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB)`);
 }
@@ -90,7 +108,14 @@ function compiledCli(): string[] {
   const esbuild = require("esbuild") as { buildSync(o: Record<string, unknown>): unknown };
   // <cache>/dist/cli/main.js: the job child's read grants are computed from this layout (job-process.ts).
   const out = join(ROOT, "node_modules", ".cache", "cohort-bench", "dist", "cli");
-  const common = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "error", banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+  const common = {
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "error",
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  };
   esbuild.buildSync({ ...common, entryPoints: [join(ROOT, "src", "cli", "main.ts")], outfile: join(out, "main.js"), packages: "external" });
   // Self-contained: the sandboxed child may read only its own code folder.
   esbuild.buildSync({ ...common, entryPoints: [join(ROOT, "src", "runtime", "sandbox", "job-child.ts")], outfile: join(out, "job-child.js") });
@@ -157,12 +182,29 @@ async function rawTlsRound(p: PreparedPoc, sites: number, rounds: number): Promi
   const read = (kit: string, f: string): string => readFileSync(join(kit, "startup", f), "utf8");
   const server = p.kits["server"] ?? "";
   const site = p.kits["site-1"] ?? "";
-  const tls = createTlsServer({ cert: read(server, "server.crt"), key: read(server, "server.key"), ca: read(server, "rootCA.pem"), requestCert: true, rejectUnauthorized: true });
+  const tls = createTlsServer({
+    cert: read(server, "server.crt"),
+    key: read(server, "server.key"),
+    ca: read(server, "rootCA.pem"),
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
   const sockets: TLSSocket[] = [];
   const connected = new Promise<void>((res) => tls.on("secureConnection", (s) => sockets.push(s) === sites && res()));
   await new Promise<void>((res) => tls.listen(0, "127.0.0.1", res));
   const port = (tls.address() as { port: number }).port;
-  const peer = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench", "run.ts"), "runtime", "--echo-peer", JSON.stringify({ port, sites, cert: read(site, "client.crt"), key: read(site, "client.key"), ca: read(site, "rootCA.pem") })], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  const peer = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "bench", "run.ts"),
+      "runtime",
+      "--echo-peer",
+      JSON.stringify({ port, sites, cert: read(site, "client.crt"), key: read(site, "client.key"), ca: read(site, "rootCA.pem") }),
+    ],
+    { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] },
+  );
   try {
     await connected;
     const payload = Buffer.alloc(MODEL_BYTES, 7);
@@ -246,7 +288,12 @@ async function poc(work: string, rounds: number): Promise<void> {
   const p = await preparePoc({ workspace: ws, sites });
   try {
     const started = await startPoc({ workspace: ws, cli, timeoutMs: 120_000 });
-    row(`POC start until ${sites} sites connected`, `${started.seconds.toFixed(2)} s`, "goal ≤ 3 s; FLARE here: 17.3 s", `${(17.3 / started.seconds).toFixed(1)}× faster than FLARE`);
+    row(
+      `POC start until ${sites} sites connected`,
+      `${started.seconds.toFixed(2)} s`,
+      "goal ≤ 3 s; FLARE here: 17.3 s",
+      `${(17.3 / started.seconds).toFixed(1)}× faster than FLARE`,
+    );
 
     const raw = await rawTlsRound(p, sites, 5);
     const groups = JSON.parse(readFileSync(join(ws, "pids.json"), "utf8")) as { processes: { pid: number }[] };
@@ -269,13 +316,20 @@ async function poc(work: string, rounds: number): Promise<void> {
     if (status !== "FINISHED:COMPLETED") throw new Error(`POC FedAvg job ${jobId}: ${status || "no answer"}`);
     // "round r/N aggregated" lines of this job, with the server's timestamps.
     const log = readFileSync(join(p.kits["server"] ?? "", "log.txt"), "utf8");
-    const at = [...log.matchAll(new RegExp(`^(\\S+) \\[\\S+\\] job ${jobId.slice(0, 8)} info: round (\\d+)/\\d+ aggregated`, "gm"))].map((m) => Date.parse(m[1] ?? ""));
+    const at = [...log.matchAll(new RegExp(`^(\\S+) \\[\\S+\\] job ${jobId.slice(0, 8)} info: round (\\d+)/\\d+ aggregated`, "gm"))].map((m) =>
+      Date.parse(m[1] ?? ""),
+    );
     const intervals = at.slice(1).map((t, i) => (t - (at[i] ?? t)) / 1000);
     // Job start: submitted → running at every site (each site's job process started in its sandbox and ready).
     const stamp = (re: RegExp): number => Date.parse(re.exec(log)?.[1] ?? "");
     const submitted = stamp(new RegExp(`^(\\S+) \\[\\S+\\] job ${jobId} \\(\\S+\\) submitted`, "m"));
     const running = stamp(new RegExp(`^(\\S+) \\[\\S+\\] job ${jobId} \\(\\S+\\) running on`, "m"));
-    row(`job start, ${sites} sites: submitted → running everywhere`, `${((running - submitted) / 1000).toFixed(2)} s`, "job processes confined with bubblewrap where installed", "");
+    row(
+      `job start, ${sites} sites: submitted → running everywhere`,
+      `${((running - submitted) / 1000).toFixed(2)} s`,
+      "job processes confined with bubblewrap where installed",
+      "",
+    );
     const round = median(intervals);
     const rawRound = median(raw);
     row(
@@ -284,7 +338,12 @@ async function poc(work: string, rounds: number): Promise<void> {
       `raw TLS same bytes ${rawRound.toFixed(3)} s; goal ≤ 0.4 s; FLARE here 2.5 s (1.5 s active)`,
       `${(round / rawRound).toFixed(1)}× raw TLS; ${(2.5 / round).toFixed(1)}× faster than FLARE`,
     );
-    row("peak RSS, whole process tree during the job", `${(tree.sampled / MiB).toFixed(0)} MiB sampled (Σ per-process peaks ${(tree.sumOfPeaks / MiB).toFixed(0)} MiB)`, "goal ≤ 1.2 GiB; FLARE here 2.4 GiB", `${((tree.sampled / (2.4 * 1024 * MiB)) * 100).toFixed(0)} % of FLARE`);
+    row(
+      "peak RSS, whole process tree during the job",
+      `${(tree.sampled / MiB).toFixed(0)} MiB sampled (Σ per-process peaks ${(tree.sumOfPeaks / MiB).toFixed(0)} MiB)`,
+      "goal ≤ 1.2 GiB; FLARE here 2.4 GiB",
+      `${((tree.sampled / (2.4 * 1024 * MiB)) * 100).toFixed(0)} % of FLARE`,
+    );
   } finally {
     await cleanPoc({ workspace: ws, graceMs: 10_000 });
   }
@@ -306,5 +365,6 @@ export default async function bench(args: string[]): Promise<void> {
   }
   console.log("\n| measure | Cohort | reference | ratio |\n|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
-  if (existsSync(join(ROOT, "node_modules", ".cache", "cohort-bench"))) rmSync(join(ROOT, "node_modules", ".cache", "cohort-bench"), { recursive: true, force: true });
+  if (existsSync(join(ROOT, "node_modules", ".cache", "cohort-bench")))
+    rmSync(join(ROOT, "node_modules", ".cache", "cohort-bench"), { recursive: true, force: true });
 }

@@ -51,7 +51,10 @@ interface PeerResult {
 }
 
 function runPeer(args: Record<string, unknown>): { result: Promise<PeerResult>; ready: Promise<void> } {
-  const child = fork(PEER, [JSON.stringify(args)], { execArgv: ["--import", "tsx", "--max-old-space-size=4096"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(PEER, [JSON.stringify(args)], {
+    execArgv: ["--import", "tsx", "--max-old-space-size=4096"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   let readyResolve: () => void = () => undefined;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const result = new Promise<PeerResult>((resolve, reject) => {
@@ -66,7 +69,14 @@ function runPeer(args: Record<string, unknown>): { result: Promise<PeerResult>; 
 }
 
 async function rawTls(kit: (n: string, f: string) => string, bytes: number): Promise<PeerResult> {
-  const server = createTlsServer({ key: kit("localhost", "server.key"), cert: kit("localhost", "server.crt"), ca: kit("localhost", "rootCA.pem"), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" });
+  const server = createTlsServer({
+    key: kit("localhost", "server.key"),
+    cert: kit("localhost", "server.crt"),
+    ca: kit("localhost", "rootCA.pem"),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.2",
+  });
   const chunk = Buffer.alloc(1024 * 1024, 7);
   server.on("secureConnection", (socket) => {
     let sent = 0;
@@ -114,7 +124,8 @@ export default async function bench(args: string[]): Promise<void> {
     const raw = await rawTls(kit, bytes);
     const rawMBs = raw.bytes / raw.seconds / 1e6;
     // CPU seconds per GB on each side show which process limits the rate.
-    const cpuPerGB = (sender: number | undefined, receiver: number): string => `${((sender ?? 0) / (bytes / 1e9)).toFixed(2)} / ${(receiver / (bytes / 1e9)).toFixed(2)}`;
+    const cpuPerGB = (sender: number | undefined, receiver: number): string =>
+      `${((sender ?? 0) / (bytes / 1e9)).toFixed(2)} / ${(receiver / (bytes / 1e9)).toFixed(2)}`;
     const rows: string[][] = [["raw node:tls socket (baseline)", rawMBs.toFixed(0), "100 %", "-", cpuPerGB(raw.senderCpuSeconds, raw.cpuSeconds)]];
     const tensor = new Tensor(new Float32Array(bytes / 4));
     const parts = encodeParts(tensor);
@@ -150,7 +161,17 @@ export default async function bench(args: string[]): Promise<void> {
             void Promise.resolve(env).then(() => plain.tick());
           }),
       });
-      const peerArgs = { mode: "transport", scheme, port: addr?.port, plainPort: plainListener.port, bytes, cert: kit("site-1", "client.crt"), key: kit("site-1", "client.key"), ca: kit("site-1", "rootCA.pem"), messages: MESSAGES };
+      const peerArgs = {
+        mode: "transport",
+        scheme,
+        port: addr?.port,
+        plainPort: plainListener.port,
+        bytes,
+        cert: kit("site-1", "client.crt"),
+        key: kit("site-1", "client.key"),
+        ca: kit("site-1", "rootCA.pem"),
+        messages: MESSAGES,
+      };
       const peer = runPeer(peerArgs);
       await peer.ready;
       // Stream: server → site.
@@ -160,7 +181,13 @@ export default async function bench(args: string[]): Promise<void> {
       const res = await peer.result;
       const mbs = res.bytes / res.seconds / 1e6;
       const mem = (res.maxRssBytes - res.baselineRssBytes) / bytes;
-      rows.push([`${scheme} driver, authenticated`, mbs.toFixed(0), `${((mbs / rawMBs) * 100).toFixed(0)} %`, `${mem.toFixed(2)}× tensor`, cpuPerGB((sent.user + sent.system) / 1e6, res.cpuSeconds)]);
+      rows.push([
+        `${scheme} driver, authenticated`,
+        mbs.toFixed(0),
+        `${((mbs / rawMBs) * 100).toFixed(0)} %`,
+        `${mem.toFixed(2)}× tensor`,
+        cpuPerGB((sent.user + sent.system) / 1e6, res.cpuSeconds),
+      ]);
       // Messages: the peer sent MESSAGES authenticated 1 KiB messages, then the same unauthenticated.
       await plain.done(MESSAGES);
       const authRate = auth.rate();
@@ -170,7 +197,10 @@ export default async function bench(args: string[]): Promise<void> {
       await server.stop();
       audit.close();
     }
-    const fmt = (w: number[]) => (r: readonly string[]): string => r.map((c, i) => c.padEnd(w[i] ?? 10)).join("  ");
+    const fmt =
+      (w: number[]) =>
+      (r: readonly string[]): string =>
+        r.map((c, i) => c.padEnd(w[i] ?? 10)).join("  ");
     const f1 = fmt([34, 8, 10, 16, 20]);
     console.log(f1(["link", "MB/s", "vs raw", "receiver peak", "CPU s/GB send / recv"]));
     for (const row of rows) console.log(f1(row));

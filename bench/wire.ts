@@ -34,11 +34,19 @@ export default async function bench(args: string[]): Promise<void> {
   const mb = bytes.byteLength / 1e6;
   let sink = 0;
 
-  const copy = best(runs, () => { sink += Buffer.from(bytes).byteLength; });
-  const roundTrip = best(runs, () => { sink += (decode(encode(array)) as Float32Array).length; });
-  const partsTrip = best(runs, () => { sink += encodeParts(array).length; });
+  const copy = best(runs, () => {
+    sink += Buffer.from(bytes).byteLength;
+  });
+  const roundTrip = best(runs, () => {
+    sink += (decode(encode(array)) as Float32Array).length;
+  });
+  const partsTrip = best(runs, () => {
+    sink += encodeParts(array).length;
+  });
   const encoded = encode(array);
-  const decodeOnly = best(runs, () => { sink += (decode(encoded) as Float32Array).length; });
+  const decodeOnly = best(runs, () => {
+    sink += (decode(encoded) as Float32Array).length;
+  });
   const back = decode(encoded) as Float32Array;
   if (back.length !== array.length || back[1024] !== array[1024]) throw new Error("round trip changed the data");
 
@@ -61,13 +69,23 @@ export default async function bench(args: string[]): Promise<void> {
   const controlBytes = encode(control);
   if (controlBytes.byteLength > 1024) throw new Error("control message exceeds 1 KiB");
   const count = 100_000;
-  const encodeTime = best(3, () => { for (let i = 0; i < count; i++) sink += encode(control).byteLength; });
-  const decodeTime = best(3, () => { for (let i = 0; i < count; i++) sink += decode(controlBytes) ? 1 : 0; });
-  const bothTime = best(3, () => { for (let i = 0; i < count; i++) sink += decode(encode(control)) ? 1 : 0; });
+  const encodeTime = best(3, () => {
+    for (let i = 0; i < count; i++) sink += encode(control).byteLength;
+  });
+  const decodeTime = best(3, () => {
+    for (let i = 0; i < count; i++) sink += decode(controlBytes) ? 1 : 0;
+  });
+  const bothTime = best(3, () => {
+    for (let i = 0; i < count; i++) sink += decode(encode(control)) ? 1 : 0;
+  });
   console.log("");
   console.log(`control message (Shareable, ${controlBytes.byteLength} bytes), ${count} messages, best of 3`);
   console.log(row(["operation", "ms", "msg/s", ""], widths));
-  for (const [name, seconds] of [["encode", encodeTime], ["decode", decodeTime], ["encode + decode", bothTime]] as const) {
+  for (const [name, seconds] of [
+    ["encode", encodeTime],
+    ["decode", decodeTime],
+    ["encode + decode", bothTime],
+  ] as const) {
     console.log(row([name, (seconds * 1000).toFixed(1), Math.round(count / seconds).toLocaleString("en-US"), ""], widths));
   }
   if (sink < 0) console.log(sink); // keeps the work observable

@@ -2,9 +2,7 @@
 // checks that decoding either returns a value or throws the typed WireError, never anything else.
 // On a violation it prints the input as hex and exits non-zero.
 import { performance } from "node:perf_hooks";
-import {
-  DXO, FLModel, Shareable, StreamReceiver, Tensor, chunkPayload, concatParts, decode, encode, isWireError,
-} from "../src/wire/index.js";
+import { DXO, FLModel, Shareable, StreamReceiver, Tensor, chunkPayload, concatParts, decode, encode, isWireError } from "../src/wire/index.js";
 
 export interface FuzzReport {
   readonly seed: number;
@@ -34,11 +32,19 @@ function corpus(): Uint8Array[] {
   return [
     encode({ task: "train", round: 3, ok: true, ratio: 0.5, none: null, list: [1, -2, "x"] }),
     encode([new Uint8Array([1, 2, 3]), new Int16Array([-1, 2]), new BigInt64Array([5n]), 2n ** 70n, new Date(0)]),
-    encode(new Map<unknown, unknown>([[1, "a"], ["k", [true]]])),
+    encode(
+      new Map<unknown, unknown>([
+        [1, "a"],
+        ["k", [true]],
+      ]),
+    ),
     encode(tensor),
     encode({ t: tensor, w: new Float64Array(8) }, small),
     encode(new Shareable({ headers: { task_name: "train" }, data: { DXO: new DXO({ dataKind: "WEIGHTS", data: { w: tensor } }) } }), small),
-    encode(new FLModel({ params: { a: tensor, b: new Tensor(new Int32Array(4)) }, paramsType: "DIFF", metrics: { acc: 1 }, currentRound: 1, totalRounds: 2 }), small),
+    encode(
+      new FLModel({ params: { a: tensor, b: new Tensor(new Int32Array(4)) }, paramsType: "DIFF", metrics: { acc: 1 }, currentRound: 1, totalRounds: 2 }),
+      small,
+    ),
     encode({ nested: [[[{ deep: [[["x"]]] }]]] }),
   ];
 }
@@ -50,36 +56,44 @@ function mutate(input: Uint8Array, other: Uint8Array, next: () => number): Uint8
   const out = Uint8Array.from(input);
   const at = (n: number): number => (n === 0 ? 0 : next() % n);
   switch (next() % 8) {
-    case 0: { // flip bits
+    case 0: {
+      // flip bits
       for (let i = 1 + at(4); i > 0 && out.length; i--) {
         const p = at(out.length);
         out[p] = (out[p] as number) ^ (1 << at(8));
       }
       return out;
     }
-    case 1: { // interesting byte
+    case 1: {
+      // interesting byte
       if (out.length) out[at(out.length)] = INTERESTING[at(INTERESTING.length)] as number;
       return out;
     }
-    case 2: { // interesting 32-bit value, either byte order
+    case 2: {
+      // interesting 32-bit value, either byte order
       if (out.length < 4) return out;
       new DataView(out.buffer).setUint32(at(out.length - 3), INTERESTING_U32[at(INTERESTING_U32.length)] as number, next() % 2 === 0);
       return out;
     }
-    case 3: return out.subarray(0, at(out.length)); // truncate
-    case 4: { // delete a range
+    case 3:
+      return out.subarray(0, at(out.length)); // truncate
+    case 4: {
+      // delete a range
       const start = at(out.length);
       return concatParts([out.subarray(0, start), out.subarray(start + 1 + at(16))]);
     }
-    case 5: { // insert random bytes
+    case 5: {
+      // insert random bytes
       const start = at(out.length + 1);
       const extra = Uint8Array.from({ length: 1 + at(8) }, () => next() & 0xff);
       return concatParts([out.subarray(0, start), extra, out.subarray(start)]);
     }
-    case 6: { // splice with another message
+    case 6: {
+      // splice with another message
       return concatParts([out.subarray(0, at(out.length + 1)), other.subarray(at(other.length + 1))]);
     }
-    default: { // duplicate a slice in place
+    default: {
+      // duplicate a slice in place
       const start = at(out.length);
       const slice = out.slice(start, start + 1 + at(32));
       return concatParts([out.subarray(0, start), slice, out.subarray(start)]);
@@ -97,7 +111,7 @@ function violationOf(err: unknown): string | undefined {
 
 /** Runs for `seconds` (or `iterations`, whichever comes first) and reports the first violation. */
 export async function runWireFuzz(options: { seconds: number; seed?: number; iterations?: number }): Promise<FuzzReport> {
-  const seed = options.seed ?? (Date.now() & 0x7fffffff);
+  const seed = options.seed ?? Date.now() & 0x7fffffff;
   const next = rng(seed);
   const messages = corpus();
   const chunks = [...chunkPayload(messages[6] as Uint8Array, { chunkBytes: 64 }).chunks].map(concatParts);
@@ -129,7 +143,8 @@ export async function runWireFuzz(options: { seconds: number; seed?: number; ite
         decoded++;
       } catch (err) {
         const violation = violationOf(err);
-        if (violation) return { seed, iterations, decoded, refused, violation: { target: streamCase ? "stream" : "decode", inputHex: hex(input), error: violation } };
+        if (violation)
+          return { seed, iterations, decoded, refused, violation: { target: streamCase ? "stream" : "decode", inputHex: hex(input), error: violation } };
         refused++;
       }
     }

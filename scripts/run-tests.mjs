@@ -36,9 +36,14 @@ const tapFile = join(tapDir, "report.tap");
 const r = spawnSync(
   process.execPath,
   [
-    "--import", "tsx", "--test", `--test-concurrency=${concurrency}`,
-    `--test-reporter=${process.stdout.isTTY ? "spec" : "tap"}`, "--test-reporter-destination=stdout",
-    "--test-reporter=tap", `--test-reporter-destination=${tapFile}`,
+    "--import",
+    "tsx",
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    `--test-reporter=${process.stdout.isTTY ? "spec" : "tap"}`,
+    "--test-reporter-destination=stdout",
+    "--test-reporter=tap",
+    `--test-reporter-destination=${tapFile}`,
     ...files,
   ],
   { cwd: root, stdio: "inherit" },

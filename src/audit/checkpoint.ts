@@ -71,10 +71,18 @@ function headOfFile(path: string, site: string): { seq: number; hash: string } {
     if (last === undefined || last === "") return { seq: 0, hash: GENESIS_HASH };
     const rec = parseRecord(last);
     if (!rec) {
-      throw new CohortError(AuditErrorCode.CheckpointTorn, `the last line of ${path} is not a complete audit record (torn by a crash?); reopen the log (AuditLog.open notes the torn line) before making a checkpoint`, { file: path });
+      throw new CohortError(
+        AuditErrorCode.CheckpointTorn,
+        `the last line of ${path} is not a complete audit record (torn by a crash?); reopen the log (AuditLog.open notes the torn line) before making a checkpoint`,
+        { file: path },
+      );
     }
     if (rec.site !== site) {
-      throw new CohortError(AuditErrorCode.CheckpointSigner, `${path} is the audit log of ${rec.site}, not of ${site}`, { file: path, site: rec.site, expected: site });
+      throw new CohortError(AuditErrorCode.CheckpointSigner, `${path} is the audit log of ${rec.site}, not of ${site}`, {
+        file: path,
+        site: rec.site,
+        expected: site,
+      });
     }
     return { seq: rec.seq, hash: lineHash(last) };
   } finally {
@@ -87,17 +95,27 @@ function headOfFile(path: string, site: string): { seq: number; hash: string } {
  * The certificate's CN must be the log's site (a mismatch is a wiring error, caught here rather
  * than at every peer).
  */
-export function createCheckpoint(log: AuditLog | { readonly path: string; readonly site: string }, signer: CheckpointSigner, options: { clock?: () => Date } = {}): Checkpoint {
+export function createCheckpoint(
+  log: AuditLog | { readonly path: string; readonly site: string },
+  signer: CheckpointSigner,
+  options: { clock?: () => Date } = {},
+): Checkpoint {
   const head = log instanceof AuditLog ? log.head() : headOfFile(log.path, log.site);
   const cn = readCertificateInfo(signer.certPem).commonName;
   if (cn !== log.site) {
-    throw new CohortError(AuditErrorCode.CheckpointSigner, `cannot sign ${log.site}'s audit checkpoint with the certificate of ${cn}; use ${log.site}'s kit (startup/*.crt and .key)`, { site: log.site, commonName: cn });
+    throw new CohortError(
+      AuditErrorCode.CheckpointSigner,
+      `cannot sign ${log.site}'s audit checkpoint with the certificate of ${cn}; use ${log.site}'s kit (startup/*.crt and .key)`,
+      { site: log.site, commonName: cn },
+    );
   }
   const body = { site: log.site, seq: head.seq, hash: head.hash, time: (options.clock?.() ?? new Date()).toISOString() };
   const sig = signBytes(signer.keyPem, checkpointBytes(body));
   // A key that does not belong to the certificate would make every peer refuse the checkpoint.
   if (!verifyBytes(signer.certPem, checkpointBytes(body), sig)) {
-    throw new CohortError(AuditErrorCode.CheckpointSignature, `the private key does not match ${cn}'s certificate; check the kit's startup/ folder`, { site: log.site });
+    throw new CohortError(AuditErrorCode.CheckpointSignature, `the private key does not match ${cn}'s certificate; check the kit's startup/ folder`, {
+      site: log.site,
+    });
   }
   return { v: 1, ...body, cert: signer.certPem, sig };
 }
@@ -110,27 +128,50 @@ export interface VerifyCheckpointOptions {
 }
 
 /** Verifies a checkpoint received from a peer (untrusted input): shape, chain to the root, CN, signature. */
-export function verifyCheckpoint(input: unknown, rootPem: string, options: VerifyCheckpointOptions = {}): { site: string; seq: number; hash: string; time: string } {
+export function verifyCheckpoint(
+  input: unknown,
+  rootPem: string,
+  options: VerifyCheckpointOptions = {},
+): { site: string; seq: number; hash: string; time: string } {
   const parsed = checkpointSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CohortError(AuditErrorCode.CheckpointInvalid, `not an audit checkpoint: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "bad shape"} (see docs/audit.md, "Checkpoints")`, {});
+    throw new CohortError(
+      AuditErrorCode.CheckpointInvalid,
+      `not an audit checkpoint: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "bad shape"} (see docs/audit.md, "Checkpoints")`,
+      {},
+    );
   }
   const cp = parsed.data;
   if (options.peer !== undefined && cp.site !== options.peer) {
-    throw new CohortError(AuditErrorCode.CheckpointSigner, `${options.peer} sent a checkpoint of ${cp.site}'s log; a site may only checkpoint its own log`, { site: cp.site, peer: options.peer });
+    throw new CohortError(AuditErrorCode.CheckpointSigner, `${options.peer} sent a checkpoint of ${cp.site}'s log; a site may only checkpoint its own log`, {
+      site: cp.site,
+      peer: options.peer,
+    });
   }
   try {
     verifyCertificateChain(cp.cert, rootPem, { label: `${cp.site}'s checkpoint certificate`, ...(options.at ? { at: options.at } : {}) });
   } catch (err) {
-    throw new CohortError(AuditErrorCode.CheckpointCert, `checkpoint of ${cp.site} at ${cp.time}: ${isCohortError(err) ? err.message : (err as Error).message}`, { site: cp.site, ...(isCohortError(err) ? { cause: err.code } : {}) }, { cause: err });
+    throw new CohortError(
+      AuditErrorCode.CheckpointCert,
+      `checkpoint of ${cp.site} at ${cp.time}: ${isCohortError(err) ? err.message : (err as Error).message}`,
+      { site: cp.site, ...(isCohortError(err) ? { cause: err.code } : {}) },
+      { cause: err },
+    );
   }
   const cn = readCertificateInfo(cp.cert).commonName;
   if (cn !== cp.site) {
-    throw new CohortError(AuditErrorCode.CheckpointSigner, `checkpoint claims to be ${cp.site}'s but is signed with ${cn}'s certificate`, { site: cp.site, commonName: cn });
+    throw new CohortError(AuditErrorCode.CheckpointSigner, `checkpoint claims to be ${cp.site}'s but is signed with ${cn}'s certificate`, {
+      site: cp.site,
+      commonName: cn,
+    });
   }
   if (!verifyBytes(cp.cert, checkpointBytes(cp), cp.sig)) {
-    throw new CohortError(AuditErrorCode.CheckpointSignature, `the signature of ${cp.site}'s checkpoint (line ${cp.seq}, ${cp.time}) does not match its contents: it was altered after signing`, { site: cp.site, seq: cp.seq });
+    throw new CohortError(
+      AuditErrorCode.CheckpointSignature,
+      `the signature of ${cp.site}'s checkpoint (line ${cp.seq}, ${cp.time}) does not match its contents: it was altered after signing`,
+      { site: cp.site, seq: cp.seq },
+    );
   }
   return { site: cp.site, seq: cp.seq, hash: cp.hash, time: cp.time };
 }
@@ -158,7 +199,12 @@ export type WitnessReason = z.infer<typeof witnessReasonSchema>;
  */
 export function recordWitness(log: AuditLog, cp: Checkpoint): string {
   const parsed = checkpointSchema.safeParse(cp);
-  if (!parsed.success) throw new CohortError(AuditErrorCode.CheckpointInvalid, "recordWitness was given something that is not an audit checkpoint; verify it with verifyCheckpoint first", {});
+  if (!parsed.success)
+    throw new CohortError(
+      AuditErrorCode.CheckpointInvalid,
+      "recordWitness was given something that is not an audit checkpoint; verify it with verifyCheckpoint first",
+      {},
+    );
   const reason: WitnessReason = { cp: 1, seq: cp.seq, hash: cp.hash, time: cp.time, sig: cp.sig, cert: certificateFingerprint(cp.cert) };
   return log.append({ action: WITNESS_ACTION, outcome: "ok", peer: cp.site, reason: JSON.stringify(reason) });
 }

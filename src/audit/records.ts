@@ -46,7 +46,12 @@ export function readLogLines(path: string, what = "audit log"): string[] {
   try {
     text = readFileSync(path, "utf8");
   } catch (cause) {
-    throw new CohortError(AuditErrorCode.LogUnreadable, `cannot read the ${what} ${path}: ${(cause as Error).message}; check the path (a participant's log is <participant dir>/audit.log)`, { file: path }, { cause });
+    throw new CohortError(
+      AuditErrorCode.LogUnreadable,
+      `cannot read the ${what} ${path}: ${(cause as Error).message}; check the path (a participant's log is <participant dir>/audit.log)`,
+      { file: path },
+      { cause },
+    );
   }
   if (text === "") return [];
   const lines = text.split("\n");

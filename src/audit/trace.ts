@@ -79,9 +79,13 @@ export function traceEvent(eventId: string, logs: readonly string[]): TraceStep[
     if (l.rec.ref !== null) byRef.set(l.rec.ref, [...(byRef.get(l.rec.ref) ?? []), l]);
   }
   if (!byId.has(eventId) && !byRef.has(eventId)) {
-    throw new CohortError(AuditErrorCode.TraceNotFound, `event ${eventId} is in none of the logs given (${logs.join(", ")}) and nothing there references it; pass the log of the site that wrote it (event ids are printed in each line's "id")`, {
-      eventId,
-    });
+    throw new CohortError(
+      AuditErrorCode.TraceNotFound,
+      `event ${eventId} is in none of the logs given (${logs.join(", ")}) and nothing there references it; pass the log of the site that wrote it (event ids are printed in each line's "id")`,
+      {
+        eventId,
+      },
+    );
   }
   const steps = new Map<Located, TraceStep["relation"]>();
   // Causes: up the ref chain; `visited` stops a cycle of edited refs.

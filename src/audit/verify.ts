@@ -81,7 +81,16 @@ function checkChain(lines: readonly string[]): ChainResult {
   let expectedSeq = 1;
   let site: string | undefined;
   let lastLine = 0;
-  const done = (line: number, text: string): ChainResult => ({ lines: lines.length, site, bySeq, lastSeq: expectedSeq - 1, lastLine, problem: { line, text }, notes, records });
+  const done = (line: number, text: string): ChainResult => ({
+    lines: lines.length,
+    site,
+    bySeq,
+    lastSeq: expectedSeq - 1,
+    lastLine,
+    problem: { line, text },
+    notes,
+    records,
+  });
   for (const [i, line] of lines.entries()) {
     const n = i + 1;
     const parsed = auditRecordSchema.safeParse(safeJson(line));
@@ -95,14 +104,20 @@ function checkChain(lines: readonly string[]): ChainResult {
         prev = lineHash(line);
         continue;
       }
-      if (next === undefined) return done(n, `line ${n} is incomplete or not an audit record (${describeInvalid(line)}): the writer stopped mid-line or the line was cut; if the site crashed, starting it again notes the torn line, otherwise the log was tampered with`);
+      if (next === undefined)
+        return done(
+          n,
+          `line ${n} is incomplete or not an audit record (${describeInvalid(line)}): the writer stopped mid-line or the line was cut; if the site crashed, starting it again notes the torn line, otherwise the log was tampered with`,
+        );
       return done(n, `line ${n} is not a valid audit record (${describeInvalid(line)}): it was altered or inserted`);
     }
     const rec = parsed.data;
-    if (JSON.stringify(rec) !== line) return done(n, `line ${n} is not written the way the log writer writes it (field order or spacing differs): it was edited`);
+    if (JSON.stringify(rec) !== line)
+      return done(n, `line ${n} is not written the way the log writer writes it (field order or spacing differs): it was edited`);
     if (site === undefined) site = rec.site;
     else if (rec.site !== site) return done(n, `line ${n} is written by ${rec.site} but the log is ${site}'s: it was inserted from another log`);
-    if (rec.seq > expectedSeq) return done(n, `line ${n} has seq ${rec.seq} where ${expectedSeq} was expected: ${rec.seq - expectedSeq} line(s) were removed before it`);
+    if (rec.seq > expectedSeq)
+      return done(n, `line ${n} has seq ${rec.seq} where ${expectedSeq} was expected: ${rec.seq - expectedSeq} line(s) were removed before it`);
     if (rec.seq < expectedSeq) return done(n, `line ${n} has seq ${rec.seq} where ${expectedSeq} was expected: it was inserted, duplicated or moved`);
     if (rec.prev !== prev) {
       return done(
@@ -133,7 +148,13 @@ function safeJson(line: string): unknown {
 function certificateIndex(path: string, given: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   const startup = join(dirname(path), "startup");
-  const candidates = [...given, ...["client.crt", "server.crt"].map((f) => join(startup, f)).filter((f) => existsSync(f)).map((f) => readFileSync(f, "utf8"))];
+  const candidates = [
+    ...given,
+    ...["client.crt", "server.crt"]
+      .map((f) => join(startup, f))
+      .filter((f) => existsSync(f))
+      .map((f) => readFileSync(f, "utf8")),
+  ];
   for (const pem of candidates) {
     try {
       out.set(certificateFingerprint(pem), pem);
@@ -178,7 +199,10 @@ function checkWitness(
     try {
       cp = witnessReasonSchema.parse(JSON.parse(rec.reason ?? ""));
     } catch {
-      findings.push({ witnessLine: wl, text: `line ${wl} of the witness log ${witnessPath} is an ${WITNESS_ACTION} record whose reason is not a checkpoint (see docs/audit.md, "Witness records")` });
+      findings.push({
+        witnessLine: wl,
+        text: `line ${wl} of the witness log ${witnessPath} is an ${WITNESS_ACTION} record whose reason is not a checkpoint (see docs/audit.md, "Witness records")`,
+      });
       continue;
     }
     checked++;
@@ -186,11 +210,19 @@ function checkWitness(
     // Past the first chain problem nothing can be compared; that problem is reported instead.
     if (chain.problem && cp.seq > chain.lastSeq) continue;
     if (cp.seq > chain.lastSeq) {
-      findings.push({ badLine: chain.lastLine + 1, witnessLine: wl, text: `the log ends at line ${chain.lastLine} (seq ${chain.lastSeq}) but ${at}: lines were cut from the end` });
+      findings.push({
+        badLine: chain.lastLine + 1,
+        witnessLine: wl,
+        text: `the log ends at line ${chain.lastLine} (seq ${chain.lastSeq}) but ${at}: lines were cut from the end`,
+      });
     } else {
       const head = chain.bySeq.get(cp.seq);
       if (head && head.hash !== cp.hash) {
-        findings.push({ badLine: Math.max(1, head.line), witnessLine: wl, text: `line ${head.line} hashes to ${head.hash} but ${at}: the log was rewritten up to that line` });
+        findings.push({
+          badLine: Math.max(1, head.line),
+          witnessLine: wl,
+          text: `line ${head.line} hashes to ${head.hash} but ${at}: the log was rewritten up to that line`,
+        });
       }
     }
     if (options.rootPem !== undefined) {
@@ -202,7 +234,14 @@ function checkWitness(
 }
 
 /** Why a witnessed checkpoint's signature does not hold, or undefined when it does. */
-function signatureProblem(site: string, cp: WitnessReason, recordedAt: string, rootPem: string, certs: Map<string, string>, witnessPath: string): string | undefined {
+function signatureProblem(
+  site: string,
+  cp: WitnessReason,
+  recordedAt: string,
+  rootPem: string,
+  certs: Map<string, string>,
+  witnessPath: string,
+): string | undefined {
   const cert = certs.get(cp.cert);
   if (cert === undefined) {
     throw new CohortError(
@@ -241,11 +280,18 @@ export function verifyAuditLog(path: string, options: VerifyAuditLogOptions = {}
     const witness = checkChain(readLogLines(options.witness, "witness log"));
     const site = options.site ?? chain.site ?? siteOfKit(path);
     if (witness.problem) {
-      findings.push({ witnessLine: witness.problem.line, text: `the witness log ${options.witness} is itself not intact (${witness.problem.text}); its checkpoints cannot be trusted` });
+      findings.push({
+        witnessLine: witness.problem.line,
+        text: `the witness log ${options.witness} is itself not intact (${witness.problem.text}); its checkpoints cannot be trusted`,
+      });
     } else if (site === undefined) {
       findings.push({ badLine: 1, text: `the log is empty and its site is unknown; pass the site (--site <name>) to compare it with the witness` });
     } else if (witness.site === site) {
-      throw new CohortError(AuditErrorCode.WitnessInvalid, `the witness ${options.witness} is ${site}'s own log; pass the peer's audit.log (e.g. the server's for a site, a site's for the server)`, { file: options.witness });
+      throw new CohortError(
+        AuditErrorCode.WitnessInvalid,
+        `the witness ${options.witness} is ${site}'s own log; pass the peer's audit.log (e.g. the server's for a site, a site's for the server)`,
+        { file: options.witness },
+      );
     } else {
       let cache: Map<string, string> | undefined;
       const w = checkWitness(chain, site, options.witness, witness, options, () => (cache ??= certificateIndex(path, options.certs ?? [])));

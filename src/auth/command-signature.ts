@@ -23,8 +23,14 @@ export const signedCommandSchema = z.strictObject({
   /** Milliseconds since the epoch, at the console. */
   time: z.number().int().positive(),
   /** A token from the admin's identity provider, for sites that require one (OIDC plugin). */
-  oidc: z.string().max(16 * 1024).optional(),
-  cert: z.string().min(1).max(16 * 1024),
+  oidc: z
+    .string()
+    .max(16 * 1024)
+    .optional(),
+  cert: z
+    .string()
+    .min(1)
+    .max(16 * 1024),
   sig: z.string().min(1).max(2048),
 });
 export type SignedCommand = z.infer<typeof signedCommandSchema>;
@@ -33,8 +39,25 @@ function commandTranscript(c: Omit<SignedCommand, "cert" | "sig">): Buffer {
   return transcript("cohort-admin-command-v1", [c.user, c.target, c.cmd, JSON.stringify(c.args), c.nonce, String(c.time), c.oidc ?? ""]);
 }
 
-export function signCommand(o: { user: string; target: string; cmd: string; args: readonly string[]; certPem: string; keyPem: string; now?: number; oidc?: string }): SignedCommand {
-  const unsigned = { user: o.user, target: o.target, cmd: o.cmd, args: [...o.args], nonce: randomBytes(16).toString("hex"), time: o.now ?? Date.now(), ...(o.oidc ? { oidc: o.oidc } : {}) };
+export function signCommand(o: {
+  user: string;
+  target: string;
+  cmd: string;
+  args: readonly string[];
+  certPem: string;
+  keyPem: string;
+  now?: number;
+  oidc?: string;
+}): SignedCommand {
+  const unsigned = {
+    user: o.user,
+    target: o.target,
+    cmd: o.cmd,
+    args: [...o.args],
+    nonce: randomBytes(16).toString("hex"),
+    time: o.now ?? Date.now(),
+    ...(o.oidc ? { oidc: o.oidc } : {}),
+  };
   return { ...unsigned, cert: o.certPem, sig: signBytes(o.keyPem, commandTranscript(unsigned)) };
 }
 
@@ -57,13 +80,15 @@ export class NonceCache {
     const now = Date.now();
     // A damaged line (a crash mid-append) is skipped: the rest still protects.
     for (const line of readFileSync(file, "utf8").split("\n")) {
-      const e = nonceLine.safeParse((() => {
-        try {
-          return JSON.parse(line) as unknown;
-        } catch {
-          return undefined;
-        }
-      })());
+      const e = nonceLine.safeParse(
+        (() => {
+          try {
+            return JSON.parse(line) as unknown;
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
       if (e.success && now - e.data.t <= 2 * windowMs) this.seen.set(e.data.n, e.data.t);
     }
     this.compact();
@@ -102,7 +127,10 @@ export interface CommandIssuer {
  * Verifies a signed command at a site: admin certificate chaining to the root with CN = user and a
  * role, the signature over every field, the time within `skewMs`, and a nonce not seen before.
  */
-export function verifyCommand(raw: unknown, o: { rootPem: string; nonces: NonceCache; skewMs: number; now?: number }): { command: SignedCommand; issuer: CommandIssuer } {
+export function verifyCommand(
+  raw: unknown,
+  o: { rootPem: string; nonces: NonceCache; skewMs: number; now?: number },
+): { command: SignedCommand; issuer: CommandIssuer } {
   const parsed = signedCommandSchema.safeParse(raw);
   if (!parsed.success) throw new CohortError(AuthErrorCode.Malformed, "the admin command is not a signed command", {});
   const c = parsed.data;
@@ -110,7 +138,12 @@ export function verifyCommand(raw: unknown, o: { rootPem: string; nonces: NonceC
   try {
     verifyCertificateChain(c.cert, o.rootPem, { label: `${c.user}'s certificate` });
   } catch (err) {
-    throw new CohortError(AuthErrorCode.CertUntrusted, `the command's signer is not trusted here: ${(err as Error).message}`, isCohortError(err) ? err.details : {}, { cause: err });
+    throw new CohortError(
+      AuthErrorCode.CertUntrusted,
+      `the command's signer is not trusted here: ${(err as Error).message}`,
+      isCohortError(err) ? err.details : {},
+      { cause: err },
+    );
   }
   const info = readCertificateInfo(c.cert);
   if (info.commonName !== c.user) throw new CohortError(AuthErrorCode.NameMismatch, `the command names user ${c.user} but is signed by ${info.commonName}`, {});
@@ -118,8 +151,14 @@ export function verifyCommand(raw: unknown, o: { rootPem: string; nonces: NonceC
   if (!verifyBytes(new X509Certificate(c.cert).publicKey, commandTranscript(c), c.sig)) {
     throw new CohortError(AuthErrorCode.BadSignature, `the signature of ${c.user}'s command does not verify: it was altered on its way`, { cmd: c.cmd });
   }
-  if (Math.abs(now - c.time) > o.skewMs) throw new CohortError(AuthErrorCode.Stale, `the command was signed at ${new Date(c.time).toISOString()}, more than ${o.skewMs / 1000} s from this site's clock`, {});
-  if (!o.nonces.remember(c.nonce, now)) throw new CohortError(AuthErrorCode.Replay, `this command (nonce ${c.nonce.slice(0, 8)}…) was already executed here: replay refused`, {});
+  if (Math.abs(now - c.time) > o.skewMs)
+    throw new CohortError(
+      AuthErrorCode.Stale,
+      `the command was signed at ${new Date(c.time).toISOString()}, more than ${o.skewMs / 1000} s from this site's clock`,
+      {},
+    );
+  if (!o.nonces.remember(c.nonce, now))
+    throw new CohortError(AuthErrorCode.Replay, `this command (nonce ${c.nonce.slice(0, 8)}…) was already executed here: replay refused`, {});
   return { command: c, issuer: { name: info.commonName, org: info.organization ?? "", role: info.role } };
 }
 
@@ -134,5 +173,9 @@ const EVERY_SITE = new Set(["@ALL", "client"]);
 export function assertAddressedTo(c: SignedCommand, site: string): void {
   const target = c.args[0];
   if (target === undefined || target === site || EVERY_SITE.has(target)) return;
-  throw new CohortError(AuthErrorCode.WrongTarget, `${site} refuses ${c.user}'s ${c.cmd}: the admin addressed it to ${target}, and a command redirected by the server is not run`, { target, site });
+  throw new CohortError(
+    AuthErrorCode.WrongTarget,
+    `${site} refuses ${c.user}'s ${c.cmd}: the admin addressed it to ${target}, and a command redirected by the server is not run`,
+    { target, site },
+  );
 }

@@ -25,7 +25,10 @@ import { bytesSchema } from "../wire/index.js";
 const NONCE_BYTES = 32;
 const X25519_SPKI_BYTES = 44;
 const bytes = (n: number) => bytesSchema(n);
-const pem = z.string().min(1).max(16 * 1024);
+const pem = z
+  .string()
+  .min(1)
+  .max(16 * 1024);
 
 export const helloSchema = z.strictObject({
   v: z.literal(1),
@@ -121,14 +124,23 @@ export class ClientLogin {
     const hello = this.helloSent;
     if (!hello) throw new Error("hello() first");
     const parsed = challengeSchema.safeParse(raw);
-    if (!parsed.success) throw new CohortError(AuthErrorCode.Malformed, `the server's login challenge is malformed: ${parsed.error.issues[0]?.message ?? ""}`, {});
+    if (!parsed.success)
+      throw new CohortError(AuthErrorCode.Malformed, `the server's login challenge is malformed: ${parsed.error.issues[0]?.message ?? ""}`, {});
     const c = parsed.data;
     if (c.name !== this.creds.serverName) {
-      throw new CohortError(AuthErrorCode.ServerIdentity, `the server calls itself ${JSON.stringify(c.name)}, expected ${JSON.stringify(this.creds.serverName)}`, { name: c.name });
+      throw new CohortError(
+        AuthErrorCode.ServerIdentity,
+        `the server calls itself ${JSON.stringify(c.name)}, expected ${JSON.stringify(this.creds.serverName)}`,
+        { name: c.name },
+      );
     }
     verifyServerCertificate(c.cert, this.creds.rootPem, this.creds.serverName, at);
     if (!verifyBytes(new X509Certificate(c.cert).publicKey, serverTranscript(hello, c), c.sig)) {
-      throw new CohortError(AuthErrorCode.BadSignature, "the server's login signature does not verify: not the holder of the server key (man in the middle?)", {});
+      throw new CohortError(
+        AuthErrorCode.BadSignature,
+        "the server's login signature does not verify: not the holder of the server key (man in the middle?)",
+        {},
+      );
     }
     const tc = clientTranscript(hello, c);
     return {
@@ -162,10 +174,19 @@ export class ServerLogin {
 
   challenge(raw: unknown): PendingLogin {
     const parsed = helloSchema.safeParse(raw);
-    if (!parsed.success) throw new CohortError(AuthErrorCode.Malformed, `login hello is malformed: ${parsed.error.issues[0]?.message ?? ""} at ${parsed.error.issues[0]?.path.join(".") ?? ""}`, {});
+    if (!parsed.success)
+      throw new CohortError(
+        AuthErrorCode.Malformed,
+        `login hello is malformed: ${parsed.error.issues[0]?.message ?? ""} at ${parsed.error.issues[0]?.path.join(".") ?? ""}`,
+        {},
+      );
     const hello = parsed.data;
     if (hello.project !== this.creds.project) {
-      throw new CohortError(AuthErrorCode.ProjectMismatch, `${hello.name} belongs to project ${JSON.stringify(hello.project)}, this server to ${JSON.stringify(this.creds.project)}`, { name: hello.name, project: hello.project });
+      throw new CohortError(
+        AuthErrorCode.ProjectMismatch,
+        `${hello.name} belongs to project ${JSON.stringify(hello.project)}, this server to ${JSON.stringify(this.creds.project)}`,
+        { name: hello.name, project: hello.project },
+      );
     }
     const eph = ephemeral();
     const unsigned = { name: this.creds.name, nonce: new Uint8Array(randomBytes(NONCE_BYTES)), eph: eph.spki };
@@ -189,7 +210,11 @@ export class ServerLogin {
     if (tlsPeer) {
       const cn = /(?:^|\n)CN=([^\n]*)/.exec(tlsPeer.subject)?.[1];
       if (cn !== hello.name || !tlsPeer.checkIssued(new X509Certificate(this.creds.rootPem))) {
-        throw new CohortError(AuthErrorCode.TlsPeerMismatch, `the TLS client certificate (CN ${JSON.stringify(cn)}) is not ${hello.name}'s: one identity per connection`, { cn, claimed: hello.name });
+        throw new CohortError(
+          AuthErrorCode.TlsPeerMismatch,
+          `the TLS client certificate (CN ${JSON.stringify(cn)}) is not ${hello.name}'s: one identity per connection`,
+          { cn, claimed: hello.name },
+        );
       }
     }
     return { identity, keys: deriveKeys(pending.eph, hello.eph, hello.nonce, challenge.nonce, tc) };

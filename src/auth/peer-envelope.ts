@@ -15,7 +15,22 @@
  *
  * Only node:crypto primitives are used (ECDH, HKDF, AES-GCM, RSA-OAEP, ECDSA/RSA-PSS).
  */
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, constants, diffieHellman, generateKeyPairSync, hkdfSync, privateDecrypt, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  constants,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  X509Certificate,
+  type KeyObject,
+} from "node:crypto";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { signBytes, verifyBytes } from "../pki/index.js";
@@ -39,7 +54,14 @@ export interface PeerMessageHeader {
   readonly ts: number;
 }
 
-const headerSchema = z.object({ job: z.string().max(200), from: z.string().max(200), to: z.string().max(200), topic: z.string().max(200), id: z.string().regex(/^[0-9a-f]{32}$/), ts: z.number().int() });
+const headerSchema = z.object({
+  job: z.string().max(200),
+  from: z.string().max(200),
+  to: z.string().max(200),
+  topic: z.string().max(200),
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  ts: z.number().int(),
+});
 const envelopeSchema = z.object({
   v: z.literal(1),
   h: bytes,
@@ -54,7 +76,8 @@ const envelopeSchema = z.object({
 
 type Alg = z.infer<typeof envelopeSchema>["alg"];
 
-const refuse = (code: string, message: string, details: Record<string, unknown> = {}): CohortError => new CohortError(code, `peer message refused: ${message}`, details);
+const refuse = (code: string, message: string, details: Record<string, unknown> = {}): CohortError =>
+  new CohortError(code, `peer message refused: ${message}`, details);
 
 function aesKeyFromSecret(secret: Uint8Array, id: string, header: Uint8Array): Buffer {
   return Buffer.from(hkdfSync("sha256", secret, Buffer.from(id, "hex"), transcript(LABEL, [header]), 32));
@@ -65,7 +88,16 @@ function signedBytes(header: Uint8Array, alg: Alg, k: Uint8Array, iv: Uint8Array
 }
 
 /** Seals `payload` for `recipientCertPem`'s holder; signed with the sender's kit key. */
-export function sealPeerMessage(o: { job: string; from: string; to: string; topic: string; payload: Uint8Array; senderKey: string | KeyObject; recipientCertPem: string; now?: number }): Uint8Array {
+export function sealPeerMessage(o: {
+  job: string;
+  from: string;
+  to: string;
+  topic: string;
+  payload: Uint8Array;
+  senderKey: string | KeyObject;
+  recipientCertPem: string;
+  now?: number;
+}): Uint8Array {
   const header: PeerMessageHeader = { job: o.job, from: o.from, to: o.to, topic: o.topic, id: randomBytes(16).toString("hex"), ts: o.now ?? Date.now() };
   const h = encode(header);
   const recipient = new X509Certificate(o.recipientCertPem).publicKey;
@@ -84,7 +116,11 @@ export function sealPeerMessage(o: { job: string; from: string; to: string; topi
     aesKey = randomBytes(32);
     k = publicEncrypt({ key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, aesKey);
   } else {
-    throw new CohortError(AuthErrorCode.Malformed, `${o.to}'s certificate has a ${String(recipient.asymmetricKeyType)} key; peer messages need an EC or RSA kit key`, { to: o.to });
+    throw new CohortError(
+      AuthErrorCode.Malformed,
+      `${o.to}'s certificate has a ${String(recipient.asymmetricKeyType)} key; peer messages need an EC or RSA kit key`,
+      { to: o.to },
+    );
   }
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", aesKey, iv);
@@ -124,19 +160,26 @@ export function openPeerMessage(
   }
   if (header.job !== o.job) throw refuse(AuthErrorCode.Malformed, `sealed for job ${header.job}, relayed for job ${o.job}`, { from: o.from });
   if (header.to !== o.me) throw refuse(AuthErrorCode.Malformed, `sealed for ${header.to}, not for ${o.me}`, { from: o.from, to: header.to });
-  if (header.from !== o.from) throw refuse(AuthErrorCode.NameMismatch, `sealed by ${header.from} but relayed as coming from ${o.from}`, { from: o.from, claimed: header.from });
+  if (header.from !== o.from)
+    throw refuse(AuthErrorCode.NameMismatch, `sealed by ${header.from} but relayed as coming from ${o.from}`, { from: o.from, claimed: header.from });
   const now = o.now ?? Date.now();
-  if (Math.abs(now - header.ts) > o.skewMs) throw refuse(AuthErrorCode.Stale, `sealed at ${new Date(header.ts).toISOString()}, outside ±${o.skewMs / 1000} s of this site's clock`, { from: o.from });
+  if (Math.abs(now - header.ts) > o.skewMs)
+    throw refuse(AuthErrorCode.Stale, `sealed at ${new Date(header.ts).toISOString()}, outside ±${o.skewMs / 1000} s of this site's clock`, { from: o.from });
   if (!verifyBytes(o.senderCertPem, signedBytes(e.h, e.alg, e.k, e.iv, e.tag, e.ct), e.sig)) {
     throw refuse(AuthErrorCode.BadSignature, `the signature is not ${o.from}'s (altered on the way, or not sealed by ${o.from})`, { from: o.from });
   }
   // After the signature: an attacker cannot fill the cache with ids of messages it made up.
-  if (!o.nonces.remember(`${header.from}:${header.id}`, now)) throw refuse(AuthErrorCode.Replay, `message ${header.id} from ${o.from} was already received (replay)`, { from: o.from });
+  if (!o.nonces.remember(`${header.from}:${header.id}`, now))
+    throw refuse(AuthErrorCode.Replay, `message ${header.id} from ${o.from} was already received (replay)`, { from: o.from });
   const key = typeof o.recipientKey === "string" ? createPrivateKey(o.recipientKey) : o.recipientKey;
   let aesKey: Buffer;
   try {
     if (e.alg === "ecdh-hkdf-sha256") {
-      aesKey = aesKeyFromSecret(diffieHellman({ privateKey: key, publicKey: createPublicKey({ key: Buffer.from(e.k), format: "der", type: "spki" }) }), header.id, e.h);
+      aesKey = aesKeyFromSecret(
+        diffieHellman({ privateKey: key, publicKey: createPublicKey({ key: Buffer.from(e.k), format: "der", type: "spki" }) }),
+        header.id,
+        e.h,
+      );
     } else {
       aesKey = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, e.k);
     }

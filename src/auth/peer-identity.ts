@@ -28,7 +28,12 @@ function checkChain(certPem: string, rootPem: string, who: string, at: Date): X5
       throw new CohortError(AuthErrorCode.CertExpired, err.message, err.details, { cause: err });
     }
     if (isCohortError(err)) {
-      throw new CohortError(AuthErrorCode.CertUntrusted, `${who}'s certificate was issued by a different root CA than ours (${certificateFingerprint(rootPem)}): ${err.message}`, err.details, { cause: err });
+      throw new CohortError(
+        AuthErrorCode.CertUntrusted,
+        `${who}'s certificate was issued by a different root CA than ours (${certificateFingerprint(rootPem)}): ${err.message}`,
+        err.details,
+        { cause: err },
+      );
     }
     throw new CohortError(AuthErrorCode.CertUntrusted, `${who}'s certificate could not be read`, {}, { cause: err });
   }
@@ -43,24 +48,40 @@ export function verifyPeerCertificate(certPem: string, rootPem: string, claimed:
   const cert = checkChain(certPem, rootPem, claimed.name, at);
   const info = readCertificateInfo(certPem);
   if (info.commonName !== claimed.name) {
-    throw new CohortError(AuthErrorCode.NameMismatch, `certificate CN is ${JSON.stringify(info.commonName)} but the peer claims to be ${JSON.stringify(claimed.name)}`, {
-      cn: info.commonName,
-      claimed: claimed.name,
-    });
+    throw new CohortError(
+      AuthErrorCode.NameMismatch,
+      `certificate CN is ${JSON.stringify(info.commonName)} but the peer claims to be ${JSON.stringify(claimed.name)}`,
+      {
+        cn: info.commonName,
+        claimed: claimed.name,
+      },
+    );
   }
   const eku = cert.keyUsage;
   if (eku && eku.length > 0 && !eku.includes(CLIENT_AUTH_OID)) {
-    throw new CohortError(AuthErrorCode.WrongType, `${claimed.name}'s certificate is not for client authentication (it is a server certificate)`, { name: claimed.name });
+    throw new CohortError(AuthErrorCode.WrongType, `${claimed.name}'s certificate is not for client authentication (it is a server certificate)`, {
+      name: claimed.name,
+    });
   }
   const certType: PeerType = info.role ? "admin" : "client";
   if (certType !== claimed.type) {
     throw new CohortError(
       AuthErrorCode.WrongType,
-      certType === "admin" ? `${claimed.name} presented an admin certificate (role ${info.role}) to log in as a site` : `${claimed.name} presented a site certificate to log in as an admin`,
+      certType === "admin"
+        ? `${claimed.name} presented an admin certificate (role ${info.role}) to log in as a site`
+        : `${claimed.name} presented a site certificate to log in as an admin`,
       { name: claimed.name, certType, claimedType: claimed.type },
     );
   }
-  return { name: info.commonName, type: certType, org: info.organization, role: info.role, certFingerprint: certificateFingerprint(certPem), certNotAfter: info.notAfter, certPem };
+  return {
+    name: info.commonName,
+    type: certType,
+    org: info.organization,
+    role: info.role,
+    certFingerprint: certificateFingerprint(certPem),
+    certNotAfter: info.notAfter,
+    certPem,
+  };
 }
 
 /** Checks the server's certificate as a client sees it at login. */
@@ -68,7 +89,11 @@ export function verifyServerCertificate(certPem: string, rootPem: string, expect
   const cert = checkChain(certPem, rootPem, "the server", at);
   const cn = readCertificateInfo(certPem).commonName;
   if (cn !== expectedName) {
-    throw new CohortError(AuthErrorCode.ServerIdentity, `the server's certificate CN is ${JSON.stringify(cn)}, expected ${JSON.stringify(expectedName)} (fed_client.json servers[0].identity)`, { cn, expected: expectedName });
+    throw new CohortError(
+      AuthErrorCode.ServerIdentity,
+      `the server's certificate CN is ${JSON.stringify(cn)}, expected ${JSON.stringify(expectedName)} (fed_client.json servers[0].identity)`,
+      { cn, expected: expectedName },
+    );
   }
   const eku = cert.keyUsage;
   if (eku && eku.length > 0 && !eku.includes(SERVER_AUTH_OID)) {

@@ -68,7 +68,9 @@ export function verifyToken(token: string, serverPublicKey: KeyObject | string, 
     throw new CohortError(AuthErrorCode.TokenInvalid, "session token claims are malformed", {});
   }
   if (nowS > claims.exp + skewS) {
-    throw new CohortError(AuthErrorCode.TokenExpired, `session token expired at ${new Date(claims.exp * 1000).toISOString()}; log in again`, { exp: claims.exp });
+    throw new CohortError(AuthErrorCode.TokenExpired, `session token expired at ${new Date(claims.exp * 1000).toISOString()}; log in again`, {
+      exp: claims.exp,
+    });
   }
   if (claims.iat > nowS + skewS) {
     throw new CohortError(AuthErrorCode.TokenInvalid, "session token was issued in the future (clock skew beyond tolerance)", { iat: claims.iat });

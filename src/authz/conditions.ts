@@ -7,7 +7,11 @@
 
 /** FLARE's normalisation of every name and expression: lower case, whitespace runs collapsed. */
 export function normalizeName(s: string): string {
-  return s.toLowerCase().split(/\s+/u).filter((p) => p !== "").join(" ");
+  return s
+    .toLowerCase()
+    .split(/\s+/u)
+    .filter((p) => p !== "")
+    .join(" ");
 }
 
 export type ConditionTest =
@@ -27,9 +31,7 @@ export interface Condition {
   readonly test: ConditionTest;
 }
 
-export type ConditionParse =
-  | { readonly ok: true; readonly condition: Condition }
-  | { readonly ok: false; readonly problem: string; readonly fix: string };
+export type ConditionParse = { readonly ok: true; readonly condition: Condition } | { readonly ok: false; readonly problem: string; readonly fix: string };
 
 const CONDITION_FORMS = "any, all, none, no, o:site, o:submitter, o:<org>, n:submitter, n:<name>, optionally prefixed by 'not '";
 

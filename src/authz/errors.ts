@@ -12,8 +12,6 @@ export const AuthzErrorCode = {
 export function policyInvalid(file: string, issues: readonly ConfigIssue[]): CohortError {
   const first = issues[0];
   const message =
-    issues.length === 1 && first
-      ? formatIssue(first)
-      : `${issues.length} problems in ${file}:\n${issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`;
+    issues.length === 1 && first ? formatIssue(first) : `${issues.length} problems in ${file}:\n${issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`;
   return new CohortError(AuthzErrorCode.PolicyInvalid, message, { file, issues, field: first?.field, value: first?.value });
 }

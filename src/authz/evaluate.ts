@@ -56,8 +56,7 @@ function ruleRef(rule: PolicyRule): AuthzRuleRef {
 /** `permissions.lead.manage_job = "n:submitter"; category 'manage_job' includes 'abort_job'`. */
 function describeRule(rule: PolicyRule, right: string): string {
   const shown = rule.expression.startsWith("[") ? rule.expression : JSON.stringify(rule.expression);
-  const scope =
-    rule.right === "*" ? `; role-wide: it covers every right` : rule.right !== right ? `; category '${rule.right}' includes '${right}'` : "";
+  const scope = rule.right === "*" ? `; role-wide: it covers every right` : rule.right !== right ? `; category '${rule.right}' includes '${right}'` : "";
   return `rule ${rule.path} = ${shown}${scope}`;
 }
 
@@ -88,11 +87,21 @@ export function authorize(policy: AuthorizationPolicy, request: AuthzRequest): A
   for (const condition of rule.conditions.filter((c) => c.blocking)) {
     const outcome = evaluateCondition(condition, ctx);
     if (outcome.matched) {
-      return { allowed: false, reason: `${who} may not '${right}' at this site: blocked by '${condition.text}' (${outcome.why}) [${from}]`, rule: ref, condition: condition.text };
+      return {
+        allowed: false,
+        reason: `${who} may not '${right}' at this site: blocked by '${condition.text}' (${outcome.why}) [${from}]`,
+        rule: ref,
+        condition: condition.text,
+      };
     }
     // A blocking condition that cannot be evaluated must not let the request through (fail closed).
     if (outcome.missingSubmitter) {
-      return { allowed: false, reason: `${who} may not '${right}' at this site: ${outcome.why}, so '${condition.text}' cannot be checked [${from}]`, rule: ref, condition: condition.text };
+      return {
+        allowed: false,
+        reason: `${who} may not '${right}' at this site: ${outcome.why}, so '${condition.text}' cannot be checked [${from}]`,
+        rule: ref,
+        condition: condition.text,
+      };
     }
   }
 
@@ -103,7 +112,12 @@ export function authorize(policy: AuthorizationPolicy, request: AuthzRequest): A
   const outcomes = allowing.map((condition) => ({ condition, outcome: evaluateCondition(condition, ctx) }));
   const hit = outcomes.find((o) => o.outcome.matched);
   if (hit) {
-    return { allowed: true, reason: `${who} may '${right}' at this site: '${hit.condition.text}' matches (${hit.outcome.why}) [${from}]`, rule: ref, condition: hit.condition.text };
+    return {
+      allowed: true,
+      reason: `${who} may '${right}' at this site: '${hit.condition.text}' matches (${hit.outcome.why}) [${from}]`,
+      rule: ref,
+      condition: hit.condition.text,
+    };
   }
   const whyNot = outcomes.map((o) => o.outcome.why).join("; ");
   return { allowed: false, reason: `${who} may not '${right}' at this site: ${whyNot} [${from}]`, rule: ref };

@@ -54,7 +54,8 @@ export function jsonPath(path: readonly PathSegment[]): string {
   return out === "" ? "(top level)" : out;
 }
 
-const CONDITIONS_FIX = 'use a condition ("any", "none", "o:site", "o:submitter", "o:<org>", "n:submitter", "n:<name>", "not <condition>") or a non-empty list of them';
+const CONDITIONS_FIX =
+  'use a condition ("any", "none", "o:site", "o:submitter", "o:<org>", "n:submitter", "n:<name>", "not <condition>") or a non-empty list of them';
 
 function issue(ctx: z.RefinementCtx, path: PathSegment[], input: unknown, message: string, fix: string): void {
   ctx.addIssue({ code: "custom", path, input, message, params: { fix } });
@@ -87,7 +88,13 @@ const roleSchema = z.unknown().superRefine((value, ctx) => {
     return;
   }
   if (typeof value !== "object" || value === null) {
-    issue(ctx, [], value, "must be an expression for all rights, a list of expressions, or an object of right → expression", 'e.g. "any", ["o:site"] or {"view": "any", "submit_job": "o:site"}');
+    issue(
+      ctx,
+      [],
+      value,
+      "must be an expression for all rights, a list of expressions, or an object of right → expression",
+      'e.g. "any", ["o:site"] or {"view": "any", "submit_job": "o:site"}',
+    );
     return;
   }
   const seen = new Map<string, string>();
@@ -107,7 +114,8 @@ const permissionsSchema = z.record(z.string(), roleSchema).superRefine((permissi
   const seen = new Map<string, string>();
   for (const role of roles) {
     const name = normalizeName(role);
-    if (name === "") issue(ctx, [role], role, "empty role name", "use the role names of your admin certificates (project_admin, org_admin, lead, member, or your own)");
+    if (name === "")
+      issue(ctx, [role], role, "empty role name", "use the role names of your admin certificates (project_admin, org_admin, lead, member, or your own)");
     const earlier = seen.get(name);
     if (earlier !== undefined) issue(ctx, [role], role, `the same role as "${earlier}" (role names are case-insensitive)`, "merge the two entries into one");
     seen.set(name, role);
@@ -116,15 +124,30 @@ const permissionsSchema = z.record(z.string(), roleSchema).superRefine((permissi
 
 const policySchema = z.looseObject({
   format_version: z.unknown().superRefine((v, ctx) => {
-    if (v !== POLICY_FORMAT_VERSION) issue(ctx, [], v, v === undefined ? "missing" : `must be the string "${POLICY_FORMAT_VERSION}"`, `write "format_version": "${POLICY_FORMAT_VERSION}" (FLARE's only policy format)`);
+    if (v !== POLICY_FORMAT_VERSION)
+      issue(
+        ctx,
+        [],
+        v,
+        v === undefined ? "missing" : `must be the string "${POLICY_FORMAT_VERSION}"`,
+        `write "format_version": "${POLICY_FORMAT_VERSION}" (FLARE's only policy format)`,
+      );
   }),
   permissions: z.unknown().superRefine((v, ctx) => {
     if (typeof v !== "object" || v === null || Array.isArray(v)) {
-      issue(ctx, [], v, v === undefined ? "missing" : "must be an object of role → permissions", 'e.g. "permissions": {"project_admin": "any", "member": {"view": "any"}}');
+      issue(
+        ctx,
+        [],
+        v,
+        v === undefined ? "missing" : "must be an object of role → permissions",
+        'e.g. "permissions": {"project_admin": "any", "member": {"view": "any"}}',
+      );
       return;
     }
     const r = permissionsSchema.safeParse(v, { reportInput: true });
-    if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: "custom", input: "input" in i ? i.input : undefined, params: "params" in i ? i.params : undefined });
+    if (!r.success)
+      for (const i of r.error.issues)
+        ctx.addIssue({ ...i, code: "custom", input: "input" in i ? i.input : undefined, params: "params" in i ? i.params : undefined });
   }),
 });
 
@@ -170,7 +193,8 @@ export function parsePolicy(raw: unknown, file: string): AuthorizationPolicy {
   if (!checked.success) throw policyInvalid(file, toIssues(file, raw, checked.error.issues));
   const warnings: string[] = [];
   for (const key of Object.keys(checked.data)) {
-    if (key !== "format_version" && key !== "permissions") warnings.push(`${jsonPath([key])}: unknown key, ignored (FLARE reads only format_version and permissions)`);
+    if (key !== "format_version" && key !== "permissions")
+      warnings.push(`${jsonPath([key])}: unknown key, ignored (FLARE reads only format_version and permissions)`);
   }
   const permissions = checked.data.permissions as Record<string, string | string[] | Record<string, string | string[]>>;
   const roles = new Map<string, RolePermissions>();

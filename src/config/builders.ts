@@ -8,7 +8,14 @@ export type CertKeyAlgorithm = (typeof CERT_KEY_ALGORITHMS)[number];
 
 export type BuilderSpec =
   | { readonly kind: "workspace"; readonly path: string }
-  | { readonly kind: "static_file"; readonly path: string; readonly configFolder: string; readonly scheme: Scheme; readonly requireSignedJobs?: boolean; readonly downloadJobUrl?: string }
+  | {
+      readonly kind: "static_file";
+      readonly path: string;
+      readonly configFolder: string;
+      readonly scheme: Scheme;
+      readonly requireSignedJobs?: boolean;
+      readonly downloadJobUrl?: string;
+    }
   | { readonly kind: "cert"; readonly path: string; readonly rootValidDays: number; readonly validDays: number; readonly keyAlgorithm: CertKeyAlgorithm }
   | { readonly kind: "signature"; readonly path: string }
   | { readonly kind: "he"; readonly path: string; readonly coeffModBitSizes: readonly number[]; readonly scaleBits: number };
@@ -70,7 +77,9 @@ const heArgs = z
   .strictObject({
     poly_modulus_degree: z.literal(8192, { error: "must be 8192 (Cohort packs 4096 values per ciphertext)" }).default(8192),
     coeff_mod_bit_sizes: z
-      .array(z.number().int().min(20, "each prime must have 20 to 60 bits").max(60, "each prime must have 20 to 60 bits"), { error: "must be a list of prime sizes in bits, e.g. [60, 40, 40]" })
+      .array(z.number().int().min(20, "each prime must have 20 to 60 bits").max(60, "each prime must have 20 to 60 bits"), {
+        error: "must be a list of prime sizes in bits, e.g. [60, 40, 40]",
+      })
       .min(2, "needs at least 2 primes (data and special)")
       .max(5, "at most 5 primes (addition needs no more levels)")
       .default([60, 40, 40]),
@@ -79,16 +88,29 @@ const heArgs = z
   })
   .superRefine((a, ctx) => {
     const total = a.coeff_mod_bit_sizes.reduce((x, y) => x + y, 0);
-    if (total > CKKS_MAX_MODULUS_BITS) ctx.addIssue({ code: "custom", path: ["coeff_mod_bit_sizes"], message: `adds up to ${total} bits, more than the ${CKKS_MAX_MODULUS_BITS} that keep 128-bit security at N = 8192`, input: a.coeff_mod_bit_sizes });
+    if (total > CKKS_MAX_MODULUS_BITS)
+      ctx.addIssue({
+        code: "custom",
+        path: ["coeff_mod_bit_sizes"],
+        message: `adds up to ${total} bits, more than the ${CKKS_MAX_MODULUS_BITS} that keep 128-bit security at N = 8192`,
+        input: a.coeff_mod_bit_sizes,
+      });
     const data = total - (a.coeff_mod_bit_sizes.at(-1) ?? 0);
-    if (data < a.scale_bits + CKKS_HEADROOM_BITS) ctx.addIssue({ code: "custom", path: ["coeff_mod_bit_sizes"], message: `the data primes (all but the last) hold ${data} bits: fewer than scale_bits + ${CKKS_HEADROOM_BITS} = ${a.scale_bits + CKKS_HEADROOM_BITS} for weighted sums`, input: a.coeff_mod_bit_sizes });
+    if (data < a.scale_bits + CKKS_HEADROOM_BITS)
+      ctx.addIssue({
+        code: "custom",
+        path: ["coeff_mod_bit_sizes"],
+        message: `the data primes (all but the last) hold ${data} bits: fewer than scale_bits + ${CKKS_HEADROOM_BITS} = ${a.scale_bits + CKKS_HEADROOM_BITS} for weighted sums`,
+        input: a.coeff_mod_bit_sizes,
+      });
   });
 const packagerSchema = z.strictObject({ path: z.string(), args: z.record(z.string(), z.unknown()).optional() });
 
 export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknown): BuilderSpec[] {
   if (rawPackager !== undefined) {
     const p = c.parse(packagerSchema, rawPackager, ["packager"]);
-    if (p && /cc_provision|OnPrem/i.test(p.path)) c.fail(["packager", "path"], "not supported yet: confidential-computing packaging", p.path, "remove the packager entry");
+    if (p && /cc_provision|OnPrem/i.test(p.path))
+      c.fail(["packager", "path"], "not supported yet: confidential-computing packaging", p.path, "remove the packager entry");
     else if (p) c.warn(["packager"], `Cohort's packager is built in (it writes <participant>.tgz beside each kit); ${p.path} is not run`);
   }
   if (raw === undefined) return [...DEFAULT_BUILDERS];
@@ -111,7 +133,14 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
     }
     const kind = BUILDER_PATHS[path];
     if (!kind) {
-      c.fail([...at, "path"], "unknown builder", path, `use one of ${Object.keys(BUILDER_PATHS).filter((p) => p.startsWith("nvflare")).join(", ")}`);
+      c.fail(
+        [...at, "path"],
+        "unknown builder",
+        path,
+        `use one of ${Object.keys(BUILDER_PATHS)
+          .filter((p) => p.startsWith("nvflare"))
+          .join(", ")}`,
+      );
       return;
     }
     const argsAt = [...at, "args"];
@@ -145,10 +174,17 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
   });
   const order = out.map((b) => b.kind);
   for (const needed of ["workspace", "static_file", "cert"] as const) {
-    if (!order.includes(needed)) c.fail(["builders"], `the ${needed} builder is missing: kits would be incomplete`, undefined, `add ${DEFAULT_BUILDERS.find((b) => b.kind === needed)?.path}`);
+    if (!order.includes(needed))
+      c.fail(
+        ["builders"],
+        `the ${needed} builder is missing: kits would be incomplete`,
+        undefined,
+        `add ${DEFAULT_BUILDERS.find((b) => b.kind === needed)?.path}`,
+      );
   }
   if (order.indexOf("workspace") > 0) c.fail(["builders"], "WorkspaceBuilder must come first (it creates the folders the others write into)");
-  if (order.filter((k) => k === "he").length > 1) c.fail(["builders"], "HEBuilder is listed twice: a project has one CKKS key pair", undefined, "keep one HEBuilder entry");
+  if (order.filter((k) => k === "he").length > 1)
+    c.fail(["builders"], "HEBuilder is listed twice: a project has one CKKS key pair", undefined, "keep one HEBuilder entry");
   const sig = order.indexOf("signature");
   if (sig === -1) c.warn(["builders"], "no SignatureBuilder: kits will carry no signature.json and 'cohort kit verify' will refuse them");
   else if (sig !== order.length - 1) c.fail(["builders"], "SignatureBuilder must come last (it signs the files the others write)");

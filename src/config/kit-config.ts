@@ -1,4 +1,4 @@
-import { existsSync, } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
@@ -79,14 +79,17 @@ export type KitConfig =
   | { readonly type: "client"; readonly dir: string; readonly config: FedClientConfig }
   | { readonly type: "admin"; readonly dir: string; readonly config: FedAdminConfig };
 
-
 /** Loads the kit's fed_*.json (whichever is present) from `<dir>/startup/`. */
 export function loadKitConfig(dir: string): KitConfig {
   const startup = join(dir, "startup");
   if (existsSync(join(startup, "fed_server.json"))) return { type: "server", dir, config: readJsonFile(join(startup, "fed_server.json"), fedServerSchema) };
   if (existsSync(join(startup, "fed_client.json"))) return { type: "client", dir, config: readJsonFile(join(startup, "fed_client.json"), fedClientSchema) };
   if (existsSync(join(startup, "fed_admin.json"))) return { type: "admin", dir, config: readJsonFile(join(startup, "fed_admin.json"), fedAdminSchema) };
-  throw new CohortError(ConfigErrorCode.FileNotFound, `${startup}: no fed_server.json, fed_client.json or fed_admin.json; give a participant folder from provisioning`, { file: startup });
+  throw new CohortError(
+    ConfigErrorCode.FileNotFound,
+    `${startup}: no fed_server.json, fed_client.json or fed_admin.json; give a participant folder from provisioning`,
+    { file: startup },
+  );
 }
 
 /** Splits `host:port` (IPv6 in brackets). */
@@ -143,7 +146,10 @@ const serverSettingsSchema = z.object({
     .default(16 * 1024 * 1024),
 });
 export const serverResourcesSchema = z.object({
-  servers: z.array(serverSettingsSchema).min(1).default([serverSettingsSchema.parse({})]),
+  servers: z
+    .array(serverSettingsSchema)
+    .min(1)
+    .default([serverSettingsSchema.parse({})]),
 });
 export type ServerSettings = z.infer<typeof serverSettingsSchema>;
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = serverSettingsSchema.parse({});

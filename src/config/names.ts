@@ -10,7 +10,10 @@ const SIMPLE_NAME_RE = /^[A-Za-z0-9_]+$/;
 export type NameKind = "host" | "site" | "email" | "org" | "simple";
 
 const RULES: Record<NameKind, { test: (v: string) => boolean; rule: string }> = {
-  host: { test: (v) => v.length <= 255 && (HOST_NAME_RE.test(v) || isIP(v) !== 0), rule: "a host name (letters, digits, '-' and '.' labels) or an IP address, at most 255 characters" },
+  host: {
+    test: (v) => v.length <= 255 && (HOST_NAME_RE.test(v) || isIP(v) !== 0),
+    rule: "a host name (letters, digits, '-' and '.' labels) or an IP address, at most 255 characters",
+  },
   site: { test: (v) => v.length <= 63 && SITE_NAME_RE.test(v), rule: "a site name: letters, digits, '-' and '_' only, at most 63 characters" },
   email: { test: (v) => v.length <= 254 && EMAIL_RE.test(v), rule: "an email address such as admin@example.org" },
   org: { test: (v) => v.length <= 64 && ORG_RE.test(v), rule: "an organisation name: letters, digits and '_' only" },

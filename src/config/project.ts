@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { configInvalid, formatPath, type ConfigIssue } from "./errors.js";
 import { checkName, type NameKind } from "./names.js";
-import { OTHER_PARTICIPANT_TYPES, PARTICIPANT_KEYS, PROJECT_KEYS, } from "./project-keys.js";
+import { OTHER_PARTICIPANT_TYPES, PARTICIPANT_KEYS, PROJECT_KEYS } from "./project-keys.js";
 import { loadYamlWithIncludes, parseYamlFile } from "./yaml-file.js";
 import { normalizeBuilders, type BuilderSpec } from "./builders.js";
 
@@ -84,7 +84,11 @@ export interface LoadProjectOptions {
 type Raw = Record<string, unknown>;
 const isRecord = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
 
-const portSchema = z.number({ error: "must be a number" }).int("must be a whole number").min(1, "must be between 1 and 65535").max(65535, "must be between 1 and 65535");
+const portSchema = z
+  .number({ error: "must be a number" })
+  .int("must be a whole number")
+  .min(1, "must be between 1 and 65535")
+  .max(65535, "must be between 1 and 65535");
 const connectionSecuritySchema = z
   .string({ error: "must be a string" })
   .transform((s) => s.toLowerCase())
@@ -123,7 +127,12 @@ class Checker {
       if (issue.code === "unrecognized_keys") {
         const allowed = schema instanceof z.ZodObject ? Object.keys(schema.shape as object) : [];
         for (const key of issue.keys) {
-          this.fail([...path, ...issue.path, key], `unknown key${suggest(key, allowed)}`, undefined, allowed.length > 0 ? `allowed here: ${allowed.join(", ")}` : fix);
+          this.fail(
+            [...path, ...issue.path, key],
+            `unknown key${suggest(key, allowed)}`,
+            undefined,
+            allowed.length > 0 ? `allowed here: ${allowed.join(", ")}` : fix,
+          );
         }
         continue;
       }
@@ -170,7 +179,15 @@ export function loadProjectFile(file: string, options: LoadProjectOptions = {}):
   ] as const) {
     for (const f of list) {
       const entry = parseYamlFile(resolve(f));
-      if (!isRecord(entry)) throw configInvalid([{ file: resolve(f), field: "(top level)", message: `must be a mapping describing one ${type} (name, org${type === "admin" ? ", role" : ""})`, value: entry }]);
+      if (!isRecord(entry))
+        throw configInvalid([
+          {
+            file: resolve(f),
+            field: "(top level)",
+            message: `must be a mapping describing one ${type} (name, org${type === "admin" ? ", role" : ""})`,
+            value: entry,
+          },
+        ]);
       extra.push({ ...entry, type, __source: resolve(f) });
     }
   }
@@ -191,7 +208,12 @@ export function validateProject(data: unknown, file: string, extraParticipants: 
     else if (answer.kind === "ignored") c.warn([key], `ignored: ${answer.note}`);
   }
   if (data["api_version"] !== 3) {
-    c.fail(["api_version"], data["api_version"] === 4 ? "api_version 4 (studies) is not supported yet" : "must be 3", data["api_version"], "set api_version: 3");
+    c.fail(
+      ["api_version"],
+      data["api_version"] === 4 ? "api_version 4 (studies) is not supported yet" : "must be 3",
+      data["api_version"],
+      "set api_version: 3",
+    );
   }
   let name = typeof data["name"] === "string" ? data["name"].trim() : "";
   if (name === "") c.fail(["name"], "is required: the project name", data["name"]);
@@ -202,9 +224,13 @@ export function validateProject(data: unknown, file: string, extraParticipants: 
     name = name.slice(0, PROJECT_NAME_MAX);
   }
   const description = typeof data["description"] === "string" ? data["description"] : "";
-  const projectSecurity = data["connection_security"] === undefined ? undefined : c.parse(connectionSecuritySchema, data["connection_security"], ["connection_security"]);
+  const projectSecurity =
+    data["connection_security"] === undefined ? undefined : c.parse(connectionSecuritySchema, data["connection_security"], ["connection_security"]);
   const projectCustomCa = data["custom_ca_cert"];
-  const projectLogStreaming = data["allow_log_streaming"] === undefined ? undefined : c.parse(z.boolean({ error: "must be true or false" }), data["allow_log_streaming"], ["allow_log_streaming"]);
+  const projectLogStreaming =
+    data["allow_log_streaming"] === undefined
+      ? undefined
+      : c.parse(z.boolean({ error: "must be true or false" }), data["allow_log_streaming"], ["allow_log_streaming"]);
 
   const rawParticipants = data["participants"];
   const participants: Raw[] = [];
@@ -221,7 +247,14 @@ export function validateProject(data: unknown, file: string, extraParticipants: 
   // First pass: the server (clients' defaults depend on it).
   const servers = participants.filter((p) => p["type"] === "server");
   if (Array.isArray(rawParticipants) && servers.length !== 1) {
-    c.fail(["participants"], servers.length === 0 ? "needs exactly one participant of type server, found none" : `needs exactly one participant of type server, found ${servers.length} (${servers.map((s) => String(s["name"])).join(", ")})`, undefined, "keep one server entry");
+    c.fail(
+      ["participants"],
+      servers.length === 0
+        ? "needs exactly one participant of type server, found none"
+        : `needs exactly one participant of type server, found ${servers.length} (${servers.map((s) => String(s["name"])).join(", ")})`,
+      undefined,
+      "keep one server entry",
+    );
   }
   const seen = new Map<string, number>();
   const server = servers[0] ? checkServer(c, servers[0], projectSecurity, baseDir) : undefined;
@@ -237,7 +270,8 @@ export function validateProject(data: unknown, file: string, extraParticipants: 
     checkParticipantKeys(pc, p, path);
     if (typeof p["name"] === "string") {
       const prev = seen.get(p["name"]);
-      if (prev !== undefined) pc.fail([...path, "name"], `duplicate name: participants[${prev}] has the same name`, p["name"], "names must be unique across the project");
+      if (prev !== undefined)
+        pc.fail([...path, "name"], `duplicate name: participants[${prev}] has the same name`, p["name"], "names must be unique across the project");
       else seen.set(p["name"], index);
     }
     if (type === "server") continue;
@@ -288,22 +322,44 @@ function checkServer(c: Checker, p: Raw, projectSecurity: ConnectionSecurity | u
   const org = c.name("org", p["org"], [...path, "org"]);
   const fedLearnPort = p["fed_learn_port"] === undefined ? DEFAULT_FED_LEARN_PORT : c.parse(portSchema, p["fed_learn_port"], [...path, "fed_learn_port"]);
   const adminPort = p["admin_port"] === undefined ? fedLearnPort : c.parse(portSchema, p["admin_port"], [...path, "admin_port"]);
-  const cs = p["connection_security"] === undefined ? projectSecurity ?? DEFAULT_CONNECTION_SECURITY : c.parse(connectionSecuritySchema, p["connection_security"], [...path, "connection_security"]);
+  const cs =
+    p["connection_security"] === undefined
+      ? (projectSecurity ?? DEFAULT_CONNECTION_SECURITY)
+      : c.parse(connectionSecuritySchema, p["connection_security"], [...path, "connection_security"]);
   const hostNames: string[] = [];
   if (p["host_names"] !== undefined) {
     const list = Array.isArray(p["host_names"]) ? p["host_names"] : typeof p["host_names"] === "string" ? [p["host_names"]] : undefined;
     if (!list) c.fail([...path, "host_names"], "must be a list of host names or IP addresses", p["host_names"]);
-    else list.forEach((h, i) => { const v = c.name("host", h, [...path, "host_names", i]); if (v && !hostNames.includes(v)) hostNames.push(v); });
+    else
+      list.forEach((h, i) => {
+        const v = c.name("host", h, [...path, "host_names", i]);
+        if (v && !hostNames.includes(v)) hostNames.push(v);
+      });
   }
   let defaultHost = p["default_host"] === undefined ? undefined : c.name("host", p["default_host"], [...path, "default_host"]);
   if (name && name.length > SERVER_CN_MAX) {
-    c.warn([...path, "name"], `longer than ${SERVER_CN_MAX} characters: truncated to ${JSON.stringify(name.slice(0, SERVER_CN_MAX))} for the certificate CN${defaultHost ? "" : "; the full name becomes default_host"}`);
+    c.warn(
+      [...path, "name"],
+      `longer than ${SERVER_CN_MAX} characters: truncated to ${JSON.stringify(name.slice(0, SERVER_CN_MAX))} for the certificate CN${defaultHost ? "" : "; the full name becomes default_host"}`,
+    );
     defaultHost ??= name;
     name = name.slice(0, SERVER_CN_MAX);
   }
-  const ccConfig = p["cc_config"] === undefined ? undefined : c.existingFile(p["cc_config"], [...path, "cc_config"], baseDir, "a confidential-computing config YAML");
+  const ccConfig =
+    p["cc_config"] === undefined ? undefined : c.existingFile(p["cc_config"], [...path, "cc_config"], baseDir, "a confidential-computing config YAML");
   if (!name || !org || fedLearnPort === undefined || adminPort === undefined || !cs) return undefined;
-  return { type: "server", index, name, org, connectionSecurity: cs, fedLearnPort, adminPort, hostNames, defaultHost: defaultHost ?? name, ...(ccConfig ? { ccConfig } : {}) };
+  return {
+    type: "server",
+    index,
+    name,
+    org,
+    connectionSecurity: cs,
+    fedLearnPort,
+    adminPort,
+    hostNames,
+    defaultHost: defaultHost ?? name,
+    ...(ccConfig ? { ccConfig } : {}),
+  };
 }
 
 interface Common {
@@ -314,7 +370,8 @@ interface Common {
 }
 
 function checkConnectTo(c: Checker, p: Raw, path: readonly PropertyKey[], common: Common, isAdmin: boolean): ConnectTo | undefined {
-  const own = p["connection_security"] === undefined ? undefined : c.parse(connectionSecuritySchema, p["connection_security"], [...path, "connection_security"]);
+  const own =
+    p["connection_security"] === undefined ? undefined : c.parse(connectionSecuritySchema, p["connection_security"], [...path, "connection_security"]);
   const server = common.server;
   const defaultPort = server ? (isAdmin ? server.adminPort : server.fedLearnPort) : DEFAULT_FED_LEARN_PORT;
   let host = server?.defaultHost ?? "";
@@ -327,18 +384,28 @@ function checkConnectTo(c: Checker, p: Raw, path: readonly PropertyKey[], common
     for (const key of Object.keys(ct)) {
       if (!["name", "host", "port", "connection_security", "auth_identity"].includes(key)) c.warn([...path, "connect_to", key], "unknown key ignored");
     }
-    if (ct["auth_identity"] !== undefined) c.fail([...path, "connect_to", "auth_identity"], "not supported yet: identity overrides", ct["auth_identity"], "remove it");
+    if (ct["auth_identity"] !== undefined)
+      c.fail([...path, "connect_to", "auth_identity"], "not supported yet: identity overrides", ct["auth_identity"], "remove it");
     if (ct["name"] !== undefined && server && ct["name"] !== server.name) {
-      c.fail([...path, "connect_to", "name"], "not supported yet: connecting through a relay; only the server's name may be given", ct["name"], `use ${JSON.stringify(server.name)} or remove connect_to.name`);
+      c.fail(
+        [...path, "connect_to", "name"],
+        "not supported yet: connecting through a relay; only the server's name may be given",
+        ct["name"],
+        `use ${JSON.stringify(server.name)} or remove connect_to.name`,
+      );
     }
     if (ct["host"] !== undefined) host = c.name("host", ct["host"], [...path, "connect_to", "host"]) ?? host;
     if (ct["port"] !== undefined) port = c.parse(portSchema, ct["port"], [...path, "connect_to", "port"]) ?? port;
-    if (ct["connection_security"] !== undefined) cs = c.parse(connectionSecuritySchema, ct["connection_security"], [...path, "connect_to", "connection_security"]) ?? cs;
+    if (ct["connection_security"] !== undefined)
+      cs = c.parse(connectionSecuritySchema, ct["connection_security"], [...path, "connect_to", "connection_security"]) ?? cs;
   } else if (ct !== undefined) {
     c.fail([...path, "connect_to"], "must be a host name, or a mapping {host, port, connection_security}", ct);
   }
   if (server && host !== "" && host !== server.defaultHost && !server.hostNames.includes(host) && host !== server.name) {
-    c.warn([...path, "connect_to"], `${host} is not one of the server's names (${[server.defaultHost, ...server.hostNames].join(", ")}): the server certificate will not carry it (fine behind a proxy)`);
+    c.warn(
+      [...path, "connect_to"],
+      `${host} is not one of the server's names (${[server.defaultHost, ...server.hostNames].join(", ")}): the server certificate will not carry it (fine behind a proxy)`,
+    );
   }
   return { host, port, connectionSecurity: cs };
 }
@@ -366,8 +433,12 @@ function checkClient(c: Checker, p: Raw, path: readonly PropertyKey[], common: C
   const connectTo = checkConnectTo(c, p, path, common, false);
   const caFile = customCa(c, p, path, common);
   const capacity = c.parse(capacitySchema, p["capacity"] ?? {}, [...path, "capacity"], "capacity takes num_of_gpus and mem_per_gpu_in_GiB");
-  const allowLogStreaming = p["allow_log_streaming"] === undefined ? projectLogStreaming ?? true : c.parse(z.boolean({ error: "must be true or false" }), p["allow_log_streaming"], [...path, "allow_log_streaming"]);
-  const ccConfig = p["cc_config"] === undefined ? undefined : c.existingFile(p["cc_config"], [...path, "cc_config"], common.baseDir, "a confidential-computing config YAML");
+  const allowLogStreaming =
+    p["allow_log_streaming"] === undefined
+      ? (projectLogStreaming ?? true)
+      : c.parse(z.boolean({ error: "must be true or false" }), p["allow_log_streaming"], [...path, "allow_log_streaming"]);
+  const ccConfig =
+    p["cc_config"] === undefined ? undefined : c.existingFile(p["cc_config"], [...path, "cc_config"], common.baseDir, "a confidential-computing config YAML");
   if (!name || !org || !connectTo || !capacity || allowLogStreaming === undefined) return undefined;
   return {
     type: "client",
@@ -392,7 +463,10 @@ function checkAdmin(c: Checker, p: Raw, path: readonly PropertyKey[], common: Co
   } else {
     role = c.name("simple", p["role"], [...path, "role"]);
     if (role && !(ADMIN_ROLES as readonly string[]).includes(role)) {
-      c.warn([...path, "role"], `custom role ${JSON.stringify(role)}: not one of ${ADMIN_ROLES.join(", ")}; sites' authorization.json must name it to grant it anything`);
+      c.warn(
+        [...path, "role"],
+        `custom role ${JSON.stringify(role)}: not one of ${ADMIN_ROLES.join(", ")}; sites' authorization.json must name it to grant it anything`,
+      );
     }
   }
   const connectTo = checkConnectTo(c, p, path, common, true);

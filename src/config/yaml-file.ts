@@ -20,7 +20,10 @@ function readText(file: string, referencedFrom?: string): string {
     throw new CohortError(ConfigErrorCode.FileNotFound, `${file}: file not found${referencedFrom ? ` (included from ${referencedFrom})` : ""}`, { file });
   }
   if (size > MAX_CONFIG_BYTES) {
-    throw new CohortError(ConfigErrorCode.Invalid, `${file}: file is ${size} bytes; configuration files are limited to ${MAX_CONFIG_BYTES} bytes`, { file, value: size });
+    throw new CohortError(ConfigErrorCode.Invalid, `${file}: file is ${size} bytes; configuration files are limited to ${MAX_CONFIG_BYTES} bytes`, {
+      file,
+      value: size,
+    });
   }
   return readFileSync(file, "utf8");
 }
@@ -34,11 +37,15 @@ export function parseYamlFile(file: string, referencedFrom?: string): unknown {
   if (err) {
     const pos = err.linePos?.[0];
     const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-    throw new CohortError(ConfigErrorCode.YamlSyntax, `${where}: YAML syntax error: ${(err.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}; fix the YAML at that line`, {
-      file,
-      line: pos?.line,
-      column: pos?.col,
-    });
+    throw new CohortError(
+      ConfigErrorCode.YamlSyntax,
+      `${where}: YAML syntax error: ${(err.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}; fix the YAML at that line`,
+      {
+        file,
+        line: pos?.line,
+        column: pos?.col,
+      },
+    );
   }
   return doc.toJS({ maxAliasCount: 100 });
 }
@@ -72,25 +79,41 @@ function expand(value: unknown, file: string, rootDir: string, chain: readonly s
     const list = Array.isArray(include) ? include : [include];
     for (const item of list) {
       if (typeof item !== "string" || item === "") {
-        throw new CohortError(ConfigErrorCode.Invalid, `${file}: include: must be a file name or a list of file names (got ${JSON.stringify(item)})`, { file, field: "include", value: item });
+        throw new CohortError(ConfigErrorCode.Invalid, `${file}: include: must be a file name or a list of file names (got ${JSON.stringify(item)})`, {
+          file,
+          field: "include",
+          value: item,
+        });
       }
       const target = resolve(dirname(file), item);
       let real: string;
       try {
         real = realpathSync(target);
       } catch {
-        throw new CohortError(ConfigErrorCode.FileNotFound, `${file}: include: ${JSON.stringify(item)} not found (looked for ${target})`, { file, field: "include", value: item });
-      }
-      const rel = relative(rootDir, real);
-      if (rel.startsWith("..") || isAbsolute(rel)) {
-        throw new CohortError(ConfigErrorCode.IncludeEscapes, `${file}: include: ${JSON.stringify(item)} resolves outside the project folder ${rootDir}; move the file into that folder`, {
+        throw new CohortError(ConfigErrorCode.FileNotFound, `${file}: include: ${JSON.stringify(item)} not found (looked for ${target})`, {
           file,
           field: "include",
           value: item,
         });
       }
+      const rel = relative(rootDir, real);
+      if (rel.startsWith("..") || isAbsolute(rel)) {
+        throw new CohortError(
+          ConfigErrorCode.IncludeEscapes,
+          `${file}: include: ${JSON.stringify(item)} resolves outside the project folder ${rootDir}; move the file into that folder`,
+          {
+            file,
+            field: "include",
+            value: item,
+          },
+        );
+      }
       if (chain.includes(real)) {
-        throw new CohortError(ConfigErrorCode.IncludeCycle, `${file}: include: ${JSON.stringify(item)} includes itself (${[...chain, real].join(" -> ")})`, { file, field: "include", value: item });
+        throw new CohortError(ConfigErrorCode.IncludeCycle, `${file}: include: ${JSON.stringify(item)} includes itself (${[...chain, real].join(" -> ")})`, {
+          file,
+          field: "include",
+          value: item,
+        });
       }
       const included = loadIncluding(real, rootDir, chain);
       if (!isRecord(included)) {

@@ -57,7 +57,7 @@ export interface RootCertificateOptions {
 /** Random positive 16-byte serial (RFC 5280 allows up to 20 octets; top bit cleared keeps it positive). */
 function randomSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f | 0x01;
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01;
   return bytes.toString("hex");
 }
 

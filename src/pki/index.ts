@@ -14,7 +14,28 @@ export { PkiErrorCode } from "./errors.js";
 export { signKitFolder, verifyStartupKit, KIT_SIGNATURE_FILE } from "./kit.js";
 export { KitErrorCode } from "./errors.js";
 export type { VerifiedKit, VerifyKitOptions, KitType } from "./kit.js";
-export { signJobFolder, verifyJobFolder, isJobSignatureFile, stripJobSignatures, JOB_SIGNATURE_FILE, JOB_SUBMITTER_CERT, JOB_MANIFEST_FILE, JobSignatureErrorCode } from "./job-signature.js";
-export { signJob, buildJobManifest, signJobManifest, writeJobManifest, readSignedManifest, verifyJobManifest, checkFilesMatch, scanJobFolder, canonicalJson, manifestCanonicalBytes, JOB_MANIFEST_FORMAT } from "./job-manifest.js";
+export {
+  signJobFolder,
+  verifyJobFolder,
+  isJobSignatureFile,
+  stripJobSignatures,
+  JOB_SIGNATURE_FILE,
+  JOB_SUBMITTER_CERT,
+  JOB_MANIFEST_FILE,
+  JobSignatureErrorCode,
+} from "./job-signature.js";
+export {
+  signJob,
+  buildJobManifest,
+  signJobManifest,
+  writeJobManifest,
+  readSignedManifest,
+  verifyJobManifest,
+  checkFilesMatch,
+  scanJobFolder,
+  canonicalJson,
+  manifestCanonicalBytes,
+  JOB_MANIFEST_FORMAT,
+} from "./job-manifest.js";
 export type { JobManifest, ManifestSignOptions, VerifiedJobManifest } from "./job-manifest.js";
 export type { JobSigner } from "./job-signature.js";

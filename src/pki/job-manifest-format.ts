@@ -33,7 +33,7 @@ export const JOB_PATH_SEGMENT = /^(?!\.\.?$)[^/\\\u0000-\u001f\u007f]+$/u;
 /** Why a name cannot be a segment of a job path (undefined when it can). */
 export function badJobPathSegment(name: string): string | undefined {
   if (name === "__proto__") return "is __proto__";
-  if (!JOB_PATH_SEGMENT.test(name)) return "is empty, \".\" or \"..\", or has a \"/\", a backslash or a control character (U+0000–U+001F, U+007F)";
+  if (!JOB_PATH_SEGMENT.test(name)) return 'is empty, "." or "..", or has a "/", a backslash or a control character (U+0000–U+001F, U+007F)';
   // A lone surrogate has no UTF-8 form: the bytes signed would not be the name.
   if (/\p{Cs}/u.test(name)) return "is not valid Unicode (a lone surrogate)";
   return undefined;
@@ -42,7 +42,11 @@ export function badJobPathSegment(name: string): string | undefined {
 /** Refuses a name that cannot be part of a signed job, naming the path and the fix. */
 export function checkJobPathSegment(name: string, path: string): void {
   const why = badJobPathSegment(name);
-  if (why) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${JSON.stringify(path)}: the name ${JSON.stringify(name)} ${why}; rename it`, { path, reason: "bad_name" });
+  if (why)
+    throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${JSON.stringify(path)}: the name ${JSON.stringify(name)} ${why}; rename it`, {
+      path,
+      reason: "bad_name",
+    });
 }
 
 /**
@@ -99,7 +103,15 @@ export interface ManifestContent {
 /** The manifest of scanned content: folders and files in UTF-8 byte order. */
 export function assembleManifest(c: ManifestContent): JobManifest {
   const files = Object.fromEntries(Object.entries(c.files).sort(([a], [b]) => compareUtf8(a, b)));
-  return { format: JOB_MANIFEST_FORMAT, job_name: c.jobName, submitter_certificate: c.certPem, nonce: c.nonce, submitted_at: c.at.toISOString(), folders: [...c.folders].sort(compareUtf8), files };
+  return {
+    format: JOB_MANIFEST_FORMAT,
+    job_name: c.jobName,
+    submitter_certificate: c.certPem,
+    nonce: c.nonce,
+    submitted_at: c.at.toISOString(),
+    folders: [...c.folders].sort(compareUtf8),
+    files,
+  };
 }
 
 /** The manifest file's text: `{format, manifest: <canonical JSON>, signature}`, one space indent. */

@@ -1,6 +1,14 @@
 import { CohortError } from "../errors/index.js";
 import { JobSignatureErrorCode } from "./errors.js";
-import { assembleManifest, canonicalJson, canonicalManifestBytes, checkJobPathSegment, JOB_MANIFEST_FILE, manifestFileText, type JobManifest } from "./job-manifest-format.js";
+import {
+  assembleManifest,
+  canonicalJson,
+  canonicalManifestBytes,
+  checkJobPathSegment,
+  JOB_MANIFEST_FILE,
+  manifestFileText,
+  type JobManifest,
+} from "./job-manifest-format.js";
 
 /**
  * The job manifest signer for a browser (docs/protocol.md §5): WebCrypto (`crypto.subtle`),
@@ -62,7 +70,7 @@ function refuse(field: string, value: unknown, message: string): never {
 
 /** Checks a path from a folder picker as the console checks a name on disk; returns its folders. */
 function pathFolders(path: unknown, field: string): string[] {
-  if (typeof path !== "string" || path === "") refuse(field, path, "must be a non-empty path relative to the job root (\"/\"-separated)");
+  if (typeof path !== "string" || path === "") refuse(field, path, 'must be a non-empty path relative to the job root ("/"-separated)');
   if (path.startsWith("/")) refuse(field, path, `(${JSON.stringify(path)}) must be relative to the job root: remove the leading "/"`);
   const segments = path.split("/");
   segments.forEach((s) => checkJobPathSegment(s, path));
@@ -75,7 +83,8 @@ function hex(bytes: Uint8Array): string {
 
 /** Builds the manifest of a job given as (path, bytes) entries, checked as the console checks a folder. */
 export async function buildManifest(o: WebManifestOptions): Promise<JobManifest> {
-  if (typeof o.jobName !== "string" || o.jobName.length < 1 || o.jobName.length > 1000) refuse("jobName", o.jobName, "must be meta.json's name (1 to 1000 characters)");
+  if (typeof o.jobName !== "string" || o.jobName.length < 1 || o.jobName.length > 1000)
+    refuse("jobName", o.jobName, "must be meta.json's name (1 to 1000 characters)");
   if (typeof o.certificatePem !== "string" || !o.certificatePem.includes("-----BEGIN CERTIFICATE-----") || o.certificatePem.length > 65536) {
     refuse("certificatePem", typeof o.certificatePem === "string" ? o.certificatePem.slice(0, 40) : o.certificatePem, "must be the kit's client.crt (PEM)");
   }
@@ -96,7 +105,8 @@ export async function buildManifest(o: WebManifestOptions): Promise<JobManifest>
     files[entry.path] = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", entry.bytes)));
   }
   for (const [i, entry] of o.files.entries()) {
-    if (folders.has(entry.path)) refuse(`files[${i}].path`, entry.path, `(${JSON.stringify(entry.path)}) is also a folder of another entry; a path is a file or a folder, not both`);
+    if (folders.has(entry.path))
+      refuse(`files[${i}].path`, entry.path, `(${JSON.stringify(entry.path)}) is also a folder of another entry; a path is a file or a folder, not both`);
   }
   return assembleManifest({ jobName: o.jobName, certPem: o.certificatePem, nonce, at, folders: [...folders], files });
 }
@@ -112,7 +122,7 @@ export async function signManifest(o: WebSignOptions): Promise<SignedJobManifest
 
 const EC_P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
 const RSA_PSS = { name: "RSA-PSS", hash: "SHA-256" } as const;
-const KEY_FIX = "give the kit's client.key (unencrypted PKCS#8, EC P-256 or RSA), or a CryptoKey imported as ECDSA P-256 or RSA-PSS/SHA-256 with usage \"sign\"";
+const KEY_FIX = 'give the kit\'s client.key (unencrypted PKCS#8, EC P-256 or RSA), or a CryptoKey imported as ECDSA P-256 or RSA-PSS/SHA-256 with usage "sign"';
 
 /** The key as a WebCrypto signing key; PKCS#8 is imported as EC P-256 or else as RSA-PSS. */
 async function signingKey(key: WebSignOptions["key"]): Promise<WebCryptoKey> {
@@ -128,7 +138,10 @@ async function signingKey(key: WebSignOptions["key"]): Promise<WebCryptoKey> {
     return refuse("key", "(not shown)", `is not a PKCS#8 EC P-256 or RSA private key; ${KEY_FIX}`);
   }
   const a = key.algorithm as { name?: string; namedCurve?: string; hash?: { name?: string } };
-  const ok = key.type === "private" && key.usages.includes("sign") && ((a.name === "ECDSA" && a.namedCurve === "P-256") || (a.name === "RSA-PSS" && a.hash?.name === "SHA-256"));
+  const ok =
+    key.type === "private" &&
+    key.usages.includes("sign") &&
+    ((a.name === "ECDSA" && a.namedCurve === "P-256") || (a.name === "RSA-PSS" && a.hash?.name === "SHA-256"));
   if (!ok) refuse("key", `${key.type} ${a.name ?? "?"} ${a.namedCurve ?? a.hash?.name ?? ""}`.trim(), `cannot sign a job manifest; ${KEY_FIX}`);
   return key;
 }
@@ -137,7 +150,10 @@ function pemPkcs8(pem: string): Uint8Array {
   const m = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/.exec(pem);
   if (m?.[1] !== "PRIVATE KEY") {
     const label = m?.[1] ?? "no PEM block";
-    const fix = label === "ENCRYPTED PRIVATE KEY" ? "decrypt it first (openssl pkcs8 -in client.key -out plain.key)" : "convert it (openssl pkcs8 -topk8 -nocrypt -in client.key -out plain.key)";
+    const fix =
+      label === "ENCRYPTED PRIVATE KEY"
+        ? "decrypt it first (openssl pkcs8 -in client.key -out plain.key)"
+        : "convert it (openssl pkcs8 -topk8 -nocrypt -in client.key -out plain.key)";
     return refuse("key", label, `must be a PEM "PRIVATE KEY" (unencrypted PKCS#8): ${fix}`);
   }
   const body = (m[2] ?? "").replace(/\s+/g, "");

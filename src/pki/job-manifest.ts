@@ -5,7 +5,18 @@ import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { signBytes, verifyBytes } from "./signatures.js";
 import { signJobFolder, stripJobSignatures, trustedJobSigner } from "./job-signature.js";
-import { assembleManifest, badJobPathSegment, canonicalJson, canonicalManifestBytes, checkJobPathSegment, compareUtf8, JOB_MANIFEST_FILE, JOB_MANIFEST_FORMAT, manifestFileText, type JobManifest } from "./job-manifest-format.js";
+import {
+  assembleManifest,
+  badJobPathSegment,
+  canonicalJson,
+  canonicalManifestBytes,
+  checkJobPathSegment,
+  compareUtf8,
+  JOB_MANIFEST_FILE,
+  JOB_MANIFEST_FORMAT,
+  manifestFileText,
+  type JobManifest,
+} from "./job-manifest-format.js";
 import { JobSignatureErrorCode } from "./errors.js";
 import type { JobSigner } from "./job-signature.js";
 
@@ -20,7 +31,14 @@ import type { JobSigner } from "./job-signature.js";
 export { canonicalJson, JOB_MANIFEST_FORMAT };
 export type { JobManifest };
 
-const relPath = z.string().min(1).max(4096).refine((p) => p.split("/").every((s) => badJobPathSegment(s) === undefined), "a relative path with \"/\" separators, no \".\"/\"..\" segments, control characters, lone surrogates or __proto__");
+const relPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine(
+    (p) => p.split("/").every((s) => badJobPathSegment(s) === undefined),
+    'a relative path with "/" separators, no "."/".." segments, control characters, lone surrogates or __proto__',
+  );
 const manifestSchema = z
   .object({
     format: z.literal(JOB_MANIFEST_FORMAT),
@@ -51,12 +69,15 @@ export function scanJobFolder(dir: string): { folders: string[]; files: Record<s
       if (path === JOB_MANIFEST_FILE) continue;
       checkJobPathSegment(name, path);
       const st = lstatSync(join(abs, name));
-      if (st.isSymbolicLink()) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${path} is a symbolic link; copy the file instead`, { path, reason: "symlink" });
+      if (st.isSymbolicLink())
+        throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${path} is a symbolic link; copy the file instead`, { path, reason: "symlink" });
       if (st.isDirectory()) {
         folders.push(path);
         walk(join(abs, name), path);
       } else if (st.isFile()) {
-        files[path] = createHash("sha256").update(readFileSync(join(abs, name))).digest("hex");
+        files[path] = createHash("sha256")
+          .update(readFileSync(join(abs, name)))
+          .digest("hex");
       } else {
         throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${path} is not a regular file or folder`, { path, reason: "special" });
       }
@@ -101,10 +122,17 @@ export interface VerifiedJobManifest {
 export function readSignedManifest(dir: string, rootPem: string, at = new Date()): VerifiedJobManifest {
   const file = join(dir, JOB_MANIFEST_FILE);
   if (!existsSync(file)) {
-    throw new CohortError(JobSignatureErrorCode.Unsigned, `the job is not signed (no ${JOB_MANIFEST_FILE}); submit it with cohort admin, which signs it with the admin's kit`, { file: JOB_MANIFEST_FILE });
+    throw new CohortError(
+      JobSignatureErrorCode.Unsigned,
+      `the job is not signed (no ${JOB_MANIFEST_FILE}); submit it with cohort admin, which signs it with the admin's kit`,
+      { file: JOB_MANIFEST_FILE },
+    );
   }
   const bad = (why: string): never => {
-    throw new CohortError(JobSignatureErrorCode.BadManifest, `${JOB_MANIFEST_FILE}: ${why}; sign the job again with cohort admin`, { file: JOB_MANIFEST_FILE, reason: why });
+    throw new CohortError(JobSignatureErrorCode.BadManifest, `${JOB_MANIFEST_FILE}: ${why}; sign the job again with cohort admin`, {
+      file: JOB_MANIFEST_FILE,
+      reason: why,
+    });
   };
   let outer: z.infer<typeof manifestFileSchema> | undefined;
   try {
@@ -112,23 +140,30 @@ export function readSignedManifest(dir: string, rootPem: string, at = new Date()
   } catch {
     return bad(`not a manifest file (fields format, manifest, signature)`);
   }
-  const parsed = manifestSchema.safeParse((() => {
-    try {
-      return JSON.parse(outer.manifest) as unknown;
-    } catch {
-      return undefined;
-    }
-  })());
-  if (!parsed.success) return bad(`field manifest is not a valid manifest: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  const parsed = manifestSchema.safeParse(
+    (() => {
+      try {
+        return JSON.parse(outer.manifest) as unknown;
+      } catch {
+        return undefined;
+      }
+    })(),
+  );
+  if (!parsed.success)
+    return bad(`field manifest is not a valid manifest: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
   const manifest = parsed.data as JobManifest;
   const sorted = [...manifest.folders].sort(compareUtf8);
-  if (new Set(sorted).size !== sorted.length || sorted.some((f, i) => f !== manifest.folders[i])) return bad("field folders is not sorted by UTF-8 bytes without duplicates");
+  if (new Set(sorted).size !== sorted.length || sorted.some((f, i) => f !== manifest.folders[i]))
+    return bad("field folders is not sorted by UTF-8 bytes without duplicates");
   // Only the canonical form is accepted: one manifest, one byte string.
   if (canonicalJson(manifest) !== outer.manifest) return bad("field manifest is not in canonical form (sorted keys, no whitespace)");
   const certPem = manifest.submitter_certificate;
   const info = trustedJobSigner(certPem, rootPem, at);
   if (!verifyBytes(new X509Certificate(certPem).publicKey, Buffer.from(outer.manifest, "utf8"), outer.signature)) {
-    throw new CohortError(JobSignatureErrorCode.Tampered, `${JOB_MANIFEST_FILE}: the signature does not match the manifest (it was changed after signing)`, { file: JOB_MANIFEST_FILE, reason: "signature" });
+    throw new CohortError(JobSignatureErrorCode.Tampered, `${JOB_MANIFEST_FILE}: the signature does not match the manifest (it was changed after signing)`, {
+      file: JOB_MANIFEST_FILE,
+      reason: "signature",
+    });
   }
   return { manifest, signer: { name: info.commonName, org: info.organization ?? "", role: info.role, certPem } };
 }
@@ -141,7 +176,8 @@ export function checkFilesMatch(dir: string, manifest: JobManifest): void {
   };
   for (const [path, sha] of Object.entries(files)) {
     const want = Object.hasOwn(manifest.files, path) ? manifest.files[path] : undefined;
-    if (want === undefined) fail(path, "added", `job file ${path} was added after signing (it is not in ${JOB_MANIFEST_FILE}; a renamed or moved file also shows so)`);
+    if (want === undefined)
+      fail(path, "added", `job file ${path} was added after signing (it is not in ${JOB_MANIFEST_FILE}; a renamed or moved file also shows so)`);
     else if (want !== sha) fail(path, "changed", `job file ${path} was changed after signing (sha256 ${sha}, the manifest says ${want})`);
   }
   for (const path of Object.keys(manifest.files)) {

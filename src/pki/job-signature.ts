@@ -49,7 +49,8 @@ export function signJobFolder(dir: string, signer: { certPem: string; keyPem: st
       if (name === JOB_SIGNATURE_FILE || (isRoot && (name === JOB_SUBMITTER_CERT || name === JOB_MANIFEST_FILE))) continue;
       const path = join(folder, name);
       const st = lstatSync(path);
-      if (st.isSymbolicLink()) throw new CohortError(JobSignatureErrorCode.Tampered, `${path}: symbolic links cannot be signed into a job; copy the file instead`, { file: path });
+      if (st.isSymbolicLink())
+        throw new CohortError(JobSignatureErrorCode.Tampered, `${path}: symbolic links cannot be signed into a job; copy the file instead`, { file: path });
       if (st.isDirectory()) {
         map[name] = signBytes(key, Buffer.from(name, "utf8"));
         walk(path, false);
@@ -74,10 +75,15 @@ export function trustedJobSigner(certPem: string, rootPem: string, at: Date): Re
   try {
     verifyCertificateChain(certPem, rootPem, { label: "the job signer's certificate", at });
   } catch (err) {
-    throw new CohortError(JobSignatureErrorCode.BadSigner, `job signer not trusted: ${(err as Error).message}`, isCohortError(err) ? err.details : {}, { cause: err });
+    throw new CohortError(JobSignatureErrorCode.BadSigner, `job signer not trusted: ${(err as Error).message}`, isCohortError(err) ? err.details : {}, {
+      cause: err,
+    });
   }
   const info = readCertificateInfo(certPem);
-  if (!info.role) throw new CohortError(JobSignatureErrorCode.BadSigner, `the job was signed by ${info.commonName}, which is not an admin certificate (no role)`, { signer: info.commonName });
+  if (!info.role)
+    throw new CohortError(JobSignatureErrorCode.BadSigner, `the job was signed by ${info.commonName}, which is not an admin certificate (no role)`, {
+      signer: info.commonName,
+    });
   return { ...info, role: info.role };
 }
 
@@ -90,7 +96,11 @@ export function trustedJobSigner(certPem: string, rootPem: string, at: Date): Re
 export function verifyJobFolder(dir: string, rootPem: string, at = new Date()): JobSigner {
   const certFile = join(dir, JOB_SUBMITTER_CERT);
   if (!existsSync(certFile) || !existsSync(join(dir, JOB_SIGNATURE_FILE))) {
-    throw new CohortError(JobSignatureErrorCode.Unsigned, "the job is not signed (no .__nvfl_submitter.crt / .__nvfl_sig.json); submit it with cohort admin, which signs it with the admin's kit", {});
+    throw new CohortError(
+      JobSignatureErrorCode.Unsigned,
+      "the job is not signed (no .__nvfl_submitter.crt / .__nvfl_sig.json); submit it with cohort admin, which signs it with the admin's kit",
+      {},
+    );
   }
   const certPem = readFileSync(certFile, "utf8");
   const info = trustedJobSigner(certPem, rootPem, at);
@@ -98,7 +108,10 @@ export function verifyJobFolder(dir: string, rootPem: string, at = new Date()): 
   const walk = (folder: string, isRoot: boolean): void => {
     const rel = relative(dir, folder) || ".";
     const sigFile = join(folder, JOB_SIGNATURE_FILE);
-    if (!existsSync(sigFile)) throw new CohortError(JobSignatureErrorCode.Tampered, `job folder ${rel}: ${JOB_SIGNATURE_FILE} is missing (a folder was added after signing)`, { path: rel });
+    if (!existsSync(sigFile))
+      throw new CohortError(JobSignatureErrorCode.Tampered, `job folder ${rel}: ${JOB_SIGNATURE_FILE} is missing (a folder was added after signing)`, {
+        path: rel,
+      });
     let map: Record<string, string>;
     try {
       map = sigMapSchema.parse(JSON.parse(readFileSync(sigFile, "utf8")));
@@ -111,14 +124,20 @@ export function verifyJobFolder(dir: string, rootPem: string, at = new Date()): 
       const st = lstatSync(path);
       const where = join(rel, name);
       const sig = map[name];
-      if (sig === undefined) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${where} was added after signing`, { path: where, reason: "added" });
-      if (st.isSymbolicLink()) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${where} is a symbolic link`, { path: where, reason: "replaced" });
+      if (sig === undefined)
+        throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${where} was added after signing`, { path: where, reason: "added" });
+      if (st.isSymbolicLink())
+        throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${where} is a symbolic link`, { path: where, reason: "replaced" });
       const ok = st.isDirectory() ? verifyBytes(publicKey, Buffer.from(name, "utf8"), sig) : verifyBytes(publicKey, readFileSync(path), sig);
       if (!ok) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${where} was changed after signing`, { path: where, reason: "changed" });
       if (st.isDirectory()) walk(path, false);
     }
     for (const name of Object.keys(map)) {
-      if (!present.includes(name)) throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${join(rel, name)} was removed after signing`, { path: join(rel, name), reason: "removed" });
+      if (!present.includes(name))
+        throw new CohortError(JobSignatureErrorCode.Tampered, `job file ${join(rel, name)} was removed after signing`, {
+          path: join(rel, name),
+          reason: "removed",
+        });
     }
   };
   walk(dir, true);

@@ -44,16 +44,18 @@ export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm {
   if (key.asymmetricKeyType === "ec" && details.namedCurve === "prime256v1") return "ec-p256";
   if (key.asymmetricKeyType === "rsa" && details.modulusLength === 2048) return "rsa-2048";
   if (key.asymmetricKeyType === "rsa" && details.modulusLength === 3072) return "rsa-3072";
-  throw new CohortError(PkiErrorCode.UnsupportedKeyAlgorithm, `unsupported key type ${key.asymmetricKeyType} ${JSON.stringify(details)}; use one of ${KEY_ALGORITHMS.join(", ")}`, {
-    keyType: key.asymmetricKeyType,
-  });
+  throw new CohortError(
+    PkiErrorCode.UnsupportedKeyAlgorithm,
+    `unsupported key type ${key.asymmetricKeyType} ${JSON.stringify(details)}; use one of ${KEY_ALGORITHMS.join(", ")}`,
+    {
+      keyType: key.asymmetricKeyType,
+    },
+  );
 }
 
 /** The WebCrypto signing algorithm for certificates issued by a key of this algorithm. */
 export function certificateSigningAlgorithm(algorithm: KeyAlgorithm): webcrypto.RsaHashedImportParams | (webcrypto.EcKeyImportParams & webcrypto.EcdsaParams) {
-  return algorithm === "ec-p256"
-    ? { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" }
-    : { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  return algorithm === "ec-p256" ? { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } : { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
 }
 
 /** Imports a PKCS#8 PEM private key as a WebCrypto signing key (for @peculiar/x509). */
@@ -72,22 +74,27 @@ export function publicKeySpkiOf(privateKeyPem: string): Uint8Array {
 
 /** Encrypts a private key PEM with a passphrase (PKCS#8 PBES2: PBKDF2 + AES-256-CBC, by OpenSSL). */
 export function encryptPrivateKeyPem(privateKeyPem: string, passphrase: string): string {
-  return createPrivateKey(privateKeyPem)
-    .export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase })
-    .toString();
+  return createPrivateKey(privateKeyPem).export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }).toString();
 }
 
 /** Reads a private key PEM that may be encrypted; returns it unencrypted (in memory only). */
 export function decryptPrivateKeyPem(pem: string, passphrase: string | undefined, source: string): string {
   const encrypted = pem.includes("ENCRYPTED PRIVATE KEY");
   if (encrypted && !passphrase) {
-    throw new CohortError(PkiErrorCode.KeyPassphraseRequired, `${source} is encrypted: set COHORT_CA_PASSPHRASE to the passphrase used when it was created`, { file: source });
+    throw new CohortError(PkiErrorCode.KeyPassphraseRequired, `${source} is encrypted: set COHORT_CA_PASSPHRASE to the passphrase used when it was created`, {
+      file: source,
+    });
   }
   try {
     return createPrivateKey(encrypted ? { key: pem, passphrase: passphrase ?? "" } : pem)
       .export({ type: "pkcs8", format: "pem" })
       .toString();
   } catch (cause) {
-    throw new CohortError(PkiErrorCode.KeyPassphraseWrong, `${source} could not be decrypted: COHORT_CA_PASSPHRASE is wrong, or the file is damaged`, { file: source }, { cause });
+    throw new CohortError(
+      PkiErrorCode.KeyPassphraseWrong,
+      `${source} could not be decrypted: COHORT_CA_PASSPHRASE is wrong, or the file is damaged`,
+      { file: source },
+      { cause },
+    );
   }
 }

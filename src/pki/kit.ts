@@ -32,7 +32,11 @@ export function signKitFolder(startupDir: string, rootPrivateKeyPem: string): Re
     const path = join(startupDir, name);
     const st = lstatSync(path);
     if (st.isSymbolicLink() || !st.isFile()) {
-      throw new CohortError(KitErrorCode.Tampered, `${path}: only regular files may be signed into a kit (found ${st.isSymbolicLink() ? "a symlink" : "a folder"})`, { file: path });
+      throw new CohortError(
+        KitErrorCode.Tampered,
+        `${path}: only regular files may be signed into a kit (found ${st.isSymbolicLink() ? "a symlink" : "a folder"})`,
+        { file: path },
+      );
     }
     signatures[name] = signBytes(key, readFileSync(path));
   }
@@ -70,7 +74,9 @@ function tampered(dir: string, file: string, reason: string, message: string): C
 export function verifyStartupKit(dir: string, options: VerifyKitOptions = {}): VerifiedKit {
   const startup = join(dir, "startup");
   if (!existsSync(startup) || !statSync(startup).isDirectory()) {
-    throw new CohortError(KitErrorCode.NotAKit, `${dir}: not a startup kit (no startup/ folder); give the participant folder, e.g. prod_00/site-1`, { file: startup });
+    throw new CohortError(KitErrorCode.NotAKit, `${dir}: not a startup kit (no startup/ folder); give the participant folder, e.g. prod_00/site-1`, {
+      file: startup,
+    });
   }
   const type = (Object.keys(KIT_LAYOUT) as KitType[]).find((t) => existsSync(join(startup, KIT_LAYOUT[t].config)));
   const rootFile = join(startup, "rootCA.pem");
@@ -81,17 +87,23 @@ export function verifyStartupKit(dir: string, options: VerifyKitOptions = {}): V
   if (options.rootFingerprint !== undefined) {
     const expected = normalizeFingerprint(options.rootFingerprint);
     if (expected !== fingerprint) {
-      throw new CohortError(KitErrorCode.RootMismatch, `${rootFile}: root certificate fingerprint ${fingerprint} does not match the expected ${expected}; this kit was not made by your project's provisioning`, {
-        file: rootFile,
-        expected,
-        actual: fingerprint,
-      });
+      throw new CohortError(
+        KitErrorCode.RootMismatch,
+        `${rootFile}: root certificate fingerprint ${fingerprint} does not match the expected ${expected}; this kit was not made by your project's provisioning`,
+        {
+          file: rootFile,
+          expected,
+          actual: fingerprint,
+        },
+      );
     }
   }
 
   const sigFile = join(startup, KIT_SIGNATURE_FILE);
   if (!existsSync(sigFile)) {
-    throw new CohortError(KitErrorCode.Unsigned, `${sigFile}: missing; the kit is unsigned and cannot be checked (re-provision with the SignatureBuilder)`, { file: sigFile });
+    throw new CohortError(KitErrorCode.Unsigned, `${sigFile}: missing; the kit is unsigned and cannot be checked (re-provision with the SignatureBuilder)`, {
+      file: sigFile,
+    });
   }
   let map: Record<string, string>;
   try {
@@ -99,14 +111,21 @@ export function verifyStartupKit(dir: string, options: VerifyKitOptions = {}): V
   } catch {
     throw tampered(dir, KIT_SIGNATURE_FILE, "invalid", "not a valid signature map (file name → base64 signature)");
   }
-  const present = readdirSync(startup).filter((n) => n !== KIT_SIGNATURE_FILE).sort();
+  const present = readdirSync(startup)
+    .filter((n) => n !== KIT_SIGNATURE_FILE)
+    .sort();
   for (const name of present) {
     const path = join(startup, name);
     const st = lstatSync(path);
     if (!(name in map)) throw tampered(dir, name, "added", "not covered by signature.json: the file was added after provisioning; remove it");
     if (st.isSymbolicLink() || !st.isFile()) throw tampered(dir, name, "replaced", "is not a regular file (symlink or folder) where a signed file should be");
     if (!verifyBytes(root.publicKey, readFileSync(path), map[name] ?? "")) {
-      throw tampered(dir, name, "changed", "content does not match its signature: the file was changed after provisioning; restore it from the provisioned kit");
+      throw tampered(
+        dir,
+        name,
+        "changed",
+        "content does not match its signature: the file was changed after provisioning; restore it from the provisioned kit",
+      );
     }
   }
   for (const name of Object.keys(map).sort()) {
@@ -124,7 +143,11 @@ export function verifyStartupKit(dir: string, options: VerifyKitOptions = {}): V
   verifyCertificateChain(certPem, rootPem, { label: certFile, ...(options.at ? { at: options.at } : {}) });
   const mode = statSync(keyFile).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new CohortError(KitErrorCode.KeyPermissions, `${keyFile}: mode ${mode.toString(8).padStart(4, "0")} lets other users read the private key; run chmod 600 ${keyFile}`, { file: keyFile, mode });
+    throw new CohortError(
+      KitErrorCode.KeyPermissions,
+      `${keyFile}: mode ${mode.toString(8).padStart(4, "0")} lets other users read the private key; run chmod 600 ${keyFile}`,
+      { file: keyFile, mode },
+    );
   }
   const certKey = new X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" });
   let keyPub: Buffer;

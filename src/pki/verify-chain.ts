@@ -20,10 +20,14 @@ function parse(pem: string, label: string): X509Certificate {
 
 function checkValidity(cert: X509Certificate, label: string, at: Date): void {
   if (at < new Date(cert.validFrom)) {
-    throw new CohortError(PkiErrorCode.CertNotYetValid, `${label} is not valid before ${new Date(cert.validFrom).toISOString()} (now ${at.toISOString()}); check the clock`, {
-      file: label,
-      notBefore: cert.validFrom,
-    });
+    throw new CohortError(
+      PkiErrorCode.CertNotYetValid,
+      `${label} is not valid before ${new Date(cert.validFrom).toISOString()} (now ${at.toISOString()}); check the clock`,
+      {
+        file: label,
+        notBefore: cert.validFrom,
+      },
+    );
   }
   if (at > new Date(cert.validTo)) {
     throw new CohortError(PkiErrorCode.CertExpired, `${label} expired on ${new Date(cert.validTo).toISOString()}; re-provision to renew it`, {

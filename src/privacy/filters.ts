@@ -25,7 +25,14 @@ export function parseFilterArgs<T>(filter: string, schema: z.ZodType<T>, args: u
 }
 
 function withParams(model: FLModel, params: Record<string, unknown>, meta?: Record<string, unknown>): FLModel {
-  return new FLModel({ params: params as FLModel["params"], paramsType: model.paramsType, metrics: model.metrics, meta: { ...model.meta, ...(meta ?? {}) }, currentRound: model.currentRound, totalRounds: model.totalRounds });
+  return new FLModel({
+    params: params as FLModel["params"],
+    paramsType: model.paramsType,
+    metrics: model.metrics,
+    meta: { ...model.meta, ...(meta ?? {}) },
+    currentRound: model.currentRound,
+    totalRounds: model.totalRounds,
+  });
 }
 
 /** The float parameters of a model as an update (see the module comment). */
@@ -94,7 +101,9 @@ export class ExcludeVars implements ModelFilter {
       try {
         re = new RegExp(a.exclude_vars);
       } catch (cause) {
-        throw new CohortError(PrivacyErrorCode.Filter, `ExcludeVars args.exclude_vars: not a valid regular expression (${(cause as Error).message})`, { field: "exclude_vars" });
+        throw new CohortError(PrivacyErrorCode.Filter, `ExcludeVars args.exclude_vars: not a valid regular expression (${(cause as Error).message})`, {
+          field: "exclude_vars",
+        });
       }
       this.match = (n) => re.test(n);
     } else {
@@ -113,7 +122,11 @@ export class ExcludeVars implements ModelFilter {
 
 // ---------------------------------------------------------------- PercentilePrivacy
 
-export const percentileArgs = z.object({ percentile: z.number().min(0).max(100).default(10), gamma: z.number().positive().default(0.01), data_kinds: z.array(z.string()).optional() });
+export const percentileArgs = z.object({
+  percentile: z.number().min(0).max(100).default(10),
+  gamma: z.number().positive().default(0.01),
+  data_kinds: z.array(z.string()).optional(),
+});
 
 /** numpy.percentile's default (linear interpolation between closest ranks). */
 export function percentileOf(sorted: Float64Array, q: number): number {
@@ -208,8 +221,14 @@ export class SVTPrivacy implements ModelFilter {
     const accepted: number[] = [];
     const seen = new Uint8Array(n);
     for (let pass = 0; accepted.length < b.c; pass++) {
-      if (pass >= 10_000) throw new CohortError(PrivacyErrorCode.Filter, `SVTPrivacy: fewer than ${b.c} entries pass the threshold after ${pass} passes (check gamma and tau)`, {});
-      for (let i = 0; i < n; i++) if (!seen[i] && Math.abs(dw[i] as number) + this.rng.laplace(queryScale) >= threshold) {
+      if (pass >= 10_000)
+        throw new CohortError(
+          PrivacyErrorCode.Filter,
+          `SVTPrivacy: fewer than ${b.c} entries pass the threshold after ${pass} passes (check gamma and tau)`,
+          {},
+        );
+      for (let i = 0; i < n; i++)
+        if (!seen[i] && Math.abs(dw[i] as number) + this.rng.laplace(queryScale) >= threshold) {
           seen[i] = 1;
           accepted.push(i);
         }
@@ -283,15 +302,31 @@ export class GaussianPrivacy implements ModelFilter {
       for (let i = 0; i < v.length; i++) o[i] = (v[i] as number) * scale + this.sigma * this.rng.gaussian();
       out.set(n, o);
     }
-    ctx.log(`GaussianPrivacy: update norm ${norm.toPrecision(4)} clipped to ${Math.min(norm, this.a.clip_norm).toPrecision(4)}, σ=${this.sigma.toPrecision(4)}; spent ε=${this.a.epsilon}, δ=${this.a.delta}`);
-    return u.finish(out, { dp_gaussian: { epsilon: this.a.epsilon, delta: this.a.delta, sigma: this.sigma, clip_norm: this.a.clip_norm, relative: u.relative } });
+    ctx.log(
+      `GaussianPrivacy: update norm ${norm.toPrecision(4)} clipped to ${Math.min(norm, this.a.clip_norm).toPrecision(4)}, σ=${this.sigma.toPrecision(4)}; spent ε=${this.a.epsilon}, δ=${this.a.delta}`,
+    );
+    return u.finish(out, {
+      dp_gaussian: { epsilon: this.a.epsilon, delta: this.a.delta, sigma: this.sigma, clip_norm: this.a.clip_norm, relative: u.relative },
+    });
   }
 }
 
 /** The built-ins by short name (FLARE's privacy.json `name`), with their FLARE class paths. */
 export const BUILTIN_FILTERS: readonly { name: string; paths: readonly string[]; create(args: unknown): ModelFilter }[] = [
-  { name: "ExcludeVars", paths: ["cohort.ExcludeVars", "nvflare.app_common.filters.exclude_vars.ExcludeVars"], create: (a) => new ExcludeVars(parseFilterArgs("ExcludeVars", excludeVarsArgs, a)) },
-  { name: "PercentilePrivacy", paths: ["cohort.PercentilePrivacy", "nvflare.app_common.filters.percentile_privacy.PercentilePrivacy"], create: (a) => new PercentilePrivacy(parseFilterArgs("PercentilePrivacy", percentileArgs, a)) },
-  { name: "SVTPrivacy", paths: ["cohort.SVTPrivacy", "nvflare.app_common.filters.svt_privacy.SVTPrivacy"], create: (a) => new SVTPrivacy(parseFilterArgs("SVTPrivacy", svtArgs, a)) },
+  {
+    name: "ExcludeVars",
+    paths: ["cohort.ExcludeVars", "nvflare.app_common.filters.exclude_vars.ExcludeVars"],
+    create: (a) => new ExcludeVars(parseFilterArgs("ExcludeVars", excludeVarsArgs, a)),
+  },
+  {
+    name: "PercentilePrivacy",
+    paths: ["cohort.PercentilePrivacy", "nvflare.app_common.filters.percentile_privacy.PercentilePrivacy"],
+    create: (a) => new PercentilePrivacy(parseFilterArgs("PercentilePrivacy", percentileArgs, a)),
+  },
+  {
+    name: "SVTPrivacy",
+    paths: ["cohort.SVTPrivacy", "nvflare.app_common.filters.svt_privacy.SVTPrivacy"],
+    create: (a) => new SVTPrivacy(parseFilterArgs("SVTPrivacy", svtArgs, a)),
+  },
   { name: "GaussianPrivacy", paths: ["cohort.GaussianPrivacy"], create: (a) => new GaussianPrivacy(parseFilterArgs("GaussianPrivacy", gaussianArgs, a)) },
 ];

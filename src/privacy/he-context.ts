@@ -9,7 +9,7 @@ import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { HeErrorCode } from "./errors.js";
 
-export {  } from "./types.js";
+export {} from "./types.js";
 
 export const CLIENT_CONTEXT_FILE = "client_context.ckks";
 export const SERVER_CONTEXT_FILE = "server_context.ckks";
@@ -26,12 +26,17 @@ export interface CkksOptions {
 export const DEFAULT_CKKS_OPTIONS: CkksOptions = { coeffModBitSizes: [60, 40, 40], scaleBits: 40 };
 
 /** A new key pair (node-seal loads here, on first use only). */
-export async function generateCkksContexts(options: CkksOptions = DEFAULT_CKKS_OPTIONS): Promise<{ client: SerializedCkksContext; server: SerializedCkksContext }> {
+export async function generateCkksContexts(
+  options: CkksOptions = DEFAULT_CKKS_OPTIONS,
+): Promise<{ client: SerializedCkksContext; server: SerializedCkksContext }> {
   const { CkksContext } = await import("./he.js");
   return CkksContext.generate(options);
 }
 
-const base64 = z.string().min(1).regex(/^[A-Za-z0-9+/=]+$/, "must be base64");
+const base64 = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9+/=]+$/, "must be base64");
 
 export const ckksContextSchema = z.strictObject({
   scheme: z.literal("ckks"),
@@ -57,10 +62,14 @@ export function publicContext(c: SerializedCkksContext): SerializedCkksContext {
  */
 export function assertNoSecretKey(c: { secret_key?: string | undefined } | undefined, where: string): void {
   if (c?.secret_key !== undefined) {
-    throw new CohortError(HeErrorCode.SecretAtServer, `${where}: secret_key: a CKKS context with a secret key was given to the server side (value not shown); fix: give the server only ${SERVER_CONTEXT_FILE} (public parameters, as HEBuilder writes it) and keep ${CLIENT_CONTEXT_FILE} at the sites`, {
-      where,
-      field: "secret_key",
-    });
+    throw new CohortError(
+      HeErrorCode.SecretAtServer,
+      `${where}: secret_key: a CKKS context with a secret key was given to the server side (value not shown); fix: give the server only ${SERVER_CONTEXT_FILE} (public parameters, as HEBuilder writes it) and keep ${CLIENT_CONTEXT_FILE} at the sites`,
+      {
+        where,
+        field: "secret_key",
+      },
+    );
   }
 }
 
@@ -73,19 +82,37 @@ export function readCkksContextFile(file: string, role: "client" | "server"): Se
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (cause) {
-    throw new CohortError(HeErrorCode.Context, `${file}: not readable JSON (${(cause as Error).message.split("\n")[0]}); fix: re-provision with HEBuilder to get a new kit`, { file }, { cause });
+    throw new CohortError(
+      HeErrorCode.Context,
+      `${file}: not readable JSON (${(cause as Error).message.split("\n")[0]}); fix: re-provision with HEBuilder to get a new kit`,
+      { file },
+      { cause },
+    );
   }
   const r = ckksContextSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
     const field = issue?.path.join(".") || "(top)";
     // Never echo a secret key's value.
-    const value = issue?.path[0] === "secret_key" ? "(not shown)" : JSON.stringify(issue?.path.reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[String(k)] : undefined), raw))?.slice(0, 80);
-    throw new CohortError(HeErrorCode.Context, `${file}: ${field}: ${issue?.message ?? "invalid"} (got ${value}); fix: re-provision with HEBuilder to get a new kit`, { file, field, value });
+    const value =
+      issue?.path[0] === "secret_key"
+        ? "(not shown)"
+        : JSON.stringify(
+            issue?.path.reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[String(k)] : undefined), raw),
+          )?.slice(0, 80);
+    throw new CohortError(
+      HeErrorCode.Context,
+      `${file}: ${field}: ${issue?.message ?? "invalid"} (got ${value}); fix: re-provision with HEBuilder to get a new kit`,
+      { file, field, value },
+    );
   }
   if (role === "server") assertNoSecretKey(r.data, file);
   else if (r.data.secret_key === undefined) {
-    throw new CohortError(HeErrorCode.Context, `${file}: secret_key: missing (a site's context must hold the project's CKKS secret key); fix: re-provision with HEBuilder to get a new client kit`, { file, field: "secret_key" });
+    throw new CohortError(
+      HeErrorCode.Context,
+      `${file}: secret_key: missing (a site's context must hold the project's CKKS secret key); fix: re-provision with HEBuilder to get a new client kit`,
+      { file, field: "secret_key" },
+    );
   }
   return r.data;
 }

@@ -25,12 +25,20 @@ async function contextFor(s: SerializedCkksContext): Promise<CkksContext> {
 }
 
 function clientContext(ctx: FilterContext, what: string): SerializedCkksContext {
-  if (!ctx.ckks?.secret_key) throw new CohortError(PrivacyErrorCode.Filter, `${what}: ${ctx.site} has no CKKS client context (with its secret key)`, { site: ctx.site });
+  if (!ctx.ckks?.secret_key)
+    throw new CohortError(PrivacyErrorCode.Filter, `${what}: ${ctx.site} has no CKKS client context (with its secret key)`, { site: ctx.site });
   return ctx.ckks;
 }
 
 const withParams = (model: FLModel, params: Record<string, unknown>, meta: Record<string, unknown> = {}): FLModel =>
-  new FLModel({ params: params as FLModel["params"], paramsType: model.paramsType, metrics: model.metrics, meta: { ...model.meta, ...meta }, currentRound: model.currentRound, totalRounds: model.totalRounds });
+  new FLModel({
+    params: params as FLModel["params"],
+    paramsType: model.paramsType,
+    metrics: model.metrics,
+    meta: { ...model.meta, ...meta },
+    currentRound: model.currentRound,
+    totalRounds: model.totalRounds,
+  });
 
 export const heEncryptorArgs = z.object({
   encrypt_layers: z.union([z.array(z.string()), z.string().min(1)]).optional(),
@@ -53,7 +61,9 @@ export class HEModelEncryptor implements ModelFilter {
   }
 
   async filter(model: FLModel, ctx: FilterContext): Promise<FLModel> {
-    const names = Object.keys(model.params).filter((k) => (model.params[k] instanceof Float32Array || model.params[k] instanceof Float64Array) && this.select(k));
+    const names = Object.keys(model.params).filter(
+      (k) => (model.params[k] instanceof Float32Array || model.params[k] instanceof Float64Array) && this.select(k),
+    );
     if (names.length === 0) return model;
     const ser = clientContext(ctx, "HEModelEncryptor");
     const c = await contextFor(ser);
@@ -71,7 +81,12 @@ export class HEModelEncryptor implements ModelFilter {
       at += v.length;
       delete params[n];
     }
-    params[names.length === 1 ? (names[0] as string) : packedLayerName(layout)] = packLayer({ length: flat.length, weight, params: ser.params, cts: c.encrypt(flat) });
+    params[names.length === 1 ? (names[0] as string) : packedLayerName(layout)] = packLayer({
+      length: flat.length,
+      weight,
+      params: ser.params,
+      cts: c.encrypt(flat),
+    });
     return withParams(model, params, { he_processed_keys: names, he_weight: weight, NUM_STEPS_CURRENT_ROUND: weight });
   }
 }
@@ -97,7 +112,8 @@ function packedLayout(name: string, length: number): [string, number][] | undefi
     parsed = undefined;
   }
   const r = packedLayoutSchema.safeParse(parsed);
-  if (!r.success || r.data.reduce((s, [, len]) => s + len, 0) !== length) throw new CohortError(PrivacyErrorCode.Filter, `encrypted entry ${JSON.stringify(name.slice(0, 200))}: its layout does not match its ${length} values`, {});
+  if (!r.success || r.data.reduce((s, [, len]) => s + len, 0) !== length)
+    throw new CohortError(PrivacyErrorCode.Filter, `encrypted entry ${JSON.stringify(name.slice(0, 200))}: its layout does not match its ${length} values`, {});
   return r.data;
 }
 
@@ -138,9 +154,14 @@ export const heAggregatorArgs = z.strictObject({
   aggregation_weights: z
     .record(z.string(), z.number())
     .optional()
-    .refine((w) => w === undefined || Object.values(w).every((x) => x === 1), "per-site weights are applied by the sites: set aggregation_weights in HEModelEncryptor's args instead"),
+    .refine(
+      (w) => w === undefined || Object.values(w).every((x) => x === 1),
+      "per-site weights are applied by the sites: set aggregation_weights in HEModelEncryptor's args instead",
+    ),
   expected_data_kind: z.enum(["WEIGHTS", "WEIGHT_DIFF"]).optional(),
-  weigh_by_local_iter: z.literal(false, { error: "sites weigh by local iterations before encrypting: set weigh_by_local_iter in HEModelEncryptor's args instead" }).optional(),
+  weigh_by_local_iter: z
+    .literal(false, { error: "sites weigh by local iterations before encrypting: set weigh_by_local_iter in HEModelEncryptor's args instead" })
+    .optional(),
 });
 
 /**
@@ -181,7 +202,8 @@ export class HEAggregator {
         const l = unpackLayer(v);
         const prev = this.enc.get(n)?.layer;
         if (prev && (prev.length !== l.length || prev.params !== l.params)) refuse(`encrypted layer ${n}: length or CKKS parameters differ`);
-        if (Math.abs(l.weight - u.weight) > 1e-9 * Math.max(1, u.weight)) refuse(`encrypted layer ${n}: weighted by ${l.weight}, but the update's weight is ${u.weight}`);
+        if (Math.abs(l.weight - u.weight) > 1e-9 * Math.max(1, u.weight))
+          refuse(`encrypted layer ${n}: weighted by ${l.weight}, but the update's weight is ${u.weight}`);
         layers.set(n, l);
       } else if (v instanceof Float32Array || v instanceof Float64Array) {
         if (this.names && this.enc.has(n)) refuse(`layer ${n} is not encrypted in this update`);

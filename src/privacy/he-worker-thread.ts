@@ -32,7 +32,11 @@ export interface HeApplyRequest {
 /** Worker → site: the encoded result (its whole buffer, transferred), or a refusal as data. */
 export type HeApplyReply =
   | { readonly type: "done"; readonly id: number; readonly model: Uint8Array }
-  | { readonly type: "error"; readonly id: number; readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> } };
+  | {
+      readonly type: "error";
+      readonly id: number;
+      readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
+    };
 
 export interface HeWorkerData {
   readonly context: SerializedCkksContext;
@@ -51,16 +55,30 @@ async function run(context: SerializedCkksContext, req: HeApplyRequest): Promise
   const where = `${name} at ${req.site} (job ${req.jobId}, task ${req.taskName})`;
   // Both filters need the key (the encryptor encrypts with it: seeded symmetric ciphertexts).
   if (context.secret_key === undefined) {
-    throw new CohortError(HeErrorCode.NoSecretKey, `${where}: this CKKS context has no secret key: it cannot ${req.kind === "encryptor" ? "encrypt" : "decrypt"}; fix: start the site's HE worker with its startup/client_context.ckks`, { site: req.site, filter: name });
+    throw new CohortError(
+      HeErrorCode.NoSecretKey,
+      `${where}: this CKKS context has no secret key: it cannot ${req.kind === "encryptor" ? "encrypt" : "decrypt"}; fix: start the site's HE worker with its startup/client_context.ckks`,
+      { site: req.site, filter: name },
+    );
   }
   let model: unknown;
   try {
     model = decode(req.model);
   } catch (cause) {
     const code = isCohortError(cause) ? cause.code : "undecodable";
-    throw new CohortError(HeErrorCode.Input, `${where}: the input is not an encoded FLModel (${code}: ${(cause as Error).message})`, { site: req.site, filter: name, cause: code }, { cause });
+    throw new CohortError(
+      HeErrorCode.Input,
+      `${where}: the input is not an encoded FLModel (${code}: ${(cause as Error).message})`,
+      { site: req.site, filter: name, cause: code },
+      { cause },
+    );
   }
-  if (!(model instanceof FLModel)) throw new CohortError(HeErrorCode.Input, `${where}: the input decodes to ${describe(model)}, not an FLModel`, { site: req.site, filter: name, got: describe(model) });
+  if (!(model instanceof FLModel))
+    throw new CohortError(HeErrorCode.Input, `${where}: the input decodes to ${describe(model)}, not an FLModel`, {
+      site: req.site,
+      filter: name,
+      got: describe(model),
+    });
   const filter = req.kind === "encryptor" ? new HEModelEncryptor(heEncryptorArgs.parse(req.args)) : new HEModelDecryptor();
   const ctx: FilterContext = {
     site: req.site,

@@ -106,7 +106,16 @@ function workerEntry(): URL | string {
   mkdirSync(cache, { recursive: true });
   const out = join(cache, `he-worker-thread-${process.pid}.mjs`);
   const esbuild = createRequire(import.meta.url)("esbuild") as { buildSync(o: Record<string, unknown>): unknown };
-  esbuild.buildSync({ entryPoints: [join(dirname(here), "he-worker-thread.ts")], outfile: out, bundle: true, packages: "external", platform: "node", format: "esm", target: "node20", logLevel: "error" });
+  esbuild.buildSync({
+    entryPoints: [join(dirname(here), "he-worker-thread.ts")],
+    outfile: out,
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "error",
+  });
   process.once("exit", () => rmSync(out, { force: true }));
   return (bundled = out);
 }
@@ -145,7 +154,11 @@ function defaultTimeout(bytes: number): number {
 /** A timer length from an option: positive and at most what setTimeout takes. */
 function milliseconds(ms: number | undefined, field: string): number | undefined {
   if (ms === undefined) return undefined;
-  if (!(ms > 0) || ms > 2_147_483_647) throw new CohortError(PrivacyErrorCode.Filter, `HE worker: ${field} must be a positive number of milliseconds up to 2^31-1 (got ${ms})`, { field, value: ms });
+  if (!(ms > 0) || ms > 2_147_483_647)
+    throw new CohortError(PrivacyErrorCode.Filter, `HE worker: ${field} must be a positive number of milliseconds up to 2^31-1 (got ${ms})`, {
+      field,
+      value: ms,
+    });
   return ms;
 }
 
@@ -155,7 +168,10 @@ function encryptorArgs(raw: Record<string, unknown> | undefined): Record<string,
     try {
       new RegExp(args.encrypt_layers);
     } catch (cause) {
-      throw new CohortError(PrivacyErrorCode.Filter, `HEModelEncryptor args.encrypt_layers: not a regular expression (${(cause as Error).message})`, { filter: "HEModelEncryptor", field: "encrypt_layers" });
+      throw new CohortError(PrivacyErrorCode.Filter, `HEModelEncryptor args.encrypt_layers: not a regular expression (${(cause as Error).message})`, {
+        filter: "HEModelEncryptor",
+        field: "encrypt_layers",
+      });
     }
   }
   return args;
@@ -181,14 +197,29 @@ class HeWorkerRunner implements HeFilterRunner {
     return new Promise<Uint8Array>((resolve, reject) => {
       if (this.closed) throw this.closedError();
       const kind = heFilterKind(filter.path);
-      if (!kind) throw new CohortError(PrivacyErrorCode.Filter, `${JSON.stringify(filter.path)} is not an HE filter (expected one of ${[...HE_FILTER_PATHS].join(", ")})`, { path: filter.path });
+      if (!kind)
+        throw new CohortError(
+          PrivacyErrorCode.Filter,
+          `${JSON.stringify(filter.path)} is not an HE filter (expected one of ${[...HE_FILTER_PATHS].join(", ")})`,
+          { path: filter.path },
+        );
       const name = kind === "encryptor" ? "HEModelEncryptor" : "HEModelDecryptor";
       if (direction !== DIRECTION[kind]) {
-        throw new CohortError(PrivacyErrorCode.Filter, `${name} at ${ctx.site} (job ${ctx.jobId}): runs on ${DIRECTION[kind] === "out" ? "results leaving the site (task_result_filters)" : "task data arriving at the site (task_data_filters)"}, not "${direction}"; fix: move it in the app's config_fed_client.json`, { path: filter.path, direction });
+        throw new CohortError(
+          PrivacyErrorCode.Filter,
+          `${name} at ${ctx.site} (job ${ctx.jobId}): runs on ${DIRECTION[kind] === "out" ? "results leaving the site (task_result_filters)" : "task data arriving at the site (task_data_filters)"}, not "${direction}"; fix: move it in the app's config_fed_client.json`,
+          { path: filter.path, direction },
+        );
       }
-      if (!(model instanceof Uint8Array)) throw new CohortError(HeErrorCode.Input, `${name} at ${ctx.site} (job ${ctx.jobId}): the model must be an encoded FLModel in a Uint8Array (got ${typeof model})`, {});
+      if (!(model instanceof Uint8Array))
+        throw new CohortError(
+          HeErrorCode.Input,
+          `${name} at ${ctx.site} (job ${ctx.jobId}): the model must be an encoded FLModel in a Uint8Array (got ${typeof model})`,
+          {},
+        );
       for (const k of ["site", "jobId", "taskName"] as const) {
-        if (typeof ctx[k] !== "string") throw new CohortError(PrivacyErrorCode.Filter, `${name}: ctx.${k} must be a string (got ${typeof ctx[k]})`, { field: k });
+        if (typeof ctx[k] !== "string")
+          throw new CohortError(PrivacyErrorCode.Filter, `${name}: ctx.${k} must be a string (got ${typeof ctx[k]})`, { field: k });
       }
       // Validated here so that bad args fail without a round trip; the worker parses them again.
       // HEModelDecryptor's FLARE args (tenseal_context_file, data_kinds) are ignored, as in-process.
@@ -233,17 +264,23 @@ class HeWorkerRunner implements HeFilterRunner {
         send(copyOf(call.request.model)); // a buffer Node will not move: send a copy
       }
     } catch (cause) {
-      call.reject(new CohortError(HeErrorCode.Worker, `the site's HE worker could not be sent the call: ${(cause as Error).message}`, { reason: "send" }, { cause }));
+      call.reject(
+        new CohortError(HeErrorCode.Worker, `the site's HE worker could not be sent the call: ${(cause as Error).message}`, { reason: "send" }, { cause }),
+      );
       this.dispatch();
       return;
     }
     if (slot.idle) clearTimeout(slot.idle);
     slot.call = { id, call };
     slot.call.timer = setTimeout(() => {
-      const err = new CohortError(HeErrorCode.Timeout, `${call.request.kind === "encryptor" ? "HEModelEncryptor" : "HEModelDecryptor"} at ${call.request.site} (job ${call.request.jobId}, task ${call.request.taskName}): no answer from the HE worker in ${Math.round(call.timeoutMs)} ms; the worker was ended (it restarts on the next call)`, {
-        reason: "timeout",
-        timeoutMs: call.timeoutMs,
-      });
+      const err = new CohortError(
+        HeErrorCode.Timeout,
+        `${call.request.kind === "encryptor" ? "HEModelEncryptor" : "HEModelDecryptor"} at ${call.request.site} (job ${call.request.jobId}, task ${call.request.taskName}): no answer from the HE worker in ${Math.round(call.timeoutMs)} ms; the worker was ended (it restarts on the next call)`,
+        {
+          reason: "timeout",
+          timeoutMs: call.timeoutMs,
+        },
+      );
       void this.end(slot, err);
     }, call.timeoutMs);
     slot.call.timer.unref(); // the worker's ref keeps the process alive while the call runs
@@ -265,7 +302,12 @@ class HeWorkerRunner implements HeFilterRunner {
     });
     worker.on("messageerror", (err) => {
       slot.lastError = err;
-      void this.end(slot, new CohortError(HeErrorCode.Worker, `the site's HE worker sent an unreadable answer (${err.message}); the worker was ended`, { reason: "messageerror" }));
+      void this.end(
+        slot,
+        new CohortError(HeErrorCode.Worker, `the site's HE worker sent an unreadable answer (${err.message}); the worker was ended`, {
+          reason: "messageerror",
+        }),
+      );
     });
     worker.on("error", (err) => {
       slot.lastError = err;
@@ -277,10 +319,14 @@ class HeWorkerRunner implements HeFilterRunner {
       if (running) {
         running.call.reject(
           slot.ending ??
-            new CohortError(HeErrorCode.Worker, `the site's HE worker stopped (exit code ${code}${slot.lastError ? `: ${slot.lastError.message}` : ""}) during ${running.call.request.kind === "encryptor" ? "HEModelEncryptor" : "HEModelDecryptor"} at ${running.call.request.site} (job ${running.call.request.jobId}); the next call starts a new worker`, {
-              reason: "crashed",
-              exitCode: code,
-            }),
+            new CohortError(
+              HeErrorCode.Worker,
+              `the site's HE worker stopped (exit code ${code}${slot.lastError ? `: ${slot.lastError.message}` : ""}) during ${running.call.request.kind === "encryptor" ? "HEModelEncryptor" : "HEModelDecryptor"} at ${running.call.request.site} (job ${running.call.request.jobId}); the next call starts a new worker`,
+              {
+                reason: "crashed",
+                exitCode: code,
+              },
+            ),
         );
       }
       this.dispatch();
@@ -322,7 +368,11 @@ export function startHeFilterWorker(context: SerializedCkksContext, options: HeF
   if (!r.success) {
     const issue = r.error.issues[0];
     const field = issue?.path.join(".") || "(top)";
-    throw new CohortError(HeErrorCode.Context, `HE worker: CKKS context: ${field}: ${issue?.message ?? "invalid"}; fix: give it the site's startup/client_context.ckks as read by readCkksContextFile`, { field });
+    throw new CohortError(
+      HeErrorCode.Context,
+      `HE worker: CKKS context: ${field}: ${issue?.message ?? "invalid"}; fix: give it the site's startup/client_context.ckks as read by readCkksContextFile`,
+      { field },
+    );
   }
   const idleMs = options.idleMs === 0 ? 0 : (milliseconds(options.idleMs, "idleMs") ?? DEFAULT_IDLE_MS);
   return new HeWorkerRunner(r.data, milliseconds(options.timeoutMs, "timeoutMs"), idleMs);

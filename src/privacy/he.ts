@@ -50,13 +50,20 @@ export class CkksContext {
     if (!ctx.parametersSet()) {
       ctx.delete();
       parms.delete();
-      throw new CohortError(HeErrorCode.Context, `CKKS parameters N=${CKKS_POLY_MODULUS_DEGREE}, coeff_mod_bit_sizes=[${options.coeffModBitSizes.join(", ")}] are not valid at 128-bit security; fix: use FLARE's default [60, 40, 40]`, {});
+      throw new CohortError(
+        HeErrorCode.Context,
+        `CKKS parameters N=${CKKS_POLY_MODULUS_DEGREE}, coeff_mod_bit_sizes=[${options.coeffModBitSizes.join(", ")}] are not valid at 128-bit security; fix: use FLARE's default [60, 40, 40]`,
+        {},
+      );
     }
     const kg = s.KeyGenerator(ctx);
     const sk = kg.secretKey();
     const params = parms.save(s.ComprModeType.zstd);
     const scale_bits = options.scaleBits;
-    const out = { client: { scheme: "ckks" as const, params, scale_bits, secret_key: sk.save(s.ComprModeType.zstd) }, server: { scheme: "ckks" as const, params, scale_bits } };
+    const out = {
+      client: { scheme: "ckks" as const, params, scale_bits, secret_key: sk.save(s.ComprModeType.zstd) },
+      server: { scheme: "ckks" as const, params, scale_bits },
+    };
     sk.delete();
     kg.delete();
     ctx.delete();
@@ -70,13 +77,23 @@ export class CkksContext {
     try {
       parms.load(serialized.params);
     } catch (cause) {
-      throw new CohortError(HeErrorCode.Context, "CKKS context: params: not node-seal encryption parameters; fix: re-provision with HEBuilder", { field: "params" }, { cause });
+      throw new CohortError(
+        HeErrorCode.Context,
+        "CKKS context: params: not node-seal encryption parameters; fix: re-provision with HEBuilder",
+        { field: "params" },
+        { cause },
+      );
     }
     if (parms.scheme !== s.SchemeType.ckks || parms.polyModulusDegree !== CKKS_POLY_MODULUS_DEGREE) {
-      throw new CohortError(HeErrorCode.Context, `CKKS context: params: scheme or poly_modulus_degree is not CKKS with N=${CKKS_POLY_MODULUS_DEGREE} (got N=${parms.polyModulusDegree}); fix: re-provision with HEBuilder`, { field: "params" });
+      throw new CohortError(
+        HeErrorCode.Context,
+        `CKKS context: params: scheme or poly_modulus_degree is not CKKS with N=${CKKS_POLY_MODULUS_DEGREE} (got N=${parms.polyModulusDegree}); fix: re-provision with HEBuilder`,
+        { field: "params" },
+      );
     }
     const ctx = s.Context(parms, true, s.SecurityLevel.tc128);
-    if (!ctx.parametersSet()) throw new CohortError(HeErrorCode.Context, `CKKS context: params: not valid at 128-bit security; fix: re-provision with HEBuilder`, { field: "params" });
+    if (!ctx.parametersSet())
+      throw new CohortError(HeErrorCode.Context, `CKKS context: params: not valid at 128-bit security; fix: re-provision with HEBuilder`, { field: "params" });
     let sk: ReturnType<ReturnType<Seal["KeyGenerator"]>["secretKey"]> | undefined;
     if (serialized.secret_key !== undefined) {
       sk = s.SecretKey();
@@ -212,4 +229,3 @@ export class CkksContext {
     return { scheme: "ckks", params: this.params, scale_bits: Math.log2(this.scale) };
   }
 }
-

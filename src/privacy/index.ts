@@ -18,7 +18,19 @@ export {
   svtBudget,
   updateOf,
 } from "./filters.js";
-export { budgetSchema, filterSpecSchema, loadPrivacyPolicy, parsePrivacyPolicy, privacyPolicySchema, resolveScope, scopeSchema, type FilterSpec, type PrivacyBudget, type PrivacyPolicy, type PrivacyScope } from "./policy.js";
+export {
+  budgetSchema,
+  filterSpecSchema,
+  loadPrivacyPolicy,
+  parsePrivacyPolicy,
+  privacyPolicySchema,
+  resolveScope,
+  scopeSchema,
+  type FilterSpec,
+  type PrivacyBudget,
+  type PrivacyPolicy,
+  type PrivacyScope,
+} from "./policy.js";
 export { PrivacyLedger, type ChargeOutcome } from "./ledger.js";
 export { applyFilterChain, jobFilterEntries, siteFilterSpecs, type ChainedFilter } from "./pipeline.js";
 export { SitePrivacy, type SitePrivacyOptions } from "./site.js";
@@ -35,4 +47,14 @@ export {
   type SerializedCkksContext,
 } from "./he-context.js";
 export { HE_COMPONENTS, HE_FILTER_PATHS, HEAggregator, heAggregatorArgs, HEModelDecryptor, HEModelEncryptor, heEncryptorArgs } from "./he-filters.js";
-export { heFilterKind, isHeFilterPath, startHeFilterWorker, type HeApplyOptions, type HeCallContext, type HeFilterKind, type HeFilterRunner, type HeFilterSpec, type HeFilterWorkerOptions } from "./he-worker.js";
+export {
+  heFilterKind,
+  isHeFilterPath,
+  startHeFilterWorker,
+  type HeApplyOptions,
+  type HeCallContext,
+  type HeFilterKind,
+  type HeFilterRunner,
+  type HeFilterSpec,
+  type HeFilterWorkerOptions,
+} from "./he-worker.js";

@@ -19,7 +19,9 @@ const ledgerSchema = z.object({
 });
 type LedgerData = z.infer<typeof ledgerSchema>;
 
-export type ChargeOutcome = { readonly allowed: true; readonly spent: { epsilon: number; delta: number } } | { readonly allowed: false; readonly reason: string };
+export type ChargeOutcome =
+  | { readonly allowed: true; readonly spent: { epsilon: number; delta: number } }
+  | { readonly allowed: false; readonly reason: string };
 
 const EPS = 1e-12;
 
@@ -35,7 +37,12 @@ export class PrivacyLedger {
     try {
       raw = JSON.parse(readFileSync(file, "utf8"));
     } catch (cause) {
-      throw new CohortError(PrivacyErrorCode.Ledger, `${file}: not valid JSON; the privacy ledger is damaged (restore it from a backup; never delete it to reset budgets)`, { file }, { cause });
+      throw new CohortError(
+        PrivacyErrorCode.Ledger,
+        `${file}: not valid JSON; the privacy ledger is damaged (restore it from a backup; never delete it to reset budgets)`,
+        { file },
+        { cause },
+      );
     }
     const r = ledgerSchema.safeParse(raw);
     if (!r.success) throw new CohortError(PrivacyErrorCode.Ledger, `${file}: not a privacy ledger (${r.error.issues[0]?.message ?? "invalid"})`, { file });

@@ -20,7 +20,10 @@ export function siteFilterSpecs(scope: PrivacyScope | undefined, direction: Filt
   if (!scope) return [];
   const data = scope.task_data_filters.filter((f) => (f.direction ?? "in") !== "out" && direction === "in");
   const result = scope.task_result_filters.filter((f) => (f.direction ?? "out") !== "in" && direction === "out");
-  const extra = direction === "in" ? scope.task_result_filters.filter((f) => f.direction === "in" || f.direction === "inout") : scope.task_data_filters.filter((f) => f.direction === "out" || f.direction === "inout");
+  const extra =
+    direction === "in"
+      ? scope.task_result_filters.filter((f) => f.direction === "in" || f.direction === "inout")
+      : scope.task_data_filters.filter((f) => f.direction === "out" || f.direction === "inout");
   return [...data, ...result, ...extra];
 }
 
@@ -37,9 +40,19 @@ export async function applyFilterChain(chain: readonly ChainedFilter[], model: F
       out = await f.filter.filter(m, ctx);
     } catch (err) {
       const code = isCohortError(err) && err.code === PrivacyErrorCode.Budget ? PrivacyErrorCode.Budget : PrivacyErrorCode.Filter;
-      throw new CohortError(code, `${f.source} filter ${f.label} refused ${ctx.direction === "in" ? "the data of" : "the result of"} task ${ctx.taskName} at ${ctx.site}: ${(err as Error).message}`, { filter: f.label, source: f.source }, { cause: err });
+      throw new CohortError(
+        code,
+        `${f.source} filter ${f.label} refused ${ctx.direction === "in" ? "the data of" : "the result of"} task ${ctx.taskName} at ${ctx.site}: ${(err as Error).message}`,
+        { filter: f.label, source: f.source },
+        { cause: err },
+      );
     }
-    if (!(out instanceof FLModel)) throw new CohortError(PrivacyErrorCode.Filter, `${f.source} filter ${f.label} returned something that is not an FLModel (task ${ctx.taskName} at ${ctx.site})`, { filter: f.label });
+    if (!(out instanceof FLModel))
+      throw new CohortError(
+        PrivacyErrorCode.Filter,
+        `${f.source} filter ${f.label} returned something that is not an FLModel (task ${ctx.taskName} at ${ctx.site})`,
+        { filter: f.label },
+      );
     m = out;
   }
   return m;

@@ -18,7 +18,7 @@ export const filterSpecSchema = z
     direction: z.enum(["in", "out", "inout"]).optional(),
   })
   .strict()
-  .refine((f) => f.name !== undefined || f.path !== undefined, { message: "a filter needs a name (e.g. \"GaussianPrivacy\") or a path" });
+  .refine((f) => f.name !== undefined || f.path !== undefined, { message: 'a filter needs a name (e.g. "GaussianPrivacy") or a path' });
 export type FilterSpec = z.infer<typeof filterSpecSchema>;
 
 export const budgetSchema = z.object({ epsilon: z.number().positive(), delta: z.number().min(0).max(1).default(0) }).strict();
@@ -46,10 +46,12 @@ export const privacyPolicySchema = z
   .superRefine((p, ctx) => {
     const seen = new Set<string>();
     p.scopes.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: "custom", path: ["scopes", i, "name"], message: `duplicate scope name ${JSON.stringify(s.name)}`, input: s.name });
+      if (seen.has(s.name))
+        ctx.addIssue({ code: "custom", path: ["scopes", i, "name"], message: `duplicate scope name ${JSON.stringify(s.name)}`, input: s.name });
       seen.add(s.name);
     });
-    if (p.default_scope !== undefined && !seen.has(p.default_scope)) ctx.addIssue({ code: "custom", path: ["default_scope"], message: `names no scope (scopes: ${[...seen].join(", ")})`, input: p.default_scope });
+    if (p.default_scope !== undefined && !seen.has(p.default_scope))
+      ctx.addIssue({ code: "custom", path: ["default_scope"], message: `names no scope (scopes: ${[...seen].join(", ")})`, input: p.default_scope });
   });
 
 export interface PrivacyPolicy {
@@ -63,8 +65,9 @@ function fixFor(code: string, path: readonly PropertyKey[]): string {
   if (code === "unrecognized_keys") return "remove the key or correct its spelling (see docs/privacy.md)";
   if (last === "default_scope") return "set default_scope to one of the scope names";
   if (last === "name" && path[0] === "scopes") return "give every scope a unique name";
-  if (path.includes("budget")) return "budget is {\"epsilon\": > 0, \"delta\": 0..1}";
-  if (path.includes("task_data_filters") || path.includes("task_result_filters")) return "a filter is {\"name\" or \"path\", \"args\": {...}, optional \"direction\": in|out|inout}";
+  if (path.includes("budget")) return 'budget is {"epsilon": > 0, "delta": 0..1}';
+  if (path.includes("task_data_filters") || path.includes("task_result_filters"))
+    return 'a filter is {"name" or "path", "args": {...}, optional "direction": in|out|inout}';
   return "see docs/privacy.md for the format";
 }
 
@@ -77,19 +80,31 @@ export function parsePrivacyPolicy(raw: unknown, file: string, isKnownFilter?: (
     const field = `$${path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
     const keys = i?.code === "unrecognized_keys" ? ` ${JSON.stringify((i as { keys?: string[] }).keys ?? [])}` : "";
     const got = i && "input" in i && i.input !== undefined && i.code !== "unrecognized_keys" ? ` (got ${JSON.stringify(i.input).slice(0, 80)})` : "";
-    throw new CohortError(PrivacyErrorCode.Policy, `${file}: ${field}: ${i?.message ?? "invalid"}${keys}${got}; fix: ${fixFor(i?.code ?? "", path)}`, { file, field });
+    throw new CohortError(PrivacyErrorCode.Policy, `${file}: ${field}: ${i?.message ?? "invalid"}${keys}${got}; fix: ${fixFor(i?.code ?? "", path)}`, {
+      file,
+      field,
+    });
   }
   if (isKnownFilter) {
     r.data.scopes.forEach((s, si) => {
       for (const list of ["task_data_filters", "task_result_filters"] as const) {
         s[list].forEach((f, fi) => {
           const p = f.path ?? f.name ?? "";
-          if (!isKnownFilter(p)) throw new CohortError(PrivacyErrorCode.Policy, `${file}: $.scopes[${si}].${list}[${fi}].${f.path ? "path" : "name"}: ${JSON.stringify(p)} is not a registered filter; fix: use a built-in (ExcludeVars, PercentilePrivacy, SVTPrivacy, GaussianPrivacy) — site filters cannot come from a job's custom code`, { file });
+          if (!isKnownFilter(p))
+            throw new CohortError(
+              PrivacyErrorCode.Policy,
+              `${file}: $.scopes[${si}].${list}[${fi}].${f.path ? "path" : "name"}: ${JSON.stringify(p)} is not a registered filter; fix: use a built-in (ExcludeVars, PercentilePrivacy, SVTPrivacy, GaussianPrivacy) — site filters cannot come from a job's custom code`,
+              { file },
+            );
         });
       }
     });
   }
-  return { file, scopes: new Map(r.data.scopes.map((s) => [s.name, s])), ...(r.data.default_scope !== undefined ? { defaultScope: r.data.default_scope } : {}) };
+  return {
+    file,
+    scopes: new Map(r.data.scopes.map((s) => [s.name, s])),
+    ...(r.data.default_scope !== undefined ? { defaultScope: r.data.default_scope } : {}),
+  };
 }
 
 /** Loads `<kit>/local/privacy.json`; undefined when there is none (any scope, no site filters). */
@@ -114,6 +129,11 @@ export function resolveScope(policy: PrivacyPolicy | undefined, requested: strin
   const name = requested || policy.defaultScope;
   if (name === undefined) return undefined;
   const scope = policy.scopes.get(name);
-  if (!scope) throw new CohortError(PrivacyErrorCode.Scope, `privacy scope '${name}' is not allowed at ${site} (its scopes: ${[...policy.scopes.keys()].join(", ")}); fix: set "scope" in meta.json to one of them`, { site, scope: name });
+  if (!scope)
+    throw new CohortError(
+      PrivacyErrorCode.Scope,
+      `privacy scope '${name}' is not allowed at ${site} (its scopes: ${[...policy.scopes.keys()].join(", ")}); fix: set "scope" in meta.json to one of them`,
+      { site, scope: name },
+    );
   return scope;
 }

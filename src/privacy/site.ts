@@ -39,7 +39,13 @@ export class SitePrivacy {
     if (scope === undefined) return { allowed: true, spent: { epsilon: 0, delta: 0 } };
     const budget = this.o.policy?.scopes.get(scope)?.budget;
     const r = this.ledger.charge(scope, jobId, spend, budget);
-    if (r.allowed) this.o.audit.append({ action: "privacy.charged", outcome: "ok", job: jobId, reason: `${taskName}: ${spend.filter} ε=${spend.epsilon} δ=${spend.delta}; scope '${scope}' total ε=${r.spent.epsilon} δ=${r.spent.delta}` });
+    if (r.allowed)
+      this.o.audit.append({
+        action: "privacy.charged",
+        outcome: "ok",
+        job: jobId,
+        reason: `${taskName}: ${spend.filter} ε=${spend.epsilon} δ=${spend.delta}; scope '${scope}' total ε=${r.spent.epsilon} δ=${r.spent.delta}`,
+      });
     else {
       this.o.audit.append({ action: "privacy.budget", outcome: "denied", job: jobId, code: PrivacyErrorCode.Budget, reason: `${taskName}: ${r.reason}` });
       this.o.log(`job ${jobId}: task ${taskName} refused: ${r.reason}`);
@@ -73,7 +79,12 @@ export class SitePrivacy {
       site: this.o.site,
       composition: "basic (ε and δ of all charges add up)",
       ledger: this.o.ledgerFile,
-      scopes: [...names].sort().map((n) => ({ scope: n, budget: this.o.policy?.scopes.get(n)?.budget ?? null, spent: data.scopes[n]?.total ?? { epsilon: 0, delta: 0, charges: 0 }, jobs: data.scopes[n]?.jobs ?? {} })),
+      scopes: [...names].sort().map((n) => ({
+        scope: n,
+        budget: this.o.policy?.scopes.get(n)?.budget ?? null,
+        spent: data.scopes[n]?.total ?? { epsilon: 0, delta: 0, charges: 0 },
+        jobs: data.scopes[n]?.jobs ?? {},
+      })),
     };
   }
 }

@@ -32,4 +32,3 @@ export interface FilterContext {
 export interface ModelFilter {
   filter(model: FLModel, ctx: FilterContext): FLModel | Promise<FLModel>;
 }
-

@@ -94,7 +94,18 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionRes
     if (!prodDir) throw new Error("the workspace builder did not produce a prod folder");
     const tgz = await packageKits(prodDir, allParticipants(project));
     if (ctx.root && ctx.pendingState) {
-      saveState(projectDir, { rootCertPem: ctx.root.certPem, rootKeyPem: ctx.root.keyPem, certs: ctx.pendingState.certs, storedKeys: ctx.pendingState.storedKeys, newKeys: ctx.pendingState.newKeys, rootIsNew: ctx.root.isNew }, options.passphrase);
+      saveState(
+        projectDir,
+        {
+          rootCertPem: ctx.root.certPem,
+          rootKeyPem: ctx.root.keyPem,
+          certs: ctx.pendingState.certs,
+          storedKeys: ctx.pendingState.storedKeys,
+          newKeys: ctx.pendingState.newKeys,
+          rootIsNew: ctx.root.isNew,
+        },
+        options.passphrase,
+      );
     }
     if (ctx.pendingHe) saveHeState(projectDir, ctx.pendingHe);
     return {
@@ -117,6 +128,11 @@ export async function provision(options: ProvisionOptions): Promise<ProvisionRes
     // Only the prod folder this run made (finalize records it once wip/ is renamed) is removed.
     if (ctx.prodDir) rmSync(ctx.prodDir, { recursive: true, force: true });
     if (isCohortError(err)) throw err;
-    throw new CohortError(ProvisionErrorCode.BuildFailed, `provisioning ${project.name} failed: ${(err as Error).message}; nothing was written`, { project: project.name }, { cause: err });
+    throw new CohortError(
+      ProvisionErrorCode.BuildFailed,
+      `provisioning ${project.name} failed: ${(err as Error).message}; nothing was written`,
+      { project: project.name },
+      { cause: err },
+    );
   }
 }

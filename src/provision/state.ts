@@ -55,14 +55,24 @@ export function loadState(projectDir: string, passphrase: string | undefined): L
   try {
     certs = certsFileSchema.parse(JSON.parse(readFileSync(certsPath, "utf8")));
   } catch (cause) {
-    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${certsPath}: missing or damaged provisioning state (${(cause as Error).message.split("\n")[0]}); restore it from backup (deleting state/ creates a new root CA and invalidates every kit)`, { file: certsPath }, { cause });
+    throw new CohortError(
+      ProvisionErrorCode.StateCorrupt,
+      `${certsPath}: missing or damaged provisioning state (${(cause as Error).message.split("\n")[0]}); restore it from backup (deleting state/ creates a new root CA and invalidates every kit)`,
+      { file: certsPath },
+      { cause },
+    );
   }
   const keysPath = join(dir, "keys.json");
   let storedKeys: Record<string, string>;
   try {
     storedKeys = keysFileSchema.parse(JSON.parse(readFileSync(keysPath, "utf8")));
   } catch (cause) {
-    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${keysPath}: missing or damaged provisioning state; restore it from backup`, { file: keysPath }, { cause });
+    throw new CohortError(
+      ProvisionErrorCode.StateCorrupt,
+      `${keysPath}: missing or damaged provisioning state; restore it from backup`,
+      { file: keysPath },
+      { cause },
+    );
   }
   return {
     rootCertPem: readFileSync(rootCert, "utf8"),
@@ -76,7 +86,10 @@ export function loadParticipantKey(projectDir: string, state: LoadedState, name:
   const file = join(stateDir(projectDir), "keys.json");
   const stored = state.storedKeys[name];
   if (!stored) {
-    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${file}: no key for ${name} although state/certs.json lists it; restore state/ from backup`, { file, participant: name });
+    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${file}: no key for ${name} although state/certs.json lists it; restore state/ from backup`, {
+      file,
+      participant: name,
+    });
   }
   return decryptPrivateKeyPem(stored, passphrase, `${file} (${name})`);
 }
@@ -88,7 +101,14 @@ function protect(pem: string, passphrase: string | undefined): string {
 /** Writes the state; called only after a build fully succeeded, so a failed run changes nothing. */
 export function saveState(
   projectDir: string,
-  state: { rootCertPem: string; rootKeyPem: string; certs: CertsFile; storedKeys: Readonly<Record<string, string>>; newKeys: ReadonlyMap<string, string>; rootIsNew: boolean },
+  state: {
+    rootCertPem: string;
+    rootKeyPem: string;
+    certs: CertsFile;
+    storedKeys: Readonly<Record<string, string>>;
+    newKeys: ReadonlyMap<string, string>;
+    rootIsNew: boolean;
+  },
   passphrase: string | undefined,
 ): void {
   const dir = stateDir(projectDir);
@@ -131,7 +151,12 @@ export function loadHeState(projectDir: string): HeState | undefined {
   } catch (cause) {
     // The message names the file and field only: never the key.
     const field = cause instanceof z.ZodError ? (cause.issues[0]?.path.join(".") ?? "") : "";
-    throw new CohortError(ProvisionErrorCode.StateCorrupt, `${file}: damaged CKKS state${field ? ` (field ${field})` : ""}; restore it from backup (moving it aside makes a new key pair: every client kit must then be redistributed)`, { file, field }, { cause });
+    throw new CohortError(
+      ProvisionErrorCode.StateCorrupt,
+      `${file}: damaged CKKS state${field ? ` (field ${field})` : ""}; restore it from backup (moving it aside makes a new key pair: every client kit must then be redistributed)`,
+      { file, field },
+      { cause },
+    );
   }
 }
 

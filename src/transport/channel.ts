@@ -124,7 +124,11 @@ export class SecureChannel {
     this.recvKey = createSecretKey(recvKey);
     this.sendStreamKey = createSecretKey(streamKey(sendKey));
     this.recvStreamKey = createSecretKey(streamKey(recvKey));
-    o.connection.placeLargeFrames?.({ minFrameBytes: PLACE_MIN_FRAME_BYTES, headBytes: 4 + MAX_HEADER_BYTES + CHUNK_HEADER_BYTES, place: (head, frameBytes) => this.placeChunk(head, frameBytes) });
+    o.connection.placeLargeFrames?.({
+      minFrameBytes: PLACE_MIN_FRAME_BYTES,
+      headBytes: 4 + MAX_HEADER_BYTES + CHUNK_HEADER_BYTES,
+      place: (head, frameBytes) => this.placeChunk(head, frameBytes),
+    });
   }
 
   /**
@@ -290,7 +294,11 @@ export class SecureChannel {
     const seq = ++this.seq;
     const token = this.o.token?.();
     const macBody = kind === "chunk" ? [(body[0] ?? new Uint8Array(0)).subarray(0, CHUNK_HEADER_BYTES)] : body;
-    const mac = computeMac(this.sendKey, { kind, id: fields.id, replyTo: fields.re ?? "", topic: fields.t ?? "", sender: this.o.selfName, timestamp: now, seq }, macBody);
+    const mac = computeMac(
+      this.sendKey,
+      { kind, id: fields.id, replyTo: fields.re ?? "", topic: fields.t ?? "", sender: this.o.selfName, timestamp: now, seq },
+      macBody,
+    );
     const header: Header = Object.assign({}, fields, { k: kind, n: this.o.selfName, ts: now, sq: seq, mac });
     if (token) header.tok = token;
     return this.o.connection.send(encodeEnvelope(header, body));
@@ -323,7 +331,9 @@ export class SecureChannel {
     }
     const skew = this.o.skewMs ?? 60_000;
     if (Math.abs(now - h.ts) > skew) {
-      throw new CohortError(AuthErrorCode.Stale, `message timestamp ${new Date(h.ts).toISOString()} is more than ${skew / 1000} s from this site's clock`, { ts: h.ts });
+      throw new CohortError(AuthErrorCode.Stale, `message timestamp ${new Date(h.ts).toISOString()} is more than ${skew / 1000} s from this site's clock`, {
+        ts: h.ts,
+      });
     }
     const macBody = h.k === "chunk" ? [env.body.subarray(0, CHUNK_HEADER_BYTES)] : [env.body];
     const expected = computeMac(this.recvKey, { kind: h.k, id: h.id, replyTo: h.re ?? "", topic: h.t ?? "", sender: h.n, timestamp: h.ts, seq: h.sq }, macBody);
@@ -332,7 +342,12 @@ export class SecureChannel {
     }
     // The window is updated only for authentic messages, so forged ones cannot burn sequence numbers.
     const replay = this.window.check(h.sq);
-    if (replay) throw new CohortError(AuthErrorCode.Replay, `message sequence ${h.sq} ${replay === "replayed" ? "was already received (replay)" : "is older than the replay window"}`, { seq: h.sq });
+    if (replay)
+      throw new CohortError(
+        AuthErrorCode.Replay,
+        `message sequence ${h.sq} ${replay === "replayed" ? "was already received (replay)" : "is older than the replay window"}`,
+        { seq: h.sq },
+      );
   }
 
   private async dispatch(env: Envelope): Promise<void> {
@@ -347,7 +362,12 @@ export class SecureChannel {
           reply = await handler(env.body, meta);
         } catch (err) {
           if (isCohortError(err)) throw err;
-          throw new CohortError(TransportErrorCode.HandlerFailed, `handler for ${meta.topic} failed: ${(err as Error).message}`, { topic: meta.topic }, { cause: err });
+          throw new CohortError(
+            TransportErrorCode.HandlerFailed,
+            `handler for ${meta.topic} failed: ${(err as Error).message}`,
+            { topic: meta.topic },
+            { cause: err },
+          );
         }
         await this.sendFrame("rep", { id: newId(), re: h.id }, asParts(reply));
         return;
@@ -359,7 +379,13 @@ export class SecureChannel {
         this.pending.delete(h.re);
         clearTimeout(p.timer);
         if (h.k === "rep") p.resolve(env.body);
-        else p.reject(new CohortError(h.code ?? TransportErrorCode.Refused, `${this.o.peerName} refused: ${h.msg ?? "no reason given"}`, { peer: this.o.peerName, remoteCode: h.code }));
+        else
+          p.reject(
+            new CohortError(h.code ?? TransportErrorCode.Refused, `${this.o.peerName} refused: ${h.msg ?? "no reason given"}`, {
+              peer: this.o.peerName,
+              remoteCode: h.code,
+            }),
+          );
         return;
       }
       case "msg": {
@@ -415,7 +441,12 @@ export class SecureChannel {
 
   /** Called by the owner when the link closes: fails pending requests, tells close handlers. */
   handleClose(err?: Error): void {
-    this.closedError ??= new CohortError(TransportErrorCode.Closed, `link to ${this.o.peerName} closed${err ? `: ${err.message}` : ""}`, {}, err ? { cause: err } : undefined);
+    this.closedError ??= new CohortError(
+      TransportErrorCode.Closed,
+      `link to ${this.o.peerName} closed${err ? `: ${err.message}` : ""}`,
+      {},
+      err ? { cause: err } : undefined,
+    );
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(this.closedError);

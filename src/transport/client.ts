@@ -170,7 +170,15 @@ export class TransportClient {
   }
 
   private login(conn: Connection): Promise<void> {
-    const login = new ClientLogin({ name: this.c.name, type: this.c.type, project: this.c.project, certPem: this.c.certPem, keyPem: this.c.keyPem, rootPem: this.c.rootPem, serverName: this.c.serverName });
+    const login = new ClientLogin({
+      name: this.c.name,
+      type: this.c.type,
+      project: this.c.project,
+      certPem: this.c.certPem,
+      keyPem: this.c.keyPem,
+      rootPem: this.c.rootPem,
+      serverName: this.c.serverName,
+    });
     return new Promise<void>((resolve, reject) => {
       let channel: SecureChannel | undefined;
       let settled = false;
@@ -181,7 +189,10 @@ export class TransportClient {
         if (err) reject(err);
         else resolve();
       };
-      const timer = setTimeout(() => settle(new CohortError(TransportErrorCode.LoginTimeout, `no login answer from ${this.c.host}:${this.c.port} within 15 s`, {})), 15_000);
+      const timer = setTimeout(
+        () => settle(new CohortError(TransportErrorCode.LoginTimeout, `no login answer from ${this.c.host}:${this.c.port} within 15 s`, {})),
+        15_000,
+      );
       timer.unref();
       conn.onClose((err) => {
         channel?.handleClose(err);
@@ -195,7 +206,9 @@ export class TransportClient {
         try {
           const env = decodeEnvelope(frame);
           if (env.header.k === "refused" && !env.header.mac) {
-            throw new CohortError(env.header.code ?? AuthErrorCode.Malformed, `the server refused the login: ${env.header.msg ?? "no reason given"}`, { remoteCode: env.header.code });
+            throw new CohortError(env.header.code ?? AuthErrorCode.Malformed, `the server refused the login: ${env.header.msg ?? "no reason given"}`, {
+              remoteCode: env.header.code,
+            });
           }
           if (!channel && env.header.k === "challenge") {
             const answer = login.answer(decode(env.body, { maxMessageBytes: 64 * 1024, maxDepth: 4 }), new Date(this.c.now?.() ?? Date.now()));
@@ -250,7 +263,12 @@ export class TransportClient {
   private attach(channel: SecureChannel, heartbeatTimeoutMs: number): void {
     this.channel = channel;
     this.setState("connected");
-    this.c.audit?.append({ action: "login", outcome: "ok", peer: this.c.serverName, reason: `connected to ${this.c.host}:${this.c.port} (${this.c.security})` });
+    this.c.audit?.append({
+      action: "login",
+      outcome: "ok",
+      peer: this.c.serverName,
+      reason: `connected to ${this.c.host}:${this.c.port} (${this.c.security})`,
+    });
     const interval = this.c.heartbeatIntervalMs ?? Math.max(1_000, Math.min(15_000, heartbeatTimeoutMs / 4));
     this.heartbeat = setInterval(() => {
       channel.request(TOPIC_HEARTBEAT, [], { timeoutMs: interval * 2 }).catch((err: Error) => this.c.log?.(`heartbeat failed: ${err.message}`));
@@ -272,20 +290,23 @@ export class TransportClient {
   private scheduleRenew(channel: SecureChannel): void {
     const nowS = (this.c.now?.() ?? Date.now()) / 1000;
     const inMs = Math.max(1_000, (this.tokenExp - nowS) * 0.8 * 1000);
-    this.renewTimer = setTimeout(() => {
-      channel
-        .request(TOPIC_RENEW, [])
-        .then((body) => {
-          const r = renewSchema.parse(decode(body));
-          this.token = r.token;
-          this.tokenExp = r.exp;
-          this.scheduleRenew(channel);
-        })
-        .catch((err: Error) => {
-          this.c.log?.(`token renewal failed (${err.message}); reconnecting`);
-          channel.close("token renewal failed");
-        });
-    }, Math.min(inMs, 2_147_000_000));
+    this.renewTimer = setTimeout(
+      () => {
+        channel
+          .request(TOPIC_RENEW, [])
+          .then((body) => {
+            const r = renewSchema.parse(decode(body));
+            this.token = r.token;
+            this.tokenExp = r.exp;
+            this.scheduleRenew(channel);
+          })
+          .catch((err: Error) => {
+            this.c.log?.(`token renewal failed (${err.message}); reconnecting`);
+            channel.close("token renewal failed");
+          });
+      },
+      Math.min(inMs, 2_147_000_000),
+    );
     this.renewTimer.unref();
   }
 
@@ -329,7 +350,14 @@ export class TransportClient {
     const now = Date.now();
     if (this.lastServerRefusal?.code === err.code && now - this.lastServerRefusal.at < 300_000) return;
     this.lastServerRefusal = { code: err.code, at: now };
-    this.c.audit?.append({ action: "server.refused", outcome: "denied", peer: this.c.serverName, address: `${this.c.host}:${this.c.port}`, code: err.code, reason: err.message });
+    this.c.audit?.append({
+      action: "server.refused",
+      outcome: "denied",
+      peer: this.c.serverName,
+      address: `${this.c.host}:${this.c.port}`,
+      code: err.code,
+      reason: err.message,
+    });
   }
 
   private sleep(ms: number): Promise<void> {

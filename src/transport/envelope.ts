@@ -19,7 +19,10 @@ export const headerSchema = z.strictObject({
   /** Message id: 32 hex characters, unique per sender. */
   id: z.string().regex(/^[0-9a-f]{32}$/),
   /** The request this answers (rep, refused). */
-  re: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  re: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
   /** Topic (req, msg, chunk streams). */
   t: z.string().max(256).optional(),
   /** Sender name, session token, timestamp (ms), sequence number and MAC (authenticated messages). */
@@ -97,8 +100,10 @@ function fastHeader(v: readonly unknown[]): Header | undefined {
 export function decodeEnvelope(frame: Uint8Array): Envelope {
   if (frame.byteLength < 4) throw new CohortError(TransportErrorCode.BadFrame, "frame shorter than its 4-byte header length", { bytes: frame.byteLength });
   const len = new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0);
-  if (len > MAX_HEADER_BYTES) throw new CohortError(TransportErrorCode.HeaderTooLarge, `frame header of ${len} bytes exceeds ${MAX_HEADER_BYTES}`, { bytes: len });
-  if (4 + len > frame.byteLength) throw new CohortError(TransportErrorCode.BadFrame, `frame header length ${len} exceeds the frame (${frame.byteLength} bytes)`, { bytes: len });
+  if (len > MAX_HEADER_BYTES)
+    throw new CohortError(TransportErrorCode.HeaderTooLarge, `frame header of ${len} bytes exceeds ${MAX_HEADER_BYTES}`, { bytes: len });
+  if (4 + len > frame.byteLength)
+    throw new CohortError(TransportErrorCode.BadFrame, `frame header length ${len} exceeds the frame (${frame.byteLength} bytes)`, { bytes: len });
   const bytes = frame.subarray(4, 4 + len);
   const values = decodeHeaderFast(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), HEADER_KEYS);
   const fast = values && fastHeader(values);

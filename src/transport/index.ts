@@ -1,5 +1,16 @@
 /** Public API of the transport area: link drivers, the authenticated server and client. */
-export type { Driver, Connection, Listener, ListenOptions, DialOptions, ConnectionSecurity, Scheme, TlsMaterial, LinkLimits, ConnectionRefusal } from "./driver.js";
+export type {
+  Driver,
+  Connection,
+  Listener,
+  ListenOptions,
+  DialOptions,
+  ConnectionSecurity,
+  Scheme,
+  TlsMaterial,
+  LinkLimits,
+  ConnectionRefusal,
+} from "./driver.js";
 export { DEFAULT_LINK_LIMITS } from "./driver.js";
 export { driverFor } from "./drivers/select.js";
 export { TransportServer, TOPIC_HEARTBEAT, TOPIC_RENEW } from "./server.js";

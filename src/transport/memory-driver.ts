@@ -69,7 +69,10 @@ export function createMemoryDriver(): Driver {
     listen(options: ListenOptions): Promise<Listener> {
       const port = options.port || nextPort++;
       listeners.set(port, options);
-      return Promise.resolve({ host: options.host, port, close: () => {
+      return Promise.resolve({
+        host: options.host,
+        port,
+        close: () => {
           listeners.delete(port);
           return Promise.resolve();
         },

@@ -1,6 +1,15 @@
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from "node:crypto";
 import { CohortError, isCohortError } from "../errors/index.js";
-import { AuthErrorCode, DEFAULT_TOKEN_LIFETIME_S, ServerLogin, issueToken, verifyToken, type PeerIdentity, type PendingLogin, type SessionKeys } from "../auth/index.js";
+import {
+  AuthErrorCode,
+  DEFAULT_TOKEN_LIFETIME_S,
+  ServerLogin,
+  issueToken,
+  verifyToken,
+  type PeerIdentity,
+  type PendingLogin,
+  type SessionKeys,
+} from "../auth/index.js";
 import type { AuditLog, RefusalAuditor } from "../audit/index.js";
 import { decode, encode, StreamReceiver, type StreamReceiverOptions } from "../wire/index.js";
 import type { Connection, ConnectionRefusal, ConnectionSecurity, Driver, LinkLimits, Listener, TlsMaterial } from "./driver.js";
@@ -228,7 +237,9 @@ export class TransportServer {
 
   private refused(event: { action: string; code: string; reason: string; peer?: string; address?: string; user?: string }): void {
     this.c.refusals.record({ ...event, outcome: "denied" });
-    this.c.log?.(`refused ${event.action}${event.peer ? ` from ${event.peer}` : ""}${event.address ? ` (${event.address})` : ""}: [${event.code}] ${event.reason}`);
+    this.c.log?.(
+      `refused ${event.action}${event.peer ? ` from ${event.peer}` : ""}${event.address ? ` (${event.address})` : ""}: [${event.code}] ${event.reason}`,
+    );
   }
 
   /** A new link: run the login protocol on it, then hand it to a SecureChannel. */
@@ -248,13 +259,20 @@ export class TransportServer {
       release();
       this.refused({ action: "login.refused", code, reason, address, ...(peer ? { peer } : {}) });
       const refusal = encodeEnvelope({ k: "refused", id: randomBytes(16).toString("hex"), code, msg: reason.slice(0, 2000) }, []);
-      conn.send(refusal).catch(() => undefined).finally(() => conn.close(reason));
+      conn
+        .send(refusal)
+        .catch(() => undefined)
+        .finally(() => conn.close(reason));
     };
     let released = false;
     // On mtls a link whose client certificate verified is not anonymous: it does not take a slot
     // of the unauthenticated pool.
     const counted = conn.peerCertificate === undefined;
-    const evict = (): void => fail(TransportErrorCode.TooManyLogins, `the login pool is full and ${address} holds the most logins in progress; the oldest was dropped for another address`);
+    const evict = (): void =>
+      fail(
+        TransportErrorCode.TooManyLogins,
+        `the login pool is full and ${address} holds the most logins in progress; the oldest was dropped for another address`,
+      );
     const release = (): void => {
       if (released) return;
       released = true;
@@ -268,7 +286,10 @@ export class TransportServer {
       this.pendingLogins++;
       this.pendingByAddress.set(address, [...(this.pendingByAddress.get(address) ?? []), evict]);
     }
-    const timer = setTimeout(() => fail(TransportErrorCode.LoginTimeout, `login not completed within ${this.c.loginTimeoutMs ?? 10_000} ms`), this.c.loginTimeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => fail(TransportErrorCode.LoginTimeout, `login not completed within ${this.c.loginTimeoutMs ?? 10_000} ms`),
+      this.c.loginTimeoutMs ?? 10_000,
+    );
     timer.unref();
     if (counted && this.pendingLogins > (this.c.maxPendingLogins ?? 64)) {
       // Full: the address holding the most logins in progress gives up its oldest, so that many
@@ -306,19 +327,32 @@ export class TransportServer {
         if (env.header.k === "hello" && !pending) {
           pending = this.login.challenge(body);
           if (accepts !== "all" && pending.hello.type !== accepts) {
-            throw new CohortError(AuthErrorCode.WrongType, `this port takes ${accepts} logins only; ${pending.hello.name} logged in as ${pending.hello.type}`, {});
+            throw new CohortError(
+              AuthErrorCode.WrongType,
+              `this port takes ${accepts} logins only; ${pending.hello.name} logged in as ${pending.hello.type}`,
+              {},
+            );
           }
           void conn.send(encodeEnvelope({ k: "challenge", id: randomBytes(16).toString("hex") }, [encode(pending.challenge)])).catch(() => undefined);
           return;
         }
         if (env.header.k === "login" && pending) {
           const { identity, keys } = this.login.finish(pending, body, conn.peerCertificate, new Date(this.now()));
-          if (this.c.isBanned?.(identity)) throw new CohortError(AuthErrorCode.Banned, `${identity.name} has been removed from the project (remove_client); an admin must enable_client it first`, {});
+          if (this.c.isBanned?.(identity))
+            throw new CohortError(
+              AuthErrorCode.Banned,
+              `${identity.name} has been removed from the project (remove_client); an admin must enable_client it first`,
+              {},
+            );
           const pluginRefusal = this.c.admit?.(identity);
           if (pluginRefusal) throw new CohortError(AuthErrorCode.PluginRefused, pluginRefusal, { name: identity.name });
           const sites = [...this.sessions.values()].filter((x) => x.identity.type === "client" && x.identity.name !== identity.name).length;
           if (identity.type === "client" && sites >= (this.c.maxClients ?? 100)) {
-            throw new CohortError(AuthErrorCode.TooManyClients, `the server already has ${sites} sites connected (max_num_clients ${this.c.maxClients ?? 100})`, { max: this.c.maxClients ?? 100 });
+            throw new CohortError(
+              AuthErrorCode.TooManyClients,
+              `the server already has ${sites} sites connected (max_num_clients ${this.c.maxClients ?? 100})`,
+              { max: this.c.maxClients ?? 100 },
+            );
           }
           const admitSession = (): void => {
             if (finished) return;
@@ -337,7 +371,11 @@ export class TransportServer {
           // keeps it unless it fails a liveness check (a participant restarted after a crash, whose
           // old link is half-open, gets back in within seconds).
           if (this.livenessChecks.has(identity.name)) {
-            throw new CohortError(TransportErrorCode.SessionConflict, `another login as ${identity.name} is being checked against its live session; retry in a few seconds`, { name: identity.name });
+            throw new CohortError(
+              TransportErrorCode.SessionConflict,
+              `another login as ${identity.name} is being checked against its live session; retry in a few seconds`,
+              { name: identity.name },
+            );
           }
           this.livenessChecks.add(identity.name);
           const checkMs = this.c.livenessCheckMs ?? 3_000;
@@ -406,7 +444,16 @@ export class TransportServer {
       previous.channel.close("replaced by a new login");
     }
     const tokens = new Map<string, number>();
-    const session: Session = { key, sid, identity, connection: conn, since: new Date(this.now()), lastSeen: this.now(), tokens, channel: undefined as unknown as SecureChannel };
+    const session: Session = {
+      key,
+      sid,
+      identity,
+      connection: conn,
+      since: new Date(this.now()),
+      lastSeen: this.now(),
+      tokens,
+      channel: undefined as unknown as SecureChannel,
+    };
     const channel = new SecureChannel({
       connection: conn,
       role: "server",
@@ -446,7 +493,9 @@ export class TransportServer {
     });
     this.c.log?.(`${identity.type} ${identity.name} (${identity.org ?? "-"}) logged in from ${conn.remoteAddress}`);
     void channel
-      .sendFrame("welcome", { id: randomBytes(16).toString("hex") }, [encode({ token, sid, exp, now: this.now(), heartbeatTimeoutMs: this.c.heartbeatTimeoutMs ?? 600_000 })])
+      .sendFrame("welcome", { id: randomBytes(16).toString("hex") }, [
+        encode({ token, sid, exp, now: this.now(), heartbeatTimeoutMs: this.c.heartbeatTimeoutMs ?? 600_000 }),
+      ])
       .catch(() => undefined);
     for (const l of this.sessionListeners) l(session, "open");
     return channel;
@@ -472,12 +521,17 @@ export class TransportServer {
     const exp = session.tokens.get(tok);
     const nowS = this.now() / 1000;
     if (exp !== undefined) {
-      if (nowS > exp + (this.c.skewMs ?? 60_000) / 1000) throw new CohortError(AuthErrorCode.TokenExpired, `session token expired at ${new Date(exp * 1000).toISOString()}; log in again`, { exp });
+      if (nowS > exp + (this.c.skewMs ?? 60_000) / 1000)
+        throw new CohortError(AuthErrorCode.TokenExpired, `session token expired at ${new Date(exp * 1000).toISOString()}; log in again`, { exp });
       return;
     }
     // Not this session's: tell forged tokens from other sessions' tokens, for a useful refusal.
     const claims = verifyToken(tok, this.publicKey, nowS, 1e9);
-    throw new CohortError(AuthErrorCode.TokenNotYours, `session token belongs to ${claims.sub} (session ${claims.sid.slice(0, 8)}), not to ${session.identity.name}'s session`, { tokenSubject: claims.sub });
+    throw new CohortError(
+      AuthErrorCode.TokenNotYours,
+      `session token belongs to ${claims.sub} (session ${claims.sid.slice(0, 8)}), not to ${session.identity.name}'s session`,
+      { tokenSubject: claims.sub },
+    );
   }
 
   private endSession(s: Session, reason: string): void {
@@ -492,7 +546,13 @@ export class TransportServer {
     const now = this.now();
     for (const s of [...this.sessions.values()]) {
       if (now - s.lastSeen <= timeoutMs) continue;
-      this.refused({ action: "session.expired", peer: s.identity.name, address: s.connection.remoteAddress, code: TransportErrorCode.HeartbeatMissed, reason: `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s (heart_beat_timeout ${timeoutMs / 1000} s)` });
+      this.refused({
+        action: "session.expired",
+        peer: s.identity.name,
+        address: s.connection.remoteAddress,
+        code: TransportErrorCode.HeartbeatMissed,
+        reason: `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s (heart_beat_timeout ${timeoutMs / 1000} s)`,
+      });
       this.drop(s.key, "missed heartbeats");
     }
   }

@@ -20,14 +20,21 @@ export function decodeBody<T>(topic: string, body: Uint8Array, schema: z.ZodType
   if (!r.success) {
     const issue = r.error.issues[0];
     const field = issue?.path.map(String).join(".") || "(body)";
-    const got = issue && "input" in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.byteLength} bytes>` : v)).slice(0, 80)})` : "";
+    const got =
+      issue && "input" in issue && issue.input !== undefined
+        ? ` (got ${JSON.stringify(issue.input, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.byteLength} bytes>` : v)).slice(0, 80)})`
+        : "";
     throw new CohortError(AuthErrorCode.Malformed, `${topic}: ${field}: ${issue?.message ?? "invalid"}${got}`, { topic, field });
   }
   return r.data;
 }
 
 /** A request handler that receives its body decoded and validated ({@link decodeBody}). */
-export function typedRequest<T>(topic: string, schema: z.ZodType<T>, handler: (value: T, meta: MessageMeta) => Promise<Body | undefined> | Body | undefined): RequestHandler {
+export function typedRequest<T>(
+  topic: string,
+  schema: z.ZodType<T>,
+  handler: (value: T, meta: MessageMeta) => Promise<Body | undefined> | Body | undefined,
+): RequestHandler {
   return (body, meta) => handler(decodeBody(topic, body, schema), meta);
 }
 

@@ -44,6 +44,18 @@ function decomposeMap(map: Map<unknown, unknown>): unknown[] {
 registerBuiltinType({ name: "cohort.Tensor", code: EXT_TENSOR, ctor: Tensor, decompose: (v) => decomposeTensor(v as Tensor), recompose: recomposeTensor });
 registerBuiltinType({ name: "cohort.BigInt", code: EXT_BIGINT, ctor: BigInt, decompose: (v) => decomposeBigInt(v as bigint), recompose: recomposeBigInt });
 registerBuiltinType({ name: "cohort.Map", code: EXT_MAP, ctor: Map, decompose: (v) => decomposeMap(v as Map<unknown, unknown>), recompose: recomposeMap });
-registerBuiltinType({ name: "cohort.Shareable", code: EXT_SHAREABLE, ctor: Shareable, decompose: (v) => decomposeShareable(v as Shareable), recompose: recomposeShareable });
+registerBuiltinType({
+  name: "cohort.Shareable",
+  code: EXT_SHAREABLE,
+  ctor: Shareable,
+  decompose: (v) => decomposeShareable(v as Shareable),
+  recompose: recomposeShareable,
+});
 registerBuiltinType({ name: "cohort.DXO", code: EXT_DXO, ctor: DXO, decompose: (v) => decomposeDXO(v as DXO), recompose: recomposeDXO });
-registerBuiltinType({ name: "cohort.FLModel", code: EXT_FL_MODEL, ctor: FLModel, decompose: (v) => decomposeFLModel(v as FLModel), recompose: recomposeFLModel });
+registerBuiltinType({
+  name: "cohort.FLModel",
+  code: EXT_FL_MODEL,
+  ctor: FLModel,
+  decompose: (v) => decomposeFLModel(v as FLModel),
+  recompose: recomposeFLModel,
+});

@@ -1,11 +1,4 @@
-import {
-  type Decoder,
-  type Encoder,
-  ExtData,
-  decodeTimestampExtension,
-  encodeTimestampExtension,
-  type ExtensionCodecType,
-} from "@msgpack/msgpack";
+import { type Decoder, type Encoder, ExtData, decodeTimestampExtension, encodeTimestampExtension, type ExtensionCodecType } from "@msgpack/msgpack";
 import { WireError, isWireError } from "./errors.js";
 import { bytesOf, dtypeByCode, dtypeOf, typedArrayFromBytes, HOST_IS_LITTLE_ENDIAN, type DTypeInfo } from "./dtype.js";
 import { typeByCode, typeOfValue } from "./registry.js";
@@ -124,10 +117,15 @@ export const cohortCodec: ExtensionCodecType<CodecContext> = {
       if (isWireError(err)) {
         throw new WireError(err.code, `${type.name}: ${err.message} (payload at offset ${offset})`, { ...err.details, typeName: type.name, offset });
       }
-      throw new WireError("ERR_WIRE_INVALID_VALUE", `${type.name}: state refused by recompose at offset ${offset}`, {
-        typeName: type.name,
-        offset,
-      }, { cause: err });
+      throw new WireError(
+        "ERR_WIRE_INVALID_VALUE",
+        `${type.name}: state refused by recompose at offset ${offset}`,
+        {
+          typeName: type.name,
+          offset,
+        },
+        { cause: err },
+      );
     }
   },
 };

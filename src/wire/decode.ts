@@ -34,7 +34,12 @@ export function decode(bytes: Uint8Array, options?: DecodeOptions): unknown {
   if (bytes.byteLength === 0) throw new WireError("ERR_WIRE_TRUNCATED", "empty message at offset 0", { offset: 0, path: "$" });
   try {
     const frame = isFrame(bytes) ? parseFrame(bytes) : { body: bytes, bodyOffset: 0, sections: [] };
-    new BodyScanner(frame.body, frame.bodyOffset, limits.maxDepth, frame.sections.map((s) => s.byteLength)).scan();
+    new BodyScanner(
+      frame.body,
+      frame.bodyOffset,
+      limits.maxDepth,
+      frame.sections.map((s) => s.byteLength),
+    ).scan();
     const context: DecodeContext = { sections: frame.sections, message: bytes };
     const decoder = new Decoder<CodecContext>({
       extensionCodec: cohortCodec,

@@ -1,18 +1,7 @@
 import { invalid, isRecord, requireOneOf, requireRecord, type WireRecord } from "./state.js";
 
 /** What a DXO's data holds (FLARE's DataKind names, so Python peers read them unchanged). */
-export const DATA_KINDS = [
-  "WEIGHTS",
-  "WEIGHT_DIFF",
-  "METRICS",
-  "ANALYTIC",
-  "COLLECTION",
-  "STATISTICS",
-  "PSI",
-  "APP_DEFINED",
-  "FL_MODEL",
-  "NONE",
-] as const;
+export const DATA_KINDS = ["WEIGHTS", "WEIGHT_DIFF", "METRICS", "ANALYTIC", "COLLECTION", "STATISTICS", "PSI", "APP_DEFINED", "FL_MODEL", "NONE"] as const;
 export type DataKind = (typeof DATA_KINDS)[number];
 
 export interface DXOInit {

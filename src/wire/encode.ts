@@ -48,7 +48,13 @@ export function encodeParts(value: unknown, options: EncodeOptions = {}): Uint8A
   if (!Number.isInteger(alignLog2) || alignLog2 < MIN_ALIGN_LOG2 || alignLog2 > MAX_ALIGN_LOG2) {
     throw new WireError("ERR_WIRE_INVALID_VALUE", `alignLog2 must be an integer in ${MIN_ALIGN_LOG2}..${MAX_ALIGN_LOG2}`, { alignLog2 });
   }
-  const parts: Uint8Array[] = [frameHead(body, context.sections.map((s) => s.byteLength), alignLog2)];
+  const parts: Uint8Array[] = [
+    frameHead(
+      body,
+      context.sections.map((s) => s.byteLength),
+      alignLog2,
+    ),
+  ];
   for (const section of context.sections) {
     parts.push(section);
     const pad = sectionPadding(section.byteLength, alignLog2);

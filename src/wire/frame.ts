@@ -99,7 +99,12 @@ export function parseFrame(frame: Uint8Array): ParsedFrame {
   return { body, bodyOffset, sections };
 }
 
-function checkPadding(frame: Uint8Array, pos: number, alignment: number, fail: (code: "ERR_WIRE_MALFORMED" | "ERR_WIRE_TRUNCATED", what: string, offset: number) => never): number {
+function checkPadding(
+  frame: Uint8Array,
+  pos: number,
+  alignment: number,
+  fail: (code: "ERR_WIRE_MALFORMED" | "ERR_WIRE_TRUNCATED", what: string, offset: number) => never,
+): number {
   const end = pos + padding(pos, alignment);
   if (end > frame.byteLength) fail("ERR_WIRE_TRUNCATED", "padding runs past the end", pos);
   for (let i = pos; i < end; i++) if (frame[i] !== 0) fail("ERR_WIRE_MALFORMED", "padding byte is not zero", i);

@@ -37,8 +37,24 @@ const byCtor = new Map<unknown, RegisteredType>();
 
 // Classes the codec already encodes natively; registering them would make encoding ambiguous.
 const NATIVE_CLASSES: ReadonlySet<unknown> = new Set<unknown>([
-  Object, Array, Date, Map, Uint8Array, Int8Array, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, Function, String, Number, Boolean, Symbol,
+  Object,
+  Array,
+  Date,
+  Map,
+  Uint8Array,
+  Int8Array,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  Function,
+  String,
+  Number,
+  Boolean,
+  Symbol,
 ]);
 
 function refuse(message: string, details: Record<string, unknown>): never {

@@ -1,13 +1,7 @@
 import { WireError, type WireErrorCode } from "./errors.js";
 import { dtypeByCode } from "./dtype.js";
 import { typeByCode } from "./registry.js";
-import {
-  EXT_SECTION_ARRAY,
-  EXT_TIMESTAMP,
-  EXT_TYPED_ARRAY,
-  FORBIDDEN_KEYS,
-  SECTION_ARRAY_PAYLOAD_BYTES,
-} from "./codes.js";
+import { EXT_SECTION_ARRAY, EXT_TIMESTAMP, EXT_TYPED_ARRAY, FORBIDDEN_KEYS, SECTION_ARRAY_PAYLOAD_BYTES } from "./codes.js";
 
 const SEG_INDEX = 0;
 const SEG_KEY = 1;
@@ -57,31 +51,62 @@ export class BodyScanner {
     if (b <= 0x9f) return this.array(pos, pos + 1, b & 0x0f, depth);
     if (b <= 0xbf) return this.skip(pos + 1, b & 0x1f, "string");
     switch (b) {
-      case 0xc0: case 0xc2: case 0xc3: return pos + 1;
-      case 0xc4: return this.skip(pos + 2, this.u8(pos + 1), "bin");
-      case 0xc5: return this.skip(pos + 3, this.u16(pos + 1), "bin");
-      case 0xc6: return this.skip(pos + 5, this.u32(pos + 1), "bin");
-      case 0xc7: return this.ext(pos, pos + 3, this.u8(pos + 1), this.i8(pos + 2), depth);
-      case 0xc8: return this.ext(pos, pos + 4, this.u16(pos + 1), this.i8(pos + 3), depth);
-      case 0xc9: return this.ext(pos, pos + 6, this.u32(pos + 1), this.i8(pos + 5), depth);
-      case 0xca: return this.fixed(pos, 5);
-      case 0xcb: return this.fixed(pos, 9);
-      case 0xcc: case 0xd0: return this.fixed(pos, 2);
-      case 0xcd: case 0xd1: return this.fixed(pos, 3);
-      case 0xce: case 0xd2: return this.fixed(pos, 5);
-      case 0xcf: case 0xd3: return this.int64(pos, b === 0xd3);
-      case 0xd4: return this.ext(pos, pos + 2, 1, this.i8(pos + 1), depth);
-      case 0xd5: return this.ext(pos, pos + 2, 2, this.i8(pos + 1), depth);
-      case 0xd6: return this.ext(pos, pos + 2, 4, this.i8(pos + 1), depth);
-      case 0xd7: return this.ext(pos, pos + 2, 8, this.i8(pos + 1), depth);
-      case 0xd8: return this.ext(pos, pos + 2, 16, this.i8(pos + 1), depth);
-      case 0xd9: return this.skip(pos + 2, this.u8(pos + 1), "string");
-      case 0xda: return this.skip(pos + 3, this.u16(pos + 1), "string");
-      case 0xdb: return this.skip(pos + 5, this.u32(pos + 1), "string");
-      case 0xdc: return this.array(pos, pos + 3, this.u16(pos + 1), depth);
-      case 0xdd: return this.array(pos, pos + 5, this.u32(pos + 1), depth);
-      case 0xde: return this.map(pos, pos + 3, this.u16(pos + 1), depth);
-      case 0xdf: return this.map(pos, pos + 5, this.u32(pos + 1), depth);
+      case 0xc0:
+      case 0xc2:
+      case 0xc3:
+        return pos + 1;
+      case 0xc4:
+        return this.skip(pos + 2, this.u8(pos + 1), "bin");
+      case 0xc5:
+        return this.skip(pos + 3, this.u16(pos + 1), "bin");
+      case 0xc6:
+        return this.skip(pos + 5, this.u32(pos + 1), "bin");
+      case 0xc7:
+        return this.ext(pos, pos + 3, this.u8(pos + 1), this.i8(pos + 2), depth);
+      case 0xc8:
+        return this.ext(pos, pos + 4, this.u16(pos + 1), this.i8(pos + 3), depth);
+      case 0xc9:
+        return this.ext(pos, pos + 6, this.u32(pos + 1), this.i8(pos + 5), depth);
+      case 0xca:
+        return this.fixed(pos, 5);
+      case 0xcb:
+        return this.fixed(pos, 9);
+      case 0xcc:
+      case 0xd0:
+        return this.fixed(pos, 2);
+      case 0xcd:
+      case 0xd1:
+        return this.fixed(pos, 3);
+      case 0xce:
+      case 0xd2:
+        return this.fixed(pos, 5);
+      case 0xcf:
+      case 0xd3:
+        return this.int64(pos, b === 0xd3);
+      case 0xd4:
+        return this.ext(pos, pos + 2, 1, this.i8(pos + 1), depth);
+      case 0xd5:
+        return this.ext(pos, pos + 2, 2, this.i8(pos + 1), depth);
+      case 0xd6:
+        return this.ext(pos, pos + 2, 4, this.i8(pos + 1), depth);
+      case 0xd7:
+        return this.ext(pos, pos + 2, 8, this.i8(pos + 1), depth);
+      case 0xd8:
+        return this.ext(pos, pos + 2, 16, this.i8(pos + 1), depth);
+      case 0xd9:
+        return this.skip(pos + 2, this.u8(pos + 1), "string");
+      case 0xda:
+        return this.skip(pos + 3, this.u16(pos + 1), "string");
+      case 0xdb:
+        return this.skip(pos + 5, this.u32(pos + 1), "string");
+      case 0xdc:
+        return this.array(pos, pos + 3, this.u16(pos + 1), depth);
+      case 0xdd:
+        return this.array(pos, pos + 5, this.u32(pos + 1), depth);
+      case 0xde:
+        return this.map(pos, pos + 3, this.u16(pos + 1), depth);
+      case 0xdf:
+        return this.map(pos, pos + 5, this.u32(pos + 1), depth);
       default: // 0xc1 is the one byte MessagePack never uses
         return this.fail("ERR_WIRE_MALFORMED", `invalid MessagePack byte 0x${b.toString(16)}`, pos);
     }

@@ -93,7 +93,9 @@ export class StreamReceiver {
       return this.finish(peer, stream, header, payload);
     } catch (err) {
       if (stream) this.drop(peer, stream);
-      throw isWireError(err) ? err : new WireError("ERR_WIRE_STREAM_INCOMPLETE", `stream ${header.streamId} failed to store a chunk`, { peer, streamId: header.streamId }, { cause: err });
+      throw isWireError(err)
+        ? err
+        : new WireError("ERR_WIRE_STREAM_INCOMPLETE", `stream ${header.streamId} failed to store a chunk`, { peer, streamId: header.streamId }, { cause: err });
     }
   }
 
@@ -121,7 +123,11 @@ export class StreamReceiver {
       commit: () => {
         // The stream may have failed (timeout, close) while the payload arrived.
         if (this.peers.get(peer)?.get(header.streamId) !== stream || stream.nextIndex !== header.index) {
-          throw new WireError("ERR_WIRE_STREAM_UNKNOWN", `stream ${header.streamId} from ${peer} ended while chunk ${header.index} arrived`, { peer, streamId: header.streamId, index: header.index });
+          throw new WireError("ERR_WIRE_STREAM_UNKNOWN", `stream ${header.streamId} from ${peer} ended while chunk ${header.index} arrived`, {
+            peer,
+            streamId: header.streamId,
+            index: header.index,
+          });
         }
         stream.lastActivity = this.options.now();
         this.write(stream, header, target);
@@ -175,9 +181,13 @@ export class StreamReceiver {
     const fail = (code: WireErrorCode, what: string, extra: Record<string, unknown> = {}): never => {
       throw new WireError(code, `stream ${header.streamId} from ${peer}: ${what}`, { peer, streamId: header.streamId, ...extra });
     };
-    if (header.index !== 0) fail("ERR_WIRE_STREAM_UNKNOWN", `chunk ${header.index} of a stream that is not open (first chunk missing, or the stream failed)`, { index: header.index });
+    if (header.index !== 0)
+      fail("ERR_WIRE_STREAM_UNKNOWN", `chunk ${header.index} of a stream that is not open (first chunk missing, or the stream failed)`, {
+        index: header.index,
+      });
     const streams = this.peers.get(peer) ?? new Map<string, OpenStream>();
-    if (streams.size >= this.options.maxStreamsPerPeer) fail("ERR_WIRE_STREAM_QUOTA", `peer already has ${streams.size} open streams`, { maxStreams: this.options.maxStreamsPerPeer });
+    if (streams.size >= this.options.maxStreamsPerPeer)
+      fail("ERR_WIRE_STREAM_QUOTA", `peer already has ${streams.size} open streams`, { maxStreams: this.options.maxStreamsPerPeer });
     const reserved = this.reserved.get(peer) ?? 0;
     if (header.totalBytes > this.options.peerQuotaBytes - reserved) {
       fail("ERR_WIRE_STREAM_QUOTA", `declared ${header.totalBytes} bytes exceed the ${this.options.peerQuotaBytes - reserved} bytes left of the peer's quota`, {
@@ -205,7 +215,11 @@ export class StreamReceiver {
   private check(stream: OpenStream, header: ChunkHeader): void {
     const where = { streamId: stream.streamId, index: header.index, expected: stream.nextIndex };
     if (header.totalBytes !== stream.totalBytes) {
-      throw new WireError("ERR_WIRE_MALFORMED", `stream ${stream.streamId}: chunk ${header.index} declares ${header.totalBytes} total bytes, the stream ${stream.totalBytes}`, where);
+      throw new WireError(
+        "ERR_WIRE_MALFORMED",
+        `stream ${stream.streamId}: chunk ${header.index} declares ${header.totalBytes} total bytes, the stream ${stream.totalBytes}`,
+        where,
+      );
     }
     if (header.index !== stream.nextIndex) {
       const what = header.index < stream.nextIndex ? "duplicate" : "out-of-order (earlier chunk missing)";
@@ -216,7 +230,11 @@ export class StreamReceiver {
   private write(stream: OpenStream, header: ChunkHeader, payload: Uint8Array): void {
     const where = { streamId: stream.streamId, index: header.index, receivedBytes: stream.receivedBytes, declaredBytes: stream.totalBytes };
     if (payload.byteLength > this.options.maxChunkBytes) {
-      throw new WireError("ERR_WIRE_STREAM_SIZE", `stream ${stream.streamId}: chunk ${header.index} of ${payload.byteLength} bytes exceeds ${this.options.maxChunkBytes}`, where);
+      throw new WireError(
+        "ERR_WIRE_STREAM_SIZE",
+        `stream ${stream.streamId}: chunk ${header.index} of ${payload.byteLength} bytes exceeds ${this.options.maxChunkBytes}`,
+        where,
+      );
     }
     if (payload.byteLength > stream.totalBytes - stream.receivedBytes) {
       throw new WireError("ERR_WIRE_STREAM_SIZE", `stream ${stream.streamId}: chunk ${header.index} runs past the declared ${stream.totalBytes} bytes`, where);

@@ -58,7 +58,13 @@ export function chunkPayload(payload: Uint8Array | readonly Uint8Array[], option
   };
 }
 
-function* generateChunks(parts: readonly Uint8Array[], totalBytes: number, chunkBytes: number, idBytes: Uint8Array, hash: StreamDigest): Generator<Uint8Array[]> {
+function* generateChunks(
+  parts: readonly Uint8Array[],
+  totalBytes: number,
+  chunkBytes: number,
+  idBytes: Uint8Array,
+  hash: StreamDigest,
+): Generator<Uint8Array[]> {
   let index = 0;
   let partIndex = 0;
   let partOffset = 0;

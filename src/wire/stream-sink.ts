@@ -57,7 +57,9 @@ export class MemorySink implements StreamSink {
         if (!bytes) throw new Error("stream payload already disposed");
         return bytes;
       },
-      dispose: () => { bytes = undefined; },
+      dispose: () => {
+        bytes = undefined;
+      },
     };
   }
 

@@ -66,7 +66,8 @@ export function layeringViolations(imports: readonly [string, string][]): string
     }
     if (!(ALLOWED[area] ?? []).includes(target)) violations.push(`${from} imports ${to}: ${area} may not import ${target} (upward or sideways)`);
     const only = ONLY_FROM[area]?.[target];
-    if (only && !only.some((prefix) => from.startsWith(prefix))) violations.push(`${from} imports ${to}: within ${area}, only ${only.join(", ")} may import ${target}`);
+    if (only && !only.some((prefix) => from.startsWith(prefix)))
+      violations.push(`${from} imports ${to}: within ${area}, only ${only.join(", ")} may import ${target}`);
     if (parts[parts.length - 1] !== "index.js") violations.push(`${from} imports ${to}: cross-area imports go through an index.ts`);
   }
   return violations;
@@ -101,11 +102,21 @@ test("the check catches an upward import, a sideways one, a deep one and provisi
       ["runtime/site/site-jobs.ts", "provision/index.js"],
       ["runtime/poc/poc.ts", "provision/index.js"],
     ]).map((v) => v.replace(/:.*/, "")),
-    ["wire/codec.ts imports transport/index.js", "auth/login.ts imports audit/index.js", "cli/commands/admin.ts imports runtime/admin/session.js", "runtime/site/site-jobs.ts imports provision/index.js"],
+    [
+      "wire/codec.ts imports transport/index.js",
+      "auth/login.ts imports audit/index.js",
+      "cli/commands/admin.ts imports runtime/admin/session.js",
+      "runtime/site/site-jobs.ts imports provision/index.js",
+    ],
   );
 });
 
 test("no file at runtime/'s root but its index.ts and the area's errors.ts", () => {
   const root = join(SRC, "runtime");
-  assert.deepEqual(readdirSync(root).filter((n) => statSync(join(root, n)).isFile()).sort(), ["errors.ts", "index.ts"]);
+  assert.deepEqual(
+    readdirSync(root)
+      .filter((n) => statSync(join(root, n)).isFile())
+      .sort(),
+    ["errors.ts", "index.ts"],
+  );
 });

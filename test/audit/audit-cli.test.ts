@@ -25,7 +25,10 @@ test("cohort audit verify: exit 0 for an intact log, 1 with the first bad line o
   const inKit = join(p.prodDir, "site-1", "audit.log");
   copyFileSync(site.path, inKit);
   const all = lines(site.path);
-  const edited = writeLines(site.path, all.map((l, i) => (i === 1 ? l.replace("n1", "nX") : l)));
+  const edited = writeLines(
+    site.path,
+    all.map((l, i) => (i === 1 ? l.replace("n1", "nX") : l)),
+  );
   const cut = writeLines(inKit, all.slice(0, 3), "cut.log");
   const root = join(p.prodDir, "site-1", "startup", "rootCA.pem");
 
@@ -71,7 +74,10 @@ test("cohort audit trace: the steps as a table or JSON; an unknown id exits 1", 
   assert.match(rows[2] ?? "", /localhost\s+event\s+admin\.submit_job\s+ok\s+admin@nvidia\.com\s+-\s+hello-fedavg/);
   assert.match(rows[3] ?? "", /site-1\s+effect\s+job\.deployed\s+ok\s+admin@nvidia\.com\s+j1\s+app app/);
   assert.equal(jsonOut.code, 0);
-  assert.deepEqual((JSON.parse(jsonOut.stdout) as { action: string }[]).map((s) => s.action), ["admin.submit_job", "job.deployed"]);
+  assert.deepEqual(
+    (JSON.parse(jsonOut.stdout) as { action: string }[]).map((s) => s.action),
+    ["admin.submit_job", "job.deployed"],
+  );
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /ERR_AUDIT_TRACE_NOT_FOUND/);
 });

@@ -19,7 +19,10 @@ test("each line carries the hash of the previous one; reopening continues the ch
   assert.equal(recs[0]?.["prev"], GENESIS_HASH);
   assert.equal(recs[1]?.["prev"], lineHash(lines[0] ?? ""));
   assert.equal(recs[2]?.["prev"], lineHash(lines[1] ?? ""));
-  assert.deepEqual(recs.map((r) => r["seq"]), [1, 2, 3]);
+  assert.deepEqual(
+    recs.map((r) => r["seq"]),
+    [1, 2, 3],
+  );
   assert.equal(recs[1]?.["ref"], id1);
   assert.equal(recs[1]?.["outcome"], "denied");
   assert.equal(statSync(path).mode & 0o777, 0o600);
@@ -69,7 +72,10 @@ test("refusal floods are rate-limited per address and code, with a summary line"
   now += 2000;
   r.record({ action: "login.refused", outcome: "denied", address: "10.0.0.1", code: "ERR_X" });
   log.close();
-  const recs = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const recs = readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(recs.filter((x) => x["address"] === "10.0.0.1" && x["action"] === "login.refused").length, 4);
   assert.equal(recs.filter((x) => x["address"] === "10.0.0.2").length, 1);
   const summary = recs.find((x) => x["action"] === "audit.suppressed");

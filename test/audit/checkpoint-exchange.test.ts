@@ -35,10 +35,11 @@ function serverSide(): { exchange: CheckpointExchange; path: string; log: AuditL
 }
 
 /** Witness lines (accepted checkpoints) in a log. */
-const witnessed = (path: string): number => lines(path).filter((l) => {
-  const r = JSON.parse(l) as { action: string; outcome: string };
-  return r.action === WITNESS_ACTION && r.outcome === "ok";
-}).length;
+const witnessed = (path: string): number =>
+  lines(path).filter((l) => {
+    const r = JSON.parse(l) as { action: string; outcome: string };
+    return r.action === WITNESS_ACTION && r.outcome === "ok";
+  }).length;
 
 const code = (c: string) => (err: unknown) => isCohortError(err, c);
 
@@ -61,7 +62,10 @@ test("a session that is not a site (an admin) cannot add checkpoint lines; a ref
   const admin = logWithLines("admin@nvidia.com", 1);
   const before = lines(path).length;
   for (let i = 0; i < 1000; i++) {
-    assert.throws(() => exchange.receive(encode(createCheckpoint(admin.log, p.kit("admin@nvidia.com"))), "admin@nvidia.com", 1_000_000 + i), code(AuditErrorCode.CheckpointNotAllowed));
+    assert.throws(
+      () => exchange.receive(encode(createCheckpoint(admin.log, p.kit("admin@nvidia.com"))), "admin@nvidia.com", 1_000_000 + i),
+      code(AuditErrorCode.CheckpointNotAllowed),
+    );
   }
   assert.equal(lines(path).length, before, "refusals are thrown for the link to audit, not written twice");
 });

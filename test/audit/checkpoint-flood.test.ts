@@ -38,7 +38,12 @@ test(`a member admin and a site each sending ${FLOOD} checkpoints cannot grow th
   await server.waitFor(new RegExp(`listening on 127\\.0\\.0\\.1:${port}`), 60_000);
   const kit = (name: string): Kit => {
     const s = join(prodDir, name, "startup");
-    return { name, certPem: readFileSync(join(s, "client.crt"), "utf8"), keyPem: readFileSync(join(s, "client.key"), "utf8"), rootPem: readFileSync(join(s, "rootCA.pem"), "utf8") };
+    return {
+      name,
+      certPem: readFileSync(join(s, "client.crt"), "utf8"),
+      keyPem: readFileSync(join(s, "client.key"), "utf8"),
+      rootPem: readFileSync(join(s, "rootCA.pem"), "utf8"),
+    };
   };
   const open = async (name: string, type: "client" | "admin"): Promise<RawSession> => {
     const r = await RawSession.open(driverFor("tcp"), port, kit(name), { security: "mtls" });
@@ -94,7 +99,10 @@ test(`a member admin and a site each sending ${FLOOD} checkpoints cannot grow th
   const refusalBound = BURST + 2 * Math.ceil(seconds * PER_SECOND) + 2;
   const memberLines = count("viewer@example.org", (r) => isCheckpointRefusal(r));
   assert.ok(memberLines <= refusalBound, `the member's flood added ${memberLines} lines in ${seconds.toFixed(1)} s (bound ${refusalBound})`);
-  assert.ok(added.some((r) => r["peer"] === "viewer@example.org" && r["code"] === "ERR_AUDIT_CHECKPOINT_NOT_ALLOWED"), "the member's refusal is audited");
+  assert.ok(
+    added.some((r) => r["peer"] === "viewer@example.org" && r["code"] === "ERR_AUDIT_CHECKPOINT_NOT_ALLOWED"),
+    "the member's refusal is audited",
+  );
   // The site: at most one witness per half interval (10 s / 2), the rest refused under the refusal bound.
   const witnesses = count("site-1", (r) => r["action"] === WITNESS_ACTION && r["outcome"] === "ok");
   assert.ok(witnesses >= 1 && witnesses <= Math.ceil(seconds / 5) + 1, `${witnesses} witness lines in ${seconds.toFixed(1)} s`);
@@ -102,9 +110,17 @@ test(`a member admin and a site each sending ${FLOOD} checkpoints cannot grow th
   const siteRefusals = count("site-1", (r) => isCheckpointRefusal(r));
   assert.ok(siteRefusals <= refusalBound, `the site's flood added ${siteRefusals} refusal lines in ${seconds.toFixed(1)} s`);
   // Everything else either added: login lines (≤ one per login, logins are rate-limited) and link closures.
-  for (const [peer, f] of [["viewer@example.org", memberFlood], ["site-1", siteFlood]] as const) {
+  for (const [peer, f] of [
+    ["viewer@example.org", memberFlood],
+    ["site-1", siteFlood],
+  ] as const) {
     const other = count(peer, (r) => !isCheckpointRefusal(r) && r["action"] !== WITNESS_ACTION);
-    assert.ok(other <= 3 * f.logins, `${peer}: ${other} other lines for ${f.logins} logins: ${JSON.stringify(added.filter((r) => r["peer"] === peer && !isCheckpointRefusal(r)).map((r) => r["action"]))}`);
+    assert.ok(
+      other <= 3 * f.logins,
+      `${peer}: ${other} other lines for ${f.logins} logins: ${JSON.stringify(added.filter((r) => r["peer"] === peer && !isCheckpointRefusal(r)).map((r) => r["action"]))}`,
+    );
   }
-  console.log(`${FLOOD} checkpoints each in ${seconds.toFixed(1)} s: member +${memberLines} refusal lines (${memberFlood.logins} logins), site +${witnesses} witness +${siteRefusals} refusal lines (${siteFlood.logins} logins); bound ${refusalBound} refusal lines each`);
+  console.log(
+    `${FLOOD} checkpoints each in ${seconds.toFixed(1)} s: member +${memberLines} refusal lines (${memberFlood.logins} logins), site +${witnesses} witness +${siteRefusals} refusal lines (${siteFlood.logins} logins); bound ${refusalBound} refusal lines each`,
+  );
 });

@@ -30,7 +30,9 @@ export function witness(site: AuditLog, kit: Kit, witnessLog: AuditLog): string 
 }
 
 export function lines(path: string): string[] {
-  return readFileSync(path, "utf8").split("\n").filter((l) => l !== "");
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l !== "");
 }
 
 /** Writes `ls` as a log file next to the original (a tampered copy). */

@@ -54,7 +54,10 @@ test("an admin command is followed from the server into each site's log", () => 
   assert.equal(first?.reason, "hello-fedavg");
   assert.equal(first?.line, 2);
   assert.equal(steps[1]?.job, "j1");
-  assert.ok(steps.every((s, i) => i === 0 || Date.parse(s.time) >= Date.parse(steps[i - 1]?.time ?? "")), "ordered by time");
+  assert.ok(
+    steps.every((s, i) => i === 0 || Date.parse(s.time) >= Date.parse(steps[i - 1]?.time ?? "")),
+    "ordered by time",
+  );
   // Participant folders stand for their audit.log; a log named twice counts once.
   assert.equal(traceEvent(cmd, [join(f.dir, "localhost"), join(f.dir, "site-1"), join(f.dir, "site-2"), f.server.path]).length, 5);
 });
@@ -73,7 +76,14 @@ test("a task is followed from sent to result, from whichever step one starts", (
   const fromSent = traceEvent(sent, f.paths);
   assert.deepEqual(
     fromSent.map((s) => `${s.site}:${s.relation}:${s.action}`),
-    ["localhost:cause:job.deployed", "localhost:event:task.sent", "site-1:effect:task.received", "site-1:effect:task.executed", "site-1:effect:task.result", "localhost:effect:task.result_received"],
+    [
+      "localhost:cause:job.deployed",
+      "localhost:event:task.sent",
+      "site-1:effect:task.received",
+      "site-1:effect:task.executed",
+      "site-1:effect:task.result",
+      "localhost:effect:task.result_received",
+    ],
   );
   assert.ok(!fromSent.some((s) => s.reason === "train #t2"), "a sibling task is not part of this one's trace");
   const fromMiddle = traceEvent(executed, f.paths);
@@ -104,5 +114,8 @@ test("missing links are marked, cycles end, an unknown id is an error", () => {
   writeFileSync(log.path, `${(ls[0] ?? "").replace("later-id", yId)}\n${ls[1] ?? ""}\n`);
   const cyc = traceEvent(x, [log.path]);
   assert.deepEqual(cyc.map((s) => s.action).sort(), ["x", "y"]);
-  assert.throws(() => traceEvent("no-such-id", [log.path]), (e: unknown) => isCohortError(e, AuditErrorCode.TraceNotFound) && /none of the logs/.test(e.message));
+  assert.throws(
+    () => traceEvent("no-such-id", [log.path]),
+    (e: unknown) => isCohortError(e, AuditErrorCode.TraceNotFound) && /none of the logs/.test(e.message),
+  );
 });

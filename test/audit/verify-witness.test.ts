@@ -39,12 +39,22 @@ test("edit, delete, insert, reorder: the first broken line is named with the rea
   const ls = lines(path);
   const at = (i: number): string => ls[i] ?? "";
 
-  const edited = verifyAuditLog(writeLines(path, ls.map((l, i) => (i === 2 ? l.replace("n2", "nX") : l))));
+  const edited = verifyAuditLog(
+    writeLines(
+      path,
+      ls.map((l, i) => (i === 2 ? l.replace("n2", "nX") : l)),
+    ),
+  );
   assert.equal(edited.ok, false);
   assert.equal(edited.badLine, 4);
   assert.match(edited.problem ?? "", /line 4 does not chain to line 3.*line 3 was altered/);
 
-  const deleted = verifyAuditLog(writeLines(path, ls.filter((_, i) => i !== 1)));
+  const deleted = verifyAuditLog(
+    writeLines(
+      path,
+      ls.filter((_, i) => i !== 1),
+    ),
+  );
   assert.equal(deleted.badLine, 2);
   assert.match(deleted.problem ?? "", /seq 3 where 2 was expected: 1 line\(s\) were removed/);
 
@@ -100,7 +110,12 @@ test("a torn line: cut in the middle of the log it is tampering; torn by a crash
   assert.equal(after.lines, 6);
   assert.match(after.notes?.[0] ?? "", /line 4 is a fragment torn by a crash mid-write, noted by line 5/);
   // Numbering continues after the fragment (which never became a record).
-  assert.deepEqual(lines(path).slice(4).map((l) => (JSON.parse(l) as { seq: number }).seq), [4, 5]);
+  assert.deepEqual(
+    lines(path)
+      .slice(4)
+      .map((l) => (JSON.parse(l) as { seq: number }).seq),
+    [4, 5],
+  );
 });
 
 test("a witness that matches: every checkpoint compared, signatures checked with the root", () => {
@@ -122,7 +137,7 @@ test("a tail cut back behind a witnessed checkpoint is detected; without the wit
   assert.equal(r.ok, false);
   assert.equal(r.badLine, 4);
   assert.equal(r.witnessLine, 3);
-  const last = (w.all[4] ?? "");
+  const last = w.all[4] ?? "";
   assert.match(r.problem ?? "", new RegExp(`the log ends at line 3 \\(seq 3\\) but localhost witnessed line 5 with hash ${lineHash(last)}`));
   // Cut to nothing: the site comes from --site (or the kit beside the log).
   const emptied = writeLines(w.site, []);
@@ -186,7 +201,10 @@ test("a broken witness log, a forged witness record and a witness of the wrong s
   assert.match(bad.problem ?? "", /witness line 1: the signature of site-1's checkpoint of line 2 does not match/);
 
   // Signatures asked for without the certificate: an input error naming the fix.
-  assert.throws(() => verifyAuditLog(log.path, { witness: sigOnly.path, rootPem: p.server.rootPem }), (e: unknown) => isCohortError(e, AuditErrorCode.CertNotFound) && /--cert/.test(e.message));
+  assert.throws(
+    () => verifyAuditLog(log.path, { witness: sigOnly.path, rootPem: p.server.rootPem }),
+    (e: unknown) => isCohortError(e, AuditErrorCode.CertNotFound) && /--cert/.test(e.message),
+  );
   // A witness without checkpoints of this site: intact, with a note.
   const unrelated = logWithLines("localhost", 2, dir);
   unrelated.log.close();
@@ -195,8 +213,14 @@ test("a broken witness log, a forged witness record and a witness of the wrong s
   assert.equal(noCp.checkpointsChecked, 0);
   assert.match(noCp.notes?.join() ?? "", /holds no checkpoint of site-1/);
   // The site's own log as its witness is a usage error.
-  assert.throws(() => verifyAuditLog(log.path, { witness: log.path }), (e: unknown) => isCohortError(e, AuditErrorCode.WitnessInvalid));
-  assert.throws(() => verifyAuditLog(join(dir, "missing.log")), (e: unknown) => isCohortError(e, AuditErrorCode.LogUnreadable));
+  assert.throws(
+    () => verifyAuditLog(log.path, { witness: log.path }),
+    (e: unknown) => isCohortError(e, AuditErrorCode.WitnessInvalid),
+  );
+  assert.throws(
+    () => verifyAuditLog(join(dir, "missing.log")),
+    (e: unknown) => isCohortError(e, AuditErrorCode.LogUnreadable),
+  );
 });
 
 test("in a participant folder, the site's certificate is found in startup/ beside the log", () => {

@@ -21,12 +21,29 @@ async function parties() {
 
 function opener(o: { senderCertPem: string; recipientKey: string }, nonces = new NonceCache(60_000)) {
   return (envelope: Uint8Array, over: Partial<Parameters<typeof openPeerMessage>[1]> = {}) =>
-    openPeerMessage(envelope, { job: JOB, me: "site-2", from: "site-1", senderCertPem: o.senderCertPem, recipientKey: o.recipientKey, nonces, skewMs: 60_000, ...over });
+    openPeerMessage(envelope, {
+      job: JOB,
+      me: "site-2",
+      from: "site-1",
+      senderCertPem: o.senderCertPem,
+      recipientKey: o.recipientKey,
+      nonces,
+      skewMs: 60_000,
+      ...over,
+    });
 }
 
 test("EC kit keys: the recipient opens it; the header names job, sender, recipient, topic", async () => {
   const { sender, recipient } = await parties();
-  const env = sealPeerMessage({ job: JOB, from: "site-1", to: "site-2", topic: "swarm.model.0.0", payload, senderKey: sender.keyPem, recipientCertPem: recipient.certPem });
+  const env = sealPeerMessage({
+    job: JOB,
+    from: "site-1",
+    to: "site-2",
+    topic: "swarm.model.0.0",
+    payload,
+    senderKey: sender.keyPem,
+    recipientCertPem: recipient.certPem,
+  });
   const h = peekPeerMessageHeader(env);
   assert.deepEqual([h.job, h.from, h.to, h.topic], [JOB, "site-1", "site-2", "swarm.model.0.0"]);
   const opened = opener({ senderCertPem: sender.certPem, recipientKey: recipient.keyPem })(env);
@@ -36,10 +53,24 @@ test("EC kit keys: the recipient opens it; the header names job, sender, recipie
 
 test("refused: another key, another job, another recipient, a relay naming another sender, a replay, a stale message", async () => {
   const { sender, recipient, stranger } = await parties();
-  const seal = (now?: number) => sealPeerMessage({ job: JOB, from: "site-1", to: "site-2", topic: "t", payload, senderKey: sender.keyPem, recipientCertPem: recipient.certPem, ...(now ? { now } : {}) });
+  const seal = (now?: number) =>
+    sealPeerMessage({
+      job: JOB,
+      from: "site-1",
+      to: "site-2",
+      topic: "t",
+      payload,
+      senderKey: sender.keyPem,
+      recipientCertPem: recipient.certPem,
+      ...(now ? { now } : {}),
+    });
   const open = opener({ senderCertPem: sender.certPem, recipientKey: recipient.keyPem });
   assert.throws(() => opener({ senderCertPem: sender.certPem, recipientKey: stranger.keyPem })(seal()), { code: "ERR_AUTH_BAD_MAC" });
-  assert.throws(() => opener({ senderCertPem: sender.certPem, recipientKey: sender.keyPem })(seal()), { code: "ERR_AUTH_BAD_MAC" }, "not even the sender opens it");
+  assert.throws(
+    () => opener({ senderCertPem: sender.certPem, recipientKey: sender.keyPem })(seal()),
+    { code: "ERR_AUTH_BAD_MAC" },
+    "not even the sender opens it",
+  );
   assert.throws(() => open(seal(), { job: "11111111-1111-4111-8111-111111111111" }), /sealed for job/);
   assert.throws(() => open(seal(), { me: "site-3" }), /sealed for site-2, not for site-3/);
   assert.throws(() => open(seal(), { from: "site-3" }), { code: "ERR_AUTH_NAME_MISMATCH" });
@@ -52,7 +83,15 @@ test("refused: another key, another job, another recipient, a relay naming anoth
 test("refused: a stranger's signature, and any byte changed on the way", async () => {
   const { sender, recipient, stranger } = await parties();
   // A stranger (or the server) seals a message claiming to be site-1: the signature is not site-1's.
-  const forged = sealPeerMessage({ job: JOB, from: "site-1", to: "site-2", topic: "t", payload, senderKey: stranger.keyPem, recipientCertPem: recipient.certPem });
+  const forged = sealPeerMessage({
+    job: JOB,
+    from: "site-1",
+    to: "site-2",
+    topic: "t",
+    payload,
+    senderKey: stranger.keyPem,
+    recipientCertPem: recipient.certPem,
+  });
   const open = opener({ senderCertPem: sender.certPem, recipientKey: recipient.keyPem });
   assert.throws(() => open(forged), { code: "ERR_AUTH_BAD_SIGNATURE" });
   const env = sealPeerMessage({ job: JOB, from: "site-1", to: "site-2", topic: "t", payload, senderKey: sender.keyPem, recipientCertPem: recipient.certPem });
@@ -60,7 +99,11 @@ test("refused: a stranger's signature, and any byte changed on the way", async (
   for (const field of ["h", "k", "iv", "tag", "ct"]) {
     const v = Uint8Array.from(fields[field] as Uint8Array);
     v[v.length >> 1] = (v[v.length >> 1] as number) ^ 1;
-    assert.throws(() => open(encode({ ...fields, [field]: v })), (e: { code?: string }) => e.code === "ERR_AUTH_BAD_SIGNATURE" || e.code === "ERR_AUTH_MALFORMED", `changed ${field}`);
+    assert.throws(
+      () => open(encode({ ...fields, [field]: v })),
+      (e: { code?: string }) => e.code === "ERR_AUTH_BAD_SIGNATURE" || e.code === "ERR_AUTH_MALFORMED",
+      `changed ${field}`,
+    );
   }
   assert.throws(() => open(encode({ ...fields, alg: "rsa-oaep-sha256" })), { code: "ERR_AUTH_BAD_SIGNATURE" });
   assert.throws(() => open(new Uint8Array([1, 2, 3])), { code: "ERR_AUTH_MALFORMED" });
@@ -69,11 +112,26 @@ test("refused: a stranger's signature, and any byte changed on the way", async (
 
 test("RSA kit keys: the AES key is wrapped with RSA-OAEP and the sender signs with RSA-PSS", async () => {
   const rootKeys = await generateKeyPair("rsa-2048");
-  const rootPem = await createRootCertificate({ commonName: "rsa_project", privateKeyPem: rootKeys.privateKeyPem, publicKeySpki: rootKeys.publicKeySpki, validDays: 1 });
+  const rootPem = await createRootCertificate({
+    commonName: "rsa_project",
+    privateKeyPem: rootKeys.privateKeyPem,
+    publicKeySpki: rootKeys.publicKeySpki,
+    validDays: 1,
+  });
   const issuer = await loadIssuer(rootPem, rootKeys.privateKeyPem);
   const leaf = async (name: string) => {
     const k = await generateKeyPair("rsa-2048");
-    return { keyPem: k.privateKeyPem, certPem: await issueCertificate({ subject: { commonName: name, organization: "o" }, subjectPublicKeySpki: k.publicKeySpki, subjectAltNames: [], extendedKeyUsages: ["clientAuth"], validDays: 1, issuer }) };
+    return {
+      keyPem: k.privateKeyPem,
+      certPem: await issueCertificate({
+        subject: { commonName: name, organization: "o" },
+        subjectPublicKeySpki: k.publicKeySpki,
+        subjectAltNames: [],
+        extendedKeyUsages: ["clientAuth"],
+        validDays: 1,
+        issuer,
+      }),
+    };
   };
   const [s1, s2] = await Promise.all([leaf("site-1"), leaf("site-2")]);
   const env = sealPeerMessage({ job: JOB, from: "site-1", to: "site-2", topic: "t", payload, senderKey: s1.keyPem, recipientCertPem: s2.certPem });
@@ -85,7 +143,15 @@ test("RSA kit keys: the AES key is wrapped with RSA-OAEP and the sender signs wi
 test("property: any byte flipped, cut or appended anywhere in a sealed message is refused with a typed error, never opened", async () => {
   const { sender, recipient } = await parties();
   const { default: fc } = await import("fast-check");
-  const env = sealPeerMessage({ job: JOB, from: "site-1", to: "site-2", topic: "t", payload: payload.subarray(0, 256), senderKey: sender.keyPem, recipientCertPem: recipient.certPem });
+  const env = sealPeerMessage({
+    job: JOB,
+    from: "site-1",
+    to: "site-2",
+    topic: "t",
+    payload: payload.subarray(0, 256),
+    senderKey: sender.keyPem,
+    recipientCertPem: recipient.certPem,
+  });
   const codes = new Set(["ERR_AUTH_MALFORMED", "ERR_AUTH_BAD_SIGNATURE", "ERR_AUTH_BAD_MAC", "ERR_AUTH_NAME_MISMATCH", "ERR_AUTH_STALE", "ERR_AUTH_REPLAY"]);
   const mutation = fc.oneof(
     fc.record({ kind: fc.constant("flip" as const), at: fc.nat({ max: env.length - 1 }), bit: fc.integer({ min: 0, max: 7 }) }),
@@ -94,7 +160,12 @@ test("property: any byte flipped, cut or appended anywhere in a sealed message i
   );
   fc.assert(
     fc.property(mutation, (m) => {
-      const bad = m.kind === "flip" ? Uint8Array.from(env, (b, i) => (i === m.at ? b ^ (1 << m.bit) : b)) : m.kind === "cut" ? env.subarray(0, m.at) : Uint8Array.from([...env, ...m.extra]);
+      const bad =
+        m.kind === "flip"
+          ? Uint8Array.from(env, (b, i) => (i === m.at ? b ^ (1 << m.bit) : b))
+          : m.kind === "cut"
+            ? env.subarray(0, m.at)
+            : Uint8Array.from([...env, ...m.extra]);
       try {
         opener({ senderCertPem: sender.certPem, recipientKey: recipient.keyPem })(bad);
       } catch (e) {

@@ -23,7 +23,10 @@ test("replay window: each sequence number once, reordering within the window, ol
 });
 
 test("tokens: signed by the server key, expire, refuse tampering (EC and RSA keys)", () => {
-  for (const [type, opts] of [["ec", { namedCurve: "prime256v1" }], ["rsa", { modulusLength: 2048 }]] as const) {
+  for (const [type, opts] of [
+    ["ec", { namedCurve: "prime256v1" }],
+    ["rsa", { modulusLength: 2048 }],
+  ] as const) {
     const { privateKey, publicKey } = generateKeyPairSync(type as "ec", opts as { namedCurve: string });
     const claims = { sub: "site-1", typ: "client" as const, sid: "abc", iat: 1000, exp: 2000, prj: "p" };
     const tok = issueToken(claims, privateKey);
@@ -60,11 +63,26 @@ test("transcript fields cannot run into each other", () => {
 });
 
 test("backoff: exponential, capped, jittered within [ceiling/2, ceiling]", () => {
-  assert.equal(backoffDelay(0, 500, 30_000, () => 0), 250);
-  assert.equal(backoffDelay(0, 500, 30_000, () => 1), 500);
-  assert.equal(backoffDelay(3, 500, 30_000, () => 1), 4000);
-  assert.equal(backoffDelay(20, 500, 30_000, () => 1), 30_000);
-  assert.equal(backoffDelay(1000, 500, 30_000, () => 0), 15_000);
+  assert.equal(
+    backoffDelay(0, 500, 30_000, () => 0),
+    250,
+  );
+  assert.equal(
+    backoffDelay(0, 500, 30_000, () => 1),
+    500,
+  );
+  assert.equal(
+    backoffDelay(3, 500, 30_000, () => 1),
+    4000,
+  );
+  assert.equal(
+    backoffDelay(20, 500, 30_000, () => 1),
+    30_000,
+  );
+  assert.equal(
+    backoffDelay(1000, 500, 30_000, () => 0),
+    15_000,
+  );
 });
 
 test("nonce cache with a file: a nonce seen before a restart is still refused after it; old ones expire; damaged lines are skipped", async () => {

@@ -16,7 +16,10 @@ import { encodeEnvelope } from "../../src/transport/envelope.js";
 import { REPO_ROOT } from "../helpers/index.js";
 
 const doc = readFileSync(join(REPO_ROOT, "docs", "protocol.md"), "utf8").replace(/\s+/g, " ");
-const spaced = (b: Uint8Array): string => Buffer.from(b).toString("hex").replace(/(..)(?!$)/g, "$1 ");
+const spaced = (b: Uint8Array): string =>
+  Buffer.from(b)
+    .toString("hex")
+    .replace(/(..)(?!$)/g, "$1 ");
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 /** The 64-hex-digit value the document gives after `label` (within the same paragraph). */
 function published(pattern: RegExp): string {
@@ -33,7 +36,11 @@ test("frame vector", () => {
 test("transcript vector", () => {
   const t = transcript("cohort-login-v1/server", ["p", "site-1", "client", Uint8Array.of(1, 2), Uint8Array.of(3), "srv", Uint8Array.of(4), Uint8Array.of(5)]);
   const lp = (b: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
-  const independent = Buffer.concat(["cohort-login-v1/server", "p", "site-1", "client", Buffer.from([1, 2]), Buffer.from([3]), "srv", Buffer.from([4]), Buffer.from([5])].map((x) => lp(Buffer.from(x))));
+  const independent = Buffer.concat(
+    ["cohort-login-v1/server", "p", "site-1", "client", Buffer.from([1, 2]), Buffer.from([3]), "srv", Buffer.from([4]), Buffer.from([5])].map((x) =>
+      lp(Buffer.from(x)),
+    ),
+  );
   assert.equal(hex(t), hex(independent));
   assert.ok(doc.includes(spaced(t)), spaced(t));
 });
@@ -50,7 +57,24 @@ test("HKDF vector: the session keys the login derives (salt nonce_c ‖ nonce_s,
   const okm = Buffer.from(hkdfSync("sha256", ikm, Buffer.concat([nonceC, nonceS]), Buffer.from("info"), 64));
   assert.equal(hex(keys.clientToServer) + hex(keys.serverToClient), hex(okm), "node:crypto HKDF agrees");
   // And the system openssl, a third implementation.
-  const out = execFileSync("openssl", ["kdf", "-keylen", "64", "-kdfopt", "digest:SHA256", "-kdfopt", `hexkey:${hex(ikm)}`, "-kdfopt", `hexsalt:${hex(nonceC)}${hex(nonceS)}`, "-kdfopt", "info:info", "HKDF"], { encoding: "utf8" });
+  const out = execFileSync(
+    "openssl",
+    [
+      "kdf",
+      "-keylen",
+      "64",
+      "-kdfopt",
+      "digest:SHA256",
+      "-kdfopt",
+      `hexkey:${hex(ikm)}`,
+      "-kdfopt",
+      `hexsalt:${hex(nonceC)}${hex(nonceS)}`,
+      "-kdfopt",
+      "info:info",
+      "HKDF",
+    ],
+    { encoding: "utf8" },
+  );
   assert.equal(out.trim().replace(/:/g, "").toLowerCase(), c2s + s2c, "openssl kdf HKDF agrees");
 });
 
@@ -63,7 +87,15 @@ test("HKDF: only the first 1024 bytes of the transcript are the info", () => {
 
 test("MAC vector", () => {
   const key = Buffer.alloc(32, 0x0b);
-  const fields = { kind: "req", id: "00112233445566778899aabbccddeeff", replyTo: "", topic: "echo", sender: "site-1", timestamp: 1700000000000, seq: 1 } as const;
+  const fields = {
+    kind: "req",
+    id: "00112233445566778899aabbccddeeff",
+    replyTo: "",
+    topic: "echo",
+    sender: "site-1",
+    timestamp: 1700000000000,
+    seq: 1,
+  } as const;
   const mac = computeMac(key, fields, [Buffer.from("hi")]);
   const lp = (s: string): Buffer => {
     const b = Buffer.from(s, "utf8");

@@ -54,11 +54,18 @@ function policyWith(place: string, expression: string[]): ReturnType<typeof pars
 describe("blocking conditions (property)", () => {
   test("a `not X` rule never allows a request that X matches", () => {
     fc.assert(
-      fc.property(conditionText, fc.array(conditionText, { maxLength: 3 }), fc.array(conditionText, { maxLength: 2 }), placement, request, (x, allows, otherBlocks, place, r) => {
-        const expression = [...allows, `not ${x}`, ...otherBlocks.map((b) => `not ${b}`)];
-        const d = authorize(policyWith(place, expression), { right: "abort_job", ...r, ...(r.submitter ? { submitter: r.submitter } : {}) });
-        if (matches(x, r)) assert.equal(d.allowed, false, `${JSON.stringify(expression)} allowed ${JSON.stringify(r)}: ${d.reason}`);
-      }),
+      fc.property(
+        conditionText,
+        fc.array(conditionText, { maxLength: 3 }),
+        fc.array(conditionText, { maxLength: 2 }),
+        placement,
+        request,
+        (x, allows, otherBlocks, place, r) => {
+          const expression = [...allows, `not ${x}`, ...otherBlocks.map((b) => `not ${b}`)];
+          const d = authorize(policyWith(place, expression), { right: "abort_job", ...r, ...(r.submitter ? { submitter: r.submitter } : {}) });
+          if (matches(x, r)) assert.equal(d.allowed, false, `${JSON.stringify(expression)} allowed ${JSON.stringify(r)}: ${d.reason}`);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -67,7 +74,11 @@ describe("blocking conditions (property)", () => {
     fc.assert(
       fc.property(fc.array(conditionText, { minLength: 1, maxLength: 4 }), placement, request, (allows, place, r) => {
         const d = authorize(policyWith(place, allows), { right: "abort_job", ...r, ...(r.submitter ? { submitter: r.submitter } : {}) });
-        assert.equal(d.allowed, allows.some((c) => matches(c, r)), `${JSON.stringify(allows)} for ${JSON.stringify(r)}: ${d.reason}`);
+        assert.equal(
+          d.allowed,
+          allows.some((c) => matches(c, r)),
+          `${JSON.stringify(allows)} for ${JSON.stringify(r)}: ${d.reason}`,
+        );
       }),
       { numRuns: 2000 },
     );
@@ -76,7 +87,13 @@ describe("blocking conditions (property)", () => {
   test("blocking-only lists: allowed exactly when none matches (and a submitter exists if one is needed)", () => {
     fc.assert(
       fc.property(fc.array(conditionText, { minLength: 1, maxLength: 3 }), placement, request, (blocks, place, r) => {
-        const d = authorize(policyWith(place, blocks.map((b) => `not ${b}`)), { right: "abort_job", ...r, ...(r.submitter ? { submitter: r.submitter } : {}) });
+        const d = authorize(
+          policyWith(
+            place,
+            blocks.map((b) => `not ${b}`),
+          ),
+          { right: "abort_job", ...r, ...(r.submitter ? { submitter: r.submitter } : {}) },
+        );
         const needsSubmitter = blocks.some((b) => b.endsWith(":submitter"));
         const expected = !blocks.some((b) => matches(b, r)) && (r.submitter !== undefined || !needsSubmitter);
         assert.equal(d.allowed, expected, `${JSON.stringify(blocks)} for ${JSON.stringify(r)}: ${d.reason}`);

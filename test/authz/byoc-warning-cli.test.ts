@@ -53,10 +53,18 @@ describe("cohort kit verify: byoc beyond the site's org", { concurrency: false }
   });
 
   test("local/authorization.json granting one other org: named, with the fix for that file", async () => {
-    writeFile(policyFile("site-1"), JSON.stringify({ ...RESTRICTED, permissions: { ...RESTRICTED.permissions, lead: { ...RESTRICTED.permissions.lead, byoc: ["o:site", "o:org_b"] } } }));
+    writeFile(
+      policyFile("site-1"),
+      JSON.stringify({ ...RESTRICTED, permissions: { ...RESTRICTED.permissions, lead: { ...RESTRICTED.permissions.lead, byoc: ["o:site", "o:org_b"] } } }),
+    );
     const r = await runCli(["kit", "verify", kit("site-1")]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stderr.includes(`warning: ${policyFile("site-1")}: custom code from outside this site's org 'org_a' may run here: role lead of org 'org_b' may submit custom code (byoc)`), r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `warning: ${policyFile("site-1")}: custom code from outside this site's org 'org_a' may run here: role lead of org 'org_b' may submit custom code (byoc)`,
+      ),
+      r.stderr,
+    );
     assert.ok(r.stderr.includes(`set "byoc": "o:site" for these roles`) && !r.stderr.includes("copy it to"), r.stderr);
     assert.equal(r.stderr.trim().split("\n").length, 2, r.stderr);
   });

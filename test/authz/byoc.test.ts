@@ -43,26 +43,36 @@ describe("byocGrantsBeyondOrg", () => {
 
   test("'any'/'all', o:submitter and n:submitter reach every org (the submitter is the one asking)", () => {
     for (const expression of ["any", "all", "o:submitter", "n:submitter"]) {
-      assert.deepEqual(grants(byocOnly(expression)), [`role researcher of any org may submit custom code (byoc) [permissions.researcher.byoc = "${expression}"]`], expression);
+      assert.deepEqual(
+        grants(byocOnly(expression)),
+        [`role researcher of any org may submit custom code (byoc) [permissions.researcher.byoc = "${expression}"]`],
+        expression,
+      );
     }
   });
 
   test("blocking conditions: 'not o:site' is everyone else; 'not o:submitter' blocks everyone; a blocked org is named", () => {
     assert.deepEqual(grants(byocOnly("not o:site")), ['role researcher of any org may submit custom code (byoc) [permissions.researcher.byoc = "not o:site"]']);
     assert.deepEqual(grants(byocOnly("not o:submitter")), []);
-    assert.deepEqual(grants(byocOnly(["any", "not o:rival"])), ['role researcher of any org except \'rival\' may submit custom code (byoc) [permissions.researcher.byoc = ["any","not o:rival"]]']);
+    assert.deepEqual(grants(byocOnly(["any", "not o:rival"])), [
+      'role researcher of any org except \'rival\' may submit custom code (byoc) [permissions.researcher.byoc = ["any","not o:rival"]]',
+    ]);
     assert.deepEqual(grants(byocOnly(["o:site", "not o:rival"])), []);
   });
 
   test("custom roles: named orgs and named users", () => {
-    assert.deepEqual(grants({ partner: { byoc: ["o:b", "o:C"] } }), ['role partner of orgs \'b\', \'c\' may submit custom code (byoc) [permissions.partner.byoc = ["o:b","o:c"]]']);
+    assert.deepEqual(grants({ partner: { byoc: ["o:b", "o:C"] } }), [
+      "role partner of orgs 'b', 'c' may submit custom code (byoc) [permissions.partner.byoc = [\"o:b\",\"o:c\"]]",
+    ]);
     assert.deepEqual(grants({ reviewer: ["n:carol", "o:acme"] }), [
       'role reviewer of org \'acme\' may submit custom code (byoc) [permissions.reviewer = ["n:carol","o:acme"]]',
       'user \'carol\' with role reviewer of any org may submit custom code (byoc) [permissions.reviewer = ["n:carol","o:acme"]]',
     ]);
     // A named user the role already covers adds nothing; a named user blocked elsewhere is named with it.
     assert.deepEqual(grants({ r: { byoc: ["any", "n:carol"] } }), ['role r of any org may submit custom code (byoc) [permissions.r.byoc = ["any","n:carol"]]']);
-    assert.deepEqual(grants({ r: { byoc: ["n:carol", "not o:rival"] } }), ['user \'carol\' with role r of any org except \'rival\' may submit custom code (byoc) [permissions.r.byoc = ["n:carol","not o:rival"]]']);
+    assert.deepEqual(grants({ r: { byoc: ["n:carol", "not o:rival"] } }), [
+      "user 'carol' with role r of any org except 'rival' may submit custom code (byoc) [permissions.r.byoc = [\"n:carol\",\"not o:rival\"]]",
+    ]);
   });
 
   test("a site whose certificate names no org: o:site matches no one, so only other grants count", () => {
@@ -71,7 +81,21 @@ describe("byocGrantsBeyondOrg", () => {
   });
 
   test("agrees with authorize on every rule of one or two conditions", () => {
-    const pool = ["any", "none", "o:site", "o:submitter", "n:submitter", "o:b", "o:hospital_a", "n:carol", "not o:site", "not o:b", "not n:carol", "not o:submitter", "not any"];
+    const pool = [
+      "any",
+      "none",
+      "o:site",
+      "o:submitter",
+      "n:submitter",
+      "o:b",
+      "o:hospital_a",
+      "n:carol",
+      "not o:site",
+      "not o:b",
+      "not n:carol",
+      "not o:submitter",
+      "not any",
+    ];
     const rules: (string | string[])[] = [...pool, ...pool.flatMap((x) => pool.map((y) => [x, y]))];
     const orgs = ["b", "c", "zz-unnamed"];
     const names = ["carol", "dave"];

@@ -7,7 +7,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { authorize, parsePolicy } from "../../src/authz/index.js";
 
-const policy = parsePolicy({ format_version: "1.0", permissions: { r: { view: "o:site", abort_job: "o:submitter", delete_job: "n:submitter", byoc: "not o:submitter" } } }, "local/authorization.json");
+const policy = parsePolicy(
+  { format_version: "1.0", permissions: { r: { view: "o:site", abort_job: "o:submitter", delete_job: "n:submitter", byoc: "not o:submitter" } } },
+  "local/authorization.json",
+);
 
 test("an empty org or name matches nothing: o:site, o:submitter and n:submitter deny when both sides are empty", () => {
   const empty = { name: "", org: "", role: "r" };
@@ -24,5 +27,9 @@ test("an empty org or name matches nothing: o:site, o:submitter and n:submitter 
 test("a blocking condition that needs a submitter the request does not have denies (fail closed)", () => {
   const alice = { name: "alice", org: "a", role: "r" };
   assert.equal(authorize(policy, { right: "byoc", user: alice, siteOrg: "a" }).allowed, false);
-  assert.equal(authorize(policy, { right: "byoc", user: alice, submitter: { name: "bob", org: "b", role: "lead" }, siteOrg: "a" }).allowed, true, "control: another org's job passes");
+  assert.equal(
+    authorize(policy, { right: "byoc", user: alice, submitter: { name: "bob", org: "b", role: "lead" }, siteOrg: "a" }).allowed,
+    true,
+    "control: another org's job passes",
+  );
 });

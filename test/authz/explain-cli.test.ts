@@ -16,7 +16,22 @@ const lead = (user: string, org: string): string[] => ["--user", user, "--org", 
 
 describe("cohort authz explain", { concurrency: true }, () => {
   test("allow: exit 0, the rule and the matching condition", async () => {
-    const r = await runCli(["authz", "explain", defaultPolicy, "--site-org", "b", ...lead("alice@a.org", "a"), "--right", "abort_job", "--submitter-name", "alice@a.org", "--submitter-org", "a", "--submitter-role", "lead"]);
+    const r = await runCli([
+      "authz",
+      "explain",
+      defaultPolicy,
+      "--site-org",
+      "b",
+      ...lead("alice@a.org", "a"),
+      "--right",
+      "abort_job",
+      "--submitter-name",
+      "alice@a.org",
+      "--submitter-org",
+      "a",
+      "--submitter-role",
+      "lead",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^ALLOW: user 'alice@a\.org' \(role lead, org a\) may 'abort_job' at this site/);
     assert.match(r.stdout, /decided by: permissions\.lead\.manage_job = "n:submitter" \(condition 'n:submitter'\)/);
@@ -24,9 +39,25 @@ describe("cohort authz explain", { concurrency: true }, () => {
   });
 
   test("deny: exit 1, the reason and the rule that decided", async () => {
-    const r = await runCli(["authz", "explain", defaultPolicy, "--site-org", "a", ...lead("bob@b.org", "b"), "--right", "abort_job", "--submitter-name", "alice@a.org", "--submitter-org", "a"]);
+    const r = await runCli([
+      "authz",
+      "explain",
+      defaultPolicy,
+      "--site-org",
+      "a",
+      ...lead("bob@b.org", "b"),
+      "--right",
+      "abort_job",
+      "--submitter-name",
+      "alice@a.org",
+      "--submitter-org",
+      "a",
+    ]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /^DENY: user 'bob@b\.org' \(role lead, org b\) may not 'abort_job' at this site: user 'bob@b\.org' is not the submitter 'alice@a\.org'/);
+    assert.match(
+      r.stdout,
+      /^DENY: user 'bob@b\.org' \(role lead, org b\) may not 'abort_job' at this site: user 'bob@b\.org' is not the submitter 'alice@a\.org'/,
+    );
     assert.match(r.stdout, /decided by: permissions\.lead\.manage_job = "n:submitter"\n/);
   });
 
@@ -38,7 +69,22 @@ describe("cohort authz explain", { concurrency: true }, () => {
   });
 
   test("--json: the decision as data", async () => {
-    const r = await runCli(["authz", "explain", defaultPolicy, "--site-org", "a", "--user", "oa", "--org", "a", "--role", "org_admin", "--right", "shutdown", "--json"]);
+    const r = await runCli([
+      "authz",
+      "explain",
+      defaultPolicy,
+      "--site-org",
+      "a",
+      "--user",
+      "oa",
+      "--org",
+      "a",
+      "--role",
+      "org_admin",
+      "--right",
+      "shutdown",
+      "--json",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { decision: string; allowed: boolean; rule: unknown; condition: string; file: string };
     assert.equal(out.decision, "allow");

@@ -27,7 +27,10 @@ describe("cohort provision refuses bad input with exit 4 and writes nothing", { 
       for (const re of c.allowed) assert.match(err, re);
       assert.doesNotMatch(r.stdout, /provisioned/);
       assert.equal(existsSync(ws), false, `nothing written, found: ${listDir(ws).join(", ")}`);
-      assert.deepEqual(listDir(dir).filter((n) => n.startsWith("prod_") || n === "state"), []);
+      assert.deepEqual(
+        listDir(dir).filter((n) => n.startsWith("prod_") || n === "state"),
+        [],
+      );
     });
   }
 
@@ -38,7 +41,8 @@ describe("cohort provision refuses bad input with exit 4 and writes nothing", { 
       minimalProject({
         extraTop: "unknown_top_key: 1",
         server: "  - name: server1\n    type: server\n    org: nvidia\n    use_aio: true",
-        admins: "  - name: admin@nvidia.com\n    type: admin\n    org: nvidia\n    role: project_admin\n  - name: overseer1\n    type: overseer\n    org: nvidia",
+        admins:
+          "  - name: admin@nvidia.com\n    type: admin\n    org: nvidia\n    role: project_admin\n  - name: overseer1\n    type: overseer\n    org: nvidia",
       }),
     );
     const ws = join(dir, "ws");

@@ -18,7 +18,11 @@ before(() => {
   // Rebuilds dist/ when a source is newer than the compiled CLI (as `npm test` does first).
   const r = spawnSync(process.execPath, [join(REPO_ROOT, "scripts", "ensure-deps.mjs")], { cwd: REPO_ROOT, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(readFileSync(join(REPO_ROOT, "dist", "cli", "commands", "admin.js"), "utf8"), /^\/\/ cohort: admin console bundle/, "postbuild bundles the console");
+  assert.match(
+    readFileSync(join(REPO_ROOT, "dist", "cli", "commands", "admin.js"), "utf8"),
+    /^\/\/ cohort: admin console bundle/,
+    "postbuild bundles the console",
+  );
 });
 
 function compiledAdmin(kit: string, args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -62,7 +66,10 @@ for (const scheme of ["http", "tcp", "grpc"]) {
       assert.match(refused.stdout + refused.stderr, /site-1's startup\/ \(credentials\) is not accessible/);
     });
 
-    test("submit, abort and download a job; the interactive console", { skip: scheme !== "http" && "tar and readline do not depend on the scheme", timeout: 60_000 }, async () => {
+    test("submit, abort and download a job; the interactive console", {
+      skip: scheme !== "http" && "tar and readline do not depend on the scheme",
+      timeout: 60_000,
+    }, async () => {
       // min_clients 2 with one site connected: the job waits, and is aborted before it runs.
       const submitted = await compiledAdmin(admin, ["-c", `submit_job ${join(REPO_ROOT, "examples", "jobs", "hello-fedavg")}`, "--json"]);
       assert.equal(submitted.code, 0, submitted.stderr);

@@ -11,7 +11,11 @@ import { provision, type ProvisionResult } from "../../src/provision/index.js";
 import { loadProjectFile } from "../../src/config/index.js";
 import { freePort, minimalProject, REPO_ROOT, runCli, tempDir, writeFile } from "../helpers/index.js";
 
-interface RunResult { code: number | null; stdout: string; stderr: string }
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function runScript(script: string, args: readonly string[], env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolveRun) => {

@@ -13,7 +13,10 @@ import { signKitFolder, verifyStartupKit } from "../../src/pki/index.js";
 import { readCkksContextFile } from "../../src/privacy/index.js";
 import { DEFAULT_BUILDERS_YAML, freePort, minimalProject, runCli, tempDir, writeFile } from "../helpers/index.js";
 
-const HE_BUILDERS = DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n  - path: nvflare.lighter.impl.signature.SignatureBuilder");
+const HE_BUILDERS = DEFAULT_BUILDERS_YAML.replace(
+  "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+  "  - path: nvflare.lighter.impl.he.HEBuilder\n  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+);
 
 describe("cohort start and the CKKS secret key", () => {
   let prod = "";
@@ -22,7 +25,15 @@ describe("cohort start and the CKKS secret key", () => {
   before(async () => {
     const dir = tempDir("cohort-he-start-");
     const port = await freePort();
-    const file = writeFile(join(dir, "project.yml"), minimalProject({ name: "he_start", port, server: `  - {name: server1, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}`, builders: HE_BUILDERS }));
+    const file = writeFile(
+      join(dir, "project.yml"),
+      minimalProject({
+        name: "he_start",
+        port,
+        server: `  - {name: server1, type: server, org: nvidia, fed_learn_port: ${port}, host_names: [127.0.0.1]}`,
+        builders: HE_BUILDERS,
+      }),
+    );
     const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
     prod = r.prodDir;
     rootKey = readFileSync(join(dir, "ws", "he_start", "state", "rootCA.key"), "utf8");
@@ -41,7 +52,9 @@ describe("cohort start and the CKKS secret key", () => {
   }
 
   test("a validly signed server kit holding a site's client_context.ckks is refused before it listens", { timeout: 120_000 }, async () => {
-    const kit = serverKitWith("with-client-context", (s) => copyFileSync(join(prod, "site-1", "startup", "client_context.ckks"), join(s, "client_context.ckks")));
+    const kit = serverKitWith("with-client-context", (s) =>
+      copyFileSync(join(prod, "site-1", "startup", "client_context.ckks"), join(s, "client_context.ckks")),
+    );
     const r = await runCli(["start", kit], {}, { timeoutMs: 90_000 });
     const out = r.stdout + r.stderr;
     assert.notEqual(r.code, 0, out);

@@ -56,13 +56,20 @@ function which(program: string): string | undefined {
   return r.status === 0 && path.startsWith("/") ? realpathSync(path) : undefined;
 }
 
-test("python3, nginx, bwrap and the dataset really absent (hidden by bubblewrap): named skips; with CI=true a failure", { ...requireSystem("bwrap"), timeout: 240_000 }, async () => {
+test("python3, nginx, bwrap and the dataset really absent (hidden by bubblewrap): named skips; with CI=true a failure", {
+  ...requireSystem("bwrap"),
+  timeout: 240_000,
+}, async () => {
   // An empty, non-executable file over each program; an empty folder over the datasets. The
   // sandbox's own PID namespace and --die-with-parent bound everything it starts to the timeout.
   const programs = [PYTHON, which("nginx"), which("bwrap")].filter((p): p is string => p !== undefined && existsSync(p));
   const hide = [...programs.flatMap((p) => ["--ro-bind", "/dev/null", p]), ...(existsSync(DEBIAN_DATASET_DIR) ? ["--tmpfs", "/usr/share/datasets"] : [])];
   const bwrap = (ci: boolean): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    runCommand("bwrap", ["--dev-bind", "/", "/", ...hide, "--unshare-pid", "--proc", "/proc", "--die-with-parent", "--chdir", REPO_ROOT, "--", process.execPath, ...RUNNER], { env: env(ci), timeoutMs: 110_000 });
+    runCommand(
+      "bwrap",
+      ["--dev-bind", "/", "/", ...hide, "--unshare-pid", "--proc", "/proc", "--die-with-parent", "--chdir", REPO_ROOT, "--", process.execPath, ...RUNNER],
+      { env: env(ci), timeoutMs: 110_000 },
+    );
   const r = await bwrap(false);
   assert.equal(r.code, 0, (r.stdout + r.stderr).slice(-3000));
   assertNamedSkips(r.stdout);

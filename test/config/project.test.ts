@@ -18,12 +18,19 @@ describe("ignored keys warn and still provision", () => {
       join(dir, "project.yml"),
       minimalProject({
         server: "  - name: server1\n    type: server\n    org: nvidia\n    use_aio: true",
-        admins: "  - name: admin@nvidia.com\n    type: admin\n    org: nvidia\n    role: project_admin\n  - name: overseer.example.org\n    type: overseer\n    org: nvidia",
+        admins:
+          "  - name: admin@nvidia.com\n    type: admin\n    org: nvidia\n    role: project_admin\n  - name: overseer.example.org\n    type: overseer\n    org: nvidia",
       }),
     );
     const loaded = loadProjectFile(file);
-    assert.ok(loaded.warnings.some((w) => w.includes("participants[0].use_aio") && /ignored/.test(w)), loaded.warnings.join("\n"));
-    assert.ok(loaded.warnings.some((w) => w.includes("participants[3].type") && /overseer ignored/.test(w)), loaded.warnings.join("\n"));
+    assert.ok(
+      loaded.warnings.some((w) => w.includes("participants[0].use_aio") && /ignored/.test(w)),
+      loaded.warnings.join("\n"),
+    );
+    assert.ok(
+      loaded.warnings.some((w) => w.includes("participants[3].type") && /overseer ignored/.test(w)),
+      loaded.warnings.join("\n"),
+    );
     const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
     assert.ok(r.warnings.some((w) => /use_aio/.test(w)));
     assert.ok(r.warnings.some((w) => /overseer/.test(w)));
@@ -33,9 +40,15 @@ describe("ignored keys warn and still provision", () => {
 
   test("a custom admin role is accepted with a warning and lands in the certificate", async () => {
     const dir = tempDir();
-    const file = writeFile(join(dir, "project.yml"), minimalProject({ admins: "  - name: auditor@nvidia.com\n    type: admin\n    org: nvidia\n    role: auditor" }));
+    const file = writeFile(
+      join(dir, "project.yml"),
+      minimalProject({ admins: "  - name: auditor@nvidia.com\n    type: admin\n    org: nvidia\n    role: auditor" }),
+    );
     const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
-    assert.ok(r.warnings.some((w) => /custom role "auditor"/.test(w)), r.warnings.join("\n"));
+    assert.ok(
+      r.warnings.some((w) => /custom role "auditor"/.test(w)),
+      r.warnings.join("\n"),
+    );
     const subject = openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", join(r.prodDir, "auditor@nvidia.com", "startup", "client.crt")]);
     assert.match(subject, /unstructuredName=auditor/);
   });
@@ -45,11 +58,19 @@ describe("ignored keys warn and still provision", () => {
     const long = "very-long-server-name-for-the-truncation-rule.hospital-network.example.org";
     assert.ok(long.length > SERVER_CN_MAX);
     const short = long.slice(0, SERVER_CN_MAX);
-    const file = writeFile(join(dir, "project.yml"), minimalProject({ server: `  - name: ${long}\n    type: server\n    org: nvidia\n    fed_learn_port: 8102` }));
+    const file = writeFile(
+      join(dir, "project.yml"),
+      minimalProject({ server: `  - name: ${long}\n    type: server\n    org: nvidia\n    fed_learn_port: 8102` }),
+    );
     const loaded = loadProjectFile(file);
     assert.equal(loaded.project.server.name, short);
     assert.equal(loaded.project.server.defaultHost, long);
-    assert.ok(loaded.warnings.some((w) => w.includes("participants[0].name") && /longer than 64 characters: truncated/.test(w) && w.includes("the full name becomes default_host")), loaded.warnings.join("\n"));
+    assert.ok(
+      loaded.warnings.some(
+        (w) => w.includes("participants[0].name") && /longer than 64 characters: truncated/.test(w) && w.includes("the full name becomes default_host"),
+      ),
+      loaded.warnings.join("\n"),
+    );
     const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
     assert.ok(listDir(r.prodDir).includes(short));
     const cert = join(r.prodDir, short, "startup", "server.crt");
@@ -63,7 +84,10 @@ describe("ignored keys warn and still provision", () => {
   test("a long server name with its own default_host keeps that default_host", () => {
     const dir = tempDir();
     const long = `${"x".repeat(40)}.${"y".repeat(40)}.org`;
-    const file = writeFile(join(dir, "project.yml"), minimalProject({ server: `  - name: ${long}\n    type: server\n    org: nvidia\n    default_host: fl.example.org` }));
+    const file = writeFile(
+      join(dir, "project.yml"),
+      minimalProject({ server: `  - name: ${long}\n    type: server\n    org: nvidia\n    default_host: fl.example.org` }),
+    );
     const loaded = loadProjectFile(file);
     assert.equal(loaded.project.server.name, long.slice(0, 64));
     assert.equal(loaded.project.server.defaultHost, "fl.example.org");
@@ -77,7 +101,8 @@ describe("connection_security: project default, participant override, connect_to
     const file = writeFile(
       join(dir, "project.yml"),
       minimalProject({
-        clients: "  - name: site-1\n    type: client\n    org: nvidia\n    connect_to: {host: server1, port: 8443, connection_security: tls}\n  - name: site-2\n    type: client\n    org: nvidia",
+        clients:
+          "  - name: site-1\n    type: client\n    org: nvidia\n    connect_to: {host: server1, port: 8443, connection_security: tls}\n  - name: site-2\n    type: client\n    org: nvidia",
       }),
     );
     const loaded = loadProjectFile(file);
@@ -108,14 +133,20 @@ describe("connection_security: project default, participant override, connect_to
 
   test("defaults: mtls, port 8002, admin_port = fed_learn_port, default_host = server name", () => {
     const dir = tempDir();
-    const file = writeFile(join(dir, "project.yml"), "api_version: 3\nname: defaults\nparticipants:\n  - {name: server1, type: server, org: nvidia}\n  - {name: site-1, type: client, org: nvidia}\n  - {name: a@b.org, type: admin, org: nvidia, role: member}\n");
+    const file = writeFile(
+      join(dir, "project.yml"),
+      "api_version: 3\nname: defaults\nparticipants:\n  - {name: server1, type: server, org: nvidia}\n  - {name: site-1, type: client, org: nvidia}\n  - {name: a@b.org, type: admin, org: nvidia, role: member}\n",
+    );
     const { project } = loadProjectFile(file);
     assert.equal(project.server.fedLearnPort, 8002);
     assert.equal(project.server.adminPort, 8002);
     assert.equal(project.server.defaultHost, "server1");
     assert.equal(project.server.connectionSecurity, "mtls");
     assert.deepEqual(project.clients[0]?.connectTo, { host: "server1", port: 8002, connectionSecurity: "mtls" });
-    assert.deepEqual(project.builders.map((b) => b.kind), ["workspace", "static_file", "cert", "signature"]);
+    assert.deepEqual(
+      project.builders.map((b) => b.kind),
+      ["workspace", "static_file", "cert", "signature"],
+    );
   });
 });
 
@@ -163,9 +194,15 @@ participants:
     writeFile(join(dir, "a.yml"), "include: b.yml\nx: 1\n");
     writeFile(join(dir, "b.yml"), "include: a.yml\ny: 2\n");
     const file = writeFile(join(dir, "project.yml"), "include: a.yml\napi_version: 3\n");
-    assert.throws(() => loadYamlWithIncludes(file), (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_CYCLE") && /includes itself/.test(err.message));
+    assert.throws(
+      () => loadYamlWithIncludes(file),
+      (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_CYCLE") && /includes itself/.test(err.message),
+    );
     const self = writeFile(join(dir, "self.yml"), "include: self.yml\n");
-    assert.throws(() => loadYamlWithIncludes(self), (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_CYCLE"));
+    assert.throws(
+      () => loadYamlWithIncludes(self),
+      (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_CYCLE"),
+    );
   });
 
   test("an include of a missing file, of a non-mapping, or escaping via a nested file is refused", () => {
@@ -174,13 +211,25 @@ participants:
     writeFile(join(dir, "proj", "list.yml"), "- 1\n- 2\n");
     writeFile(join(dir, "proj", "sub", "nested.yml"), "include: ../../outside.yml\n");
     const missing = writeFile(join(dir, "proj", "m.yml"), "include: nope.yml\n");
-    assert.throws(() => loadYamlWithIncludes(missing), (err: unknown) => isCohortError(err, "ERR_CONFIG_FILE_NOT_FOUND") && err.message.includes("nope.yml"));
+    assert.throws(
+      () => loadYamlWithIncludes(missing),
+      (err: unknown) => isCohortError(err, "ERR_CONFIG_FILE_NOT_FOUND") && err.message.includes("nope.yml"),
+    );
     const list = writeFile(join(dir, "proj", "l.yml"), "include: list.yml\n");
-    assert.throws(() => loadYamlWithIncludes(list), (err: unknown) => isCohortError(err, "ERR_CONFIG_INVALID") && /must hold a mapping/.test(err.message));
+    assert.throws(
+      () => loadYamlWithIncludes(list),
+      (err: unknown) => isCohortError(err, "ERR_CONFIG_INVALID") && /must hold a mapping/.test(err.message),
+    );
     const nested = writeFile(join(dir, "proj", "n.yml"), "include: sub/nested.yml\n");
-    assert.throws(() => loadYamlWithIncludes(nested), (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_ESCAPES") && err.message.includes("../../outside.yml"));
+    assert.throws(
+      () => loadYamlWithIncludes(nested),
+      (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_ESCAPES") && err.message.includes("../../outside.yml"),
+    );
     const abs = writeFile(join(dir, "proj", "abs.yml"), `include: ${join(dir, "outside.yml")}\n`);
-    assert.throws(() => loadYamlWithIncludes(abs), (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_ESCAPES"));
+    assert.throws(
+      () => loadYamlWithIncludes(abs),
+      (err: unknown) => isCohortError(err, "ERR_CONFIG_INCLUDE_ESCAPES"),
+    );
   });
 });
 
@@ -191,7 +240,10 @@ describe("checkName (FLARE's name rules)", () => {
       bad: ["", "bad_host", "-start.org", "end-.org", "a..b", "host name", "server!", "a.", `${"a".repeat(250)}.example`],
     },
     site: { ok: ["site-1", "site_1", "SITE", "a", "s".repeat(63)], bad: ["", "site one", "site.1", "site/1", "s".repeat(64), "site@1"] },
-    email: { ok: ["admin@nvidia.com", "first.last+tag@sub.example.org", "a_b@c.io"], bad: ["", "admin", "admin@", "admin@nvidia", "a b@c.com", "@c.com", "admin@c.c"] },
+    email: {
+      ok: ["admin@nvidia.com", "first.last+tag@sub.example.org", "a_b@c.io"],
+      bad: ["", "admin", "admin@", "admin@nvidia", "a b@c.com", "@c.com", "admin@c.c"],
+    },
     org: { ok: ["nvidia", "hospital_a", "ORG1"], bad: ["", "hospital-a", "org one", "o".repeat(65), "org.a"] },
     simple: { ok: ["project_admin", "lead", "role1"], bad: ["", "lead role", "org-admin", "r".repeat(65)] },
   };

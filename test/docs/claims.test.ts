@@ -34,7 +34,12 @@ function rows(heading: string): string[][] {
     .slice(start, end < 0 ? undefined : end)
     .split("\n")
     .filter((l) => l.startsWith("| ") && !/^\|\s*-/.test(l) && !/^\| (id|doc) \|/.test(l))
-    .map((l) => l.slice(1, l.trimEnd().endsWith("|") ? l.trimEnd().length - 1 : undefined).split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, "|")));
+    .map((l) =>
+      l
+        .slice(1, l.trimEnd().endsWith("|") ? l.trimEnd().length - 1 : undefined)
+        .split(/(?<!\\)\|/)
+        .map((c) => c.trim().replace(/\\\|/g, "|")),
+    );
 }
 
 /** A document as one whitespace-normalised text, with each source line's range in it. */
@@ -85,7 +90,11 @@ const untested = rows("## Untested");
 test("the register has rows, with unique ids", () => {
   assert.ok(registered.length >= 50, `${registered.length} rows`);
   const ids = registered.map((r) => r[0]);
-  assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], "duplicate ids");
+  assert.deepEqual(
+    ids.filter((id, i) => ids.indexOf(id) !== i),
+    [],
+    "duplicate ids",
+  );
 });
 
 test("every row's claim is in its document, and its test file contains its test name", () => {
@@ -104,7 +113,13 @@ test("every row's claim is in its document, and its test file contains its test 
 });
 
 test("every 'not a claim' and 'untested' entry is in its document and says why", () => {
-  const problems = [...notClaims, ...untested].flatMap(([doc, fragment, why]) => (!doc || !fragment || !why ? [`incomplete entry: ${JSON.stringify([doc, fragment, why])}`] : !normalised(doc).text.includes(norm(fragment)) ? [`${doc} does not say ${JSON.stringify(fragment)}`] : []));
+  const problems = [...notClaims, ...untested].flatMap(([doc, fragment, why]) =>
+    !doc || !fragment || !why
+      ? [`incomplete entry: ${JSON.stringify([doc, fragment, why])}`]
+      : !normalised(doc).text.includes(norm(fragment))
+        ? [`${doc} does not say ${JSON.stringify(fragment)}`]
+        : [],
+  );
   assert.deepEqual(problems, []);
 });
 
@@ -114,7 +129,10 @@ test("every claim line of the documents in scope is registered (or listed as not
   for (const { doc, sections } of IN_SCOPE) {
     const { text } = normalised(doc);
     const ranges: [number, number][] = [];
-    for (const fragment of [...registered.filter((r) => r[1] === doc).map((r) => r[2]), ...[...notClaims, ...untested].filter((r) => r[0] === doc).map((r) => r[1])]) {
+    for (const fragment of [
+      ...registered.filter((r) => r[1] === doc).map((r) => r[2]),
+      ...[...notClaims, ...untested].filter((r) => r[0] === doc).map((r) => r[1]),
+    ]) {
       const f = norm(fragment ?? "");
       for (let at = text.indexOf(f); f && at >= 0; at = text.indexOf(f, at + 1)) ranges.push([at, at + f.length]);
     }
@@ -129,6 +147,8 @@ test("every claim line of the documents in scope is registered (or listed as not
 
 test("the register's coverage, for the record", (t) => {
   const lines = IN_SCOPE.reduce((n, { doc, sections }) => n + claimLines(doc, sections).length, 0);
-  t.diagnostic(`${registered.length} registered claims, ${notClaims.length} lines not claims, ${untested.length} untested claims; ${lines} claim lines in ${IN_SCOPE.length} documents`);
+  t.diagnostic(
+    `${registered.length} registered claims, ${notClaims.length} lines not claims, ${untested.length} untested claims; ${lines} claim lines in ${IN_SCOPE.length} documents`,
+  );
   assert.ok(untested.length <= 10, "the untested list is a short list of gaps, not a parking place");
 });

@@ -202,7 +202,14 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   },
   {
     name: "CCBuilder (not supported yet)",
-    files: { [P]: minimalProject({ builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.cc_provision.impl.cc.CCBuilder\n  - path: nvflare.lighter.impl.signature.SignatureBuilder") }) },
+    files: {
+      [P]: minimalProject({
+        builders: DEFAULT_BUILDERS_YAML.replace(
+          "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+          "  - path: nvflare.lighter.cc_provision.impl.cc.CCBuilder\n  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+        ),
+      }),
+    },
     code: "ERR_CONFIG_INVALID",
     field: "builders[3].path",
     value: '"nvflare.lighter.cc_provision.impl.cc.CCBuilder"',
@@ -218,7 +225,11 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   },
   {
     name: "unknown builder path",
-    files: { [P]: minimalProject({ builders: DEFAULT_BUILDERS_YAML.replace("nvflare.lighter.impl.static_file.StaticFileBuilder", "nvflare.lighter.impl.nosuch.NoSuchBuilder") }) },
+    files: {
+      [P]: minimalProject({
+        builders: DEFAULT_BUILDERS_YAML.replace("nvflare.lighter.impl.static_file.StaticFileBuilder", "nvflare.lighter.impl.nosuch.NoSuchBuilder"),
+      }),
+    },
     code: "ERR_CONFIG_INVALID",
     field: "builders[1].path",
     value: '"nvflare.lighter.impl.nosuch.NoSuchBuilder"',
@@ -228,7 +239,10 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
     name: "HEBuilder with a ring degree Cohort does not pack",
     files: {
       [P]: minimalProject({
-        builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {poly_modulus_degree: 4096}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder"),
+        builders: DEFAULT_BUILDERS_YAML.replace(
+          "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+          "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {poly_modulus_degree: 4096}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+        ),
       }),
     },
     code: "ERR_CONFIG_INVALID",
@@ -240,7 +254,10 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
     name: "HEBuilder with a scheme other than CKKS",
     files: {
       [P]: minimalProject({
-        builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {scheme: BFV}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder"),
+        builders: DEFAULT_BUILDERS_YAML.replace(
+          "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+          "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {scheme: BFV}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+        ),
       }),
     },
     code: "ERR_CONFIG_INVALID",
@@ -252,7 +269,10 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
     name: "HEBuilder with a coefficient modulus over 128-bit security",
     files: {
       [P]: minimalProject({
-        builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {coeff_mod_bit_sizes: [60, 60, 60, 60]}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder"),
+        builders: DEFAULT_BUILDERS_YAML.replace(
+          "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+          "  - path: nvflare.lighter.impl.he.HEBuilder\n    args: {coeff_mod_bit_sizes: [60, 60, 60, 60]}\n  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+        ),
       }),
     },
     code: "ERR_CONFIG_INVALID",
@@ -262,7 +282,14 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   },
   {
     name: "unknown CertBuilder key_algorithm",
-    files: { [P]: minimalProject({ builders: DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.cert.CertBuilder", "  - path: nvflare.lighter.impl.cert.CertBuilder\n    args: {key_algorithm: dsa-1024}") }) },
+    files: {
+      [P]: minimalProject({
+        builders: DEFAULT_BUILDERS_YAML.replace(
+          "  - path: nvflare.lighter.impl.cert.CertBuilder",
+          "  - path: nvflare.lighter.impl.cert.CertBuilder\n    args: {key_algorithm: dsa-1024}",
+        ),
+      }),
+    },
     code: "ERR_CONFIG_INVALID",
     field: "builders[2].args.key_algorithm",
     value: '"dsa-1024"',

@@ -11,6 +11,7 @@ const dir = process.env["COHORT_TEST_CAPTURE_DIR"];
 const original = TransportServer.prototype.request;
 let count = 0;
 TransportServer.prototype.request = function (this: TransportServer, peer, topic, body, options) {
-  if (dir && topic === "job.peer.deliver") writeFileSync(join(dir, `${String(++count).padStart(4, "0")}-${peer}.bin`), body instanceof Uint8Array ? body : Buffer.concat(body));
+  if (dir && topic === "job.peer.deliver")
+    writeFileSync(join(dir, `${String(++count).padStart(4, "0")}-${peer}.bin`), body instanceof Uint8Array ? body : Buffer.concat(body));
   return original.call(this, peer, topic, body, options);
 };

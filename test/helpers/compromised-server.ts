@@ -66,7 +66,13 @@ function tamper(plan: CompromisePlan, site: string, command: SignedCommand): { t
 }
 
 const forward = TransportServer.prototype.request;
-TransportServer.prototype.request = function (this: TransportServer, peer: string, topic: string, body: Body, options?: { timeoutMs?: number }): Promise<Uint8Array> {
+TransportServer.prototype.request = function (
+  this: TransportServer,
+  peer: string,
+  topic: string,
+  body: Body,
+  options?: { timeoutMs?: number },
+): Promise<Uint8Array> {
   if (topic !== TOPIC_SITE_COMMAND || !(body instanceof Uint8Array)) return forward.call(this, peer, topic, body, options);
   const plan = planSchema.parse(JSON.parse(readFileSync(planFile, "utf8")));
   const request = siteCommandRequestSchema.parse(decode(body));

@@ -33,7 +33,10 @@ export function processesWith(marker: string): number[] {
       // gone meanwhile
     }
   }
-  return [...matches].filter(([, ppid]) => !matches.has(ppid)).map(([pid]) => pid).sort((a, b) => a - b);
+  return [...matches]
+    .filter(([, ppid]) => !matches.has(ppid))
+    .map(([pid]) => pid)
+    .sort((a, b) => a - b);
 }
 
 /** The `cohort start <kit>` process of a participant (found by its command line). */
@@ -151,12 +154,32 @@ export interface SandboxAllowList {
   readonly system: readonly string[];
 }
 
-export function sandboxAllowList(o: { repoRoot: string; jobDir: string; runDir: string; dataPaths: readonly string[]; readPaths: readonly string[] }): SandboxAllowList {
+export function sandboxAllowList(o: {
+  repoRoot: string;
+  jobDir: string;
+  runDir: string;
+  dataPaths: readonly string[];
+  readPaths: readonly string[];
+}): SandboxAllowList {
   const modules = join(o.repoRoot, "node_modules");
   const code = ["dist", "node_modules", "package.json", "python", join("examples", "data")].map((p) => join(o.repoRoot, p));
   const real = existsSync(modules) ? [realpathSync(modules)] : [];
   return {
-    readOnly: ["/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", ...code, ...real, join(o.jobDir, "app"), o.jobDir, ...o.dataPaths, ...o.readPaths],
+    readOnly: [
+      "/usr",
+      "/lib",
+      "/lib64",
+      "/lib32",
+      "/libx32",
+      "/bin",
+      "/sbin",
+      ...code,
+      ...real,
+      join(o.jobDir, "app"),
+      o.jobDir,
+      ...o.dataPaths,
+      ...o.readPaths,
+    ],
     runDir: o.runDir,
     system: ["/proc", "/dev"],
   };
@@ -197,7 +220,12 @@ const DEVICES = new Set(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "
  * and up) that processes outside the site also hold (`foreign`: inherited from whoever started the
  * site); at most `channelFds` of them may be shared with the site process itself (its channel).
  */
-export function extraFds(fds: readonly FdEntry[], allow: SandboxAllowList, shared: { foreign: ReadonlySet<string>; site: ReadonlySet<string> }, channelFds = 2): string[] {
+export function extraFds(
+  fds: readonly FdEntry[],
+  allow: SandboxAllowList,
+  shared: { foreign: ReadonlySet<string>; site: ReadonlySet<string> },
+  channelFds = 2,
+): string[] {
   const out: string[] = [];
   let withSite = 0;
   for (const { fd, target } of fds) {

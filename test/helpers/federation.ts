@@ -54,7 +54,11 @@ ${o.builders ?? ""}`,
   const prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
   const kit = (name: string): string => join(prodDir, name);
   o.prepare?.(kit, dir);
-  const server = startParticipantProcess(kit("localhost"), { server: true, ...(o.server?.env ? { env: o.server.env } : {}), ...(o.server?.preloads ? { nodeArgs: o.server.preloads.flatMap((m) => ["--import", m]) } : {}) });
+  const server = startParticipantProcess(kit("localhost"), {
+    server: true,
+    ...(o.server?.env ? { env: o.server.env } : {}),
+    ...(o.server?.preloads ? { nodeArgs: o.server.preloads.flatMap((m) => ["--import", m]) } : {}),
+  });
   const sites = new Map<string, CohortProcess>();
   // Four tsx processes starting on two shared cores can take well over 20 s.
   const startMs = 90_000;
@@ -72,7 +76,9 @@ ${o.builders ?? ""}`,
 
 /** Sets the server's job_scheduler arguments in local/resources.json (from the kit's .default). */
 export function configureScheduler(serverKit: string, args: Record<string, unknown>): void {
-  const res = JSON.parse(readFileSync(join(serverKit, "local", "resources.json.default"), "utf8")) as { components: { id: string; args: Record<string, unknown> }[] };
+  const res = JSON.parse(readFileSync(join(serverKit, "local", "resources.json.default"), "utf8")) as {
+    components: { id: string; args: Record<string, unknown> }[];
+  };
   const sched = res.components.find((c) => c.id === "job_scheduler");
   if (sched) Object.assign(sched.args, args);
   writeFile(join(serverKit, "local", "resources.json"), JSON.stringify(res));

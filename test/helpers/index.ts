@@ -77,7 +77,8 @@ export interface RunCliOptions {
 export function runCli(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}, options: RunCliOptions = {}): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const cwd = options.cwd ?? REPO_ROOT;
-  const nodeArgs = cwd === REPO_ROOT ? ["--import", "tsx", "src/cli/main.ts"] : ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "src", "cli", "main.ts")];
+  const nodeArgs =
+    cwd === REPO_ROOT ? ["--import", "tsx", "src/cli/main.ts"] : ["--import", import.meta.resolve("tsx"), join(REPO_ROOT, "src", "cli", "main.ts")];
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env })) {
     if (v !== undefined) childEnv[k] = v;
@@ -91,12 +92,21 @@ export function runCli(args: readonly string[], env: Readonly<Record<string, str
  * Runs any program to its end with a bounded wait (SIGTERM at `timeoutMs`; code null then), its
  * output collected. `env` replaces the environment entirely.
  */
-export function runCommand(file: string, args: readonly string[], options: { cwd?: string; env?: Readonly<Record<string, string>>; timeoutMs: number }): Promise<CliResult> {
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Readonly<Record<string, string>>; timeoutMs: number },
+): Promise<CliResult> {
   return new Promise((resolveRun) => {
-    execFile(file, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, timeout: options.timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : null) : 0;
-      resolveRun({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      file,
+      args,
+      { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, timeout: options.timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : null) : 0;
+        resolveRun({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
@@ -165,7 +175,9 @@ export function snapshotTree(dir: string): Map<string, Buffer> {
 }
 
 /** Minimal valid FLARE project.yml (one server, one client, one admin), with overrides. */
-export function minimalProject(opts: { name?: string; port?: number; extraTop?: string; server?: string; clients?: string; admins?: string; builders?: string } = {}): string {
+export function minimalProject(
+  opts: { name?: string; port?: number; extraTop?: string; server?: string; clients?: string; admins?: string; builders?: string } = {},
+): string {
   const name = opts.name ?? "proj";
   const port = opts.port ?? 8002;
   return `api_version: 3

@@ -24,7 +24,9 @@ export const VECTOR = {
   jobName: "vector-job",
   nonce: "0123456789abcdef".repeat(4),
   at: new Date("2026-12-01T12:00:00.000Z"),
-  files: { "meta.json": '{"name":"vector-job"}', "app/config/config_fed_client.json": '{"executors":[]}', "data/é.txt": "ok\n" } as Readonly<Record<string, string>>,
+  files: { "meta.json": '{"name":"vector-job"}', "app/config/config_fed_client.json": '{"executors":[]}', "data/é.txt": "ok\n" } as Readonly<
+    Record<string, string>
+  >,
   certPem: (): string => `${vectorBlock("vector-cert")}\n`,
 } as const;
 
@@ -45,9 +47,16 @@ export interface TestKit {
 }
 
 /** A project root issued here and kits it signs: admins (a role) with EC and RSA keys, and a site (no role). */
-export async function issueSigningProject(name = "signers_test"): Promise<{ rootPem: string; admin: (alg?: KeyAlgorithm) => Promise<TestKit>; site: () => Promise<TestKit> }> {
+export async function issueSigningProject(
+  name = "signers_test",
+): Promise<{ rootPem: string; admin: (alg?: KeyAlgorithm) => Promise<TestKit>; site: () => Promise<TestKit> }> {
   const rootKeys = await generateKeyPair("ec-p256");
-  const rootPem = await createRootCertificate({ commonName: name, validDays: 30, privateKeyPem: rootKeys.privateKeyPem, publicKeySpki: rootKeys.publicKeySpki });
+  const rootPem = await createRootCertificate({
+    commonName: name,
+    validDays: 30,
+    privateKeyPem: rootKeys.privateKeyPem,
+    publicKeySpki: rootKeys.publicKeySpki,
+  });
   const issuer = await loadIssuer(rootPem, rootKeys.privateKeyPem);
   const kit = async (commonName: string, role: string | undefined, alg: KeyAlgorithm): Promise<TestKit> => {
     const keys = await generateKeyPair(alg);

@@ -147,7 +147,10 @@ export function auditRecords(kitDir: string): Record<string, unknown>[] {
 }
 
 /** Starts `cohort start <kit> --host 127.0.0.1` (servers) or `cohort start <kit>` (sites). */
-export function startParticipantProcess(kitDir: string, options: { server?: boolean; env?: Record<string, string>; nodeArgs?: readonly string[] } = {}): CohortProcess {
+export function startParticipantProcess(
+  kitDir: string,
+  options: { server?: boolean; env?: Record<string, string>; nodeArgs?: readonly string[] } = {},
+): CohortProcess {
   return new CohortProcess(["start", kitDir, ...(options.server ? ["--host", "127.0.0.1"] : [])], options.env, options.nodeArgs);
 }
 
@@ -179,7 +182,10 @@ export class JobWatcher {
   private session: AdminSession | undefined;
 
   /** `adminKit` is read at each poll (kits are provisioned in `before`); `context` adds to a failure. */
-  constructor(private readonly adminKit: () => string, private readonly context: () => string = () => "") {}
+  constructor(
+    private readonly adminKit: () => string,
+    private readonly context: () => string = () => "",
+  ) {}
 
   async wait(jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;

@@ -48,33 +48,52 @@ function probe(r: SystemRequirement): string | undefined {
   switch (r) {
     case "python3": {
       const py = spawnSync(PYTHON, ["-c", "import msgpack"], { stdio: "ignore" });
-      if (py.error) return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install ${PACKAGES.python3} ${INSTALL_HINT}`;
-      const packages = ["msgpack", "numpy"].filter((m) => spawnSync(PYTHON, ["-c", `import ${m}`], { stdio: "ignore" }).status !== 0).map((m) => `python3-${m}`);
+      if (py.error)
+        return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install ${PACKAGES.python3} ${INSTALL_HINT}`;
+      const packages = ["msgpack", "numpy"]
+        .filter((m) => spawnSync(PYTHON, ["-c", `import ${m}`], { stdio: "ignore" }).status !== 0)
+        .map((m) => `python3-${m}`);
       return packages.length > 0 ? `${PYTHON} lacks ${packages.join(" and ")}: apt-get install ${packages.join(" ")} ${INSTALL_HINT}` : undefined;
     }
     case "python3-cryptography": {
       const py = spawnSync(PYTHON, ["-c", "import cryptography"], { stdio: "ignore" });
-      if (py.error) return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install python3 ${PACKAGES["python3-cryptography"]} ${INSTALL_HINT}`;
+      if (py.error)
+        return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install python3 ${PACKAGES["python3-cryptography"]} ${INSTALL_HINT}`;
       return py.status === 0 ? undefined : `${PYTHON} lacks python3-cryptography: apt-get install ${PACKAGES["python3-cryptography"]} ${INSTALL_HINT}`;
     }
     case "nginx":
-      return spawnSync("nginx", ["-v"], { stdio: "ignore" }).status === 0 ? undefined : `nginx is not installed: apt-get install ${PACKAGES.nginx} ${INSTALL_HINT}`;
+      return spawnSync("nginx", ["-v"], { stdio: "ignore" }).status === 0
+        ? undefined
+        : `nginx is not installed: apt-get install ${PACKAGES.nginx} ${INSTALL_HINT}`;
     case "nginx-stream":
-      return missing("nginx") ?? (existsSync(STREAM_MODULE) ? undefined : `nginx's stream module (${STREAM_MODULE}) is missing: apt-get install ${PACKAGES["nginx-stream"]} ${INSTALL_HINT}`);
+      return (
+        missing("nginx") ??
+        (existsSync(STREAM_MODULE)
+          ? undefined
+          : `nginx's stream module (${STREAM_MODULE}) is missing: apt-get install ${PACKAGES["nginx-stream"]} ${INSTALL_HINT}`)
+      );
     case "bwrap": {
       const b = spawnSync("bwrap", ["--dev-bind", "/", "/", "--", "true"], { encoding: "utf8" });
       if (b.error) return `bwrap is not installed: apt-get install ${PACKAGES.bwrap} ${INSTALL_HINT}`;
       // Installed but unusable: containers often forbid the namespaces bubblewrap needs.
-      if (b.status !== 0) return `bwrap cannot create a sandbox here (${b.stderr.trim() || `exit ${b.status}`}): run as root or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)`;
+      if (b.status !== 0)
+        return `bwrap cannot create a sandbox here (${b.stderr.trim() || `exit ${b.status}`}): run as root or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)`;
       return undefined;
     }
     case "dataset":
-      return DATASET_FILES.every((f) => existsSync(join(DEBIAN_DATASET_DIR, f))) ? undefined : `Debian's Fashion-MNIST (${DEBIAN_DATASET_DIR}) is not installed: apt-get install ${PACKAGES.dataset} ${INSTALL_HINT}`;
+      return DATASET_FILES.every((f) => existsSync(join(DEBIAN_DATASET_DIR, f)))
+        ? undefined
+        : `Debian's Fashion-MNIST (${DEBIAN_DATASET_DIR}) is not installed: apt-get install ${PACKAGES.dataset} ${INSTALL_HINT}`;
   }
 }
 
 function hidden(): Set<string> {
-  return new Set((process.env["COHORT_TEST_HIDE"] ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+  return new Set(
+    (process.env["COHORT_TEST_HIDE"] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }
 
 const probed = new Map<SystemRequirement, string | undefined>();

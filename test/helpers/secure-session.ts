@@ -168,7 +168,9 @@ export class RawSession {
   }
 
   /** Runs the login protocol; resolves with the welcome, or rejects with the server's refusal. */
-  async login(options: { claimName?: string; type?: "client" | "admin"; project?: string; serverName?: string; tweakLogin?: (login: LoginMessage) => LoginMessage } = {}): Promise<void> {
+  async login(
+    options: { claimName?: string; type?: "client" | "admin"; project?: string; serverName?: string; tweakLogin?: (login: LoginMessage) => LoginMessage } = {},
+  ): Promise<void> {
     const login = new ClientLogin({
       name: options.claimName ?? this.kit.name,
       type: options.type ?? "client",
@@ -191,7 +193,12 @@ export class RawSession {
   }
 
   /** Builds a correctly authenticated frame; `tweak` may change anything before sending. */
-  frame(kind: Kind, topic: string, body: Uint8Array, tweak: { sender?: string; token?: string; ts?: number; seq?: number; key?: Uint8Array; re?: string } = {}): { header: Header; body: Uint8Array } {
+  frame(
+    kind: Kind,
+    topic: string,
+    body: Uint8Array,
+    tweak: { sender?: string; token?: string; ts?: number; seq?: number; key?: Uint8Array; re?: string } = {},
+  ): { header: Header; body: Uint8Array } {
     const id = randomBytes(16).toString("hex");
     const ts = tweak.ts ?? Date.now();
     const seq = tweak.seq ?? ++this.seq;

@@ -11,7 +11,13 @@ import { decode, encode } from "../../src/wire/index.js";
 
 const dir = process.env["COHORT_TAMPER_DEPLOY_DIR"];
 const original = TransportServer.prototype.request;
-TransportServer.prototype.request = function (this: TransportServer, peer: string, topic: string, body: Body, options?: { timeoutMs?: number }): Promise<Uint8Array> {
+TransportServer.prototype.request = function (
+  this: TransportServer,
+  peer: string,
+  topic: string,
+  body: Body,
+  options?: { timeoutMs?: number },
+): Promise<Uint8Array> {
   if (!dir || topic !== "job.deploy" || !(body instanceof Uint8Array)) return original.call(this, peer, topic, body, options);
   const request = decode(body) as Record<string, unknown>;
   const swap = join(dir, `${String(request["job_name"])}.tgz`);

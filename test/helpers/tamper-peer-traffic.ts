@@ -11,7 +11,13 @@ import { decode, encode } from "../../src/wire/index.js";
 const jobName = process.env["COHORT_TAMPER_PEERS_JOB"];
 const jobIds = new Set<string>();
 const original = TransportServer.prototype.request;
-TransportServer.prototype.request = function (this: TransportServer, peer: string, topic: string, body: Body, options?: { timeoutMs?: number }): Promise<Uint8Array> {
+TransportServer.prototype.request = function (
+  this: TransportServer,
+  peer: string,
+  topic: string,
+  body: Body,
+  options?: { timeoutMs?: number },
+): Promise<Uint8Array> {
   if (!jobName || !(body instanceof Uint8Array) || peer !== "site-1") return original.call(this, peer, topic, body, options);
   if (topic === "job.deploy") {
     const d = decode(body) as { job_id: string; job_name: string; peer_certs: Record<string, string> };

@@ -42,8 +42,18 @@ ${DEFAULT_BUILDERS_YAML}`,
   );
   const result = await provision({ projectFile: file, workspace: join(dir, "ws") });
   const read = (kit: string, f: string): string => readFileSync(join(result.prodDir, kit, "startup", f), "utf8");
-  const kit = (who: string, role: "server" | "client"): TlsMaterial => ({ rootCaPem: read(who, "rootCA.pem"), certPem: read(who, `${role}.crt`), keyPem: read(who, `${role}.key`) });
-  const certs = { server: kit("localhost", "server"), client: kit("site-1", "client"), admin: kit("admin@nvidia.com", "client"), serverName: "localhost", clientName: "site-1" };
+  const kit = (who: string, role: "server" | "client"): TlsMaterial => ({
+    rootCaPem: read(who, "rootCA.pem"),
+    certPem: read(who, `${role}.crt`),
+    keyPem: read(who, `${role}.key`),
+  });
+  const certs = {
+    server: kit("localhost", "server"),
+    client: kit("site-1", "client"),
+    admin: kit("admin@nvidia.com", "client"),
+    serverName: "localhost",
+    clientName: "site-1",
+  };
   return { certs, projectDir: join(dir, "ws", name) };
 }
 

@@ -13,7 +13,13 @@ import { Collector, MODES, delay, harness, rejectsWith, until, type Harness } fr
 
 const MiB = 1024 * 1024;
 
-async function withHarness(driver: Driver, security: ConnectionSecurity, pki: TestPki, body: (h: Harness) => Promise<void>, options: Parameters<typeof harness>[3] = {}): Promise<void> {
+async function withHarness(
+  driver: Driver,
+  security: ConnectionSecurity,
+  pki: TestPki,
+  body: (h: Harness) => Promise<void>,
+  options: Parameters<typeof harness>[3] = {},
+): Promise<void> {
   const h = await harness(driver, security, pki.ours, options);
   try {
     await body(h);
@@ -87,47 +93,59 @@ export function linkCompliance(driver: Driver, options: ComplianceOptions = {}):
 
       test("a frame of exactly maxFrameBytes passes; one byte more is refused, the listener lives on", { timeout: 20_000 }, async () => {
         const max = 64 * 1024;
-        await withHarness(driver, security, pki, async (h) => {
-          const client = new Collector(await h.dial());
-          const server = await h.accepted();
-          await client.connection.send([randomBytes(max - 10), randomBytes(10)]);
-          assert.equal((await server.next()).length, max);
-          await rejectsWith(client.connection.send([randomBytes(max + 1)]), ["ERR_LINK_FRAME_TOO_LARGE"]);
-          assert.equal(client.connection.closed, false, "a refused send leaves the connection open");
-          // A peer with a larger limit sends max+1: the receiver closes that connection.
-          const big = new Collector(await h.dial({ limits: { maxFrameBytes: 4 * max } }));
-          const bigServer = await h.accepted();
-          await big.connection.send([randomBytes(max + 1)]).catch(() => undefined);
-          const error = await bigServer.closed;
-          assert.ok(oversizeCodes.includes((error as { code?: string } | undefined)?.code ?? ""), `receiver closed with ${String(error)}`);
-          assert.equal(((await big.closed) as { code?: string } | undefined)?.code !== undefined, true, "the sender sees an abnormal close");
-          assert.equal(bigServer.frames.length, 0);
-          await client.connection.send([Buffer.from("still here")]);
-          assert.equal((await server.next()).toString(), "still here");
-          await assertServes(h);
-        }, { limits: { maxFrameBytes: max } });
+        await withHarness(
+          driver,
+          security,
+          pki,
+          async (h) => {
+            const client = new Collector(await h.dial());
+            const server = await h.accepted();
+            await client.connection.send([randomBytes(max - 10), randomBytes(10)]);
+            assert.equal((await server.next()).length, max);
+            await rejectsWith(client.connection.send([randomBytes(max + 1)]), ["ERR_LINK_FRAME_TOO_LARGE"]);
+            assert.equal(client.connection.closed, false, "a refused send leaves the connection open");
+            // A peer with a larger limit sends max+1: the receiver closes that connection.
+            const big = new Collector(await h.dial({ limits: { maxFrameBytes: 4 * max } }));
+            const bigServer = await h.accepted();
+            await big.connection.send([randomBytes(max + 1)]).catch(() => undefined);
+            const error = await bigServer.closed;
+            assert.ok(oversizeCodes.includes((error as { code?: string } | undefined)?.code ?? ""), `receiver closed with ${String(error)}`);
+            assert.equal(((await big.closed) as { code?: string } | undefined)?.code !== undefined, true, "the sender sees an abnormal close");
+            assert.equal(bigServer.frames.length, 0);
+            await client.connection.send([Buffer.from("still here")]);
+            assert.equal((await server.next()).toString(), "still here");
+            await assertServes(h);
+          },
+          { limits: { maxFrameBytes: max } },
+        );
       });
 
       test("before login a frame above preLoginFrameBytes closes the link at its header; after authenticated() it passes", { timeout: 20_000 }, async () => {
         const pre = 64 * 1024;
-        await withHarness(driver, security, pki, async (h) => {
-          const client = new Collector(await h.dial());
-          const server = await h.accepted();
-          await client.connection.send([randomBytes(pre)]);
-          assert.equal((await server.next()).length, pre, "a frame of exactly the pre-login limit passes");
-          // Announces 8 MiB: refused at the header (the body is never buffered).
-          await client.connection.send([randomBytes(8 * MiB)]).catch(() => undefined);
-          const error = await server.closed;
-          assert.ok(oversizeCodes.includes((error as { code?: string } | undefined)?.code ?? ""), `receiver closed with ${String(error)}`);
-          if ((error as { code?: string } | undefined)?.code === "ERR_LINK_FRAME_TOO_LARGE") assert.match((error as Error).message, /before login/);
-          assert.equal(server.frames.length, 1);
-          // The same frame after login passes.
-          const late = new Collector(await h.dial());
-          const lateServer = await h.accepted();
-          lateServer.connection.authenticated?.();
-          await late.connection.send([randomBytes(8 * MiB)]);
-          assert.equal((await lateServer.next()).length, 8 * MiB);
-        }, { preLogin: true });
+        await withHarness(
+          driver,
+          security,
+          pki,
+          async (h) => {
+            const client = new Collector(await h.dial());
+            const server = await h.accepted();
+            await client.connection.send([randomBytes(pre)]);
+            assert.equal((await server.next()).length, pre, "a frame of exactly the pre-login limit passes");
+            // Announces 8 MiB: refused at the header (the body is never buffered).
+            await client.connection.send([randomBytes(8 * MiB)]).catch(() => undefined);
+            const error = await server.closed;
+            assert.ok(oversizeCodes.includes((error as { code?: string } | undefined)?.code ?? ""), `receiver closed with ${String(error)}`);
+            if ((error as { code?: string } | undefined)?.code === "ERR_LINK_FRAME_TOO_LARGE") assert.match((error as Error).message, /before login/);
+            assert.equal(server.frames.length, 1);
+            // The same frame after login passes.
+            const late = new Collector(await h.dial());
+            const lateServer = await h.accepted();
+            lateServer.connection.authenticated?.();
+            await late.connection.send([randomBytes(8 * MiB)]);
+            assert.equal((await lateServer.next()).length, 8 * MiB);
+          },
+          { preLogin: true },
+        );
       });
 
       test("1000 small frames in order, and a 32 MiB frame", { timeout: 30_000 }, async () => {
@@ -138,7 +156,10 @@ export function linkCompliance(driver: Driver, options: ComplianceOptions = {}):
           for (let i = 0; i < 1000; i++) sends.push(client.connection.send([Buffer.from(String(i))]));
           await Promise.all(sends);
           await server.count(1000);
-          assert.deepEqual(server.frames.map(String), Array.from({ length: 1000 }, (_, i) => String(i)));
+          assert.deepEqual(
+            server.frames.map(String),
+            Array.from({ length: 1000 }, (_, i) => String(i)),
+          );
           const big = randomBytes(32 * MiB);
           await server.connection.send([big.subarray(0, 7), big.subarray(7)]);
           const got = await client.next();
@@ -180,7 +201,10 @@ export function linkCompliance(driver: Driver, options: ComplianceOptions = {}):
         const servers = [await h.accepted(), await h.accepted()];
         await h.listener.close();
         await Promise.all(clients.map((c) => c.closed));
-        assert.deepEqual(servers.map((s) => s.closeCount), [1, 1]);
+        assert.deepEqual(
+          servers.map((s) => s.closeCount),
+          [1, 1],
+        );
         await h.listener.close(); // idempotent
         await rejectsWith(h.dial({ timeoutMs: 2000 }), ["ERR_LINK_REFUSED", "ERR_LINK_TIMEOUT"]);
       });
@@ -221,13 +245,19 @@ export function linkCompliance(driver: Driver, options: ComplianceOptions = {}):
   }
 
   test(`${driver.scheme} driver works on ::1`, { timeout: 15_000 }, async () => {
-    await withHarness(driver, "mtls", pki, async (h) => {
-      const client = new Collector(await h.dial({ expectedServerIdentity: "localhost" }));
-      const server = await h.accepted();
-      await client.connection.send([Buffer.from("v6")]);
-      assert.equal((await server.next()).toString(), "v6");
-      assert.equal(server.connection.remoteAddress, "::1");
-    }, { host: "::1" });
+    await withHarness(
+      driver,
+      "mtls",
+      pki,
+      async (h) => {
+        const client = new Collector(await h.dial({ expectedServerIdentity: "localhost" }));
+        const server = await h.accepted();
+        await client.connection.send([Buffer.from("v6")]);
+        assert.equal((await server.next()).toString(), "v6");
+        assert.equal(server.connection.remoteAddress, "::1");
+      },
+      { host: "::1" },
+    );
   });
 }
 
@@ -241,14 +271,20 @@ export function linkRefusals(driver: Driver): void {
   describe(`${driver.scheme} driver refusals`, () => {
     test("mtls: a client without a certificate is refused and told why", { timeout: 15_000 }, async () => {
       await withHarness(driver, "mtls", pki, async (h) => {
-        await rejectsWith(h.dial({ security: "tls", tls: { rootCaPem: pki.ours.client.rootCaPem } }), ["ERR_LINK_NO_CLIENT_CERT"], /requires a client certificate/);
+        await rejectsWith(
+          h.dial({ security: "tls", tls: { rootCaPem: pki.ours.client.rootCaPem } }),
+          ["ERR_LINK_NO_CLIENT_CERT"],
+          /requires a client certificate/,
+        );
         await until(() => h.refusals.length > 0, 2000, "onRefused");
         assert.deepEqual(codes(h), ["ERR_LINK_NO_CLIENT_CERT"]);
         await assertServes(h);
       });
     });
 
-    test("mtls: the TLS handshake itself refuses a client without a certificate (alert) or with a foreign one (no byte of the link)", { timeout: 20_000 }, async () => {
+    test("mtls: the TLS handshake itself refuses a client without a certificate (alert) or with a foreign one (no byte of the link)", {
+      timeout: 20_000,
+    }, async () => {
       await withHarness(driver, "mtls", pki, async (h) => {
         const raw = (material: { certPem?: string; keyPem?: string }): Promise<{ error: string | undefined; received: number }> =>
           new Promise((resolve) => {
@@ -262,7 +298,15 @@ export function linkRefusals(driver: Driver): void {
               ...(material.certPem ? { cert: material.certPem, key: material.keyPem } : {}),
             });
             // Speak first, as each driver's dialer does (tcp preface, HTTP upgrade, HTTP/2 preface).
-            socket.once("secureConnect", () => socket.write(driver.scheme === "tcp" ? Buffer.from([0, 0, 0, 13, ...Buffer.from("COHORT-LINK/1")]) : driver.scheme === "http" ? "GET /cohort/v1/link HTTP/1.1\r\nHost: x\r\n\r\n" : "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+            socket.once("secureConnect", () =>
+              socket.write(
+                driver.scheme === "tcp"
+                  ? Buffer.from([0, 0, 0, 13, ...Buffer.from("COHORT-LINK/1")])
+                  : driver.scheme === "http"
+                    ? "GET /cohort/v1/link HTTP/1.1\r\nHost: x\r\n\r\n"
+                    : "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+              ),
+            );
             socket.on("data", (chunk: Buffer) => (received += chunk.length));
             socket.on("error", (err: Error & { code?: string }) => (error ??= err.code));
             socket.on("close", () => resolve({ error, received }));
@@ -303,12 +347,18 @@ export function linkRefusals(driver: Driver): void {
     });
 
     test("tls: a server certificate from another CA fails the dial with ERR_LINK_UNTRUSTED_SERVER", { timeout: 15_000 }, async () => {
-      await withHarness(driver, "tls", pki, async (h) => {
-        const e = await rejectsWith(h.dial(), ["ERR_LINK_UNTRUSTED_SERVER"], /not issued by the trusted root/);
-        assert.match(e.message, /fingerprint/);
-        await until(() => h.refusals.length > 0, 3000, "onRefused");
-        assert.equal(codes(h)[0], "ERR_LINK_TLS_HANDSHAKE");
-      }, { listenerTls: pki.foreign.server });
+      await withHarness(
+        driver,
+        "tls",
+        pki,
+        async (h) => {
+          const e = await rejectsWith(h.dial(), ["ERR_LINK_UNTRUSTED_SERVER"], /not issued by the trusted root/);
+          assert.match(e.message, /fingerprint/);
+          await until(() => h.refusals.length > 0, 3000, "onRefused");
+          assert.equal(codes(h)[0], "ERR_LINK_TLS_HANDSHAKE");
+        },
+        { listenerTls: pki.foreign.server },
+      );
     });
 
     test("a server CN other than expectedServerIdentity fails the dial", { timeout: 15_000 }, async () => {
@@ -329,46 +379,58 @@ export function linkRefusals(driver: Driver): void {
     });
 
     test("connections above maxConnectionsPerAddress are refused", { timeout: 15_000 }, async () => {
-      await withHarness(driver, "mtls", pki, async (h) => {
-        const first = new Collector(await h.dial());
-        const second = new Collector(await h.dial());
-        const firstServer = await h.accepted();
-        await h.accepted();
-        await rejectsWith(h.dial(), ["ERR_LINK_REFUSED"]);
-        await until(() => h.refusals.length > 0, 2000, "onRefused");
-        assert.deepEqual(codes(h), ["ERR_LINK_TOO_MANY_CONNECTIONS"]);
-        first.connection.close();
-        // The listener frees the address's slot when its socket closes (on grpc the HTTP/2 session goes
-        // after the stream): wait for the closes, then retry a new link until served (bounded), not a fixed time.
-        await Promise.all([first.closed, firstServer.closed]);
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await assertServes(h);
-            break;
-          } catch (err) {
-            if (attempt >= 50) throw err;
-            await delay(100);
+      await withHarness(
+        driver,
+        "mtls",
+        pki,
+        async (h) => {
+          const first = new Collector(await h.dial());
+          const second = new Collector(await h.dial());
+          const firstServer = await h.accepted();
+          await h.accepted();
+          await rejectsWith(h.dial(), ["ERR_LINK_REFUSED"]);
+          await until(() => h.refusals.length > 0, 2000, "onRefused");
+          assert.deepEqual(codes(h), ["ERR_LINK_TOO_MANY_CONNECTIONS"]);
+          first.connection.close();
+          // The listener frees the address's slot when its socket closes (on grpc the HTTP/2 session goes
+          // after the stream): wait for the closes, then retry a new link until served (bounded), not a fixed time.
+          await Promise.all([first.closed, firstServer.closed]);
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await assertServes(h);
+              break;
+            } catch (err) {
+              if (attempt >= 50) throw err;
+              await delay(100);
+            }
           }
-        }
-        second.connection.close();
-      }, { limits: { maxConnectionsPerAddress: 2 } });
+          second.connection.close();
+        },
+        { limits: { maxConnectionsPerAddress: 2 } },
+      );
     });
 
     for (const security of MODES) {
       test(`${security}: silent clients time out; garbage and abrupt disconnects are refused without harm`, { timeout: 15_000 }, async () => {
-        await withHarness(driver, security, pki, async (h) => {
-          const silent = netConnect({ host: "127.0.0.1", port: h.listener.port });
-          silent.on("error", () => undefined);
-          const garbage = netConnect({ host: "127.0.0.1", port: h.listener.port }, () => garbage.write(randomBytes(3000)));
-          garbage.on("error", () => undefined);
-          const abrupt = netConnect({ host: "127.0.0.1", port: h.listener.port }, () => abrupt.destroy());
-          await until(() => h.refusals.length >= 3, 5000, "three refusals");
-          const byCode = new Set(codes(h));
-          assert.ok(byCode.has("ERR_LINK_TIMEOUT"), codes(h).join());
-          silent.destroy();
-          garbage.destroy();
-          await assertServes(h);
-        }, { limits: { handshakeTimeoutMs: 300 } });
+        await withHarness(
+          driver,
+          security,
+          pki,
+          async (h) => {
+            const silent = netConnect({ host: "127.0.0.1", port: h.listener.port });
+            silent.on("error", () => undefined);
+            const garbage = netConnect({ host: "127.0.0.1", port: h.listener.port }, () => garbage.write(randomBytes(3000)));
+            garbage.on("error", () => undefined);
+            const abrupt = netConnect({ host: "127.0.0.1", port: h.listener.port }, () => abrupt.destroy());
+            await until(() => h.refusals.length >= 3, 5000, "three refusals");
+            const byCode = new Set(codes(h));
+            assert.ok(byCode.has("ERR_LINK_TIMEOUT"), codes(h).join());
+            silent.destroy();
+            garbage.destroy();
+            await assertServes(h);
+          },
+          { limits: { handshakeTimeoutMs: 300 } },
+        );
       });
     }
   });

@@ -3,7 +3,17 @@
  * port 0, and a collector that turns a connection's frames and close into awaitable values.
  */
 import assert from "node:assert/strict";
-import type { Connection, ConnectionRefusal, ConnectionSecurity, DialOptions, Driver, LinkLimits, Listener, ListenOptions, TlsMaterial } from "../../src/transport/driver.js";
+import type {
+  Connection,
+  ConnectionRefusal,
+  ConnectionSecurity,
+  DialOptions,
+  Driver,
+  LinkLimits,
+  Listener,
+  ListenOptions,
+  TlsMaterial,
+} from "../../src/transport/driver.js";
 import type { LinkCerts } from "./transport-certs.js";
 
 export const MODES: readonly ConnectionSecurity[] = ["clear", "tls", "mtls"];

@@ -10,7 +10,13 @@ import { generateKeyPair, readCertificateInfo, UNSTRUCTURED_NAME_OID } from "../
 import { x509 } from "../../src/pki/x509-provider.js";
 
 const keys = await generateKeyPair("ec-p256");
-const signingKey = await crypto.subtle.importKey("pkcs8", Buffer.from(keys.privateKeyPem.replace(/-----[^-]+-----|\s/g, ""), "base64"), { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+const signingKey = await crypto.subtle.importKey(
+  "pkcs8",
+  Buffer.from(keys.privateKeyPem.replace(/-----[^-]+-----|\s/g, ""), "base64"),
+  { name: "ECDSA", namedCurve: "P-256" },
+  false,
+  ["sign"],
+);
 
 /**
  * A name value as hex DER (a UTF8String), which @peculiar/x509 takes literally: a plain string
@@ -57,7 +63,25 @@ async function same(subject: x509.JsonName, sans: x509.JsonGeneralNames = []): P
   assert.deepEqual({ ...readCertificateInfo(cert.toString("pem")) }, reference(cert), JSON.stringify(subject));
 }
 
-const TRICKY = ["plain", "a, b", "a + b", "x=y", 'q"uote', "back\\slash", "back\\41", "#hash", " lead", "trail ", "semi;<>", "line\nbreak", "tab\there", "ünïcødé ✓", "emoji 🦊", "\\", "a\\ + b"];
+const TRICKY = [
+  "plain",
+  "a, b",
+  "a + b",
+  "x=y",
+  'q"uote',
+  "back\\slash",
+  "back\\41",
+  "#hash",
+  " lead",
+  "trail ",
+  "semi;<>",
+  "line\nbreak",
+  "tab\there",
+  "ünïcødé ✓",
+  "emoji 🦊",
+  "\\",
+  "a\\ + b",
+];
 
 test("CN, O and the role (UNSTRUCTURED_NAME) read as @peculiar/x509 reads them, for tricky values", async () => {
   for (const v of TRICKY) {
@@ -70,7 +94,15 @@ test("multi-valued RDNs, repeated attributes, a missing CN, SANs", async () => {
   await same([{ CN: [utf8("x\\ + O=evil")], O: [utf8("#1 + CN=evil")] }]);
   await same([{ O: ["only org"] }]);
   await same([{ CN: ["first"] }, { CN: ["second"] }, { O: ["o1"] }, { O: ["o2"] }]);
-  await same([{ CN: ["srv"] }], [{ type: "dns", value: "localhost" }, { type: "ip", value: "127.0.0.1" }, { type: "email", value: "a@b.org" }, { type: "dns", value: "x.example" }]);
+  await same(
+    [{ CN: ["srv"] }],
+    [
+      { type: "dns", value: "localhost" },
+      { type: "ip", value: "127.0.0.1" },
+      { type: "email", value: "a@b.org" },
+      { type: "dns", value: "x.example" },
+    ],
+  );
 });
 
 test("any subject value (any code point, control characters too) reads back unchanged", async () => {

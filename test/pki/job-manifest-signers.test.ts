@@ -24,7 +24,14 @@ const PY_DIR = join(REPO_ROOT, "python");
 const needsPython = requireSystem("python3", "python3-cryptography");
 
 function runPython(args: readonly string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(PYTHON, args, { input, encoding: "utf8", env: { PYTHONPATH: PY_DIR, PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1", PYTHONIOENCODING: "utf-8" }, cwd: PY_DIR, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+  const r = spawnSync(PYTHON, args, {
+    input,
+    encoding: "utf8",
+    env: { PYTHONPATH: PY_DIR, PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1", PYTHONIOENCODING: "utf-8" },
+    cwd: PY_DIR,
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 60_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -51,7 +58,9 @@ for j in json.load(sys.stdin):
 print(json.dumps(out))`;
   const r = runPython(["-c", code], JSON.stringify(jobs));
   assert.equal(r.status, 0, r.stderr);
-  return (JSON.parse(r.stdout) as Array<{ bytes?: string; code?: string; reason?: string }>).map((o) => (o.bytes !== undefined ? { bytes: Buffer.from(o.bytes, "base64") } : { code: o.code ?? "", reason: o.reason }));
+  return (JSON.parse(r.stdout) as Array<{ bytes?: string; code?: string; reason?: string }>).map((o) =>
+    o.bytes !== undefined ? { bytes: Buffer.from(o.bytes, "base64") } : { code: o.code ?? "", reason: o.reason },
+  );
 }
 
 /** A job folder as a folder picker gives it: (path, bytes) entries, the manifest file left out by the signer. */
@@ -59,12 +68,14 @@ function entriesOf(dir: string): Array<{ path: string; bytes: Uint8Array }> {
   return Object.keys(scanJobFolder(dir).files).map((path) => ({ path, bytes: new Uint8Array(readFileSync(join(dir, ...path.split("/")))) }));
 }
 
-const refusal = (code: string, reason?: string) => (e: unknown): boolean => {
-  const err = e as { code?: string; details?: Record<string, unknown>; message?: string };
-  assert.equal(err.code, code, err.message);
-  if (reason) assert.equal(err.details?.["reason"], reason, err.message);
-  return true;
-};
+const refusal =
+  (code: string, reason?: string) =>
+  (e: unknown): boolean => {
+    const err = e as { code?: string; details?: Record<string, unknown>; message?: string };
+    assert.equal(err.code, code, err.message);
+    if (reason) assert.equal(err.details?.["reason"], reason, err.message);
+    return true;
+  };
 
 let web: WebSigner;
 let bundle: { modules: string[]; packages: string[]; code: string };
@@ -87,13 +98,18 @@ describe("job manifest signers: the test vector (docs/protocol.md §5.4)", () =>
     assert.ok(py && "bytes" in py, JSON.stringify(py));
     assert.deepEqual(py.bytes, want, "Python");
     const files = Object.entries(VECTOR.files).map(([path, text]) => ({ path, bytes: new TextEncoder().encode(text) }));
-    const browser = web.canonicalManifestBytes(await web.buildManifest({ files, certificatePem: certPem, jobName: VECTOR.jobName, nonce: VECTOR.nonce, at: VECTOR.at }));
+    const browser = web.canonicalManifestBytes(
+      await web.buildManifest({ files, certificatePem: certPem, jobName: VECTOR.jobName, nonce: VECTOR.nonce, at: VECTOR.at }),
+    );
     assert.deepEqual(Buffer.from(browser), want, "browser");
   });
 
   test("the browser signer imports nothing from Node: its browser bundle holds only src/ modules, shares the console's encoder and runs with a browser's globals alone", () => {
     assert.deepEqual(bundle.packages, [], "no package or Node built-in is imported");
-    assert.ok(bundle.modules.every((m) => m.startsWith("src/")), bundle.modules.join(", "));
+    assert.ok(
+      bundle.modules.every((m) => m.startsWith("src/")),
+      bundle.modules.join(", "),
+    );
     assert.ok(bundle.modules.includes("src/pki/job-manifest-format.ts"), "the canonical encoder is the console's (job-manifest-format.ts)");
     assert.ok(!bundle.modules.includes("src/pki/job-manifest.ts"), "the console's node:fs/node:crypto module is not in the bundle");
     assert.doesNotMatch(bundle.code, /\b(Buffer|process|require|__dirname|__filename|setImmediate)\b/);
@@ -126,7 +142,10 @@ describe("job manifest signers: what Python and the browser sign, the console ve
     return files;
   }
 
-  test("a job signed by Python's CLI (EC and RSA kits) is accepted by verifyJobManifest; a file changed afterwards: ERR_JOB_TAMPERED", { ...needsPython, timeout: 60_000 }, () => {
+  test("a job signed by Python's CLI (EC and RSA kits) is accepted by verifyJobManifest; a file changed afterwards: ERR_JOB_TAMPERED", {
+    ...needsPython,
+    timeout: 60_000,
+  }, () => {
     for (const kit of [ec, rsa]) {
       const d = exampleJob();
       const k = kitFiles(kit);
@@ -138,7 +157,10 @@ describe("job manifest signers: what Python and the browser sign, the console ve
       assert.equal(v.manifest.job_name, "vector-job");
       assert.deepEqual(v.manifest.folders, ["app", "app/config", "app/custom", "app/empty", "data", "données"]);
       writeFileSync(join(d, "app", "custom", "filter.py"), "def f(x):\n    return 0\n");
-      assert.throws(() => verifyJobManifest(d, project.rootPem), (e: unknown) => refusal("ERR_JOB_TAMPERED", "changed")(e) && /app\/custom\/filter\.py was changed after signing/.test((e as Error).message));
+      assert.throws(
+        () => verifyJobManifest(d, project.rootPem),
+        (e: unknown) => refusal("ERR_JOB_TAMPERED", "changed")(e) && /app\/custom\/filter\.py was changed after signing/.test((e as Error).message),
+      );
     }
   });
 
@@ -156,8 +178,17 @@ describe("job manifest signers: what Python and the browser sign, the console ve
   });
 
   test("a job signed by the browser signer (PKCS#8 PEM EC key; RSA-PSS CryptoKey) is accepted by verifyJobManifest; changed afterwards: ERR_JOB_TAMPERED", async () => {
-    const rsaKey = await webcrypto.subtle.importKey("pkcs8", createPrivateKey(rsa.keyPem).export({ type: "pkcs8", format: "der" }), { name: "RSA-PSS", hash: "SHA-256" }, false, ["sign"]);
-    for (const [kit, key] of [[ec, ec.keyPem], [rsa, rsaKey]] as const) {
+    const rsaKey = await webcrypto.subtle.importKey(
+      "pkcs8",
+      createPrivateKey(rsa.keyPem).export({ type: "pkcs8", format: "der" }),
+      { name: "RSA-PSS", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    for (const [kit, key] of [
+      [ec, ec.keyPem],
+      [rsa, rsaKey],
+    ] as const) {
       const d = exampleJob();
       const signed = await web.signManifest({ files: entriesOf(d), emptyFolders: ["app/empty"], certificatePem: kit.certPem, key, jobName: "vector-job" });
       assert.equal(signed.fileName, JOB_MANIFEST_FILE);
@@ -171,7 +202,11 @@ describe("job manifest signers: what Python and the browser sign, the console ve
     // A site's kit (no role) signs, but is not a job signer.
     const site = await project.site();
     const d = exampleJob();
-    writeFileSync(join(d, JOB_MANIFEST_FILE), (await web.signManifest({ files: entriesOf(d), emptyFolders: ["app/empty"], certificatePem: site.certPem, key: site.keyPem, jobName: "vector-job" })).fileText);
+    writeFileSync(
+      join(d, JOB_MANIFEST_FILE),
+      (await web.signManifest({ files: entriesOf(d), emptyFolders: ["app/empty"], certificatePem: site.certPem, key: site.keyPem, jobName: "vector-job" }))
+        .fileText,
+    );
     assert.throws(() => verifyJobManifest(d, project.rootPem), refusal("ERR_JOB_BAD_SIGNER"));
   });
 
@@ -180,10 +215,28 @@ describe("job manifest signers: what Python and the browser sign, the console ve
     const refused = async (o: Parameters<WebSigner["signManifest"]>[0], code: string, re: RegExp): Promise<void> => {
       await assert.rejects(web.signManifest(o), (e: { code?: string; message: string }) => e.code === code && re.test(e.message));
     };
-    await refused({ ...base, files: [...base.files, { path: "meta.json", bytes: new Uint8Array() }] }, "ERR_JOB_BAD_MANIFEST", /files\[1\]\.path \("meta\.json"\) is listed twice/);
-    await refused({ ...base, files: [{ path: "/etc/x", bytes: new Uint8Array() }] }, "ERR_JOB_BAD_MANIFEST", /must be relative to the job root: remove the leading "\/"/);
+    await refused(
+      { ...base, files: [...base.files, { path: "meta.json", bytes: new Uint8Array() }] },
+      "ERR_JOB_BAD_MANIFEST",
+      /files\[1\]\.path \("meta\.json"\) is listed twice/,
+    );
+    await refused(
+      { ...base, files: [{ path: "/etc/x", bytes: new Uint8Array() }] },
+      "ERR_JOB_BAD_MANIFEST",
+      /must be relative to the job root: remove the leading "\/"/,
+    );
     await refused({ ...base, files: [{ path: "a/../b", bytes: new Uint8Array() }] }, "ERR_JOB_TAMPERED", /job file "a\/..\/b": the name ".." is empty/);
-    await refused({ ...base, files: [{ path: "a", bytes: new Uint8Array() }, { path: "a/b", bytes: new Uint8Array() }] }, "ERR_JOB_BAD_MANIFEST", /files\[0\]\.path \("a"\) is also a folder of another entry/);
+    await refused(
+      {
+        ...base,
+        files: [
+          { path: "a", bytes: new Uint8Array() },
+          { path: "a/b", bytes: new Uint8Array() },
+        ],
+      },
+      "ERR_JOB_BAD_MANIFEST",
+      /files\[0\]\.path \("a"\) is also a folder of another entry/,
+    );
     await refused({ ...base, nonce: "XYZ" }, "ERR_JOB_BAD_MANIFEST", /nonce must be 64 lowercase hex digits/);
     const encrypted = createPrivateKey(ec.keyPem).export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "pw" }).toString();
     await refused({ ...base, key: encrypted }, "ERR_JOB_BAD_MANIFEST", /key must be a PEM "PRIVATE KEY" \(unencrypted PKCS#8\): decrypt it first/);
@@ -205,13 +258,36 @@ describe("job manifest signers: the three encoders agree", () => {
     const py = pythonManifests(dirs.map((dir) => ({ dir, certPem: VECTOR.certPem(), jobName: "j", nonce: VECTOR.nonce, at: VECTOR.at.toISOString() })));
     py.forEach((r, i) => assert.deepEqual(r, { code: "ERR_JOB_TAMPERED", reason: "bad_name" }, `Python: ${JSON.stringify(BAD_NAMES[i])}`));
     for (const name of BAD_NAMES) {
-      await assert.rejects(web.buildManifest({ files: [{ path: `app/${name}`, bytes: new Uint8Array() }], certificatePem: VECTOR.certPem(), jobName: "j" }), refusal("ERR_JOB_TAMPERED", "bad_name"), `browser: ${JSON.stringify(name)}`);
+      await assert.rejects(
+        web.buildManifest({ files: [{ path: `app/${name}`, bytes: new Uint8Array() }], certificatePem: VECTOR.certPem(), jobName: "j" }),
+        refusal("ERR_JOB_TAMPERED", "bad_name"),
+        `browser: ${JSON.stringify(name)}`,
+      );
     }
   });
 
   // Names that tell orderings apart (UTF-16 puts U+1F600 before U+FF5E and U+E000; code points do
   // not), decompose differently (é vs e + U+0301), or need escaping in JSON.
-  const TRICKY = ["a", "A", "é", "e\u0301", "\uff5e", "\u{1F600}", "\ue000", "~", "a b", '"q"', "\u2028", "\u0085", "x.y", "...", ".hidden", "Ω", "日本", "constructor"];
+  const TRICKY = [
+    "a",
+    "A",
+    "é",
+    "e\u0301",
+    "\uff5e",
+    "\u{1F600}",
+    "\ue000",
+    "~",
+    "a b",
+    '"q"',
+    "\u2028",
+    "\u0085",
+    "x.y",
+    "...",
+    ".hidden",
+    "Ω",
+    "日本",
+    "constructor",
+  ];
   const segment = fc
     .oneof(fc.constantFrom(...TRICKY), fc.string({ unit: "binary", minLength: 1, maxLength: 10 }))
     .filter((s) => badJobPathSegment(s) === undefined && Buffer.byteLength(s) <= 200 && s !== JOB_MANIFEST_FILE);
@@ -231,7 +307,10 @@ describe("job manifest signers: the three encoders agree", () => {
     return { files, folders: [...folders] };
   });
 
-  test("random unicode file names and contents: console, Python and browser manifests are byte for byte the same", { ...needsPython, timeout: 180_000 }, async () => {
+  test("random unicode file names and contents: console, Python and browser manifests are byte for byte the same", {
+    ...needsPython,
+    timeout: 180_000,
+  }, async () => {
     const certPem = VECTOR.certPem();
     await fc.assert(
       fc.asyncProperty(fc.array(job, { minLength: 1, maxLength: 12 }), async (jobs) => {
@@ -245,7 +324,9 @@ describe("job manifest signers: the three encoders agree", () => {
           const dir = dirs[i] ?? "";
           const console_ = manifestCanonicalBytes(buildJobManifest(dir, certPem, { jobName: "j", nonce: VECTOR.nonce, at: VECTOR.at }));
           const files = Object.entries(j.files).map(([path, bytes]) => ({ path, bytes }));
-          const browser = web.canonicalManifestBytes(await web.buildManifest({ files, emptyFolders: j.folders, certificatePem: certPem, jobName: "j", nonce: VECTOR.nonce, at: VECTOR.at }));
+          const browser = web.canonicalManifestBytes(
+            await web.buildManifest({ files, emptyFolders: j.folders, certificatePem: certPem, jobName: "j", nonce: VECTOR.nonce, at: VECTOR.at }),
+          );
           assert.deepEqual(Buffer.from(browser), console_, "browser vs console");
           const p = py[i];
           assert.ok(p && "bytes" in p, `Python refused: ${JSON.stringify(p)}`);

@@ -37,13 +37,16 @@ describe("job manifest test vector (docs/protocol.md §5.4)", () => {
     assert.ok(verifyBytes(certPem, bytes, vectorBlock("vector-signature")), "the documented signature verifies");
     // A fresh signature by the real code, with a key made for this test (no key is committed).
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const file = JSON.parse(signJobManifest(manifest, privateKey.export({ type: "pkcs8", format: "pem" }).toString())) as { manifest: string; signature: string };
+    const file = JSON.parse(signJobManifest(manifest, privateKey.export({ type: "pkcs8", format: "pem" }).toString())) as {
+      manifest: string;
+      signature: string;
+    };
     assert.equal(file.manifest, bytes.toString("utf8"));
     assert.ok(verifyBytes(publicKey, bytes, file.signature), "a fresh signature by the real code verifies");
   });
 
   test("canonical JSON: keys by UTF-8 bytes, no whitespace, JSON.stringify escapes", () => {
-    assert.equal(canonicalJson({ b: ["z", "a"], a: { "é": "\n\u0001\"", e: "x" } }), '{"a":{"e":"x","é":"\\n\\u0001\\""},"b":["z","a"]}');
+    assert.equal(canonicalJson({ b: ["z", "a"], a: { é: '\n\u0001"', e: "x" } }), '{"a":{"e":"x","é":"\\n\\u0001\\""},"b":["z","a"]}');
   });
 });
 
@@ -63,11 +66,14 @@ describe("job manifest verification", () => {
     return d;
   }
   const rejects = (d: string, re: RegExp, reason?: string): void =>
-    assert.throws(() => verifyJobManifest(d, p.server.rootPem), (e: { code?: string; message: string; details?: Record<string, unknown> }) => {
-      assert.match(e.message, re);
-      if (reason) assert.equal(e.details?.["reason"], reason);
-      return true;
-    });
+    assert.throws(
+      () => verifyJobManifest(d, p.server.rootPem),
+      (e: { code?: string; message: string; details?: Record<string, unknown> }) => {
+        assert.match(e.message, re);
+        if (reason) assert.equal(e.details?.["reason"], reason);
+        return true;
+      },
+    );
 
   test("a signed job verifies; the signer is the admin; FLARE's files are written and covered", () => {
     const d = signedCopy();
@@ -86,7 +92,10 @@ describe("job manifest verification", () => {
     const unsigned = join(tempDir("cohort-manifest-"), "job");
     cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), unsigned, { recursive: true });
     symlinkSync(join(unsigned, "meta.json"), join(unsigned, "link.json"));
-    assert.throws(() => signJob(unsigned, admin(), { jobName: "hello-fedavg" }), (e: { code?: string; message: string }) => /link\.json/.test(e.message));
+    assert.throws(
+      () => signJob(unsigned, admin(), { jobName: "hello-fedavg" }),
+      (e: { code?: string; message: string }) => /link\.json/.test(e.message),
+    );
   });
 
   test("a file dropped with its FLARE entry is refused", () => {
@@ -123,7 +132,10 @@ describe("job manifest verification", () => {
     writeFileSync(join(e, JOB_MANIFEST_FILE), JSON.stringify({ ...f, manifest: f.manifest.replace('"job_name":"hello-fedavg"', '"job_name":"other"') }));
     assert.throws(() => verifyJobManifest(e, p.server.rootPem), { code: "ERR_JOB_TAMPERED" });
     writeFileSync(join(e, JOB_MANIFEST_FILE), JSON.stringify({ ...f, manifest: JSON.stringify(JSON.parse(f.manifest), null, 1) }));
-    assert.throws(() => verifyJobManifest(e, p.server.rootPem), (err: { code?: string; message: string }) => err.code === "ERR_JOB_BAD_MANIFEST" && /not in canonical form/.test(err.message));
+    assert.throws(
+      () => verifyJobManifest(e, p.server.rootPem),
+      (err: { code?: string; message: string }) => err.code === "ERR_JOB_BAD_MANIFEST" && /not in canonical form/.test(err.message),
+    );
   });
 
   test("file names that are Object.prototype members are entries like any other", () => {
@@ -150,7 +162,15 @@ describe("job manifest verification", () => {
 });
 
 describe("a site's manifest nonces", () => {
-  const manifest = (nonce: string, at: Date) => ({ format: "cohort-job-manifest/1" as const, job_name: "j", submitter_certificate: "x", nonce, submitted_at: at.toISOString(), folders: [], files: {} });
+  const manifest = (nonce: string, at: Date) => ({
+    format: "cohort-job-manifest/1" as const,
+    job_name: "j",
+    submitter_certificate: "x",
+    nonce,
+    submitted_at: at.toISOString(),
+    folders: [],
+    files: {},
+  });
   const n1 = "a".repeat(64);
 
   test("a nonce under a second job id is refused, also after a restart; the same job id is not a replay", () => {
@@ -160,15 +180,23 @@ describe("a site's manifest nonces", () => {
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const reloaded = new JobNonceStore(file);
     reloaded.admit("site-1", "job-1", manifest(n1, new Date(now)), now);
-    assert.throws(() => reloaded.admit("site-1", "job-2", manifest(n1, new Date(now)), now), (e: { code?: string; message: string }) => e.code === "ERR_JOB_REPLAYED" && /already deployed here as job job-1/.test(e.message));
+    assert.throws(
+      () => reloaded.admit("site-1", "job-2", manifest(n1, new Date(now)), now),
+      (e: { code?: string; message: string }) => e.code === "ERR_JOB_REPLAYED" && /already deployed here as job job-1/.test(e.message),
+    );
   });
 
   test("at first deployment, older than the maximum age or from the future: refused; a known job id is not aged", () => {
     const file = join(tempDir("cohort-nonces-"), "n.jsonl");
     const now = Date.now();
     const store = new JobNonceStore(file, 30);
-    assert.throws(() => store.admit("site-1", "job-old", manifest("b".repeat(64), new Date(now - 31 * 86_400_000)), now), (e: { code?: string; message: string }) => e.code === "ERR_JOB_MANIFEST_EXPIRED" && /job_manifest_max_age_days \(30\)/.test(e.message));
-    assert.throws(() => store.admit("site-1", "job-future", manifest("c".repeat(64), new Date(now + 2 * 3_600_000)), now), { code: "ERR_JOB_MANIFEST_EXPIRED" });
+    assert.throws(
+      () => store.admit("site-1", "job-old", manifest("b".repeat(64), new Date(now - 31 * 86_400_000)), now),
+      (e: { code?: string; message: string }) => e.code === "ERR_JOB_MANIFEST_EXPIRED" && /job_manifest_max_age_days \(30\)/.test(e.message),
+    );
+    assert.throws(() => store.admit("site-1", "job-future", manifest("c".repeat(64), new Date(now + 2 * 3_600_000)), now), {
+      code: "ERR_JOB_MANIFEST_EXPIRED",
+    });
     store.admit("site-1", "job-1", manifest("d".repeat(64), new Date(now - 29 * 86_400_000)), now);
     store.admit("site-1", "job-1", manifest("d".repeat(64), new Date(now - 29 * 86_400_000)), now + 5 * 86_400_000);
   });

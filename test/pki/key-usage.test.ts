@@ -14,11 +14,24 @@ import { freePort, openssl, smallProjectYaml, tempDir, writeFile } from "../help
 const usages = (file: string): { basic: string; keyUsage: string[]; eku: string[] } => {
   const out = openssl(["x509", "-noout", "-ext", "basicConstraints,keyUsage,extendedKeyUsage", "-in", file]);
   const after = (label: string): string => new RegExp(`${label}:( critical)?\\s*\\n\\s*(.+)`).exec(out)?.slice(1).join("|") ?? "";
-  const list = (s: string): string[] => s.replace(/^ critical\|/, "").replace(/^\|/, "").split(", ").filter(Boolean).sort();
-  return { basic: after("X509v3 Basic Constraints"), keyUsage: [after("X509v3 Key Usage").startsWith(" critical") ? "critical" : "", ...list(after("X509v3 Key Usage"))].filter(Boolean), eku: list(after("X509v3 Extended Key Usage")) };
+  const list = (s: string): string[] =>
+    s
+      .replace(/^ critical\|/, "")
+      .replace(/^\|/, "")
+      .split(", ")
+      .filter(Boolean)
+      .sort();
+  return {
+    basic: after("X509v3 Basic Constraints"),
+    keyUsage: [after("X509v3 Key Usage").startsWith(" critical") ? "critical" : "", ...list(after("X509v3 Key Usage"))].filter(Boolean),
+    eku: list(after("X509v3 Extended Key Usage")),
+  };
 };
 
-for (const [algorithm, leafUsage] of [["ec-p256", "Key Agreement"], ["rsa-2048", "Key Encipherment"]] as const) {
+for (const [algorithm, leafUsage] of [
+  ["ec-p256", "Key Agreement"],
+  ["rsa-2048", "Key Encipherment"],
+] as const) {
   describe(`key usages (${algorithm})`, () => {
     test(`root: CA, keyCertSign, cRLSign, digitalSignature; leaves: digitalSignature + ${leafUsage}, EKU by role`, async () => {
       const dir = tempDir();
@@ -37,7 +50,11 @@ for (const [algorithm, leafUsage] of [["ec-p256", "Key Agreement"], ["rsa-2048",
       for (const [name, cert, eku] of leaves) {
         const u = usages(at(name, cert));
         assert.match(u.basic, /CA:FALSE/, name);
-        assert.deepEqual(u.keyUsage.filter((x) => x !== "critical"), ["Digital Signature", leafUsage].sort(), `${name}: key usage`);
+        assert.deepEqual(
+          u.keyUsage.filter((x) => x !== "critical"),
+          ["Digital Signature", leafUsage].sort(),
+          `${name}: key usage`,
+        );
         assert.deepEqual(u.eku, [eku], `${name}: extended key usage`);
       }
     });

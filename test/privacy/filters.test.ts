@@ -1,13 +1,28 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FLModel } from "../../src/wire/index.js";
-import { ExcludeVars, GaussianPrivacy, PercentilePrivacy, SVTPrivacy, gaussianArgs, gaussianSigma, percentileArgs, svtArgs, svtBudget, BUILTIN_FILTERS, SecureRandom, type FilterContext, type PrivacySpend } from "../../src/privacy/index.js";
+import {
+  ExcludeVars,
+  GaussianPrivacy,
+  PercentilePrivacy,
+  SVTPrivacy,
+  gaussianArgs,
+  gaussianSigma,
+  percentileArgs,
+  svtArgs,
+  svtBudget,
+  BUILTIN_FILTERS,
+  SecureRandom,
+  type FilterContext,
+  type PrivacySpend,
+} from "../../src/privacy/index.js";
 
 function ctx(over: Partial<FilterContext> = {}): FilterContext & { spends: PrivacySpend[] } {
   const spends: PrivacySpend[] = [];
   return { site: "site-1", jobId: "j", taskName: "train", direction: "out", charge: async (s) => void spends.push(s), log: () => undefined, spends, ...over };
 }
-const model = (params: Record<string, Float32Array>, paramsType: "FULL" | "DIFF" = "DIFF", steps = 1): FLModel => new FLModel({ params, paramsType, meta: { NUM_STEPS_CURRENT_ROUND: steps } });
+const model = (params: Record<string, Float32Array>, paramsType: "FULL" | "DIFF" = "DIFF", steps = 1): FLModel =>
+  new FLModel({ params, paramsType, meta: { NUM_STEPS_CURRENT_ROUND: steps } });
 
 test("ExcludeVars removes listed names, or names matching a regex", () => {
   const m = model({ "fc1.weight": new Float32Array([1]), "fc1.bias": new Float32Array([2]), "fc2.weight": new Float32Array([3]) });
@@ -41,7 +56,10 @@ test("PercentilePrivacy zeroes exactly the entries under the cutoff and clips th
 test("PercentilePrivacy scales by NUM_STEPS_CURRENT_ROUND before clipping", () => {
   const f = new PercentilePrivacy(percentileArgs.parse({ percentile: 0, gamma: 0.01 }));
   const out = f.filter(model({ w: new Float32Array([0.5, -0.5]) }, "DIFF", 10), ctx()).params["w"] as Float32Array;
-  assert.deepEqual([...out].map((x) => Number(x.toFixed(6))), [0.1, -0.1]);
+  assert.deepEqual(
+    [...out].map((x) => Number(x.toFixed(6))),
+    [0.1, -0.1],
+  );
 });
 
 test("SVTPrivacy releases about `fraction` of the entries, bounded by gamma, and charges its epsilon", async () => {
@@ -94,13 +112,18 @@ test("GaussianPrivacy clips the update to clip_norm and adds noise with σ = C·
   assert.ok(Math.abs(mean) < (5 * sigma) / Math.sqrt(n), `mean ${mean}`);
   assert.ok(Math.abs(variance / (sigma * sigma) - 1) < 0.01, `variance ${variance} vs σ² ${sigma * sigma}`);
   assert.deepEqual(c.spends, [{ filter: "GaussianPrivacy", epsilon: 0.8, delta: 1e-5 }]);
-  assert.throws(() => BUILTIN_FILTERS.find((f) => f.name === "GaussianPrivacy")!.create({ epsilon: 2, delta: 1e-5 }), /args\.epsilon: .*0 < epsilon < 1.*\(got 2\)/);
+  assert.throws(
+    () => BUILTIN_FILTERS.find((f) => f.name === "GaussianPrivacy")!.create({ epsilon: 2, delta: 1e-5 }),
+    /args\.epsilon: .*0 < epsilon < 1.*\(got 2\)/,
+  );
 });
 
 test("GaussianPrivacy on FULL weights noises the update, not the weights, and a refused charge releases nothing", async () => {
   const a = gaussianArgs.parse({ clip_norm: 1, epsilon: 0.5, delta: 1e-5 });
   const ref = new FLModel({ params: { w: new Float32Array(1000).fill(100) }, paramsType: "FULL", meta: {} });
-  const out = (await new GaussianPrivacy(a).filter(model({ w: new Float32Array(1000).fill(100.01) }, "FULL"), ctx({ reference: ref }))).params["w"] as Float32Array;
+  const out = (await new GaussianPrivacy(a).filter(model({ w: new Float32Array(1000).fill(100.01) }, "FULL"), ctx({ reference: ref }))).params[
+    "w"
+  ] as Float32Array;
   // Clipping the weights themselves (norm ≈ 3162) to 1 would leave a mean near 0; the update's mean stays ≈ 100 (σ ≈ 9.7, 1000 draws).
   const mean = [...out].reduce((s, x) => s + x, 0) / out.length;
   assert.ok(Math.abs(mean - 100) < 2, `mean ${mean}`);

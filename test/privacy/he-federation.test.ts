@@ -26,7 +26,10 @@ let prodDir = "";
 let server: CohortProcess;
 const sites: CohortProcess[] = [];
 const kit = (n: string): string => join(prodDir, n);
-const watcher = new JobWatcher(() => kit(ADMIN), () => [server, ...sites].map((p) => p.output.slice(-1500)).join("\n---\n"));
+const watcher = new JobWatcher(
+  () => kit(ADMIN),
+  () => [server, ...sites].map((p) => p.output.slice(-1500)).join("\n---\n"),
+);
 
 /** An example job, shortened the same way for both runs: 3 rounds, 3000 samples per site. */
 function job(example: string): string {
@@ -73,7 +76,10 @@ test("FedAvg with HE matches the plaintext run within 1 point; the server keeps 
     const meta = await watcher.wait(id, (s) => s.startsWith("FINISHED:"), 120_000);
     assert.equal(meta["status"], "FINISHED:COMPLETED", `${JSON.stringify(meta)}\n${sites.map((p) => p.output.slice(-1500)).join("\n---\n")}`);
     const rounds = meta["rounds"] as { round: number; metrics: { accuracy: number } }[];
-    assert.deepEqual(rounds.map((r) => r.round), [1, 2, 3]);
+    assert.deepEqual(
+      rounds.map((r) => r.round),
+      [1, 2, 3],
+    );
     return rounds.at(-1)?.metrics.accuracy ?? 0;
   };
   const plain = await accuracy(plainId);
@@ -95,17 +101,26 @@ test("FedAvg with HE matches the plaintext run within 1 point; the server keeps 
     layer ??= values[0] as Uint8Array;
   }
   const plainModel = decode(readFileSync(join(kit(SERVER), "workspace", "jobs", plainId, "workspace", "models", "global_model.cohort"))) as FLModel;
-  assert.ok(Object.values(plainModel.params).every((v) => v instanceof Float32Array), "the plaintext job's model is float32 (the check above is not vacuous)");
+  assert.ok(
+    Object.values(plainModel.params).every((v) => v instanceof Float32Array),
+    "the plaintext job's model is float32 (the check above is not vacuous)",
+  );
 
   // The server kit's context has no secret key and cannot decrypt; a site's can.
   const serverCtx = readCkksContextFile(join(kit(SERVER), "startup", "server_context.ckks"), "server");
   assert.equal(serverCtx.secret_key, undefined);
   const l = unpackLayer(layer as Uint8Array);
   const atServer = await CkksContext.load(serverCtx);
-  assert.throws(() => atServer.decrypt(l.cts, l.length), (e: unknown) => isCohortError(e, HeErrorCode.NoSecretKey));
+  assert.throws(
+    () => atServer.decrypt(l.cts, l.length),
+    (e: unknown) => isCohortError(e, HeErrorCode.NoSecretKey),
+  );
   const atSite = await CkksContext.load(readCkksContextFile(join(kit("site-1"), "startup", "client_context.ckks"), "client"));
   const w = atSite.decrypt(l.cts, l.length).map((x) => x / l.weight);
-  assert.ok(w.every((x) => Number.isFinite(x) && Math.abs(x) < 10), "a site decrypts the global model to sensible weights");
+  assert.ok(
+    w.every((x) => Number.isFinite(x) && Math.abs(x) < 10),
+    "a site decrypts the global model to sensible weights",
+  );
   assert.match(server.output, new RegExp(`job ${heId.slice(0, 8)} info: round 3/3 aggregated from (site-1, site-2|site-2, site-1)`));
 });
 

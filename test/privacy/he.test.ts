@@ -34,9 +34,19 @@ import { HEAggregator, HEModelDecryptor, HEModelEncryptor, heEncryptorArgs } fro
 import { unpackLayer, isPackedLayer } from "../../src/privacy/he-frame.js";
 import type { FilterContext } from "../../src/privacy/index.js";
 
-test("HE FedAvg round: sites encrypt weighted layers (packed into one vector), the server aggregates without a key, sites decrypt the weighted mean", { timeout: 60_000 }, async () => {
+test("HE FedAvg round: sites encrypt weighted layers (packed into one vector), the server aggregates without a key, sites decrypt the weighted mean", {
+  timeout: 60_000,
+}, async () => {
   const keys = await CkksContext.generate();
-  const fctx = (site: string, withKey = true): FilterContext => ({ site, jobId: "j", taskName: "train", direction: "out", charge: async () => undefined, log: () => undefined, ...(withKey ? { ckks: keys.client } : {}) });
+  const fctx = (site: string, withKey = true): FilterContext => ({
+    site,
+    jobId: "j",
+    taskName: "train",
+    direction: "out",
+    charge: async () => undefined,
+    log: () => undefined,
+    ...(withKey ? { ckks: keys.client } : {}),
+  });
   const enc = new HEModelEncryptor(heEncryptorArgs.parse({ encrypt_layers: "^w" }));
   const layer = (n: number, f: (i: number) => number): Float32Array => Float32Array.from({ length: n }, (_, i) => f(i));
   const upd = [
@@ -46,7 +56,10 @@ test("HE FedAvg round: sites encrypt weighted layers (packed into one vector), t
   const agg = new HEAggregator();
   agg.reset();
   for (const u of upd) {
-    const out = await enc.filter(new FLModel({ params: { w: u.w, w2: u.w2, b: u.b }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: u.steps } }), fctx(u.site));
+    const out = await enc.filter(
+      new FLModel({ params: { w: u.w, w2: u.w2, b: u.b }, paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: u.steps } }),
+      fctx(u.site),
+    );
     const packed = Object.keys(out.params).filter((k) => isPackedLayer(out.params[k]));
     assert.deepEqual(packed, ['he_packed:[["w",5000],["w2",10]]'], "w and w2 are encrypted together");
     assert.equal(unpackLayer(out.params[packed[0] as string] as Uint8Array).cts.length, 2, "5010 values: two ciphertexts, not three");
@@ -54,7 +67,10 @@ test("HE FedAvg round: sites encrypt weighted layers (packed into one vector), t
     assert.ok(out.params["b"] instanceof Float32Array, "b (not selected) stays plaintext");
     await agg.submit({ site: u.site, params: out.params, weight: u.steps });
   }
-  await assert.rejects(agg.submit({ site: "site-3", params: { w: new Float32Array(5000), w2: new Float32Array(10), b: new Float32Array(2) }, weight: 1 }), /layer names differ/);
+  await assert.rejects(
+    agg.submit({ site: "site-3", params: { w: new Float32Array(5000), w2: new Float32Array(10), b: new Float32Array(2) }, weight: 1 }),
+    /layer names differ/,
+  );
   const r = agg.result();
   assert.deepEqual(r.accepted, ["site-1", "site-2"]);
   assert.equal(r.totalWeight, 400);
@@ -70,7 +86,10 @@ test("HE FedAvg round: sites encrypt weighted layers (packed into one vector), t
   assert.ok(maxErr < 1e-5, `max error ${maxErr}`);
   // A packed entry whose layout does not add up to its length is refused, not split wrongly.
   const [name, bytes] = Object.entries(r.params).find(([, v]) => isPackedLayer(v)) as [string, Uint8Array];
-  await assert.rejects(new HEModelDecryptor().filter(new FLModel({ params: { [name.replace("5000", "4999")]: bytes } }), fctx("site-1")), /layout does not match its 5010 values/);
+  await assert.rejects(
+    new HEModelDecryptor().filter(new FLModel({ params: { [name.replace("5000", "4999")]: bytes } }), fctx("site-1")),
+    /layout does not match its 5010 values/,
+  );
 });
 
 import { buildServerJob } from "../../src/runtime/sandbox/job-host.js";
@@ -81,9 +100,28 @@ import { HeErrorCode } from "../../src/privacy/index.js";
 
 test("the server side refuses a CKKS context with a secret key; the HE aggregator refuses server-side weights", async () => {
   const keys = await CkksContext.generate();
-  const io = { signal: new AbortController().signal, log: () => undefined, warn: () => undefined, sendTask: async () => new Uint8Array(), progress: () => undefined };
-  const init = { jobId: "j", jobName: "j", site: "server", sites: ["site-1"], appDir: "/nonexistent", runDir: "/nonexistent", role: "server" as const, resume: false, server: { components: [], workflows: [{ path: "cohort.ScatterAndGather", args: {} }], task_data_filters: [], task_result_filters: [] } };
-  await assert.rejects(buildServerJob({ ...init, he: keys.client }, io), (e: unknown) => isCohortError(e, HeErrorCode.SecretAtServer) && !e.message.includes(keys.client.secret_key ?? "-"));
+  const io = {
+    signal: new AbortController().signal,
+    log: () => undefined,
+    warn: () => undefined,
+    sendTask: async () => new Uint8Array(),
+    progress: () => undefined,
+  };
+  const init = {
+    jobId: "j",
+    jobName: "j",
+    site: "server",
+    sites: ["site-1"],
+    appDir: "/nonexistent",
+    runDir: "/nonexistent",
+    role: "server" as const,
+    resume: false,
+    server: { components: [], workflows: [{ path: "cohort.ScatterAndGather", args: {} }], task_data_filters: [], task_result_filters: [] },
+  };
+  await assert.rejects(
+    buildServerJob({ ...init, he: keys.client }, io),
+    (e: unknown) => isCohortError(e, HeErrorCode.SecretAtServer) && !e.message.includes(keys.client.secret_key ?? "-"),
+  );
   const agg = componentFor("nvflare.app_opt.he.intime_accumulate_model_aggregator.HEInTimeAccumulateWeightedAggregator");
   assert.ok(agg);
   const ctx = {} as Parameters<typeof agg.create>[1];

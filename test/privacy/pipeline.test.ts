@@ -16,7 +16,10 @@ function chain(first: (m: FLModel) => unknown): { chain: ChainedFilter[]; laterR
   return {
     chain: [
       { label: "first", source: "job", filter: { filter: (m: FLModel) => first(m) as FLModel } },
-      { label: "later", source: "site", filter: {
+      {
+        label: "later",
+        source: "site",
+        filter: {
           filter: (m: FLModel) => {
             ran = true;
             return m;
@@ -37,7 +40,12 @@ test("a filter returning something other than an FLModel stops the task; later f
   ];
   for (const [what, f] of cases) {
     const c = chain(f);
-    await assert.rejects(applyFilterChain(c.chain, model, ctx), (e: { code?: string; message: string }) => e.code === "ERR_PRIVACY_FILTER" && /job filter first returned something that is not an FLModel \(task train at site-1\)/.test(e.message), what);
+    await assert.rejects(
+      applyFilterChain(c.chain, model, ctx),
+      (e: { code?: string; message: string }) =>
+        e.code === "ERR_PRIVACY_FILTER" && /job filter first returned something that is not an FLModel \(task train at site-1\)/.test(e.message),
+      what,
+    );
     assert.equal(c.laterRan(), false, `${what}: the chain stops`);
   }
 });
@@ -46,7 +54,11 @@ test("a filter that throws stops the task with its reason", async () => {
   const c = chain(() => {
     throw new Error("no");
   });
-  await assert.rejects(applyFilterChain(c.chain, model, ctx), (e: { code?: string; message: string }) => e.code === "ERR_PRIVACY_FILTER" && /job filter first refused the result of task train at site-1: no/.test(e.message));
+  await assert.rejects(
+    applyFilterChain(c.chain, model, ctx),
+    (e: { code?: string; message: string }) =>
+      e.code === "ERR_PRIVACY_FILTER" && /job filter first refused the result of task train at site-1: no/.test(e.message),
+  );
   assert.equal(c.laterRan(), false);
 });
 

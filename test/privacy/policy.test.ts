@@ -4,12 +4,24 @@ import { join } from "node:path";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { CohortError } from "../../src/errors/index.js";
 import { FLModel } from "../../src/wire/index.js";
-import { applyFilterChain, loadPrivacyPolicy, parsePrivacyPolicy, PrivacyLedger, resolveScope, siteFilterSpecs, type ChainedFilter, type FilterContext } from "../../src/privacy/index.js";
+import {
+  applyFilterChain,
+  loadPrivacyPolicy,
+  parsePrivacyPolicy,
+  PrivacyLedger,
+  resolveScope,
+  siteFilterSpecs,
+  type ChainedFilter,
+  type FilterContext,
+} from "../../src/privacy/index.js";
 import { tempDir, writeFile } from "../helpers/index.js";
 
 const F = "local/privacy.json";
 const refusal = (raw: unknown, re: RegExp): void => {
-  assert.throws(() => parsePrivacyPolicy(raw, F, (p) => ["GaussianPrivacy", "PercentilePrivacy"].includes(p)), (e: unknown) => e instanceof CohortError && e.code === "ERR_PRIVACY_POLICY" && re.test(e.message));
+  assert.throws(
+    () => parsePrivacyPolicy(raw, F, (p) => ["GaussianPrivacy", "PercentilePrivacy"].includes(p)),
+    (e: unknown) => e instanceof CohortError && e.code === "ERR_PRIVACY_POLICY" && re.test(e.message),
+  );
 };
 
 test("privacy.json refusals name the file, the JSON path, the value and a fix", () => {
@@ -19,7 +31,10 @@ test("privacy.json refusals name the file, the JSON path, the value and a fix", 
   refusal({ scopes: [{ name: "a", task_result_filter: [] }] }, /\$\.scopes\[0\]: .*\["task_result_filter"\].*fix: remove the key or correct its spelling/);
   refusal({ scopes: [{ name: "a", budget: { epsilon: -1 } }] }, /\$\.scopes\[0\]\.budget\.epsilon: .*\(got -1\); fix: budget is/);
   refusal({ scopes: [{ name: "a", task_result_filters: [{ args: {} }] }] }, /\$\.scopes\[0\]\.task_result_filters\[0\]: a filter needs a name/);
-  refusal({ scopes: [{ name: "a", task_result_filters: [{ name: "Evil" }] }] }, /\$\.scopes\[0\]\.task_result_filters\[0\]\.name: "Evil" is not a registered filter/);
+  refusal(
+    { scopes: [{ name: "a", task_result_filters: [{ name: "Evil" }] }] },
+    /\$\.scopes\[0\]\.task_result_filters\[0\]\.name: "Evil" is not a registered filter/,
+  );
   const dir = tempDir();
   writeFile(join(dir, "local", "privacy.json"), "{ nope");
   assert.throws(() => loadPrivacyPolicy(dir), /privacy\.json: not valid JSON.*fix: correct the JSON syntax/);
@@ -48,14 +63,26 @@ test("site filters run before job filters; a failing filter stops the chain", as
     },
   });
   const ctx: FilterContext = { site: "site-1", jobId: "j", taskName: "train", direction: "out", charge: async () => undefined, log: () => undefined };
-  const scope = parsePrivacyPolicy({ scopes: [{ name: "s", task_data_filters: [{ name: "D" }], task_result_filters: [{ name: "R1" }, { name: "R2", direction: "inout" }] }] }, F).scopes.get("s");
-  assert.deepEqual(siteFilterSpecs(scope, "out").map((f) => f.name), ["R1", "R2"]);
-  assert.deepEqual(siteFilterSpecs(scope, "in").map((f) => f.name), ["D", "R2"]);
+  const scope = parsePrivacyPolicy(
+    { scopes: [{ name: "s", task_data_filters: [{ name: "D" }], task_result_filters: [{ name: "R1" }, { name: "R2", direction: "inout" }] }] },
+    F,
+  ).scopes.get("s");
+  assert.deepEqual(
+    siteFilterSpecs(scope, "out").map((f) => f.name),
+    ["R1", "R2"],
+  );
+  assert.deepEqual(
+    siteFilterSpecs(scope, "in").map((f) => f.name),
+    ["D", "R2"],
+  );
   const chain = [mk("site-a", "site"), mk("site-b", "site"), mk("job-a", "job")];
   await applyFilterChain(chain, new FLModel({}), ctx);
   assert.deepEqual(order, ["site-a", "site-b", "job-a"]);
   order.length = 0;
-  await assert.rejects(applyFilterChain([mk("site-a", "site", true), mk("job-a", "job")], new FLModel({}), ctx), /site filter site-a refused the result of task train at site-1: refused/);
+  await assert.rejects(
+    applyFilterChain([mk("site-a", "site", true), mk("job-a", "job")], new FLModel({}), ctx),
+    /site filter site-a refused the result of task train at site-1: refused/,
+  );
   assert.deepEqual(order, ["site-a"]);
 });
 

@@ -21,7 +21,10 @@ const kit = (n: string): string => join(prodDir, n);
 
 const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 120_000);
 
-const watcher = new JobWatcher(() => kit(ADMIN), () => server.output.slice(-2000));
+const watcher = new JobWatcher(
+  () => kit(ADMIN),
+  () => server.output.slice(-2000),
+);
 const finished = (jobId: string, timeoutMs = 120_000): Promise<Record<string, unknown>> => watcher.wait(jobId, (s) => s.startsWith("FINISHED:"), timeoutMs);
 
 /** The hello-dp example with changes: 2 rounds, few samples, no job filter (the site forces one). */
@@ -53,16 +56,21 @@ before(async () => {
     sites: SITES,
     admin: ADMIN,
     prepare: (kit) => {
-    writeFile(
-      join(kit("site-1"), "local", "privacy.json"),
-      JSON.stringify({
-        scopes: [
-          { name: "public", task_result_filters: [{ name: "ExcludeVars", args: { exclude_vars: [] } }] },
-          { name: "private", properties: { note: "patients" }, task_result_filters: [{ name: "GaussianPrivacy", args: { clip_norm: 0.1, epsilon: 0.6, delta: 1e-6 } }], budget: { epsilon: 1.0, delta: 1e-5 } },
-        ],
-        default_scope: "private",
-      }),
-    );
+      writeFile(
+        join(kit("site-1"), "local", "privacy.json"),
+        JSON.stringify({
+          scopes: [
+            { name: "public", task_result_filters: [{ name: "ExcludeVars", args: { exclude_vars: [] } }] },
+            {
+              name: "private",
+              properties: { note: "patients" },
+              task_result_filters: [{ name: "GaussianPrivacy", args: { clip_norm: 0.1, epsilon: 0.6, delta: 1e-6 } }],
+              budget: { epsilon: 1.0, delta: 1e-5 },
+            },
+          ],
+          default_scope: "private",
+        }),
+      );
     },
   });
   ({ dir, prodDir, server } = fed);
@@ -89,7 +97,9 @@ describe("privacy federation", () => {
     assert.match(String(refused["reason"]), /train: privacy budget of scope 'private' exhausted: GaussianPrivacy needs ε=0\.6.*spent ε=0\.6 of 1/);
     assert.ok(audit.some((l) => l["action"] === "task.executed" && l["outcome"] === "error" && /privacy budget/.test(String(l["reason"]))));
     assert.match(server.output, /train at site-1 failed, dropped from this round: .*privacy budget of scope 'private' exhausted/);
-    const ledger = JSON.parse(readFileSync(join(kit("site-1"), "workspace", "privacy_budget.json"), "utf8")) as { scopes: Record<string, { total: { epsilon: number } }> };
+    const ledger = JSON.parse(readFileSync(join(kit("site-1"), "workspace", "privacy_budget.json"), "utf8")) as {
+      scopes: Record<string, { total: { epsilon: number } }>;
+    };
     assert.equal(ledger.scopes["private"]?.total.epsilon, 0.6);
 
     const budget = await admin("show_privacy_budget site-1");
@@ -107,7 +117,11 @@ describe("privacy federation", () => {
     assert.equal(sub.code, 0, sub.text);
     const jobId = String(sub.json["job_id"]);
     const meta = await finished(jobId);
-    assert.match(String(meta["status_reason"]), /site-1: .*privacy scope 'secret' is not allowed at site-1 \(its scopes: public, private\)/, JSON.stringify(meta));
+    assert.match(
+      String(meta["status_reason"]),
+      /site-1: .*privacy scope 'secret' is not allowed at site-1 \(its scopes: public, private\)/,
+      JSON.stringify(meta),
+    );
     const denied = auditLines("site-1").find((l) => l["job"] === jobId && l["action"] === "job.deploy" && l["outcome"] === "denied");
     assert.match(String(denied?.["reason"]), /privacy scope 'secret' is not allowed at site-1/);
     assert.ok(!auditLines("site-1").some((l) => l["job"] === jobId && l["action"] === "task.received"), "site-1 ran nothing");

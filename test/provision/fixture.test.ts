@@ -100,7 +100,7 @@ describe("provisioning a FLARE-format fixture project (CLI), checked with openss
   before(async () => {
     dir = tempDir();
     ws = join(dir, "ws");
-    [port] = await freePorts(1) as [number];
+    [port] = (await freePorts(1)) as [number];
     writeFile(join(dir, "project.yml"), fixtureYaml(port));
     cli = await runCli(["provision", "-p", join(dir, "project.yml"), "-w", ws]);
     prod = join(ws, PROJECT, "prod_00");
@@ -148,7 +148,9 @@ describe("provisioning a FLARE-format fixture project (CLI), checked with openss
 
   test("leaf subjects: CN=<name>, O=<org>, and admins carry their role in unstructuredName", () => {
     const subject = (n: string, cert: string): string =>
-      openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", join(startup(n), cert)]).trim().replace(/^subject=/, "");
+      openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", join(startup(n), cert)])
+        .trim()
+        .replace(/^subject=/, "");
     assert.equal(subject(SERVER, "server.crt"), `O=nvidia,CN=${SERVER}`);
     for (const [n, org] of Object.entries(CLIENTS)) assert.equal(subject(n, "client.crt"), `O=${org},CN=${n}`);
     for (const [n, a] of Object.entries(ADMINS)) {
@@ -215,7 +217,10 @@ describe("provisioning a FLARE-format fixture project (CLI), checked with openss
     }
     assert.match(readFileSync(join(startup("admin@nvidia.com"), "fl_admin.sh"), "utf8"), /\$\{COHORT_BIN:-cohort\}/);
     const sig = readJson<Record<string, string>>(join(startup("site-a"), "signature.json"));
-    assert.deepEqual(Object.keys(sig).sort(), CLIENT_STARTUP.filter((f) => f !== "signature.json"));
+    assert.deepEqual(
+      Object.keys(sig).sort(),
+      CLIENT_STARTUP.filter((f) => f !== "signature.json"),
+    );
   });
 
   test("fed_server.json reflects the project: port, admin port = fed_learn_port, mtls, host names, scheme", () => {
@@ -240,7 +245,9 @@ describe("provisioning a FLARE-format fixture project (CLI), checked with openss
       "site-c": { target: `localhost:${port}`, cs: "clear" },
     };
     for (const [n, e] of Object.entries(expect)) {
-      const j = readJson<{ servers: Array<{ service: { target: string; scheme: string }; identity: string }>; client: Record<string, unknown> }>(join(startup(n), "fed_client.json"));
+      const j = readJson<{ servers: Array<{ service: { target: string; scheme: string }; identity: string }>; client: Record<string, unknown> }>(
+        join(startup(n), "fed_client.json"),
+      );
       assert.equal(j.servers[0]?.service.target, e.target, n);
       assert.equal(j.servers[0]?.service.scheme, "grpc", n);
       assert.equal(j.servers[0]?.identity, SERVER, n);
@@ -343,7 +350,9 @@ participants:
     assert.equal(admin["port"], adminPort);
     assert.equal(admin["host"], "localhost");
     assert.equal(admin["connection_security"], "mtls");
-    const client = readJson<{ servers: Array<{ service: { target: string } }>; client: Record<string, unknown> }>(join(r.prodDir, "site-1", "startup", "fed_client.json"));
+    const client = readJson<{ servers: Array<{ service: { target: string } }>; client: Record<string, unknown> }>(
+      join(r.prodDir, "site-1", "startup", "fed_client.json"),
+    );
     assert.equal(client.servers[0]?.service.target, `localhost:${flPort}`);
     assert.equal(client.client["connection_security"], "mtls");
     assert.match(readFileSync(join(r.prodDir, "localhost", "readme.txt"), "utf8"), new RegExp(`admin port ${adminPort}`));

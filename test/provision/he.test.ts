@@ -15,7 +15,10 @@ import { HeErrorCode, readCkksContextFile } from "../../src/privacy/index.js";
 import { DEFAULT_BUILDERS_YAML, minimalProject, runCli, tempDir, writeFile } from "../helpers/index.js";
 
 const HE_BUILDERS = (args = ""): string =>
-  DEFAULT_BUILDERS_YAML.replace("  - path: nvflare.lighter.impl.signature.SignatureBuilder", `  - path: nvflare.lighter.impl.he.HEBuilder\n${args ? `    args: ${args}\n` : ""}  - path: nvflare.lighter.impl.signature.SignatureBuilder`);
+  DEFAULT_BUILDERS_YAML.replace(
+    "  - path: nvflare.lighter.impl.signature.SignatureBuilder",
+    `  - path: nvflare.lighter.impl.he.HEBuilder\n${args ? `    args: ${args}\n` : ""}  - path: nvflare.lighter.impl.signature.SignatureBuilder`,
+  );
 const CLIENTS = "  - {name: site-1, type: client, org: a}\n  - {name: site-2, type: client, org: b}";
 
 describe("HEBuilder", () => {
@@ -26,7 +29,14 @@ describe("HEBuilder", () => {
 
   before(async () => {
     dir = tempDir("cohort-he-prov-");
-    file = writeFile(join(dir, "project.yml"), minimalProject({ name: "he_project", clients: CLIENTS, builders: HE_BUILDERS("{poly_modulus_degree: 8192, coeff_mod_bit_sizes: [60, 40, 40], scale_bits: 40, scheme: CKKS}") }));
+    file = writeFile(
+      join(dir, "project.yml"),
+      minimalProject({
+        name: "he_project",
+        clients: CLIENTS,
+        builders: HE_BUILDERS("{poly_modulus_degree: 8192, coeff_mod_bit_sizes: [60, 40, 40], scale_bits: 40, scheme: CKKS}"),
+      }),
+    );
     r = await provision({ projectFile: file, workspace: join(dir, "ws") });
   });
 
@@ -47,7 +57,8 @@ describe("HEBuilder", () => {
     assert.ok(!readFileSync(serverFile, "utf8").includes(secret), "the server kit holds no secret key");
     assert.equal(existsSync(join(startup("server1"), "client_context.ckks")), false);
     assert.ok(verifyStartupKit(join(r.prodDir, "server1")).signedFiles.includes("server_context.ckks"));
-    for (const f of ["client_context.ckks", "server_context.ckks"]) assert.equal(existsSync(join(startup("admin@nvidia.com"), f)), false, `admin kit has no ${f}`);
+    for (const f of ["client_context.ckks", "server_context.ckks"])
+      assert.equal(existsSync(join(startup("admin@nvidia.com"), f)), false, `admin kit has no ${f}`);
     assert.equal(statSync(join(dir, "ws", "he_project", "state", "he_context.json")).mode & 0o777, 0o600);
 
     // What one site encrypts, the other decrypts; the server's context can only add.
@@ -57,14 +68,23 @@ describe("HEBuilder", () => {
     assert.equal(srv.canDecrypt, false);
     const v = Float64Array.from({ length: 100 }, (_, i) => i / 100);
     const sum = srv.add([site1.encrypt(v), site2.encrypt(v)]);
-    assert.throws(() => srv.decrypt(sum, v.length), (e: unknown) => isCohortError(e, HeErrorCode.NoSecretKey));
+    assert.throws(
+      () => srv.decrypt(sum, v.length),
+      (e: unknown) => isCohortError(e, HeErrorCode.NoSecretKey),
+    );
     assert.ok(Math.abs((site2.decrypt(sum, v.length)[50] as number) - 1) < 1e-6);
   });
 
   test("a server context with a secret key is refused when read as the server's", () => {
     const bad = join(dir, "server_with_key.ckks");
     writeFileSync(bad, readFileSync(join(startup("site-1"), "client_context.ckks")));
-    assert.throws(() => readCkksContextFile(bad, "server"), (e: unknown) => isCohortError(e, HeErrorCode.SecretAtServer) && e.message.includes(bad) && !e.message.includes(String(JSON.parse(readFileSync(bad, "utf8")).secret_key)));
+    assert.throws(
+      () => readCkksContextFile(bad, "server"),
+      (e: unknown) =>
+        isCohortError(e, HeErrorCode.SecretAtServer) &&
+        e.message.includes(bad) &&
+        !e.message.includes(String(JSON.parse(readFileSync(bad, "utf8")).secret_key)),
+    );
   });
 
   test("cohort kit verify catches a changed context file", async () => {
@@ -74,7 +94,10 @@ describe("HEBuilder", () => {
     const ctx = JSON.parse(original.toString("utf8")) as Record<string, unknown>;
     writeFileSync(f, `${JSON.stringify({ ...ctx, scale_bits: 30 })}\n`);
     try {
-      assert.throws(() => verifyStartupKit(kit), (e: unknown) => isCohortError(e, KitErrorCode.Tampered) && /client_context\.ckks/.test(e.message));
+      assert.throws(
+        () => verifyStartupKit(kit),
+        (e: unknown) => isCohortError(e, KitErrorCode.Tampered) && /client_context\.ckks/.test(e.message),
+      );
       const cli = await runCli(["kit", "verify", kit]);
       assert.equal(cli.code, 1, cli.stdout + cli.stderr);
       assert.match(cli.stdout + cli.stderr, /client_context\.ckks/);
@@ -87,7 +110,14 @@ describe("HEBuilder", () => {
     const again = await provision({ projectFile: file, workspace: join(dir, "ws") });
     assert.notEqual(again.prodDir, r.prodDir);
     assert.deepEqual(readFileSync(join(startup("site-1", again.prodDir), "client_context.ckks")), readFileSync(join(startup("site-1"), "client_context.ckks")));
-    const changed = writeFile(join(dir, "changed.yml"), minimalProject({ name: "he_project", clients: CLIENTS, builders: HE_BUILDERS("{coeff_mod_bit_sizes: [60, 40, 40, 60]}") }));
-    await assert.rejects(provision({ projectFile: changed, workspace: join(dir, "ws") }), (e: unknown) => isCohortError(e, ProvisionErrorCode.StateConflict) && /coeff_mod_bit_sizes \[60, 40, 40, 60\]/.test(e.message) && /he_context\.json/.test(e.message));
+    const changed = writeFile(
+      join(dir, "changed.yml"),
+      minimalProject({ name: "he_project", clients: CLIENTS, builders: HE_BUILDERS("{coeff_mod_bit_sizes: [60, 40, 40, 60]}") }),
+    );
+    await assert.rejects(
+      provision({ projectFile: changed, workspace: join(dir, "ws") }),
+      (e: unknown) =>
+        isCohortError(e, ProvisionErrorCode.StateConflict) && /coeff_mod_bit_sizes \[60, 40, 40, 60\]/.test(e.message) && /he_context\.json/.test(e.message),
+    );
   });
 });

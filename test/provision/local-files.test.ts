@@ -27,6 +27,10 @@ test("stores in the provisioned resources.json.default are relative: no /tmp, no
     const all = strings(res).filter(([p]) => !p.endsWith(".uri_root"));
     const bad = all.filter(([, s]) => s.includes("/tmp") || s.startsWith("/"));
     assert.deepEqual(bad, [], `${participant}: absolute or /tmp paths`);
-    if (participant === "localhost") assert.ok(all.some(([p, v]) => p.endsWith(".root_dir") && v === "snapshot-storage"), "precondition: the server's snapshot store has a root_dir");
+    if (participant === "localhost")
+      assert.ok(
+        all.some(([p, v]) => p.endsWith(".root_dir") && v === "snapshot-storage"),
+        "precondition: the server's snapshot store has a root_dir",
+      );
   }
 });

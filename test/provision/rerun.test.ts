@@ -71,7 +71,10 @@ describe("re-running provision", () => {
   });
 
   test("cohort provision --add-client site.yml --add-user user.yml: prod_02, new participants chain to the same root", async () => {
-    const site = writeFile(join(dir, "site.yml"), "name: site-3\norg: hospital_c\nconnect_to: {host: localhost, connection_security: mtls}\ncapacity: {num_of_gpus: 1}\n");
+    const site = writeFile(
+      join(dir, "site.yml"),
+      "name: site-3\norg: hospital_c\nconnect_to: {host: localhost, connection_security: mtls}\ncapacity: {num_of_gpus: 1}\n",
+    );
     const user = writeFile(join(dir, "user.yml"), "name: member@hospital-c.org\norg: hospital_c\nrole: member\n");
     const r = await runCli(["provision", "-p", file, "-w", ws, "--add-client", site, "--add-user", user]);
     assert.equal(r.code, 0, r.stderr);
@@ -90,7 +93,10 @@ describe("re-running provision", () => {
       assert.match(out, /: OK\s*$/, `${n} chains to the original root`);
       assert.equal(verifyStartupKit(join(p2, n), { rootFingerprint: first.rootFingerprint }).name, n);
     }
-    assert.match(openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", CERT(p2, "member@hospital-c.org")]), /unstructuredName=member,O=hospital_c,CN=member@hospital-c\.org/);
+    assert.match(
+      openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", CERT(p2, "member@hospital-c.org")]),
+      /unstructuredName=member,O=hospital_c,CN=member@hospital-c\.org/,
+    );
     const fedClient = JSON.parse(readFileSync(join(p2, "site-3", "startup", "fed_client.json"), "utf8")) as { servers: Array<{ service: { target: string } }> };
     assert.equal(fedClient.servers[0]?.service.target, `localhost:${ports[0]}`);
     const fedAdmin = JSON.parse(readFileSync(join(p2, "member@hospital-c.org", "startup", "fed_admin.json"), "utf8")) as { admin: { port: number } };
@@ -115,7 +121,10 @@ describe("re-running provision", () => {
     assert.equal(existsSync(join(projectDir, "wip")), false);
     assert.deepEqual(snapshotTree(join(projectDir, "state")), stateBefore);
     // The library reports the same code, also when new participants (keys being generated) are in the same run.
-    const withNew = writeFile(join(dir, "with-new.yml"), projectYaml(...ports, "member") + Array.from({ length: 8 }, (_, i) => `  - {name: new-${i}, type: client, org: hospital_a}\n`).join(""));
+    const withNew = writeFile(
+      join(dir, "with-new.yml"),
+      projectYaml(...ports, "member") + Array.from({ length: 8 }, (_, i) => `  - {name: new-${i}, type: client, org: hospital_a}\n`).join(""),
+    );
     await assert.rejects(provision({ projectFile: withNew, workspace: ws }), (e: unknown) => isCohortError(e, ProvisionErrorCode.IdentityChanged));
     await new Promise((r) => setTimeout(r, 300)); // let any pending key generation finish
     assert.deepEqual(listDir(projectDir), listingBefore);
@@ -144,11 +153,17 @@ describe("re-running provision", () => {
   });
 
   test("changed server host_names re-issue only the server certificate, with a warning", async () => {
-    const before = listDir(projectDir).filter((n) => n.startsWith("prod_")).sort().at(-1);
+    const before = listDir(projectDir)
+      .filter((n) => n.startsWith("prod_"))
+      .sort()
+      .at(-1);
     assert.ok(before);
     writeFileSync(file, projectYaml(...ports, "member").replace('host_names: [127.0.0.1, "::1"]', "host_names: [127.0.0.1, fl.example.org]"));
     const r = await provision({ projectFile: file, workspace: ws });
-    assert.ok(r.warnings.some((w) => /localhost: new certificate issued \(host names changed/.test(w)), r.warnings.join("\n"));
+    assert.ok(
+      r.warnings.some((w) => /localhost: new certificate issued \(host names changed/.test(w)),
+      r.warnings.join("\n"),
+    );
     const san = openssl(["x509", "-noout", "-ext", "subjectAltName", "-in", CERT(r.prodDir, "localhost")]);
     assert.match(san, /DNS:localhost, IP Address:127\.0\.0\.1, DNS:fl\.example\.org/);
     assert.deepEqual(readFileSync(CERT(r.prodDir, "site-1")), readFileSync(CERT(prod(0), "site-1")));

@@ -31,7 +31,11 @@ describe("key_algorithm: rsa-2048", () => {
     assert.match(rootText, /Public-Key: \(2048 bit\)/);
     assert.match(rootText, /CA:TRUE/);
     // root_valid_days: 30 → the root and the leaves (clamped) end within ~30 days.
-    const end = new Date(openssl(["x509", "-noout", "-enddate", "-in", join(r.prodDir, "site-1", "startup", "client.crt")]).trim().replace(/^notAfter=/, ""));
+    const end = new Date(
+      openssl(["x509", "-noout", "-enddate", "-in", join(r.prodDir, "site-1", "startup", "client.crt")])
+        .trim()
+        .replace(/^notAfter=/, ""),
+    );
     const days = (end.getTime() - Date.now()) / 86_400_000;
     assert.ok(days > 29 && days <= 30.01, `leaf valid for ${days} days, clamped to the root's 30`);
 
@@ -39,19 +43,46 @@ describe("key_algorithm: rsa-2048", () => {
     const pub = join(dir, "root-pub.pem");
     writeFileSync(pub, openssl(["x509", "-noout", "-pubkey", "-in", join(startup, "rootCA.pem")]));
     const sig = readJson<Record<string, string>>(join(startup, "signature.json"));
-    assert.deepEqual(Object.keys(sig).sort(), listDir(startup).filter((f) => f !== "signature.json"));
+    assert.deepEqual(
+      Object.keys(sig).sort(),
+      listDir(startup).filter((f) => f !== "signature.json"),
+    );
     for (const f of ["fed_client.json", "client.crt"]) {
       const b64 = sig[f];
       assert.ok(b64);
       const sigFile = join(dir, `${f}.sig`);
       writeFileSync(sigFile, Buffer.from(b64, "base64"));
       assert.equal(Buffer.from(b64, "base64").length, 256, "RSA-2048 signature");
-      const args = ["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:-2", "-verify", pub, "-signature", sigFile, join(startup, f)];
+      const args = [
+        "dgst",
+        "-sha256",
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-sigopt",
+        "rsa_pss_saltlen:-2",
+        "-verify",
+        pub,
+        "-signature",
+        sigFile,
+        join(startup, f),
+      ];
       assert.match(openssl(args), /Verified OK/);
       // The same signature over changed bytes is refused by openssl too.
       const changed = join(dir, `${f}.changed`);
       writeFileSync(changed, Buffer.concat([readFileSync(join(startup, f)), Buffer.from(" ")]));
-      const bad = opensslTry(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:-2", "-verify", pub, "-signature", sigFile, changed]);
+      const bad = opensslTry([
+        "dgst",
+        "-sha256",
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-sigopt",
+        "rsa_pss_saltlen:-2",
+        "-verify",
+        pub,
+        "-signature",
+        sigFile,
+        changed,
+      ]);
       assert.equal(bad.ok, false);
       assert.match(bad.out, /Verification failure/);
     }

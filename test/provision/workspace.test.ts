@@ -19,7 +19,10 @@ test("prod_NN continues after the highest existing number, and a workspace at pr
   mkdirSync(join(projectDir, "prod_99"));
   const stateBefore = snapshotTree(join(projectDir, "state"));
   const listing = listDir(projectDir);
-  await assert.rejects(provision({ projectFile: file, workspace: ws }), (e: unknown) => isCohortError(e, ProvisionErrorCode.WorkspaceFull) && /prod_99/.test(e.message));
+  await assert.rejects(
+    provision({ projectFile: file, workspace: ws }),
+    (e: unknown) => isCohortError(e, ProvisionErrorCode.WorkspaceFull) && /prod_99/.test(e.message),
+  );
   assert.deepEqual(listDir(projectDir), listing);
   assert.deepEqual(snapshotTree(join(projectDir, "state")), stateBefore);
 });
@@ -28,10 +31,15 @@ test("serial numbers are random and distinct; state/certs.json records every iss
   const dir = tempDir();
   const file = writeFile(
     join(dir, "project.yml"),
-    minimalProject({ name: "serials", clients: "  - {name: site-1, type: client, org: a}\n  - {name: site-2, type: client, org: a}\n  - {name: site-3, type: client, org: a}" }),
+    minimalProject({
+      name: "serials",
+      clients: "  - {name: site-1, type: client, org: a}\n  - {name: site-2, type: client, org: a}\n  - {name: site-3, type: client, org: a}",
+    }),
   );
   const r = await provision({ projectFile: file, workspace: join(dir, "ws") });
-  const serials = r.kits.map((k) => openssl(["x509", "-noout", "-serial", "-in", join(k.dir, "startup", k.type === "server" ? "server.crt" : "client.crt")]).trim());
+  const serials = r.kits.map((k) =>
+    openssl(["x509", "-noout", "-serial", "-in", join(k.dir, "startup", k.type === "server" ? "server.crt" : "client.crt")]).trim(),
+  );
   serials.push(openssl(["x509", "-noout", "-serial", "-in", join(r.prodDir, "server1", "startup", "rootCA.pem")]).trim());
   assert.equal(new Set(serials).size, serials.length);
   for (const s of serials) assert.ok(s.replace(/^serial=/, "").length >= 16, `at least 64 random bits: ${s}`);
@@ -58,12 +66,18 @@ test("a re-run with another key_algorithm is refused (state conflict); a changed
   const stateBefore = snapshotTree(join(projectDir, "state"));
 
   writeFile(file, minimalProject({ name: "algo", builders: builders("key_algorithm: rsa-2048") }));
-  await assert.rejects(provision({ projectFile: file, workspace: ws }), (e: unknown) => isCohortError(e, ProvisionErrorCode.StateConflict) && /key_algorithm/.test(e.message));
+  await assert.rejects(
+    provision({ projectFile: file, workspace: ws }),
+    (e: unknown) => isCohortError(e, ProvisionErrorCode.StateConflict) && /key_algorithm/.test(e.message),
+  );
   assert.deepEqual(listDir(projectDir), ["prod_00", "state"]);
   assert.deepEqual(snapshotTree(join(projectDir, "state")), stateBefore);
 
   writeFile(file, minimalProject({ name: "algo", builders: builders("root_valid_days: 720") }));
   const third = await provision({ projectFile: file, workspace: ws });
   assert.equal(third.rootFingerprint, first.rootFingerprint);
-  assert.ok(third.warnings.some((w) => /root_valid_days is 720 but the existing root CA was made with 360/.test(w)), third.warnings.join("\n"));
+  assert.ok(
+    third.warnings.some((w) => /root_valid_days is 720 but the existing root CA was made with 360/.test(w)),
+    third.warnings.join("\n"),
+  );
 });

@@ -16,13 +16,23 @@ const PY_DIR = join(REPO_ROOT, "python");
 const needsPython = requireSystem("python3");
 
 function python(code: string, input: Uint8Array): Buffer {
-  const r = spawnSync(PYTHON, ["-c", code], { input, env: { PYTHONPATH: PY_DIR, PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" }, maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
+  const r = spawnSync(PYTHON, ["-c", code], {
+    input,
+    env: { PYTHONPATH: PY_DIR, PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" },
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 30_000,
+  });
   assert.equal(r.status, 0, r.stderr.toString());
   return r.stdout;
 }
 
 test("python/tests pass under /usr/bin/python3 -m unittest", { ...needsPython, timeout: 60_000 }, () => {
-  const r = spawnSync(PYTHON, ["-m", "unittest", "discover", "-s", "tests", "-t", "."], { cwd: PY_DIR, encoding: "utf8", env: { PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" }, timeout: 50_000 });
+  const r = spawnSync(PYTHON, ["-m", "unittest", "discover", "-s", "tests", "-t", "."], {
+    cwd: PY_DIR,
+    encoding: "utf8",
+    env: { PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" },
+    timeout: 50_000,
+  });
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /Ran \d+ tests[\s\S]*OK/);
 });

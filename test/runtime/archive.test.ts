@@ -33,7 +33,9 @@ describe("job archive limits", () => {
   test("packed size: at the limit the bytes are read as an archive; one byte more is refused unread", async () => {
     const at = new Uint8Array(MAX_JOB_ARCHIVE_BYTES); // not a tar.gz: it gets past the size check and fails as an archive
     await assert.rejects(unpackArchive(at, join(tempDir(), "out")), (e: Error) => /could not be unpacked/.test(e.message) && !/exceeds/.test(e.message));
-    await assert.rejects(unpackArchive(new Uint8Array(MAX_JOB_ARCHIVE_BYTES + 1), join(tempDir(), "out")), (e: Error) => new RegExp(`${MAX_JOB_ARCHIVE_BYTES + 1} bytes exceeds ${MAX_JOB_ARCHIVE_BYTES}`).test(e.message));
+    await assert.rejects(unpackArchive(new Uint8Array(MAX_JOB_ARCHIVE_BYTES + 1), join(tempDir(), "out")), (e: Error) =>
+      new RegExp(`${MAX_JOB_ARCHIVE_BYTES + 1} bytes exceeds ${MAX_JOB_ARCHIVE_BYTES}`).test(e.message),
+    );
   });
 
   test("entries: exactly the limit unpacks; one more is refused and leaves nothing", { timeout: 120_000 }, async () => {
@@ -81,6 +83,9 @@ describe("job archive limits", () => {
     const dest = join(tempDir(), "d", "dest");
     await assert.rejects(unpackArchive(await tarOf(src, ["ok.txt", "../outside.txt"], { preservePaths: true }), dest), refused(/escapes the job folder/));
     assert.equal(existsSync(join(dest, "..", "outside.txt")), false, "nothing written beside the destination");
-    await assert.rejects(unpackArchive(await tarOf(src, [join(root, "outside.txt")], { preservePaths: true }), join(tempDir(), "abs")), refused(/escapes the job folder/));
+    await assert.rejects(
+      unpackArchive(await tarOf(src, [join(root, "outside.txt")], { preservePaths: true }), join(tempDir(), "abs")),
+      refused(/escapes the job folder/),
+    );
   });
 });

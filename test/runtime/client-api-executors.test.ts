@@ -82,7 +82,10 @@ function site(): { ctx: ClientJobContext; abort: AbortController; dir: string; l
   const job = join(dir, "jobs", "0b6c2c55-5a4f-4a43-8f8e-1f2d3c4b5a69");
   writeFile(join(job, "app", "meta.json"), JSON.stringify({ name: "t", deploy_map: { app: ["@ALL"] } }));
   writeFile(join(job, "app", "app", "config", "config_fed_server.json"), JSON.stringify({ workflows: [{ path: "cohort.ScatterAndGather" }] }));
-  writeFile(join(job, "app", "app", "config", "config_fed_client.json"), JSON.stringify({ executors: [{ tasks: ["*"], executor: { path: "cohort.ExternalProcessExecutor" } }] }));
+  writeFile(
+    join(job, "app", "app", "config", "config_fed_client.json"),
+    JSON.stringify({ executors: [{ tasks: ["*"], executor: { path: "cohort.ExternalProcessExecutor" } }] }),
+  );
   writeFile(join(job, "app", "app", "custom", "train.py"), SCRIPT);
   writeFile(join(job, "app", "app", "custom", "train.mjs"), TS_MODULE);
   const abort = new AbortController();
@@ -106,8 +109,12 @@ function site(): { ctx: ClientJobContext; abort: AbortController; dir: string; l
   return { ctx, abort, dir, logs };
 }
 
-const trainTask = (round: number): Uint8Array => encode(new FLModel({ params: { w: new Float32Array([1, 2, 3]), b: new Float32Array([0.5]) }, paramsType: "FULL", currentRound: round, totalRounds: 3, meta: {} }));
-const evalTask = (): Uint8Array => encode(new FLModel({ params: { w: new Float32Array([1, 2, 3]), b: new Float32Array([0.5]) }, paramsType: "FULL", meta: {} }));
+const trainTask = (round: number): Uint8Array =>
+  encode(
+    new FLModel({ params: { w: new Float32Array([1, 2, 3]), b: new Float32Array([0.5]) }, paramsType: "FULL", currentRound: round, totalRounds: 3, meta: {} }),
+  );
+const evalTask = (): Uint8Array =>
+  encode(new FLModel({ params: { w: new Float32Array([1, 2, 3]), b: new Float32Array([0.5]) }, paramsType: "FULL", meta: {} }));
 
 /** Alive and not a zombie. */
 function alive(pid: number): boolean {
@@ -128,7 +135,8 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
-const py = (s: ReturnType<typeof site>, args: Record<string, unknown>): ExternalProcessExecutor => new ExternalProcessExecutor(externalProcessArgs.parse(args), s.ctx);
+const py = (s: ReturnType<typeof site>, args: Record<string, unknown>): ExternalProcessExecutor =>
+  new ExternalProcessExecutor(externalProcessArgs.parse(args), s.ctx);
 
 describe("ExternalProcessExecutor (Python through cohort_flare)", needsPython, () => {
   test("trains: results conformed to the task's arrays, logged metrics joined, minimal environment, submit_model answered", { timeout: 30_000 }, async () => {
@@ -142,7 +150,11 @@ describe("ExternalProcessExecutor (Python through cohort_flare)", needsPython, (
       assert.deepEqual([...w], [2, 4, 6]);
       assert.deepEqual(r.metrics, { accuracy: 0.5 });
       assert.equal(r.currentRound, 0);
-      assert.deepEqual(r.meta["env"], ["COHORT_CLIENT_API_FD", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONUNBUFFERED"], "no kit paths, keys or tokens");
+      assert.deepEqual(
+        r.meta["env"],
+        ["COHORT_CLIENT_API_FD", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONUNBUFFERED"],
+        "no kit paths, keys or tokens",
+      );
       assert.match(String(r.meta["cwd"]), /app[/\\]app[/\\]custom$/);
       const firstPid = ex.pid;
       const r2 = decode(await ex.execute("train", trainTask(1), s.ctx)) as FLModel;
@@ -254,7 +266,8 @@ describe("ExternalProcessExecutor (Python through cohort_flare)", needsPython, (
 });
 
 describe("ClientApiExecutor (TypeScript in process)", () => {
-  const ts = (s: ReturnType<typeof site>, args: Record<string, unknown>): ClientApiExecutor => new ClientApiExecutor(clientApiExecutorArgs.parse({ module: "train.mjs", ...args }), s.ctx);
+  const ts = (s: ReturnType<typeof site>, args: Record<string, unknown>): ClientApiExecutor =>
+    new ClientApiExecutor(clientApiExecutorArgs.parse({ module: "train.mjs", ...args }), s.ctx);
 
   test("runs the module's training loop: receive, send, log, site and job names", { timeout: 10_000 }, async () => {
     const s = site();

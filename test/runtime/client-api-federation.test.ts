@@ -27,14 +27,27 @@ const kit = (n: string): string => join(prodDir, n);
 
 const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 60_000);
 
-const watcher = new JobWatcher(() => kit(ADMIN), () => `sites:\n${[...sites.values()].map((p) => p.output.slice(-1500)).join("\n")}`);
-const waitStatus = (jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> => watcher.wait(jobId, done, timeoutMs);
+const watcher = new JobWatcher(
+  () => kit(ADMIN),
+  () => `sites:\n${[...sites.values()].map((p) => p.output.slice(-1500)).join("\n")}`,
+);
+const waitStatus = (jobId: string, done: (status: string, meta: Record<string, unknown>) => boolean, timeoutMs = 90_000): Promise<Record<string, unknown>> =>
+  watcher.wait(jobId, done, timeoutMs);
 
 type Json = Record<string, unknown>;
-type Cfg = Json & { workflows?: { args: Json }[]; components?: { id: string; path: string; args: Json }[]; executors?: { tasks: string[]; executor: { path: string; args: Json } }[] };
+type Cfg = Json & {
+  workflows?: { args: Json }[];
+  components?: { id: string; path: string; args: Json }[];
+  executors?: { tasks: string[]; executor: { path: string; args: Json } }[];
+};
 
 /** A job folder from an example, with changes and extra custom files. */
-function job(example: string, name: string, change: (f: { meta: Json; server: Cfg; client: Cfg }) => void = () => undefined, custom: Record<string, string> = {}): string {
+function job(
+  example: string,
+  name: string,
+  change: (f: { meta: Json; server: Cfg; client: Cfg }) => void = () => undefined,
+  custom: Record<string, string> = {},
+): string {
   const dst = join(dir, "jobs", name);
   cpSync(join(REPO_ROOT, "examples", "jobs", example), dst, { recursive: true });
   const read = (p: string): Json => JSON.parse(readFileSync(join(dst, p), "utf8")) as Json;
@@ -140,7 +153,10 @@ after(() => stopFederation(server, sites.values(), watcher));
 
 describe("Client API and workflows in a real federation", () => {
   // Sample counts and accuracy floor are Debian's full Fashion-MNIST's.
-  test("hello-python: a NumPy script through the Python Client API trains and the global model improves", { ...requireSystem("python3", "dataset"), timeout: 120_000 }, async () => {
+  test("hello-python: a NumPy script through the Python Client API trains and the global model improves", {
+    ...requireSystem("python3", "dataset"),
+    timeout: 120_000,
+  }, async () => {
     const jobId = await submit(job("hello-python", "hello-python"));
     const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"));
     assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
@@ -187,10 +203,15 @@ describe("Client API and workflows in a real federation", () => {
     const last = rounds.at(-1)?.metrics["accuracy"] ?? 0;
     console.log(`hello-cyclic accuracy by round: ${rounds.map((r) => r.metrics["accuracy"]?.toFixed(4)).join(", ")}`);
     assert.ok(last >= 0.75, `cyclic accuracy ${last} ≥ 0.75`);
-    assert.match(server.output, /cyclic round 1\/3: site-1 trained the model \(1\/3\)[\s\S]*cyclic round 1\/3: site-2 trained[\s\S]*cyclic round 1\/3: site-3 trained/);
+    assert.match(
+      server.output,
+      /cyclic round 1\/3: site-1 trained the model \(1\/3\)[\s\S]*cyclic round 1\/3: site-2 trained[\s\S]*cyclic round 1\/3: site-3 trained/,
+    );
   });
 
-  test("hello-cross-site-eval: every site evaluates every site's model and the global one; the matrix is in the job's results", { timeout: 120_000 }, async () => {
+  test("hello-cross-site-eval: every site evaluates every site's model and the global one; the matrix is in the job's results", {
+    timeout: 120_000,
+  }, async () => {
     const jobId = await submit(job("hello-cross-site-eval", "hello-cross-site-eval"));
     const meta = await waitStatus(jobId, (s) => s.startsWith("FINISHED:"));
     assert.equal(meta["status"], "FINISHED:COMPLETED", String(meta["status_reason"]));
@@ -212,7 +233,10 @@ describe("Client API and workflows in a real federation", () => {
     assert.deepEqual(stats.json["cross_site_val"], matrix, "show_stats shows the same matrix");
   });
 
-  test("a script that crashes or hangs fails only its task; the job completes with the others and every site goes on", { ...needsPython, timeout: 120_000 }, async () => {
+  test("a script that crashes or hangs fails only its task; the job completes with the others and every site goes on", {
+    ...needsPython,
+    timeout: 120_000,
+  }, async () => {
     const folder = job(
       "hello-python",
       "misbehaving",
@@ -221,7 +245,11 @@ describe("Client API and workflows in a real federation", () => {
         if (wf) Object.assign(wf.args, { num_rounds: 2, min_clients: 1, wait_time_after_min_received: 30 });
         f.meta["min_clients"] = 1;
         const ex = f.client.executors?.[0];
-        if (ex) ex.executor = { path: "cohort.ExternalProcessExecutor", args: { command: ["python3", "misbehave.py"], task_timeout: 3, config: { crash: "site-1", hang: "site-2" } } };
+        if (ex)
+          ex.executor = {
+            path: "cohort.ExternalProcessExecutor",
+            args: { command: ["python3", "misbehave.py"], task_timeout: 3, config: { crash: "site-1", hang: "site-2" } },
+          };
       },
       { "misbehave.py": MISBEHAVE },
     );

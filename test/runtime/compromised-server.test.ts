@@ -69,23 +69,53 @@ describe("a compromised server forwarding admin commands", () => {
   });
 
   test("arguments altered (another file): the signature does not verify at the site", async () => {
-    await refused({ mode: "alter", arg: "local/secret.txt" }, "cat site-1 local/notes.txt", "site-1", "ERR_AUTH_BAD_SIGNATURE", /the signature of admin@nvidia\.com's command does not verify: it was altered on its way/);
+    await refused(
+      { mode: "alter", arg: "local/secret.txt" },
+      "cat site-1 local/notes.txt",
+      "site-1",
+      "ERR_AUTH_BAD_SIGNATURE",
+      /the signature of admin@nvidia\.com's command does not verify: it was altered on its way/,
+    );
   });
 
   test("redirected to another site: that site refuses a command addressed to site-1", async () => {
-    await refused({ mode: "redirect", site: "site-2" }, "cat site-1 local/notes.txt", "site-2", "ERR_AUTH_WRONG_TARGET", /site-2 refuses admin@nvidia\.com's cat: the admin addressed it to site-1/);
+    await refused(
+      { mode: "redirect", site: "site-2" },
+      "cat site-1 local/notes.txt",
+      "site-2",
+      "ERR_AUTH_WRONG_TARGET",
+      /site-2 refuses admin@nvidia\.com's cat: the admin addressed it to site-1/,
+    );
   });
 
   test("replayed (the first command, instead of a new one): refused as already executed", async () => {
-    await refused({ mode: "replay" }, "pwd site-1", "site-1", "ERR_AUTH_REPLAY", /this command \(nonce [0-9a-f]{8}…\) was already executed here: replay refused/);
+    await refused(
+      { mode: "replay" },
+      "pwd site-1",
+      "site-1",
+      "ERR_AUTH_REPLAY",
+      /this command \(nonce [0-9a-f]{8}…\) was already executed here: replay refused/,
+    );
   });
 
   test("forged with the server's own key, as the admin: refused, the signer is not that admin", async () => {
-    await refused({ mode: "forge", signer: "server-key", cmd: "cat", args: ["local/secret.txt"] }, "pwd site-1", "site-1", "ERR_AUTH_NAME_MISMATCH", /the command names user admin@nvidia\.com but is signed by localhost/);
+    await refused(
+      { mode: "forge", signer: "server-key", cmd: "cat", args: ["local/secret.txt"] },
+      "pwd site-1",
+      "site-1",
+      "ERR_AUTH_NAME_MISMATCH",
+      /the command names user admin@nvidia\.com but is signed by localhost/,
+    );
   });
 
   test("forged without a signature (identity claimed, as FLARE's headers): refused", async () => {
-    await refused({ mode: "forge", signer: "unsigned", cmd: "cat", args: ["local/secret.txt"] }, "pwd site-1", "site-1", "ERR_AUTH_MALFORMED", /the admin command is not a signed command/);
+    await refused(
+      { mode: "forge", signer: "unsigned", cmd: "cat", args: ["local/secret.txt"] },
+      "pwd site-1",
+      "site-1",
+      "ERR_AUTH_MALFORMED",
+      /the admin command is not a signed command/,
+    );
   });
 
   test("the sites still run the admin's untampered commands", async () => {

@@ -62,7 +62,12 @@ interface ProbeReport {
   steps: string[];
   runDir?: string;
   inspected?: boolean;
-  inside?: { mounts: Outcome & { lines?: string[] }; fds: Outcome & { list?: FdEntry[] }; interfaces: Outcome & { names?: string[] }; interfacesApi: Outcome & { names?: string[] } };
+  inside?: {
+    mounts: Outcome & { lines?: string[] };
+    fds: Outcome & { list?: FdEntry[] };
+    interfaces: Outcome & { names?: string[] };
+    interfacesApi: Outcome & { names?: string[] };
+  };
   env?: { names: string[]; digests: Record<string, string>; secretish: string[] };
   reads?: Record<string, Outcome>;
   controls?: Record<string, Outcome>;
@@ -133,8 +138,15 @@ let siteIds = new Set<string>();
 /** Digest of site-1's process environment (/proc/<pid>/environ), to tell whether a probe read it. */
 let siteEnvironSha = "";
 
-const tail = (p: CohortProcess | undefined): string => (p?.lines.slice(-40).map((l) => l.slice(0, 300)).join("\n") ?? "");
-const watcher = new JobWatcher(() => kit(ADMIN), () => `site-1:\n${tail(sites.get(SITE))}\nserver:\n${tail(server)}`);
+const tail = (p: CohortProcess | undefined): string =>
+  p?.lines
+    .slice(-40)
+    .map((l) => l.slice(0, 300))
+    .join("\n") ?? "";
+const watcher = new JobWatcher(
+  () => kit(ADMIN),
+  () => `site-1:\n${tail(sites.get(SITE))}\nserver:\n${tail(server)}`,
+);
 const sha256 = (data: string | Buffer): string => createHash("sha256").update(data).digest("hex");
 
 // ------------------------------------------------------------------------------------- job folders
@@ -147,13 +159,25 @@ function hostileServerConfig(rounds: number): Json {
     format_version: 2,
     components: [
       { id: "persistor", path: "cohort.ModelPersistor", args: { model: { kind: "softmax" }, features: 784, classes: 10, seed: 1 } },
-      { id: "aggregator", path: "nvflare.app_common.aggregators.intime_accumulate_model_aggregator.InTimeAccumulateWeightedAggregator", args: { expected_data_kind: "WEIGHTS" } },
+      {
+        id: "aggregator",
+        path: "nvflare.app_common.aggregators.intime_accumulate_model_aggregator.InTimeAccumulateWeightedAggregator",
+        args: { expected_data_kind: "WEIGHTS" },
+      },
     ],
     workflows: [
       {
         id: "scatter_and_gather",
         path: "nvflare.app_common.workflows.scatter_and_gather.ScatterAndGather",
-        args: { min_clients: 1, num_rounds: rounds, wait_time_after_min_received: 0, aggregator_id: "aggregator", persistor_id: "persistor", train_task_name: "train", train_timeout: 150 },
+        args: {
+          min_clients: 1,
+          num_rounds: rounds,
+          wait_time_after_min_received: 0,
+          aggregator_id: "aggregator",
+          persistor_id: "persistor",
+          train_task_name: "train",
+          train_timeout: 150,
+        },
       },
     ],
   };
@@ -241,7 +265,11 @@ function pyJob(): string {
       executors: [
         {
           tasks: ["train", "validate"],
-          executor: { id: "hostile", path: "cohort.ExternalProcessExecutor", args: { command: ["python3", "hostile.py", NONCE], interpreter: "/usr/bin/python3", task_timeout: 150, config: probeArgs(runs.py) } },
+          executor: {
+            id: "hostile",
+            path: "cohort.ExternalProcessExecutor",
+            args: { command: ["python3", "hostile.py", NONCE], interpreter: "/usr/bin/python3", task_timeout: 150, config: probeArgs(runs.py) },
+          },
         },
       ],
       task_data_filters: [],
@@ -360,7 +388,11 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
             JSON.stringify({
               scopes: [
                 { name: "public", task_result_filters: [{ name: "ExcludeVars", args: { exclude_vars: [] } }] },
-                { name: "private", task_result_filters: [{ name: "GaussianPrivacy", args: { clip_norm: 1, epsilon: 0.9, delta: 1e-6 } }], budget: { epsilon: 100, delta: 1e-3 } },
+                {
+                  name: "private",
+                  task_result_filters: [{ name: "GaussianPrivacy", args: { clip_norm: 1, epsilon: 0.9, delta: 1e-6 } }],
+                  budget: { epsilon: 100, delta: 1e-3 },
+                },
               ],
               default_scope: "private",
             }),
@@ -379,11 +411,16 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       runs.py.id = await submit(LEAD, pyJob());
       runs.js.id = await submit(LEAD, jsJob());
       const ended = { js: false, py: false };
-      const done = (["js", "py"] as const).map((k) => finished(runs[k].id, 240_000).then((meta) => {
-        ended[k] = true;
-        runs[k].meta = meta;
-      }));
-      await Promise.all([inspectWhenReady(runs.js, `cohort-hostile-js-${NONCE}`, () => ended.js), inspectWhenReady(runs.py, `hostile.py ${NONCE}`, () => ended.py)]);
+      const done = (["js", "py"] as const).map((k) =>
+        finished(runs[k].id, 240_000).then((meta) => {
+          ended[k] = true;
+          runs[k].meta = meta;
+        }),
+      );
+      await Promise.all([
+        inspectWhenReady(runs.js, `cohort-hostile-js-${NONCE}`, () => ended.js),
+        inspectWhenReady(runs.py, `hostile.py ${NONCE}`, () => ended.py),
+      ]);
       const sitePid = participantPid(kit(SITE));
       if (sitePid !== undefined) {
         siteIds = pipeAndSocketIds(`/proc/${sitePid}`);
@@ -416,10 +453,18 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
   const auditOf = (id: string): Record<string, unknown>[] => siteAudit.filter((a) => a["job"] === id);
   const logLines = (): string[] => siteLines;
   const reportOf = (run: HostileRun): ProbeReport => {
-    assert.ok(run.report, `${run.label} job ${run.id}: no probe report in its job folder (status ${String(run.meta["status"])}: ${String(run.meta["status_reason"] ?? "").slice(0, 500)})`);
+    assert.ok(
+      run.report,
+      `${run.label} job ${run.id}: no probe report in its job folder (status ${String(run.meta["status"])}: ${String(run.meta["status_reason"] ?? "").slice(0, 500)})`,
+    );
     return run.report;
   };
-  const describeOutcome = (o: Outcome | undefined): string => (o ? (o.ok ? `succeeded${o.bytes !== undefined ? ` (${o.bytes} bytes)` : ""}${o.entries ? ` (${o.entries.length} entries: ${o.entries.slice(0, 8).join(", ")})` : ""}` : `failed (${o.code})`) : "was not tried");
+  const describeOutcome = (o: Outcome | undefined): string =>
+    o
+      ? o.ok
+        ? `succeeded${o.bytes !== undefined ? ` (${o.bytes} bytes)` : ""}${o.entries ? ` (${o.entries.length} entries: ${o.entries.slice(0, 8).join(", ")})` : ""}`
+        : `failed (${o.code})`
+      : "was not tried";
 
   for (const run of [runs.js, runs.py]) {
     const L = run.label;
@@ -429,7 +474,9 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       assert.ok(r.reads, `the ${L} probe did not get to its file reads (steps: ${r.steps.join(", ")})`);
       // What the host holds at each target: a read leaks when it got those bytes, a listing when it shows those names.
       const digestOf = (path: string): string | undefined => (existsSync(path) ? sha256(readFileSync(path)) : undefined);
-      const hostDigests: Record<string, string | undefined> = Object.fromEntries(Object.entries(run.targets.reads).map(([name, path]) => [name, digestOf(path)]));
+      const hostDigests: Record<string, string | undefined> = Object.fromEntries(
+        Object.entries(run.targets.reads).map(([name, path]) => [name, digestOf(path)]),
+      );
       hostDigests["site key by a path relative to the run folder"] = hostDigests["site key (startup/client.key)"];
       assert.ok(siteEnvironSha, "the test found no site-1 process to compare its environment with");
       hostDigests["the site process's environment (/proc/<parent>/environ)"] = siteEnvironSha;
@@ -452,15 +499,23 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       const r = reportOf(run);
       assert.ok(r.writes, `the ${L} probe did not get to its writes (steps: ${r.steps.join(", ")})`);
       const hostPaths: Record<string, string> = { ...run.targets.writes, "its own app folder": join(jobDir(run.id), "app", "app", "hostile.txt") };
-      const onHost = Object.entries(hostPaths).filter(([, p]) => existsSync(p)).map(([name, p]) => `${name}: ${p}`);
-      for (const [name, o] of Object.entries(r.writes)) if (o.ok && !existsSync(hostPaths[name] ?? "")) t.diagnostic(`${name}: written inside the sandbox only (not on the host)`);
+      const onHost = Object.entries(hostPaths)
+        .filter(([, p]) => existsSync(p))
+        .map(([name, p]) => `${name}: ${p}`);
+      for (const [name, o] of Object.entries(r.writes))
+        if (o.ok && !existsSync(hostPaths[name] ?? "")) t.diagnostic(`${name}: written inside the sandbox only (not on the host)`);
       assert.deepEqual(onHost, [], `${L} job code wrote outside its run folder`);
     });
 
     test(`${L}: its own app folder, a job_read_paths file and the dataset stay readable and its run folder writable (the sandbox is not vacuous)`, () => {
       const r = reportOf(run);
       assert.ok(r.controls, `the ${L} probe did not get to its controls`);
-      assert.deepEqual(Object.entries(r.controls).filter(([, o]) => !o.ok).map(([name, o]) => `${name}: ${describeOutcome(o)}`), []);
+      assert.deepEqual(
+        Object.entries(r.controls)
+          .filter(([, o]) => !o.ok)
+          .map(([name, o]) => `${name}: ${describeOutcome(o)}`),
+        [],
+      );
     });
 
     test(`${L}: connecting to the server's port and to a listener of the test fails; the listener sees no connection`, () => {
@@ -480,7 +535,11 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       if (run.tag === "js") {
         assert.ok(r.he?.filterRan, "the probe's job filter never ran (the HE check is vacuous)");
         const secret = JSON.parse(readFileSync(join(kit(SITE), "startup", "client_context.ckks"), "utf8")) as { secret_key?: string };
-        assert.equal(r.he.sawSecretKey, false, `the job filter got the site's CKKS secret key${r.he.secretKeySha256 === sha256(secret.secret_key ?? "") ? " (the real one: digest matches)" : ""}`);
+        assert.equal(
+          r.he.sawSecretKey,
+          false,
+          `the job filter got the site's CKKS secret key${r.he.secretKeySha256 === sha256(secret.secret_key ?? "") ? " (the real one: digest matches)" : ""}`,
+        );
         assert.equal(r.he.sawContext, false, `the job filter got a CKKS context (keys ${r.he.contextKeys.join(", ")}); jobs without HE components get none`);
       }
     });
@@ -490,7 +549,9 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       assert.ok(r.env, "the probe did not list its environment");
       // Set for job code by Cohort itself (the same value as the site's is no leak): search path, locale, Python's and the channel's settings.
       const passed = new Set(["PATH", "LANG", "LC_ALL", "TZ", "NODE_ENV", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"]);
-      const leaked = Object.entries(r.env.digests).filter(([n, d]) => !passed.has(n) && process.env[n] !== undefined && sha256(process.env[n] ?? "") === d).map(([n]) => n);
+      const leaked = Object.entries(r.env.digests)
+        .filter(([n, d]) => !passed.has(n) && process.env[n] !== undefined && sha256(process.env[n] ?? "") === d)
+        .map(([n]) => n);
       assert.deepEqual(leaked, [], "variables of the site's environment reached job code");
     });
 
@@ -512,7 +573,11 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       t.diagnostic(`${L} flood: ${JSON.stringify(r.flood)}`);
       const lines = logLines().filter((l) => l.includes(`job ${short(run.id)}`));
       const long = lines.filter((l) => l.length > MAX_LOG_LINE);
-      assert.deepEqual(long.map((l) => l.length), [], `site log lines of the ${L} job longer than 8 KiB (+ prefix): their lengths`);
+      assert.deepEqual(
+        long.map((l) => l.length),
+        [],
+        `site log lines of the ${L} job longer than 8 KiB (+ prefix): their lengths`,
+      );
       const flooded = lines.reduce((n, l) => n + (l.includes("AAAAAAAA") ? l.length : 0), 0);
       assert.ok(flooded <= 4 * 1024 * 1024, `${flooded} bytes of the ${L} job's flood reached site-1's log (bounded buffers keep it far below 100 MB)`);
       const audits = auditOf(run.id).filter((a) => a["action"] === "job.output" && a["outcome"] === "denied" && a["code"] === "ERR_JOB_OUTPUT_LIMIT");
@@ -526,11 +591,22 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       const forged = logLines().filter((l) => l.includes(NONCE) && /FORGE/.test(l) && (run.tag === "js" ? !/FORGE-PY/.test(l) : /FORGE-PY/.test(l)));
       assert.ok(forged.length > 0, `none of the ${L} job's forged lines reached site-1's log`);
       const unprefixed = forged.filter((l) => !prefix.test(l));
-      assert.deepEqual(unprefixed.map((l) => JSON.stringify(l.slice(0, 200))), [], `lines of ${L} job output in site-1's log without the 'job ${short(run.id)}' prefix`);
+      assert.deepEqual(
+        unprefixed.map((l) => JSON.stringify(l.slice(0, 200))),
+        [],
+        `lines of ${L} job output in site-1's log without the 'job ${short(run.id)}' prefix`,
+      );
       const raw = [...new Set([...forged, ...logLines().filter((l) => l.includes(`job ${short(run.id)}`))])].filter((l) => /[\r\x1b\x07]/.test(l));
-      assert.deepEqual(raw.map((l) => JSON.stringify(l.slice(0, 200))), [], `site-1's log has lines of the ${L} job with raw control characters (\\r, ESC, BEL)`);
+      assert.deepEqual(
+        raw.map((l) => JSON.stringify(l.slice(0, 200))),
+        [],
+        `site-1's log has lines of the ${L} job with raw control characters (\\r, ESC, BEL)`,
+      );
       const plain = forged.find((l) => l.includes(run.tag === "js" ? "FORGE-OUT" : "FORGE-PY "));
-      assert.ok(plain?.includes("\\r") && plain.includes("\\x1b"), `the forged line is in the log with \\r and ESC escaped (got ${JSON.stringify(plain?.slice(0, 200))})`);
+      assert.ok(
+        plain?.includes("\\r") && plain.includes("\\x1b"),
+        `the forged line is in the log with \\r and ESC escaped (got ${JSON.stringify(plain?.slice(0, 200))})`,
+      );
     });
 
     test(`${L}: metrics are bounded by the site (≤ 64 entries, keys ≤ 64 characters, numbers) and the drops audited (job.metrics)`, () => {
@@ -539,17 +615,30 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       for (const round of rounds) {
         const keys = Object.keys(round.metrics);
         assert.ok(keys.length <= 64, `round ${round.round}: ${keys.length} metrics reached the server`);
-        assert.deepEqual(keys.filter((k) => k.length > 64).map((k) => k.length), [], `round ${round.round}: metric keys longer than 64 characters (their lengths)`);
-        assert.ok(Object.values(round.metrics).every((v) => typeof v === "number"), `round ${round.round}: metrics that are not numbers`);
+        assert.deepEqual(
+          keys.filter((k) => k.length > 64).map((k) => k.length),
+          [],
+          `round ${round.round}: metric keys longer than 64 characters (their lengths)`,
+        );
+        assert.ok(
+          Object.values(round.metrics).every((v) => typeof v === "number"),
+          `round ${round.round}: metrics that are not numbers`,
+        );
       }
-      assert.ok(auditOf(run.id).some((a) => a["action"] === "job.metrics"), `site-1 has no job.metrics audit line counting what it dropped from the ${L} job`);
+      assert.ok(
+        auditOf(run.id).some((a) => a["action"] === "job.metrics"),
+        `site-1 has no job.metrics audit line counting what it dropped from the ${L} job`,
+      );
     });
 
     test(`${L}: the site's DP filter and budget apply to every train result (privacy.charged per train task)`, () => {
       const trains = auditOf(run.id).filter((a) => a["action"] === "task.received" && /^train\b/.test(String(a["reason"])));
       const charged = auditOf(run.id).filter((a) => a["action"] === "privacy.charged");
       assert.ok(trains.length > 0, `site-1 received no train task of the ${L} job`);
-      assert.ok(charged.length >= trains.length, `${trains.length} train tasks, ${charged.length} privacy.charged lines: results left site-1 without its GaussianPrivacy filter and budget`);
+      assert.ok(
+        charged.length >= trains.length,
+        `${trains.length} train tasks, ${charged.length} privacy.charged lines: results left site-1 without its GaussianPrivacy filter and budget`,
+      );
     });
   }
 
@@ -558,7 +647,10 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
     assert.ok(r.ipc?.madeUp?.ok, `the probe could not post its made-up result (${describeOutcome(r.ipc?.madeUp)}): the check is vacuous`);
     assert.ok(r.ipc.second?.ok, `the probe could not post its second result (${describeOutcome(r.ipc.second)})`);
     const denied = auditOf(runs.js.id).filter((a) => a["action"] === "job.message" && a["outcome"] === "denied" && a["code"] === "ERR_JOB_UNEXPECTED_MESSAGE");
-    assert.ok(denied.length >= 2, `site-1 audit lines job.message/denied/ERR_JOB_UNEXPECTED_MESSAGE: ${denied.length} (want one for the made-up task, one for the second result)`);
+    assert.ok(
+      denied.length >= 2,
+      `site-1 audit lines job.message/denied/ERR_JOB_UNEXPECTED_MESSAGE: ${denied.length} (want one for the made-up task, one for the second result)`,
+    );
     assert.ok(r.ipc2, "the job did not go on to round 2 after its refused messages");
   });
 
@@ -577,7 +669,11 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       for (const x of v) if (x === MARKER) marked++;
     }
     assert.ok(total > 0, "the server's model has no float parameters");
-    assert.equal(marked, 0, `${marked} of ${total} values of the server's model are the probe's marker ${MARKER}: the raw result skipped site-1's GaussianPrivacy filter`);
+    assert.equal(
+      marked,
+      0,
+      `${marked} of ${total} values of the server's model are the probe's marker ${MARKER}: the raw result skipped site-1's GaussianPrivacy filter`,
+    );
   });
 
   test("Python: the site's key is unreadable, so it cannot log in to the server as site-1 (TLS client authentication)", () => {
@@ -614,7 +710,13 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
     const problems: string[] = [];
     for (const run of [runs.js, runs.py]) {
       const r = run.report;
-      const allow = sandboxAllowList({ repoRoot: REPO_ROOT, jobDir: jobDir(run.id), runDir: runDirOf(run.id), dataPaths: DATA_PATHS, readPaths: [extraReadDir()] });
+      const allow = sandboxAllowList({
+        repoRoot: REPO_ROOT,
+        jobDir: jobDir(run.id),
+        runDir: runDirOf(run.id),
+        dataPaths: DATA_PATHS,
+        readPaths: [extraReadDir()],
+      });
       const views: { where: string; mounts?: string[]; fds?: FdEntry[]; interfaces?: string[] }[] = [];
       if (run.host) views.push({ where: `host view of pid ${run.host.pid}`, mounts: run.host.mounts, fds: run.host.fds, interfaces: run.host.interfaces });
       else problems.push(`${run.label}: no host view (${run.hostError})`);
@@ -625,7 +727,10 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
         else t.diagnostic(`${run.label} inside: mounts not listed (${describeOutcome(inside.mounts)})`);
         if (inside.fds.ok && inside.fds.list) v.fds = inside.fds.list;
         else t.diagnostic(`${run.label} inside: descriptors not listed (${describeOutcome(inside.fds)})`);
-        const names = [...(inside.interfaces.ok ? (inside.interfaces.names ?? []) : []), ...(inside.interfacesApi.ok ? (inside.interfacesApi.names ?? []) : [])];
+        const names = [
+          ...(inside.interfaces.ok ? (inside.interfaces.names ?? []) : []),
+          ...(inside.interfacesApi.ok ? (inside.interfacesApi.names ?? []) : []),
+        ];
         v.interfaces = [...new Set(names)];
         views.push(v);
       } else problems.push(`${run.label}: the probe listed nothing inside (no report)`);
@@ -657,14 +762,16 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
       }
       const who = `${run.label} (pid ${h.pid})`;
       t.diagnostic(`${who}: ${h.cmdline.slice(0, 200)}`);
-      for (const k of ["mnt", "pid", "net", "ipc", "uts"]) if (h.namespaces[k] === mine[k]) problems.push(`${who}: shares the site's ${k} namespace ${mine[k]}`);
+      for (const k of ["mnt", "pid", "net", "ipc", "uts"])
+        if (h.namespaces[k] === mine[k]) problems.push(`${who}: shares the site's ${k} namespace ${mine[k]}`);
       const [uid] = (h.status["Uid"] ?? "").split(/\s+/);
       const [gid] = (h.status["Gid"] ?? "").split(/\s+/);
       if (process.getuid?.() === 0) {
         if (uid !== String(JOB_UID) || gid !== String(JOB_UID)) problems.push(`${who}: runs as uid ${uid} gid ${gid}, not ${JOB_UID} (the site runs as root)`);
       } else if (h.namespaces["user"] === mine["user"]) problems.push(`${who}: not in a user namespace of its own (the site does not run as root)`);
       for (const cap of ["CapInh", "CapPrm", "CapEff", "CapAmb"]) if (!/^0+$/.test(h.status[cap] ?? "")) problems.push(`${who}: ${cap} ${h.status[cap]}`);
-      if (!/^0+$/.test(h.status["CapBnd"] ?? "") && h.status["NoNewPrivs"] !== "1") problems.push(`${who}: bounding set ${h.status["CapBnd"]} without no_new_privs`);
+      if (!/^0+$/.test(h.status["CapBnd"] ?? "") && h.status["NoNewPrivs"] !== "1")
+        problems.push(`${who}: bounding set ${h.status["CapBnd"]} without no_new_privs`);
       if (h.status["Seccomp"] !== "2") problems.push(`${who}: Seccomp ${h.status["Seccomp"]} (want 2, a filter)`);
       for (const [name, want] of Object.entries(expectLimit)) {
         const got = h.limits[name];
@@ -675,14 +782,21 @@ describe("hostile job code at a site is refused or contained (issue 14)", { skip
   });
 
   test("honest jobs complete at the attacked site and the other site; site-1 keeps serving", async () => {
-    assert.equal(honest["status"], "FINISHED:COMPLETED", `honest job: ${String(honest["status_reason"] ?? "")}\nsite-1's log (end):\n${logLines().slice(-40).map((l) => l.slice(0, 300)).join("\n")}`);
+    assert.equal(
+      honest["status"],
+      "FINISHED:COMPLETED",
+      `honest job: ${String(honest["status_reason"] ?? "")}\nsite-1's log (end):\n${logLines()
+        .slice(-40)
+        .map((l) => l.slice(0, 300))
+        .join("\n")}`,
+    );
     const rounds = (honest["rounds"] as { round: number; sites: string[] }[] | undefined) ?? [];
     assert.deepEqual(rounds.at(-1)?.sites, [SITE, OTHER], "both sites contributed to the last round");
     assert.deepEqual(statusAfter["clients"], [SITE, OTHER], "both sites are still connected");
     const p = sites.get(SITE);
     const state = await Promise.race([p?.exited.then(() => "exited"), new Promise((r) => setTimeout(() => r("running"), 10))]);
     assert.equal(state, "running", "site-1's process is still running");
-    for (const r of [runs.js, runs.py]) assert.match(String(r.meta["status"]), /^FINISHED:/, `the hostile ${r.label} job ended (${String(r.meta["status_reason"] ?? "").slice(0, 300)})`);
+    for (const r of [runs.js, runs.py])
+      assert.match(String(r.meta["status"]), /^FINISHED:/, `the hostile ${r.label} job ended (${String(r.meta["status_reason"] ?? "").slice(0, 300)})`);
   });
 });
-

@@ -21,23 +21,29 @@ test("every site evaluates every site's model and the global one; the matrix is 
   mkdirSync(join(runDir, "models"));
   writeFileSync(join(runDir, "models", "global_model.cohort"), encode(new FLModel({ params: { w: new Float32Array([100]) }, paramsType: "FULL", meta: {} })));
   const warnings: string[] = [];
-  const ctx = testServerContext({
-    sites: ["site-2", "site-1", "site-3"],
-    runDir,
-    async sendTask(site, taskName, payload) {
-      const n = Number(site.slice(-1));
-      if (taskName === "submit_model") {
-        if (site === "site-3") throw new Error("site-3: no model");
-        return encode(new FLModel({ params: { w: new Float32Array([n]) }, paramsType: "FULL" }));
-      }
-      const m = decode(payload) as FLModel;
-      const w = (m.params["w"] as Float32Array)[0] as number;
-      if (site === "site-2" && w === 1) throw new Error("site-2: evaluation crashed");
-      return encode(new FLModel({ metrics: { accuracy: w / 1000 + n / 10 }, meta: {} }));
+  const ctx = testServerContext(
+    {
+      sites: ["site-2", "site-1", "site-3"],
+      runDir,
+      async sendTask(site, taskName, payload) {
+        const n = Number(site.slice(-1));
+        if (taskName === "submit_model") {
+          if (site === "site-3") throw new Error("site-3: no model");
+          return encode(new FLModel({ params: { w: new Float32Array([n]) }, paramsType: "FULL" }));
+        }
+        const m = decode(payload) as FLModel;
+        const w = (m.params["w"] as Float32Array)[0] as number;
+        if (site === "site-2" && w === 1) throw new Error("site-2: evaluation crashed");
+        return encode(new FLModel({ metrics: { accuracy: w / 1000 + n / 10 }, meta: {} }));
+      },
     },
-  }, warnings);
+    warnings,
+  );
   await new CrossSiteModelEval(crossSiteArgs.parse({})).run(ctx);
-  const matrix = JSON.parse(readFileSync(join(runDir, "cross_site_val", "cross_val_results.json"), "utf8")) as Record<string, Record<string, Record<string, unknown>>>;
+  const matrix = JSON.parse(readFileSync(join(runDir, "cross_site_val", "cross_val_results.json"), "utf8")) as Record<
+    string,
+    Record<string, Record<string, unknown>>
+  >;
   assert.deepEqual(Object.keys(matrix), ["site-1", "site-2", "site-3"]);
   for (const row of Object.values(matrix)) assert.deepEqual(Object.keys(row).sort(), ["SRV_global_model", "site-1", "site-2"]);
   assert.deepEqual(matrix["site-1"]?.["site-2"], { accuracy: 0.002 + 0.1 });

@@ -14,7 +14,11 @@ import { tempDir } from "../helpers/index.js";
 
 type Answer = (site: string, task: string, model: FLModel) => FLModel | Error;
 
-function server(sites: string[], answer: Answer, resume = false): { ctx: ServerJobContext; calls: string[]; progress: { round: number; metrics: Record<string, number>; sites: readonly string[] }[]; warnings: string[] } {
+function server(
+  sites: string[],
+  answer: Answer,
+  resume = false,
+): { ctx: ServerJobContext; calls: string[]; progress: { round: number; metrics: Record<string, number>; sites: readonly string[] }[]; warnings: string[] } {
   const runDir = tempDir("cohort-cyclic-");
   const persistor = new ModelPersistor(persistorArgs.parse({ model: { kind: "softmax" }, features: 4, classes: 2 }), runDir);
   const calls: string[] = [];
@@ -61,12 +65,17 @@ test("fixed order: each round passes the model through every site; persisted eve
   const bias = final.params["dense1.bias"] as Float32Array;
   assert.deepEqual([...bias], [12, 12], "2 rounds × (1 + 2 + 3)");
   assert.ok(existsSync(join(s.ctx.runDir, "models", "checkpoint.json")));
-  assert.deepEqual(s.progress.map((p) => p.round), [1, 2, 2]);
+  assert.deepEqual(
+    s.progress.map((p) => p.round),
+    [1, 2, 2],
+  );
   assert.ok(Math.abs((s.progress.at(-1)?.metrics["accuracy"] ?? 0) - 0.8) < 1e-9);
 });
 
 test("a failing site is skipped with its reason and the model goes on", async () => {
-  const s = server(["site-1", "site-2", "site-3"], (site, task, m) => (site === "site-2" && task === "train" ? new Error("site-2: out of memory") : addSiteNumber(site, task, m)));
+  const s = server(["site-1", "site-2", "site-3"], (site, task, m) =>
+    site === "site-2" && task === "train" ? new Error("site-2: out of memory") : addSiteNumber(site, task, m),
+  );
   await new CyclicController(cyclicArgs.parse({ num_rounds: 1 })).run(s.ctx);
   const final = decode(readFileSync(join(s.ctx.runDir, "models", "global_model.cohort"))) as FLModel;
   assert.deepEqual([...(final.params["dense1.bias"] as Float32Array)], [4, 4]);
@@ -104,7 +113,9 @@ test("random order visits every site each round; DIFF results add to the model; 
   const early = server(["site-1", "site-2"], (site, task, m) => {
     const r = addSiteNumber(site, task, m);
     if (r instanceof Error) return r;
-    return task === "train" && site === "site-1" && m.currentRound === 1 ? new FLModel({ params: r.params, paramsType: "FULL", meta: { early_termination: true } }) : r;
+    return task === "train" && site === "site-1" && m.currentRound === 1
+      ? new FLModel({ params: r.params, paramsType: "FULL", meta: { early_termination: true } })
+      : r;
   });
   await new CyclicController(cyclicArgs.parse({ num_rounds: 5, allow_early_termination: true })).run(early.ctx);
   assert.equal(early.calls.filter((c) => c.endsWith(":train")).length, 3, "round 1 (2 sites) + site-1 of round 2");

@@ -25,11 +25,18 @@ const kit = (n: string): string => join(prodDir, n);
 
 const admin = (command: string): Promise<AdminCliResult> => adminCli(kit(ADMIN), command, 120_000);
 
-const watcher = new JobWatcher(() => kit(ADMIN), () => `server:\n${server.output.slice(-3000)}`);
+const watcher = new JobWatcher(
+  () => kit(ADMIN),
+  () => `server:\n${server.output.slice(-3000)}`,
+);
 const waitStatus = watcher.wait.bind(watcher);
 
 /** A job folder from the hello-fedavg example with changes. */
-function job(name: string, change: (files: { meta: Record<string, unknown>; server: Record<string, unknown>; client: Record<string, unknown> }) => void, custom?: Record<string, string>): string {
+function job(
+  name: string,
+  change: (files: { meta: Record<string, unknown>; server: Record<string, unknown>; client: Record<string, unknown> }) => void,
+  custom?: Record<string, string>,
+): string {
   const src = join(REPO_ROOT, "examples", "jobs", "hello-fedavg");
   const dst = join(dir, "jobs", name);
   cpSync(src, dst, { recursive: true });
@@ -44,7 +51,11 @@ function job(name: string, change: (files: { meta: Record<string, unknown>; serv
   return dst;
 }
 
-type Cfg = Record<string, unknown> & { workflows?: { args: Record<string, unknown> }[]; components?: { id: string; path: string; args: Record<string, unknown> }[]; executors?: { executor: { path: string; args: Record<string, unknown> } }[] };
+type Cfg = Record<string, unknown> & {
+  workflows?: { args: Record<string, unknown> }[];
+  components?: { id: string; path: string; args: Record<string, unknown> }[];
+  executors?: { executor: { path: string; args: Record<string, unknown> } }[];
+};
 const small = (f: { server: Cfg; client: Cfg }, rounds = 3): void => {
   const wf = (f.server as Cfg).workflows?.[0];
   if (wf) Object.assign(wf.args, { num_rounds: rounds, wait_time_after_min_received: 2 });
@@ -106,7 +117,13 @@ describe("federation", () => {
     for (const [i, part] of parts.entries()) {
       const idx = part.slice(0, 4000);
       let params = initParams({ kind: "mlp", hidden: 64 }, 784, 10, 1);
-      for (let e = 0; e < 5; e++) params = trainLocal({ kind: "mlp", hidden: 64 }, params, { images: train.images, labels: train.labels, indices: idx, features: 784, classes: 10 }, { epochs: 1, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: e }).params;
+      for (let e = 0; e < 5; e++)
+        params = trainLocal(
+          { kind: "mlp", hidden: 64 },
+          params,
+          { images: train.images, labels: train.labels, indices: idx, features: 784, classes: 10 },
+          { epochs: 1, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: e },
+        ).params;
       const alone = evaluate({ kind: "mlp", hidden: 64 }, params, { images: testSet.images, labels: testSet.labels, features: 784, classes: 10 }).accuracy;
       assert.ok(fedavgAccuracy > alone, `FedAvg ${fedavgAccuracy.toFixed(3)} beats site-${i + 1} alone ${alone.toFixed(3)}`);
     }
@@ -262,8 +279,14 @@ export class KeyThief {
     assert.equal(meta["resumed_count"], 1);
     assert.match(server.output, /resum/);
     const list = (await admin("list_jobs")).json as unknown as { job_id: string; status: string }[];
-    assert.ok(list.some((j) => j.job_id === jobId), "the job is in the store after the restart");
-    assert.ok(list.every((j) => j.status.startsWith("FINISHED:")), "no job left half-run");
+    assert.ok(
+      list.some((j) => j.job_id === jobId),
+      "the job is in the store after the restart",
+    );
+    assert.ok(
+      list.every((j) => j.status.startsWith("FINISHED:")),
+      "no job left half-run",
+    );
   });
 
   test("the run's audit trails verify, witness each other, reveal tampering, and trace a task across sites", { timeout: 120_000 }, async () => {
@@ -301,12 +324,15 @@ export class KeyThief {
     assert.match(witnessed.stdout + witnessed.stderr, /witnessed/);
 
     // One task from sent to result, across the server's and the sites' logs.
-    const sent = readFileSync(log("localhost"), "utf8").split("\n").find((l) => l.includes('"action":"task.sent"') && l.includes('"peer":"site-1"'));
+    const sent = readFileSync(log("localhost"), "utf8")
+      .split("\n")
+      .find((l) => l.includes('"action":"task.sent"') && l.includes('"peer":"site-1"'));
     assert.ok(sent);
     const id = (JSON.parse(sent) as { id: string }).id;
     const trace = await runCli(["audit", "trace", id, kit("localhost"), kit("site-1"), kit("site-2"), kit("site-3"), "--json"]);
     assert.equal(trace.code, 0, trace.stderr);
     const steps = (JSON.parse(trace.stdout) as { action: string; site: string }[]).map((s) => `${s.site}:${s.action}`);
-    for (const step of ["localhost:task.sent", "site-1:task.received", "site-1:task.executed", "site-1:task.result_returned", "localhost:task.result_received"]) assert.ok(steps.includes(step), `${step} in ${steps.join(", ")}`);
+    for (const step of ["localhost:task.sent", "site-1:task.received", "site-1:task.executed", "site-1:task.result_returned", "localhost:task.result_received"])
+      assert.ok(steps.includes(step), `${step} in ${steps.join(", ")}`);
   });
 });

@@ -25,7 +25,10 @@ let tamperDir = "";
 let server: CohortProcess;
 let sites: Map<string, CohortProcess>;
 
-const serverOptions = (): { env: Record<string, string>; preloads: string[] } => ({ env: { COHORT_TAMPER_DEPLOY_DIR: tamperDir }, preloads: [join(REPO_ROOT, "test", "helpers", "tamper-deploy.ts")] });
+const serverOptions = (): { env: Record<string, string>; preloads: string[] } => ({
+  env: { COHORT_TAMPER_DEPLOY_DIR: tamperDir },
+  preloads: [join(REPO_ROOT, "test", "helpers", "tamper-deploy.ts")],
+});
 
 before(async () => {
   tamperDir = mkdtempSync(join(tmpdir(), "cohort-tamper-deploy-"));
@@ -70,7 +73,11 @@ function editSigMap(folder: string, edit: (m: Record<string, string>) => void): 
   writeFileSync(file, JSON.stringify(m));
 }
 
-async function waitFinished(s: AdminSession, id: string, done = (m: Record<string, unknown>) => String(m["status"]).startsWith("FINISHED:")): Promise<Record<string, unknown>> {
+async function waitFinished(
+  s: AdminSession,
+  id: string,
+  done = (m: Record<string, unknown>) => String(m["status"]).startsWith("FINISHED:"),
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const m = (await s.run(`get_job_meta ${id}`)) as Record<string, unknown>;
@@ -82,26 +89,38 @@ async function waitFinished(s: AdminSession, id: string, done = (m: Record<strin
 
 describe("a site checks the deployed job against its manifest", () => {
   const cases: [string, (d: string) => void, RegExp][] = [
-    ["dropped", (d) => {
-      editSigMap(join(d, "app", "custom"), (m) => delete m["filter.js"]);
-      unlinkSync(join(d, "app", "custom", "filter.js"));
-    }, /app\/custom\/(filter\.js was removed|\.__nvfl_sig\.json was changed) after signing/],
-    ["renamed", (d) => {
-      editSigMap(join(d, "app", "custom"), (m) => {
-        m["renamed.js"] = m["filter.js"] ?? "";
-        delete m["filter.js"];
-      });
-      renameSync(join(d, "app", "custom", "filter.js"), join(d, "app", "custom", "renamed.js"));
-    }, /app\/custom\/(renamed\.js was added|\.__nvfl_sig\.json was changed) after signing/],
-    ["transplanted", (d) => {
-      // The same admin's other job, with the filter switched off: its file and its FLARE signature.
-      const other = signedJob(`other-${Math.random().toString(16).slice(2, 8)}`, "export const dp = 'off';\n");
-      cpSync(join(other, "app", "custom", "filter.js"), join(d, "app", "custom", "filter.js"));
-      const theirs = JSON.parse(readFileSync(join(other, "app", "custom", JOB_SIGNATURE_FILE), "utf8")) as Record<string, string>;
-      editSigMap(join(d, "app", "custom"), (m) => {
-        m["filter.js"] = theirs["filter.js"] ?? "";
-      });
-    }, /app\/custom\/(filter\.js|\.__nvfl_sig\.json) was changed after signing/],
+    [
+      "dropped",
+      (d) => {
+        editSigMap(join(d, "app", "custom"), (m) => delete m["filter.js"]);
+        unlinkSync(join(d, "app", "custom", "filter.js"));
+      },
+      /app\/custom\/(filter\.js was removed|\.__nvfl_sig\.json was changed) after signing/,
+    ],
+    [
+      "renamed",
+      (d) => {
+        editSigMap(join(d, "app", "custom"), (m) => {
+          m["renamed.js"] = m["filter.js"] ?? "";
+          delete m["filter.js"];
+        });
+        renameSync(join(d, "app", "custom", "filter.js"), join(d, "app", "custom", "renamed.js"));
+      },
+      /app\/custom\/(renamed\.js was added|\.__nvfl_sig\.json was changed) after signing/,
+    ],
+    [
+      "transplanted",
+      (d) => {
+        // The same admin's other job, with the filter switched off: its file and its FLARE signature.
+        const other = signedJob(`other-${Math.random().toString(16).slice(2, 8)}`, "export const dp = 'off';\n");
+        cpSync(join(other, "app", "custom", "filter.js"), join(d, "app", "custom", "filter.js"));
+        const theirs = JSON.parse(readFileSync(join(other, "app", "custom", JOB_SIGNATURE_FILE), "utf8")) as Record<string, string>;
+        editSigMap(join(d, "app", "custom"), (m) => {
+          m["filter.js"] = theirs["filter.js"] ?? "";
+        });
+      },
+      /app\/custom\/(filter\.js|\.__nvfl_sig\.json) was changed after signing/,
+    ],
   ];
   for (const [what, change, re] of cases) {
     test(`a file ${what} with its FLARE entry on the way to the sites: each site refuses and audits it`, { timeout: 180_000 }, async () => {
@@ -151,7 +170,10 @@ describe("the same job deployed again is not a replay", () => {
       assert.equal(meta["status"], "FINISHED:COMPLETED", JSON.stringify(meta));
       assert.equal(meta["resumed_count"], 1);
       const lines = auditRecords(join(prodDir, "site-1")).filter((l) => l["job"] === id);
-      assert.ok(lines.filter((l) => l["action"] === "job.deployed").length >= 2, `site-1 deployed the job twice: ${JSON.stringify(lines.filter((l) => String(l["action"]).startsWith("job.deploy")))}`);
+      assert.ok(
+        lines.filter((l) => l["action"] === "job.deployed").length >= 2,
+        `site-1 deployed the job twice: ${JSON.stringify(lines.filter((l) => String(l["action"]).startsWith("job.deploy")))}`,
+      );
       assert.ok(!lines.some((l) => l["code"] === "ERR_JOB_REPLAYED"));
     } finally {
       await s.close();

@@ -44,9 +44,17 @@ participants:
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   writeFile(join(kit("site-1"), "local", "idp-jwks.json"), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }] }));
   signToken = ({ aud, expSeconds }) =>
-    new SignJWT({ email: "admin@nvidia.com" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://idp.hospital-a.example").setAudience(aud).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + expSeconds).sign(privateKey);
+    new SignJWT({ email: "admin@nvidia.com" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer("https://idp.hospital-a.example")
+      .setAudience(aud)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + expSeconds)
+      .sign(privateKey);
   addResources("localhost", { plugins: [{ path: "cohort.RegistrationAllowList", args: { orgs: ["org_a"] } }] });
-  addResources("site-1", { plugins: [{ path: "cohort.OidcCommandCheck", args: { issuer: "https://idp.hospital-a.example", jwks_file: "idp-jwks.json", user_claim: "email" } }] });
+  addResources("site-1", {
+    plugins: [{ path: "cohort.OidcCommandCheck", args: { issuer: "https://idp.hospital-a.example", jwks_file: "idp-jwks.json", user_claim: "email" } }],
+  });
   server = startParticipantProcess(kit("localhost"), { server: true });
   await server.waitFor(/listening on/);
   sites.push(startParticipantProcess(kit("site-1")), startParticipantProcess(kit("site-2")));
@@ -56,7 +64,9 @@ after(() => stopFederation(server, sites));
 
 test("the server's registration plugin refuses a site of another organisation", { timeout: 60_000 }, async () => {
   await server.waitFor(/client site-1 .* logged in/);
-  await server.waitFor(/refused login\.refused from site-2 .*ERR_AUTH_PLUGIN_REFUSED.*organisation org_b of site-2 is not on this server's registration allow-list/);
+  await server.waitFor(
+    /refused login\.refused from site-2 .*ERR_AUTH_PLUGIN_REFUSED.*organisation org_b of site-2 is not on this server's registration allow-list/,
+  );
   const audit = readFileSync(join(kit("localhost"), "audit.log"), "utf8");
   assert.match(audit, /"code":"ERR_AUTH_PLUGIN_REFUSED"/);
   await sites[1]?.waitFor(/ERR_AUTH_PLUGIN_REFUSED/, 20_000);

@@ -26,7 +26,8 @@ function alive(pid: number): boolean {
   }
 }
 
-const pids = (): { name: string; pid: number }[] => (JSON.parse(readFileSync(join(ws, "pids.json"), "utf8")) as { processes: { name: string; pid: number }[] }).processes;
+const pids = (): { name: string; pid: number }[] =>
+  (JSON.parse(readFileSync(join(ws, "pids.json"), "utf8")) as { processes: { name: string; pid: number }[] }).processes;
 const poc = (): { host: string; port: number } => JSON.parse(readFileSync(join(ws, "poc.json"), "utf8")) as { host: string; port: number };
 
 after(async () => {
@@ -34,7 +35,9 @@ after(async () => {
   if (existsSync(join(ws, "poc.json"))) await stopPoc({ workspace: ws, graceMs: 3_000 }).catch(() => undefined);
 });
 
-test("poc prepare --he, start (twice), stop, clean: all sites connect over mTLS with their CKKS contexts; nothing is left running or listening", { timeout: 150_000 }, async () => {
+test("poc prepare --he, start (twice), stop, clean: all sites connect over mTLS with their CKKS contexts; nothing is left running or listening", {
+  timeout: 150_000,
+}, async () => {
   const prep = await runCli(["poc", "prepare", "-n", "2", "--he", "-w", ws]);
   assert.equal(prep.code, 0, prep.stderr);
   assert.match(prep.stdout, /sites site-1, site-2; admin admin@cohort\.poc \(project_admin\)/);

@@ -11,7 +11,19 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireSystem } from "../helpers/requirements.js";
-import { checkConfinementFor, closeInheritedDescriptors, DEFAULT_JOB_LIMITS, escapeControl, findSandboxTools, jobConfinement, OutputRelay, sandboxCommand, sandboxMounts, userNamespaceSeccompProgram, type SandboxMounts } from "../../src/runtime/sandbox/index.js";
+import {
+  checkConfinementFor,
+  closeInheritedDescriptors,
+  DEFAULT_JOB_LIMITS,
+  escapeControl,
+  findSandboxTools,
+  jobConfinement,
+  OutputRelay,
+  sandboxCommand,
+  sandboxMounts,
+  userNamespaceSeccompProgram,
+  type SandboxMounts,
+} from "../../src/runtime/sandbox/index.js";
 
 const PROBE = String.raw`
 const fs = require("fs"), net = require("net"), os = require("os"), cp = require("child_process");
@@ -70,8 +82,22 @@ async function runProbe(asUid?: number): Promise<{ out: Record<string, unknown>;
   const port = (listener.address() as { port: number }).port;
   const seccomp = userNamespaceSeccompProgram();
   const node = realpathSync(process.execPath);
-  const cmd = sandboxCommand({ readOnly: [ro, node], writable: [run], cwd: run, env: { PATH: "/usr/bin:/bin", COHORT_JOB_ID: "probe" }, command: [node, "-e", PROBE, secret, ro, String(port)], limits: { ...DEFAULT_JOB_LIMITS, memory_mb: 2048, processes: 64 }, user: { uid: 65532, gid: 65532 }, seccompFd: seccomp ? 3 : undefined }, found.tools, asUid);
-  const [file, args] = asUid === undefined ? [cmd.file, cmd.args] : ["setpriv", [`--reuid=${asUid}`, `--regid=${asUid}`, "--clear-groups", cmd.file, ...cmd.args]];
+  const cmd = sandboxCommand(
+    {
+      readOnly: [ro, node],
+      writable: [run],
+      cwd: run,
+      env: { PATH: "/usr/bin:/bin", COHORT_JOB_ID: "probe" },
+      command: [node, "-e", PROBE, secret, ro, String(port)],
+      limits: { ...DEFAULT_JOB_LIMITS, memory_mb: 2048, processes: 64 },
+      user: { uid: 65532, gid: 65532 },
+      seccompFd: seccomp ? 3 : undefined,
+    },
+    found.tools,
+    asUid,
+  );
+  const [file, args] =
+    asUid === undefined ? [cmd.file, cmd.args] : ["setpriv", [`--reuid=${asUid}`, `--regid=${asUid}`, "--clear-groups", cmd.file, ...cmd.args]];
   const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe", "pipe"], env: {} });
   const sink = child.stdio[3] as NodeJS.WritableStream;
   if (seccomp) sink.end(seccomp);
@@ -120,11 +146,19 @@ test("a sandboxed process sees only its allow-list: mounts, descriptors, interfa
   assert.deepEqual(out["env"], ["COHORT_JOB_ID", "PATH", "PWD"]);
   const allowed = new Set(["/", "/proc", "/dev", "/tmp", "/dev/shm", "/dev/pts", "/dev/mqueue", ...declared.readOnly, ...declared.writable]);
   // bubblewrap's /dev nodes and the read-only covers it puts on parts of /proc (sys, irq, bus…).
-  const extra = (out["mounts"] as string[]).filter((m) => !allowed.has(m) && !/^\/dev\/(null|zero|full|random|urandom|tty|console|ptmx)$/.test(m) && !/^\/proc\/(sys|sysrq-trigger|irq|bus|fs|kcore|keys|latency_stats|timer_list|sched_debug|scsi|acpi)$/.test(m));
+  const extra = (out["mounts"] as string[]).filter(
+    (m) =>
+      !allowed.has(m) &&
+      !/^\/dev\/(null|zero|full|random|urandom|tty|console|ptmx)$/.test(m) &&
+      !/^\/proc\/(sys|sysrq-trigger|irq|bus|fs|kcore|keys|latency_stats|timer_list|sched_debug|scsi|acpi)$/.test(m),
+  );
   assert.deepEqual(extra, [], `mounts beyond the allow-list: ${extra.join(", ")}`);
 });
 
-test("a site that is not root runs job code as its own uid in a user namespace, with the same allow-list", { ...need, ...(process.getuid?.() === 0 ? {} : { skip: "needs root to act as another uid" }) }, async () => {
+test("a site that is not root runs job code as its own uid in a user namespace, with the same allow-list", {
+  ...need,
+  ...(process.getuid?.() === 0 ? {} : { skip: "needs root to act as another uid" }),
+}, async () => {
   const { out, accepted } = await runProbe(65534);
   assert.equal(out["uid"], 65534);
   assert.equal(out["capEff"], "0000000000000000");
@@ -162,16 +196,24 @@ test("job output is relayed line by line: control characters escaped, long lines
 
 test("without bubblewrap a site refuses custom code unless allow_unconfined_jobs; built-ins still run", () => {
   const none = { ...jobConfinement({}, "local/resources.json"), tools: undefined, missing: ["bubblewrap (bwrap)"] };
-  assert.throws(() => checkConfinementFor(none, { jobId: "j", site: "site-1", runsOwnCode: true }), (e: Error & { code?: string }) => e.code === "ERR_JOB_UNCONFINED" && /allow_unconfined_jobs/.test(e.message));
+  assert.throws(
+    () => checkConfinementFor(none, { jobId: "j", site: "site-1", runsOwnCode: true }),
+    (e: Error & { code?: string }) => e.code === "ERR_JOB_UNCONFINED" && /allow_unconfined_jobs/.test(e.message),
+  );
   checkConfinementFor(none, { jobId: "j", site: "site-1", runsOwnCode: false });
   checkConfinementFor({ ...none, allowUnconfined: true }, { jobId: "j", site: "site-1", runsOwnCode: true });
-  assert.throws(() => jobConfinement({ job_read_paths: ["/no/such/venv"] }, "/kit/local/resources.json"), /\/kit\/local\/resources.json: job_read_paths: "\/no\/such\/venv" does not exist/);
+  assert.throws(
+    () => jobConfinement({ job_read_paths: ["/no/such/venv"] }, "/kit/local/resources.json"),
+    /\/kit\/local\/resources.json: job_read_paths: "\/no\/such\/venv" does not exist/,
+  );
 });
 
 test("a site closes the descriptors it inherited without close-on-exec, so job processes cannot inherit them", async () => {
   const code = `import("${join(process.cwd(), "src/runtime/sandbox/descriptors.ts")}").then((m) => process.stdout.write(JSON.stringify(m.closeInheritedDescriptors())))`;
   // bash opens fd 50 without close-on-exec, as a supervisor or terminal may leave one to the site.
-  const child = spawn("/bin/bash", ["-c", 'exec 50</dev/null; exec "$0" --import tsx -e "$1"', process.execPath, code], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn("/bin/bash", ["-c", 'exec 50</dev/null; exec "$0" --import tsx -e "$1"', process.execPath, code], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.on("exit", r));

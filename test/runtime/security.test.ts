@@ -53,7 +53,9 @@ function quickJob(name: string, opts: { byoc?: boolean; minClients?: number; rou
   const srv = JSON.parse(readFileSync(join(dst, "app/config/config_fed_server.json"), "utf8")) as { workflows: { args: Record<string, unknown> }[] };
   Object.assign(srv.workflows[0]?.args ?? {}, { num_rounds: opts.rounds ?? 2, min_clients: opts.minClients ?? 2, wait_time_after_min_received: 1 });
   writeFile(join(dst, "app/config/config_fed_server.json"), JSON.stringify(srv));
-  const cli = JSON.parse(readFileSync(join(dst, "app/config/config_fed_client.json"), "utf8")) as { executors: { executor: { args: Record<string, unknown> } }[] };
+  const cli = JSON.parse(readFileSync(join(dst, "app/config/config_fed_client.json"), "utf8")) as {
+    executors: { executor: { args: Record<string, unknown> } }[];
+  };
   Object.assign(cli.executors[0]?.executor.args ?? {}, { max_train_samples: 1000 });
   writeFile(join(dst, "app/config/config_fed_client.json"), JSON.stringify(cli));
   if (opts.byoc) writeFile(join(dst, "app/custom/notes.js"), "export const note = 'custom code makes this job BYOC';\n");
@@ -73,7 +75,9 @@ before(async () => {
     ],
     // site-3 forbids bring-your-own-code for leads; site-2 allows only the built-in trainer's path.
     prepare: (kit) => {
-      const authz = JSON.parse(readFileSync(join(kit("site-3"), "local", "authorization.json.default"), "utf8")) as { permissions: Record<string, Record<string, string>> };
+      const authz = JSON.parse(readFileSync(join(kit("site-3"), "local", "authorization.json.default"), "utf8")) as {
+        permissions: Record<string, Record<string, string>>;
+      };
       (authz.permissions["lead"] ?? {})["byoc"] = "none";
       writeFile(join(kit("site-3"), "local", "authorization.json"), JSON.stringify(authz));
     },
@@ -112,7 +116,10 @@ describe("federated authorization", () => {
     const otherSite = await admin(ADMINS.orgb, "sys_info site-1");
     assert.equal(otherSite.code, 1);
     assert.match(otherSite.text, /NOT_AUTHORIZED by site-1: sys_info for orgadmin@org-b\.org/);
-    assert.ok(auditOf("site-1").some((l) => l["action"] === "admin.sys_info" && l["outcome"] === "denied" && typeof l["ref"] === "string"), "site-1 audits the refusal, referencing the server's event");
+    assert.ok(
+      auditOf("site-1").some((l) => l["action"] === "admin.sys_info" && l["outcome"] === "denied" && typeof l["ref"] === "string"),
+      "site-1 audits the refusal, referencing the server's event",
+    );
   });
 
   test("a site whose policy forbids byoc refuses a BYOC job the server accepted; it runs on the others", { timeout: 150_000 }, async () => {
@@ -174,7 +181,9 @@ describe("signed jobs and commands", () => {
     return waitFinished(jobId, 120_000);
   }
 
-  test("a file dropped, renamed or moved with its FLARE entry, or transplanted from another signed job, is refused at submit and audited", { timeout: 120_000 }, async () => {
+  test("a file dropped, renamed or moved with its FLARE entry, or transplanted from another signed job, is refused at submit and audited", {
+    timeout: 120_000,
+  }, async () => {
     const s = await AdminSession.open(kit(ADMINS.pa));
     try {
       // Job B: same signer, another client config (as if without the DP filter the submitter put in A).
@@ -184,27 +193,52 @@ describe("signed jobs and commands", () => {
       writeFile(cfg, readFileSync(cfg, "utf8").replace('"max_train_samples":1000', '"max_train_samples":500'));
       signJob(otherTmp, credsOf(ADMINS.pa), { jobName: "other-job" });
       const cases: [string, (d: string) => void, RegExp][] = [
-        ["dropped", (d) => {
-          editSigMap(join(d, "app", "custom"), (m) => delete m["notes.js"]);
-          unlinkSync(join(d, "app", "custom", "notes.js"));
-        }, /app\/custom\/(notes\.js was removed|\.__nvfl_sig\.json was changed) after signing/],
-        ["renamed", (d) => moveWithEntry(d, "app/custom/notes.js", "app/custom/renamed.js"), /app\/custom\/(renamed\.js was added|\.__nvfl_sig\.json was changed) after signing/],
-        ["moved", (d) => moveWithEntry(d, "app/custom/notes.js", "app/notes.js"), /app\/(notes\.js was added|\.__nvfl_sig\.json was changed|custom\/\.__nvfl_sig\.json was changed) after signing/],
-        ["transplanted", (d) => {
-          cpSync(cfg, join(d, "app", "config", "config_fed_client.json"));
-          const theirs = JSON.parse(readFileSync(join(otherTmp, "app", "config", JOB_SIGNATURE_FILE), "utf8")) as Record<string, string>;
-          editSigMap(join(d, "app", "config"), (m) => {
-            m["config_fed_client.json"] = theirs["config_fed_client.json"] ?? "";
-          });
-        }, /app\/config\/(config_fed_client\.json|\.__nvfl_sig\.json) was changed after signing/],
+        [
+          "dropped",
+          (d) => {
+            editSigMap(join(d, "app", "custom"), (m) => delete m["notes.js"]);
+            unlinkSync(join(d, "app", "custom", "notes.js"));
+          },
+          /app\/custom\/(notes\.js was removed|\.__nvfl_sig\.json was changed) after signing/,
+        ],
+        [
+          "renamed",
+          (d) => moveWithEntry(d, "app/custom/notes.js", "app/custom/renamed.js"),
+          /app\/custom\/(renamed\.js was added|\.__nvfl_sig\.json was changed) after signing/,
+        ],
+        [
+          "moved",
+          (d) => moveWithEntry(d, "app/custom/notes.js", "app/notes.js"),
+          /app\/(notes\.js was added|\.__nvfl_sig\.json was changed|custom\/\.__nvfl_sig\.json was changed) after signing/,
+        ],
+        [
+          "transplanted",
+          (d) => {
+            cpSync(cfg, join(d, "app", "config", "config_fed_client.json"));
+            const theirs = JSON.parse(readFileSync(join(otherTmp, "app", "config", JOB_SIGNATURE_FILE), "utf8")) as Record<string, string>;
+            editSigMap(join(d, "app", "config"), (m) => {
+              m["config_fed_client.json"] = theirs["config_fed_client.json"] ?? "";
+            });
+          },
+          /app\/config\/(config_fed_client\.json|\.__nvfl_sig\.json) was changed after signing/,
+        ],
       ];
       for (const [what, change, re] of cases) {
-        await assert.rejects(s.submitArchive(await signedArchive(change, { byoc: true, job: `${what}-job` })), (e: { code?: string; message: string }) => {
-          assert.equal(e.code, "ERR_JOB_TAMPERED", `${what}: ${e.message}`);
-          assert.match(e.message, re, what);
-          return true;
-        }, what);
-        assert.ok(auditOf("localhost").some((l) => l["action"] === "admin.submit_job" && l["outcome"] === "denied" && l["code"] === "ERR_JOB_TAMPERED" && re.test(String(l["reason"]))), `${what}: the server audits the refusal with its reason`);
+        await assert.rejects(
+          s.submitArchive(await signedArchive(change, { byoc: true, job: `${what}-job` })),
+          (e: { code?: string; message: string }) => {
+            assert.equal(e.code, "ERR_JOB_TAMPERED", `${what}: ${e.message}`);
+            assert.match(e.message, re, what);
+            return true;
+          },
+          what,
+        );
+        assert.ok(
+          auditOf("localhost").some(
+            (l) => l["action"] === "admin.submit_job" && l["outcome"] === "denied" && l["code"] === "ERR_JOB_TAMPERED" && re.test(String(l["reason"])),
+          ),
+          `${what}: the server audits the refusal with its reason`,
+        );
       }
       rmSync(otherTmp, { recursive: true, force: true });
     } finally {
@@ -267,7 +301,10 @@ describe("signed jobs and commands", () => {
     try {
       const other = await signedArchive((d) => writeFile(join(d, "app", "custom", "extra.js"), "export const x = 1;\n"), { job: "clone-source" });
       const call = (s as unknown as { call: (cmd: string, args: string[], archive: Uint8Array) => Promise<unknown> }).call.bind(s);
-      await assert.rejects(call("clone_job", [srcId], other), (e: { code?: string; message: string }) => e.code === "ERR_JOB_TAMPERED" && /is not the stored job/.test(e.message));
+      await assert.rejects(
+        call("clone_job", [srcId], other),
+        (e: { code?: string; message: string }) => e.code === "ERR_JOB_TAMPERED" && /is not the stored job/.test(e.message),
+      );
       assert.ok(auditOf("localhost").some((l) => l["action"] === "admin.clone_job" && l["outcome"] === "denied" && l["code"] === "ERR_JOB_TAMPERED"));
     } finally {
       await s.close();
@@ -278,7 +315,11 @@ describe("signed jobs and commands", () => {
     const s = await AdminSession.open(kit(ADMINS.pa));
     try {
       const cases: [string, (d: string) => void, RegExp][] = [
-        ["changed", (d) => writeFile(join(d, "meta.json"), readFileSync(join(d, "meta.json"), "utf8").replace('"min_clients":2', '"min_clients":1')), /meta\.json was changed after signing/],
+        [
+          "changed",
+          (d) => writeFile(join(d, "meta.json"), readFileSync(join(d, "meta.json"), "utf8").replace('"min_clients":2', '"min_clients":1')),
+          /meta\.json was changed after signing/,
+        ],
         ["added", (d) => writeFile(join(d, "app", "custom", "evil.js"), "export const x = 1;\n"), /(custom|evil\.js) was added after signing/],
         ["removed", (d) => unlinkSync(join(d, "app", "config", "config_fed_client.json")), /config_fed_client\.json was removed after signing|missing/],
       ];

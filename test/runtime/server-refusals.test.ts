@@ -39,7 +39,10 @@ interface Target {
   security: "clear" | "tls" | "mtls";
 }
 function siteTarget(): Target {
-  const cfg = JSON.parse(startup("site-1", "fed_client.json")) as { servers: { service: { target: string; scheme: Scheme } }[]; client: { connection_security: Target["security"] } };
+  const cfg = JSON.parse(startup("site-1", "fed_client.json")) as {
+    servers: { service: { target: string; scheme: Scheme } }[];
+    client: { connection_security: Target["security"] };
+  };
   const s = cfg.servers[0];
   assert.ok(s);
   return { scheme: s.service.scheme, port: Number(s.service.target.split(":").at(-1)), security: cfg.client.connection_security };
@@ -50,7 +53,19 @@ function adminTarget(): Target {
 }
 function clientOf(name: string, type: "client" | "admin"): TransportClient {
   const t = type === "client" ? siteTarget() : adminTarget();
-  return new TransportClient({ name, type, project: "server_refusals", certPem: startup(name, "client.crt"), keyPem: startup(name, "client.key"), rootPem: startup(name, "rootCA.pem"), serverName: "localhost", driver: driverFor(t.scheme), host: "127.0.0.1", port: t.port, security: t.security });
+  return new TransportClient({
+    name,
+    type,
+    project: "server_refusals",
+    certPem: startup(name, "client.crt"),
+    keyPem: startup(name, "client.key"),
+    rootPem: startup(name, "rootCA.pem"),
+    serverName: "localhost",
+    driver: driverFor(t.scheme),
+    host: "127.0.0.1",
+    port: t.port,
+    security: t.security,
+  });
 }
 const auditLines = (): Record<string, unknown>[] => auditRecords(kit("localhost"));
 
@@ -80,7 +95,12 @@ describe("a running server refuses", () => {
     const t = siteTarget();
     assert.equal(t.security, "mtls", "precondition: the federation runs mTLS");
     // TLS with site-9's certificate and key; the login proves site-8's kit key.
-    const conn = await driverFor(t.scheme).dial({ host: "127.0.0.1", port: t.port, security: "mtls", tls: { rootCaPem: startup("site-9", "rootCA.pem"), certPem: startup("site-9", "client.crt"), keyPem: startup("site-9", "client.key") } });
+    const conn = await driverFor(t.scheme).dial({
+      host: "127.0.0.1",
+      port: t.port,
+      security: "mtls",
+      tls: { rootCaPem: startup("site-9", "rootCA.pem"), certPem: startup("site-9", "client.crt"), keyPem: startup("site-9", "client.key") },
+    });
     const frames: Envelope[] = [];
     conn.onFrame((f) => frames.push(decodeEnvelope(f)));
     const next = async (): Promise<Envelope> => {
@@ -89,7 +109,15 @@ describe("a running server refuses", () => {
       assert.ok(f, "the server answers within 10 s");
       return f;
     };
-    const login = new ClientLogin({ name: "site-8", type: "client", project: "server_refusals", certPem: startup("site-8", "client.crt"), keyPem: startup("site-8", "client.key"), rootPem: startup("site-8", "rootCA.pem"), serverName: "localhost" });
+    const login = new ClientLogin({
+      name: "site-8",
+      type: "client",
+      project: "server_refusals",
+      certPem: startup("site-8", "client.crt"),
+      keyPem: startup("site-8", "client.key"),
+      rootPem: startup("site-8", "rootCA.pem"),
+      serverName: "localhost",
+    });
     await conn.send(encodeEnvelope({ k: "hello", id: randomBytes(16).toString("hex") }, [encode(login.hello())]));
     const challenge = await next();
     assert.equal(challenge.header.k, "challenge");
@@ -100,7 +128,10 @@ describe("a running server refuses", () => {
     assert.equal(refused.header.code, "ERR_AUTH_TLS_PEER_MISMATCH", refused.header.msg);
     assert.match(refused.header.msg ?? "", /site-9.*site-8|not site-8's/);
     conn.close();
-    assert.ok(auditLines().some((l) => l["action"] === "login.refused" && l["code"] === "ERR_AUTH_TLS_PEER_MISMATCH"), "audited as login.refused");
+    assert.ok(
+      auditLines().some((l) => l["action"] === "login.refused" && l["code"] === "ERR_AUTH_TLS_PEER_MISMATCH"),
+      "audited as login.refused",
+    );
     // Control: the same TLS certificate with its own login is admitted (the refusal is the mismatch).
     const own = clientOf("site-9", "client");
     await own.connectOnce();
@@ -111,8 +142,18 @@ describe("a running server refuses", () => {
     const site = clientOf("site-9", "client");
     await site.connectOnce();
     try {
-      const command = signCommand({ user: ADMIN, target: "server", cmd: "list_jobs", args: [], certPem: startup(ADMIN, "client.crt"), keyPem: startup(ADMIN, "client.key") });
-      await assert.rejects(site.request(TOPIC_ADMIN, encode({ command }), { timeoutMs: 20_000 }), (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_NOT_ADMIN" && /site-9 is not logged in as an admin/.test(e.message));
+      const command = signCommand({
+        user: ADMIN,
+        target: "server",
+        cmd: "list_jobs",
+        args: [],
+        certPem: startup(ADMIN, "client.crt"),
+        keyPem: startup(ADMIN, "client.key"),
+      });
+      await assert.rejects(
+        site.request(TOPIC_ADMIN, encode({ command }), { timeoutMs: 20_000 }),
+        (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_NOT_ADMIN" && /site-9 is not logged in as an admin/.test(e.message),
+      );
     } finally {
       await site.stop();
     }
@@ -120,20 +161,48 @@ describe("a running server refuses", () => {
     await other.connectOnce();
     try {
       // Control: the other admin's own signed command runs.
-      const own = signCommand({ user: OTHER_ADMIN, target: "server", cmd: "list_jobs", args: [], certPem: startup(OTHER_ADMIN, "client.crt"), keyPem: startup(OTHER_ADMIN, "client.key") });
+      const own = signCommand({
+        user: OTHER_ADMIN,
+        target: "server",
+        cmd: "list_jobs",
+        args: [],
+        certPem: startup(OTHER_ADMIN, "client.crt"),
+        keyPem: startup(OTHER_ADMIN, "client.key"),
+      });
       await other.request(TOPIC_ADMIN, encode({ command: own }), { timeoutMs: 20_000 });
-      const stolen = signCommand({ user: ADMIN, target: "server", cmd: "list_jobs", args: [], certPem: startup(ADMIN, "client.crt"), keyPem: startup(ADMIN, "client.key") });
-      await assert.rejects(other.request(TOPIC_ADMIN, encode({ command: stolen }), { timeoutMs: 20_000 }), (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_NOT_ADMIN" && /signed by admin@nvidia\.com but sent by other@nvidia\.com/.test(e.message));
+      const stolen = signCommand({
+        user: ADMIN,
+        target: "server",
+        cmd: "list_jobs",
+        args: [],
+        certPem: startup(ADMIN, "client.crt"),
+        keyPem: startup(ADMIN, "client.key"),
+      });
+      await assert.rejects(
+        other.request(TOPIC_ADMIN, encode({ command: stolen }), { timeoutMs: 20_000 }),
+        (e: { code?: string; message: string }) =>
+          e.code === "ERR_ADMIN_NOT_ADMIN" && /signed by admin@nvidia\.com but sent by other@nvidia\.com/.test(e.message),
+      );
     } finally {
       await other.stop();
     }
     const denied = auditLines().filter((l) => l["code"] === "ERR_ADMIN_NOT_ADMIN" && l["outcome"] === "denied");
-    assert.ok(denied.some((l) => JSON.stringify(l).includes("site-9")), `the site's attempt is audited: ${JSON.stringify(denied)}`);
-    assert.ok(denied.some((l) => l["user"] === OTHER_ADMIN), `the re-sent command is audited: ${JSON.stringify(denied)}`);
+    assert.ok(
+      denied.some((l) => JSON.stringify(l).includes("site-9")),
+      `the site's attempt is audited: ${JSON.stringify(denied)}`,
+    );
+    assert.ok(
+      denied.some((l) => l["user"] === OTHER_ADMIN),
+      `the re-sent command is audited: ${JSON.stringify(denied)}`,
+    );
   });
 
   test("max_num_clients: at the limit a site logs in; one past it `cohort start` is refused; admins do not count", { timeout: 120_000 }, async () => {
-    assert.equal(DEFAULT_SERVER_SETTINGS.max_num_clients, documentedNumber("docs/runtime.md", /`servers\[0\]\.max_num_clients` \| (\d+) \|/), "the default is the documented one");
+    assert.equal(
+      DEFAULT_SERVER_SETTINGS.max_num_clients,
+      documentedNumber("docs/runtime.md", /`servers\[0\]\.max_num_clients` \| (\d+) \|/),
+      "the default is the documented one",
+    );
     assert.deepEqual([...sites.keys()], SITES);
     const third = clientOf("site-9", "client");
     await third.connectOnce(); // sites: site-1, site-2, site-9 = MAX_CLIENTS
@@ -142,7 +211,8 @@ describe("a running server refuses", () => {
       const mark = server.lines.length;
       refusedStart = startParticipantProcess(kit("site-3"));
       await server.waitFor(/ERR_AUTH_TOO_MANY_CLIENTS|max_num_clients/, 90_000, mark).catch(() => undefined);
-      for (let i = 0; i < 600 && !auditLines().some((l) => l["code"] === "ERR_AUTH_TOO_MANY_CLIENTS" && l["peer"] === "site-3"); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 600 && !auditLines().some((l) => l["code"] === "ERR_AUTH_TOO_MANY_CLIENTS" && l["peer"] === "site-3"); i++)
+        await new Promise((r) => setTimeout(r, 100));
       const line = auditLines().find((l) => l["code"] === "ERR_AUTH_TOO_MANY_CLIENTS");
       assert.ok(line, `site-3 refused with ERR_AUTH_TOO_MANY_CLIENTS:\n${server.output.slice(-2000)}\n${refusedStart.output.slice(-2000)}`);
       assert.match(String(line["reason"]), new RegExp(`already has ${MAX_CLIENTS} sites connected \\(max_num_clients ${MAX_CLIENTS}\\)`));

@@ -14,7 +14,10 @@ import { isPackedLayer } from "../../src/privacy/he-frame.js";
 const DEMO_JOB = join(REPO_ROOT, "examples", "jobs", "hello-fedavg");
 
 /** A small job: NoOpTrainer, softmax model, 2 rounds, with changes. */
-function noOpJob(dir: string, change: (f: { meta: Record<string, unknown>; server: Record<string, unknown>; client: Record<string, unknown> }) => void = () => undefined): string {
+function noOpJob(
+  dir: string,
+  change: (f: { meta: Record<string, unknown>; server: Record<string, unknown>; client: Record<string, unknown> }) => void = () => undefined,
+): string {
   const meta: Record<string, unknown> = { name: "noop", deploy_map: { app: ["@ALL"] }, min_clients: 2 };
   const server: Record<string, unknown> = {
     components: [
@@ -31,14 +34,25 @@ function noOpJob(dir: string, change: (f: { meta: Record<string, unknown>; serve
   return dir;
 }
 
-test("the demo job completes in the simulator with the real federation's accuracy; the model, log and summary land in the workspace", { timeout: 120_000 }, async () => {
+test("the demo job completes in the simulator with the real federation's accuracy; the model, log and summary land in the workspace", {
+  timeout: 120_000,
+}, async () => {
   const ws = join(tempDir("cohort-sim-"), "ws");
   const r = await runCli(["simulator", DEMO_JOB, "-n", "3", "-w", ws, "--json"], {}, { timeoutMs: 110_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  const result = JSON.parse(r.stdout) as { status: string; sites: string[]; rounds: { round: number; metrics: { accuracy: number } }[]; modelsDir: string; logFile: string };
+  const result = JSON.parse(r.stdout) as {
+    status: string;
+    sites: string[];
+    rounds: { round: number; metrics: { accuracy: number } }[];
+    modelsDir: string;
+    logFile: string;
+  };
   assert.equal(result.status, "FINISHED:COMPLETED");
   assert.deepEqual(result.sites, ["site-1", "site-2", "site-3"]);
-  assert.deepEqual(result.rounds.map((x) => x.round), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    result.rounds.map((x) => x.round),
+    [1, 2, 3, 4, 5],
+  );
   const accuracy = result.rounds.at(-1)?.metrics.accuracy ?? 0;
   // The real demo (3 processes over mTLS) ends at ~0.81; federation.test.ts holds it to ≥ 0.72.
   assert.ok(accuracy >= 0.72 && accuracy <= 0.9, `held-out accuracy ${accuracy} in the demo's band`);
@@ -75,14 +89,38 @@ test("-l: a site's local resources.json decides whether the job's resource_spec 
   assert.match(without.reason ?? "", /site-2: needs 1 GPUs, the site has 0/);
 
   const local = join(dir, "local");
-  const resources = writeFile(join(local, "site-2", "local", "resources.json"), JSON.stringify({ components: [{ id: "resource_manager", path: "nvflare.app_common.resource_managers.gpu_resource_manager.GPUResourceManager", args: { num_of_gpus: 1, mem_per_gpu_in_GiB: 16 } }], job_data_paths: [dir] }));
+  const resources = writeFile(
+    join(local, "site-2", "local", "resources.json"),
+    JSON.stringify({
+      components: [
+        {
+          id: "resource_manager",
+          path: "nvflare.app_common.resource_managers.gpu_resource_manager.GPUResourceManager",
+          args: { num_of_gpus: 1, mem_per_gpu_in_GiB: 16 },
+        },
+      ],
+      job_data_paths: [dir],
+    }),
+  );
   writeFile(join(local, "site-1", "local", "privacy.json"), JSON.stringify({ scopes: [] }));
   const lines: string[] = [];
-  const withLocal = await runSimulation({ jobDir: job, sites, workspace: join(dir, "ws2"), localConfigDir: local, onLog: (who, level, line) => lines.push(`${who} ${level} ${line}`) });
+  const withLocal = await runSimulation({
+    jobDir: job,
+    sites,
+    workspace: join(dir, "ws2"),
+    localConfigDir: local,
+    onLog: (who, level, line) => lines.push(`${who} ${level} ${line}`),
+  });
   assert.equal(withLocal.status, "FINISHED:COMPLETED", withLocal.reason);
   assert.deepEqual(withLocal.sites, sites);
-  assert.ok(lines.some((l) => l.startsWith(`site-2 info local config: ${resources} (GPUs 1`)), lines.join("\n"));
-  assert.ok(lines.some((l) => l.startsWith("site-1 warn") && l.includes("privacy.json") && l.includes("not applied yet")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.startsWith(`site-2 info local config: ${resources} (GPUs 1`)),
+    lines.join("\n"),
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith("site-1 warn") && l.includes("privacy.json") && l.includes("not applied yet")),
+    lines.join("\n"),
+  );
 
   writeFile(join(local, "site-2", "local", "resources.json"), JSON.stringify({ job_data_paths: [join(dir, "no-such-folder")] }));
   await assert.rejects(runSimulation({ jobDir: job, sites, workspace: join(dir, "ws3"), localConfigDir: local }), (err: Error & { code?: string }) => {
@@ -123,7 +161,10 @@ test("a site whose executor fails is dropped from the round as in a deployment; 
 test("a job's own code (custom/) is loaded as in a job child", async () => {
   const dir = tempDir("cohort-sim-");
   const job = noOpJob(join(dir, "job"));
-  writeFile(join(job, "app", "custom", "noop_ext.js"), "export class Trainer { async execute(task, payload, ctx) { const m = ctx.wire.decode(payload); return ctx.wire.encode(new ctx.wire.FLModel({ params: task === 'train' ? m.params : {}, paramsType: 'FULL', metrics: { accuracy: 1 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 } })); } }\n");
+  writeFile(
+    join(job, "app", "custom", "noop_ext.js"),
+    "export class Trainer { async execute(task, payload, ctx) { const m = ctx.wire.decode(payload); return ctx.wire.encode(new ctx.wire.FLModel({ params: task === 'train' ? m.params : {}, paramsType: 'FULL', metrics: { accuracy: 1 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 } })); } }\n",
+  );
   const client = JSON.parse(readFileSync(join(job, "app", "config", "config_fed_client.json"), "utf8")) as { executors: { executor: { path: string } }[] };
   client.executors[0]!.executor.path = "noop_ext.Trainer";
   writeFile(join(job, "app", "config", "config_fed_client.json"), JSON.stringify(client));
@@ -132,7 +173,9 @@ test("a job's own code (custom/) is loaded as in a job child", async () => {
   assert.equal(r.rounds.at(-1)?.metrics["accuracy"], 1);
 });
 
-test("hello-he: a throwaway CKKS key pair for the sites only; the server's model is ciphertext; the accuracy is the plaintext run's", { timeout: 120_000 }, async () => {
+test("hello-he: a throwaway CKKS key pair for the sites only; the server's model is ciphertext; the accuracy is the plaintext run's", {
+  timeout: 120_000,
+}, async () => {
   const dir = tempDir("cohort-sim-he-");
   // Both examples shortened the same way (2 rounds, 1500 samples per site).
   const shortened = (example: string): string => {

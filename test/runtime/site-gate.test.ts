@@ -6,9 +6,20 @@ import { decode, encode, FLModel } from "../../src/wire/index.js";
 import type { PrivacyScope } from "../../src/privacy/index.js";
 
 const app = (extra: Record<string, unknown> = {}) =>
-  clientConfigSchema.parse({ executors: [{ tasks: ["train"], executor: { path: "cohort.NoOpTrainer", args: {} } }, { tasks: ["swarm"], executor: { path: "cohort.SwarmClientController", args: {} } }], ...extra });
+  clientConfigSchema.parse({
+    executors: [
+      { tasks: ["train"], executor: { path: "cohort.NoOpTrainer", args: {} } },
+      { tasks: ["swarm"], executor: { path: "cohort.SwarmClientController", args: {} } },
+    ],
+    ...extra,
+  });
 
-const scope = (resultFilters: PrivacyScope["task_result_filters"]): PrivacyScope => ({ name: "strict", properties: {}, task_data_filters: [], task_result_filters: resultFilters });
+const scope = (resultFilters: PrivacyScope["task_result_filters"]): PrivacyScope => ({
+  name: "strict",
+  properties: {},
+  task_data_filters: [],
+  task_result_filters: resultFilters,
+});
 
 function gate(o: Partial<SiteGateOptions> = {}) {
   const charges: { taskName: string; epsilon: number }[] = [];
@@ -27,15 +38,22 @@ function gate(o: Partial<SiteGateOptions> = {}) {
   return { g, charges, drops };
 }
 
-const model = (params: Record<string, Float32Array>, metrics?: Record<string, unknown>) => new FLModel({ params, paramsType: "FULL", ...(metrics ? { metrics } : {}), meta: {} });
+const model = (params: Record<string, Float32Array>, metrics?: Record<string, unknown>) =>
+  new FLModel({ params, paramsType: "FULL", ...(metrics ? { metrics } : {}), meta: {} });
 const taskData = encode(model({ w: new Float32Array(4), b: new Float32Array(2) }));
 
 test("a result is checked against the task's model: a subset passes, a new or resized parameter is refused", async () => {
   const { g } = gate();
   const data = await g.taskIn("train", taskData);
   await g.resultOut("train", encode(model({ w: new Float32Array(4) })), data.reference);
-  await assert.rejects(g.resultOut("train", encode(model({ w: new Float32Array(4), stolen: new Float32Array(100) })), data.reference), (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED" && /stolen/.test(e.message));
-  await assert.rejects(g.resultOut("train", encode(model({ w: new Float32Array(400) })), data.reference), (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED" && /Float32Array\(400\)/.test(e.message));
+  await assert.rejects(
+    g.resultOut("train", encode(model({ w: new Float32Array(4), stolen: new Float32Array(100) })), data.reference),
+    (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED" && /stolen/.test(e.message),
+  );
+  await assert.rejects(
+    g.resultOut("train", encode(model({ w: new Float32Array(400) })), data.reference),
+    (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED" && /Float32Array\(400\)/.test(e.message),
+  );
 });
 
 test("metrics are bounded: numbers only, short names, a count per result; drops are reported", async () => {
@@ -73,12 +91,16 @@ test("a control-only executor's result must be its registered answer", async () 
   const { g } = gate({ scope: scope([{ path: "nvflare.app_common.filters.exclude_vars.ExcludeVars", args: { exclude_vars: ["b"] } }]) });
   const ok = encode({ role: "trainer", metrics: { loss: 0.1 } });
   assert.deepEqual(await g.resultOut("swarm", ok, undefined), ok);
-  await assert.rejects(g.resultOut("swarm", encode(model({ w: new Float32Array(4) })), undefined), (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED");
+  await assert.rejects(
+    g.resultOut("swarm", encode(model({ w: new Float32Array(4) })), undefined),
+    (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED",
+  );
 });
 
 test("a job with HE filters is refused where the site has no CKKS context", () => {
   assert.throws(
-    () => gate({ app: app({ task_result_filters: [{ tasks: ["train"], filters: [{ path: "nvflare.app_opt.he.model_encryptor.HEModelEncryptor", args: {} }] }] }) }),
+    () =>
+      gate({ app: app({ task_result_filters: [{ tasks: ["train"], filters: [{ path: "nvflare.app_opt.he.model_encryptor.HEModelEncryptor", args: {} }] }] }) }),
     /no CKKS client context/,
   );
 });

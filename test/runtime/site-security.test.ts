@@ -26,7 +26,13 @@ const creds = (name: string): { certPem: string; keyPem: string } => ({ certPem:
 
 function security(requireSignedJobs = true): SiteSecurityOptions {
   const policy = parsePolicy(DEFAULT_AUTHORIZATION, "authorization.json.default");
-  return { site: "site-1", rootPem: p.server.rootPem, requireSignedJobs, authorize: (r) => authorize(policy, { ...r, siteOrg: "org_a" }), components: { mode: "enforce" } };
+  return {
+    site: "site-1",
+    rootPem: p.server.rootPem,
+    requireSignedJobs,
+    authorize: (r) => authorize(policy, { ...r, siteOrg: "org_a" }),
+    components: { mode: "enforce" },
+  };
 }
 
 /** Signs as the console does: FLARE's per-file signatures, then the manifest over everything. */
@@ -53,8 +59,15 @@ describe("job signatures at a site", () => {
   test("changed after signing: refused, naming the site and the file", () => {
     const d = jobCopy();
     signJobFolder(d, creds("admin@nvidia.com"));
-    writeFileSync(join(d, "app", "config", "config_fed_client.json"), readFileSync(join(d, "app", "config", "config_fed_client.json"), "utf8").replace('"epochs": 1', '"epochs": 9'));
-    assert.throws(() => clearJobForSite(security(), d, loadJobFolder(d), "app"), (e: { code?: string; message: string }) => e.code === "ERR_JOB_TAMPERED" && /^site-1: job file app\/config\/config_fed_client\.json was changed/.test(e.message));
+    writeFileSync(
+      join(d, "app", "config", "config_fed_client.json"),
+      readFileSync(join(d, "app", "config", "config_fed_client.json"), "utf8").replace('"epochs": 1', '"epochs": 9'),
+    );
+    assert.throws(
+      () => clearJobForSite(security(), d, loadJobFolder(d), "app"),
+      (e: { code?: string; message: string }) =>
+        e.code === "ERR_JOB_TAMPERED" && /^site-1: job file app\/config\/config_fed_client\.json was changed/.test(e.message),
+    );
   });
 
   test("unsigned: refused when signatures are required, a warning otherwise", () => {
@@ -79,9 +92,15 @@ describe("job signatures at a site", () => {
     signJobFolder(d, creds("lead@org-a.org"));
     const c = clearJobForSite(security(), d, loadJobFolder(d), "app");
     assert.equal(c.byoc, true, "custom code makes the job BYOC (the default policy grants leads byoc)");
-    const noByoc = parsePolicy({ ...DEFAULT_AUTHORIZATION, permissions: { ...DEFAULT_AUTHORIZATION.permissions, lead: { ...DEFAULT_AUTHORIZATION.permissions.lead, byoc: "none" } } }, "authorization.json");
+    const noByoc = parsePolicy(
+      { ...DEFAULT_AUTHORIZATION, permissions: { ...DEFAULT_AUTHORIZATION.permissions, lead: { ...DEFAULT_AUTHORIZATION.permissions.lead, byoc: "none" } } },
+      "authorization.json",
+    );
     const strict: SiteSecurityOptions = { ...security(), authorize: (r) => authorize(noByoc, { ...r, siteOrg: "org_a" }) };
-    assert.throws(() => clearJobForSite(strict, d, loadJobFolder(d), "app"), (e: { code?: string; message: string }) => e.code === "ERR_NOT_AUTHORIZED" && /NOT_AUTHORIZED by site-1: byoc/.test(e.message));
+    assert.throws(
+      () => clearJobForSite(strict, d, loadJobFolder(d), "app"),
+      (e: { code?: string; message: string }) => e.code === "ERR_NOT_AUTHORIZED" && /NOT_AUTHORIZED by site-1: byoc/.test(e.message),
+    );
   });
 });
 
@@ -92,7 +111,16 @@ describe("signed admin commands at a site", () => {
     const policy = parsePolicy(DEFAULT_AUTHORIZATION, "authorization.json.default");
     return {
       auditPath,
-      admin: new SiteAdmin({ site: "site-1", kitDir, rootPem: p.server.rootPem, audit: AuditLog.open(auditPath, "site-1"), authorize: (r) => authorize(policy, { ...r, siteOrg: "org_a" }), skewMs: 60_000, status: () => ({}), resources: () => ({}) }),
+      admin: new SiteAdmin({
+        site: "site-1",
+        kitDir,
+        rootPem: p.server.rootPem,
+        audit: AuditLog.open(auditPath, "site-1"),
+        authorize: (r) => authorize(policy, { ...r, siteOrg: "org_a" }),
+        skewMs: 60_000,
+        status: () => ({}),
+        resources: () => ({}),
+      }),
     };
   }
   const cmd = (who: string, c: string, args: string[]) => signCommand({ user: who, target: args[0] ?? "server", cmd: c, args, ...creds(who) });
@@ -102,7 +130,10 @@ describe("signed admin commands at a site", () => {
     const c = cmd("admin@nvidia.com", "pwd", ["site-1"]);
     assert.match(String(await admin.handle({ command: c, ref: "server-event-1" })), /site-1$/);
     await assert.rejects(admin.handle({ command: c }), (e: { code?: string; message: string }) => e.code === "ERR_AUTH_REPLAY" && /site-1/.test(e.message));
-    const lines = readFileSync(auditPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(auditPath, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines[0]?.["ref"], "server-event-1");
     assert.equal(lines[1]?.["code"], "ERR_AUTH_REPLAY");
   });
@@ -113,16 +144,31 @@ describe("signed admin commands at a site", () => {
     await assert.rejects(admin.handle({ command: { ...c, args: ["site-1", "workspace"] } }), { code: "ERR_AUTH_BAD_SIGNATURE" });
     const other = cmd("admin@nvidia.com", "ls", ["site-1", "."]);
     await assert.rejects(admin.handle({ command: { ...other, user: "lead@org-a.org" } }), { code: "ERR_AUTH_NAME_MISMATCH" });
-    const stale = signCommand({ user: "admin@nvidia.com", target: "site-1", cmd: "pwd", args: ["site-1"], ...creds("admin@nvidia.com"), now: Date.now() - 10 * 60_000 });
+    const stale = signCommand({
+      user: "admin@nvidia.com",
+      target: "site-1",
+      cmd: "pwd",
+      args: ["site-1"],
+      ...creds("admin@nvidia.com"),
+      now: Date.now() - 10 * 60_000,
+    });
     await assert.rejects(admin.handle({ command: stale }), { code: "ERR_AUTH_STALE" });
   });
 
   test("a command the admin addressed to another site is refused: the server cannot redirect it", async () => {
     const { admin, auditPath } = siteAdmin();
-    await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "pwd", ["site-2"]) }), (e: { code?: string; message: string }) => e.code === "ERR_AUTH_WRONG_TARGET" && /^site-1 refuses admin@nvidia\.com's pwd: the admin addressed it to site-2/.test(e.message));
+    await assert.rejects(
+      admin.handle({ command: cmd("admin@nvidia.com", "pwd", ["site-2"]) }),
+      (e: { code?: string; message: string }) =>
+        e.code === "ERR_AUTH_WRONG_TARGET" && /^site-1 refuses admin@nvidia\.com's pwd: the admin addressed it to site-2/.test(e.message),
+    );
     assert.equal((JSON.parse(readFileSync(auditPath, "utf8").trim()) as Record<string, unknown>)["code"], "ERR_AUTH_WRONG_TARGET");
     for (const every of [["@ALL"], ["client"], []]) {
-      assert.equal(((await admin.handle({ command: cmd("admin@nvidia.com", "sys_info", every) })) as { site: string }).site, "site-1", `target ${every[0] ?? "(none)"} addresses every site`);
+      assert.equal(
+        ((await admin.handle({ command: cmd("admin@nvidia.com", "sys_info", every) })) as { site: string }).site,
+        "site-1",
+        `target ${every[0] ?? "(none)"} addresses every site`,
+      );
     }
   });
 
@@ -143,9 +189,16 @@ describe("signed admin commands at a site", () => {
     rmSync(planted, { force: true });
     linkSync(join(kitDir, "startup", "client.key"), planted);
     try {
-      await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "workspace/planted-link.txt"]) }), (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_PATH" && /more than one link/.test(e.message) && !e.message.includes(kitDir));
+      await assert.rejects(
+        admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "workspace/planted-link.txt"]) }),
+        (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_PATH" && /more than one link/.test(e.message) && !e.message.includes(kitDir),
+      );
       await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "tail", ["site-1", "workspace/planted-link.txt"]) }), { code: "ERR_ADMIN_PATH" });
-      await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "workspace/no-such-file"]) }), (e: { code?: string; message: string }) => e.code === "ERR_ADMIN_PATH" && e.message.startsWith("workspace/no-such-file: no such file") && !e.message.includes(kitDir));
+      await assert.rejects(
+        admin.handle({ command: cmd("admin@nvidia.com", "cat", ["site-1", "workspace/no-such-file"]) }),
+        (e: { code?: string; message: string }) =>
+          e.code === "ERR_ADMIN_PATH" && e.message.startsWith("workspace/no-such-file: no such file") && !e.message.includes(kitDir),
+      );
     } finally {
       rmSync(planted, { force: true });
     }
@@ -154,8 +207,20 @@ describe("signed admin commands at a site", () => {
   test("the site's own policy decides: a lead operates its own org's site only", async () => {
     const policy = parsePolicy(DEFAULT_AUTHORIZATION, "authorization.json.default");
     const make = (siteOrg: string): SiteAdmin =>
-      new SiteAdmin({ site: "site-1", kitDir: join(p.prodDir, "site-1"), rootPem: p.server.rootPem, audit: AuditLog.open(join(tempDir(), "audit.log"), "site-1"), authorize: (r) => authorize(policy, { ...r, siteOrg }), skewMs: 60_000, status: () => ({}), resources: () => ({}) });
+      new SiteAdmin({
+        site: "site-1",
+        kitDir: join(p.prodDir, "site-1"),
+        rootPem: p.server.rootPem,
+        audit: AuditLog.open(join(tempDir(), "audit.log"), "site-1"),
+        authorize: (r) => authorize(policy, { ...r, siteOrg }),
+        skewMs: 60_000,
+        status: () => ({}),
+        resources: () => ({}),
+      });
     assert.equal(((await make("org_a").handle({ command: cmd("lead@org-a.org", "sys_info", ["site-1"]) })) as { site: string }).site, "site-1");
-    await assert.rejects(make("org_b").handle({ command: cmd("lead@org-a.org", "sys_info", ["site-1"]) }), (e: { code?: string; message: string }) => e.code === "ERR_NOT_AUTHORIZED" && /NOT_AUTHORIZED by site-1: sys_info for lead@org-a\.org/.test(e.message));
+    await assert.rejects(
+      make("org_b").handle({ command: cmd("lead@org-a.org", "sys_info", ["site-1"]) }),
+      (e: { code?: string; message: string }) => e.code === "ERR_NOT_AUTHORIZED" && /NOT_AUTHORIZED by site-1: sys_info for lead@org-a\.org/.test(e.message),
+    );
   });
 });

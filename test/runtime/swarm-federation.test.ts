@@ -33,17 +33,35 @@ let captureDir = "";
 let server: CohortProcess;
 const sites = new Map<string, CohortProcess>();
 const kit = (n: string): string => join(prodDir, n);
-const watcher = new JobWatcher(() => kit(ADMIN), () => `server:\n${server.output.slice(-3000)}\nsites:\n${[...sites.values()].map((p) => p.output.slice(-1500)).join("\n")}`);
+const watcher = new JobWatcher(
+  () => kit(ADMIN),
+  () => `server:\n${server.output.slice(-3000)}\nsites:\n${[...sites.values()].map((p) => p.output.slice(-1500)).join("\n")}`,
+);
 
 const startupFile = (site: string, f: string): string => readFileSync(join(kit(site), "startup", f), "utf8");
 
 /** A site session the test drives itself (an idle site's own kit). */
 function siteClient(name: string): TransportClient {
-  const cfg = JSON.parse(startupFile(name, "fed_client.json")) as { servers: { service: { target: string; scheme: "grpc" | "http" | "tcp" } }[]; client: { connection_security: "clear" | "tls" | "mtls" } };
+  const cfg = JSON.parse(startupFile(name, "fed_client.json")) as {
+    servers: { service: { target: string; scheme: "grpc" | "http" | "tcp" } }[];
+    client: { connection_security: "clear" | "tls" | "mtls" };
+  };
   const srv = cfg.servers[0];
   assert.ok(srv);
   const port = Number(srv.service.target.split(":").at(-1));
-  return new TransportClient({ name, type: "client", project: "swarm_test", certPem: startupFile(name, "client.crt"), keyPem: startupFile(name, "client.key"), rootPem: startupFile(name, "rootCA.pem"), serverName: "localhost", driver: driverFor(srv.service.scheme), host: "127.0.0.1", port, security: cfg.client.connection_security });
+  return new TransportClient({
+    name,
+    type: "client",
+    project: "swarm_test",
+    certPem: startupFile(name, "client.crt"),
+    keyPem: startupFile(name, "client.key"),
+    rootPem: startupFile(name, "rootCA.pem"),
+    serverName: "localhost",
+    driver: driverFor(srv.service.scheme),
+    host: "127.0.0.1",
+    port,
+    security: cfg.client.connection_security,
+  });
 }
 
 /** hello-swarm with changes to its server workflow's args, under another name. */
@@ -58,7 +76,9 @@ function swarmJob(name: string, args: Record<string, unknown>, clientArgs: Recor
   };
   edit("meta.json", (m) => Object.assign(m, { name }));
   edit("app/config/config_fed_server.json", (c) => Object.assign((c["workflows"] as { args: Record<string, unknown> }[])[0]?.args ?? {}, args));
-  edit("app/config/config_fed_client.json", (c) => Object.assign((c["executors"] as { executor: { args: Record<string, unknown> } }[])[1]?.executor.args ?? {}, clientArgs));
+  edit("app/config/config_fed_client.json", (c) =>
+    Object.assign((c["executors"] as { executor: { args: Record<string, unknown> } }[])[1]?.executor.args ?? {}, clientArgs),
+  );
   return folder;
 }
 
@@ -98,7 +118,10 @@ before(async () => {
     sites: SITES,
     idleSites: ["site-8", "site-9"],
     admin: ADMIN,
-    server: { env: { COHORT_TEST_CAPTURE_DIR: captureDir, COHORT_TAMPER_PEERS_JOB: TAMPERED_JOB }, preloads: ["./test/helpers/capture-peer-relay.ts", "./test/helpers/tamper-peer-traffic.ts"] },
+    server: {
+      env: { COHORT_TEST_CAPTURE_DIR: captureDir, COHORT_TAMPER_PEERS_JOB: TAMPERED_JOB },
+      preloads: ["./test/helpers/capture-peer-relay.ts", "./test/helpers/tamper-peer-traffic.ts"],
+    },
   });
   ({ dir, prodDir, server } = fed);
   for (const [name, p] of fed.sites) sites.set(name, p);
@@ -125,7 +148,8 @@ describe("swarm learning in a real federation", () => {
     finalAt = /at (site-\d)/.exec(line)?.[1] ?? "";
     const finalFile = join(kit(finalAt), "workspace", "jobs", jobId, "workspace", "models", "final_metrics.json");
     assert.ok(existsSync(finalFile), `${finalAt} keeps the final model and its metrics`);
-    for (const s of SITES.filter((x) => x !== finalAt)) assert.ok(!existsSync(join(kit(s), "workspace", "jobs", jobId, "workspace", "models", "final_metrics.json")), `${s} has no final model`);
+    for (const s of SITES.filter((x) => x !== finalAt))
+      assert.ok(!existsSync(join(kit(s), "workspace", "jobs", jobId, "workspace", "models", "final_metrics.json")), `${s} has no final model`);
     // Every peer message was relayed and audited at the server without its content.
     const audit = readFileSync(join(kit("localhost"), "audit.log"), "utf8");
     assert.match(audit, /peer\.relay[\s\S]*swarm\.update\.0\.0 \(as the sender labels it\), \d+ bytes sealed/);
@@ -143,9 +167,15 @@ describe("swarm learning in a real federation", () => {
     assert.ok(windows.length >= 6, "enough weight fragments to search for");
     // Control: the same search finds them where they are (the search would see weights if the server had any).
     const siteFiles = files(join(kit(finalAt), "workspace", "jobs", jobId));
-    assert.ok(windows.some((w) => siteFiles.some((f) => readFileSync(f).indexOf(w) >= 0)), "the search finds weights at the aggregator");
+    assert.ok(
+      windows.some((w) => siteFiles.some((f) => readFileSync(f).indexOf(w) >= 0)),
+      "the search finds weights at the aggregator",
+    );
     const serverFiles = files(kit("localhost"));
-    assert.ok(serverFiles.some((f) => f.includes(jobId)), `the job store has the job (${serverFiles.length} files under ${kit("localhost")})`);
+    assert.ok(
+      serverFiles.some((f) => f.includes(jobId)),
+      `the job store has the job (${serverFiles.length} files under ${kit("localhost")})`,
+    );
     let scanned = 0;
     for (const f of serverFiles) {
       if (statSync(f).size > 256 * 1024 * 1024) continue;
@@ -157,10 +187,13 @@ describe("swarm learning in a real federation", () => {
     }
     console.log(`searched ${serverFiles.length} server files (${(scanned / 1024).toFixed(0)} KiB) for ${windows.length} weight fragments: none found`);
     // The relayed messages themselves carry no plaintext weights either.
-    for (const f of files(captureDir)) for (const w of windows) assert.equal(readFileSync(f).indexOf(w), -1, `${f} (a relayed message) contains plaintext weights`);
+    for (const f of files(captureDir))
+      for (const w of windows) assert.equal(readFileSync(f).indexOf(w), -1, `${f} (a relayed message) contains plaintext weights`);
   });
 
-  test("while a job runs, the relay refuses outsiders and envelopes addressed to another job, sender or recipient; audited; the server keeps serving", { timeout: 240_000 }, async () => {
+  test("while a job runs, the relay refuses outsiders and envelopes addressed to another job, sender or recipient; audited; the server keeps serving", {
+    timeout: 240_000,
+  }, async () => {
     // site-9 is a genuine site of the project that the test drives: it takes the deployment (so it
     // is a member of the job) and holds every task it gets, which keeps the job RUNNING until aborted.
     const nine = siteClient("site-9");
@@ -186,32 +219,80 @@ describe("swarm learning in a real federation", () => {
 
       const otherJob = "0b6c2c55-5a4f-4a43-8f8e-1f2d3c4b5a69";
       const seal = (o: { job?: string; from?: string; to: string }): Uint8Array =>
-        sealPeerMessage({ job: o.job ?? id, from: o.from ?? "site-9", to: o.to, topic: "probe", payload: encode("probe"), senderKey: startupFile(o.from === "site-8" ? "site-8" : "site-9", "client.key"), recipientCertPem: startupFile(o.to, "client.crt") });
+        sealPeerMessage({
+          job: o.job ?? id,
+          from: o.from ?? "site-9",
+          to: o.to,
+          topic: "probe",
+          payload: encode("probe"),
+          senderKey: startupFile(o.from === "site-8" ? "site-8" : "site-9", "client.key"),
+          recipientCertPem: startupFile(o.to, "client.crt"),
+        });
       const ask = (c: TransportClient, body: unknown) => c.request(TOPIC_JOB_PEER, encode(body), { timeoutMs: 20_000 });
       const refusals: [string, TransportClient, unknown, RegExp][] = [
         ["not a relay request", nine, { nonsense: true }, /not relayed: not a peer relay request/],
-        ["a sender outside the job", eight, { job_id: id, to: "site-1", envelope: seal({ from: "site-8", to: "site-1" }) }, /not relayed: site-8 is not a site of job/],
+        [
+          "a sender outside the job",
+          eight,
+          { job_id: id, to: "site-1", envelope: seal({ from: "site-8", to: "site-1" }) },
+          /not relayed: site-8 is not a site of job/,
+        ],
         ["a recipient outside the job", nine, { job_id: id, to: "site-8", envelope: seal({ to: "site-8" }) }, /not relayed: site-8 is not another site of job/],
         ["the sender itself", nine, { job_id: id, to: "site-9", envelope: seal({ to: "site-9" }) }, /not relayed: site-9 is not another site of job/],
-        ["an envelope of another job", nine, { job_id: id, to: "site-1", envelope: seal({ job: otherJob, to: "site-1" }) }, new RegExp(`addressed site-9 → site-1 in job ${otherJob}, not site-9 → site-1 in job ${id}`)],
-        ["an envelope for another recipient", nine, { job_id: id, to: "site-1", envelope: seal({ to: "site-2" }) }, new RegExp(`addressed site-9 → site-2 in job ${id}, not site-9 → site-1`)],
-        ["an envelope from another sender", nine, { job_id: id, to: "site-2", envelope: seal({ from: "site-1", to: "site-2" }) }, new RegExp(`addressed site-1 → site-2 in job ${id}, not site-9 → site-2`)],
-        ["bytes that are not an envelope", nine, { job_id: id, to: "site-1", envelope: new Uint8Array([1, 2, 3]) }, /not relayed: the envelope is not a sealed peer message/],
+        [
+          "an envelope of another job",
+          nine,
+          { job_id: id, to: "site-1", envelope: seal({ job: otherJob, to: "site-1" }) },
+          new RegExp(`addressed site-9 → site-1 in job ${otherJob}, not site-9 → site-1 in job ${id}`),
+        ],
+        [
+          "an envelope for another recipient",
+          nine,
+          { job_id: id, to: "site-1", envelope: seal({ to: "site-2" }) },
+          new RegExp(`addressed site-9 → site-2 in job ${id}, not site-9 → site-1`),
+        ],
+        [
+          "an envelope from another sender",
+          nine,
+          { job_id: id, to: "site-2", envelope: seal({ from: "site-1", to: "site-2" }) },
+          new RegExp(`addressed site-1 → site-2 in job ${id}, not site-9 → site-2`),
+        ],
+        [
+          "bytes that are not an envelope",
+          nine,
+          { job_id: id, to: "site-1", envelope: new Uint8Array([1, 2, 3]) },
+          /not relayed: the envelope is not a sealed peer message/,
+        ],
       ];
       for (const [what, c, body, re] of refusals) await assert.rejects(ask(c, body), re, what);
-      await assert.rejects(nine.request(TOPIC_JOB_PEER, new Uint8Array([0xc1, 0xff, 0x00]), { timeoutMs: 20_000 }), /not relayed: not a peer relay request/, "bytes that are not wire data");
+      await assert.rejects(
+        nine.request(TOPIC_JOB_PEER, new Uint8Array([0xc1, 0xff, 0x00]), { timeoutMs: 20_000 }),
+        /not relayed: not a peer relay request/,
+        "bytes that are not wire data",
+      );
       // Control: the same member, correctly addressed, is relayed (whatever site-1 then makes of a "probe").
       await ask(nine, { job_id: id, to: "site-1", envelope: seal({ to: "site-1" }) }).catch(() => undefined);
-      assert.ok(serverAudit().some((l) => l["action"] === "peer.relay" && l["outcome"] === "ok" && String(l["reason"]).startsWith("site-9 → site-1: probe")), "a correctly addressed envelope is relayed");
+      assert.ok(
+        serverAudit().some((l) => l["action"] === "peer.relay" && l["outcome"] === "ok" && String(l["reason"]).startsWith("site-9 → site-1: probe")),
+        "a correctly addressed envelope is relayed",
+      );
       const meta = await watcher.wait(id, () => true, 30_000);
       assert.equal(meta["status"], "RUNNING", "precondition: the job ran throughout the checks");
 
       const denied = serverAudit().filter((l) => l["action"] === "peer.relay" && l["outcome"] === "denied");
-      for (const [what, , , re] of refusals) assert.ok(denied.some((l) => re.test(`not relayed: ${String(l["reason"])}`)), `audited: ${what}`);
+      for (const [what, , , re] of refusals)
+        assert.ok(
+          denied.some((l) => re.test(`not relayed: ${String(l["reason"])}`)),
+          `audited: ${what}`,
+        );
       const abort = await adminCli(kit(ADMIN), `abort_job ${id}`, 60_000);
       assert.equal(abort.code, 0, abort.text);
       await watcher.wait(id, (st) => st.startsWith("FINISHED:"), 90_000);
-      await assert.rejects(ask(nine, { job_id: id, to: "site-1", envelope: seal({ to: "site-1" }) }), /not relayed: job .* is not running/, "after the job ended");
+      await assert.rejects(
+        ask(nine, { job_id: id, to: "site-1", envelope: seal({ to: "site-1" }) }),
+        /not relayed: job .* is not running/,
+        "after the job ended",
+      );
     } finally {
       releaseTasks();
       await eight.stop();
@@ -221,7 +302,9 @@ describe("swarm learning in a real federation", () => {
     assert.equal(st.code, 0, "the server still answers");
   });
 
-  test("a server that gives a site a wrong peer certificate or alters a relayed message: the site refuses, audited (peer.certificate, peer.received)", { timeout: 240_000 }, async () => {
+  test("a server that gives a site a wrong peer certificate or alters a relayed message: the site refuses, audited (peer.certificate, peer.received)", {
+    timeout: 240_000,
+  }, async () => {
     // The server's preload, for this job only: site-1 gets site-3's certificate as site-2's, and
     // messages from site-3 to site-1 arrive with a byte flipped. site-1 aggregates every round,
     // so site-2 and site-3 both send it their updates.
@@ -243,14 +326,25 @@ describe("swarm learning in a real federation", () => {
     assert.ok(two, "a message from site-2 is refused at site-1");
     assert.match(String(two["reason"]), /no verified certificate for site-2/);
     assert.ok(lines.find(fromThree), "an altered message from site-3 is refused at site-1");
-    assert.equal(lines.filter((l) => l["action"] === "peer.received" && l["outcome"] === "ok" && l["peer"] !== "site-1").length, 0, "nothing from site-2 or site-3 was taken");
-    const meta = await watcher.wait(id, (st) => st.startsWith("FINISHED:"), 150_000).catch(async () => {
-      await adminCli(kit(ADMIN), `abort_job ${id}`, 60_000);
-      return watcher.wait(id, (st) => st.startsWith("FINISHED:"), 60_000);
-    });
+    assert.equal(
+      lines.filter((l) => l["action"] === "peer.received" && l["outcome"] === "ok" && l["peer"] !== "site-1").length,
+      0,
+      "nothing from site-2 or site-3 was taken",
+    );
+    const meta = await watcher
+      .wait(id, (st) => st.startsWith("FINISHED:"), 150_000)
+      .catch(async () => {
+        await adminCli(kit(ADMIN), `abort_job ${id}`, 60_000);
+        return watcher.wait(id, (st) => st.startsWith("FINISHED:"), 60_000);
+      });
     // Whatever the job's end, no round took an update from site-2 or site-3 (site-1 could not open them).
     const rounds = (meta["rounds"] as { round: number; sites: string[] }[] | undefined) ?? [];
-    for (const x of rounds) assert.deepEqual(x.sites.filter((s) => s !== "site-1"), [], `round ${x.round} aggregated ${x.sites.join(", ")}`);
+    for (const x of rounds)
+      assert.deepEqual(
+        x.sites.filter((s) => s !== "site-1"),
+        [],
+        `round ${x.round} aggregated ${x.sites.join(", ")}`,
+      );
   });
 
   test("a captured relayed message does not open without the recipient's key, and opens with it", { timeout: 30_000 }, () => {
@@ -270,12 +364,19 @@ describe("swarm learning in a real federation", () => {
         now: h.ts,
       });
     const others = [...SITES.filter((s) => s !== h.to && s !== h.from), "localhost"];
-    for (const k of others) assert.throws(() => open(k), (e: unknown) => isCohortError(e, "ERR_AUTH_BAD_MAC"), `${k}'s key does not open a message for ${h.to}`);
+    for (const k of others)
+      assert.throws(
+        () => open(k),
+        (e: unknown) => isCohortError(e, "ERR_AUTH_BAD_MAC"),
+        `${k}'s key does not open a message for ${h.to}`,
+      );
     const opened = decode(open(h.to).payload);
     assert.ok(opened instanceof FLModel, "the recipient's key opens it: the capture is a real model");
     assert.ok(Object.values(opened.params).every((v) => v instanceof Float32Array && v.length > 0));
   });
-  test("a site killed mid-job: the server tells the aggregator, the rounds go on with the others without waiting out peer_timeout", { timeout: 150_000 }, async () => {
+  test("a site killed mid-job: the server tells the aggregator, the rounds go on with the others without waiting out peer_timeout", {
+    timeout: 150_000,
+  }, async () => {
     const folder = swarmJob("swarm-killed-site", { num_rounds: 4, aggr_clients: ["site-1", "site-2"] }, { peer_timeout: 600 });
     const r = await adminCli(kit(ADMIN), `submit_job ${folder}`, 60_000);
     assert.equal(r.code, 0, r.text);

@@ -30,7 +30,10 @@ test("hello-swarm in the simulator: learns; the final model is at the last aggre
   assert.equal(finals.length, 1, `the final model is at exactly one site (${finals.join(", ")})`);
 });
 
-function serverCtx(sites: string[], answer: (site: string, t: SwarmRoundTask) => unknown): { ctx: ServerJobContext; progress: { round: number; sites: readonly string[] }[]; warnings: string[]; aggregators: string[] } {
+function serverCtx(
+  sites: string[],
+  answer: (site: string, t: SwarmRoundTask) => unknown,
+): { ctx: ServerJobContext; progress: { round: number; sites: readonly string[] }[]; warnings: string[]; aggregators: string[] } {
   const progress: { round: number; sites: readonly string[] }[] = [];
   const warnings: string[] = [];
   const aggregators: string[] = [];
@@ -65,13 +68,19 @@ test("server: a round whose aggregator fails is retried with another site; the n
     return { role: "aggregator", metrics: { accuracy: 0.5 }, contributors: ["site-1", "site-2", "site-3"] };
   });
   await new SwarmServerController(swarmServerArgs.parse({ num_rounds: 2 })).run(s.ctx);
-  assert.deepEqual(s.progress.map((p) => p.round), [1, 2]);
+  assert.deepEqual(
+    s.progress.map((p) => p.round),
+    [1, 2],
+  );
   const retry = seen.find((t) => t.round === 0 && t.attempt === 1);
   assert.ok(retry && retry.aggregator !== failedAggregator, "attempt 2 of round 1 has another aggregator");
   const next = seen.find((t) => t.round === 1);
   assert.deepEqual(next?.previous, { aggregator: retry.aggregator, attempt: 1 });
   assert.match(s.warnings.join("\n"), /out of memory/);
-  assert.ok(seen.every((t) => !("params" in (t as object))), "round tasks carry no model");
+  assert.ok(
+    seen.every((t) => !("params" in (t as object))),
+    "round tasks carry no model",
+  );
 });
 
 test("server: a round no aggregator completes ends the job with the reason", async () => {
@@ -103,7 +112,8 @@ function clients(sites: string[], learner: (site: string, m: FLModel) => FLModel
         send: async (to, topic, payload) => inboxes.get(to)?.deliver(site, topic, payload.slice()),
         receive: (from, topic, timeoutMs, signal) => (inboxes.get(site) as PeerInbox).receive(from, topic, timeoutMs, signal),
       },
-      runTask: async (task, payload) => (task === "train" ? encode(learner(site, decode(payload) as FLModel)) : encode(new FLModel({ metrics: { accuracy: 0.9 } }))),
+      runTask: async (task, payload) =>
+        task === "train" ? encode(learner(site, decode(payload) as FLModel)) : encode(new FLModel({ metrics: { accuracy: 0.9 } })),
     });
   }
   return { ctxs, warnings, stop: () => abort.abort("test over") };
@@ -111,16 +121,31 @@ function clients(sites: string[], learner: (site: string, m: FLModel) => FLModel
 
 const addSiteNumber = (site: string, m: FLModel): FLModel => {
   const n = Number(site.slice(-1));
-  return new FLModel({ params: Object.fromEntries(Object.entries(m.params as Record<string, Float32Array>).map(([k, v]) => [k, v.map((x) => x + n)])), paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: 1 } });
+  return new FLModel({
+    params: Object.fromEntries(Object.entries(m.params as Record<string, Float32Array>).map(([k, v]) => [k, v.map((x) => x + n)])),
+    paramsType: "FULL",
+    meta: { NUM_STEPS_CURRENT_ROUND: 1 },
+  });
 };
 
 async function round(c: ReturnType<typeof clients>, t: SwarmRoundTask, controllers: Map<string, SwarmClientController>) {
-  return Promise.allSettled(t.participants.map(async (s) => decode(await (controllers.get(s) as SwarmClientController).execute("swarm_learn", encode(t), c.ctxs.get(s) as ClientJobContext)) as { role: string; contributors?: string[]; rejected?: { site: string; reason: string }[] }));
+  return Promise.allSettled(
+    t.participants.map(
+      async (s) =>
+        decode(await (controllers.get(s) as SwarmClientController).execute("swarm_learn", encode(t), c.ctxs.get(s) as ClientJobContext)) as {
+          role: string;
+          contributors?: string[];
+          rejected?: { site: string; reason: string }[];
+        },
+    ),
+  );
 }
 
 test("clients: updates go to the aggregator, the new model to every site; a site whose training fails tells the aggregator at once and is left out with its reason", async () => {
   const sites = ["site-1", "site-2", "site-3"];
-  const c = clients(sites, (site, m) => (site === "site-3" ? new FLModel({ params: { "dense1.weight": new Float32Array(3) }, paramsType: "FULL" }) : addSiteNumber(site, m)));
+  const c = clients(sites, (site, m) =>
+    site === "site-3" ? new FLModel({ params: { "dense1.weight": new Float32Array(3) }, paramsType: "FULL" }) : addSiteNumber(site, m),
+  );
   const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ min_responses_required: 2, peer_timeout: 5 }))]));
   try {
     const r0 = await round(c, { swarm: 1, round: 0, total_rounds: 2, attempt: 0, aggregator: "site-2", trainers: sites, participants: sites }, controllers);
@@ -132,12 +157,31 @@ test("clients: updates go to the aggregator, the new model to every site; a site
     const seenBias: number[] = [];
     const c2 = c.ctxs.get("site-1") as ClientJobContext & { runTask: ClientJobContext["runTask"] };
     const original = c2.runTask;
-    c.ctxs.set("site-1", { ...c2, runTask: async (task, payload) => {
-      if (task === "train") seenBias.push(((decode(payload) as FLModel).params["dense1.bias"] as Float32Array)[0] as number);
-      return original(task, payload);
-    } });
-    const r1 = await round(c, { swarm: 1, round: 1, total_rounds: 2, attempt: 0, aggregator: "site-1", trainers: ["site-1", "site-2"], participants: sites, previous: { aggregator: "site-2", attempt: 0 } }, controllers);
-    assert.ok(r1.every((x) => x.status === "fulfilled"), JSON.stringify(r1));
+    c.ctxs.set("site-1", {
+      ...c2,
+      runTask: async (task, payload) => {
+        if (task === "train") seenBias.push(((decode(payload) as FLModel).params["dense1.bias"] as Float32Array)[0] as number);
+        return original(task, payload);
+      },
+    });
+    const r1 = await round(
+      c,
+      {
+        swarm: 1,
+        round: 1,
+        total_rounds: 2,
+        attempt: 0,
+        aggregator: "site-1",
+        trainers: ["site-1", "site-2"],
+        participants: sites,
+        previous: { aggregator: "site-2", attempt: 0 },
+      },
+      controllers,
+    );
+    assert.ok(
+      r1.every((x) => x.status === "fulfilled"),
+      JSON.stringify(r1),
+    );
     assert.deepEqual(seenBias, [1.5]);
   } finally {
     c.stop();
@@ -146,7 +190,11 @@ test("clients: updates go to the aggregator, the new model to every site; a site
 
 test("clients: an aggregator without enough usable updates fails the round with each reason", async () => {
   const sites = ["site-1", "site-2"];
-  const c = clients(sites, (site, m) => (site === "site-2" ? new FLModel({ params: { "dense1.weight": new Float32Array(8).fill(NaN), "dense1.bias": new Float32Array(2) }, paramsType: "FULL" }) : addSiteNumber(site, m)));
+  const c = clients(sites, (site, m) =>
+    site === "site-2"
+      ? new FLModel({ params: { "dense1.weight": new Float32Array(8).fill(NaN), "dense1.bias": new Float32Array(2) }, paramsType: "FULL" })
+      : addSiteNumber(site, m),
+  );
   const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ peer_timeout: 5 }))]));
   try {
     const r = await round(c, { swarm: 1, round: 0, total_rounds: 1, attempt: 0, aggregator: "site-1", trainers: sites, participants: sites }, controllers);
@@ -211,7 +259,16 @@ test("a site's privacy filters apply to the update it sends (ctx.runTask), and d
   );
   try {
     const notice = encode({ swarm: 1, notice: { round: 0, attempt: 0, site: "site-2", reason: "test" } });
-    assert.deepEqual(decode(await (host.executorFor("swarm_learn") as { execute: (t: string, p: Uint8Array, c: ClientJobContext) => Promise<Uint8Array> }).execute("swarm_learn", notice, host.ctx)), { ok: true });
+    assert.deepEqual(
+      decode(
+        await (host.executorFor("swarm_learn") as { execute: (t: string, p: Uint8Array, c: ClientJobContext) => Promise<Uint8Array> }).execute(
+          "swarm_learn",
+          notice,
+          host.ctx,
+        ),
+      ),
+      { ok: true },
+    );
     const model = new FLModel({ params: initParams({ kind: "softmax" }, 784, 10, 1), paramsType: "FULL", currentRound: 0, totalRounds: 1 });
     const update = decode(await host.ctx.runTask("train", encode(model))) as FLModel;
     assert.ok("dense1.weight" in update.params, "the update has the weights");
@@ -229,7 +286,11 @@ test("clients: after a retried round, the first attempt's aggregator trains from
     const k = calls.get(site) ?? 0;
     calls.set(site, k + 1);
     const n = Number(site.slice(-1)) + 100 * k;
-    return new FLModel({ params: Object.fromEntries(Object.entries(m.params as Record<string, Float32Array>).map(([name, v]) => [name, v.map((x) => x + n)])), paramsType: "FULL", meta: { NUM_STEPS_CURRENT_ROUND: 1 } });
+    return new FLModel({
+      params: Object.fromEntries(Object.entries(m.params as Record<string, Float32Array>).map(([name, v]) => [name, v.map((x) => x + n)])),
+      paramsType: "FULL",
+      meta: { NUM_STEPS_CURRENT_ROUND: 1 },
+    });
   });
   const controllers = new Map(sites.map((s) => [s, new SwarmClientController(swarmClientArgs.parse({ peer_timeout: 5 }))]));
   try {
@@ -239,12 +300,18 @@ test("clients: after a retried round, the first attempt's aggregator trains from
     assert.ok((await round(c, { ...base, round: 0, attempt: 1, aggregator: "site-2" }, controllers)).every((x) => x.status === "fulfilled"));
     const seen: number[] = [];
     const ctx1 = c.ctxs.get("site-1") as ClientJobContext;
-    c.ctxs.set("site-1", { ...ctx1, runTask: async (task, payload) => {
-      if (task === "train") seen.push(((decode(payload) as FLModel).params["dense1.bias"] as Float32Array)[0] as number);
-      return ctx1.runTask(task, payload);
-    } });
+    c.ctxs.set("site-1", {
+      ...ctx1,
+      runTask: async (task, payload) => {
+        if (task === "train") seen.push(((decode(payload) as FLModel).params["dense1.bias"] as Float32Array)[0] as number);
+        return ctx1.runTask(task, payload);
+      },
+    });
     const r1 = await round(c, { ...base, round: 1, attempt: 0, aggregator: "site-3", previous: { aggregator: "site-2", attempt: 1 } }, controllers);
-    assert.ok(r1.every((x) => x.status === "fulfilled"), JSON.stringify(r1));
+    assert.ok(
+      r1.every((x) => x.status === "fulfilled"),
+      JSON.stringify(r1),
+    );
     // Attempt 2's model: the mean of 101, 102, 103 = 102 (attempt 1's, kept by site-1, was 2).
     assert.deepEqual(seen, [102]);
   } finally {
@@ -259,7 +326,10 @@ test("inbox: per-sender quotas keep one peer from filling it; discard drops what
   assert.throws(() => inbox.deliver("site-2", "junk.x", new Uint8Array(1)), { code: "ERR_PEER_INBOX_FULL" });
   inbox.deliver("site-3", "swarm.update.0.0", new Uint8Array(8)); // the other peer still gets in
   assert.throws(() => inbox.deliver("site-3", "big", new Uint8Array(600)), { code: "ERR_PEER_INBOX_FULL" }, "over its share of the bytes");
-  assert.equal(inbox.discard((from, topic) => from === "site-2" && topic.startsWith("junk.")), 16);
+  assert.equal(
+    inbox.discard((from, topic) => from === "site-2" && topic.startsWith("junk.")),
+    16,
+  );
   inbox.deliver("site-2", "swarm.update.1.0", new Uint8Array(1));
   const gaveUp = new AbortController();
   gaveUp.abort(new Error("site-3 failed"));

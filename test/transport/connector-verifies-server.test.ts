@@ -29,7 +29,12 @@ function audited(kit: string): Record<string, unknown>[] {
 
 async function impostorCredentials(): Promise<{ cert: string; key: string }> {
   const caKeys = await generateKeyPair();
-  const caPem = await createRootCertificate({ commonName: "Impostor CA", validDays: 30, privateKeyPem: caKeys.privateKeyPem, publicKeySpki: caKeys.publicKeySpki });
+  const caPem = await createRootCertificate({
+    commonName: "Impostor CA",
+    validDays: 30,
+    privateKeyPem: caKeys.privateKeyPem,
+    publicKeySpki: caKeys.publicKeySpki,
+  });
   const keys = await generateKeyPair();
   const cert = await issueCertificate({
     subject: { commonName: "localhost", organization: "nvidia" },
@@ -90,7 +95,9 @@ describe("a site facing an impostor server", () => {
         await until(() => impostor.attempts >= 1, 20_000, "the impostor sees the site's handshake");
         await until(() => audited(kit).some((r) => r["action"] === "server.refused"), 20_000, "a server.refused audit line");
         const line = audited(kit).find((r) => r["action"] === "server.refused");
-        console.log(`${scheme}: impostor saw ${impostor.attempts} handshake(s), client certificates ${JSON.stringify(impostor.certificates)}; audit ${JSON.stringify(line)}`);
+        console.log(
+          `${scheme}: impostor saw ${impostor.attempts} handshake(s), client certificates ${JSON.stringify(impostor.certificates)}; audit ${JSON.stringify(line)}`,
+        );
         assert.deepEqual(impostor.certificates, [], "the site sent its certificate to an impostor");
         assert.equal(line?.["code"], "ERR_LINK_TLS_VERSION");
         assert.match(String(line?.["reason"]), /TLS 1\.3/);

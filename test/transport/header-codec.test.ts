@@ -82,7 +82,10 @@ test("headers with unknown or prototype keys are refused by both paths; a duplic
   // fixmap 3: "k":"ping", "id":<32 hex>, "k":"req"
   const dup = Buffer.from([0x83, 0xa1, 0x6b, 0xa4, 0x70, 0x69, 0x6e, 0x67, 0xa2, 0x69, 0x64, 0xd9, 0x20, ...id, 0xa1, 0x6b, 0xa3, 0x72, 0x65, 0x71]);
   const frame = (h: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, h.length]), h]);
-  for (const [name, h] of [["__proto__", proto], ["unknown key", unknown]] as const) {
+  for (const [name, h] of [
+    ["__proto__", proto],
+    ["unknown key", unknown],
+  ] as const) {
     // Both must refuse: the generic path (the reference) and decodeEnvelope (fast path + fallback).
     assert.equal(slowDecode(frame(h)), "refused", `${name}: the generic path refuses it`);
     assert.throws(() => decodeEnvelope(frame(h)), `${name}: decodeEnvelope refuses it`);

@@ -18,14 +18,20 @@ describe("link limits", () => {
   test("the documented numbers are the constants the drivers use", () => {
     assert.equal(PRE_LOGIN_FRAME_BYTES, documentedNumber(SECURITY, /\| frame size before login \| (\d+) (KiB) \(`preLoginFrameBytes`\)/));
     assert.equal(DEFAULT_LINK_LIMITS.preLoginFrameBytes, PRE_LOGIN_FRAME_BYTES);
-    assert.equal(PRE_LOGIN_BUDGET_BYTES, documentedNumber(SECURITY, /\| bytes buffered for all unauthenticated links of a server \| (\d+) (MiB) \(`preLoginBudgetBytes`\)/));
+    assert.equal(
+      PRE_LOGIN_BUDGET_BYTES,
+      documentedNumber(SECURITY, /\| bytes buffered for all unauthenticated links of a server \| (\d+) (MiB) \(`preLoginBudgetBytes`\)/),
+    );
     assert.equal(DEFAULT_LINK_LIMITS.maxFrameBytes, documentedNumber(SECURITY, /\| frame size after login \| (\d+) (MiB) \(`maxFrameBytes`\)/));
     assert.equal(DEFAULT_LINK_LIMITS.maxConnectionsPerAddress, documentedNumber(SECURITY, /\| connections per address \| (\d+) \|/));
     assert.equal(DEFAULT_LINK_LIMITS.handshakeTimeoutMs, documentedNumber(SECURITY, /\| TLS and link handshake \| (\d+) (s) \|/));
     assert.equal(PRE_LOGIN_FRAME_BYTES, documentedNumber("docs/protocol.md", /a link takes only frames of at most (\d+) (KiB)/));
   });
 
-  for (const [what, limit] of [["before login", PRE_LOGIN_FRAME_BYTES], ["after login", DEFAULT_LINK_LIMITS.maxFrameBytes]] as const) {
+  for (const [what, limit] of [
+    ["before login", PRE_LOGIN_FRAME_BYTES],
+    ["after login", DEFAULT_LINK_LIMITS.maxFrameBytes],
+  ] as const) {
     test(`frame size ${what}: a header announcing the limit is taken, one byte more is refused at the header`, () => {
       const at = new FrameDecoder(limit);
       assert.doesNotThrow(() => at.push(frameHeader(limit), () => undefined));

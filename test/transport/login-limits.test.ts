@@ -42,7 +42,9 @@ describe("login limits at and past the limit", () => {
     assert.equal(LOGIN_TIMEOUT_MS, documentedNumber("docs/protocol.md", /A login must complete within (\d+) (s)/));
   });
 
-  test("logins in progress: the last one within the limit still logs in; the next is refused (ERR_TRANSPORT_TOO_MANY_LOGINS)", { timeout: 60_000 }, async () => {
+  test("logins in progress: the last one within the limit still logs in; the next is refused (ERR_TRANSPORT_TOO_MANY_LOGINS)", {
+    timeout: 60_000,
+  }, async () => {
     const d = createMemoryDriver();
     // The server's own default (no maxPendingLogins given); only the per-minute attempts are raised.
     const t = await startTestServer(p, d, "clear", { loginAttemptsPerMinute: 10_000 });
@@ -98,7 +100,17 @@ describe("TLS versions of listeners", () => {
     const attempt = (version: "TLSv1.1" | "TLSv1.2" | "TLSv1.3"): Promise<string> =>
       new Promise((resolve) => {
         // SECLEVEL=0 lets this client offer TLS 1.1 at all: the refusal must come from the server.
-        const s = connect({ host: "127.0.0.1", port: t.port, minVersion: version, maxVersion: version, ca: site.rootPem, cert: site.certPem, key: site.keyPem, rejectUnauthorized: false, ciphers: "DEFAULT@SECLEVEL=0" });
+        const s = connect({
+          host: "127.0.0.1",
+          port: t.port,
+          minVersion: version,
+          maxVersion: version,
+          ca: site.rootPem,
+          cert: site.certPem,
+          key: site.keyPem,
+          rejectUnauthorized: false,
+          ciphers: "DEFAULT@SECLEVEL=0",
+        });
         s.once("secureConnect", () => {
           const v = s.getProtocol() ?? "?";
           s.destroy();
@@ -154,19 +166,39 @@ describe("tokens and same-name logins", () => {
     }
   });
 
-  test("a second login as a live site is refused (ERR_TRANSPORT_SESSION_CONFLICT, audited) and the live session keeps working; admins may hold several", { timeout: 60_000 }, async () => {
+  test("a second login as a live site is refused (ERR_TRANSPORT_SESSION_CONFLICT, audited) and the live session keeps working; admins may hold several", {
+    timeout: 60_000,
+  }, async () => {
     const d = createMemoryDriver();
     const t = await startTestServer(p, d, "clear");
     t.server.handleRequest("echo", (_b, meta) => encode(meta.sender));
     const site = p.kit("site-1");
-    const live = new TransportClient({ name: "site-1", type: "client", project: p.project, certPem: site.certPem, keyPem: site.keyPem, rootPem: site.rootPem, serverName: "localhost", driver: d, host: "127.0.0.1", port: t.port, security: "clear" });
+    const live = new TransportClient({
+      name: "site-1",
+      type: "client",
+      project: p.project,
+      certPem: site.certPem,
+      keyPem: site.keyPem,
+      rootPem: site.rootPem,
+      serverName: "localhost",
+      driver: d,
+      host: "127.0.0.1",
+      port: t.port,
+      security: "clear",
+    });
     await live.start();
     try {
       const second = await RawSession.open(d, t.port, site);
       await assert.rejects(second.login(), (e: { code?: string }) => e.code === "ERR_TRANSPORT_SESSION_CONFLICT");
-      assert.ok(t.auditLines().some((l) => l["action"] === "login.refused" && l["code"] === "ERR_TRANSPORT_SESSION_CONFLICT"), "audited as login.refused");
+      assert.ok(
+        t.auditLines().some((l) => l["action"] === "login.refused" && l["code"] === "ERR_TRANSPORT_SESSION_CONFLICT"),
+        "audited as login.refused",
+      );
       assert.equal(decode(await live.request("echo", encode(1))), "site-1", "the live session keeps working");
-      assert.deepEqual(t.server.sessionNames().filter((n) => n === "site-1"), ["site-1"]);
+      assert.deepEqual(
+        t.server.sessionNames().filter((n) => n === "site-1"),
+        ["site-1"],
+      );
       // Admins: two sessions of one admin at once, both served.
       const a = await RawSession.open(d, t.port, p.kit("admin@nvidia.com"));
       const b = await RawSession.open(d, t.port, p.kit("admin@nvidia.com"));

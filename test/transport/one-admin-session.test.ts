@@ -74,7 +74,10 @@ test("one address per admin identity: another address is refused while the conso
   assert.ok(await consoleA.run("check_status server"));
 
   // 1. The same certificate from 127.0.0.2: refused as a conflict, audited, the console unharmed.
-  await assert.rejects(loginFromElsewhere(), (e: { code?: string; message?: string }) => e.code === "ERR_TRANSPORT_SESSION_CONFLICT" && /live console session from/.test(e.message ?? ""));
+  await assert.rejects(
+    loginFromElsewhere(),
+    (e: { code?: string; message?: string }) => e.code === "ERR_TRANSPORT_SESSION_CONFLICT" && /live console session from/.test(e.message ?? ""),
+  );
   const conflict = auditRecords(serverKit).find((r) => r["code"] === "ERR_TRANSPORT_SESSION_CONFLICT");
   assert.ok(conflict, "the conflict is in the server's audit log");
   assert.equal(conflict["action"], "login.refused");
@@ -98,7 +101,10 @@ test("one address per admin identity: another address is refused while the conso
   const mark = server.mark();
   const consoleC = await AdminSession.open(adminKit);
   assert.ok(await consoleC.run("check_status server"));
-  assert.ok(server.lines.slice(mark).some((l) => /no answer to a liveness check/.test(l)), server.lines.slice(mark).join("\n"));
+  assert.ok(
+    server.lines.slice(mark).some((l) => /no answer to a liveness check/.test(l)),
+    server.lines.slice(mark).join("\n"),
+  );
   await until(() => remote.closed, 10_000, "the unanswering session to be closed");
   await consoleC.close();
 });

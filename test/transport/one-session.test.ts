@@ -38,7 +38,11 @@ test("one session per site: a stolen-key login is refused while the site is up; 
   const refusal = await thief.waitFor(/ERR_TRANSPORT_SESSION_CONFLICT/, 60_000);
   assert.match(refusal, /already has a live session/);
   await delay(1000);
-  assert.equal(server.lines.slice(mark).some((l) => /site-1 disconnected|client site-1 \(org_a\) logged in/.test(l)), false, `the live session was disturbed:\n${server.lines.slice(mark).join("\n")}`);
+  assert.equal(
+    server.lines.slice(mark).some((l) => /site-1 disconnected|client site-1 \(org_a\) logged in/.test(l)),
+    false,
+    `the live session was disturbed:\n${server.lines.slice(mark).join("\n")}`,
+  );
   const conflict = auditRecords(serverKit).find((r) => r["code"] === "ERR_TRANSPORT_SESSION_CONFLICT");
   assert.ok(conflict, "the conflict is in the server's audit log");
   assert.equal(conflict["action"], "login.refused");
@@ -63,7 +67,10 @@ test("one session per site: a stolen-key login is refused while the site is up; 
   running.push(replacement);
   await server.waitFor(/client site-1 \(org_a\) logged in/, 30_000, mark);
   const replaceMs = Date.now() - t1;
-  assert.ok(server.lines.slice(mark).some((l) => /no answer to a liveness check/.test(l)), server.lines.slice(mark).join("\n"));
+  assert.ok(
+    server.lines.slice(mark).some((l) => /no answer to a liveness check/.test(l)),
+    server.lines.slice(mark).join("\n"),
+  );
   console.log(`restart after SIGKILL logged in after ${restartMs} ms (process start included); a frozen session was replaced after ${replaceMs} ms`);
   restarted.signal("SIGCONT");
   restarted.kill();

@@ -32,7 +32,14 @@ function fakeConnection(onSend: (parts: readonly Uint8Array[]) => void, onPlacer
 async function run(tamper?: (frames: Buffer[]) => void): Promise<{ placed: number; refusals: Refusal[]; received: Uint8Array | undefined; payload: Buffer }> {
   const keys = { clientToServer: randomBytes(32), serverToClient: randomBytes(32) };
   const frames: Buffer[] = [];
-  const sender = new SecureChannel({ connection: fakeConnection((parts) => frames.push(Buffer.concat(parts))), role: "server", selfName: "localhost", peerName: "site-1", keys, streams: new StreamReceiver() });
+  const sender = new SecureChannel({
+    connection: fakeConnection((parts) => frames.push(Buffer.concat(parts))),
+    role: "server",
+    selfName: "localhost",
+    peerName: "site-1",
+    keys,
+    streams: new StreamReceiver(),
+  });
   const payload = randomBytes(5 * MiB + 123);
   await sender.sendStream("tensor", payload);
   tamper?.(frames);
@@ -41,7 +48,10 @@ async function run(tamper?: (frames: Buffer[]) => void): Promise<{ placed: numbe
   const streams = new StreamReceiver({ digestFor: () => (receiver as SecureChannel).incomingStreamDigest() });
   const refusals: Refusal[] = [];
   receiver = new SecureChannel({
-    connection: fakeConnection(() => undefined, (p) => (placer = p)),
+    connection: fakeConnection(
+      () => undefined,
+      (p) => (placer = p),
+    ),
     role: "client",
     selfName: "site-1",
     peerName: "localhost",

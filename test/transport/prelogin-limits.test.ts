@@ -59,7 +59,12 @@ function tcpAttack(port: number, security: string): Promise<{ sent: number }> {
       // The tcp link preface, then (once accepted) a frame header announcing 60 MiB and its body.
       rawTcpLink(socket, security === "clear" ? "connect" : "secureConnect", (announce) => {
         announce(ANNOUNCED);
-        void pump((c) => socket.write(c), () => new Promise((r) => socket.once("drain", r)), () => closed, ANNOUNCED).then(res);
+        void pump(
+          (c) => socket.write(c),
+          () => new Promise((r) => socket.once("drain", r)),
+          () => closed,
+          ANNOUNCED,
+        ).then(res);
       });
     });
     socket.once("close", () => {
@@ -71,7 +76,10 @@ function tcpAttack(port: number, security: string): Promise<{ sent: number }> {
 
 function httpAttack(port: number, security: string): Promise<{ sent: number }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${security === "clear" ? "ws" : "wss"}://127.0.0.1:${port}/cohort/v1/link`, { rejectUnauthorized: false, perMessageDeflate: false });
+    const ws = new WebSocket(`${security === "clear" ? "ws" : "wss"}://127.0.0.1:${port}/cohort/v1/link`, {
+      rejectUnauthorized: false,
+      perMessageDeflate: false,
+    });
     let sent = 0;
     ws.on("error", () => undefined);
     ws.once("open", () => {
@@ -97,8 +105,17 @@ function grpcAttack(port: number, security: string, rootCa: string): Promise<{ s
   return new Promise((resolve) => {
     const creds =
       security === "clear" ? credentials.createInsecure() : credentials.createSsl(Buffer.from(rootCa), null, null, { checkServerIdentity: () => undefined });
-    const client = new Client(`127.0.0.1:${port}`, creds, { "grpc.ssl_target_name_override": "localhost", "grpc.use_local_subchannel_pool": 1, "grpc.max_send_message_length": -1 });
-    const call = client.makeBidiStreamRequest<Buffer, Buffer>("/cohort.link.v1.Link/Frames", (b) => b, (b) => b, new Metadata());
+    const client = new Client(`127.0.0.1:${port}`, creds, {
+      "grpc.ssl_target_name_override": "localhost",
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.max_send_message_length": -1,
+    });
+    const call = client.makeBidiStreamRequest<Buffer, Buffer>(
+      "/cohort.link.v1.Link/Frames",
+      (b) => b,
+      (b) => b,
+      new Metadata(),
+    );
     let done = false;
     const finish = (): void => {
       if (done) return;
@@ -134,14 +151,19 @@ for (const security of ["tls", "clear"]) {
         clearInterval(sampler);
         peak = Math.max(peak, rssBytes(server.pid));
         const growth = peak - before;
-        console.log(`${scheme}/${security}: ${ATTACKERS} connections cut in ${cutMs} ms; server RSS ${(before / MiB).toFixed(1)} MiB -> peak ${(peak / MiB).toFixed(1)} MiB (+${(growth / MiB).toFixed(1)} MiB); bytes sent per connection ${results.map((r) => (r.sent / MiB).toFixed(0)).join(",")} MiB`);
+        console.log(
+          `${scheme}/${security}: ${ATTACKERS} connections cut in ${cutMs} ms; server RSS ${(before / MiB).toFixed(1)} MiB -> peak ${(peak / MiB).toFixed(1)} MiB (+${(growth / MiB).toFixed(1)} MiB); bytes sent per connection ${results.map((r) => (r.sent / MiB).toFixed(0)).join(",")} MiB`,
+        );
         assert.ok(growth < 64 * MiB, `server RSS grew by ${(growth / MiB).toFixed(1)} MiB (limit 64 MiB)`);
 
         // A real site still logs in.
         const site = startParticipantProcess(join(prodDir, "site-1"));
         running.push(site);
         await server.waitFor(/client site-1 \(org_a\) logged in/, 60_000);
-        assert.ok(/pre-login limit|FRAME_TOO_LARGE|ERR_LINK_FRAME_TOO_LARGE|cancelled/i.test(server.output) || scheme === "grpc", `no refusal in the server output:\n${server.output}`);
+        assert.ok(
+          /pre-login limit|FRAME_TOO_LARGE|ERR_LINK_FRAME_TOO_LARGE|cancelled/i.test(server.output) || scheme === "grpc",
+          `no refusal in the server output:\n${server.output}`,
+        );
         await site.stop();
         await server.stop();
       });

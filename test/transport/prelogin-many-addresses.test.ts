@@ -42,9 +42,7 @@ test(`a site logs in while ${ADDRESSES} addresses hold ${PER_ADDRESS} unauthenti
   const server = startParticipantProcess(join(prodDir, "localhost"), { server: true });
   running.push(server);
   await server.waitFor(new RegExp(`listening on 127\\.0\\.0\\.1:${port}`), 60_000);
-  const held = await Promise.all(
-    Array.from({ length: ADDRESSES * PER_ADDRESS }, (_, i) => hold(port, `127.0.0.${2 + Math.floor(i / PER_ADDRESS)}`)),
-  );
+  const held = await Promise.all(Array.from({ length: ADDRESSES * PER_ADDRESS }, (_, i) => hold(port, `127.0.0.${2 + Math.floor(i / PER_ADDRESS)}`)));
   const t0 = Date.now();
   const site = startParticipantProcess(join(prodDir, "site-1"));
   running.push(site);
@@ -57,6 +55,13 @@ test(`a site logs in while ${ADDRESSES} addresses hold ${PER_ADDRESS} unauthenti
   const login = records.findIndex((r) => r["action"] === "login" && r["outcome"] === "ok" && r["peer"] === "site-1");
   assert.ok(login >= 0, "the site's login is audited");
   const before = records.slice(0, login);
-  assert.ok(before.some((r) => r["code"] === "ERR_TRANSPORT_TOO_MANY_LOGINS"), "precondition: the login pool was full (logins were dropped for others)");
-  assert.deepEqual(before.filter((r) => r["code"] === "ERR_TRANSPORT_LOGIN_TIMEOUT"), [], "no slot was freed by the login timer before the site got in");
+  assert.ok(
+    before.some((r) => r["code"] === "ERR_TRANSPORT_TOO_MANY_LOGINS"),
+    "precondition: the login pool was full (logins were dropped for others)",
+  );
+  assert.deepEqual(
+    before.filter((r) => r["code"] === "ERR_TRANSPORT_LOGIN_TIMEOUT"),
+    [],
+    "no slot was freed by the login timer before the site got in",
+  );
 });

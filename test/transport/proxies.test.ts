@@ -22,7 +22,12 @@ after(async () => {
 /** A CA of the proxy's own (as a company's or a public CA would be) and the proxy's certificate. */
 async function proxyCredentials(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   const caKeys = await generateKeyPair();
-  const caPem = await createRootCertificate({ commonName: "Proxy Test CA", validDays: 30, privateKeyPem: caKeys.privateKeyPem, publicKeySpki: caKeys.publicKeySpki });
+  const caPem = await createRootCertificate({
+    commonName: "Proxy Test CA",
+    validDays: 30,
+    privateKeyPem: caKeys.privateKeyPem,
+    publicKeySpki: caKeys.publicKeySpki,
+  });
   const keys = await generateKeyPair();
   const certPem = await issueCertificate({
     subject: { commonName: "proxy.example.org", organization: "it_dept" },
@@ -74,7 +79,10 @@ participants:
 ${BUILDERS(scheme)}`,
       );
       const r = await provision({ projectFile: project, workspace: join(dir, "ws") });
-      assert.ok(r.warnings.some((w) => /site-1 connects with tls but the server listens with clear/.test(w)), r.warnings.join("\n"));
+      assert.ok(
+        r.warnings.some((w) => /site-1 connects with tls but the server listens with clear/.test(w)),
+        r.warnings.join("\n"),
+      );
       const serverStartup = join(r.prodDir, "localhost", "startup");
       // Sites require TLS 1.3 (the server proves itself before they send a certificate); nginx before
       // 1.23.4 does not enable it by default.
@@ -105,8 +113,12 @@ ${BUILDERS(scheme)}`,
       const s1 = startParticipantProcess(join(r.prodDir, "site-1"));
       const s2 = startParticipantProcess(join(r.prodDir, "site-2"));
       running.push(s1, s2);
-      await s1.waitFor(new RegExp(`connected to localhost at 127\\.0\\.0\\.1:${p1} \\(${scheme}, tls\\)`), 30_000).catch((e: Error) => assert.fail(`${e.message}\nnginx:\n${nginx.errorLog()}`));
-      await s2.waitFor(new RegExp(`connected to localhost at 127\\.0\\.0\\.1:${p2} \\(${scheme}, mtls\\)`), 30_000).catch((e: Error) => assert.fail(`${e.message}\nnginx:\n${nginx.errorLog()}`));
+      await s1
+        .waitFor(new RegExp(`connected to localhost at 127\\.0\\.0\\.1:${p1} \\(${scheme}, tls\\)`), 30_000)
+        .catch((e: Error) => assert.fail(`${e.message}\nnginx:\n${nginx.errorLog()}`));
+      await s2
+        .waitFor(new RegExp(`connected to localhost at 127\\.0\\.0\\.1:${p2} \\(${scheme}, mtls\\)`), 30_000)
+        .catch((e: Error) => assert.fail(`${e.message}\nnginx:\n${nginx.errorLog()}`));
       await server.waitFor(/client site-1 \(org_a\) logged in/);
       await server.waitFor(/client site-2 \(org_b\) logged in/);
       for (const p of [s1, s2, server]) assert.equal(await p.stop(), 0, p.output);

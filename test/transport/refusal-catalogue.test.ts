@@ -99,11 +99,20 @@ async function leave(f: Fire, r: RawSession): Promise<void> {
 
 /** Waits until the server closed the link (a refusal during login, a link-level refusal). */
 async function closedByServer(r: RawSession, timeoutMs = 10_000): Promise<void> {
-  await until(() => r.closed, timeoutMs, () => `the server did not close the link from ${r.kit.name}`);
+  await until(
+    () => r.closed,
+    timeoutMs,
+    () => `the server did not close the link from ${r.kit.name}`,
+  );
 }
 
 /** A login the server must refuse with `code`. */
-async function refusedLogin(f: Fire, code: string, kit: Kit, options: { tlsKit?: Kit; claimName?: string; project?: string; type?: "client" | "admin"; tweakLogin?: (login: LoginMessage) => LoginMessage } = {}): Promise<void> {
+async function refusedLogin(
+  f: Fire,
+  code: string,
+  kit: Kit,
+  options: { tlsKit?: Kit; claimName?: string; project?: string; type?: "client" | "admin"; tweakLogin?: (login: LoginMessage) => LoginMessage } = {},
+): Promise<void> {
   const { tlsKit, ...login } = options;
   const r = await open(f, kit, tlsKit ? { tlsKit } : {});
   await assert.rejects(r.login({ project: f.server.project, ...login }), (e: { code?: string }) => e.code === code);
@@ -111,7 +120,12 @@ async function refusedLogin(f: Fire, code: string, kit: Kit, options: { tlsKit?:
 }
 
 /** A request the server must refuse with `code` on an admin session. */
-async function refusedRequest(f: Fire, code: string, build: (r: RawSession) => { header: Header; body: Uint8Array }, session?: (f: Fire) => Promise<RawSession>): Promise<void> {
+async function refusedRequest(
+  f: Fire,
+  code: string,
+  build: (r: RawSession) => { header: Header; body: Uint8Array },
+  session?: (f: Fire) => Promise<RawSession>,
+): Promise<void> {
   const r = await (session ?? admin)(f);
   const rep = await r.exchange(build(r));
   assert.equal(rep.header.code, code, rep.header.msg);
@@ -126,7 +140,11 @@ async function refusedDial(f: Fire, kit: Kit | undefined): Promise<void> {
   await assert.rejects(
     driver.dial({ host: "127.0.0.1", port: f.server.port, security: kit ? "mtls" : "tls", tls, localAddress: f.from }).then(async (c) => {
       // Under TLS 1.3 the refusal of a client certificate can arrive after the dial resolved.
-      await until(() => c.closed, 10_000, () => "the link was not closed");
+      await until(
+        () => c.closed,
+        10_000,
+        () => "the link was not closed",
+      );
       throw new Error("closed");
     }),
   );
@@ -143,7 +161,12 @@ function rawSocket(f: Fire, from = f.from): Promise<Socket> {
 /** TLS to the server (with site-1's certificate on mtls), nothing sent yet. */
 async function rawTls(f: Fire, from = f.from): Promise<TLSSocket> {
   const k = f.server.kit("site-1");
-  const s = tlsConnect({ socket: await rawSocket(f, from), ca: k.rootPem, ...(f.server.security === "mtls" ? { cert: k.certPem, key: k.keyPem } : {}), rejectUnauthorized: false });
+  const s = tlsConnect({
+    socket: await rawSocket(f, from),
+    ca: k.rootPem,
+    ...(f.server.security === "mtls" ? { cert: k.certPem, key: k.keyPem } : {}),
+    rejectUnauthorized: false,
+  });
   await new Promise<void>((resolve, reject) => s.once("secureConnect", resolve).once("error", reject));
   s.on("error", () => undefined);
   return s;
@@ -155,7 +178,11 @@ const linkFrame = (bytes: Uint8Array): Buffer => Buffer.concat([frameHeader(byte
 async function closedSocket(s: Socket, timeoutMs = 15_000): Promise<void> {
   s.on("error", () => undefined);
   s.resume(); // reads (and drops) what arrives, so that the server's close is seen
-  await until(() => s.destroyed || s.readableEnded, timeoutMs, () => "the server did not close the socket");
+  await until(
+    () => s.destroyed || s.readableEnded,
+    timeoutMs,
+    () => "the server did not close the socket",
+  );
 }
 
 /** A certificate under the server's project root, valid from `notBefore` for `validDays`. */
@@ -253,7 +280,9 @@ async function partialFrame(f: Fire, from: string, bytes: number): Promise<TLSSo
     s.on("data", onData);
   });
   // Handed to the kernel before the next connection: the holders' bytes reach the server first.
-  await new Promise<void>((resolve, reject) => s.write(Buffer.concat([frameHeader(PRE_LOGIN_FRAME_BYTES), Buffer.alloc(bytes - 4)]), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    s.write(Buffer.concat([frameHeader(PRE_LOGIN_FRAME_BYTES), Buffer.alloc(bytes - 4)]), (err) => (err ? reject(err) : resolve())),
+  );
   return s;
 }
 
@@ -262,7 +291,9 @@ async function partialFrame(f: Fire, from: string, bytes: number): Promise<TLSSo
 
 const ROWS: Record<string, Row> = {
   // Links (src/transport/drivers/errors.ts)
-  [LinkErrorCode.Refused]: { notAServerRefusal: "the dialer's error for a server that closed before accepting; a listener uses it only for handshakes cut by its own shutdown" },
+  [LinkErrorCode.Refused]: {
+    notAServerRefusal: "the dialer's error for a server that closed before accepting; a listener uses it only for handshakes cut by its own shutdown",
+  },
   [LinkErrorCode.Timeout]: {
     on: "mtls",
     slow: true,
@@ -331,17 +362,31 @@ const ROWS: Record<string, Row> = {
   [AuthErrorCode.ServerIdentity]: { notAServerRefusal: "the site's check of the server's name in the login challenge" },
   [AuthErrorCode.BadSignature]: {
     on: "mtls",
-    trigger: (f) => refusedLogin(f, AuthErrorCode.BadSignature, f.server.kit("site-1"), { tweakLogin: (m) => ({ ...m, sig: `${m.sig.slice(0, 10)}${m.sig[10] === "A" ? "B" : "A"}${m.sig.slice(11)}` }) }),
+    trigger: (f) =>
+      refusedLogin(f, AuthErrorCode.BadSignature, f.server.kit("site-1"), {
+        tweakLogin: (m) => ({ ...m, sig: `${m.sig.slice(0, 10)}${m.sig[10] === "A" ? "B" : "A"}${m.sig.slice(11)}` }),
+      }),
   },
   // The other project's site-1 (its certificate and key), trusting this server.
-  [AuthErrorCode.CertUntrusted]: { on: "tls", trigger: (f) => refusedLogin(f, AuthErrorCode.CertUntrusted, { ...servers.mtls.kit("site-1"), rootPem: f.server.kit("site-1").rootPem }) },
+  [AuthErrorCode.CertUntrusted]: {
+    on: "tls",
+    trigger: (f) => refusedLogin(f, AuthErrorCode.CertUntrusted, { ...servers.mtls.kit("site-1"), rootPem: f.server.kit("site-1").rootPem }),
+  },
   [AuthErrorCode.CertExpired]: { on: "tls", trigger: async (f) => refusedLogin(f, AuthErrorCode.CertExpired, await expired(f.server)) },
   [AuthErrorCode.NameMismatch]: { on: "mtls", trigger: (f) => refusedLogin(f, AuthErrorCode.NameMismatch, f.server.kit("site-1"), { claimName: "site-2" }) },
   [AuthErrorCode.WrongType]: { on: "mtls", trigger: (f) => refusedLogin(f, AuthErrorCode.WrongType, f.server.kit("admin@nvidia.com"), { type: "client" }) },
-  [AuthErrorCode.TlsPeerMismatch]: { on: "mtls", trigger: (f) => refusedLogin(f, AuthErrorCode.TlsPeerMismatch, f.server.kit("site-1"), { tlsKit: f.server.kit("site-2") }) },
-  [AuthErrorCode.ProjectMismatch]: { on: "mtls", trigger: (f) => refusedLogin(f, AuthErrorCode.ProjectMismatch, f.server.kit("site-1"), { project: "another_project" }) },
+  [AuthErrorCode.TlsPeerMismatch]: {
+    on: "mtls",
+    trigger: (f) => refusedLogin(f, AuthErrorCode.TlsPeerMismatch, f.server.kit("site-1"), { tlsKit: f.server.kit("site-2") }),
+  },
+  [AuthErrorCode.ProjectMismatch]: {
+    on: "mtls",
+    trigger: (f) => refusedLogin(f, AuthErrorCode.ProjectMismatch, f.server.kit("site-1"), { project: "another_project" }),
+  },
   [AuthErrorCode.Banned]: { on: "mtls", trigger: (f) => refusedLogin(f, AuthErrorCode.Banned, f.server.kit("site-5")) }, // removed_clients.json
-  [AuthErrorCode.NoSession]: { notAServerRefusal: "a guard of the server's stream digest lookup: a channel gets frames only while its session is in the table" },
+  [AuthErrorCode.NoSession]: {
+    notAServerRefusal: "a guard of the server's stream digest lookup: a channel gets frames only while its session is in the table",
+  },
   [AuthErrorCode.TokenInvalid]: {
     on: "mtls",
     trigger: (f) =>
@@ -387,7 +432,10 @@ const ROWS: Record<string, Row> = {
       r.conn.close();
     },
   },
-  [AuthErrorCode.Stale]: { on: "mtls", trigger: (f) => refusedRequest(f, AuthErrorCode.Stale, (r) => r.frame("req", "__heartbeat", new Uint8Array(), { ts: Date.now() - 30_000 })) },
+  [AuthErrorCode.Stale]: {
+    on: "mtls",
+    trigger: (f) => refusedRequest(f, AuthErrorCode.Stale, (r) => r.frame("req", "__heartbeat", new Uint8Array(), { ts: Date.now() - 30_000 })),
+  },
   [AuthErrorCode.Malformed]: {
     on: "mtls",
     trigger: (f) =>
@@ -420,7 +468,10 @@ const ROWS: Record<string, Row> = {
   [TransportErrorCode.HeaderTooLarge]: { on: "mtls", trigger: (f) => refusedFrameBeforeLogin(f, Uint8Array.from([0, 1, 0, 0])) },
   [TransportErrorCode.Timeout]: { notAServerRefusal: "the caller's timeout of a request or a liveness check" },
   [TransportErrorCode.Closed]: { notAServerRefusal: "the caller's error for a closed link" },
-  [TransportErrorCode.NoHandler]: { on: "mtls", trigger: (f) => refusedRequest(f, TransportErrorCode.NoHandler, (r) => r.frame("req", "no.such.topic", new Uint8Array())) },
+  [TransportErrorCode.NoHandler]: {
+    on: "mtls",
+    trigger: (f) => refusedRequest(f, TransportErrorCode.NoHandler, (r) => r.frame("req", "no.such.topic", new Uint8Array())),
+  },
   // The admin handler's request schema throws a plain (zod) error for a body that is not a command.
   [TransportErrorCode.HandlerFailed]: {
     notAServerRefusal:
@@ -465,13 +516,19 @@ const ROWS: Record<string, Row> = {
     on: "tls",
     trigger: (f) => refusedCheckpoint(f, AuditErrorCode.CheckpointCert, "site-2", siteCheckpoint(f, "site-2", servers.mtls.kit("site-2"))),
   },
-  [AuditErrorCode.CheckpointSigner]: { on: "tls", trigger: (f) => refusedCheckpoint(f, AuditErrorCode.CheckpointSigner, "site-2", siteCheckpoint(f, "site-3")) },
+  [AuditErrorCode.CheckpointSigner]: {
+    on: "tls",
+    trigger: (f) => refusedCheckpoint(f, AuditErrorCode.CheckpointSigner, "site-2", siteCheckpoint(f, "site-3")),
+  },
   [AuditErrorCode.CheckpointSignature]: {
     on: "tls",
     trigger: (f) => refusedCheckpoint(f, AuditErrorCode.CheckpointSignature, "site-2", { ...siteCheckpoint(f, "site-2"), seq: 999_999 }),
   },
   [AuditErrorCode.CheckpointTorn]: { notAServerRefusal: "the sender cannot checkpoint its own torn log" },
-  [AuditErrorCode.CheckpointNotAllowed]: { on: "mtls", trigger: (f) => refusedRequest(f, AuditErrorCode.CheckpointNotAllowed, (r) => r.frame("req", TOPIC_CHECKPOINT, encode({}))) },
+  [AuditErrorCode.CheckpointNotAllowed]: {
+    on: "mtls",
+    trigger: (f) => refusedRequest(f, AuditErrorCode.CheckpointNotAllowed, (r) => r.frame("req", TOPIC_CHECKPOINT, encode({}))),
+  },
   [AuditErrorCode.CheckpointRate]: {
     on: "tls",
     // Witnessed at most once per 5 s per site: when this one is taken, the next is refused.
@@ -500,7 +557,16 @@ const ROWS: Record<string, Row> = {
   [AuditErrorCode.TraceNotFound]: { notAServerRefusal: "`cohort audit trace` of an unknown event" },
 
   // Outside the catalogues, passed to the transport's refusal writer by a server handler.
-  ERR_ADMIN_NOT_ADMIN: { on: "mtls", trigger: (f) => refusedRequest(f, "ERR_ADMIN_NOT_ADMIN", (r) => r.frame("req", TOPIC_ADMIN, encode({})), (g) => loggedIn(g, "site-2")) },
+  ERR_ADMIN_NOT_ADMIN: {
+    on: "mtls",
+    trigger: (f) =>
+      refusedRequest(
+        f,
+        "ERR_ADMIN_NOT_ADMIN",
+        (r) => r.frame("req", TOPIC_ADMIN, encode({})),
+        (g) => loggedIn(g, "site-2"),
+      ),
+  },
 };
 
 /** Codes of the four catalogues. */
@@ -517,7 +583,11 @@ test("every code of the catalogues has exactly one row, and every row a known co
   const known = new Set([...CATALOGUE_CODES, ...EXTRA_CODES]);
   const missing = CATALOGUE_CODES.filter((c) => !(c in ROWS));
   assert.deepEqual(missing, [], "codes without a row: add a trigger, notAServerRefusal or coveredBy for each");
-  assert.deepEqual(Object.keys(ROWS).filter((c) => !known.has(c)), [], "rows naming a code that no catalogue has");
+  assert.deepEqual(
+    Object.keys(ROWS).filter((c) => !known.has(c)),
+    [],
+    "rows naming a code that no catalogue has",
+  );
   for (const [code, row] of Object.entries(ROWS)) {
     const kinds = ["trigger", "notAServerRefusal", "coveredBy"].filter((k) => k in row);
     assert.equal(kinds.length, 1, `${code}: exactly one of trigger, notAServerRefusal, coveredBy`);
@@ -537,7 +607,12 @@ test("every coveredBy row names a test that exists", () => {
 // The servers, started once for the table's rows.
 const servers = {} as { mtls: RunningServer; tls: RunningServer };
 
-async function startServer(security: "mtls" | "tls", settings: Record<string, unknown>, extra: Record<string, unknown> = {}, prepareKit?: (kitDir: string) => void): Promise<RunningServer> {
+async function startServer(
+  security: "mtls" | "tls",
+  settings: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  prepareKit?: (kitDir: string) => void,
+): Promise<RunningServer> {
   const name = `catalogue_${security}`;
   const sites = ["site-3", "site-4", "site-5"].map((s, i) => `  - {name: ${s}, type: client, org: org_${"cde"[i]}, connect_to: 127.0.0.1}\n`).join("");
   const { dir, prodDir, port } = await provisionProject("tcp", security, { name, extraParticipants: sites });
@@ -567,7 +642,11 @@ describe("refusals of every catalogue code, through the rate-limited refusal wri
         "mtls",
         { session_token_lifetime: 2, clock_skew_tolerance: 1, login_attempts_per_minute: 15, max_num_clients: 1 },
         { plugins: [{ path: "cohort.RegistrationAllowList", args: { names: ["site-1", "site-2", "site-3", "site-5"] } }] },
-        (kitDir) => writeFile(join(kitDir, "workspace", "removed_clients.json"), JSON.stringify({ "site-5": { fingerprint: "*", by: "admin@nvidia.com", at: new Date().toISOString() } })),
+        (kitDir) =>
+          writeFile(
+            join(kitDir, "workspace", "removed_clients.json"),
+            JSON.stringify({ "site-5": { fingerprint: "*", by: "admin@nvidia.com", at: new Date().toISOString() } }),
+          ),
       ),
       startServer("tls", { heart_beat_timeout: 2, login_attempts_per_minute: 100, max_pending_logins: 4, prelogin_budget_bytes: PRELOGIN_BUDGET }),
     ]);
@@ -579,18 +658,26 @@ describe("refusals of every catalogue code, through the rate-limited refusal wri
   test(`each trigger: ${BURST} lines of ${BURST + 2} refusals, then after the refill one audit.suppressed line and the refusal's own; the servers still serve`, async (t) => {
     const started = Date.now();
     const rows = Object.entries(ROWS).filter((e): e is [string, Triggered] => isTriggered(e[1]));
-    const fires = new Map(rows.map(([code, row], i) => [code, { server: servers[row.on], from: `127.0.0.${10 + i}`, state: new Map<string, unknown>() } satisfies Fire]));
+    const fires = new Map(
+      rows.map(([code, row], i) => [code, { server: servers[row.on], from: `127.0.0.${10 + i}`, state: new Map<string, unknown>() } satisfies Fire]),
+    );
     const fireOf = (code: string): Fire => fires.get(code) as Fire;
     const lines = (code: string): Record<string, unknown>[] => {
       const f = fireOf(code);
       // Lines without an address (null: checkpoint refusals name the peer only) count for the row too.
-      return auditRecords(f.server.kitDir).filter((l) => l["code"] === code && ((l["address"] ?? f.from) === f.from));
+      return auditRecords(f.server.kitDir).filter((l) => l["code"] === code && (l["address"] ?? f.from) === f.from);
     };
-    const describeLine = (l: Record<string, unknown>): string => `${String(l["action"])} ${String(l["outcome"])} [${String(l["code"])}] ${String(l["reason"]).slice(0, 160)}`;
+    const describeLine = (l: Record<string, unknown>): string =>
+      `${String(l["action"])} ${String(l["outcome"])} [${String(l["code"])}] ${String(l["reason"]).slice(0, 160)}`;
     // The row's lines, and what else its address got (a refusal audited under another code).
     const show = (code: string): string =>
       JSON.stringify(
-        { lines: lines(code).map(describeLine), fromItsAddress: auditRecords(fireOf(code).server.kitDir).filter((l) => l["address"] === fireOf(code).from && l["code"] !== code).map(describeLine) },
+        {
+          lines: lines(code).map(describeLine),
+          fromItsAddress: auditRecords(fireOf(code).server.kitDir)
+            .filter((l) => l["address"] === fireOf(code).from && l["code"] !== code)
+            .map(describeLine),
+        },
         null,
         1,
       );
@@ -611,7 +698,11 @@ describe("refusals of every catalogue code, through the rate-limited refusal wri
       } finally {
         await row.round?.after(f);
       }
-      await until(() => lines(code).length >= expected, 20_000, () => `${code}: ${expected} audit lines expected, got ${show(code)}`);
+      await until(
+        () => lines(code).length >= expected,
+        20_000,
+        () => `${code}: ${expected} audit lines expected, got ${show(code)}`,
+      );
       return Date.now();
     };
     // Rows in turn (they share the servers' session and login limits), the slow ones beside them.

@@ -51,7 +51,10 @@ for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
 
     before(async () => {
       driver = driverFor(scheme);
-      const project = await provisionProject(scheme, "mtls", { name: `refusals_${scheme}`, extraParticipants: "  - {name: site-3, type: client, org: org_c, connect_to: 127.0.0.1}\n" });
+      const project = await provisionProject(scheme, "mtls", {
+        name: `refusals_${scheme}`,
+        extraParticipants: "  - {name: site-3, type: client, org: org_c, connect_to: 127.0.0.1}\n",
+      });
       const { dir, projectFile: file } = project;
       ({ prodDir, port } = project);
       stateDir = join(dir, "ws", `refusals_${scheme}`, "state");
@@ -62,7 +65,12 @@ for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
       writeFile(resPath, JSON.stringify(res));
       const other = await provision({ projectFile: writeFile(join(dir, "other.yml"), readFileSync(file, "utf8")), workspace: join(dir, "other") });
       const os = join(other.prodDir, "site-1", "startup");
-      foreignKit = { name: "site-1", certPem: readFileSync(join(os, "client.crt"), "utf8"), keyPem: readFileSync(join(os, "client.key"), "utf8"), rootPem: kit("site-1").rootPem };
+      foreignKit = {
+        name: "site-1",
+        certPem: readFileSync(join(os, "client.crt"), "utf8"),
+        keyPem: readFileSync(join(os, "client.key"), "utf8"),
+        rootPem: kit("site-1").rootPem,
+      };
       server = startParticipantProcess(join(prodDir, "localhost"), { server: true });
       await server.waitFor(new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
     });
@@ -74,13 +82,15 @@ for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
 
     test("no client certificate on mtls", async () => {
       // A `tls` connector presents no certificate: the mtls listener must refuse it.
-      await assert.rejects(driver.dial({ host: "127.0.0.1", port, security: "tls", tls: { rootCaPem: kit("site-1").rootPem } }).then(async (c) => {
-        // Some drivers only learn of the refusal when they try to use the link.
-        await c.send([new Uint8Array(8)]);
-        await new Promise((r) => setTimeout(r, 300));
-        if (c.closed) throw new Error("closed");
-        c.close();
-      }));
+      await assert.rejects(
+        driver.dial({ host: "127.0.0.1", port, security: "tls", tls: { rootCaPem: kit("site-1").rootPem } }).then(async (c) => {
+          // Some drivers only learn of the refusal when they try to use the link.
+          await c.send([new Uint8Array(8)]);
+          await new Promise((r) => setTimeout(r, 300));
+          if (c.closed) throw new Error("closed");
+          c.close();
+        }),
+      );
       await audited("ERR_LINK_NO_CLIENT_CERT");
     });
 
@@ -106,7 +116,9 @@ for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
         now: new Date(Date.now() - 3 * 24 * 3600 * 1000),
       });
       await assert.rejects(
-        RawSession.open(driver, port, { ...kit("site-2"), certPem, keyPem: keys.privateKeyPem }, { security: "mtls" }).then((r) => r.login({ project: `refusals_${scheme}` })),
+        RawSession.open(driver, port, { ...kit("site-2"), certPem, keyPem: keys.privateKeyPem }, { security: "mtls" }).then((r) =>
+          r.login({ project: `refusals_${scheme}` }),
+        ),
       );
       await audited("ERR_LINK_CERT_EXPIRED");
     });
@@ -165,7 +177,10 @@ for (const scheme of ["tcp", "http", "grpc"] as Scheme[]) {
 
     test("a flood of logins is cut at the per-minute limit", { timeout: 60_000 }, async () => {
       const results = await Promise.allSettled(Array.from({ length: 40 }, () => login("site-1").then((r) => r.conn.close())));
-      assert.ok(results.some((x) => x.status === "rejected" && (x.reason as { code?: string }).code === "ERR_AUTH_RATE_LIMITED"), JSON.stringify(results.map((x) => x.status)));
+      assert.ok(
+        results.some((x) => x.status === "rejected" && (x.reason as { code?: string }).code === "ERR_AUTH_RATE_LIMITED"),
+        JSON.stringify(results.map((x) => x.status)),
+      );
       await audited("ERR_AUTH_RATE_LIMITED");
     });
   });

@@ -50,7 +50,11 @@ async function assertGoodClientStillServed(): Promise<void> {
 describe("login", () => {
   test("a client refuses a server whose certificate is from another project's CA", async () => {
     const r = await RawSession.open(driver, s.port, foreign.kit("site-1"));
-    await assert.rejects(r.login(), (e: { code?: string; message: string }) => e.code === "ERR_AUTH_CERT_UNTRUSTED" && /server's certificate was issued by a different root CA/.test(e.message));
+    await assert.rejects(
+      r.login(),
+      (e: { code?: string; message: string }) =>
+        e.code === "ERR_AUTH_CERT_UNTRUSTED" && /server's certificate was issued by a different root CA/.test(e.message),
+    );
     r.conn.close();
   });
 
@@ -72,7 +76,10 @@ describe("login", () => {
 
   test("CN ≠ claimed name is refused", async () => {
     const r = await RawSession.open(driver, s.port, p.kit("site-1"));
-    await assert.rejects(r.login({ claimName: "site-2" }), (e: { code?: string; message: string }) => e.code === "ERR_AUTH_NAME_MISMATCH" && /site-1/.test(e.message));
+    await assert.rejects(
+      r.login({ claimName: "site-2" }),
+      (e: { code?: string; message: string }) => e.code === "ERR_AUTH_NAME_MISMATCH" && /site-1/.test(e.message),
+    );
     assert.ok(audited("ERR_AUTH_NAME_MISMATCH"));
   });
 
@@ -226,7 +233,19 @@ describe("tokens, heartbeats, floods", () => {
     const t = await startTestServer(p, d, "clear", { tokenLifetimeS: 2, skewMs: 500 });
     t.server.handleRequest("echo", () => encode("ok"));
     const site = p.kit("site-1");
-    const c = new TransportClient({ name: "site-1", type: "client", project: p.project, certPem: site.certPem, keyPem: site.keyPem, rootPem: site.rootPem, serverName: "localhost", driver: d, host: "127.0.0.1", port: t.port, security: "clear" });
+    const c = new TransportClient({
+      name: "site-1",
+      type: "client",
+      project: p.project,
+      certPem: site.certPem,
+      keyPem: site.keyPem,
+      rootPem: site.rootPem,
+      serverName: "localhost",
+      driver: d,
+      host: "127.0.0.1",
+      port: t.port,
+      security: "clear",
+    });
     await c.start();
     const first = c.currentToken();
     // Renewal at 80 % of a 2 s life: wait for the new token (bounded), not a fixed time.
@@ -274,7 +293,19 @@ describe("tokens, heartbeats, floods", () => {
       st.dispose();
     });
     const site = p.kit("site-1");
-    const c = new TransportClient({ name: "site-1", type: "client", project: p.project, certPem: site.certPem, keyPem: site.keyPem, rootPem: site.rootPem, serverName: "localhost", driver: d, host: "127.0.0.1", port: t.port, security: "clear" });
+    const c = new TransportClient({
+      name: "site-1",
+      type: "client",
+      project: p.project,
+      certPem: site.certPem,
+      keyPem: site.keyPem,
+      rootPem: site.rootPem,
+      serverName: "localhost",
+      driver: d,
+      host: "127.0.0.1",
+      port: t.port,
+      security: "clear",
+    });
     await c.start();
     const payload = new Uint8Array(3 * 1024 * 1024 + 17).fill(1);
     await c.sendStream("model", payload, { chunkBytes: 1024 * 1024 });
@@ -300,7 +331,11 @@ describe("tokens, heartbeats, floods", () => {
       const id = randomBytes(16).toString("hex");
       const ts = Date.now();
       const sq = ++seq;
-      const mac = computeMac(r.keys?.clientToServer ?? new Uint8Array(), { kind: "chunk", id, replyTo: "", topic: "model", sender: "site-1", timestamp: ts, seq: sq }, [(ch[0] ?? new Uint8Array()).subarray(0, 40)]);
+      const mac = computeMac(
+        r.keys?.clientToServer ?? new Uint8Array(),
+        { kind: "chunk", id, replyTo: "", topic: "model", sender: "site-1", timestamp: ts, seq: sq },
+        [(ch[0] ?? new Uint8Array()).subarray(0, 40)],
+      );
       await r.conn.send(encodeEnvelope({ k: "chunk", id, t: "model", n: "site-1", tok: r.token, ts, sq, mac }, ch));
     }
     const refused = await r.next();

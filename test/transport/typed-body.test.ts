@@ -14,12 +14,15 @@ test("a valid body comes back typed", () => {
 });
 
 test("a wrong shape is refused naming topic, field and value", () => {
-  assert.throws(() => decodeBody("job.task", encode({ job_id: "nope", count: 3 }), schema), (e: { code?: string; message: string; details?: Record<string, unknown> }) => {
-    assert.equal(e.code, "ERR_AUTH_MALFORMED");
-    assert.match(e.message, /^job\.task: job_id: .*\(got "nope"\)/);
-    assert.equal(e.details?.["field"], "job_id");
-    return true;
-  });
+  assert.throws(
+    () => decodeBody("job.task", encode({ job_id: "nope", count: 3 }), schema),
+    (e: { code?: string; message: string; details?: Record<string, unknown> }) => {
+      assert.equal(e.code, "ERR_AUTH_MALFORMED");
+      assert.match(e.message, /^job\.task: job_id: .*\(got "nope"\)/);
+      assert.equal(e.details?.["field"], "job_id");
+      return true;
+    },
+  );
   assert.throws(() => decodeBody("job.task", encode([1, 2]), schema), { code: "ERR_AUTH_MALFORMED", message: /^job\.task: \(body\): / });
 });
 

@@ -47,17 +47,19 @@ const { value } = fc.letrec<{ value: unknown; record: Record<string, unknown> }>
     fc.array(tie("value"), { maxLength: 5 }),
     tie("record"),
     fc.array(fc.tuple(fc.oneof(primitive, key), tie("value")), { maxLength: 4 }).map((entries) => new Map(entries)),
-    fc.record({ kind: fc.constantFrom(...DATA_KINDS.filter((k) => k !== "COLLECTION")), data: tie("record"), meta: tie("record") }).map(
-      ({ kind, data, meta }) => new DXO({ dataKind: kind, data, meta }) as unknown,
-    ),
-    fc.record({
-      params: fc.dictionary(key, tensor, { maxKeys: 3, noNullPrototype: true }),
-      paramsType: fc.constantFrom("FULL" as const, "DIFF" as const, null),
-      metrics: fc.option(fc.dictionary(key, number, { maxKeys: 3, noNullPrototype: true })),
-      meta: tie("record"),
-      currentRound: fc.option(fc.nat()),
-      totalRounds: fc.option(fc.nat()),
-    }).map((init) => new FLModel(init) as unknown),
+    fc
+      .record({ kind: fc.constantFrom(...DATA_KINDS.filter((k) => k !== "COLLECTION")), data: tie("record"), meta: tie("record") })
+      .map(({ kind, data, meta }) => new DXO({ dataKind: kind, data, meta }) as unknown),
+    fc
+      .record({
+        params: fc.dictionary(key, tensor, { maxKeys: 3, noNullPrototype: true }),
+        paramsType: fc.constantFrom("FULL" as const, "DIFF" as const, null),
+        metrics: fc.option(fc.dictionary(key, number, { maxKeys: 3, noNullPrototype: true })),
+        meta: tie("record"),
+        currentRound: fc.option(fc.nat()),
+        totalRounds: fc.option(fc.nat()),
+      })
+      .map((init) => new FLModel(init) as unknown),
     fc.record({ headers: tie("record"), data: tie("record") }).map((init) => new Shareable(init) as unknown),
   ),
   record: fc.dictionary(key, tie("value"), { maxKeys: 4, noNullPrototype: true }),

@@ -6,10 +6,26 @@ import { mp, throwsWire } from "./helpers.js";
 
 test("native values round-trip", () => {
   const value = {
-    nil: null, t: true, f: false, int: -17, big: 2 ** 53 - 1, neg: -(2 ** 40), float: 0.1, nan: Number.NaN, inf: -Infinity,
-    s: "héllo ✓", bytes: new Uint8Array([0, 255]), arr: [1, "two", [3]], nested: { a: { b: {} } },
-    map: new Map<unknown, unknown>([[1, "one"], [{ k: 1 }, [2]]]), date: new Date(1_700_000_000_123),
-    bi: 12n, bigNeg: -(2n ** 100n),
+    nil: null,
+    t: true,
+    f: false,
+    int: -17,
+    big: 2 ** 53 - 1,
+    neg: -(2 ** 40),
+    float: 0.1,
+    nan: Number.NaN,
+    inf: -Infinity,
+    s: "héllo ✓",
+    bytes: new Uint8Array([0, 255]),
+    arr: [1, "two", [3]],
+    nested: { a: { b: {} } },
+    map: new Map<unknown, unknown>([
+      [1, "one"],
+      [{ k: 1 }, [2]],
+    ]),
+    date: new Date(1_700_000_000_123),
+    bi: 12n,
+    bigNeg: -(2n ** 100n),
   };
   assert.deepEqual(decode(encode(value)), value);
 });
@@ -57,7 +73,14 @@ test("plain MessagePack from another library decodes", () => {
 
 test("FL objects round-trip", () => {
   const w = new Tensor(new Float32Array(12).fill(0.5), [3, 4]);
-  const model = new FLModel({ params: { "layer.0.weight": w }, paramsType: "DIFF", metrics: { acc: 0.9 }, meta: { site: "site-1" }, currentRound: 2, totalRounds: 10 });
+  const model = new FLModel({
+    params: { "layer.0.weight": w },
+    paramsType: "DIFF",
+    metrics: { acc: 0.9 },
+    meta: { site: "site-1" },
+    currentRound: 2,
+    totalRounds: 10,
+  });
   const dxo = new DXO({ dataKind: "COLLECTION", data: { a: new DXO({ dataKind: "METRICS", data: { loss: 0.1 } }) } });
   const shareable = new Shareable({ headers: { task_name: "train", rc: "OK" }, data: { DXO: dxo, model } });
   const out = decode(encode(shareable));
@@ -68,7 +91,9 @@ test("FL objects round-trip", () => {
 });
 
 test("encode refuses values it cannot represent exactly or safely", () => {
-  class Unregistered { x = 1; }
+  class Unregistered {
+    x = 1;
+  }
   throwsWire(() => encode(new Unregistered()), "ERR_WIRE_UNSUPPORTED_VALUE");
   throwsWire(() => encode({ f: () => 1 }), "ERR_WIRE_UNSUPPORTED_VALUE");
   throwsWire(() => encode(Symbol("s")), "ERR_WIRE_UNSUPPORTED_VALUE");

@@ -4,7 +4,10 @@ import { decode, encode, registerType, registeredTypes } from "../../src/wire/in
 import { cat, ext, hex, mp, throwsWire } from "./helpers.js";
 
 class Histogram {
-  constructor(readonly bins: Float64Array, readonly label: string) {}
+  constructor(
+    readonly bins: Float64Array,
+    readonly label: string,
+  ) {}
 }
 
 registerType({
@@ -40,7 +43,10 @@ test("a second registration of a name, code or class is refused", () => {
   const base = { decompose: () => 0, recompose: () => new Other() };
   throwsWire(() => registerType({ name: "acme.Histogram", code: 41, type: Other, ...base }), "ERR_WIRE_REGISTRY");
   throwsWire(() => registerType({ name: "acme.Other", code: 40, type: Other, ...base }), "ERR_WIRE_REGISTRY");
-  throwsWire(() => registerType({ name: "acme.Again", code: 42, type: Histogram, decompose: () => 0, recompose: () => new Histogram(new Float64Array(), "") }), "ERR_WIRE_REGISTRY");
+  throwsWire(
+    () => registerType({ name: "acme.Again", code: 42, type: Histogram, decompose: () => 0, recompose: () => new Histogram(new Float64Array(), "") }),
+    "ERR_WIRE_REGISTRY",
+  );
 });
 
 test("reserved codes, reserved names, native classes and bad names are refused", () => {

@@ -102,7 +102,9 @@ function refusedAndFreed(mutate: (chunks: Uint8Array[]) => Uint8Array[], code: W
   } catch (err) {
     error = err;
   }
-  throwsWire(() => { if (error) throw error; }, code);
+  throwsWire(() => {
+    if (error) throw error;
+  }, code);
   assert.deepEqual(receiver.usage("site-1"), { streams: 0, reservedBytes: 0 }, "the failed stream is freed");
   // Whatever the peer sends next for that stream is refused, not silently restarted.
   throwsWire(() => receiver.accept("site-1", chunks[1] as Uint8Array), "ERR_WIRE_STREAM_UNKNOWN");
@@ -168,7 +170,10 @@ test("idle streams time out and are freed, including their spill file", () => {
     let now = 1_000;
     const failures: string[] = [];
     const receiver = new StreamReceiver({
-      idleTimeoutMs: 500, now: () => now, memoryThresholdBytes: 4 * KiB, spillDir: parent,
+      idleTimeoutMs: 500,
+      now: () => now,
+      memoryThresholdBytes: 4 * KiB,
+      spillDir: parent,
       onStreamFailed: ({ error }) => failures.push(error.code),
     });
     const { chunks } = chunksOf(payload(20 * KiB));

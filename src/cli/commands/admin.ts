@@ -14,7 +14,15 @@ const loadSession = async () => (await import("../../runtime/admin/index.js")).A
 function show(result: unknown): string {
   if (Array.isArray(result)) {
     if (result.length === 0) return "(none)";
-    return result.map((r) => (typeof r === "object" && r !== null ? Object.entries(r).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("  ") : String(r))).join("\n");
+    return result
+      .map((r) =>
+        typeof r === "object" && r !== null
+          ? Object.entries(r)
+              .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+              .join("  ")
+          : String(r),
+      )
+      .join("\n");
   }
   if (typeof result === "string") return result;
   if (typeof result === "object" && result !== null) return JSON.stringify(result, null, 2);
@@ -27,7 +35,9 @@ function progressBar(label: string): ((done: number, total: number) => void) | u
   return (done, total) => {
     const width = 30;
     const n = total > 0 ? Math.round((done / total) * width) : width;
-    process.stderr.write(`\r${label} [${"#".repeat(n)}${"-".repeat(width - n)}] ${(done / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB${done >= total ? "\n" : ""}`);
+    process.stderr.write(
+      `\r${label} [${"#".repeat(n)}${"-".repeat(width - n)}] ${(done / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB${done >= total ? "\n" : ""}`,
+    );
   };
 }
 
@@ -44,7 +54,9 @@ function help(cmd?: string): string {
   return ["commands:", ...rows, ...Object.values(CONSOLE_COMMANDS).map((c) => `  ${c}`)].join("\n");
 }
 
-const adminSettings = z.object({ admin: z.object({ idle_timeout: z.number().positive().default(900), prompt: z.string().default("> ") }).default({ idle_timeout: 900, prompt: "> " }) });
+const adminSettings = z.object({
+  admin: z.object({ idle_timeout: z.number().positive().default(900), prompt: z.string().default("> ") }).default({ idle_timeout: 900, prompt: "> " }),
+});
 
 /** The interactive console (FLARE's fl_admin.sh): login, history, help, completion, idle timeout. */
 /** The identity-provider token for sites that require one: --oidc-token-file, else COHORT_OIDC_TOKEN(_FILE). */
@@ -63,7 +75,10 @@ async function consoleLoop(dir: string, token: string | undefined): Promise<numb
   process.stdout.write(`logged in as ${session.user}; type help for commands, bye to leave\n`);
   let sites: string[] = [];
   const refreshSites = (): void => {
-    session.run("check_status server").then((s) => (sites = (s as { clients?: string[] }).clients ?? []), () => undefined);
+    session.run("check_status server").then(
+      (s) => (sites = (s as { clients?: string[] }).clients ?? []),
+      () => undefined,
+    );
   };
   refreshSites();
   const completer = (line: string): [string[], string] => {
@@ -132,8 +147,14 @@ export function registerAdmin(program: Command): void {
     .argument("<admin-kit-dir>", "the admin's participant folder, e.g. prod_00/admin@nvidia.com")
     .option("-c, --command <command>", 'run one command and exit, e.g. "submit_job hello-fedavg", "list_jobs", "check_status server", "sys_info @ALL"')
     .option("--json", "print the answer as JSON (with -c)")
-    .option("--oidc-token-file <file>", "attach this identity-provider token (JWT) to every command, for sites that require one (also COHORT_OIDC_TOKEN_FILE / COHORT_OIDC_TOKEN)")
-    .addHelpText("after", `\n${help()}\n\nExit status with -c: 0 when the command succeeded, 1 when it was refused or failed (the reason, with the refusing site, is printed).`)
+    .option(
+      "--oidc-token-file <file>",
+      "attach this identity-provider token (JWT) to every command, for sites that require one (also COHORT_OIDC_TOKEN_FILE / COHORT_OIDC_TOKEN)",
+    )
+    .addHelpText(
+      "after",
+      `\n${help()}\n\nExit status with -c: 0 when the command succeeded, 1 when it was refused or failed (the reason, with the refusing site, is printed).`,
+    )
     .action(async (dir: string, flags: { command?: string; json?: boolean; oidcTokenFile?: string }) => {
       const token = oidcToken(flags.oidcTokenFile);
       if (!flags.command) {

@@ -47,7 +47,10 @@ export function registerAudit(program: Command): void {
         const r = verifyAuditLog(path, options);
         if (flags.json) process.stdout.write(`${JSON.stringify({ log: path, ...r })}\n`);
         else {
-          const witnessed = r.checkpointsChecked === undefined ? "" : `; ${r.checkpointsChecked} checkpoint(s) witnessed in ${flags.witness ?? ""} compared${r.signaturesChecked ? ", signatures checked" : ""}`;
+          const witnessed =
+            r.checkpointsChecked === undefined
+              ? ""
+              : `; ${r.checkpointsChecked} checkpoint(s) witnessed in ${flags.witness ?? ""} compared${r.signaturesChecked ? ", signatures checked" : ""}`;
           if (r.ok) process.stdout.write(`audit log OK: ${path}: ${r.lines} line(s), chain intact${witnessed}\n`);
           else process.stderr.write(`audit log NOT intact: ${path}${r.badLine !== undefined ? `:${r.badLine}` : ""}: ${r.problem ?? "unknown problem"}\n`);
           for (const n of r.notes ?? []) process.stderr.write(`note: ${n}\n`);
@@ -60,7 +63,7 @@ export function registerAudit(program: Command): void {
   audit
     .command("trace")
     .description("follow one event (an admin command, a task…) across sites' audit logs by their ref links")
-    .argument("<event-id>", "the id of an audit line (its \"id\" field)")
+    .argument("<event-id>", 'the id of an audit line (its "id" field)')
     .argument("<logs...>", "audit.log files (or participant folders holding one) of the sites to follow it through")
     .option("--json", "print the steps as JSON")
     .addHelpText("after", "\nExit status: 0 when the event was found, 1 otherwise.")
@@ -74,7 +77,8 @@ export function registerAudit(program: Command): void {
         const rows = steps.map((s) => [s.time, s.site, s.relation, s.action, s.outcome, cell(s.user, 24), cell(s.job, 36), cell(s.reason)]);
         process.stdout.write(`${table(["TIME", "SITE", "RELATION", "ACTION", "OUTCOME", "USER", "JOB", "REASON"], rows)}\n`);
         for (const s of steps) {
-          if (s.missingRef !== undefined) process.stdout.write(`note: ${s.site} line ${s.line} (${s.action}) references ${s.missingRef}, which is in none of the logs given\n`);
+          if (s.missingRef !== undefined)
+            process.stdout.write(`note: ${s.site} line ${s.line} (${s.action}) references ${s.missingRef}, which is in none of the logs given\n`);
         }
       } catch (err) {
         process.exitCode = reportError(err, ExitCode.Failed);

@@ -37,7 +37,9 @@ function requestFrom(flags: ExplainFlags): AuthzRequest {
     throw new CohortError(AuthzErrorCode.Usage, `missing ${missing.join(", ")}; see cohort authz explain --help`, { missing });
   }
   const user: AuthzIdentity = { name: flags.user ?? "", org: flags.org ?? "", role: flags.role ?? "" };
-  const submitter: AuthzIdentity | undefined = wantsSubmitter ? { name: flags.submitterName ?? "", org: flags.submitterOrg ?? "", role: flags.submitterRole ?? "" } : undefined;
+  const submitter: AuthzIdentity | undefined = wantsSubmitter
+    ? { name: flags.submitterName ?? "", org: flags.submitterOrg ?? "", role: flags.submitterRole ?? "" }
+    : undefined;
   return { right: flags.right ?? "", user, siteOrg: flags.siteOrg ?? "", ...(submitter ? { submitter } : {}) };
 }
 
@@ -71,7 +73,9 @@ export function registerAuthz(program: Command): void {
           const decidedBy = rule
             ? `${rule.path} = ${rule.expression.startsWith("[") ? rule.expression : JSON.stringify(rule.expression)}${decision.condition ? ` (condition '${decision.condition}')` : ""}`
             : `no rule for role '${request.user.role}' and right '${request.right}' (no rule means deny)`;
-          process.stdout.write(`${decision.allowed ? "ALLOW" : "DENY"}: ${decision.reason}\ndecided by: ${decidedBy}\npolicy: ${loaded.file} (site org ${request.siteOrg})\n`);
+          process.stdout.write(
+            `${decision.allowed ? "ALLOW" : "DENY"}: ${decision.reason}\ndecided by: ${decidedBy}\npolicy: ${loaded.file} (site org ${request.siteOrg})\n`,
+          );
         }
         process.exitCode = decision.allowed ? ExitCode.Ok : ExitCode.Failed;
       } catch (err) {

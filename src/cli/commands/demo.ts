@@ -26,7 +26,9 @@ function freePort(): Promise<number> {
 
 /** Runs this same CLI (compiled, or under tsx in development) as a child process. */
 function cohort(args: readonly string[], output: "pipe" | "ignore" = "pipe"): ChildProcess {
-  return spawn(process.execPath, [...process.execArgv, process.argv[1] ?? join(repoRoot(), "dist", "cli", "main.js"), ...args], { stdio: ["ignore", output, output] });
+  return spawn(process.execPath, [...process.execArgv, process.argv[1] ?? join(repoRoot(), "dist", "cli", "main.js"), ...args], {
+    stdio: ["ignore", output, output],
+  });
 }
 
 function waitForLine(p: ChildProcess, re: RegExp, timeoutMs: number): Promise<void> {
@@ -95,7 +97,9 @@ function realOrSame(dir: string): string {
 function describeData(dirs: ReadonlySet<string>, bundledDir: string, debianDir: string): string {
   const names = [...dirs].map((d) => {
     if (realOrSame(d) === realOrSame(bundledDir)) {
-      const why = existsSync(join(debianDir, "train-images-idx3-ubyte.gz")) ? `the sites could not read Debian's ${debianDir}` : "Debian's dataset-fashion-mnist is not installed";
+      const why = existsSync(join(debianDir, "train-images-idx3-ubyte.gz"))
+        ? `the sites could not read Debian's ${debianDir}`
+        : "Debian's dataset-fashion-mnist is not installed";
       return `bundled Fashion-MNIST subset (${why}; with the full dataset accuracy is higher)`;
     }
     return realOrSame(d) === realOrSame(debianDir) ? `Fashion-MNIST from Debian's dataset-fashion-mnist (${d})` : `Fashion-MNIST from ${d}`;
@@ -183,7 +187,9 @@ export function registerDemo(program: Command): void {
           if (i > 300) throw new Error(`only ${status.clients.join(", ")} connected after 60 s`);
           await new Promise((r) => setTimeout(r, 200));
         }
-        process.stdout.write(`server and ${SITES.length} sites running as separate processes, connected over mTLS (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+        process.stdout.write(
+          `server and ${SITES.length} sites running as separate processes, connected over mTLS (${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+        );
 
         const jobFolder = join(repoRoot(), "examples", "jobs", "hello-fedavg");
         const submit = cohort(["admin", kit(ADMIN), "-c", `submit_job ${jobFolder}`, "--json"]);

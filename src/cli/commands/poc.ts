@@ -10,7 +10,10 @@ async function act(work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (err) {
-    process.exitCode = reportError(err, err instanceof CohortError && (err.code === PocErrorCode.Usage || err.code === SimulatorErrorCode.Usage) ? ExitCode.InvalidInput : ExitCode.Failed);
+    process.exitCode = reportError(
+      err,
+      err instanceof CohortError && (err.code === PocErrorCode.Usage || err.code === SimulatorErrorCode.Usage) ? ExitCode.InvalidInput : ExitCode.Failed,
+    );
   }
 }
 
@@ -18,7 +21,9 @@ function progressLine(): (p: PocProgress) => void {
   const tty = process.stdout.isTTY === true;
   return (p) => {
     const text =
-      p.phase === "server" ? "poc: starting the server" : `poc: ${p.connected.length}/${p.total} sites connected${p.connected.length ? ` (${p.connected.join(", ")})` : ""}`;
+      p.phase === "server"
+        ? "poc: starting the server"
+        : `poc: ${p.connected.length}/${p.total} sites connected${p.connected.length ? ` (${p.connected.join(", ")})` : ""}`;
     process.stdout.write(tty ? `\r${text}\x1b[K` : `${text}\n`);
   };
 }
@@ -37,18 +42,30 @@ export function registerPoc(program: Command): void {
     .option("-c, --clients <names>", "site names instead (comma-separated)")
     .option("-w, --workspace <dir>", WORKSPACE_HELP)
     .option("-f, --force", "replace an existing POC workspace (its kits, logs and results are deleted)")
-    .option("--he", "homomorphic encryption: FLARE's HEBuilder adds a CKKS key pair (client_context.ckks in every site's kit, public parameters only at the server)")
+    .option(
+      "--he",
+      "homomorphic encryption: FLARE's HEBuilder adds a CKKS key pair (client_context.ckks in every site's kit, public parameters only at the server)",
+    )
     .action((flags: { numberOfClients: string; clients?: string; workspace?: string; force?: boolean; he?: boolean }) =>
       act(async () => {
         let sites: number | string[];
         if (flags.clients !== undefined) {
-          sites = flags.clients.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+          sites = flags.clients
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0);
           checkSiteNames(sites);
         } else {
           sites = Number(flags.numberOfClients);
-          if (!Number.isInteger(sites) || sites < 1) throw new CohortError(PocErrorCode.Usage, `-n ${JSON.stringify(flags.numberOfClients)}: give a whole number ≥ 1`, { value: flags.numberOfClients });
+          if (!Number.isInteger(sites) || sites < 1)
+            throw new CohortError(PocErrorCode.Usage, `-n ${JSON.stringify(flags.numberOfClients)}: give a whole number ≥ 1`, { value: flags.numberOfClients });
         }
-        const p = await preparePoc({ workspace: flags.workspace ?? defaultPocWorkspace(), sites, ...(flags.force ? { force: true } : {}), ...(flags.he ? { he: true } : {}) });
+        const p = await preparePoc({
+          workspace: flags.workspace ?? defaultPocWorkspace(),
+          sites,
+          ...(flags.force ? { force: true } : {}),
+          ...(flags.he ? { he: true } : {}),
+        });
         process.stdout.write(
           [
             `prepared POC ${p.poc.project} in ${p.workspace}`,
@@ -69,7 +86,8 @@ export function registerPoc(program: Command): void {
     .action((flags: { workspace?: string; timeout: string }) =>
       act(async () => {
         const timeout = Number(flags.timeout);
-        if (!Number.isFinite(timeout) || timeout <= 0) throw new CohortError(PocErrorCode.Usage, `--timeout ${JSON.stringify(flags.timeout)}: give seconds > 0`, {});
+        if (!Number.isFinite(timeout) || timeout <= 0)
+          throw new CohortError(PocErrorCode.Usage, `--timeout ${JSON.stringify(flags.timeout)}: give seconds > 0`, {});
         const s = await startPoc({ workspace: flags.workspace ?? defaultPocWorkspace(), timeoutMs: timeout * 1000, onProgress: progressLine() });
         if (process.stdout.isTTY) process.stdout.write("\n");
         const admin = s.kits[s.poc.admin.name] ?? "";
@@ -120,7 +138,11 @@ export function registerPoc(program: Command): void {
     .action((flags: { workspace?: string }) =>
       act(async () => {
         const list = pocProcesses(flags.workspace ?? defaultPocWorkspace());
-        process.stdout.write(list.length === 0 ? "POC not started\n" : `${list.map((p) => `${p.name.padEnd(20)} pid ${String(p.pid).padEnd(8)} ${p.running ? "running" : "not running"}`).join("\n")}\n`);
+        process.stdout.write(
+          list.length === 0
+            ? "POC not started\n"
+            : `${list.map((p) => `${p.name.padEnd(20)} pid ${String(p.pid).padEnd(8)} ${p.running ? "running" : "not running"}`).join("\n")}\n`,
+        );
         await Promise.resolve();
       }),
     );

@@ -3,7 +3,14 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { CohortError } from "../../errors/index.js";
 import { loadJobFolder, RuntimeErrorCode } from "../../runtime/jobs/index.js";
-import { checkSiteNames, defaultSimulatorWorkspace, runSimulation, SimulatorErrorCode, siteNames, type SimulationResult } from "../../runtime/simulator/index.js";
+import {
+  checkSiteNames,
+  defaultSimulatorWorkspace,
+  runSimulation,
+  SimulatorErrorCode,
+  siteNames,
+  type SimulationResult,
+} from "../../runtime/simulator/index.js";
 import { ExitCode, reportError, table } from "../output.js";
 
 interface SimulatorFlags {
@@ -23,9 +30,13 @@ function positiveInt(flag: string, value: string): number {
 }
 
 function sitesFrom(flags: SimulatorFlags): string[] {
-  if (flags.nClients !== undefined && flags.clients !== undefined) throw new CohortError(SimulatorErrorCode.Usage, "give either -n <count> or -c <names>, not both", {});
+  if (flags.nClients !== undefined && flags.clients !== undefined)
+    throw new CohortError(SimulatorErrorCode.Usage, "give either -n <count> or -c <names>, not both", {});
   if (flags.clients !== undefined) {
-    const names = flags.clients.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    const names = flags.clients
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     checkSiteNames(names);
     return names;
   }
@@ -54,7 +65,9 @@ function summary(r: SimulationResult): string {
 export function registerSimulator(program: Command): void {
   program
     .command("simulator")
-    .description("run a job's server and sites in this one process (no certificates, sockets or kits; the same workflow, executor and aggregator code as a deployment)")
+    .description(
+      "run a job's server and sites in this one process (no certificates, sockets or kits; the same workflow, executor and aggregator code as a deployment)",
+    )
     .argument("<job-folder>", "a job folder (meta.json and its apps), as submit_job takes it")
     .option("-n, --n-clients <count>", "simulate site-1..site-<count>")
     .option("-c, --clients <names>", "simulate these sites (comma-separated), e.g. site-a,site-b")
@@ -91,13 +104,23 @@ export function registerSimulator(program: Command): void {
             if (flags.verbose || level !== "info") process.stderr.write(`[${who}] ${level === "info" ? "" : `${level}: `}${line}\n`);
           },
           onRound: (r) => {
-            if (!flags.json) process.stdout.write(`round ${r.round}/${r.totalRounds} ${Object.entries(r.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(" ")} (${r.seconds.toFixed(1)} s)\n`);
+            if (!flags.json)
+              process.stdout.write(
+                `round ${r.round}/${r.totalRounds} ${Object.entries(r.metrics)
+                  .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+                  .join(" ")} (${r.seconds.toFixed(1)} s)\n`,
+              );
           },
         });
         process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : summary(result));
         process.exitCode = result.status === "FINISHED:COMPLETED" ? ExitCode.Ok : ExitCode.Failed;
       } catch (err) {
-        process.exitCode = reportError(err, err instanceof CohortError && (err.code === SimulatorErrorCode.Usage || err.code === RuntimeErrorCode.BadJob) ? ExitCode.InvalidInput : ExitCode.Failed);
+        process.exitCode = reportError(
+          err,
+          err instanceof CohortError && (err.code === SimulatorErrorCode.Usage || err.code === RuntimeErrorCode.BadJob)
+            ? ExitCode.InvalidInput
+            : ExitCode.Failed,
+        );
       } finally {
         process.off("SIGINT", onSignal);
       }

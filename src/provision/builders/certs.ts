@@ -61,7 +61,12 @@ export function certBuilder(spec: CertSpec): Builder {
           verifyRootCertificate(state.rootCertPem, { label: join(ctx.projectDir, "state", "rootCA.pem") });
         } catch (err) {
           if (isCohortError(err, PkiErrorCode.CertExpired)) {
-            throw new CohortError(ProvisionErrorCode.RootExpired, `${err.message}. The root CA of ${ctx.project.name} can no longer sign: move ${join(ctx.projectDir, "state")} aside to create a new root, then redistribute every kit`, err.details, { cause: err });
+            throw new CohortError(
+              ProvisionErrorCode.RootExpired,
+              `${err.message}. The root CA of ${ctx.project.name} can no longer sign: move ${join(ctx.projectDir, "state")} aside to create a new root, then redistribute every kit`,
+              err.details,
+              { cause: err },
+            );
           }
           throw err;
         }
@@ -80,7 +85,12 @@ export function certBuilder(spec: CertSpec): Builder {
         ctx.root = { certPem: state.rootCertPem, keyPem: state.rootKeyPem, fingerprint: certificateFingerprint(state.rootCertPem), isNew: false };
       } else {
         const keys = await generateKeyPair(spec.keyAlgorithm);
-        const certPem = await createRootCertificate({ commonName: ctx.project.name, validDays: spec.rootValidDays, privateKeyPem: keys.privateKeyPem, publicKeySpki: keys.publicKeySpki });
+        const certPem = await createRootCertificate({
+          commonName: ctx.project.name,
+          validDays: spec.rootValidDays,
+          privateKeyPem: keys.privateKeyPem,
+          publicKeySpki: keys.publicKeySpki,
+        });
         ctx.root = { certPem, keyPem: keys.privateKeyPem, fingerprint: certificateFingerprint(certPem), isNew: true };
       }
     },
@@ -111,7 +121,12 @@ export function certBuilder(spec: CertSpec): Builder {
             }
             keyPem = loadParticipantKey(ctx.projectDir, state as LoadedState, p.name, ctx.passphrase);
             if (changes.length > 0 || sansChanged || expiring) {
-              const why = changes.length > 0 ? changes.join(", ") : sansChanged ? `host names changed to ${want.subjectAltNames.join(", ")}` : "certificate expires within 30 days";
+              const why =
+                changes.length > 0
+                  ? changes.join(", ")
+                  : sansChanged
+                    ? `host names changed to ${want.subjectAltNames.join(", ")}`
+                    : "certificate expires within 30 days";
               ctx.warnings.push(`${p.name}: new certificate issued (${why}); redistribute its kit`);
             } else {
               certPem = old.certPem; // unchanged identity: the same bytes as before
@@ -138,7 +153,12 @@ export function certBuilder(spec: CertSpec): Builder {
           writeFileSync(join(startup, "rootCA.pem"), root.certPem);
         }),
       );
-      const certs: CertsFile = { version: 1, keyAlgorithm: state?.certs.keyAlgorithm ?? spec.keyAlgorithm, rootValidDays: state?.certs.rootValidDays ?? spec.rootValidDays, participants: sortByName(entries) };
+      const certs: CertsFile = {
+        version: 1,
+        keyAlgorithm: state?.certs.keyAlgorithm ?? spec.keyAlgorithm,
+        rootValidDays: state?.certs.rootValidDays ?? spec.rootValidDays,
+        participants: sortByName(entries),
+      };
       ctx.pendingState = { certs, storedKeys: state?.storedKeys ?? {}, newKeys };
     },
   };

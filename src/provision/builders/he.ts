@@ -39,7 +39,8 @@ export function heBuilder(spec: HeSpec): Builder {
         state = { version: 1, coeff_mod_bit_sizes: [...spec.coeffModBitSizes], scale_bits: spec.scaleBits, client: keys.client };
         ctx.pendingHe = state;
       }
-      if (ctx.passphrase) ctx.warnings.push(`${heStateFile(ctx.projectDir)}: the CKKS secret key is protected by its file mode (0600), not by COHORT_CA_PASSPHRASE`);
+      if (ctx.passphrase)
+        ctx.warnings.push(`${heStateFile(ctx.projectDir)}: the CKKS secret key is protected by its file mode (0600), not by COHORT_CA_PASSPHRASE`);
       const client = `${JSON.stringify(state.client)}\n`;
       const server = `${JSON.stringify(publicContext(state.client))}\n`;
       for (const p of allParticipants(ctx.project)) {

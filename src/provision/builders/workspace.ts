@@ -30,9 +30,13 @@ export function workspaceBuilder(spec: BuilderSpec): Builder {
     initialize(ctx: ProvisionContext) {
       const last = lastProdNumber(ctx.projectDir);
       if (last >= MAX_PROD) {
-        throw new CohortError(ProvisionErrorCode.WorkspaceFull, `${ctx.projectDir} already holds ${prodName(MAX_PROD)}; move or delete old prod_NN folders (keep state/) and run again`, {
-          file: ctx.projectDir,
-        });
+        throw new CohortError(
+          ProvisionErrorCode.WorkspaceFull,
+          `${ctx.projectDir} already holds ${prodName(MAX_PROD)}; move or delete old prod_NN folders (keep state/) and run again`,
+          {
+            file: ctx.projectDir,
+          },
+        );
       }
       ctx.prodNumber = last + 1;
       mkdirSync(ctx.wipDir, { recursive: true, mode: 0o700 });

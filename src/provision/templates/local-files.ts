@@ -56,7 +56,10 @@ export function serverResources(server: ServerSpec): object {
     ],
     snapshot_persistor: {
       path: "nvflare.app_common.state_persistors.storage_state_persistor.StorageStatePersistor",
-      args: { uri_root: "/", storage: { path: "nvflare.app_common.storages.filesystem_storage.FilesystemStorage", args: { root_dir: "snapshot-storage", uri_root: "/" } } },
+      args: {
+        uri_root: "/",
+        storage: { path: "nvflare.app_common.storages.filesystem_storage.FilesystemStorage", args: { root_dir: "snapshot-storage", uri_root: "/" } },
+      },
     },
     components: [
       { id: "job_scheduler", path: "nvflare.app_common.job_schedulers.job_scheduler.DefaultJobScheduler", args: { max_jobs: 4 } },

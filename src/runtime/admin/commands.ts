@@ -1,6 +1,5 @@
 import { closest } from "../../config/index.js";
 
-
 /**
  * The admin commands (FLARE's names): where each runs and how it is used. Server commands are
  * authorised by the server's policy; site commands are forwarded, signed by the admin, and each
@@ -19,7 +18,12 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommandInfo>> = {
   list_jobs: { scope: "server", usage: "list_jobs", help: "all jobs with status and progress" },
   get_job_meta: { scope: "server", usage: "get_job_meta <job id>", help: "a job's stored meta (status, submitter, rounds, reasons)", jobArg: true },
   abort_job: { scope: "server", usage: "abort_job <job id>", help: "stop a job at the server and every site", jobArg: true },
-  clone_job: { scope: "server", usage: "clone_job <job id>", help: "submit a copy of a job (same folder, new id), checked and signed again with your key", jobArg: true },
+  clone_job: {
+    scope: "server",
+    usage: "clone_job <job id>",
+    help: "submit a copy of a job (same folder, new id), checked and signed again with your key",
+    jobArg: true,
+  },
   delete_job: { scope: "server", usage: "delete_job <job id>", help: "remove a finished job from the job store", jobArg: true },
   download_job: { scope: "server", usage: "download_job <job id>", help: "the job's results into <admin kit>/transfer/<job id>/", jobArg: true },
   show_stats: { scope: "server", usage: "show_stats <job id>", help: "a running job's rounds and metrics", jobArg: true },

@@ -35,7 +35,10 @@ export class AdminSession {
   static async open(kitDir: string, options: { log?: (line: string) => void; oidcToken?: string } = {}): Promise<AdminSession> {
     const verified = verifyStartupKit(kitDir);
     const kit = loadKitConfig(kitDir);
-    if (kit.type !== "admin") throw new CohortError(ConfigErrorCode.Invalid, `${kitDir} is not an admin kit (no startup/fed_admin.json); give an admin's participant folder`, { file: kitDir });
+    if (kit.type !== "admin")
+      throw new CohortError(ConfigErrorCode.Invalid, `${kitDir} is not an admin kit (no startup/fed_admin.json); give an admin's participant folder`, {
+        file: kitDir,
+      });
     const a = kit.config.admin;
     const read = (f: string): string => readFileSync(join(kitDir, "startup", f), "utf8");
     const client = new TransportClient({
@@ -78,12 +81,15 @@ export class AdminSession {
     if (cmd === "clone_job" && args.length === 1 && args[0]) return this.cloneJob(args[0]);
     const answer = await this.call(cmd, args);
     if (cmd === "download_job" && args.length === 1) {
-      const r = z.object({ job_id: z.string(), meta: z.unknown(), total_bytes: z.number().int().nonnegative(), parts: z.number().int().positive() }).parse(answer);
+      const r = z
+        .object({ job_id: z.string(), meta: z.unknown(), total_bytes: z.number().int().nonnegative(), parts: z.number().int().positive() })
+        .parse(answer);
       const archive = new Uint8Array(r.total_bytes);
       let received = 0;
       for (let i = 0; i < r.parts; i++) {
         const part = z.object({ bytes: bytesSchema() }).parse(await this.call(cmd, [r.job_id, String(i)]));
-        if (received + part.bytes.byteLength > archive.byteLength) throw new CohortError(AdminErrorCode.Download, "the server sent more bytes than it announced", {});
+        if (received + part.bytes.byteLength > archive.byteLength)
+          throw new CohortError(AdminErrorCode.Download, "the server sent more bytes than it announced", {});
         archive.set(part.bytes, received);
         received += part.bytes.byteLength;
         options.onProgress?.(received, r.total_bytes);
@@ -121,7 +127,12 @@ export class AdminSession {
       try {
         jobName = verifyJobManifest(tmp, this.rootPem).manifest.job_name;
       } catch (err) {
-        throw new CohortError(isCohortError(err) ? err.code : JobSignatureErrorCode.Tampered, `clone_job ${id}: the stored job does not match a manifest signed by an admin of this project, so it is not re-signed: ${(err as Error).message}`, { jobId: id }, { cause: err });
+        throw new CohortError(
+          isCohortError(err) ? err.code : JobSignatureErrorCode.Tampered,
+          `clone_job ${id}: the stored job does not match a manifest signed by an admin of this project, so it is not re-signed: ${(err as Error).message}`,
+          { jobId: id },
+          { cause: err },
+        );
       }
       signJob(tmp, this.signer, { jobName });
       return await this.call("clone_job", [id], await archive.packFolder(tmp));
@@ -138,7 +149,15 @@ export class AdminSession {
 
   /** Every command is signed with the admin's kit key: sites check it themselves. */
   private async call(cmd: string, args: readonly string[], archive?: Uint8Array): Promise<unknown> {
-    const command = signCommand({ user: this.user, target: args[0] ?? "server", cmd, args, certPem: this.signer.certPem, keyPem: this.signer.keyPem, ...(this.oidcToken ? { oidc: this.oidcToken } : {}) });
+    const command = signCommand({
+      user: this.user,
+      target: args[0] ?? "server",
+      cmd,
+      args,
+      certPem: this.signer.certPem,
+      keyPem: this.signer.keyPem,
+      ...(this.oidcToken ? { oidc: this.oidcToken } : {}),
+    });
     return decode(await this.client.request(TOPIC_ADMIN, encode({ command, ...(archive ? { archive } : {}) }), { timeoutMs: 120_000 }));
   }
 
@@ -150,13 +169,16 @@ export class AdminSession {
 /** The job name the manifest signs: meta.json's `name` (the server and sites check they agree). */
 function jobNameOf(dir: string): string {
   const file = join(dir, "meta.json");
-  const parsed = z.object({ name: z.string().min(1) }).safeParse((() => {
-    try {
-      return JSON.parse(readFileSync(file, "utf8")) as unknown;
-    } catch {
-      return undefined;
-    }
-  })());
-  if (!parsed.success) throw new CohortError(RuntimeErrorCode.BadJob, `${file}: field name is missing or not a string; give the job a name in meta.json`, { file, field: "name" });
+  const parsed = z.object({ name: z.string().min(1) }).safeParse(
+    (() => {
+      try {
+        return JSON.parse(readFileSync(file, "utf8")) as unknown;
+      } catch {
+        return undefined;
+      }
+    })(),
+  );
+  if (!parsed.success)
+    throw new CohortError(RuntimeErrorCode.BadJob, `${file}: field name is missing or not a string; give the job a name in meta.json`, { file, field: "name" });
   return parsed.data.name;
 }

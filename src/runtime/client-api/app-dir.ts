@@ -18,12 +18,22 @@ export function appDirOf(ctx: JobContextBase): string {
   // Sites and the server: <job>/app beside <job>/workspace; the simulator: <root>/job beside <root>/<site>/simulate_job.
   const candidates = [resolve(ctx.runDir, "..", "app"), resolve(ctx.runDir, "..", "..", "job")];
   const jobRoot = candidates.find((c) => existsSync(join(c, "meta.json")));
-  if (!jobRoot) throw new CohortError(ClientApiErrorCode.Config, `cannot find the job folder of job ${ctx.jobId} next to its run folder ${ctx.runDir} (looked in ${candidates.join(", ")})`, { runDir: ctx.runDir });
+  if (!jobRoot)
+    throw new CohortError(
+      ClientApiErrorCode.Config,
+      `cannot find the job folder of job ${ctx.jobId} next to its run folder ${ctx.runDir} (looked in ${candidates.join(", ")})`,
+      { runDir: ctx.runDir },
+    );
   let app: string | undefined;
   try {
     app = appForSite(loadJobFolder(jobRoot).meta, ctx.site);
   } catch (err) {
-    throw new CohortError(ClientApiErrorCode.Config, `cannot read the job folder of job ${ctx.jobId} at ${jobRoot}: ${(err as Error).message}`, { dir: jobRoot }, { cause: err });
+    throw new CohortError(
+      ClientApiErrorCode.Config,
+      `cannot read the job folder of job ${ctx.jobId} at ${jobRoot}: ${(err as Error).message}`,
+      { dir: jobRoot },
+      { cause: err },
+    );
   }
   if (!app) throw new CohortError(ClientApiErrorCode.Config, `the deploy_map of job ${ctx.jobId} names no app for ${ctx.site}`, { site: ctx.site });
   return join(jobRoot, app);
@@ -31,7 +41,12 @@ export function appDirOf(ctx: JobContextBase): string {
 
 export function customDirOf(ctx: JobContextBase): string {
   const dir = join(appDirOf(ctx), "custom");
-  if (!existsSync(dir)) throw new CohortError(ClientApiErrorCode.Config, `job ${ctx.jobName}: the app has no custom/ folder (${dir}); the training code must be shipped in the app's custom/ folder`, { dir });
+  if (!existsSync(dir))
+    throw new CohortError(
+      ClientApiErrorCode.Config,
+      `job ${ctx.jobName}: the app has no custom/ folder (${dir}); the training code must be shipped in the app's custom/ folder`,
+      { dir },
+    );
   return dir;
 }
 

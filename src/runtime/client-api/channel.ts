@@ -58,7 +58,10 @@ export function frameParts(message: ToScript | FromScript): Uint8Array[] {
   const parts = encodeParts(message);
   let total = 0;
   for (const p of parts) total += p.byteLength;
-  if (total > MAX_CHANNEL_MESSAGE_BYTES) throw new CohortError(ClientApiErrorCode.Protocol, `a Client API message of ${total} bytes exceeds the channel limit of ${MAX_CHANNEL_MESSAGE_BYTES}`, { bytes: total });
+  if (total > MAX_CHANNEL_MESSAGE_BYTES)
+    throw new CohortError(ClientApiErrorCode.Protocol, `a Client API message of ${total} bytes exceeds the channel limit of ${MAX_CHANNEL_MESSAGE_BYTES}`, {
+      bytes: total,
+    });
   const head = new Uint8Array(FRAME_HEADER_BYTES);
   new DataView(head.buffer).setUint32(0, total, true);
   return [head, ...parts];
@@ -89,7 +92,11 @@ export class FrameReader {
         if (this.headFill < FRAME_HEADER_BYTES) break;
         const len = new DataView(this.head.buffer).getUint32(0, true);
         if (len === 0 || len > this.maxBytes) {
-          throw new CohortError(ClientApiErrorCode.Protocol, `the training process announced a message of ${len} bytes (allowed 1..${this.maxBytes}): it is not speaking the Client API channel protocol`, { length: len });
+          throw new CohortError(
+            ClientApiErrorCode.Protocol,
+            `the training process announced a message of ${len} bytes (allowed 1..${this.maxBytes}): it is not speaking the Client API channel protocol`,
+            { length: len },
+          );
         }
         // Unpooled memory starting at offset 0: frame sections decode as aligned views.
         const slow = Buffer.allocUnsafeSlow(len);
@@ -121,12 +128,21 @@ export function parseFromScript(bytes: Uint8Array): FromScript {
   try {
     value = decode(bytes);
   } catch (err) {
-    throw new CohortError(ClientApiErrorCode.Protocol, `the training process sent bytes that are not a Cohort wire message (${(err as Error).message})`, {}, { cause: err });
+    throw new CohortError(
+      ClientApiErrorCode.Protocol,
+      `the training process sent bytes that are not a Cohort wire message (${(err as Error).message})`,
+      {},
+      { cause: err },
+    );
   }
   const r = fromScriptSchema.safeParse(value);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new CohortError(ClientApiErrorCode.Protocol, `the training process sent an invalid Client API message: ${i?.path.join(".") || "(top level)"}: ${i?.message ?? "invalid"}`, {});
+    throw new CohortError(
+      ClientApiErrorCode.Protocol,
+      `the training process sent an invalid Client API message: ${i?.path.join(".") || "(top level)"}: ${i?.message ?? "invalid"}`,
+      {},
+    );
   }
   return r.data;
 }

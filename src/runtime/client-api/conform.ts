@@ -24,7 +24,12 @@ function asClassOf(like: TypedArray, data: TypedArray, key: string, where: strin
   if (data.constructor === like.constructor) return data;
   const bigLike = like instanceof BigInt64Array;
   const bigData = data instanceof BigInt64Array;
-  if (bigLike !== bigData) throw new CohortError(ClientApiErrorCode.Shape, `${where}: parameter ${JSON.stringify(key)} is ${data.constructor.name}, the task's model has ${like.constructor.name}; send the same element type`, { key });
+  if (bigLike !== bigData)
+    throw new CohortError(
+      ClientApiErrorCode.Shape,
+      `${where}: parameter ${JSON.stringify(key)} is ${data.constructor.name}, the task's model has ${like.constructor.name}; send the same element type`,
+      { key },
+    );
   const Ctor = like.constructor as new (src: ArrayLike<number> | ArrayLike<bigint>) => TypedArray;
   return new Ctor(data as ArrayLike<number>);
 }
@@ -37,7 +42,12 @@ export function conformResult(task: FLModel, kind: TaskKind, result: FLModel, wh
   const params: WireRecord = {};
   for (const [key, value] of Object.entries(got)) {
     const want = expected[key];
-    if (want === undefined) throw new CohortError(ClientApiErrorCode.BadResult, `${where}: the result has parameter ${JSON.stringify(key)}, which is not in the task's model (${names.slice(0, 8).join(", ")}${names.length > 8 ? ", …" : ""})`, { key });
+    if (want === undefined)
+      throw new CohortError(
+        ClientApiErrorCode.BadResult,
+        `${where}: the result has parameter ${JSON.stringify(key)}, which is not in the task's model (${names.slice(0, 8).join(", ")}${names.length > 8 ? ", …" : ""})`,
+        { key },
+      );
     const wantData = elements(want);
     const data = elements(value);
     if (!wantData) {
@@ -48,21 +58,40 @@ export function conformResult(task: FLModel, kind: TaskKind, result: FLModel, wh
     if (data.length !== wantData.length) {
       const shape = want instanceof Tensor ? `shape [${want.shape.join(", ")}]` : `${wantData.length} values`;
       const gotShape = value instanceof Tensor ? `shape [${value.shape.join(", ")}]` : `${data.length} values`;
-      throw new CohortError(ClientApiErrorCode.Shape, `${where}: parameter ${JSON.stringify(key)} has ${gotShape}, the task's model has ${shape}`, { key, expected: wantData.length, got: data.length });
+      throw new CohortError(ClientApiErrorCode.Shape, `${where}: parameter ${JSON.stringify(key)} has ${gotShape}, the task's model has ${shape}`, {
+        key,
+        expected: wantData.length,
+        got: data.length,
+      });
     }
     const converted = asClassOf(wantData, data, key, where);
     params[key] = want instanceof Tensor ? new Tensor(converted, want.shape) : converted;
   }
   if (kind === "train" && result.paramsType !== "DIFF") {
     const missing = names.filter((n) => !(n in got));
-    if (missing.length > 0) throw new CohortError(ClientApiErrorCode.BadResult, `${where}: a FULL model result lacks parameters ${missing.slice(0, 8).join(", ")}`, { missing });
+    if (missing.length > 0)
+      throw new CohortError(ClientApiErrorCode.BadResult, `${where}: a FULL model result lacks parameters ${missing.slice(0, 8).join(", ")}`, { missing });
   }
-  return new FLModel({ params, paramsType: result.paramsType, metrics: result.metrics, meta: result.meta, currentRound: result.currentRound, totalRounds: result.totalRounds });
+  return new FLModel({
+    params,
+    paramsType: result.paramsType,
+    metrics: result.metrics,
+    meta: result.meta,
+    currentRound: result.currentRound,
+    totalRounds: result.totalRounds,
+  });
 }
 
 /** Metrics logged with `log(key, value)` during a task join the result's metrics (the result's own win). */
 export function withLoggedMetrics(result: FLModel, logged: ReadonlyMap<string, number>): FLModel {
   if (logged.size === 0) return result;
   const metrics: WireRecord = { ...Object.fromEntries(logged), ...(result.metrics ?? {}) };
-  return new FLModel({ params: result.params, paramsType: result.paramsType, metrics, meta: result.meta, currentRound: result.currentRound, totalRounds: result.totalRounds });
+  return new FLModel({
+    params: result.params,
+    paramsType: result.paramsType,
+    metrics,
+    meta: result.meta,
+    currentRound: result.currentRound,
+    totalRounds: result.totalRounds,
+  });
 }

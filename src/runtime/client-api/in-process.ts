@@ -107,7 +107,15 @@ export class InProcessSession implements ClientApi {
       task.reject(new CohortError(ClientApiErrorCode.BadResult, `send(): not a valid FLModel (${(err as Error).message})`, {}));
       return;
     }
-    if (m.currentRound === null && task.model.currentRound !== null) m = new FLModel({ params: m.params, paramsType: m.paramsType, metrics: m.metrics, meta: m.meta, currentRound: task.model.currentRound, totalRounds: m.totalRounds });
+    if (m.currentRound === null && task.model.currentRound !== null)
+      m = new FLModel({
+        params: m.params,
+        paramsType: m.paramsType,
+        metrics: m.metrics,
+        meta: m.meta,
+        currentRound: task.model.currentRound,
+        totalRounds: m.totalRounds,
+      });
     task.resolve(m);
   }
 

@@ -95,7 +95,13 @@ export class ScriptProcess {
       this.child.once("error", (err) => {
         live.delete(this);
         this.exitInfo = `could not be started (${err.message})`;
-        this.fail(new CohortError(ClientApiErrorCode.Exited, `${o.label} could not be started: ${err.message}; check the command (${o.argv.join(" ")}) and the interpreter path`, {}));
+        this.fail(
+          new CohortError(
+            ClientApiErrorCode.Exited,
+            `${o.label} could not be started: ${err.message}; check the command (${o.argv.join(" ")}) and the interpreter path`,
+            {},
+          ),
+        );
         resolve();
       });
     });
@@ -123,7 +129,8 @@ export class ScriptProcess {
 
   /** Sends one task and resolves with the script's result; rejects on its error, exit or `timeoutMs`. */
   run(taskName: string, kind: TaskKind, model: FLModel, timeoutMs: number): Promise<FLModel> {
-    if (!this.alive) return Promise.reject(this.broken ?? new CohortError(ClientApiErrorCode.Exited, `${this.o.label} ${this.exitInfo ?? "is not running"}`, {}));
+    if (!this.alive)
+      return Promise.reject(this.broken ?? new CohortError(ClientApiErrorCode.Exited, `${this.o.label} ${this.exitInfo ?? "is not running"}`, {}));
     if (this.pending) return Promise.reject(new CohortError(ClientApiErrorCode.Protocol, `${this.o.label} is still busy with another task`, {}));
     const id = `${++this.taskCounter}`;
     return new Promise<FLModel>((resolve, reject) => {
@@ -145,7 +152,11 @@ export class ScriptProcess {
       };
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
-          const err = new CohortError(ClientApiErrorCode.Timeout, `${this.o.label} did not answer task ${taskName} within ${Math.round(timeoutMs / 1000)} s; it was stopped (the next task starts it again)`, { task: taskName, timeoutMs });
+          const err = new CohortError(
+            ClientApiErrorCode.Timeout,
+            `${this.o.label} did not answer task ${taskName} within ${Math.round(timeoutMs / 1000)} s; it was stopped (the next task starts it again)`,
+            { task: taskName, timeoutMs },
+          );
           this.fail(err);
           this.kill("SIGKILL");
         }, timeoutMs);
@@ -210,7 +221,14 @@ export class ScriptProcess {
       }
       switch (m.type) {
         case "ready":
-          if (m.version !== CHANNEL_VERSION) this.protocolError(new CohortError(ClientApiErrorCode.Protocol, `${this.o.label} speaks Client API channel version ${m.version}, this site ${CHANNEL_VERSION}; use the cohort_flare module of this Cohort release`, {}));
+          if (m.version !== CHANNEL_VERSION)
+            this.protocolError(
+              new CohortError(
+                ClientApiErrorCode.Protocol,
+                `${this.o.label} speaks Client API channel version ${m.version}, this site ${CHANNEL_VERSION}; use the cohort_flare module of this Cohort release`,
+                {},
+              ),
+            );
           break;
         case "log":
           this.o.onLog(m.key, typeof m.value === "string" ? m.value.slice(0, MAX_LOG_LINE) : m.value, m.step ?? undefined);

@@ -33,17 +33,26 @@ export class LastModel {
   private model: FLModel | undefined;
 
   note(kind: TaskKind, result: FLModel): void {
-    if (kind === "train" && Object.keys(result.params).length > 0) this.model = new FLModel({ params: result.params, paramsType: result.paramsType, meta: {}, currentRound: result.currentRound });
+    if (kind === "train" && Object.keys(result.params).length > 0)
+      this.model = new FLModel({ params: result.params, paramsType: result.paramsType, meta: {}, currentRound: result.currentRound });
   }
 
   submit(site: string, trainTask: string): FLModel {
-    if (!this.model) throw new CohortError(ClientApiErrorCode.BadResult, `${site} has no locally trained model to submit yet (no ${trainTask} task has completed)`, {});
+    if (!this.model)
+      throw new CohortError(ClientApiErrorCode.BadResult, `${site} has no locally trained model to submit yet (no ${trainTask} task has completed)`, {});
     return this.model;
   }
 }
 
 /** The result as the site returns it: conformed to the task's model, with logged metrics merged. */
-export function finishResult(a: ClientApiTaskArgs, task: FLModel, kind: TaskKind, result: FLModel, logged: ReadonlyMap<string, number>, where: string): FLModel {
+export function finishResult(
+  a: ClientApiTaskArgs,
+  task: FLModel,
+  kind: TaskKind,
+  result: FLModel,
+  logged: ReadonlyMap<string, number>,
+  where: string,
+): FLModel {
   const conformed = a.conform_params ? conformResult(task, kind, result, where) : result;
   return withLoggedMetrics(conformed, logged);
 }

@@ -33,7 +33,11 @@ export class ModelAggregator implements RoundAggregator {
 
   reset(global: Params): void {
     const shapes = Object.fromEntries(Object.entries(global).map(([k, v]) => [k, [v.length]]));
-    this.current = new WeightedAggregator(shapes, { maxStaged: this.a.max_staged, global, ...(this.a.norm_bound !== undefined ? { normBound: this.a.norm_bound } : {}) });
+    this.current = new WeightedAggregator(shapes, {
+      maxStaged: this.a.max_staged,
+      global,
+      ...(this.a.norm_bound !== undefined ? { normBound: this.a.norm_bound } : {}),
+    });
   }
 
   submit(update: { site: string; params: Params; weight: number }): Promise<void> | void {

@@ -96,7 +96,11 @@ for (const f of BUILTIN_FILTERS) registerComponent({ paths: [...f.paths, f.name]
 // Homomorphic encryption (issue 10): node-seal loads on first use only.
 import { HE_COMPONENTS, HEAggregator, heAggregatorArgs, HEModelDecryptor, HEModelEncryptor, heEncryptorArgs } from "../../privacy/index.js";
 import { parseFilterArgs } from "../../privacy/index.js";
-registerComponent({ paths: HE_COMPONENTS.encryptor.paths, kind: "filter", create: (args) => new HEModelEncryptor(parseFilterArgs("HEModelEncryptor", heEncryptorArgs, args)) });
+registerComponent({
+  paths: HE_COMPONENTS.encryptor.paths,
+  kind: "filter",
+  create: (args) => new HEModelEncryptor(parseFilterArgs("HEModelEncryptor", heEncryptorArgs, args)),
+});
 registerComponent({ paths: HE_COMPONENTS.decryptor.paths, kind: "filter", create: () => new HEModelDecryptor() });
 registerComponent({
   paths: HE_COMPONENTS.aggregator.paths,

@@ -21,8 +21,15 @@ import { ClientApiErrorCode } from "../errors.js";
 
 export const clientApiExecutorArgs = clientApiTaskArgs.extend({
   /** A module in the app's custom/ folder: "train", "train.js" or "lib/train.mjs". */
-  module: z.string().min(1).max(256).refine((m) => !normalize(m).split(sep).includes("..") && !m.startsWith("/"), "must be a path inside custom/"),
-  export: z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/).default("main"),
+  module: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((m) => !normalize(m).split(sep).includes("..") && !m.startsWith("/"), "must be a path inside custom/"),
+  export: z
+    .string()
+    .regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/)
+    .default("main"),
 });
 export type ClientApiExecutorArgs = z.infer<typeof clientApiExecutorArgs>;
 
@@ -37,7 +44,11 @@ export class ClientApiExecutor implements Executor {
     private readonly a: ClientApiExecutorArgs,
     ctx: JobContextBase,
   ) {
-    ctx.signal.addEventListener("abort", () => this.session?.stop(new CohortError(ClientApiErrorCode.Stopped, `the job is stopping (${String(ctx.signal.reason ?? "ended")})`, {})), { once: true });
+    ctx.signal.addEventListener(
+      "abort",
+      () => this.session?.stop(new CohortError(ClientApiErrorCode.Stopped, `the job is stopping (${String(ctx.signal.reason ?? "ended")})`, {})),
+      { once: true },
+    );
   }
 
   execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
@@ -61,7 +72,11 @@ export class ClientApiExecutor implements Executor {
           ? new Promise<never>((_, reject) => {
               timer = setTimeout(() => {
                 // The function cannot be killed in process: this run ends, the next task starts a new one.
-                const err = new CohortError(ClientApiErrorCode.Timeout, `${where}: no answer within ${this.a.task_timeout} s; the training function was abandoned (the next task starts it again)`, {});
+                const err = new CohortError(
+                  ClientApiErrorCode.Timeout,
+                  `${where}: no answer within ${this.a.task_timeout} s; the training function was abandoned (the next task starts it again)`,
+                  {},
+                );
                 session.stop(err);
                 reject(err);
               }, this.a.task_timeout * 1000);
@@ -84,10 +99,18 @@ export class ClientApiExecutor implements Executor {
     const dir = customDirOf(ctx);
     const base = join(dir, this.a.module);
     const file = [base, `${base}.js`, `${base}.mjs`].find((f) => /\.m?js$/.test(f) && existsSync(f));
-    if (!file) throw new CohortError(ClientApiErrorCode.Config, `module ${JSON.stringify(this.a.module)} not found in ${dir} (looked for .js and .mjs)`, { module: this.a.module });
+    if (!file)
+      throw new CohortError(ClientApiErrorCode.Config, `module ${JSON.stringify(this.a.module)} not found in ${dir} (looked for .js and .mjs)`, {
+        module: this.a.module,
+      });
     const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     const fn = mod[this.a.export];
-    if (typeof fn !== "function") throw new CohortError(ClientApiErrorCode.Config, `${file} does not export a function ${JSON.stringify(this.a.export)} (exports: ${Object.keys(mod).join(", ") || "none"})`, { module: this.a.module });
+    if (typeof fn !== "function")
+      throw new CohortError(
+        ClientApiErrorCode.Config,
+        `${file} does not export a function ${JSON.stringify(this.a.export)} (exports: ${Object.keys(mod).join(", ") || "none"})`,
+        { module: this.a.module },
+      );
     this.fn = fn as TrainingFunction;
     return this.fn;
   }

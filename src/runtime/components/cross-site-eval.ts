@@ -47,8 +47,11 @@ export class CrossSiteModelEval implements Workflow {
     await Promise.all(
       sites.map(async (site) => {
         try {
-          const r = decode(await ctx.sendTask(site, this.a.submit_model_task_name, encode(new FLModel({ params: {}, meta: {} })), seconds(this.a.submit_model_timeout)));
-          if (!(r instanceof FLModel) || Object.keys(r.params).length === 0) throw new CohortError(WorkflowErrorCode.BadResult, `${site} submitted no model parameters`, { site });
+          const r = decode(
+            await ctx.sendTask(site, this.a.submit_model_task_name, encode(new FLModel({ params: {}, meta: {} })), seconds(this.a.submit_model_timeout)),
+          );
+          if (!(r instanceof FLModel) || Object.keys(r.params).length === 0)
+            throw new CohortError(WorkflowErrorCode.BadResult, `${site} submitted no model parameters`, { site });
           models.set(site, encode(new FLModel({ params: r.params, paramsType: "FULL", meta: { model_owner: site } })));
         } catch (err) {
           ctx.warn(`cross-site: ${site} did not submit its model: ${(err as Error).message}`);
@@ -59,7 +62,8 @@ export class CrossSiteModelEval implements Workflow {
     const globalFile = join(ctx.runDir, "models", "global_model.cohort");
     if (this.a.evaluate_global_model && existsSync(globalFile)) {
       const g = decode(readFileSync(globalFile));
-      if (g instanceof FLModel) models.set(this.a.global_model_name, encode(new FLModel({ params: g.params, paramsType: "FULL", meta: { model_owner: this.a.global_model_name } })));
+      if (g instanceof FLModel)
+        models.set(this.a.global_model_name, encode(new FLModel({ params: g.params, paramsType: "FULL", meta: { model_owner: this.a.global_model_name } })));
     }
     if (ctx.signal.aborted) return;
     const owners = [...models.keys()];
@@ -74,8 +78,13 @@ export class CrossSiteModelEval implements Workflow {
           if (ctx.signal.aborted) return;
           try {
             const r = decode(await ctx.sendTask(site, this.a.validation_task_name, models.get(owner) as Uint8Array, seconds(this.a.validation_timeout)));
-            if (!(r instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.validation_task_name} with something that is not an FLModel`, { site });
-            row[owner] = Object.fromEntries(Object.entries(r.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
+            if (!(r instanceof FLModel))
+              throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.validation_task_name} with something that is not an FLModel`, {
+                site,
+              });
+            row[owner] = Object.fromEntries(
+              Object.entries(r.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])),
+            );
           } catch (err) {
             row[owner] = { error: (err as Error).message.slice(0, 500) };
             ctx.warn(`cross-site: ${site} could not evaluate ${owner}'s model: ${(err as Error).message}`);

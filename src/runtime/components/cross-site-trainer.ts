@@ -13,13 +13,15 @@ export class CrossSiteFashionMnistTrainer extends FashionMnistTrainer {
 
   override async execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
     if (taskName === "submit_model") {
-      if (!this.lastLocal) throw new CohortError(TrainerErrorCode.NoModel, `${ctx.site} has no locally trained model to submit yet (no train task has completed in this job)`, {});
+      if (!this.lastLocal)
+        throw new CohortError(TrainerErrorCode.NoModel, `${ctx.site} has no locally trained model to submit yet (no train task has completed in this job)`, {});
       return encode(this.lastLocal);
     }
     const out = await super.execute(taskName, payload, ctx);
     if (taskName === "train") {
       const m = decode(out);
-      if (m instanceof FLModel) this.lastLocal = new FLModel({ params: m.params, paramsType: "FULL", meta: { model_owner: ctx.site }, currentRound: m.currentRound });
+      if (m instanceof FLModel)
+        this.lastLocal = new FLModel({ params: m.params, paramsType: "FULL", meta: { model_owner: ctx.site }, currentRound: m.currentRound });
     }
     return out;
   }

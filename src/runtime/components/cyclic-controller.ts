@@ -48,11 +48,16 @@ function applyResult(current: Params, result: FLModel, site: string): Params {
     const v = got[name];
     const cur = current[name] as Float32Array;
     if (!(v instanceof Float32Array) || v.length !== cur.length) {
-      throw new CohortError(WorkflowErrorCode.BadResult, `${site}: parameter ${JSON.stringify(name)} is ${v instanceof Float32Array ? `${v.length} values, expected ${cur.length}` : "missing or not float32"}`, { site, name });
+      throw new CohortError(
+        WorkflowErrorCode.BadResult,
+        `${site}: parameter ${JSON.stringify(name)} is ${v instanceof Float32Array ? `${v.length} values, expected ${cur.length}` : "missing or not float32"}`,
+        { site, name },
+      );
     }
     let finite = true;
     for (let i = 0; i < v.length && finite; i++) finite = Number.isFinite(v[i] as number);
-    if (!finite) throw new CohortError(WorkflowErrorCode.BadResult, `${site}: parameter ${JSON.stringify(name)} has values that are not finite`, { site, name });
+    if (!finite)
+      throw new CohortError(WorkflowErrorCode.BadResult, `${site}: parameter ${JSON.stringify(name)} has values that are not finite`, { site, name });
     if (result.paramsType === "DIFF") {
       const sum = new Float32Array(cur.length);
       for (let i = 0; i < cur.length; i++) sum[i] = (cur[i] as number) + (v[i] as number);
@@ -93,10 +98,13 @@ export class CyclicController implements Workflow {
       let weight = 0;
       for (const site of order) {
         if (ctx.signal.aborted) return;
-        const task = encode(new FLModel({ params, paramsType: "FULL", currentRound: round, totalRounds: this.a.num_rounds, meta: { cyclic_position: trained.length } }));
+        const task = encode(
+          new FLModel({ params, paramsType: "FULL", currentRound: round, totalRounds: this.a.num_rounds, meta: { cyclic_position: trained.length } }),
+        );
         try {
           const result = decode(await ctx.sendTask(site, this.a.task_name, task, timeoutMs));
-          if (!(result instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.task_name} with something that is not an FLModel`, { site });
+          if (!(result instanceof FLModel))
+            throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.task_name} with something that is not an FLModel`, { site });
           params = applyResult(params, result, site);
           trained.push(site);
           // The site's metrics describe the model it received (the previous site's).
@@ -114,7 +122,12 @@ export class CyclicController implements Workflow {
           ctx.warn(`cyclic round ${round + 1}: ${site} skipped: ${(err as Error).message}`);
         }
       }
-      if (trained.length === 0) throw new CohortError(WorkflowErrorCode.TooFewResults, `cyclic round ${round + 1}: no site returned a model (order ${order.join(", ")}); see the warnings above`, { round });
+      if (trained.length === 0)
+        throw new CohortError(
+          WorkflowErrorCode.TooFewResults,
+          `cyclic round ${round + 1}: no site returned a model (order ${order.join(", ")}); see the warnings above`,
+          { round },
+        );
       if ((round + 1) % this.a.persist_every_n_rounds === 0 || round === this.a.num_rounds - 1) persistor.save(round, params);
       lastRound = round;
       const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, weight > 0 ? v / weight : 0]));
@@ -137,7 +150,8 @@ export class CyclicController implements Workflow {
       ctx.sites.map(async (site) => {
         try {
           const r = decode(await ctx.sendTask(site, this.a.validate_task_name, payload, timeoutMs));
-          if (!(r instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.validate_task_name} with something that is not an FLModel`, { site });
+          if (!(r instanceof FLModel))
+            throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.validate_task_name} with something that is not an FLModel`, { site });
           const n = Number(r.meta["eval_samples"] ?? 1);
           total += n;
           for (const [k, v] of Object.entries(r.metrics ?? {})) if (typeof v === "number" && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v * n;

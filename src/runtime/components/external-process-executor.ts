@@ -74,7 +74,8 @@ export class ExternalProcessExecutor implements Executor {
       this.last.note(kind, result);
       return encode(result);
     } catch (err) {
-      if (err instanceof CohortError) throw new CohortError(err.code, err.message.startsWith(this.label) ? `${err.message} (${where})` : `${where}: ${err.message}`, err.details);
+      if (err instanceof CohortError)
+        throw new CohortError(err.code, err.message.startsWith(this.label) ? `${err.message} (${where})` : `${where}: ${err.message}`, err.details);
       throw err;
     } finally {
       if (!this.a.launch_once) {
@@ -128,4 +129,3 @@ export class ExternalProcessExecutor implements Executor {
     this.proc?.stop(reason, this.a.stop_grace * 1000);
   }
 }
-

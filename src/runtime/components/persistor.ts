@@ -52,7 +52,10 @@ export class ModelPersistor {
 
   save(round: number, params: Params): void {
     writeFileAtomic(join(this.dir, "global_model.cohort"), encode(new FLModel({ params, paramsType: "FULL", currentRound: round, meta: {} })));
-    writeFileAtomic(join(this.dir, "checkpoint.json"), JSON.stringify({ round, best: Number.isFinite(this.best) ? this.best : undefined, saved: new Date().toISOString() }));
+    writeFileAtomic(
+      join(this.dir, "checkpoint.json"),
+      JSON.stringify({ round, best: Number.isFinite(this.best) ? this.best : undefined, saved: new Date().toISOString() }),
+    );
   }
 
   /** Called with the metrics of the global model of `round` (still the one on disk). */

@@ -66,10 +66,14 @@ export class ScatterAndGather implements Workflow {
       }
       const agg = aggregator.result();
       if (agg.accepted.length < this.a.min_clients) {
-        throw new CohortError(WorkflowErrorCode.TooFewResults, `round ${round + 1}: ${agg.accepted.length} acceptable updates (${agg.accepted.join(", ") || "none"}), min_clients is ${this.a.min_clients}`, {
-          round,
-          rejected: agg.rejected,
-        });
+        throw new CohortError(
+          WorkflowErrorCode.TooFewResults,
+          `round ${round + 1}: ${agg.accepted.length} acceptable updates (${agg.accepted.join(", ") || "none"}), min_clients is ${this.a.min_clients}`,
+          {
+            round,
+            rejected: agg.rejected,
+          },
+        );
       }
       // Metrics in this round's results describe the model the sites received: report them for
       // the previous round's global model.
@@ -77,7 +81,9 @@ export class ScatterAndGather implements Workflow {
       params = agg.params;
       persistor.save(round, params);
       lastRound = round;
-      ctx.log(`round ${round + 1}/${this.a.num_rounds} aggregated from ${agg.accepted.join(", ")}${agg.rejected.length ? `; rejected ${agg.rejected.map((x) => x.site).join(", ")}` : ""}`);
+      ctx.log(
+        `round ${round + 1}/${this.a.num_rounds} aggregated from ${agg.accepted.join(", ")}${agg.rejected.length ? `; rejected ${agg.rejected.map((x) => x.site).join(", ")}` : ""}`,
+      );
     }
     // Evaluate the final global model at every site.
     const final = encode(new FLModel({ params, paramsType: "FULL", currentRound: this.a.num_rounds, totalRounds: this.a.num_rounds, meta: {} }));
@@ -127,7 +133,8 @@ export class ScatterAndGather implements Workflow {
           .sendTask(site, taskName, payload, timeoutMs)
           .then((bytes) => {
             const model = decode(bytes);
-            if (!(model instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${taskName} with something that is not an FLModel`, { site });
+            if (!(model instanceof FLModel))
+              throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${taskName} with something that is not an FLModel`, { site });
             if (!done) results.push({ site, model });
           })
           .catch((err: Error) => ctx.warn(`${taskName} at ${site} failed, dropped from this round: ${err.message}`))

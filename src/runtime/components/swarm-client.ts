@@ -48,7 +48,12 @@ function modelFrom(bytes: Uint8Array, what: string, like: Params): { model: FLMo
   const params: Params = {};
   for (const [name, cur] of Object.entries(like)) {
     const v = got[name];
-    if (!(v instanceof Float32Array) || v.length !== cur.length) throw new CohortError(WorkflowErrorCode.BadResult, `${what}: parameter ${JSON.stringify(name)} is ${v instanceof Float32Array ? `${v.length} values, expected ${cur.length}` : "missing or not float32"}`, { name });
+    if (!(v instanceof Float32Array) || v.length !== cur.length)
+      throw new CohortError(
+        WorkflowErrorCode.BadResult,
+        `${what}: parameter ${JSON.stringify(name)} is ${v instanceof Float32Array ? `${v.length} values, expected ${cur.length}` : "missing or not float32"}`,
+        { name },
+      );
     if (m.paramsType === "DIFF") {
       const sum = new Float32Array(cur.length);
       for (let i = 0; i < cur.length; i++) sum[i] = (cur[i] as number) + (v[i] as number);
@@ -91,11 +96,14 @@ export class SwarmClientController implements Executor {
       const n = notice.data.notice;
       // A notice for a round already behind this site changes nothing (and would never be cleared).
       if (n.round < this.latestRound) return encode({ ok: true });
-      this.failure(n.round, n.attempt, n.site).abort(new CohortError(WorkflowErrorCode.BadResult, `the server reports ${n.site}'s round failed: ${n.reason}`, { site: n.site }));
+      this.failure(n.round, n.attempt, n.site).abort(
+        new CohortError(WorkflowErrorCode.BadResult, `the server reports ${n.site}'s round failed: ${n.reason}`, { site: n.site }),
+      );
       return encode({ ok: true });
     }
     const parsed = swarmRoundTaskSchema.safeParse(decoded);
-    if (!parsed.success) throw new CohortError(WorkflowErrorCode.BadTask, `task ${taskName} is not a swarm round (${parsed.error.issues[0]?.message ?? "invalid"})`, {});
+    if (!parsed.success)
+      throw new CohortError(WorkflowErrorCode.BadTask, `task ${taskName} is not a swarm round (${parsed.error.issues[0]?.message ?? "invalid"})`, {});
     const t = parsed.data;
     this.latestRound = Math.max(this.latestRound, t.round);
     for (const k of [...this.failed.keys()]) if (Number(k.split(".")[0]) < t.round) this.failed.delete(k);
@@ -118,7 +126,9 @@ export class SwarmClientController implements Executor {
         metrics = numericMetrics(modelFrom(update, `${ctx.site}'s own ${this.a.learn_task_name} result`, params).model);
       } catch (err) {
         // The aggregator hears at once that no update is coming, instead of waiting for it.
-        await ctx.peers.send(t.aggregator, swarmUpdateTopic(t.round, t.attempt), encode({ swarm_error: (err as Error).message.slice(0, 2000) }), timeoutMs).catch(() => undefined);
+        await ctx.peers
+          .send(t.aggregator, swarmUpdateTopic(t.round, t.attempt), encode({ swarm_error: (err as Error).message.slice(0, 2000) }), timeoutMs)
+          .catch(() => undefined);
         throw err;
       }
       await ctx.peers.send(t.aggregator, swarmUpdateTopic(t.round, t.attempt), update, timeoutMs);
@@ -144,7 +154,12 @@ export class SwarmClientController implements Executor {
     let params: Params | undefined;
     if (prev.aggregator === ctx.site) {
       params = this.candidates.get(key);
-      if (!params) throw new CohortError(WorkflowErrorCode.BadTask, `${ctx.site} is named as the aggregator of round ${t.round} (attempt ${prev.attempt + 1}) but holds no model from it`, { round: t.round });
+      if (!params)
+        throw new CohortError(
+          WorkflowErrorCode.BadTask,
+          `${ctx.site} is named as the aggregator of round ${t.round} (attempt ${prev.attempt + 1}) but holds no model from it`,
+          { round: t.round },
+        );
     } else {
       const like = c?.params ?? initial();
       const bytes = await ctx.peers.receive(prev.aggregator, swarmModelTopic(t.round - 1, prev.attempt), timeoutMs);
@@ -186,16 +201,27 @@ export class SwarmClientController implements Executor {
     const rejected = [...missing, ...r.rejected];
     const needed = this.a.min_responses_required || Math.max(1, t.trainers.length - out);
     if (r.accepted.length < needed) {
-      throw new CohortError(WorkflowErrorCode.TooFewResults, `${ctx.site}: ${r.accepted.length} of ${t.trainers.length} updates usable for round ${t.round + 1}, ${needed} required (${rejected.map((x) => `${x.site}: ${x.reason}`).join("; ")})`, { round: t.round });
+      throw new CohortError(
+        WorkflowErrorCode.TooFewResults,
+        `${ctx.site}: ${r.accepted.length} of ${t.trainers.length} updates usable for round ${t.round + 1}, ${needed} required (${rejected.map((x) => `${x.site}: ${x.reason}`).join("; ")})`,
+        { round: t.round },
+      );
     }
     const last = t.round === t.total_rounds - 1;
     const metrics = await this.validate(t, r.params, ctx);
     // Every other participant gets the new model for the next round; after the last round it stays here.
     if (!last) {
-      const bytes = encode(new FLModel({ params: r.params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: { aggregator: ctx.site } }));
-      const sends = await Promise.allSettled(t.participants.filter((s) => s !== ctx.site).map((s) => ctx.peers.send(s, swarmModelTopic(t.round, t.attempt), bytes, timeoutMs)));
+      const bytes = encode(
+        new FLModel({ params: r.params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: { aggregator: ctx.site } }),
+      );
+      const sends = await Promise.allSettled(
+        t.participants.filter((s) => s !== ctx.site).map((s) => ctx.peers.send(s, swarmModelTopic(t.round, t.attempt), bytes, timeoutMs)),
+      );
       sends.forEach((s, i) => {
-        if (s.status === "rejected") ctx.warn(`swarm round ${t.round + 1}: the new model did not reach ${t.participants.filter((p) => p !== ctx.site)[i]}: ${(s.reason as Error).message}`);
+        if (s.status === "rejected")
+          ctx.warn(
+            `swarm round ${t.round + 1}: the new model did not reach ${t.participants.filter((p) => p !== ctx.site)[i]}: ${(s.reason as Error).message}`,
+          );
       });
     }
     this.candidates.set(`${t.round}.${t.attempt}`, r.params);
@@ -209,7 +235,10 @@ export class SwarmClientController implements Executor {
   /** The new model on this site's own data (its app's validate task), if it has one. */
   private async validate(t: SwarmRoundTask, params: Params, ctx: ClientJobContext): Promise<Record<string, number>> {
     try {
-      const r = await ctx.runTask(this.a.validate_task_name, encode(new FLModel({ params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} })));
+      const r = await ctx.runTask(
+        this.a.validate_task_name,
+        encode(new FLModel({ params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} })),
+      );
       const m = decode(r);
       return m instanceof FLModel ? numericMetrics(m) : {};
     } catch (err) {

@@ -46,13 +46,20 @@ export class SwarmServerController implements Workflow {
 
   private notify(ctx: ServerJobContext, aggregator: string, notice: SwarmNotice["notice"]): void {
     const body: SwarmNotice = { swarm: 1, notice };
-    ctx.sendTask(aggregator, this.a.task_name, encode(body), 30_000).catch((err: Error) => ctx.warn(`swarm: could not tell ${aggregator} that ${notice.site} failed: ${err.message}`));
+    ctx
+      .sendTask(aggregator, this.a.task_name, encode(body), 30_000)
+      .catch((err: Error) => ctx.warn(`swarm: could not tell ${aggregator} that ${notice.site} failed: ${err.message}`));
   }
 
   async run(ctx: ServerJobContext): Promise<void> {
     const trainers = this.pick(this.a.train_clients, "train_clients", ctx);
     const candidates = this.pick(this.a.aggr_clients, "aggr_clients", ctx);
-    if (trainers.length === 0 || candidates.length === 0) throw new CohortError(WorkflowErrorCode.Config, `swarm: no ${trainers.length === 0 ? "trainers" : "aggregator candidates"} among the job's sites (${ctx.sites.join(", ")})`, {});
+    if (trainers.length === 0 || candidates.length === 0)
+      throw new CohortError(
+        WorkflowErrorCode.Config,
+        `swarm: no ${trainers.length === 0 ? "trainers" : "aggregator candidates"} among the job's sites (${ctx.sites.join(", ")})`,
+        {},
+      );
     const participants = [...new Set([...trainers, ...candidates])].sort();
     let previous: SwarmRoundTask["previous"];
     for (let round = 0; round < this.a.num_rounds; round++) {
@@ -64,7 +71,16 @@ export class SwarmServerController implements Workflow {
         if (left.length === 0) break;
         const aggregator = left[randomInt(left.length)] as string;
         tried.push(aggregator);
-        const task: SwarmRoundTask = { swarm: 1, round, total_rounds: this.a.num_rounds, attempt, aggregator, trainers, participants, ...(previous ? { previous } : {}) };
+        const task: SwarmRoundTask = {
+          swarm: 1,
+          round,
+          total_rounds: this.a.num_rounds,
+          attempt,
+          aggregator,
+          trainers,
+          participants,
+          ...(previous ? { previous } : {}),
+        };
         ctx.log(`swarm round ${round + 1}/${this.a.num_rounds}: ${aggregator} aggregates${attempt > 0 ? ` (attempt ${attempt + 1})` : ""}`);
         const payload = encode(task);
         const sent = [...new Set([...trainers, aggregator])];
@@ -90,7 +106,12 @@ export class SwarmServerController implements Workflow {
         previous = { aggregator, attempt };
         done = true;
       }
-      if (!done) throw new CohortError(WorkflowErrorCode.TooFewResults, `swarm round ${round + 1}: no aggregator completed it (tried ${tried.join(", ")}); see the warnings above`, { round });
+      if (!done)
+        throw new CohortError(
+          WorkflowErrorCode.TooFewResults,
+          `swarm round ${round + 1}: no aggregator completed it (tried ${tried.join(", ")}); see the warnings above`,
+          { round },
+        );
     }
     if (previous) ctx.log(`swarm: the final model is at ${previous.aggregator} (its job workspace, models/global_model.cohort); the server holds no model`);
   }

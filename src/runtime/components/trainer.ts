@@ -55,7 +55,11 @@ export class FashionMnistTrainer implements Executor {
     const parts =
       this.a.partition === "iid"
         ? partitionIid(train.labels, sites.length, { seed: this.a.partition_seed })
-        : partitionNonIid(train.labels, sites.length, { dominantClasses: this.a.dominant_classes, dominantFraction: this.a.dominant_fraction, seed: this.a.partition_seed });
+        : partitionNonIid(train.labels, sites.length, {
+            dominantClasses: this.a.dominant_classes,
+            dominantFraction: this.a.dominant_fraction,
+            seed: this.a.partition_seed,
+          });
     let trainIdx = parts[me] ?? new Uint32Array();
     if (this.a.max_train_samples && trainIdx.length > this.a.max_train_samples) trainIdx = trainIdx.slice(0, this.a.max_train_samples);
     // The held-out test set is split evenly: the sites' weighted mean is the accuracy on all of it.
@@ -77,13 +81,18 @@ export class FashionMnistTrainer implements Executor {
       return encode(new FLModel({ params: {}, paramsType: "FULL", metrics, meta: { eval_samples: ev.count }, currentRound: global.currentRound }));
     }
     const round = global.currentRound ?? 0;
-    const r = trainLocal(spec, params, { images: d.train.images, labels: d.train.labels, indices: d.trainIdx, features: d.train.features, classes: d.train.classes }, {
-      epochs: this.a.epochs,
-      batchSize: this.a.batch_size,
-      learningRate: this.a.learning_rate,
-      momentum: this.a.momentum,
-      seed: this.a.seed * 1000 + round,
-    });
+    const r = trainLocal(
+      spec,
+      params,
+      { images: d.train.images, labels: d.train.labels, indices: d.trainIdx, features: d.train.features, classes: d.train.classes },
+      {
+        epochs: this.a.epochs,
+        batchSize: this.a.batch_size,
+        learningRate: this.a.learning_rate,
+        momentum: this.a.momentum,
+        seed: this.a.seed * 1000 + round,
+      },
+    );
     ctx.log(`round ${round + 1}: global accuracy here ${ev.accuracy.toFixed(4)}; trained on ${r.numSamples} samples, loss ${r.loss.toFixed(4)}`);
     await Promise.resolve();
     return encode(
@@ -104,6 +113,14 @@ export class NoOpTrainer implements Executor {
     const global = decode(payload);
     if (!(global instanceof FLModel)) throw new CohortError(TrainerErrorCode.Task, `task ${taskName} did not carry an FLModel`, {});
     await Promise.resolve();
-    return encode(new FLModel({ params: taskName === "train" ? global.params : {}, paramsType: "FULL", metrics: { accuracy: 0 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 }, currentRound: global.currentRound }));
+    return encode(
+      new FLModel({
+        params: taskName === "train" ? global.params : {},
+        paramsType: "FULL",
+        metrics: { accuracy: 0 },
+        meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 },
+        currentRound: global.currentRound,
+      }),
+    );
   }
 }

@@ -17,7 +17,11 @@ export interface ArchiveLimits {
   readonly maxUnpackedBytes: number;
   readonly maxEntries: number;
 }
-export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxArchiveBytes: MAX_JOB_ARCHIVE_BYTES, maxUnpackedBytes: MAX_UNPACKED_BYTES, maxEntries: MAX_ARCHIVE_ENTRIES };
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
+  maxArchiveBytes: MAX_JOB_ARCHIVE_BYTES,
+  maxUnpackedBytes: MAX_UNPACKED_BYTES,
+  maxEntries: MAX_ARCHIVE_ENTRIES,
+};
 
 /** Packs a folder's contents (regular files and folders only) into .tar.gz bytes. */
 export async function packFolder(dir: string): Promise<Uint8Array> {
@@ -27,7 +31,11 @@ export async function packFolder(dir: string): Promise<Uint8Array> {
     await createTar({ gzip: true, file, cwd: dir, portable: true, filter: (_p, st) => !("isSymbolicLink" in st && st.isSymbolicLink()) }, ["."]);
     const bytes = readFileSync(file);
     if (bytes.byteLength > MAX_JOB_ARCHIVE_BYTES) {
-      throw new CohortError(RuntimeErrorCode.BadJob, `${dir} packs to ${bytes.byteLength} bytes, more than the ${MAX_JOB_ARCHIVE_BYTES} a job folder may hold; keep data and models out of the job folder`, { file: dir });
+      throw new CohortError(
+        RuntimeErrorCode.BadJob,
+        `${dir} packs to ${bytes.byteLength} bytes, more than the ${MAX_JOB_ARCHIVE_BYTES} a job folder may hold; keep data and models out of the job folder`,
+        { file: dir },
+      );
     }
     return new Uint8Array(bytes);
   } finally {
@@ -40,7 +48,8 @@ export async function packFolder(dir: string): Promise<Uint8Array> {
  * anything outside `dest`: absolute paths, `..`, links, devices, too many entries or bytes.
  */
 export async function unpackArchive(bytes: Uint8Array, dest: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<void> {
-  if (bytes.byteLength > limits.maxArchiveBytes) throw new CohortError(RuntimeErrorCode.BadJob, `job archive of ${bytes.byteLength} bytes exceeds ${limits.maxArchiveBytes}`, {});
+  if (bytes.byteLength > limits.maxArchiveBytes)
+    throw new CohortError(RuntimeErrorCode.BadJob, `job archive of ${bytes.byteLength} bytes exceeds ${limits.maxArchiveBytes}`, {});
   mkdirSync(dest, { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), "cohort-unpack-"));
   const file = join(tmp, "job.tgz");

@@ -27,12 +27,21 @@ export function checkComponents(job: JobDefinition): void {
       for (const e of app.client.executors) all.push(["config_fed_client.json executors", e.executor]);
     }
     for (const [where, c] of all) {
-      if (!c.path) throw new CohortError(RuntimeErrorCode.BadJob, `app ${app.name}: ${where}: component ${JSON.stringify(c.id ?? c.name ?? "?")} has no "path" (the short "name" form is not allowed for job components)`, { app: app.name });
+      if (!c.path)
+        throw new CohortError(
+          RuntimeErrorCode.BadJob,
+          `app ${app.name}: ${where}: component ${JSON.stringify(c.id ?? c.name ?? "?")} has no "path" (the short "name" form is not allowed for job components)`,
+          { app: app.name },
+        );
       if (!componentFor(c.path) && !app.byoc) {
-        throw new CohortError(RuntimeErrorCode.UnknownComponent, `app ${app.name}: ${where}: component path ${JSON.stringify(c.path)} is not registered; use a built-in (see docs/runtime.md) or ship it in the app's custom/ folder`, {
-          app: app.name,
-          path: c.path,
-        });
+        throw new CohortError(
+          RuntimeErrorCode.UnknownComponent,
+          `app ${app.name}: ${where}: component path ${JSON.stringify(c.path)} is not registered; use a built-in (see docs/runtime.md) or ship it in the app's custom/ folder`,
+          {
+            app: app.name,
+            path: c.path,
+          },
+        );
       }
     }
   }

@@ -7,7 +7,10 @@ import { RuntimeErrorCode } from "../errors.js";
 import { readJsonFile } from "../../config/index.js";
 
 const siteName = z.string().regex(/^(@ALL|server|[A-Za-z0-9_-]+)$/, "must be server, @ALL or a site name");
-const resourceSpec = z.record(z.string(), z.object({ num_of_gpus: z.number().int().min(0).optional(), mem_per_gpu_in_GiB: z.number().min(0).optional() }).catchall(z.unknown()));
+const resourceSpec = z.record(
+  z.string(),
+  z.object({ num_of_gpus: z.number().int().min(0).optional(), mem_per_gpu_in_GiB: z.number().min(0).optional() }).catchall(z.unknown()),
+);
 
 export const metaSchema = z
   .object({
@@ -22,7 +25,12 @@ export const metaSchema = z
   .catchall(z.unknown());
 export type JobMeta = z.infer<typeof metaSchema>;
 
-export const componentSchema = z.object({ id: z.string().min(1).max(128).optional(), path: z.string().min(1).max(256).optional(), name: z.string().optional(), args: z.record(z.string(), z.unknown()).default({}) });
+export const componentSchema = z.object({
+  id: z.string().min(1).max(128).optional(),
+  path: z.string().min(1).max(256).optional(),
+  name: z.string().optional(),
+  args: z.record(z.string(), z.unknown()).default({}),
+});
 const filterEntry = z.object({ tasks: z.array(z.string()).default(["*"]), filters: z.array(componentSchema).default([]) });
 
 export const serverConfigSchema = z.object({
@@ -59,25 +67,31 @@ export interface JobDefinition {
   readonly byoc: boolean;
 }
 
-
 /** Loads and validates a job folder. */
 export function loadJobFolder(dir: string): JobDefinition {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CohortError(RuntimeErrorCode.BadJob, `${dir}: not a job folder`, { file: dir });
   const metaFile = join(dir, "meta.json");
-  if (!existsSync(metaFile)) throw new CohortError(RuntimeErrorCode.BadJob, `${metaFile}: missing; a job folder needs meta.json (name, deploy_map, min_clients)`, { file: metaFile });
+  if (!existsSync(metaFile))
+    throw new CohortError(RuntimeErrorCode.BadJob, `${metaFile}: missing; a job folder needs meta.json (name, deploy_map, min_clients)`, { file: metaFile });
   const meta = readJsonFile(metaFile, metaSchema, { code: RuntimeErrorCode.BadJob });
   const apps = new Map<string, JobApp>();
   for (const name of Object.keys(meta.deploy_map)) {
     const appDir = join(dir, name);
-    if (!existsSync(appDir)) throw new CohortError(RuntimeErrorCode.BadJob, `${metaFile}: deploy_map names app ${JSON.stringify(name)} but ${appDir} does not exist`, { file: metaFile, field: `deploy_map.${name}` });
+    if (!existsSync(appDir))
+      throw new CohortError(RuntimeErrorCode.BadJob, `${metaFile}: deploy_map names app ${JSON.stringify(name)} but ${appDir} does not exist`, {
+        file: metaFile,
+        field: `deploy_map.${name}`,
+      });
     const sites = meta.deploy_map[name] ?? [];
     const serverFile = join(appDir, "config", "config_fed_server.json");
     const clientFile = join(appDir, "config", "config_fed_client.json");
     // FLARE's @ALL means the server and every site.
     const toServer = appForSite(meta, "server") === name;
     const toClients = sites.some((s) => s !== "server");
-    if (toServer && !existsSync(serverFile)) throw new CohortError(RuntimeErrorCode.BadJob, `app ${name} is deployed to the server but ${serverFile} is missing`, { file: serverFile });
-    if (toClients && !existsSync(clientFile)) throw new CohortError(RuntimeErrorCode.BadJob, `app ${name} is deployed to sites but ${clientFile} is missing`, { file: clientFile });
+    if (toServer && !existsSync(serverFile))
+      throw new CohortError(RuntimeErrorCode.BadJob, `app ${name} is deployed to the server but ${serverFile} is missing`, { file: serverFile });
+    if (toClients && !existsSync(clientFile))
+      throw new CohortError(RuntimeErrorCode.BadJob, `app ${name} is deployed to sites but ${clientFile} is missing`, { file: clientFile });
     const customDir = join(appDir, "custom");
     const byoc = existsSync(customDir) && readdirSync(customDir).some((n) => !isJobSignatureFile(n));
     apps.set(name, {
@@ -89,7 +103,11 @@ export function loadJobFolder(dir: string): JobDefinition {
   }
   const explicit = Object.values(meta.deploy_map).filter((s) => s.includes("server")).length;
   const servers = explicit > 0 ? explicit : Object.values(meta.deploy_map).filter((s) => s.includes("@ALL")).length;
-  if (servers !== 1) throw new CohortError(RuntimeErrorCode.BadJob, `${metaFile}: deploy_map must deploy exactly one app to "server" (found ${servers})`, { file: metaFile, field: "deploy_map" });
+  if (servers !== 1)
+    throw new CohortError(RuntimeErrorCode.BadJob, `${metaFile}: deploy_map must deploy exactly one app to "server" (found ${servers})`, {
+      file: metaFile,
+      field: "deploy_map",
+    });
   return { dir, meta, apps, byoc: [...apps.values()].some((a) => a.byoc) };
 }
 

@@ -29,13 +29,15 @@ export class JobNonceStore {
     // A damaged line (a crash mid-append) is skipped: the rest still protects.
     for (const line of readFileSync(file, "utf8").split("\n")) {
       if (!line.trim()) continue;
-      const e = nonceLine.safeParse((() => {
-        try {
-          return JSON.parse(line) as unknown;
-        } catch {
-          return undefined;
-        }
-      })());
+      const e = nonceLine.safeParse(
+        (() => {
+          try {
+            return JSON.parse(line) as unknown;
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
       if (e.success && !this.seen.has(e.data.nonce)) this.seen.set(e.data.nonce, e.data.job);
     }
   }
@@ -49,15 +51,27 @@ export class JobNonceStore {
     const earlier = this.seen.get(manifest.nonce);
     if (earlier === jobId) return;
     if (earlier !== undefined) {
-      throw new CohortError(JobSignatureErrorCode.Replayed, `${site}: the job's manifest (nonce ${manifest.nonce.slice(0, 16)}…, signed ${manifest.submitted_at}) was already deployed here as job ${earlier}; a signed job runs under one job id: submit it again (or clone_job) to run it again`, { site, field: "nonce", value: manifest.nonce, job: earlier });
+      throw new CohortError(
+        JobSignatureErrorCode.Replayed,
+        `${site}: the job's manifest (nonce ${manifest.nonce.slice(0, 16)}…, signed ${manifest.submitted_at}) was already deployed here as job ${earlier}; a signed job runs under one job id: submit it again (or clone_job) to run it again`,
+        { site, field: "nonce", value: manifest.nonce, job: earlier },
+      );
     }
     const at = Date.parse(manifest.submitted_at);
     const ageDays = (now - at) / 86_400_000;
     if (!Number.isFinite(at) || ageDays > this.maxAgeDays) {
-      throw new CohortError(JobSignatureErrorCode.Expired, `${site}: the job's manifest was signed ${manifest.submitted_at}, ${Math.floor(ageDays)} days ago, more than job_manifest_max_age_days (${this.maxAgeDays}) in local/resources.json; submit the job again (or clone_job) for a fresh manifest`, { site, field: "submitted_at", value: manifest.submitted_at });
+      throw new CohortError(
+        JobSignatureErrorCode.Expired,
+        `${site}: the job's manifest was signed ${manifest.submitted_at}, ${Math.floor(ageDays)} days ago, more than job_manifest_max_age_days (${this.maxAgeDays}) in local/resources.json; submit the job again (or clone_job) for a fresh manifest`,
+        { site, field: "submitted_at", value: manifest.submitted_at },
+      );
     }
     if (at - now > MAX_FUTURE_MS) {
-      throw new CohortError(JobSignatureErrorCode.Expired, `${site}: the job's manifest is dated ${manifest.submitted_at}, ahead of this site's clock (${new Date(now).toISOString()}); check both clocks and submit again`, { site, field: "submitted_at", value: manifest.submitted_at });
+      throw new CohortError(
+        JobSignatureErrorCode.Expired,
+        `${site}: the job's manifest is dated ${manifest.submitted_at}, ahead of this site's clock (${new Date(now).toISOString()}); check both clocks and submit again`,
+        { site, field: "submitted_at", value: manifest.submitted_at },
+      );
     }
     appendFileSync(this.file, `${JSON.stringify({ nonce: manifest.nonce, job: jobId, at: now })}\n`, { mode: 0o600 });
     chmodSync(this.file, 0o600);

@@ -129,7 +129,12 @@ export class JobStore {
     const resumed: string[] = [];
     for (const m of this.list()) {
       if (m.status === "RUNNING" || m.status === "DISPATCHED") {
-        this.save({ ...m, status: "SUBMITTED", resumed_count: m.resumed_count + 1, status_reason: `server restarted while the job was ${m.status.toLowerCase()}; it resumes from its last saved round` });
+        this.save({
+          ...m,
+          status: "SUBMITTED",
+          resumed_count: m.resumed_count + 1,
+          status_reason: `server restarted while the job was ${m.status.toLowerCase()}; it resumes from its last saved round`,
+        });
         resumed.push(m.job_id);
       }
     }

@@ -62,28 +62,62 @@ function badArgument(message: string, details: Record<string, unknown> = {}): Le
 function sumOfSquares(x: Float32Array, from: number, to: number): number {
   const n = to;
   const tail = from + ((to - from) & ~7);
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0,
+    s4 = 0,
+    s5 = 0,
+    s6 = 0,
+    s7 = 0;
   let i = from;
   for (; i < tail; i += 8) {
-    const a = x[i] as number, b = x[i + 1] as number, c = x[i + 2] as number, d = x[i + 3] as number;
-    const e = x[i + 4] as number, f = x[i + 5] as number, g = x[i + 6] as number, h = x[i + 7] as number;
-    s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d; s4 += e * e; s5 += f * f; s6 += g * g; s7 += h * h;
+    const a = x[i] as number,
+      b = x[i + 1] as number,
+      c = x[i + 2] as number,
+      d = x[i + 3] as number;
+    const e = x[i + 4] as number,
+      f = x[i + 5] as number,
+      g = x[i + 6] as number,
+      h = x[i + 7] as number;
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+    s4 += e * e;
+    s5 += f * f;
+    s6 += g * g;
+    s7 += h * h;
   }
-  for (; i < n; i++) { const a = x[i] as number; s0 += a * a; }
+  for (; i < n; i++) {
+    const a = x[i] as number;
+    s0 += a * a;
+  }
   return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
 }
 
 function sumOfSquaredDifferences(x: Float32Array, y: Float32Array, from: number, to: number): number {
   const n = to;
   const tail = from + ((to - from) & ~3);
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let i = from;
   for (; i < tail; i += 4) {
-    const a = (x[i] as number) - (y[i] as number), b = (x[i + 1] as number) - (y[i + 1] as number);
-    const c = (x[i + 2] as number) - (y[i + 2] as number), d = (x[i + 3] as number) - (y[i + 3] as number);
-    s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d;
+    const a = (x[i] as number) - (y[i] as number),
+      b = (x[i + 1] as number) - (y[i + 1] as number);
+    const c = (x[i + 2] as number) - (y[i + 2] as number),
+      d = (x[i + 3] as number) - (y[i + 3] as number);
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
   }
-  for (; i < n; i++) { const a = (x[i] as number) - (y[i] as number); s0 += a * a; }
+  for (; i < n; i++) {
+    const a = (x[i] as number) - (y[i] as number);
+    s0 += a * a;
+  }
   return s0 + s1 + s2 + s3;
 }
 
@@ -152,17 +186,21 @@ export class WeightedAggregator {
 
   constructor(shapes: ParamShapes, options: AggregatorOptions = {}) {
     this.expected = Object.entries(shapes).map(([name, shape]) => {
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw badArgument(`shape of ${name} must be a list of non-negative integers`, { parameter: name });
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+        throw badArgument(`shape of ${name} must be a list of non-negative integers`, { parameter: name });
       return { name, length: shape.reduce((a, b) => a * b, 1) };
     });
     if (this.expected.length === 0) throw badArgument("the model needs at least one parameter");
     this.maxStaged = options.maxStaged ?? 2;
-    if (!Number.isInteger(this.maxStaged) || this.maxStaged < 1) throw badArgument(`maxStaged must be a positive integer, got ${options.maxStaged}`, { maxStaged: options.maxStaged });
+    if (!Number.isInteger(this.maxStaged) || this.maxStaged < 1)
+      throw badArgument(`maxStaged must be a positive integer, got ${options.maxStaged}`, { maxStaged: options.maxStaged });
     this.normBound = options.normBound;
-    if (this.normBound !== undefined && !(this.normBound > 0 && Number.isFinite(this.normBound))) throw badArgument(`normBound must be a positive finite number, got ${this.normBound}`, { normBound: this.normBound });
+    if (this.normBound !== undefined && !(this.normBound > 0 && Number.isFinite(this.normBound)))
+      throw badArgument(`normBound must be a positive finite number, got ${this.normBound}`, { normBound: this.normBound });
     this.precision = options.accumulator ?? "float32";
     this.sliceElements = options.sliceElements ?? 1 << 22;
-    if (!Number.isInteger(this.sliceElements) || this.sliceElements < 1) throw badArgument(`sliceElements must be a positive integer, got ${options.sliceElements}`);
+    if (!Number.isInteger(this.sliceElements) || this.sliceElements < 1)
+      throw badArgument(`sliceElements must be a positive integer, got ${options.sliceElements}`);
     this.global = options.global === undefined ? undefined : this.checkedGlobal(options.global);
   }
 
@@ -202,7 +240,8 @@ export class WeightedAggregator {
       const problem = this.validate(update);
       const site = typeof update?.site === "string" ? update.site : String(update?.site);
       if (problem) {
-        const rejection: Rejection = problem.parameter === undefined ? { site, reason: problem.reason } : { site, reason: problem.reason, parameter: problem.parameter };
+        const rejection: Rejection =
+          problem.parameter === undefined ? { site, reason: problem.reason } : { site, reason: problem.reason, parameter: problem.parameter };
         this.rejected.push(rejection);
         throw new LearnError("ERR_AGGREGATE_REJECTED", `update from ${site} rejected: ${problem.reason}`, rejection);
       }
@@ -223,7 +262,9 @@ export class WeightedAggregator {
     if (this.finished) return this.finished;
     if (this.pending > 0) throw badArgument(`${this.pending} submit(s) still in progress; await them before taking the result`);
     if (this.acc === null || this.accepted.length === 0) {
-      throw new LearnError("ERR_AGGREGATE_EMPTY", `no update was accepted this round (${this.rejected.length} rejected); nothing to average`, { rejected: this.rejected });
+      throw new LearnError("ERR_AGGREGATE_EMPTY", `no update was accepted this round (${this.rejected.length} rejected); nothing to average`, {
+        rejected: this.rejected,
+      });
     }
     const params: Params = {};
     const total = this.totalWeight;
@@ -254,7 +295,8 @@ export class WeightedAggregator {
   private checkedGlobal(global: Params): Params {
     for (const { name, length } of this.expected) {
       const g = global[name];
-      if (!(g instanceof Float32Array) || g.length !== length) throw badArgument(`global parameter ${name} must be a Float32Array of ${length} values`, { parameter: name });
+      if (!(g instanceof Float32Array) || g.length !== length)
+        throw badArgument(`global parameter ${name} must be a Float32Array of ${length} values`, { parameter: name });
     }
     return global;
   }
@@ -294,7 +336,8 @@ export class WeightedAggregator {
     }
     if (this.normBound !== undefined) {
       const norm = Math.sqrt(squares);
-      if (norm > this.normBound) return { reason: `L2 norm of the ${useGlobal ? "update (params − global)" : "params"} is ${norm.toPrecision(6)}, over the bound ${this.normBound}` };
+      if (norm > this.normBound)
+        return { reason: `L2 norm of the ${useGlobal ? "update (params − global)" : "params"} is ${norm.toPrecision(6)}, over the bound ${this.normBound}` };
     }
     return null;
   }

@@ -57,7 +57,12 @@ function parseHeader(head: Uint8Array, file: string, expectedDims: number, maxBy
   if (head.length < 4) throw bad(file, `file is ${head.length} bytes, shorter than the 4-byte IDX magic number`, REPLACE_FIX);
   if (head[0] !== 0 || head[1] !== 0 || head[2] !== MAGIC_UBYTE || head[3] !== expectedDims) {
     const magic = Buffer.from(head.subarray(0, 4)).toString("hex");
-    throw bad(file, `bad magic number 0x${magic} (expected 0x000008${expectedDims.toString(16).padStart(2, "0")}: unsigned bytes, ${expectedDims} dimension(s))`, "check that this is the right IDX file and not a different format or a mislabelled file", { magic });
+    throw bad(
+      file,
+      `bad magic number 0x${magic} (expected 0x000008${expectedDims.toString(16).padStart(2, "0")}: unsigned bytes, ${expectedDims} dimension(s))`,
+      "check that this is the right IDX file and not a different format or a mislabelled file",
+      { magic },
+    );
   }
   const headerBytes = 4 + 4 * expectedDims;
   if (head.length < headerBytes) throw bad(file, `truncated header (${head.length} of ${headerBytes} bytes)`, REPLACE_FIX);
@@ -71,7 +76,12 @@ function parseHeader(head: Uint8Array, file: string, expectedDims: number, maxBy
     payloadBytes *= size;
   }
   if (payloadBytes > maxBytes) {
-    throw bad(file, `declares ${payloadBytes} bytes of data (dims ${dims.join("×")}), over the ${maxBytes}-byte limit`, "use a smaller file, or raise maxBytes if the dataset really is this large", { dims, payloadBytes, maxBytes });
+    throw bad(
+      file,
+      `declares ${payloadBytes} bytes of data (dims ${dims.join("×")}), over the ${maxBytes}-byte limit`,
+      "use a smaller file, or raise maxBytes if the dataset really is this large",
+      { dims, payloadBytes, maxBytes },
+    );
   }
   return { dims, headerBytes, payloadBytes };
 }
@@ -91,7 +101,8 @@ function readPlain(file: string, expectedDims: number, maxBytes: number): IdxArr
     const { dims, headerBytes, payloadBytes } = parseHeader(head, file, expectedDims, maxBytes);
     const expected = headerBytes + payloadBytes;
     if (size < expected) throw bad(file, `truncated: ${size} bytes, but its header declares ${expected}`, REPLACE_FIX, { size, expected });
-    if (size > expected) throw bad(file, `${size - expected} unexpected trailing bytes after the ${expected} its header declares`, REPLACE_FIX, { size, expected });
+    if (size > expected)
+      throw bad(file, `${size - expected} unexpected trailing bytes after the ${expected} its header declares`, REPLACE_FIX, { size, expected });
     const data = new Uint8Array(payloadBytes);
     let done = 0;
     while (done < payloadBytes) {
@@ -116,7 +127,11 @@ function readGzip(file: string, expectedDims: number, maxBytes: number): IdxArra
     try {
       head = gunzipSync(slice, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     } catch (err) {
-      throw bad(file, `not a valid gzip stream (${(err as Error).message})`, "replace it with an intact copy, or decompress it and drop the .gz suffix if it is not compressed");
+      throw bad(
+        file,
+        `not a valid gzip stream (${(err as Error).message})`,
+        "replace it with an intact copy, or decompress it and drop the .gz suffix if it is not compressed",
+      );
     }
     if (head.length >= headerBytes || slice.length === compressed.length) break;
   }
@@ -133,7 +148,8 @@ function readGzip(file: string, expectedDims: number, maxBytes: number): IdxArra
     }
     throw bad(file, `corrupt or truncated gzip stream (${(err as Error).message})`, REPLACE_FIX, { expected });
   }
-  if (whole.length < expected) throw bad(file, `truncated: inflates to ${whole.length} bytes, but its header declares ${expected}`, REPLACE_FIX, { size: whole.length, expected });
+  if (whole.length < expected)
+    throw bad(file, `truncated: inflates to ${whole.length} bytes, but its header declares ${expected}`, REPLACE_FIX, { size: whole.length, expected });
   if (whole.length > expected) throw bad(file, `inflates to more than the ${expected} bytes its header declares`, REPLACE_FIX, { expected });
   return { dims, data: whole.subarray(headerBytes), file };
 }
@@ -158,7 +174,11 @@ function locate(dir: string, base: string): string {
   if (visible(plain)) return plain;
   const gz = `${plain}.gz`;
   if (visible(gz)) return gz;
-  throw new LearnError("ERR_DATA_NOT_FOUND", `${dir}: neither ${base} nor ${base}.gz exists (or, in a job process, the site does not let jobs read it: list the folder in job_data_paths in the site's local/resources.json); point the loader at a folder holding the IDX files (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)`, { dir, file: base });
+  throw new LearnError(
+    "ERR_DATA_NOT_FOUND",
+    `${dir}: neither ${base} nor ${base}.gz exists (or, in a job process, the site does not let jobs read it: list the folder in job_data_paths in the site's local/resources.json); point the loader at a folder holding the IDX files (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)`,
+    { dir, file: base },
+  );
 }
 
 /**
@@ -175,12 +195,20 @@ export function loadIdxDataset(dir: string, split: "train" | "test", options: Id
   const labels = readIdxFile(locate(dir, names.labels), 1, options);
   const [count = 0, rows = 0, cols = 0] = images.dims;
   if (labels.dims[0] !== count) {
-    throw bad(labels.file, `holds ${labels.dims[0]} labels but ${images.file} holds ${count} images`, "use the label file that belongs to these images", { labels: labels.dims[0], images: count });
+    throw bad(labels.file, `holds ${labels.dims[0]} labels but ${images.file} holds ${count} images`, "use the label file that belongs to these images", {
+      labels: labels.dims[0],
+      images: count,
+    });
   }
   const raw = labels.data;
   for (let i = 0; i < count; i++) {
     const label = raw[i] ?? 0;
-    if (label >= classes) throw bad(labels.file, `label ${label} at index ${i} is outside 0..${classes - 1}`, `use the right label file, or pass classes > ${label}`, { index: i, label, classes });
+    if (label >= classes)
+      throw bad(labels.file, `label ${label} at index ${i} is outside 0..${classes - 1}`, `use the right label file, or pass classes > ${label}`, {
+        index: i,
+        label,
+        classes,
+      });
   }
   const features = rows * cols;
   const pixels = images.data;
@@ -197,9 +225,7 @@ export const DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
 export const BUNDLED_FASHION_MNIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../examples/data/fashion-mnist-subset");
 
 function hasIdxFiles(dir: string): boolean {
-  return Object.values(FILE_NAMES).every((names) =>
-    Object.values(names).every((base) => visible(join(dir, base)) || visible(join(dir, `${base}.gz`))),
-  );
+  return Object.values(FILE_NAMES).every((names) => Object.values(names).every((base) => visible(join(dir, base)) || visible(join(dir, `${base}.gz`))));
 }
 
 /**
@@ -211,7 +237,11 @@ export function findFashionMnist(env: NodeJS.ProcessEnv = process.env): { dir: s
   const override = env["COHORT_FASHION_MNIST_DIR"];
   if (override) {
     if (!hasIdxFiles(override)) {
-      throw new LearnError("ERR_DATA_NOT_FOUND", `COHORT_FASHION_MNIST_DIR=${override} does not hold the four Fashion-MNIST IDX files (train-/t10k- images and labels, plain or .gz); fix the path or unset it`, { dir: override });
+      throw new LearnError(
+        "ERR_DATA_NOT_FOUND",
+        `COHORT_FASHION_MNIST_DIR=${override} does not hold the four Fashion-MNIST IDX files (train-/t10k- images and labels, plain or .gz); fix the path or unset it`,
+        { dir: override },
+      );
     }
     return { dir: resolve(override), bundled: false };
   }

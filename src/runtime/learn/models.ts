@@ -60,11 +60,14 @@ function layersOf(spec: ModelSpec, inputs: number, classes: number): Layer[] {
       { name: "dense2", inputs: spec.hidden, outputs: classes, relu: false },
     ];
   }
-  throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `unknown model kind ${JSON.stringify((spec as { kind: unknown }).kind)}; use "softmax" or "mlp"`, { kind: (spec as { kind: unknown }).kind });
+  throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `unknown model kind ${JSON.stringify((spec as { kind: unknown }).kind)}; use "softmax" or "mlp"`, {
+    kind: (spec as { kind: unknown }).kind,
+  });
 }
 
 function positiveInt(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `${name} must be a positive integer, got ${value}`, { [name]: value });
+  if (!Number.isInteger(value) || value < 1)
+    throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `${name} must be a positive integer, got ${value}`, { [name]: value });
 }
 
 /** Parameter names and shapes, in a stable order (`dense1.weight`, `dense1.bias`, `dense2.…`). */
@@ -103,7 +106,10 @@ class Net {
   readonly nzValue: Float32Array;
   nz = 0;
 
-  constructor(readonly layers: Layer[], params: Params) {
+  constructor(
+    readonly layers: Layer[],
+    params: Params,
+  ) {
     this.weights = layers.map((l) => params[`${l.name}.weight`] as Float32Array);
     this.biases = layers.map((l) => params[`${l.name}.bias`] as Float32Array);
     this.acts = layers.map((l) => new Float32Array(l.outputs));
@@ -164,11 +170,21 @@ function gatherNonZero(x: Float32Array, offset: number, inputs: number, index: I
 }
 
 /** out[k] = b[k] + Σ_t W[k·inputs + index[t]] · value[t] over the n non-zero inputs. */
-function sparseForward(w: Float32Array, b: Float32Array, index: Int32Array, value: Float32Array, n: number, inputs: number, outputs: number, out: Float32Array): void {
+function sparseForward(
+  w: Float32Array,
+  b: Float32Array,
+  index: Int32Array,
+  value: Float32Array,
+  n: number,
+  inputs: number,
+  outputs: number,
+  out: Float32Array,
+): void {
   const tail = n & ~1;
   for (let k = 0; k < outputs; k++) {
     const row = k * inputs;
-    let s0 = 0, s1 = 0;
+    let s0 = 0,
+      s1 = 0;
     let t = 0;
     for (; t < tail; t += 2) {
       s0 += (w[row + (index[t] as number)] as number) * (value[t] as number);
@@ -197,7 +213,10 @@ function denseForward(w: Float32Array, b: Float32Array, x: Float32Array, inputs:
   const tail = inputs & ~3;
   for (let k = 0; k < outputs; k++) {
     const row = k * inputs;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
     let j = 0;
     for (; j < tail; j += 4) {
       s0 += (w[row + j] as number) * (x[j] as number);
@@ -264,24 +283,34 @@ function checkParams(layers: Layer[], params: Params): void {
   for (const [name, length] of expected) {
     const p = params[name];
     if (!(p instanceof Float32Array) || p.length !== length) {
-      throw new LearnError("ERR_MODEL_BAD_PARAMS", `parameter ${name} must be a Float32Array of ${length} values, got ${p instanceof Float32Array ? `${p.length} values` : typeof p}; build params with initParams() for this model`, { parameter: name, expected: length });
+      throw new LearnError(
+        "ERR_MODEL_BAD_PARAMS",
+        `parameter ${name} must be a Float32Array of ${length} values, got ${p instanceof Float32Array ? `${p.length} values` : typeof p}; build params with initParams() for this model`,
+        { parameter: name, expected: length },
+      );
     }
   }
   for (const name of Object.keys(params)) {
-    if (!expected.has(name)) throw new LearnError("ERR_MODEL_BAD_PARAMS", `unexpected parameter ${name} for this model; build params with initParams()`, { parameter: name });
+    if (!expected.has(name))
+      throw new LearnError("ERR_MODEL_BAD_PARAMS", `unexpected parameter ${name} for this model; build params with initParams()`, { parameter: name });
   }
 }
 
 function checkData(data: EvaluationData, inputs: number, indices: Uint32Array): void {
   const count = data.labels.length;
   if (data.images.length !== count * inputs) {
-    throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `images hold ${data.images.length} values, expected labels (${count}) × features (${inputs})`, { images: data.images.length, count, features: inputs });
+    throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `images hold ${data.images.length} values, expected labels (${count}) × features (${inputs})`, {
+      images: data.images.length,
+      count,
+      features: inputs,
+    });
   }
   for (const i of indices) {
     if (i >= count) throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `sample index ${i} is out of range (${count} samples)`, { index: i, count });
   }
   for (const i of indices) {
-    if ((data.labels[i] as number) >= data.classes) throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `label ${data.labels[i]} of sample ${i} is not below classes=${data.classes}`, { index: i });
+    if ((data.labels[i] as number) >= data.classes)
+      throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `label ${data.labels[i]} of sample ${i} is not below classes=${data.classes}`, { index: i });
   }
 }
 
@@ -296,7 +325,10 @@ export function trainLocal(spec: ModelSpec, params: Params, data: TrainingData, 
   positiveInt("epochs", options.epochs);
   positiveInt("batchSize", options.batchSize);
   const momentum = options.momentum ?? 0;
-  if (!(options.learningRate > 0) || !Number.isFinite(options.learningRate)) throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `learningRate must be a positive number, got ${options.learningRate}`, { learningRate: options.learningRate });
+  if (!(options.learningRate > 0) || !Number.isFinite(options.learningRate))
+    throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `learningRate must be a positive number, got ${options.learningRate}`, {
+      learningRate: options.learningRate,
+    });
   if (!(momentum >= 0 && momentum < 1)) throw new LearnError("ERR_MODEL_BAD_ARGUMENT", `momentum must be in [0, 1), got ${momentum}`, { momentum });
 
   const trained: Params = {};

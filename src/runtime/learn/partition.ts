@@ -95,7 +95,7 @@ function fitWeights(dominant: number[][], classSizes: number[], fraction: number
       const r = rest[s] as number;
       if (o === 0 || r === 0) return; // nothing to fit against (e.g. an empty class)
       worst = Math.max(worst, Math.abs(o / (o + r) - fraction));
-      beta[s] = (beta[s] as number) * (((1 - fraction) / fraction) * o) / r;
+      beta[s] = ((beta[s] as number) * (((1 - fraction) / fraction) * o)) / r;
     });
     if (worst < 1e-4) break;
   }
@@ -110,17 +110,27 @@ export function partitionNonIid(labels: Uint8Array, sites: number, options: NonI
   let classes = options.classes ?? 0;
   if (options.classes === undefined) for (const label of labels) classes = Math.max(classes, label + 1);
   const d = Math.min(options.dominantClasses ?? 2, classes);
-  if (!Number.isInteger(d) || d < 1) throw new LearnError("ERR_DATA_BAD_ARGUMENT", `dominantClasses must be a positive integer, got ${options.dominantClasses}`, { dominantClasses: options.dominantClasses });
-  if (!(fraction > 0 && fraction <= 1)) throw new LearnError("ERR_DATA_BAD_ARGUMENT", `dominantFraction must be in (0, 1], got ${fraction}`, { dominantFraction: fraction });
+  if (!Number.isInteger(d) || d < 1)
+    throw new LearnError("ERR_DATA_BAD_ARGUMENT", `dominantClasses must be a positive integer, got ${options.dominantClasses}`, {
+      dominantClasses: options.dominantClasses,
+    });
+  if (!(fraction > 0 && fraction <= 1))
+    throw new LearnError("ERR_DATA_BAD_ARGUMENT", `dominantFraction must be in (0, 1], got ${fraction}`, { dominantFraction: fraction });
 
   const dominant = dominantClassesOf(sites, classes, d, seed);
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   labels.forEach((label, i) => {
     const bucket = byClass[label];
-    if (bucket === undefined) throw new LearnError("ERR_DATA_BAD_ARGUMENT", `label ${label} at index ${i} is not below classes=${classes}`, { index: i, label, classes });
+    if (bucket === undefined)
+      throw new LearnError("ERR_DATA_BAD_ARGUMENT", `label ${label} at index ${i} is not below classes=${classes}`, { index: i, label, classes });
     bucket.push(i);
   });
-  const weightsOf = fitWeights(dominant, byClass.map((b) => b.length), fraction, d);
+  const weightsOf = fitWeights(
+    dominant,
+    byClass.map((b) => b.length),
+    fraction,
+    d,
+  );
   const parts: number[][] = Array.from({ length: sites }, () => []);
   const rng = createRng(seed);
   for (let c = 0; c < classes; c++) {

@@ -60,13 +60,27 @@ export class CheckpointExchange {
    */
   receive(body: Uint8Array, peer: string, now = Date.now()): Uint8Array {
     const before = this.o.audit.head().seq;
-    if (!this.o.accepts(peer)) throw new CohortError(AuditErrorCode.CheckpointNotAllowed, `${peer} may not give this participant audit checkpoints (only sites to the server, and the server to a site)`, { peer });
+    if (!this.o.accepts(peer))
+      throw new CohortError(
+        AuditErrorCode.CheckpointNotAllowed,
+        `${peer} may not give this participant audit checkpoints (only sites to the server, and the server to a site)`,
+        { peer },
+      );
     const cp = decode(body) as Checkpoint;
     verifyCheckpoint(cp, this.o.rootPem, { peer });
     const last = this.lastFrom.get(peer);
     const minGap = (this.o.intervalMs ?? 10_000) / 2;
-    if (last && now - last.at < minGap) throw new CohortError(AuditErrorCode.CheckpointRate, `${peer} sent another checkpoint ${now - last.at} ms after its last; at most one per ${minGap} ms is recorded`, { peer });
-    if (last && cp.seq <= last.seq) throw new CohortError(AuditErrorCode.CheckpointStale, `${peer}'s checkpoint covers line ${cp.seq}, not past the ${last.seq} already witnessed`, { peer, seq: cp.seq });
+    if (last && now - last.at < minGap)
+      throw new CohortError(
+        AuditErrorCode.CheckpointRate,
+        `${peer} sent another checkpoint ${now - last.at} ms after its last; at most one per ${minGap} ms is recorded`,
+        { peer },
+      );
+    if (last && cp.seq <= last.seq)
+      throw new CohortError(AuditErrorCode.CheckpointStale, `${peer}'s checkpoint covers line ${cp.seq}, not past the ${last.seq} already witnessed`, {
+        peer,
+        seq: cp.seq,
+      });
     this.lastFrom.set(peer, { seq: cp.seq, at: now });
     const id = recordWitness(this.o.audit, cp);
     // Only our witness line was added: that alone does not call for a new checkpoint of ours.

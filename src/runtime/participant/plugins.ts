@@ -60,7 +60,11 @@ export interface SitePlugin {
 const pluginListSchema = z.array(z.object({ path: z.string().min(1), args: z.record(z.string(), z.unknown()).default({}) })).default([]);
 
 /** Built-in: only these organisations and/or names may log in. */
-const allowListArgs = z.strictObject({ orgs: z.array(z.string()).optional(), names: z.array(z.string()).optional(), apply_to: z.enum(["client", "admin", "all"]).default("client") });
+const allowListArgs = z.strictObject({
+  orgs: z.array(z.string()).optional(),
+  names: z.array(z.string()).optional(),
+  apply_to: z.enum(["client", "admin", "all"]).default("client"),
+});
 function registrationAllowList(raw: Record<string, unknown>): SitePlugin {
   const a = allowListArgs.parse(raw);
   return {
@@ -79,11 +83,18 @@ function registrationAllowList(raw: Record<string, unknown>): SitePlugin {
  * (KeyCloak, OAuth…): issuer, signature against the configured JWKS (a local file), expiry, and
  * audience = this site's name; optionally its `email` (or another claim) must be the admin.
  */
-const oidcArgs = z.strictObject({ issuer: z.string().min(1), jwks_file: z.string().min(1), audience: z.string().optional(), user_claim: z.string().optional(), clock_tolerance: z.number().min(0).default(30) });
+const oidcArgs = z.strictObject({
+  issuer: z.string().min(1),
+  jwks_file: z.string().min(1),
+  audience: z.string().optional(),
+  user_claim: z.string().optional(),
+  clock_tolerance: z.number().min(0).default(30),
+});
 function oidcCommandCheck(raw: Record<string, unknown>, ctx: { site: string; kitDir: string }): SitePlugin {
   const a = oidcArgs.parse(raw);
   const file = isAbsolute(a.jwks_file) ? a.jwks_file : join(ctx.kitDir, "local", a.jwks_file);
-  if (!existsSync(file)) throw new CohortError(PluginErrorCode.Config, `${file}: JWKS file of cohort.OidcCommandCheck not found; put the identity provider's keys there`, { file });
+  if (!existsSync(file))
+    throw new CohortError(PluginErrorCode.Config, `${file}: JWKS file of cohort.OidcCommandCheck not found; put the identity provider's keys there`, { file });
   const jwks = createLocalJWKSet(JSON.parse(readFileSync(file, "utf8")) as JSONWebKeySet);
   return {
     name: "cohort.OidcCommandCheck",
@@ -108,7 +119,10 @@ const BUILTINS: Record<string, (args: Record<string, unknown>, ctx: { site: stri
 /** Loads the plugins a site lists in local/resources.json `plugins`. */
 export async function loadSitePlugins(raw: unknown, ctx: { site: string; kitDir: string; file: string }): Promise<SitePlugin[]> {
   const parsed = pluginListSchema.safeParse(raw);
-  if (!parsed.success) throw new CohortError(ConfigErrorCode.Invalid, `${ctx.file}: plugins: ${parsed.error.issues[0]?.message ?? "invalid"}; give a list of {path, args}`, { file: ctx.file });
+  if (!parsed.success)
+    throw new CohortError(ConfigErrorCode.Invalid, `${ctx.file}: plugins: ${parsed.error.issues[0]?.message ?? "invalid"}; give a list of {path, args}`, {
+      file: ctx.file,
+    });
   const out: SitePlugin[] = [];
   for (const [i, p] of parsed.data.entries()) {
     const builtin = BUILTINS[p.path];
@@ -118,17 +132,29 @@ export async function loadSitePlugins(raw: unknown, ctx: { site: string; kitDir:
     }
     const dot = p.path.lastIndexOf(".");
     const file = dot > 0 ? resolve(ctx.kitDir, "local", "custom", `${p.path.slice(0, dot).replace(/\./g, "/")}.js`) : "";
-    if (!file || !existsSync(file)) throw new CohortError(ConfigErrorCode.Invalid, `${ctx.file}: plugins[${i}].path: ${JSON.stringify(p.path)} is neither a built-in (${Object.keys(BUILTINS).join(", ")}) nor a module in local/custom/`, { file: ctx.file });
+    if (!file || !existsSync(file))
+      throw new CohortError(
+        ConfigErrorCode.Invalid,
+        `${ctx.file}: plugins[${i}].path: ${JSON.stringify(p.path)} is neither a built-in (${Object.keys(BUILTINS).join(", ")}) nor a module in local/custom/`,
+        { file: ctx.file },
+      );
     const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     const factory = mod[p.path.slice(dot + 1)];
     if (typeof factory !== "function") throw new CohortError(ConfigErrorCode.Invalid, `${file} does not export ${p.path.slice(dot + 1)}`, { file });
-    out.push({ name: p.path, ...(new (factory as new (args: Record<string, unknown>, ctx: { site: string }) => Omit<SitePlugin, "name">)(p.args, ctx)) } as SitePlugin);
+    out.push({
+      name: p.path,
+      ...new (factory as new (args: Record<string, unknown>, ctx: { site: string }) => Omit<SitePlugin, "name">)(p.args, ctx),
+    } as SitePlugin);
   }
   return out;
 }
 
 /** Runs one event through every plugin; the first refusal wins. */
-export async function firstRefusal<E>(plugins: readonly SitePlugin[], pick: (p: SitePlugin) => ((e: E) => Verdict | Promise<Verdict>) | undefined, e: E): Promise<string | undefined> {
+export async function firstRefusal<E>(
+  plugins: readonly SitePlugin[],
+  pick: (p: SitePlugin) => ((e: E) => Verdict | Promise<Verdict>) | undefined,
+  e: E,
+): Promise<string | undefined> {
   for (const p of plugins) {
     const fn = pick(p);
     const verdict = fn ? await fn.call(p, e) : undefined;

@@ -5,7 +5,15 @@ import type { AuthorizeFn, SiteSecurityOptions } from "../site/security.js";
 import { join, resolve } from "node:path";
 import { CohortError } from "../../errors/index.js";
 import { verifyStartupKit } from "../../pki/index.js";
-import { DEFAULT_SERVER_SETTINGS, loadKitConfig, localConfigPath, readLocalJson, serverResourcesSchema, splitTarget, ConfigErrorCode } from "../../config/index.js";
+import {
+  DEFAULT_SERVER_SETTINGS,
+  loadKitConfig,
+  localConfigPath,
+  readLocalJson,
+  serverResourcesSchema,
+  splitTarget,
+  ConfigErrorCode,
+} from "../../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
 import { CLIENT_CONTEXT_FILE, HeErrorCode, loadPrivacyPolicy, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../../privacy/index.js";
 import { componentFor } from "../components/registry.js";
@@ -24,19 +32,35 @@ import { closeInheritedDescriptors, describeConfinement, jobConfinement, type Jo
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../learn/idx.js";
 import { z } from "zod";
 
-const schedulerArgs = z.object({ max_jobs: z.number().int().min(1).default(4), max_schedule_count: z.number().int().min(1).default(10), min_schedule_interval: z.number().min(0).default(10) });
+const schedulerArgs = z.object({
+  max_jobs: z.number().int().min(1).default(4),
+  max_schedule_count: z.number().int().min(1).default(10),
+  min_schedule_interval: z.number().min(0).default(10),
+});
 
 /** The deploy-time checks of a site (or the server), from its kit and local/ policy files. */
-function siteSecurity(o: { kitDir: string; site: string; rootPem: string; requireSignedJobs: boolean | undefined; resources: z.infer<typeof siteResourcesSchema> | undefined; log: (line: string) => void }): SiteSecurityOptions {
+function siteSecurity(o: {
+  kitDir: string;
+  site: string;
+  rootPem: string;
+  requireSignedJobs: boolean | undefined;
+  resources: z.infer<typeof siteResourcesSchema> | undefined;
+  log: (line: string) => void;
+}): SiteSecurityOptions {
   const policy = loadSitePolicy(o.kitDir);
   for (const w of policy?.warnings ?? []) o.log(`${policy?.file}: ${w}`);
-  const org = readCertificateInfo(readFileSync(join(o.kitDir, "startup", existsSync(join(o.kitDir, "startup", "server.crt")) ? "server.crt" : "client.crt"), "utf8")).organization ?? "";
+  const org =
+    readCertificateInfo(readFileSync(join(o.kitDir, "startup", existsSync(join(o.kitDir, "startup", "server.crt")) ? "server.crt" : "client.crt"), "utf8"))
+      .organization ?? "";
   return {
     site: o.site,
     rootPem: o.rootPem,
     requireSignedJobs: o.requireSignedJobs ?? true,
     ...(policy ? { authorize: (r: Parameters<AuthorizeFn>[0]) => authorize(policy.policy, { ...r, siteOrg: org }) } : {}),
-    components: { ...(o.resources?.class_allow_list ? { allowList: o.resources.class_allow_list } : {}), mode: o.resources?.class_list_enforcement_mode ?? "enforce" },
+    components: {
+      ...(o.resources?.class_allow_list ? { allowList: o.resources.class_allow_list } : {}),
+      mode: o.resources?.class_list_enforcement_mode ?? "enforce",
+    },
   };
 }
 
@@ -119,7 +143,11 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     if (!s) throw new CohortError(ConfigErrorCode.Invalid, `${startup}/fed_server.json: servers is empty`, {});
     // The server never holds a CKKS secret key: a kit carrying one is refused before anything runs.
     if (existsSync(join(startup, CLIENT_CONTEXT_FILE))) {
-      throw new CohortError(HeErrorCode.SecretAtServer, `${join(startup, CLIENT_CONTEXT_FILE)}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`, { file: join(startup, CLIENT_CONTEXT_FILE) });
+      throw new CohortError(
+        HeErrorCode.SecretAtServer,
+        `${join(startup, CLIENT_CONTEXT_FILE)}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`,
+        { file: join(startup, CLIENT_CONTEXT_FILE) },
+      );
     }
     if (existsSync(join(startup, SERVER_CONTEXT_FILE))) readCkksContextFile(join(startup, SERVER_CONTEXT_FILE), "server");
     const { port } = splitTarget(s.service.target);
@@ -137,7 +165,11 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
           ];
     const bans = new BanList(banListFile(join(o.kitDir, "workspace")));
     const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
-    const plugins = await loadSitePlugins(site?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
+    const plugins = await loadSitePlugins(site?.plugins, {
+      site: verified.name,
+      kitDir: o.kitDir,
+      file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json",
+    });
     const server = new TransportServer({
       name: verified.name,
       project: s.name,
@@ -157,14 +189,27 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       isBanned: (identity) => bans.isBanned(identity),
       admit: (identity) => {
         for (const p of plugins) {
-          const refusal = p.onClientRegister?.({ name: identity.name, type: identity.type, org: identity.org, role: identity.role, certFingerprint: identity.certFingerprint });
+          const refusal = p.onClientRegister?.({
+            name: identity.name,
+            type: identity.type,
+            org: identity.org,
+            role: identity.role,
+            certFingerprint: identity.certFingerprint,
+          });
           if (refusal) return `${refusal} (plugin ${p.name})`;
         }
         return undefined;
       },
       log: o.log,
     });
-    const security = siteSecurity({ kitDir: o.kitDir, site: verified.name, rootPem: read(s.ssl_root_cert), requireSignedJobs: kit.config.require_signed_jobs, resources: site, log: o.log });
+    const security = siteSecurity({
+      kitDir: o.kitDir,
+      site: verified.name,
+      rootPem: read(s.ssl_root_cert),
+      requireSignedJobs: kit.config.require_signed_jobs,
+      resources: site,
+      log: o.log,
+    });
     const sched = schedulerArgs.parse(site?.components.find((c) => c.id === "job_scheduler")?.args ?? {});
     const jobs = new ServerJobManager(server, {
       workspace: join(o.kitDir, "workspace"),
@@ -176,14 +221,33 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       security,
       plugins,
     });
-    new ServerAdmin(server, jobs, { server: verified.name, nonceFile: join(o.kitDir, "workspace", "admin_command_nonces.jsonl"), rootPem: read(s.ssl_root_cert), audit, ...(security.authorize ? { authorize: security.authorize } : {}), skewMs: settings.clock_skew_tolerance * 1000, bans, log: o.log, plugins, control: processControl(o.kitDir, o.log) }).start();
+    new ServerAdmin(server, jobs, {
+      server: verified.name,
+      nonceFile: join(o.kitDir, "workspace", "admin_command_nonces.jsonl"),
+      rootPem: read(s.ssl_root_cert),
+      audit,
+      ...(security.authorize ? { authorize: security.authorize } : {}),
+      skewMs: settings.clock_skew_tolerance * 1000,
+      bans,
+      log: o.log,
+      plugins,
+      control: processControl(o.kitDir, o.log),
+    }).start();
     const checkpoints = new CheckpointExchange({
       audit,
       signer: { certPem: read(s.ssl_cert), keyPem: read(s.ssl_private_key) },
       rootPem: read(s.ssl_root_cert),
       log: o.log,
       accepts: (peer) => server.session(peer)?.identity.type === "client",
-      send: async (cp) => acknowledged(await Promise.allSettled(server.sessionNames().filter((n) => server.session(n)?.identity.type === "client").map((n) => server.request(n, TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })))),
+      send: async (cp) =>
+        acknowledged(
+          await Promise.allSettled(
+            server
+              .sessionNames()
+              .filter((n) => server.session(n)?.identity.type === "client")
+              .map((n) => server.request(n, TOPIC_CHECKPOINT, cp, { timeoutMs: 5_000 })),
+          ),
+        ),
     });
     server.handleRequest(TOPIC_CHECKPOINT, (body, meta) => checkpoints.receive(body, meta.sender));
     server.onSession((sess, event) => {
@@ -230,12 +294,31 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
     });
     const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
-    const security = siteSecurity({ kitDir: o.kitDir, site: verified.name, rootPem: read(c.client.ssl_root_cert), requireSignedJobs: c.require_signed_jobs, resources: site, log: o.log });
-    const plugins = await loadSitePlugins(site?.plugins, { site: verified.name, kitDir: o.kitDir, file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json" });
-    const rm = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) }).parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
+    const security = siteSecurity({
+      kitDir: o.kitDir,
+      site: verified.name,
+      rootPem: read(c.client.ssl_root_cert),
+      requireSignedJobs: c.require_signed_jobs,
+      resources: site,
+      log: o.log,
+    });
+    const plugins = await loadSitePlugins(site?.plugins, {
+      site: verified.name,
+      kitDir: o.kitDir,
+      file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json",
+    });
+    const rm = z
+      .object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) })
+      .parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
     // local/privacy.json (issue 10): scopes, site filters (built-ins only), budgets and their ledger.
     const confinement = confinementOf(o.kitDir, site, o.log);
-    const privacy = new SitePrivacy({ site: verified.name, policy: loadPrivacyPolicy(o.kitDir, (p) => componentFor(p)?.kind === "filter"), ledgerFile: join(o.kitDir, "workspace", "privacy_budget.json"), audit, log: o.log });
+    const privacy = new SitePrivacy({
+      site: verified.name,
+      policy: loadPrivacyPolicy(o.kitDir, (p) => componentFor(p)?.kind === "filter"),
+      ledgerFile: join(o.kitDir, "workspace", "privacy_budget.json"),
+      audit,
+      log: o.log,
+    });
     const jobs = new SiteJobManager(client, {
       site: verified.name,
       workspace: join(o.kitDir, "workspace"),
@@ -263,7 +346,12 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       plugins,
       control: processControl(o.kitDir, o.log),
       status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs(), job_confinement: describeConfinement(confinement) }),
-      resources: () => ({ num_of_gpus: rm.num_of_gpus, mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB, max_concurrent_jobs: site?.max_concurrent_jobs ?? 2, running_jobs: jobs.runningJobs() }),
+      resources: () => ({
+        num_of_gpus: rm.num_of_gpus,
+        mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB,
+        max_concurrent_jobs: site?.max_concurrent_jobs ?? 2,
+        running_jobs: jobs.runningJobs(),
+      }),
       privacy: { scopes: () => privacy.showScopes(), budget: () => privacy.showBudget() },
     });
     client.handleRequest(TOPIC_SITE_COMMAND, async (body) => encode(await siteAdmin.handle(decode(body))));
@@ -296,5 +384,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       },
     };
   }
-  throw new CohortError(ConfigErrorCode.Invalid, `${o.kitDir} is an admin kit: open it with 'cohort admin ${o.kitDir}' (or startup/fl_admin.sh)`, { file: o.kitDir });
+  throw new CohortError(ConfigErrorCode.Invalid, `${o.kitDir} is an admin kit: open it with 'cohort admin ${o.kitDir}' (or startup/fl_admin.sh)`, {
+    file: o.kitDir,
+  });
 }

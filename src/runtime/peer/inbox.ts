@@ -20,7 +20,10 @@ export interface PeerMessenger {
 const TOPIC = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function checkPeerTopic(topic: string): void {
-  if (!TOPIC.test(topic)) throw new CohortError(PeerErrorCode.Topic, `peer message topic ${JSON.stringify(topic.slice(0, 140))}: use 1–128 letters, digits, '.', '_', ':' or '-'`, { topic: topic.slice(0, 140) });
+  if (!TOPIC.test(topic))
+    throw new CohortError(PeerErrorCode.Topic, `peer message topic ${JSON.stringify(topic.slice(0, 140))}: use 1–128 letters, digits, '.', '_', ':' or '-'`, {
+      topic: topic.slice(0, 140),
+    });
 }
 
 interface Waiter {
@@ -37,11 +40,10 @@ export class PeerInbox {
   /** Per sender: one hostile or chatty peer cannot fill the inbox for the others. */
   private readonly perSender = new Map<string, { count: number; bytes: number }>();
 
-  constructor(
-    private readonly o: { site: string; peers: readonly string[]; signal: AbortSignal; maxMessages?: number; maxBytes?: number },
-  ) {
+  constructor(private readonly o: { site: string; peers: readonly string[]; signal: AbortSignal; maxMessages?: number; maxBytes?: number }) {
     o.signal.addEventListener("abort", () => {
-      for (const ws of this.waiting.values()) for (const w of ws) w.reject(new CohortError(RuntimeErrorCode.Aborted, `job ended: ${String(o.signal.reason)}`, {}));
+      for (const ws of this.waiting.values())
+        for (const w of ws) w.reject(new CohortError(RuntimeErrorCode.Aborted, `job ended: ${String(o.signal.reason)}`, {}));
       this.waiting.clear();
       this.queued.clear();
     });
@@ -69,8 +71,17 @@ export class PeerInbox {
     const mine = this.perSender.get(from) ?? { count: 0, bytes: 0 };
     const senderMessages = Math.max(8, Math.floor(maxMessages / others));
     const senderBytes = Math.floor(maxBytes / others);
-    if (this.count + 1 > maxMessages || this.bytes + payload.byteLength > maxBytes || mine.count + 1 > senderMessages || mine.bytes + payload.byteLength > senderBytes) {
-      throw new CohortError(PeerErrorCode.InboxFull, `${this.o.site}'s peer inbox is full for ${from} (${mine.count} messages, ${mine.bytes} bytes waiting from it, limits ${senderMessages}, ${senderBytes}; ${this.count}, ${this.bytes} in all)`, { site: this.o.site, from });
+    if (
+      this.count + 1 > maxMessages ||
+      this.bytes + payload.byteLength > maxBytes ||
+      mine.count + 1 > senderMessages ||
+      mine.bytes + payload.byteLength > senderBytes
+    ) {
+      throw new CohortError(
+        PeerErrorCode.InboxFull,
+        `${this.o.site}'s peer inbox is full for ${from} (${mine.count} messages, ${mine.bytes} bytes waiting from it, limits ${senderMessages}, ${senderBytes}; ${this.count}, ${this.bytes} in all)`,
+        { site: this.o.site, from },
+      );
     }
     const q = this.queued.get(k) ?? [];
     q.push(payload);
@@ -113,7 +124,8 @@ export class PeerInbox {
       return Promise.resolve(first);
     }
     // A message already here is taken even when the caller has given up waiting for more.
-    if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal.reason), {}));
+    if (signal?.aborted)
+      return Promise.reject(signal.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal.reason), {}));
     return new Promise<Uint8Array>((resolve, reject) => {
       const list = this.waiting.get(k) ?? [];
       const giveUp = (err: Error): void => {
@@ -122,8 +134,18 @@ export class PeerInbox {
         if (list.length === 0 && this.waiting.get(k) === list) this.waiting.delete(k);
         waiter.reject(err);
       };
-      const timer = setTimeout(() => giveUp(new CohortError(PeerErrorCode.Timeout, `${this.o.site}: no ${topic} message from ${from} within ${Math.round(timeoutMs / 1000)} s`, { from, topic })), timeoutMs);
-      const onAbort = (): void => giveUp(signal?.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal?.reason), { from, topic }));
+      const timer = setTimeout(
+        () =>
+          giveUp(
+            new CohortError(PeerErrorCode.Timeout, `${this.o.site}: no ${topic} message from ${from} within ${Math.round(timeoutMs / 1000)} s`, {
+              from,
+              topic,
+            }),
+          ),
+        timeoutMs,
+      );
+      const onAbort = (): void =>
+        giveUp(signal?.reason instanceof Error ? signal.reason : new CohortError(PeerErrorCode.Timeout, String(signal?.reason), { from, topic }));
       signal?.addEventListener("abort", onAbort, { once: true });
       const waiter: Waiter = {
         resolve: (b) => {

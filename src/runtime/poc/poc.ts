@@ -91,8 +91,18 @@ export async function preparePoc(o: PreparePocOptions): Promise<PreparedPoc> {
     if (!statSync(dir).isDirectory()) throw new CohortError(PocErrorCode.Workspace, `-w ${dir}: is a file; give a folder for the POC`, { file: dir });
     if (isPocWorkspace(dir)) {
       const running = live(dir);
-      if (running.length > 0) throw new CohortError(PocErrorCode.Workspace, `${dir}: the POC is running (${running.map((p) => `${p.name} pid ${p.pid}`).join(", ")}); run 'cohort poc stop -w ${dir}' first`, { file: dir });
-      if (!o.force) throw new CohortError(PocErrorCode.Workspace, `${dir} already holds a POC; add --force to replace it (its kits, logs and results are deleted) or give another folder with -w`, { file: dir });
+      if (running.length > 0)
+        throw new CohortError(
+          PocErrorCode.Workspace,
+          `${dir}: the POC is running (${running.map((p) => `${p.name} pid ${p.pid}`).join(", ")}); run 'cohort poc stop -w ${dir}' first`,
+          { file: dir },
+        );
+      if (!o.force)
+        throw new CohortError(
+          PocErrorCode.Workspace,
+          `${dir} already holds a POC; add --force to replace it (its kits, logs and results are deleted) or give another folder with -w`,
+          { file: dir },
+        );
       rmSync(dir, { recursive: true, force: true });
     } else if (readdirSync(dir).length > 0) {
       throw new CohortError(PocErrorCode.Workspace, `-w ${dir}: not empty and not a POC workspace (no poc.json); give a new or empty folder`, { file: dir });
@@ -106,7 +116,7 @@ export async function preparePoc(o: PreparePocOptions): Promise<PreparedPoc> {
     [
       "api_version: 3",
       `name: ${POC_PROJECT}`,
-      "description: \"Cohort POC (cohort poc prepare): a server, sites and one admin on 127.0.0.1\"",
+      'description: "Cohort POC (cohort poc prepare): a server, sites and one admin on 127.0.0.1"',
       "participants:",
       `  - {name: ${POC_SERVER}, type: server, org: cohort, fed_learn_port: ${port}, host_names: [${HOST}]}`,
       ...sites.map((s) => `  - {name: ${s}, type: client, org: cohort, connect_to: ${HOST}}`),
@@ -185,12 +195,20 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
     return r;
   };
   const died = (r: PocProcessRecord): CohortError =>
-    new CohortError(PocErrorCode.Start, `${r.name} (pid ${r.pid}) exited during start; its output (${join(kitOf(dir, r.kit), "start.out")}):\n${tail(join(kitOf(dir, r.kit), "start.out"))}`, { participant: r.name });
+    new CohortError(
+      PocErrorCode.Start,
+      `${r.name} (pid ${r.pid}) exited during start; its output (${join(kitOf(dir, r.kit), "start.out")}):\n${tail(join(kitOf(dir, r.kit), "start.out"))}`,
+      { participant: r.name },
+    );
 
   writePids(dir, records);
   if (!records.some((r) => r.name === poc.server.name)) {
     if (!(await portRefuses(poc.host, poc.port))) {
-      throw new CohortError(PocErrorCode.Start, `${poc.host}:${poc.port} (the POC server's port) is taken by another process; stop it, or run 'cohort poc prepare --force -w ${dir}' for a new port`, { port: poc.port });
+      throw new CohortError(
+        PocErrorCode.Start,
+        `${poc.host}:${poc.port} (the POC server's port) is taken by another process; stop it, or run 'cohort poc prepare --force -w ${dir}' for a new port`,
+        { port: poc.port },
+      );
     }
     const logFile = join(kitOf(dir, poc.server.kit), "log.txt");
     const from = existsSync(logFile) ? statSync(logFile).size : 0;
@@ -221,7 +239,8 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
         // The server may still be coming up: retry until the deadline.
         await session?.close().catch(() => undefined);
         session = undefined;
-        if (Date.now() > deadline) throw new CohortError(PocErrorCode.Start, `could not ask the POC server for its sites: ${(err as Error).message}`, {}, { cause: err });
+        if (Date.now() > deadline)
+          throw new CohortError(PocErrorCode.Start, `could not ask the POC server for its sites: ${(err as Error).message}`, {}, { cause: err });
       }
       if (connected.length !== shown) {
         shown = connected.length;
@@ -230,7 +249,11 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
       if (connected.length === poc.sites.length) break;
       if (Date.now() > deadline) {
         const missing = poc.sites.map((s) => s.name).filter((s) => !connected.includes(s));
-        throw new CohortError(PocErrorCode.Start, `${missing.join(", ")} did not connect in time; see their log.txt under ${dir}; 'cohort poc stop -w ${dir}' stops what runs`, { missing });
+        throw new CohortError(
+          PocErrorCode.Start,
+          `${missing.join(", ")} did not connect in time; see their log.txt under ${dir}; 'cohort poc stop -w ${dir}' stops what runs`,
+          { missing },
+        );
       }
       await sleep(50);
     }
@@ -256,12 +279,18 @@ export interface StoppedProcess {
 export async function stopPoc(o: StopPocOptions): Promise<StoppedProcess[]> {
   const p = openPoc(o.workspace);
   const records = readPids(p.workspace);
-  const out = await Promise.all(records.map(async (r) => ({ name: r.name, pid: r.pid, how: await stopProcess(r.pid, kitOf(p.workspace, r.kit), o.graceMs ?? 15_000) })));
+  const out = await Promise.all(
+    records.map(async (r) => ({ name: r.name, pid: r.pid, how: await stopProcess(r.pid, kitOf(p.workspace, r.kit), o.graceMs ?? 15_000) })),
+  );
   const left = records.filter((r) => isOurs(r.pid, kitOf(p.workspace, r.kit)));
   if (left.length > 0) throw new CohortError(PocErrorCode.Stop, `still running after SIGKILL: ${left.map((r) => `${r.name} pid ${r.pid}`).join(", ")}`, {});
   writePids(p.workspace, []);
   if (!(await portRefuses(p.poc.host, p.poc.port))) {
-    throw new CohortError(PocErrorCode.Stop, `the POC's processes are stopped but ${p.poc.host}:${p.poc.port} still accepts connections: another process listens there`, { port: p.poc.port });
+    throw new CohortError(
+      PocErrorCode.Stop,
+      `the POC's processes are stopped but ${p.poc.host}:${p.poc.port} still accepts connections: another process listens there`,
+      { port: p.poc.port },
+    );
   }
   return out;
 }
@@ -270,7 +299,8 @@ export async function stopPoc(o: StopPocOptions): Promise<StoppedProcess[]> {
 export async function cleanPoc(o: StopPocOptions): Promise<{ removed: boolean; stopped: StoppedProcess[] }> {
   const dir = resolve(o.workspace);
   if (!existsSync(dir)) return { removed: false, stopped: [] };
-  if (!isPocWorkspace(dir)) throw new CohortError(PocErrorCode.Workspace, `-w ${dir}: not a POC workspace (no poc.json); remove it yourself if you mean it`, { file: dir });
+  if (!isPocWorkspace(dir))
+    throw new CohortError(PocErrorCode.Workspace, `-w ${dir}: not a POC workspace (no poc.json); remove it yourself if you mean it`, { file: dir });
   const stopped = await stopPoc(o);
   rmSync(dir, { recursive: true, force: true });
   return { removed: true, stopped };

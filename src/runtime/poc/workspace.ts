@@ -3,7 +3,7 @@
  * also marks the folder as a POC workspace, so only such folders are ever replaced or removed) and
  * `pids.json`, the processes `poc start` launched.
  */
-import { existsSync, } from "node:fs";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
@@ -37,7 +37,6 @@ const pidsSchema = z.object({
 });
 export type PocProcessRecord = z.infer<typeof pidsSchema>["processes"][number];
 
-
 export function isPocWorkspace(dir: string): boolean {
   return existsSync(join(dir, POC_FILE));
 }
@@ -45,7 +44,12 @@ export function isPocWorkspace(dir: string): boolean {
 /** The POC a workspace holds; refuses folders `poc prepare` did not make. */
 export function readPoc(dir: string): PocDescription {
   const file = join(dir, POC_FILE);
-  if (!existsSync(file)) throw new CohortError(PocErrorCode.NotPrepared, `${dir} is not a prepared POC workspace (no ${POC_FILE}); run 'cohort poc prepare -n <sites> -w ${dir}' first`, { file });
+  if (!existsSync(file))
+    throw new CohortError(
+      PocErrorCode.NotPrepared,
+      `${dir} is not a prepared POC workspace (no ${POC_FILE}); run 'cohort poc prepare -n <sites> -w ${dir}' first`,
+      { file },
+    );
   return readJsonFile(file, pocSchema, { code: PocErrorCode.Workspace, fix: `run 'cohort poc prepare' again` });
 }
 

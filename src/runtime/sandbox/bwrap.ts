@@ -42,7 +42,11 @@ export function findSandboxTools(env: NodeJS.ProcessEnv = process.env): { tools?
   const prlimit = find("prlimit");
   const setpriv = find("setpriv");
   const root = process.getuid?.() === 0;
-  const missing = [...(bwrap ? [] : ["bubblewrap (bwrap)"]), ...(prlimit ? [] : ["util-linux (prlimit)"]), ...(root && !setpriv ? ["util-linux (setpriv)"] : [])];
+  const missing = [
+    ...(bwrap ? [] : ["bubblewrap (bwrap)"]),
+    ...(prlimit ? [] : ["util-linux (prlimit)"]),
+    ...(root && !setpriv ? ["util-linux (setpriv)"] : []),
+  ];
   return missing.length === 0 && bwrap && prlimit ? { tools: { bwrap, prlimit, setpriv }, missing } : { missing };
 }
 
@@ -117,7 +121,8 @@ export function sandboxCommand(spec: SandboxSpec, tools: SandboxTools, siteUid: 
   // The mount points' parents are made 0755 here: bubblewrap would copy the host's modes (a 0700
   // home) and the job's uid could not reach its own folders.
   const made = new Set<string>();
-  const covered = (p: string): boolean => p === "/tmp" || mounts.readOnly.some((q) => inside(p, q)) || mounts.writable.some((q) => inside(p, q)) || mounts.symlinks.some((s) => inside(p, s.path));
+  const covered = (p: string): boolean =>
+    p === "/tmp" || mounts.readOnly.some((q) => inside(p, q)) || mounts.writable.some((q) => inside(p, q)) || mounts.symlinks.some((s) => inside(p, s.path));
   const parents = (p: string): void => {
     for (const a of ancestors(p)) {
       if (made.has(a) || covered(a)) continue;
@@ -128,7 +133,9 @@ export function sandboxCommand(spec: SandboxSpec, tools: SandboxTools, siteUid: 
   // The private /tmp, /proc and /dev first: a job folder below /tmp is bound on top of the tmpfs.
   args.push("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm");
   for (const s of mounts.symlinks) args.push("--symlink", s.target, s.path);
-  const binds = [...mounts.readOnly.map((p) => ({ p, rw: false })), ...mounts.writable.map((p) => ({ p, rw: true }))].sort((a, b) => a.p.split(sep).length - b.p.split(sep).length || a.p.localeCompare(b.p));
+  const binds = [...mounts.readOnly.map((p) => ({ p, rw: false })), ...mounts.writable.map((p) => ({ p, rw: true }))].sort(
+    (a, b) => a.p.split(sep).length - b.p.split(sep).length || a.p.localeCompare(b.p),
+  );
   for (const b of binds) {
     parents(b.p);
     args.push(b.rw ? "--bind" : "--ro-bind", realpathSync(b.p), b.p);
@@ -137,7 +144,16 @@ export function sandboxCommand(spec: SandboxSpec, tools: SandboxTools, siteUid: 
   args.push("--chdir", spec.cwd, "--");
   if (root) {
     if (!tools.setpriv) throw new Error("setpriv is needed to run job code as job_uid");
-    args.push(tools.setpriv, `--reuid=${spec.user.uid}`, `--regid=${spec.user.gid}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--");
+    args.push(
+      tools.setpriv,
+      `--reuid=${spec.user.uid}`,
+      `--regid=${spec.user.gid}`,
+      "--clear-groups",
+      "--inh-caps=-all",
+      "--bounding-set=-all",
+      "--no-new-privs",
+      "--",
+    );
   }
   args.push(...spec.command);
   return { file: tools.prlimit, args };

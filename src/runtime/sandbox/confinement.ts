@@ -38,7 +38,12 @@ export function jobConfinement(r: Partial<ConfinementResources> | undefined, fil
   const parsed = confinementResourcesSchema.parse(r ?? {});
   const found = findSandboxTools(env);
   for (const p of parsed.job_read_paths ?? []) {
-    if (!existsSync(p)) throw new CohortError(ConfigErrorCode.Invalid, `${file}: job_read_paths: ${JSON.stringify(p)} does not exist; list folders job code may read (e.g. a Python venv)`, { file, field: "job_read_paths", value: p });
+    if (!existsSync(p))
+      throw new CohortError(
+        ConfigErrorCode.Invalid,
+        `${file}: job_read_paths: ${JSON.stringify(p)} does not exist; list folders job code may read (e.g. a Python venv)`,
+        { file, field: "job_read_paths", value: p },
+      );
   }
   return {
     tools: found.tools,

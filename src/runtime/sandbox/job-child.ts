@@ -126,7 +126,13 @@ process.on("message", (raw: unknown) => {
         siteJob.deliverPeer(m.from, m.topic, m.payload);
         send({ type: "peer.delivered", deliveryId: m.deliveryId, ok: true });
       } catch (err) {
-        send({ type: "peer.delivered", deliveryId: m.deliveryId, ok: false, code: isCohortError(err) ? err.code : PeerErrorCode.Delivery, message: (err as Error).message });
+        send({
+          type: "peer.delivered",
+          deliveryId: m.deliveryId,
+          ok: false,
+          code: isCohortError(err) ? err.code : PeerErrorCode.Delivery,
+          message: (err as Error).message,
+        });
       }
       break;
     case "abort":

@@ -9,12 +9,31 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { CohortError } from "../../errors/index.js";
 import type { InitMessage } from "./child-protocol.js";
-import { componentFor, type ClientJobContext, type ComponentDefinition, type Executor, type JobContextBase, type ServerJobContext, type Workflow } from "../components/registry.js";
+import {
+  componentFor,
+  type ClientJobContext,
+  type ComponentDefinition,
+  type Executor,
+  type JobContextBase,
+  type ServerJobContext,
+  type Workflow,
+} from "../components/registry.js";
 import "../components/builtins.js";
 import { checkPeerTopic, PeerInbox, type PeerMessenger } from "../peer/inbox.js";
 import type { ComponentConfig } from "../jobs/definition.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../wire/index.js";
-import { applyFilterChain, assertNoSecretKey, HE_FILTER_PATHS, jobFilterEntries, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type ModelFilter, type PrivacySpend } from "../../privacy/index.js";
+import {
+  applyFilterChain,
+  assertNoSecretKey,
+  HE_FILTER_PATHS,
+  jobFilterEntries,
+  PrivacyErrorCode,
+  siteFilterSpecs,
+  type ChainedFilter,
+  type FilterDirection,
+  type ModelFilter,
+  type PrivacySpend,
+} from "../../privacy/index.js";
 import { PeerErrorCode, RuntimeErrorCode } from "../errors.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
@@ -77,7 +96,10 @@ async function build(appDir: string, configs: readonly ComponentConfig[], ctx: J
   for (const c of configs) {
     const path = c.path ?? c.name ?? "";
     const def = componentFor(path) ?? (await customComponent(appDir, path));
-    if (!def) throw new CohortError(RuntimeErrorCode.UnknownComponent, `component ${JSON.stringify(path)} is not registered and not in the job's custom/ code`, { path });
+    if (!def)
+      throw new CohortError(RuntimeErrorCode.UnknownComponent, `component ${JSON.stringify(path)} is not registered and not in the job's custom/ code`, {
+        path,
+      });
     registry.set(c.id ?? path, def.create(c.args, ctx));
   }
 }
@@ -93,7 +115,12 @@ async function buildOne(appDir: string, config: ComponentConfig, ctx: JobContext
 async function buildFilter(appDir: string, config: ComponentConfig, ctx: JobContextBase, source: "site" | "job"): Promise<ChainedFilter> {
   const label = config.path ?? config.name ?? "";
   const f = (source === "site" ? componentFor(label)?.create(config.args, ctx) : await buildOne(appDir, config, ctx)) as ModelFilter | undefined;
-  if (typeof f?.filter !== "function") throw new CohortError(PrivacyErrorCode.Filter, `${source} filter ${JSON.stringify(label)} ${source === "site" ? "is not a registered filter" : "is not a filter"}`, { filter: label });
+  if (typeof f?.filter !== "function")
+    throw new CohortError(
+      PrivacyErrorCode.Filter,
+      `${source} filter ${JSON.stringify(label)} ${source === "site" ? "is not a registered filter" : "is not a filter"}`,
+      { filter: label },
+    );
   return { label, source, filter: f };
 }
 
@@ -107,7 +134,11 @@ async function filterChains(init: JobHostInit, ctx: JobContextBase, io: JobHostI
   const site = init.privacy;
   const siteChain = async (d: FilterDirection): Promise<ChainedFilter[]> => {
     const out: ChainedFilter[] = [];
-    for (const f of siteFilterSpecs(site ? { name: site.scope, properties: {}, task_data_filters: site.task_data_filters, task_result_filters: site.task_result_filters } : undefined, d)) out.push(await buildFilter(init.appDir, { args: f.args, ...(f.path ? { path: f.path } : {}), ...(f.name ? { name: f.name } : {}) }, ctx, "site"));
+    for (const f of siteFilterSpecs(
+      site ? { name: site.scope, properties: {}, task_data_filters: site.task_data_filters, task_result_filters: site.task_result_filters } : undefined,
+      d,
+    ))
+      out.push(await buildFilter(init.appDir, { args: f.args, ...(f.path ? { path: f.path } : {}), ...(f.name ? { name: f.name } : {}) }, ctx, "site"));
     return out;
   };
   const jobChain = async (entries: FilterEntries) => {
@@ -127,7 +158,8 @@ async function filterChains(init: JobHostInit, ctx: JobContextBase, io: JobHostI
   const chainFor = (taskName: string, d: FilterDirection): ChainedFilter[] => [...chains[d].site, ...jobFilterEntries(chains[d].job, taskName)];
   const toModel = (payload: Uint8Array, what: string): FLModel => {
     const m = decode(payload);
-    if (!(m instanceof FLModel)) throw new CohortError(PrivacyErrorCode.Filter, `${what} is not an FLModel: privacy filters cannot apply, so it does not leave ${init.site}`, {});
+    if (!(m instanceof FLModel))
+      throw new CohortError(PrivacyErrorCode.Filter, `${what} is not an FLModel: privacy filters cannot apply, so it does not leave ${init.site}`, {});
     return m;
   };
   return {
@@ -192,7 +224,8 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
     progress: (round, totalRounds, metrics, sites) => io.progress(round, totalRounds, metrics, sites),
   };
   await build(init.appDir, cfg.components, ctx, registry);
-  if (cfg.task_data_filters.length || cfg.task_result_filters.length) filters = await filterChains({ ...init, privacy: undefined, he: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
+  if (cfg.task_data_filters.length || cfg.task_result_filters.length)
+    filters = await filterChains({ ...init, privacy: undefined, he: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
   const workflows: Workflow[] = [];
   for (const w of cfg.workflows) {
     const wf = (await buildOne(init.appDir, w, ctx)) as Workflow | undefined;
@@ -216,7 +249,8 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
   const peers: PeerMessenger = {
     async send(site, topic, payload, timeoutMs = 600_000) {
       checkPeerTopic(topic);
-      if (!init.sites.includes(site)) throw new CohortError(PeerErrorCode.NotAPeer, `${site} is not a site of job ${init.jobId} (${init.sites.join(", ")})`, { site });
+      if (!init.sites.includes(site))
+        throw new CohortError(PeerErrorCode.NotAPeer, `${site} is not a site of job ${init.jobId} (${init.sites.join(", ")})`, { site });
       // To itself: straight into its own inbox, a copy as over the network.
       if (site === init.site) return inbox.deliver(site, topic, payload.slice());
       if (!io.peerSend) throw new CohortError(PeerErrorCode.Unavailable, "peer messages are not available to this job", {});
@@ -232,7 +266,8 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
   const controlOnly = new Set<Executor>();
   for (const e of cfg.executors) {
     const ex = (await buildOne(init.appDir, e.executor, ctx)) as Executor | undefined;
-    if (typeof ex?.execute !== "function") throw new CohortError(RuntimeErrorCode.BadJob, `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
+    if (typeof ex?.execute !== "function")
+      throw new CohortError(RuntimeErrorCode.BadJob, `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
     for (const t of e.tasks) executors.set(t, ex);
     if (componentFor(e.executor.path ?? e.executor.name ?? "")?.controlTasksOnly === true) controlOnly.add(ex);
   }

@@ -8,7 +8,16 @@ import { fileURLToPath } from "node:url";
 import { CohortError } from "../../errors/index.js";
 import { fromChildSchema, type FromChild, type ToChild } from "./child-protocol.js";
 
-import { chownTree, escapeControl, heapLimitMb, MAX_JOB_OUTPUT_BYTES, OutputRelay, sandboxCommand, userNamespaceSeccompProgram, type JobConfinement } from "./index.js";
+import {
+  chownTree,
+  escapeControl,
+  heapLimitMb,
+  MAX_JOB_OUTPUT_BYTES,
+  OutputRelay,
+  sandboxCommand,
+  userNamespaceSeccompProgram,
+  type JobConfinement,
+} from "./index.js";
 import { RuntimeErrorCode } from "../errors.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
@@ -64,7 +73,16 @@ function codeLocation(): { entry: string; root: string } {
     const dir = join(root, "node_modules", ".cache", "cohort");
     mkdirSync(dir, { recursive: true });
     const out = join(dir, `job-child-${process.pid}.mjs`);
-    esbuild.buildSync({ entryPoints: [join(dirname(here), "job-child.ts")], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile: out, logLevel: "error" });
+    esbuild.buildSync({
+      entryPoints: [join(dirname(here), "job-child.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      packages: "external",
+      outfile: out,
+      logLevel: "error",
+    });
     bundled = out;
     process.once("exit", () => rmSync(out, { force: true }));
   }
@@ -107,7 +125,14 @@ export class JobChild {
     // The permission model checks resolved paths: a symlinked node_modules (a git worktree sharing
     // another checkout's, pnpm) is granted where it really is, or no module would load.
     const realModules = existsSync(modules) ? realpathSync(modules) : modules;
-    const codePaths = [join(code.root, "dist"), modules, ...(realModules !== modules ? [realModules] : []), join(code.root, "package.json"), join(code.root, "python"), join(code.root, "examples", "data")].filter((p) => existsSync(p));
+    const codePaths = [
+      join(code.root, "dist"),
+      modules,
+      ...(realModules !== modules ? [realModules] : []),
+      join(code.root, "package.json"),
+      join(code.root, "python"),
+      join(code.root, "examples", "data"),
+    ].filter((p) => existsSync(p));
     const readPaths = [...o.readPaths, ...o.confinement.extraReadPaths].filter((p) => existsSync(p));
     const reads = outermostPaths([...codePaths, ...readPaths, o.writePath]);
     const heapMb = heapLimitMb(o.confinement.limits);
@@ -137,7 +162,15 @@ export class JobChild {
           cwd: o.writePath,
           // The IPC channel is fd 3 (its index in stdio below); bubblewrap's --clearenv would drop
           // the variables Node sets for it, so they are set again inside.
-          env: { ...env, PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp", TMPDIR: "/tmp", LANG: "C.UTF-8", NODE_CHANNEL_FD: "3", NODE_CHANNEL_SERIALIZATION_MODE: "advanced" },
+          env: {
+            ...env,
+            PATH: "/usr/local/bin:/usr/bin:/bin",
+            HOME: "/tmp",
+            TMPDIR: "/tmp",
+            LANG: "C.UTF-8",
+            NODE_CHANNEL_FD: "3",
+            NODE_CHANNEL_SERIALIZATION_MODE: "advanced",
+          },
           command: [nodeExe, ...nodeArgs, code.entry],
           limits: o.confinement.limits,
           user,
@@ -145,14 +178,23 @@ export class JobChild {
         },
         tools,
       );
-      this.child = spawn(cmd.file, cmd.args, { stdio: ["ignore", "pipe", "pipe", "ipc", ...(seccomp ? ["pipe" as const] : [])], serialization: "advanced", env: {} });
+      this.child = spawn(cmd.file, cmd.args, {
+        stdio: ["ignore", "pipe", "pipe", "ipc", ...(seccomp ? ["pipe" as const] : [])],
+        serialization: "advanced",
+        env: {},
+      });
       if (seccomp) {
         const sink = this.child.stdio[4] as Writable | null;
         sink?.on("error", () => undefined);
         sink?.end(seccomp);
       }
     } else {
-      this.child = fork(code.entry, [], { execArgv: nodeArgs, serialization: "advanced", stdio: ["ignore", "pipe", "pipe", "ipc"], env: { ...env, PATH: process.env["PATH"] ?? "/usr/bin:/bin" } });
+      this.child = fork(code.entry, [], {
+        execArgv: nodeArgs,
+        serialization: "advanced",
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+        env: { ...env, PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+      });
     }
     const relay = (stream: NodeJS.ReadableStream | null, level: string): void => {
       const r = new OutputRelay({ prefix: `job ${o.jobId.slice(0, 8)} ${level}: `, log: o.log, onLimit: (what) => this.outputLimit(`${level}: ${what}`) });
@@ -231,7 +273,8 @@ export class JobChild {
   }
 
   send(message: ToChildBody): void {
-    if (this.exited || !this.child.connected) throw new CohortError(RuntimeErrorCode.Child, `job ${this.o.jobId} child is not running`, { jobId: this.o.jobId });
+    if (this.exited || !this.child.connected)
+      throw new CohortError(RuntimeErrorCode.Child, `job ${this.o.jobId} child is not running`, { jobId: this.o.jobId });
     // A child that exits between the check and the write: the exit handler reports it.
     this.child.send({ ...message, token: this.token }, (err) => {
       if (err) this.o.log(`job ${this.o.jobId.slice(0, 8)}: message to the job child not delivered (${err.message})`);

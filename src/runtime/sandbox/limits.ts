@@ -9,7 +9,11 @@ import { z } from "zod";
  */
 export const jobLimitsSchema = z.strictObject({
   memory_mb: z.number().int().min(256).default(8192),
-  cpu_seconds: z.number().int().min(1).default(7 * 24 * 3600),
+  cpu_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .default(7 * 24 * 3600),
   file_size_mb: z.number().int().min(1).default(16_384),
   open_files: z.number().int().min(64).default(4096),
   processes: z.number().int().min(16).default(1024),

@@ -13,7 +13,7 @@ import { notAuthorized, rightDenied, type AuthorizeFn } from "../site/security.j
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
 import { TOPIC_ADMIN, TOPIC_SITE_COMMAND } from "../participant/topics.js";
-import { AdminErrorCode, } from "../errors.js";
+import { AdminErrorCode } from "../errors.js";
 
 const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
 
@@ -21,13 +21,15 @@ const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.str
 function crossSiteMatrix(runDir: string): { cross_site_val?: z.infer<typeof crossSiteSchema>; cross_site_val_error?: string } {
   const file = join(runDir, "cross_site_val", "cross_val_results.json");
   if (!existsSync(file)) return {};
-  const parsed = crossSiteSchema.safeParse((() => {
-    try {
-      return JSON.parse(readFileSync(file, "utf8")) as unknown;
-    } catch {
-      return undefined;
-    }
-  })());
+  const parsed = crossSiteSchema.safeParse(
+    (() => {
+      try {
+        return JSON.parse(readFileSync(file, "utf8")) as unknown;
+      } catch {
+        return undefined;
+      }
+    })(),
+  );
   return parsed.success ? { cross_site_val: parsed.data } : { cross_site_val_error: `${file} is not a cross-site matrix ({site: {model: {metric: value}}})` };
 }
 export { TOPIC_ADMIN };
@@ -167,7 +169,10 @@ export class ServerAdmin {
         try {
           out[site] = decode(await this.transport.request(site, TOPIC_SITE_COMMAND, encode({ command, ref }), { timeoutMs: 30_000 }));
         } catch (err) {
-          out[site] = { error: (err as Error).message, code: isCohortError(err) ? ((err.details["remoteCode"] as string | undefined) ?? err.code) : AdminErrorCode.Failed };
+          out[site] = {
+            error: (err as Error).message,
+            code: isCohortError(err) ? ((err.details["remoteCode"] as string | undefined) ?? err.code) : AdminErrorCode.Failed,
+          };
         }
       }),
     );
@@ -180,7 +185,12 @@ export class ServerAdmin {
     return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
   }
 
-  private async runServerCommand(cmd: string, args: readonly string[], archive: Uint8Array | undefined, user: { name: string; org: string; role: string }): Promise<unknown> {
+  private async runServerCommand(
+    cmd: string,
+    args: readonly string[],
+    archive: Uint8Array | undefined,
+    user: { name: string; org: string; role: string },
+  ): Promise<unknown> {
     const arg = (what: string): string => {
       const v = args[0];
       if (!v) throw new CohortError(AdminErrorCode.Usage, `${cmd} needs ${what}: ${ADMIN_COMMANDS[cmd]?.usage ?? cmd}`, {});
@@ -194,7 +204,15 @@ export class ServerAdmin {
         return { job_id: m.job_id, name: m.name, status: m.status };
       }
       case "list_jobs":
-        return jobs.store.list().map((m) => ({ job_id: m.job_id, name: m.name, status: m.status, submit_time: m.submit_time_iso, submitter: m.submitter_name, rounds: m.rounds.length, total_rounds: m.total_rounds }));
+        return jobs.store.list().map((m) => ({
+          job_id: m.job_id,
+          name: m.name,
+          status: m.status,
+          submit_time: m.submit_time_iso,
+          submitter: m.submitter_name,
+          rounds: m.rounds.length,
+          total_rounds: m.total_rounds,
+        }));
       case "get_job_meta":
         return jobs.store.get(arg("a job id"));
       case "show_stats": {
@@ -243,7 +261,13 @@ export class ServerAdmin {
       }
       case "check_status": {
         const clients = this.connectedSites();
-        return { server: "started", clients, running_jobs: jobs.runningJobs(), removed_clients: this.o.bans.names(), job_confinement: jobs.confinementSummary() };
+        return {
+          server: "started",
+          clients,
+          running_jobs: jobs.runningJobs(),
+          removed_clients: this.o.bans.names(),
+          job_confinement: jobs.confinementSummary(),
+        };
       }
       case "remove_client": {
         const name = arg("a site name");

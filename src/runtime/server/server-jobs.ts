@@ -19,7 +19,7 @@ import { peekPeerMessageHeader } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
 
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
-import { RuntimeErrorCode, } from "../errors.js";
+import { RuntimeErrorCode } from "../errors.js";
 /** A relayed peer message's wait is bounded whatever the sender asks. */
 const MAX_PEER_RELAY_MS = 3_600_000;
 
@@ -32,7 +32,12 @@ function decodeOrUndefined(body: Uint8Array): unknown {
   }
 }
 
-const peerRelaySchema = z.object({ job_id: z.string().uuid(), to: z.string().max(200), envelope: bytesSchema(), timeout_ms: z.number().int().positive().default(600_000) });
+const peerRelaySchema = z.object({
+  job_id: z.string().uuid(),
+  to: z.string().max(200),
+  envelope: bytesSchema(),
+  timeout_ms: z.number().int().positive().default(600_000),
+});
 const taskReplySchema = z.object({ payload: bytesSchema(), audit_ref: z.string().optional() });
 
 export interface SchedulerSettings {
@@ -72,7 +77,16 @@ export class ServerJobManager {
 
   constructor(
     private readonly transport: TransportServer,
-    private readonly o: { workspace: string; audit: AuditLog; log: (line: string) => void; settings: SchedulerSettings; dataPaths: readonly string[]; confinement: JobConfinement; security: SiteSecurityOptions; plugins?: readonly SitePlugin[] },
+    private readonly o: {
+      workspace: string;
+      audit: AuditLog;
+      log: (line: string) => void;
+      settings: SchedulerSettings;
+      dataPaths: readonly string[];
+      confinement: JobConfinement;
+      security: SiteSecurityOptions;
+      plugins?: readonly SitePlugin[];
+    },
   ) {
     this.store = new JobStore(join(o.workspace, "jobs"));
   }
@@ -118,7 +132,11 @@ export class ServerJobManager {
    * the console to re-sign. With one: a new job, if its manifest is the caller's and its files are
    * the stored job's (signature files aside).
    */
-  async clone(id: string, user: { name: string; org: string; role: string }, archive: Uint8Array | undefined): Promise<{ archive: Uint8Array } | StoredJobMeta> {
+  async clone(
+    id: string,
+    user: { name: string; org: string; role: string },
+    archive: Uint8Array | undefined,
+  ): Promise<{ archive: Uint8Array } | StoredJobMeta> {
     const stored = this.store.archive(id);
     const content = await this.withUnpacked(stored, (dir) => {
       if (this.o.security.requireSignedJobs) verifyJobManifestOf(dir, this.o.security.rootPem, loadJobFolder(dir));
@@ -128,7 +146,11 @@ export class ServerJobManager {
     const offered = await this.withUnpacked(archive, (dir) => jobContent(dir));
     const differs = [...new Set([...Object.keys(content), ...Object.keys(offered)])].filter((p) => content[p] !== offered[p]).sort();
     if (differs.length > 0) {
-      throw new CohortError(JobSignatureErrorCode.Tampered, `clone_job ${id}: the re-signed job is not the stored job (${differs.slice(0, 5).join(", ")} differ${differs.length > 5 ? ", …" : ""}); run clone_job again, or submit_job for new content`, { jobId: id, path: differs[0] });
+      throw new CohortError(
+        JobSignatureErrorCode.Tampered,
+        `clone_job ${id}: the re-signed job is not the stored job (${differs.slice(0, 5).join(", ")} differ${differs.length > 5 ? ", …" : ""}); run clone_job again, or submit_job for new content`,
+        { jobId: id, path: differs[0] },
+      );
     }
     return this.submit(archive, user);
   }
@@ -175,17 +197,34 @@ export class ServerJobManager {
     try {
       const h = peekPeerMessageHeader(r.envelope);
       // The recipient checks the signed header anyway; refusing here keeps junk off the link and the audit honest.
-      if (h.job !== r.job_id || h.to !== r.to || h.from !== from) return refuse(r.job_id, `the envelope is addressed ${h.from} → ${h.to} in job ${h.job}, not ${from} → ${r.to} in job ${r.job_id}`);
+      if (h.job !== r.job_id || h.to !== r.to || h.from !== from)
+        return refuse(r.job_id, `the envelope is addressed ${h.from} → ${h.to} in job ${h.job}, not ${from} → ${r.to} in job ${r.job_id}`);
       topic = h.topic;
     } catch (err) {
       if (isCohortError(err, RuntimeErrorCode.PeerRelay)) throw err;
       return refuse(r.job_id, "the envelope is not a sealed peer message");
     }
-    const relayed = this.o.audit.append({ action: "peer.relay", outcome: "ok", job: r.job_id, peer: r.to, reason: `${from} → ${r.to}: ${topic} (as the sender labels it), ${r.envelope.byteLength} bytes sealed` });
+    const relayed = this.o.audit.append({
+      action: "peer.relay",
+      outcome: "ok",
+      job: r.job_id,
+      peer: r.to,
+      reason: `${from} → ${r.to}: ${topic} (as the sender labels it), ${r.envelope.byteLength} bytes sealed`,
+    });
     try {
-      await this.transport.request(r.to, TOPIC_JOB_PEER_DELIVER, encode({ job_id: r.job_id, from, envelope: r.envelope, audit_ref: relayed }), { timeoutMs: Math.min(r.timeout_ms, MAX_PEER_RELAY_MS) });
+      await this.transport.request(r.to, TOPIC_JOB_PEER_DELIVER, encode({ job_id: r.job_id, from, envelope: r.envelope, audit_ref: relayed }), {
+        timeoutMs: Math.min(r.timeout_ms, MAX_PEER_RELAY_MS),
+      });
     } catch (err) {
-      this.o.audit.append({ action: "peer.relay", outcome: "error", job: r.job_id, peer: r.to, ref: relayed, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay, reason: (err as Error).message });
+      this.o.audit.append({
+        action: "peer.relay",
+        outcome: "error",
+        job: r.job_id,
+        peer: r.to,
+        ref: relayed,
+        code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay,
+        reason: (err as Error).message,
+      });
       throw err;
     }
     return encode({ ok: true });
@@ -204,7 +243,10 @@ export class ServerJobManager {
    * Unpacks and validates a submitted job folder: structure, configs, registered components, and
    * its signature: the signer must be the admin submitting it, and is recorded as the submitter.
    */
-  private async validateArchive(archive: Uint8Array, user: { name: string; org: string; role: string }): Promise<{ job: JobDefinition; submitter: { name: string; org: string; role: string } }> {
+  private async validateArchive(
+    archive: Uint8Array,
+    user: { name: string; org: string; role: string },
+  ): Promise<{ job: JobDefinition; submitter: { name: string; org: string; role: string } }> {
     const tmp = mkdtempSync(join(tmpdir(), "cohort-submit-"));
     try {
       await unpackArchive(archive, tmp);
@@ -213,7 +255,10 @@ export class ServerJobManager {
       let submitter = user;
       try {
         const { signer } = verifyJobManifestOf(tmp, this.o.security.rootPem, job);
-        if (signer.name !== user.name) throw new CohortError(JobSignatureErrorCode.BadSigner, `the job is signed by ${signer.name}, not by ${user.name} who submits it`, { signer: signer.name });
+        if (signer.name !== user.name)
+          throw new CohortError(JobSignatureErrorCode.BadSigner, `the job is signed by ${signer.name}, not by ${user.name} who submits it`, {
+            signer: signer.name,
+          });
         submitter = { name: signer.name, org: signer.org, role: signer.role };
       } catch (err) {
         if (!(isCohortError(err, JobSignatureErrorCode.Unsigned) && !this.o.security.requireSignedJobs)) throw err;
@@ -277,11 +322,22 @@ export class ServerJobManager {
     const missingMandatory = m.mandatory_clients.filter((s) => !connected.includes(s));
     if (missingMandatory.length > 0) return { ok: false, waitingForSites: true, reason: `mandatory sites not connected: ${missingMandatory.join(", ")}` };
     const available = wanted.filter((s) => connected.includes(s));
-    if (available.length < m.min_clients) return { ok: false, waitingForSites: true, reason: `${available.length} of the job's sites connected (${available.join(", ") || "none"}), min_clients is ${m.min_clients}` };
+    if (available.length < m.min_clients)
+      return {
+        ok: false,
+        waitingForSites: true,
+        reason: `${available.length} of the job's sites connected (${available.join(", ") || "none"}), min_clients is ${m.min_clients}`,
+      };
     const checks = await Promise.all(
       available.map(async (site) => {
         try {
-          const r = z.object({ ok: z.boolean(), reason: z.string().optional() }).parse(decode(await this.transport.request(site, TOPIC_JOB_RESOURCES, encode({ job_id: m.job_id, spec: m.resource_spec[site] ?? {} }), { timeoutMs: 10_000 })));
+          const r = z
+            .object({ ok: z.boolean(), reason: z.string().optional() })
+            .parse(
+              decode(
+                await this.transport.request(site, TOPIC_JOB_RESOURCES, encode({ job_id: m.job_id, spec: m.resource_spec[site] ?? {} }), { timeoutMs: 10_000 }),
+              ),
+            );
           return { site, ...r };
         } catch (err) {
           return { site, ok: false, reason: (err as Error).message };
@@ -317,22 +373,31 @@ export class ServerJobManager {
         checkConfinementFor(this.o.confinement, { jobId: m.job_id, site: "server", runsOwnCode: clearance.byoc });
       }
       // Each site's certificate, as it logged in: sites seal peer messages with them (and check them against the root).
-      const peerCerts = Object.fromEntries(sites.flatMap((s) => {
-        const pem = this.transport.session(s)?.identity.certPem;
-        return pem ? [[s, pem]] : [];
-      }));
+      const peerCerts = Object.fromEntries(
+        sites.flatMap((s) => {
+          const pem = this.transport.session(s)?.identity.certPem;
+          return pem ? [[s, pem]] : [];
+        }),
+      );
       const deployed = await Promise.allSettled(
         sites.map(async (site) => {
           const app = appForSite(def.meta, site);
           if (!app) throw new CohortError(RuntimeErrorCode.Deploy, `no app for ${site} in the deploy_map`, { site });
-          await this.transport.request(site, TOPIC_JOB_DEPLOY, encode({ job_id: m.job_id, job_name: m.name, app, archive, sites, resume, peer_certs: peerCerts }), { timeoutMs: 60_000 });
+          await this.transport.request(
+            site,
+            TOPIC_JOB_DEPLOY,
+            encode({ job_id: m.job_id, job_name: m.name, app, archive, sites, resume, peer_certs: peerCerts }),
+            { timeoutMs: 60_000 },
+          );
           return site;
         }),
       );
       // As in FLARE, a job may be refused by some sites (their policy, allow-list…) and run on the
       // others, if enough of them (min_clients, every mandatory site) took it.
       const accepted = deployed.flatMap((d) => (d.status === "fulfilled" ? [d.value] : []));
-      const refusals = deployed.flatMap((d, i) => (d.status === "rejected" ? [`${sites[i]}: ${(d.reason as Error).message.replace(/^[^:]+ refused: /, "")}`] : []));
+      const refusals = deployed.flatMap((d, i) =>
+        d.status === "rejected" ? [`${sites[i]}: ${(d.reason as Error).message.replace(/^[^:]+ refused: /, "")}`] : [],
+      );
       for (const r of refusals) {
         this.o.audit.append({ action: "job.deploy_refused", outcome: "denied", job: m.job_id, reason: r });
         this.o.log(`job ${m.job_id} refused by ${r}`);
@@ -340,7 +405,11 @@ export class ServerJobManager {
       const missingMandatory = m.mandatory_clients.filter((s) => !accepted.includes(s));
       if (accepted.length < m.min_clients || missingMandatory.length > 0) {
         await Promise.allSettled(accepted.map((s) => this.transport.send(s, TOPIC_JOB_END, encode({ job_id: m.job_id, status: "FINISHED:FAILED_TO_RUN" }))));
-        throw new CohortError(RuntimeErrorCode.Deploy, `only ${accepted.length} site(s) took the job (min_clients ${m.min_clients}${missingMandatory.length ? `, mandatory ${missingMandatory.join(", ")} refused` : ""}): ${refusals.join("; ")}`, { refusals });
+        throw new CohortError(
+          RuntimeErrorCode.Deploy,
+          `only ${accepted.length} site(s) took the job (min_clients ${m.min_clients}${missingMandatory.length ? `, mandatory ${missingMandatory.join(", ")} refused` : ""}): ${refusals.join("; ")}`,
+          { refusals },
+        );
       }
       job.sites.splice(0, job.sites.length, ...accepted);
       if (refusals.length) this.store.update(m.job_id, (x) => ({ ...x, job_clients: accepted, status_reason: `refused by ${refusals.join("; ")}` }));
@@ -354,14 +423,32 @@ export class ServerJobManager {
         readPaths: [appDir, ...this.o.dataPaths],
         writePath: runDir,
         confinement: this.o.confinement,
-        onOutputLimit: (what) => this.o.audit.append({ action: "job.output", outcome: "denied", job: m.job_id, code: RuntimeErrorCode.OutputLimit, reason: `the job's output went past a limit (${what}); the rest is dropped` }),
+        onOutputLimit: (what) =>
+          this.o.audit.append({
+            action: "job.output",
+            outcome: "denied",
+            job: m.job_id,
+            code: RuntimeErrorCode.OutputLimit,
+            reason: `the job's output went past a limit (${what}); the rest is dropped`,
+          }),
         onMessage: (msg) => this.fromChild(job, msg),
         onExit: (code, signal) => {
           if (!job.ended) void this.end(m.job_id, "FINISHED:EXECUTION_EXCEPTION", `the server job process exited unexpectedly (${signal ?? `code ${code}`})`);
         },
         log: this.o.log,
       });
-      job.child.send({ type: "init", role: "server", jobId: m.job_id, jobName: m.name, site: "server", appDir: join(appDir, serverApp), runDir, sites: accepted, server: app.server, resume });
+      job.child.send({
+        type: "init",
+        role: "server",
+        jobId: m.job_id,
+        jobName: m.name,
+        site: "server",
+        appDir: join(appDir, serverApp),
+        runDir,
+        sites: accepted,
+        server: app.server,
+        resume,
+      });
       this.store.update(m.job_id, (x) => ({ ...x, status: "RUNNING", start_time_iso: x.start_time_iso ?? new Date().toISOString() }));
       this.o.log(`job ${m.job_id} (${m.name}) running on ${accepted.join(", ")}`);
     } catch (err) {
@@ -379,24 +466,58 @@ export class ServerJobManager {
         // event id comes back with the result.
         const sent = this.o.audit.append({ action: "task.sent", outcome: "ok", job: id, peer: msg.site, reason: `${msg.taskName} #${msg.taskId}` });
         this.transport
-          .request(msg.site, TOPIC_JOB_TASK, encode({ job_id: id, task_id: msg.taskId, task_name: msg.taskName, payload: msg.payload, audit_ref: sent }), { timeoutMs: msg.timeoutMs })
+          .request(msg.site, TOPIC_JOB_TASK, encode({ job_id: id, task_id: msg.taskId, task_name: msg.taskName, payload: msg.payload, audit_ref: sent }), {
+            timeoutMs: msg.timeoutMs,
+          })
           .then(
             (reply) => {
               const r = taskReplySchema.parse(decode(reply));
-              this.o.audit.append({ action: "task.result_received", outcome: "ok", job: id, peer: msg.site, ...(r.audit_ref ? { ref: r.audit_ref } : {}), reason: `${msg.taskName} #${msg.taskId}` });
+              this.o.audit.append({
+                action: "task.result_received",
+                outcome: "ok",
+                job: id,
+                peer: msg.site,
+                ...(r.audit_ref ? { ref: r.audit_ref } : {}),
+                reason: `${msg.taskName} #${msg.taskId}`,
+              });
               child?.send({ type: "task.result", taskId: msg.taskId, site: msg.site, payload: r.payload });
             },
             (err: Error) => {
-              this.o.audit.append({ action: "task.result_received", outcome: "error", job: id, peer: msg.site, ref: sent, code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, reason: err.message });
-              child?.send({ type: "task.error", taskId: msg.taskId, site: msg.site, code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, message: err.message });
+              this.o.audit.append({
+                action: "task.result_received",
+                outcome: "error",
+                job: id,
+                peer: msg.site,
+                ref: sent,
+                code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed,
+                reason: err.message,
+              });
+              child?.send({
+                type: "task.error",
+                taskId: msg.taskId,
+                site: msg.site,
+                code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed,
+                message: err.message,
+              });
             },
           )
           .catch(() => undefined);
         return;
       }
       case "progress":
-        this.store.update(id, (x) => ({ ...x, total_rounds: msg.totalRounds, rounds: [...x.rounds.filter((r) => r.round !== msg.round), { round: msg.round, metrics: msg.metrics, sites: msg.sites, at: new Date().toISOString() }] }));
-        this.o.log(`job ${id.slice(0, 8)} round ${msg.round}/${msg.totalRounds} ${Object.entries(msg.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(" ")}`);
+        this.store.update(id, (x) => ({
+          ...x,
+          total_rounds: msg.totalRounds,
+          rounds: [
+            ...x.rounds.filter((r) => r.round !== msg.round),
+            { round: msg.round, metrics: msg.metrics, sites: msg.sites, at: new Date().toISOString() },
+          ],
+        }));
+        this.o.log(
+          `job ${id.slice(0, 8)} round ${msg.round}/${msg.totalRounds} ${Object.entries(msg.metrics)
+            .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+            .join(" ")}`,
+        );
         return;
       case "log":
         this.o.log(`job ${id.slice(0, 8)} ${msg.level}: ${msg.line}`);
@@ -415,8 +536,15 @@ export class ServerJobManager {
     // The first ending wins (a child reports "done", then exits, then answers the abort…).
     if (job?.ended) return;
     if (job) job.ended = true;
-    this.store.update(id, (x) => (isFinished(x.status) ? x : { ...x, status, end_time_iso: new Date().toISOString(), ...(reason ? { status_reason: reason } : {}) }));
-    this.o.audit.append({ action: "job.finished", outcome: status === "FINISHED:COMPLETED" ? "ok" : "error", job: id, reason: `${status}${reason ? `: ${reason}` : ""}` });
+    this.store.update(id, (x) =>
+      isFinished(x.status) ? x : { ...x, status, end_time_iso: new Date().toISOString(), ...(reason ? { status_reason: reason } : {}) },
+    );
+    this.o.audit.append({
+      action: "job.finished",
+      outcome: status === "FINISHED:COMPLETED" ? "ok" : "error",
+      job: id,
+      reason: `${status}${reason ? `: ${reason}` : ""}`,
+    });
     this.o.log(`job ${id} ${status}${reason ? `: ${reason}` : ""}`);
     if (job) {
       await Promise.allSettled(job.sites.map((s) => this.transport.send(s, TOPIC_JOB_END, encode({ job_id: id, status }))));

@@ -54,12 +54,20 @@ export function readSiteLocalConfig(root: string, site: string): SiteLocalConfig
   const rm = resourceManagerArgs.safeParse(resources?.value.components.find((c) => c.id === "resource_manager")?.args ?? {});
   if (!rm.success) {
     const issue = rm.error.issues[0];
-    throw new CohortError(ConfigErrorCode.Invalid, `${resources?.file ?? dir}: components[id=resource_manager].args.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`, { file: resources?.file, field: "resource_manager" });
+    throw new CohortError(
+      ConfigErrorCode.Invalid,
+      `${resources?.file ?? dir}: components[id=resource_manager].args.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`,
+      { file: resources?.file, field: "resource_manager" },
+    );
   }
   const paths = resources?.value.job_data_paths;
   for (const p of paths ?? []) {
     if (!existsSync(p) || !statSync(p).isDirectory()) {
-      throw new CohortError(ConfigErrorCode.Invalid, `${resources?.file ?? dir}: job_data_paths: ${JSON.stringify(p)} is not a folder; give the folders this site's jobs may read`, { file: resources?.file, field: "job_data_paths", value: p });
+      throw new CohortError(
+        ConfigErrorCode.Invalid,
+        `${resources?.file ?? dir}: job_data_paths: ${JSON.stringify(p)} is not a folder; give the folders this site's jobs may read`,
+        { file: resources?.file, field: "job_data_paths", value: p },
+      );
     }
   }
   return {
@@ -76,7 +84,11 @@ export function readSiteLocalConfig(root: string, site: string): SiteLocalConfig
 /** Reads every simulated site's local config; names folders under `root` that match no participant. */
 export function readLocalConfigs(root: string, sites: readonly string[]): { configs: Map<string, SiteLocalConfig>; server: SiteLocalConfig; unused: string[] } {
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new CohortError(SimulatorErrorCode.Usage, `-l ${root}: not a folder; give a folder holding <site>/local/ folders (e.g. ${join(root, "site-1", "local", "resources.json")})`, { file: root });
+    throw new CohortError(
+      SimulatorErrorCode.Usage,
+      `-l ${root}: not a folder; give a folder holding <site>/local/ folders (e.g. ${join(root, "site-1", "local", "resources.json")})`,
+      { file: root },
+    );
   }
   const configs = new Map(sites.map((s) => [s, readSiteLocalConfig(root, s)] as const));
   const known = new Set([...sites, "server"]);

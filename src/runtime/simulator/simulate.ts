@@ -77,26 +77,36 @@ export function checkSiteNames(sites: readonly string[]): void {
   if (sites.length === 0) throw new CohortError(SimulatorErrorCode.Usage, "no sites: give -n <count> or -c site-a,site-b", {});
   const seen = new Set<string>();
   for (const s of sites) {
-    if (!SITE_NAME.test(s) || s === "server") throw new CohortError(SimulatorErrorCode.Usage, `site name ${JSON.stringify(s)}: use letters, digits, '-' and '_' (not "server")`, { value: s });
+    if (!SITE_NAME.test(s) || s === "server")
+      throw new CohortError(SimulatorErrorCode.Usage, `site name ${JSON.stringify(s)}: use letters, digits, '-' and '_' (not "server")`, { value: s });
     if (seen.has(s)) throw new CohortError(SimulatorErrorCode.Usage, `site ${s} is named twice`, { value: s });
     seen.add(s);
   }
 }
 
 /** The scheduler's decision, made once: in one process nothing changes between attempts. */
-function schedule(def: JobDefinition, simulated: readonly string[], local: ReadonlyMap<string, SiteLocalConfig>, jobId: string): { ok: true; sites: string[] } | { ok: false; reason: string } {
+function schedule(
+  def: JobDefinition,
+  simulated: readonly string[],
+  local: ReadonlyMap<string, SiteLocalConfig>,
+  jobId: string,
+): { ok: true; sites: string[] } | { ok: false; reason: string } {
   const meta = def.meta;
   const { named, all } = deploySites(meta);
   const wanted = all ? [...simulated] : named.filter((s) => simulated.includes(s));
   const missing = meta.mandatory_clients.filter((s) => !simulated.includes(s));
   if (missing.length > 0) return { ok: false, reason: `mandatory sites not simulated: ${missing.join(", ")} (add them with -c)` };
-  if (wanted.length < meta.min_clients) return { ok: false, reason: `${wanted.length} of the job's sites simulated (${wanted.join(", ") || "none"}), min_clients is ${meta.min_clients}` };
+  if (wanted.length < meta.min_clients)
+    return { ok: false, reason: `${wanted.length} of the job's sites simulated (${wanted.join(", ") || "none"}), min_clients is ${meta.min_clients}` };
   const refused: string[] = [];
   const ok: string[] = [];
   for (const site of wanted) {
     const c = local.get(site) ?? defaultSiteConfig(site);
     // The same check a deployed site answers the scheduler with (FLARE's GPUResourceManager).
-    const verdict = new SiteResources({ gpus: c.gpus, memPerGpuGiB: c.memPerGpuGiB, maxJobs: c.maxConcurrentJobs }).check(jobId, meta.resource_spec[site] ?? {});
+    const verdict = new SiteResources({ gpus: c.gpus, memPerGpuGiB: c.memPerGpuGiB, maxJobs: c.maxConcurrentJobs }).check(
+      jobId,
+      meta.resource_spec[site] ?? {},
+    );
     if (verdict.ok) ok.push(site);
     else refused.push(`${site}: ${verdict.reason ?? "refused"}`);
   }
@@ -161,9 +171,16 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     log.write("simulator", "info", `job ${submitted.meta.name} (${jobId}) with ${o.sites.join(", ")}; workspace ${layout.root}`);
     if (local) {
       for (const c of [local.server, ...local.configs.values()]) {
-        if (c.files.length > 0) log.write(c.site, "info", `local config: ${c.files.join(", ")} (GPUs ${c.gpus}, max_concurrent_jobs ${c.maxConcurrentJobs}${c.jobDataPaths ? `, job_data_paths ${c.jobDataPaths.join(", ")}` : ""})`);
-        if (c.jobDataPaths) log.write(c.site, "info", "job_data_paths: checked to exist; the simulator runs no sandbox, a deployed site's job children may read only these");
-        for (const f of c.notApplied) log.write(c.site, "warn", `${f}: valid JSON, not applied yet (privacy filters and authorization policies arrive with later issues)`);
+        if (c.files.length > 0)
+          log.write(
+            c.site,
+            "info",
+            `local config: ${c.files.join(", ")} (GPUs ${c.gpus}, max_concurrent_jobs ${c.maxConcurrentJobs}${c.jobDataPaths ? `, job_data_paths ${c.jobDataPaths.join(", ")}` : ""})`,
+          );
+        if (c.jobDataPaths)
+          log.write(c.site, "info", "job_data_paths: checked to exist; the simulator runs no sandbox, a deployed site's job children may read only these");
+        for (const f of c.notApplied)
+          log.write(c.site, "warn", `${f}: valid JSON, not applied yet (privacy filters and authorization policies arrive with later issues)`);
       }
       for (const u of local.unused) log.write("simulator", "warn", `-l ${o.localConfigDir}: folder ${u} matches no simulated site`);
     }
@@ -231,7 +248,13 @@ async function run(
             peer.deliverPeer(site, topic, payload.slice());
           },
         };
-        hosts.set(site, await buildSiteJob({ ...base, role: "client", site, appDir: join(layout.job, app), runDir: layout.runDir(site), client: cfg, ...(he ? { he } : {}) }, io));
+        hosts.set(
+          site,
+          await buildSiteJob(
+            { ...base, role: "client", site, appDir: join(layout.job, app), runDir: layout.runDir(site), client: cfg, ...(he ? { he } : {}) },
+            io,
+          ),
+        );
         log.write(site, "info", `job ${jobId} (${def.meta.name}) deployed, app ${app}`);
       }
     } catch (err) {
@@ -270,7 +293,13 @@ async function run(
           const at = rounds.findIndex((x) => x.round === round);
           if (at >= 0) rounds.splice(at, 1);
           rounds.push(r);
-          log.write("server", "info", `round ${round}/${totalRounds} ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(" ")}`);
+          log.write(
+            "server",
+            "info",
+            `round ${round}/${totalRounds} ${Object.entries(metrics)
+              .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+              .join(" ")}`,
+          );
           o.onRound?.(r);
         },
       },

@@ -18,10 +18,15 @@ export class TaskPool {
     private readonly limit: number,
     private readonly signal: AbortSignal,
   ) {
-    if (!Number.isInteger(limit) || limit < 1) throw new CohortError(SimulatorErrorCode.Usage, `threads must be a whole number ≥ 1 (got ${limit})`, { value: limit });
-    signal.addEventListener("abort", () => {
-      for (const f of [...this.onAbort]) f();
-    }, { once: true });
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new CohortError(SimulatorErrorCode.Usage, `threads must be a whole number ≥ 1 (got ${limit})`, { value: limit });
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const f of [...this.onAbort]) f();
+      },
+      { once: true },
+    );
   }
 
   run<T>(timeoutMs: number, what: string, task: () => Promise<T>): Promise<T> {
@@ -48,18 +53,20 @@ export class TaskPool {
           if (settle()) reject(new CohortError(TransportErrorCode.Timeout, `${what}: no result within ${timeoutMs} ms`, {}));
         }, timeoutMs);
         this.onAbort.add(onAbort);
-        task().then(
-          (v) => {
-            if (settle()) resolve(v);
-          },
-          (e: unknown) => {
-            if (settle()) reject(e instanceof Error ? e : new Error(String(e)));
-          },
-        ).finally(() => {
-          // The slot frees when the executor really returns, even after a timeout: it still runs.
-          this.running--;
-          this.next();
-        });
+        task()
+          .then(
+            (v) => {
+              if (settle()) resolve(v);
+            },
+            (e: unknown) => {
+              if (settle()) reject(e instanceof Error ? e : new Error(String(e)));
+            },
+          )
+          .finally(() => {
+            // The slot frees when the executor really returns, even after a timeout: it still runs.
+            this.running--;
+            this.next();
+          });
       };
       if (this.running < this.limit) start();
       else this.queue.push(start);

@@ -41,10 +41,17 @@ export function simulatorLayout(root: string): SimulatorLayout {
 export function prepareSimulatorWorkspace(root: string): SimulatorLayout {
   const layout = simulatorLayout(root);
   if (existsSync(layout.root)) {
-    if (!statSync(layout.root).isDirectory()) throw new CohortError(SimulatorErrorCode.Workspace, `-w ${layout.root}: is a file; give a folder (new, empty, or an earlier simulator workspace)`, { file: layout.root });
+    if (!statSync(layout.root).isDirectory())
+      throw new CohortError(SimulatorErrorCode.Workspace, `-w ${layout.root}: is a file; give a folder (new, empty, or an earlier simulator workspace)`, {
+        file: layout.root,
+      });
     const entries = readdirSync(layout.root);
     if (entries.length > 0 && !entries.includes(SIMULATOR_MARK)) {
-      throw new CohortError(SimulatorErrorCode.Workspace, `-w ${layout.root}: not empty and not a simulator workspace (no ${SIMULATOR_MARK}); give a new or empty folder, the simulator empties its workspace on every run`, { file: layout.root });
+      throw new CohortError(
+        SimulatorErrorCode.Workspace,
+        `-w ${layout.root}: not empty and not a simulator workspace (no ${SIMULATOR_MARK}); give a new or empty folder, the simulator empties its workspace on every run`,
+        { file: layout.root },
+      );
     }
     for (const e of entries) rmSync(join(layout.root, e), { recursive: true, force: true });
   }

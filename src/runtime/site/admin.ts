@@ -7,7 +7,7 @@ import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type 
 import type { AuditLog } from "../../audit/index.js";
 import { notAuthorized, rightDenied, type AuthorizeFn } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
-import { AdminErrorCode, } from "../errors.js";
+import { AdminErrorCode } from "../errors.js";
 
 export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.string().optional() });
 
@@ -58,7 +58,13 @@ export class SiteAdmin {
       const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: command.cmd, args: command.args, user, oidcToken: command.oidc });
       if (refusal) throw notAuthorized(this.o.site, refusal);
       const result = this.run(command.cmd, command.args.slice(1));
-      this.o.audit.append({ action: `admin.${command.cmd}`, outcome: "ok", user: user.name, ...(req.ref ? { ref: req.ref } : {}), reason: command.args.join(" ").slice(0, 200) });
+      this.o.audit.append({
+        action: `admin.${command.cmd}`,
+        outcome: "ok",
+        user: user.name,
+        ...(req.ref ? { ref: req.ref } : {}),
+        reason: command.args.join(" ").slice(0, 200),
+      });
       return result;
     } catch (err) {
       this.o.audit.append({
@@ -69,7 +75,8 @@ export class SiteAdmin {
         code: isCohortError(err) ? err.code : AdminErrorCode.Failed,
         reason: (err as Error).message,
       });
-      if (isCohortError(err) && !err.message.includes(this.o.site)) throw new CohortError(err.code, `${this.o.site}: ${err.message}`, err.details, { cause: err });
+      if (isCohortError(err) && !err.message.includes(this.o.site))
+        throw new CohortError(err.code, `${this.o.site}: ${err.message}`, err.details, { cause: err });
       throw err;
     }
   }
@@ -81,7 +88,8 @@ export class SiteAdmin {
     const real = existsSync(target) ? realpathSync(target) : target;
     const rel = relative(root, real);
     if (rel.startsWith("..") || isAbsolute(rel)) throw new CohortError(AdminErrorCode.Path, `${arg} is outside ${this.o.site}'s workspace`, { path: arg });
-    if (rel === "startup" || rel.startsWith(`startup${sep}`)) throw new CohortError(AdminErrorCode.Path, `${this.o.site}'s startup/ (credentials) is not accessible`, { path: arg });
+    if (rel === "startup" || rel.startsWith(`startup${sep}`))
+      throw new CohortError(AdminErrorCode.Path, `${this.o.site}'s startup/ (credentials) is not accessible`, { path: arg });
     return real;
   }
 
@@ -119,12 +127,17 @@ export class SiteAdmin {
       fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "error";
-      throw new CohortError(AdminErrorCode.Path, `${rel}: ${code === "ENOENT" ? "no such file" : code === "ELOOP" ? "a symbolic link (not followed)" : `cannot be opened (${code})`} in ${this.o.site}'s folder`, { path: rel });
+      throw new CohortError(
+        AdminErrorCode.Path,
+        `${rel}: ${code === "ENOENT" ? "no such file" : code === "ELOOP" ? "a symbolic link (not followed)" : `cannot be opened (${code})`} in ${this.o.site}'s folder`,
+        { path: rel },
+      );
     }
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new CohortError(AdminErrorCode.Path, `${rel} is not a file`, { path: rel });
-      if (st.nlink > 1 || this.startupInodes().has(`${st.dev}:${st.ino}`)) throw new CohortError(AdminErrorCode.Path, `${rel} has more than one link (a hard link may point into startup/): not shown`, { path: rel });
+      if (st.nlink > 1 || this.startupInodes().has(`${st.dev}:${st.ino}`))
+        throw new CohortError(AdminErrorCode.Path, `${rel} has more than one link (a hard link may point into startup/): not shown`, { path: rel });
       const buf = Buffer.alloc(Math.min(st.size, MAX_CAT_BYTES));
       readSync(fd, buf, 0, buf.length, 0);
       return buf.toString("utf8") + (st.size > MAX_CAT_BYTES ? `\n… (${st.size - MAX_CAT_BYTES} more bytes)` : "");
@@ -136,7 +149,17 @@ export class SiteAdmin {
   private run(cmd: string, args: readonly string[]): unknown {
     switch (cmd) {
       case "sys_info":
-        return { site: this.o.site, platform: `${platform()} ${release()}`, node: process.version, cpus: cpus().length, memory_total: totalmem(), memory_free: freemem(), uptime_s: Math.round(uptime()), process_uptime_s: Math.round(process.uptime()), ...this.o.status() };
+        return {
+          site: this.o.site,
+          platform: `${platform()} ${release()}`,
+          node: process.version,
+          cpus: cpus().length,
+          memory_total: totalmem(),
+          memory_free: freemem(),
+          uptime_s: Math.round(uptime()),
+          process_uptime_s: Math.round(process.uptime()),
+          ...this.o.status(),
+        };
       case "report_resources":
         return { site: this.o.site, ...this.o.resources() };
       case "show_scopes":
@@ -156,7 +179,8 @@ export class SiteAdmin {
       }
       case "ls": {
         const p = this.safePath(args[0]);
-        if (!existsSync(p)) throw new CohortError(AdminErrorCode.Path, `${args[0] ?? "."}: no such file or folder in ${this.o.site}'s folder`, { path: args[0] });
+        if (!existsSync(p))
+          throw new CohortError(AdminErrorCode.Path, `${args[0] ?? "."}: no such file or folder in ${this.o.site}'s folder`, { path: args[0] });
         if (!statSync(p).isDirectory()) return relative(this.o.kitDir, p);
         return readdirSync(p, { withFileTypes: true })
           .filter((e) => !(p === realpathSync(this.o.kitDir) && e.name === "startup"))
@@ -175,7 +199,10 @@ export class SiteAdmin {
         const [pattern = "", file] = args;
         if (pattern.length > 200) throw new CohortError(AdminErrorCode.Usage, "grep pattern too long", {});
         const text = this.readText(this.safePath(file));
-        return text.split("\n").filter((l) => l.includes(pattern)).join("\n");
+        return text
+          .split("\n")
+          .filter((l) => l.includes(pattern))
+          .join("\n");
       }
       default:
         throw new CohortError(AdminErrorCode.UnknownCommand, `${this.o.site} does not run ${cmd}`, { cmd });

@@ -15,7 +15,18 @@
 import type { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { decode, encode, FLModel, Tensor } from "../../wire/index.js";
-import { applyFilterChain, isHeFilterPath, PrivacyErrorCode, siteFilterSpecs, type ChainedFilter, type FilterDirection, type HeFilterRunner, type ModelFilter, type PrivacyScope, type PrivacySpend } from "../../privacy/index.js";
+import {
+  applyFilterChain,
+  isHeFilterPath,
+  PrivacyErrorCode,
+  siteFilterSpecs,
+  type ChainedFilter,
+  type FilterDirection,
+  type HeFilterRunner,
+  type ModelFilter,
+  type PrivacyScope,
+  type PrivacySpend,
+} from "../../privacy/index.js";
 import { componentFor } from "../components/registry.js";
 import "../components/builtins.js";
 import type { ClientAppConfig, ComponentConfig } from "../jobs/definition.js";
@@ -42,7 +53,8 @@ export interface SiteGateOptions {
 }
 
 const isHeFilter = (c: ComponentConfig): boolean => isHeFilterPath(c.path ?? c.name ?? "");
-const entriesFor = (entries: ClientAppConfig["task_data_filters"], taskName: string): ComponentConfig[] => entries.filter((e) => e.tasks.includes(taskName) || e.tasks.includes("*")).flatMap((e) => e.filters);
+const entriesFor = (entries: ClientAppConfig["task_data_filters"], taskName: string): ComponentConfig[] =>
+  entries.filter((e) => e.tasks.includes(taskName) || e.tasks.includes("*")).flatMap((e) => e.filters);
 
 /** Builds a filter from the registry only: custom code never runs in the site process. */
 function registryFilter(c: { path?: string | undefined; name?: string | undefined; args: Record<string, unknown> }, source: "site" | "job"): ChainedFilter {
@@ -50,7 +62,8 @@ function registryFilter(c: { path?: string | undefined; name?: string | undefine
   const def = componentFor(label);
   // Registered filters take only their args (no job context): none is built with job state here.
   const f = def?.kind === "filter" ? (def.create(c.args, undefined as never) as ModelFilter) : undefined;
-  if (typeof f?.filter !== "function") throw new CohortError(PrivacyErrorCode.Filter, `${source} filter ${JSON.stringify(label)} is not a registered filter`, { filter: label });
+  if (typeof f?.filter !== "function")
+    throw new CohortError(PrivacyErrorCode.Filter, `${source} filter ${JSON.stringify(label)} is not a registered filter`, { filter: label });
   return { label, source, filter: f };
 }
 
@@ -66,7 +79,10 @@ export function checkResultShape(result: FLModel, reference: FLModel | undefined
   if (!reference || Object.keys(reference.params).length === 0) return;
   for (const [name, v] of Object.entries(result.params)) {
     if (name.startsWith("he_packed:")) continue;
-    if (!(name in reference.params)) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: parameter ${JSON.stringify(name.slice(0, 200))} is not in the task's model`, { name: name.slice(0, 200) });
+    if (!(name in reference.params))
+      throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: parameter ${JSON.stringify(name.slice(0, 200))} is not in the task's model`, {
+        name: name.slice(0, 200),
+      });
     const want = elementCount(reference.params[name]);
     const got = elementCount(v);
     if (want !== got) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: parameter ${name} is ${got}, the task's model has ${want}`, { name });
@@ -88,7 +104,12 @@ export class SiteJobGate {
     const gate = new SiteJobGate(o, { in: spec("in"), out: spec("out") });
     // HE filters of the job need the secret key: they run here; a site without a context refuses them now, not mid-round.
     const he = [...o.app.task_data_filters, ...o.app.task_result_filters].flatMap((e) => e.filters).filter(isHeFilter);
-    if (he.length > 0 && !o.he) throw new CohortError(PrivacyErrorCode.Filter, `${o.site}: job ${o.jobId} uses ${he[0]?.path ?? he[0]?.name} but this site's kit has no CKKS client context (startup/client_context.ckks from HEBuilder)`, {});
+    if (he.length > 0 && !o.he)
+      throw new CohortError(
+        PrivacyErrorCode.Filter,
+        `${o.site}: job ${o.jobId} uses ${he[0]?.path ?? he[0]?.name} but this site's kit has no CKKS client context (startup/client_context.ckks from HEBuilder)`,
+        {},
+      );
     return gate;
   }
 
@@ -128,7 +149,8 @@ export class SiteJobGate {
     } catch (err) {
       throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not wire data: ${(err as Error).message}`, {});
     }
-    if (!(m instanceof FLModel)) throw new CohortError(PrivacyErrorCode.Filter, `${what} is not an FLModel: privacy filters cannot apply, so it does not leave ${this.o.site}`, {});
+    if (!(m instanceof FLModel))
+      throw new CohortError(PrivacyErrorCode.Filter, `${what} is not an FLModel: privacy filters cannot apply, so it does not leave ${this.o.site}`, {});
     return m;
   }
 
@@ -204,7 +226,8 @@ export class SiteJobGate {
   /** Metrics: numbers only, short names, a bounded count per result and bytes per job; meta bounded in size. */
   private bound(model: FLModel, taskName: string, what: string): FLModel {
     const metaBytes = encode(model.meta).byteLength;
-    if (metaBytes > MAX_META_BYTES) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: its meta holds ${metaBytes} bytes, more than ${MAX_META_BYTES}`, {});
+    if (metaBytes > MAX_META_BYTES)
+      throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: its meta holds ${metaBytes} bytes, more than ${MAX_META_BYTES}`, {});
     if (!model.metrics) return model;
     const kept: Record<string, number> = {};
     let dropped = 0;
@@ -213,11 +236,15 @@ export class SiteJobGate {
     for (const [k, v] of Object.entries(model.metrics)) {
       const size = k.length + 9;
       const refusal =
-        typeof v !== "number" || !Number.isFinite(v) ? "not a finite number"
-        : k.length > METRIC_LIMITS.keyLength ? `name longer than ${METRIC_LIMITS.keyLength}`
-        : count >= METRIC_LIMITS.perResult ? `more than ${METRIC_LIMITS.perResult} per result`
-        : this.metricBytes + size > METRIC_LIMITS.bytesPerJob ? `more than ${METRIC_LIMITS.bytesPerJob} bytes of metrics in the job`
-        : undefined;
+        typeof v !== "number" || !Number.isFinite(v)
+          ? "not a finite number"
+          : k.length > METRIC_LIMITS.keyLength
+            ? `name longer than ${METRIC_LIMITS.keyLength}`
+            : count >= METRIC_LIMITS.perResult
+              ? `more than ${METRIC_LIMITS.perResult} per result`
+              : this.metricBytes + size > METRIC_LIMITS.bytesPerJob
+                ? `more than ${METRIC_LIMITS.bytesPerJob} bytes of metrics in the job`
+                : undefined;
       if (refusal) {
         dropped++;
         why ||= refusal;
@@ -229,12 +256,24 @@ export class SiteJobGate {
     }
     if (dropped === 0) return model;
     this.o.onMetricsDropped(taskName, dropped, why);
-    return new FLModel({ params: model.params, paramsType: model.paramsType, metrics: kept, meta: model.meta, currentRound: model.currentRound, totalRounds: model.totalRounds });
+    return new FLModel({
+      params: model.params,
+      paramsType: model.paramsType,
+      metrics: kept,
+      meta: model.meta,
+      currentRound: model.currentRound,
+      totalRounds: model.totalRounds,
+    });
   }
 
   /** A control-only executor's result must be what that executor answers (its registered schema), and small. */
   private controlResult(taskName: string, payload: Uint8Array, what: string): Uint8Array {
-    if (payload.byteLength > MAX_CONTROL_RESULT_BYTES) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: ${payload.byteLength} bytes, a control answer holds at most ${MAX_CONTROL_RESULT_BYTES}`, {});
+    if (payload.byteLength > MAX_CONTROL_RESULT_BYTES)
+      throw new CohortError(
+        RuntimeErrorCode.ResultRefused,
+        `${what}: ${payload.byteLength} bytes, a control answer holds at most ${MAX_CONTROL_RESULT_BYTES}`,
+        {},
+      );
     const entry = this.o.app.executors.find((e) => e.tasks.includes(taskName)) ?? this.o.app.executors.find((e) => e.tasks.includes("*"));
     const schema = componentFor(entry?.executor.path ?? entry?.executor.name ?? "")?.controlResultSchema;
     if (!schema) return payload;
@@ -245,7 +284,8 @@ export class SiteJobGate {
       throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not wire data: ${(err as Error).message}`, {});
     }
     const r = (schema as z.ZodType).safeParse(value);
-    if (!r.success) throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not the control executor's answer: ${r.error.issues[0]?.message ?? "invalid"}`, {});
+    if (!r.success)
+      throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not the control executor's answer: ${r.error.issues[0]?.message ?? "invalid"}`, {});
     return payload;
   }
 }

@@ -2,21 +2,21 @@ import { z } from "zod";
 import { confinementResourcesSchema } from "../sandbox/index.js";
 
 /** A site's capacity from local/resources.json (FLARE's resource_manager args + max jobs). */
-export const siteResourcesSchema = z.object({
-  max_concurrent_jobs: z.number().int().min(1).default(2),
-  components: z
-    .array(z.object({ id: z.string().optional(), path: z.string().optional(), args: z.record(z.string(), z.unknown()).default({}) }))
-    .default([]),
-  /** Folders a job may read besides its own (datasets); Cohort's key. */
-  job_data_paths: z.array(z.string()).optional(),
-  /** FLARE's component safety: allowed component paths or prefixes ("*" = all); absent = built-ins. */
-  class_allow_list: z.array(z.string()).optional(),
-  class_list_enforcement_mode: z.enum(["enforce", "warn"]).default("enforce"),
-  /** Days after signing during which a job's manifest may be deployed here the first time (default 30). */
-  job_manifest_max_age_days: z.number().positive().max(36_500).optional(),
-  /** Site plugins: [{path, args}] (built-ins or local/custom modules). */
-  plugins: z.unknown().optional(),
-}).extend(confinementResourcesSchema.shape);
+export const siteResourcesSchema = z
+  .object({
+    max_concurrent_jobs: z.number().int().min(1).default(2),
+    components: z.array(z.object({ id: z.string().optional(), path: z.string().optional(), args: z.record(z.string(), z.unknown()).default({}) })).default([]),
+    /** Folders a job may read besides its own (datasets); Cohort's key. */
+    job_data_paths: z.array(z.string()).optional(),
+    /** FLARE's component safety: allowed component paths or prefixes ("*" = all); absent = built-ins. */
+    class_allow_list: z.array(z.string()).optional(),
+    class_list_enforcement_mode: z.enum(["enforce", "warn"]).default("enforce"),
+    /** Days after signing during which a job's manifest may be deployed here the first time (default 30). */
+    job_manifest_max_age_days: z.number().positive().max(36_500).optional(),
+    /** Site plugins: [{path, args}] (built-ins or local/custom modules). */
+    plugins: z.unknown().optional(),
+  })
+  .extend(confinementResourcesSchema.shape);
 
 export interface JobNeeds {
   readonly num_of_gpus?: number;
@@ -41,10 +41,12 @@ export class SiteResources {
     const gpus = needs.num_of_gpus ?? 0;
     const mem = needs.mem_per_gpu_in_GiB ?? 0;
     if (gpus > this.capacity.gpus) return { ok: false, reason: `needs ${gpus} GPUs, the site has ${this.capacity.gpus}` };
-    if (gpus > 0 && mem > this.capacity.memPerGpuGiB) return { ok: false, reason: `needs ${mem} GiB per GPU, the site's GPUs have ${this.capacity.memPerGpuGiB}` };
+    if (gpus > 0 && mem > this.capacity.memPerGpuGiB)
+      return { ok: false, reason: `needs ${mem} GiB per GPU, the site's GPUs have ${this.capacity.memPerGpuGiB}` };
     const used = [...this.reservations.values()].reduce((n, r) => n + r.gpus, 0);
     if (gpus > this.capacity.gpus - used) return { ok: false, reason: `needs ${gpus} GPUs, ${this.capacity.gpus - used} free now` };
-    if (this.reservations.size >= this.capacity.maxJobs) return { ok: false, reason: `the site already runs ${this.reservations.size} jobs (max_concurrent_jobs ${this.capacity.maxJobs})` };
+    if (this.reservations.size >= this.capacity.maxJobs)
+      return { ok: false, reason: `the site already runs ${this.reservations.size} jobs (max_concurrent_jobs ${this.capacity.maxJobs})` };
     this.reservations.set(jobId, { gpus, until: Date.now() + this.expirationMs });
     return { ok: true };
   }

@@ -12,10 +12,15 @@ export function notAuthorized(by: string, reason: string, details: Record<string
 }
 
 /** A policy decision against `who` for `right`, as {@link notAuthorized}. */
-export function rightDenied(by: string, right: string, who: { name: string; role: string; org?: string }, reason: string, details: Record<string, unknown> = {}): CohortError {
+export function rightDenied(
+  by: string,
+  right: string,
+  who: { name: string; role: string; org?: string },
+  reason: string,
+  details: Record<string, unknown> = {},
+): CohortError {
   return notAuthorized(by, `${right} for ${who.name} (${who.role}${who.org === undefined ? "" : `, ${who.org}`}): ${reason}`, details);
 }
-
 
 /** A site's answer to "may this user exercise this right here?" (the federated policy engine). */
 export type AuthorizeFn = (request: {
@@ -63,7 +68,11 @@ function allowed(path: string, list: readonly string[]): boolean {
 export function verifyJobManifestOf(jobDir: string, rootPem: string, def: JobDefinition): { signer: JobSigner; manifest: JobManifest } {
   const { signer, manifest } = verifyJobManifest(jobDir, rootPem);
   if (manifest.job_name !== def.meta.name) {
-    throw new CohortError(JobSignatureErrorCode.BadManifest, `the manifest's job_name ${JSON.stringify(manifest.job_name)} is not meta.json's name ${JSON.stringify(def.meta.name)}: the files belong to another job; sign the job again`, { field: "job_name", value: manifest.job_name });
+    throw new CohortError(
+      JobSignatureErrorCode.BadManifest,
+      `the manifest's job_name ${JSON.stringify(manifest.job_name)} is not meta.json's name ${JSON.stringify(def.meta.name)}: the files belong to another job; sign the job again`,
+      { field: "job_name", value: manifest.job_name },
+    );
   }
   return { signer, manifest };
 }
@@ -75,7 +84,13 @@ export function verifyJobManifestOf(jobDir: string, rootPem: string, def: JobDef
  * for other jobs every component against the site's allow-list. Throws ERR_NOT_AUTHORIZED,
  * ERR_JOB_UNSAFE_COMPONENT or a signature error, with a reason naming this site.
  */
-export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: JobDefinition, appName: string, role: "server" | "client" = "client"): JobClearance {
+export function clearJobForSite(
+  o: SiteSecurityOptions,
+  jobDir: string,
+  def: JobDefinition,
+  appName: string,
+  role: "server" | "client" = "client",
+): JobClearance {
   const warnings: string[] = [];
   let submitter: JobSigner | undefined;
   let manifest: JobManifest | undefined;
@@ -83,7 +98,12 @@ export function clearJobForSite(o: SiteSecurityOptions, jobDir: string, def: Job
     ({ signer: submitter, manifest } = verifyJobManifestOf(jobDir, o.rootPem, def));
   } catch (err) {
     if (!(isCohortError(err, JobSignatureErrorCode.Unsigned) && !o.requireSignedJobs)) {
-      throw new CohortError(isCohortError(err) ? err.code : JobSignatureErrorCode.Tampered, `${o.site}: ${(err as Error).message}`, { site: o.site }, { cause: err });
+      throw new CohortError(
+        isCohortError(err) ? err.code : JobSignatureErrorCode.Tampered,
+        `${o.site}: ${(err as Error).message}`,
+        { site: o.site },
+        { cause: err },
+      );
     }
     warnings.push(`${o.site}: the job is unsigned (require_signed_jobs is false here)`);
   }

@@ -17,7 +17,14 @@ import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
 import { NonceCache, openPeerMessage, sealPeerMessage, verifyPeerCertificate } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
-import { startHeFilterWorker, type HeFilterRunner, type PrivacySpend, type SerializedCkksContext, type SitePrivacy, PrivacyErrorCode } from "../../privacy/index.js";
+import {
+  startHeFilterWorker,
+  type HeFilterRunner,
+  type PrivacySpend,
+  type SerializedCkksContext,
+  type SitePrivacy,
+  PrivacyErrorCode,
+} from "../../privacy/index.js";
 import { checkConfinementFor, grantReadTree, type JobConfinement } from "../sandbox/index.js";
 import { SiteJobGate } from "./gate.js";
 import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
@@ -68,7 +75,21 @@ export class SiteJobManager {
 
   constructor(
     private readonly transport: TransportClient,
-    private readonly o: { site: string; workspace: string; audit: AuditLog; log: (line: string) => void; resources: SiteResources; dataPaths: readonly string[]; security: SiteSecurityOptions; confinement: JobConfinement; plugins?: readonly SitePlugin[]; privacy?: SitePrivacy; he?: SerializedCkksContext; keyPem?: string; jobManifestMaxAgeDays?: number },
+    private readonly o: {
+      site: string;
+      workspace: string;
+      audit: AuditLog;
+      log: (line: string) => void;
+      resources: SiteResources;
+      dataPaths: readonly string[];
+      security: SiteSecurityOptions;
+      confinement: JobConfinement;
+      plugins?: readonly SitePlugin[];
+      privacy?: SitePrivacy;
+      he?: SerializedCkksContext;
+      keyPem?: string;
+      jobManifestMaxAgeDays?: number;
+    },
   ) {
     this.nonces = new JobNonceStore(join(o.workspace, "job_manifest_nonces.jsonl"), o.jobManifestMaxAgeDays);
     // The site's kit key seals and opens peer messages; it stays in this process (never the job child's).
@@ -76,7 +97,10 @@ export class SiteJobManager {
   }
 
   start(): void {
-    this.transport.handleRequest(TOPIC_JOB_RESOURCES, typedRequest(TOPIC_JOB_RESOURCES, resourcesSchema, (r) => encode(this.o.resources.check(r.job_id, r.spec))));
+    this.transport.handleRequest(
+      TOPIC_JOB_RESOURCES,
+      typedRequest(TOPIC_JOB_RESOURCES, resourcesSchema, (r) => encode(this.o.resources.check(r.job_id, r.spec))),
+    );
     this.transport.handleRequest(
       TOPIC_JOB_DEPLOY,
       typedRequest(TOPIC_JOB_DEPLOY, deploySchema, async (d) => {
@@ -84,7 +108,10 @@ export class SiteJobManager {
         return encode({ ok: true });
       }),
     );
-    this.transport.handleRequest(TOPIC_JOB_TASK, typedRequest(TOPIC_JOB_TASK, taskSchema, (t) => this.task(t.job_id, t.task_id, t.task_name, t.payload, t.audit_ref)));
+    this.transport.handleRequest(
+      TOPIC_JOB_TASK,
+      typedRequest(TOPIC_JOB_TASK, taskSchema, (t) => this.task(t.job_id, t.task_id, t.task_name, t.payload, t.audit_ref)),
+    );
     this.transport.handleRequest(TOPIC_JOB_PEER_DELIVER, (body) => this.receivePeerMessage(body));
     this.transport.handleMessage(
       TOPIC_JOB_END,
@@ -129,7 +156,12 @@ export class SiteJobManager {
       // Site plugins see the job and each component before anything is built (in this process:
       // the job child cannot load the site's own modules).
       const plugins = this.o.plugins ?? [];
-      const deployRefusal = await firstRefusal(plugins, (p) => p.onBeforeDeploy, { jobId: d.job_id, jobName: d.job_name, submitter: clearance.submitter, byoc: clearance.byoc });
+      const deployRefusal = await firstRefusal(plugins, (p) => p.onBeforeDeploy, {
+        jobId: d.job_id,
+        jobName: d.job_name,
+        submitter: clearance.submitter,
+        byoc: clearance.byoc,
+      });
       if (deployRefusal) throw notAuthorized(this.o.site, deployRefusal);
       for (const c of [...app.client.components, ...app.client.executors.map((e) => e.executor)]) {
         const r = await firstRefusal(plugins, (p) => p.onBeforeComponentBuild, { jobId: d.job_id, path: c.path ?? "", args: c.args });
@@ -147,7 +179,14 @@ export class SiteJobManager {
           if (!r.allowed) throw new CohortError(PrivacyErrorCode.Budget, r.reason ?? "privacy budget refused", {});
         },
         log: (line) => this.o.log(`job ${d.job_id.slice(0, 8)}: ${line}`),
-        onMetricsDropped: (taskName, dropped, why) => this.o.audit.append({ action: "job.metrics", outcome: "denied", job: d.job_id, code: RuntimeErrorCode.MetricsBounded, reason: `${taskName}: ${dropped} metric(s) dropped (${why})` }),
+        onMetricsDropped: (taskName, dropped, why) =>
+          this.o.audit.append({
+            action: "job.metrics",
+            outcome: "denied",
+            job: d.job_id,
+            code: RuntimeErrorCode.MetricsBounded,
+            reason: `${taskName}: ${dropped} metric(s) dropped (${why})`,
+          }),
       });
       this.o.resources.claim(d.job_id);
       const peerCerts = this.checkPeerCertificates(d);
@@ -165,7 +204,14 @@ export class SiteJobManager {
         writePath: runDir,
         allowChildProcess: startsProcesses(app.client),
         confinement: this.o.confinement,
-        onOutputLimit: (what) => this.o.audit.append({ action: "job.output", outcome: "denied", job: d.job_id, code: RuntimeErrorCode.OutputLimit, reason: `the job's output went past a limit (${what}); the rest is dropped` }),
+        onOutputLimit: (what) =>
+          this.o.audit.append({
+            action: "job.output",
+            outcome: "denied",
+            job: d.job_id,
+            code: RuntimeErrorCode.OutputLimit,
+            reason: `the job's output went past a limit (${what}); the rest is dropped`,
+          }),
         onMessage: (m: FromChild) => {
           if (m.type === "ready") readyResolve();
           else if (m.type === "task.done" || m.type === "task.failed") {
@@ -183,13 +229,28 @@ export class SiteJobManager {
               // the child is gone
             }
           } else if (m.type === "peer.send") {
-            gate.peerOut(m.to, m.topic, m.payload).then((payload) => this.sendPeerMessage(d.job_id, m.to, m.topic, payload, Math.min(m.timeoutMs, MAX_PEER_WAIT_MS))).then(
-              () => child.send({ type: "peer.sent", sendId: m.sendId, ok: true }),
-              (err: Error) => child.send({ type: "peer.sent", sendId: m.sendId, ok: false, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay, message: err.message }),
-            ).catch(() => undefined);
+            gate
+              .peerOut(m.to, m.topic, m.payload)
+              .then((payload) => this.sendPeerMessage(d.job_id, m.to, m.topic, payload, Math.min(m.timeoutMs, MAX_PEER_WAIT_MS)))
+              .then(
+                () => child.send({ type: "peer.sent", sendId: m.sendId, ok: true }),
+                (err: Error) =>
+                  child.send({
+                    type: "peer.sent",
+                    sendId: m.sendId,
+                    ok: false,
+                    code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRelay,
+                    message: err.message,
+                  }),
+              )
+              .catch(() => undefined);
           } else if (m.type === "peer.delivered") {
             const p = deliveries.get(m.deliveryId);
-            if (!p) return this.unexpected(d.job_id, `peer.delivered for delivery ${m.deliveryId.slice(0, 100)}, which this site did not hand over or was already answered`);
+            if (!p)
+              return this.unexpected(
+                d.job_id,
+                `peer.delivered for delivery ${m.deliveryId.slice(0, 100)}, which this site did not hand over or was already answered`,
+              );
             deliveries.delete(m.deliveryId);
             if (m.ok) p?.resolve();
             else p?.reject(new CohortError(m.code ?? RuntimeErrorCode.PeerRefused, `${this.o.site}: ${m.message ?? "the job did not take the message"}`, {}));
@@ -205,7 +266,13 @@ export class SiteJobManager {
           deliveries.clear();
           if (this.jobs.get(d.job_id)?.child === child) {
             // Not stopped by the site: the job process died (out of memory, killed, crashed).
-            this.o.audit.append({ action: "job.process_exited", outcome: "error", job: d.job_id, code: RuntimeErrorCode.Child, reason: `the job process exited on its own (${signal ?? `code ${code}`})` });
+            this.o.audit.append({
+              action: "job.process_exited",
+              outcome: "error",
+              job: d.job_id,
+              code: RuntimeErrorCode.Child,
+              reason: `the job process exited on its own (${signal ?? `code ${code}`})`,
+            });
             this.jobs.delete(d.job_id);
             this.o.resources.release(d.job_id);
           }
@@ -214,12 +281,36 @@ export class SiteJobManager {
       });
       this.jobs.set(d.job_id, { id: d.job_id, child, ready, tasks, gate, peerCerts, peerNonces: new NonceCache(PEER_SKEW_MS), deliveries });
       // No privacy scope and no CKKS context: the site applies both itself (site-gate.ts).
-      child.send({ type: "init", role: "client", jobId: d.job_id, jobName: d.job_name, site: this.o.site, appDir: join(appRoot, d.app), runDir, sites: d.sites, client: app.client, resume: d.resume, gated: true });
+      child.send({
+        type: "init",
+        role: "client",
+        jobId: d.job_id,
+        jobName: d.job_name,
+        site: this.o.site,
+        appDir: join(appRoot, d.app),
+        runDir,
+        sites: d.sites,
+        client: app.client,
+        resume: d.resume,
+        gated: true,
+      });
       await ready;
-      this.o.audit.append({ action: "job.deployed", outcome: "ok", job: d.job_id, ...(clearance.submitter ? { user: clearance.submitter.name } : {}), reason: `app ${d.app}${clearance.byoc ? " (byoc)" : ""}; ${this.o.confinement.tools ? "confined by bubblewrap" : "NOT confined by the operating system"}` });
+      this.o.audit.append({
+        action: "job.deployed",
+        outcome: "ok",
+        job: d.job_id,
+        ...(clearance.submitter ? { user: clearance.submitter.name } : {}),
+        reason: `app ${d.app}${clearance.byoc ? " (byoc)" : ""}; ${this.o.confinement.tools ? "confined by bubblewrap" : "NOT confined by the operating system"}`,
+      });
       this.o.log(`job ${d.job_id} (${d.job_name}) deployed`);
     } catch (err) {
-      this.o.audit.append({ action: "job.deploy", outcome: "denied", job: d.job_id, code: isCohortError(err) ? err.code : RuntimeErrorCode.Deploy, reason: (err as Error).message });
+      this.o.audit.append({
+        action: "job.deploy",
+        outcome: "denied",
+        job: d.job_id,
+        code: isCohortError(err) ? err.code : RuntimeErrorCode.Deploy,
+        reason: (err as Error).message,
+      });
       this.o.log(`job ${d.job_id} refused: ${(err as Error).message}`);
       await this.stopJob(d.job_id, "deployment failed");
       throw err;
@@ -235,7 +326,13 @@ export class SiteJobManager {
     const job = this.jobs.get(jobId);
     if (!job) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${jobId} is not running at ${this.o.site}`, { jobId });
     await job.ready;
-    const received = this.o.audit.append({ action: "task.received", outcome: "ok", job: jobId, ...(ref ? { ref } : {}), reason: `${taskName} #${taskId} from the server` });
+    const received = this.o.audit.append({
+      action: "task.received",
+      outcome: "ok",
+      job: jobId,
+      ...(ref ? { ref } : {}),
+      reason: `${taskName} #${taskId} from the server`,
+    });
     try {
       const data = await job.gate.taskIn(taskName, payload);
       if (job.tasks.has(taskId)) throw new CohortError(RuntimeErrorCode.UnexpectedMessage, `task #${taskId} is already running at ${this.o.site}`, {});
@@ -245,10 +342,23 @@ export class SiteJobManager {
       });
       const result = await job.gate.resultOut(taskName, raw, data.reference);
       const executed = this.o.audit.append({ action: "task.executed", outcome: "ok", job: jobId, ref: received, reason: `${taskName} #${taskId}` });
-      const returned = this.o.audit.append({ action: "task.result_returned", outcome: "ok", job: jobId, ref: executed, reason: `${taskName} #${taskId}: ${result.byteLength} bytes` });
+      const returned = this.o.audit.append({
+        action: "task.result_returned",
+        outcome: "ok",
+        job: jobId,
+        ref: executed,
+        reason: `${taskName} #${taskId}: ${result.byteLength} bytes`,
+      });
       return encode({ payload: result, audit_ref: returned });
     } catch (err) {
-      this.o.audit.append({ action: "task.executed", outcome: "error", job: jobId, ref: received, code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed, reason: (err as Error).message });
+      this.o.audit.append({
+        action: "task.executed",
+        outcome: "error",
+        job: jobId,
+        ref: received,
+        code: isCohortError(err) ? err.code : RuntimeErrorCode.TaskFailed,
+        reason: (err as Error).message,
+      });
       throw err;
     }
   }
@@ -285,7 +395,14 @@ export class SiteJobManager {
         verifyPeerCertificate(pem, this.o.security.rootPem, { name: site, type: "client" });
         out.set(site, pem);
       } catch (err) {
-        this.o.audit.append({ action: "peer.certificate", outcome: "denied", job: d.job_id, peer: site, code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRefused, reason: (err as Error).message });
+        this.o.audit.append({
+          action: "peer.certificate",
+          outcome: "denied",
+          job: d.job_id,
+          peer: site,
+          code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRefused,
+          reason: (err as Error).message,
+        });
         this.o.log(`job ${d.job_id}: ${site}'s certificate from the server is not usable for peer messages: ${(err as Error).message}`);
       }
     }
@@ -296,7 +413,12 @@ export class SiteJobManager {
   private async sendPeerMessage(jobId: string, to: string, topic: string, payload: Uint8Array, timeoutMs: number): Promise<void> {
     const job = this.jobs.get(jobId);
     const cert = job?.peerCerts.get(to);
-    if (!job || !cert || !this.kitKey) throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site} cannot seal a message for ${to}: ${!this.kitKey ? "this site has no kit key loaded" : `no verified certificate for ${to} in job ${jobId}`}`, { to });
+    if (!job || !cert || !this.kitKey)
+      throw new CohortError(
+        RuntimeErrorCode.PeerRefused,
+        `${this.o.site} cannot seal a message for ${to}: ${!this.kitKey ? "this site has no kit key loaded" : `no verified certificate for ${to} in job ${jobId}`}`,
+        { to },
+      );
     const envelope = sealPeerMessage({ job: jobId, from: this.o.site, to, topic, payload, senderKey: this.kitKey, recipientCertPem: cert });
     await this.transport.request(TOPIC_JOB_PEER, encode({ job_id: jobId, to, envelope, timeout_ms: timeoutMs }), { timeoutMs });
     this.o.audit.append({ action: "peer.sent", outcome: "ok", job: jobId, peer: to, reason: `${topic}: ${payload.byteLength} bytes, sealed for ${to}` });
@@ -308,15 +430,29 @@ export class SiteJobManager {
     try {
       r = peerDeliverySchema.parse(decode(body));
     } catch {
-      this.o.audit.append({ action: "peer.received", outcome: "denied", code: RuntimeErrorCode.PeerRefused, reason: "not a peer message delivery (job_id, from, envelope)" });
+      this.o.audit.append({
+        action: "peer.received",
+        outcome: "denied",
+        code: RuntimeErrorCode.PeerRefused,
+        reason: "not a peer message delivery (job_id, from, envelope)",
+      });
       throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site}: not a peer message delivery`, {});
     }
     const job = this.jobs.get(r.job_id);
     try {
       if (!job) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${r.job_id} is not running at ${this.o.site}`, { jobId: r.job_id });
       const cert = job.peerCerts.get(r.from);
-      if (!cert || !this.kitKey) throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site} has no verified certificate for ${r.from} in job ${r.job_id}`, { from: r.from });
-      const opened = openPeerMessage(r.envelope, { job: r.job_id, me: this.o.site, from: r.from, senderCertPem: cert, recipientKey: this.kitKey, nonces: job.peerNonces, skewMs: PEER_SKEW_MS });
+      if (!cert || !this.kitKey)
+        throw new CohortError(RuntimeErrorCode.PeerRefused, `${this.o.site} has no verified certificate for ${r.from} in job ${r.job_id}`, { from: r.from });
+      const opened = openPeerMessage(r.envelope, {
+        job: r.job_id,
+        me: this.o.site,
+        from: r.from,
+        senderCertPem: cert,
+        recipientKey: this.kitKey,
+        nonces: job.peerNonces,
+        skewMs: PEER_SKEW_MS,
+      });
       await job.ready;
       job.gate.peerIn(opened.payload);
       const deliveryId = randomUUID();
@@ -324,10 +460,25 @@ export class SiteJobManager {
         job.deliveries.set(deliveryId, { resolve, reject });
         job.child.send({ type: "peer.message", deliveryId, from: r.from, topic: opened.header.topic, payload: opened.payload });
       });
-      this.o.audit.append({ action: "peer.received", outcome: "ok", job: r.job_id, peer: r.from, ...(r.audit_ref ? { ref: r.audit_ref } : {}), reason: `${opened.header.topic}: ${opened.payload.byteLength} bytes from ${r.from}` });
+      this.o.audit.append({
+        action: "peer.received",
+        outcome: "ok",
+        job: r.job_id,
+        peer: r.from,
+        ...(r.audit_ref ? { ref: r.audit_ref } : {}),
+        reason: `${opened.header.topic}: ${opened.payload.byteLength} bytes from ${r.from}`,
+      });
       return encode({ ok: true });
     } catch (err) {
-      this.o.audit.append({ action: "peer.received", outcome: "denied", job: r.job_id, peer: r.from, ...(r.audit_ref ? { ref: r.audit_ref } : {}), code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRefused, reason: (err as Error).message });
+      this.o.audit.append({
+        action: "peer.received",
+        outcome: "denied",
+        job: r.job_id,
+        peer: r.from,
+        ...(r.audit_ref ? { ref: r.audit_ref } : {}),
+        code: isCohortError(err) ? err.code : RuntimeErrorCode.PeerRefused,
+        reason: (err as Error).message,
+      });
       throw err;
     }
   }

@@ -68,7 +68,10 @@ class Pending {
   socket: Socket;
   timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly raw: Socket, readonly remoteAddress: string) {
+  constructor(
+    readonly raw: Socket,
+    readonly remoteAddress: string,
+  ) {
     this.socket = raw;
   }
 }
@@ -207,11 +210,17 @@ export class Acceptor {
     if (pending === undefined) return;
     const code = err.code ?? "";
     const certificate =
-      this.options.security === "mtls" ? handshakeRefusal(code, socket.authorizationError ? String(socket.authorizationError) : undefined, this.options.tls?.rootCaPem ?? "") : undefined;
+      this.options.security === "mtls"
+        ? handshakeRefusal(code, socket.authorizationError ? String(socket.authorizationError) : undefined, this.options.tls?.rootCaPem ?? "")
+        : undefined;
     if (certificate) {
       this.report(pending, certificate.code, certificate.reason);
     } else if (NOT_TLS_CODES.has(code)) {
-      this.report(pending, LinkErrorCode.NotTls, `the client did not start a TLS handshake (a plaintext client on a ${this.options.security} listener: ${code})`);
+      this.report(
+        pending,
+        LinkErrorCode.NotTls,
+        `the client did not start a TLS handshake (a plaintext client on a ${this.options.security} listener: ${code})`,
+      );
     } else if (code === "ERR_TLS_HANDSHAKE_TIMEOUT") {
       this.report(pending, LinkErrorCode.Timeout, `no TLS handshake within ${this.options.limits.handshakeTimeoutMs} ms`);
     } else if (code === "ECONNRESET" || code === "EPIPE") {

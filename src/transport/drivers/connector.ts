@@ -24,7 +24,10 @@ export class DialDeadline {
         reject(linkError(LinkErrorCode.Aborted, `dial to ${address} aborted`, { address }));
         return;
       }
-      this.timer = setTimeout(() => reject(linkError(LinkErrorCode.Timeout, `no link to ${address} within ${timeoutMs} ms`, { address, timeoutMs })), timeoutMs);
+      this.timer = setTimeout(
+        () => reject(linkError(LinkErrorCode.Timeout, `no link to ${address} within ${timeoutMs} ms`, { address, timeoutMs })),
+        timeoutMs,
+      );
       if (signal) {
         const onAbort = (): void => reject(linkError(LinkErrorCode.Aborted, `dial to ${address} aborted`, { address }));
         signal.addEventListener("abort", onAbort, { once: true });
@@ -102,7 +105,12 @@ export function transportDialError(err: unknown, address: string, security: Dial
     security === "clear"
       ? "is it a TLS listener? this connector is clear"
       : "it refuses clients without a valid certificate, over its per-address limit, or is not a TLS listener";
-  return linkError(LinkErrorCode.Refused, `the server at ${address} closed the connection before accepting the link (${hint}): ${errorMessage(err)}`, { address }, err);
+  return linkError(
+    LinkErrorCode.Refused,
+    `the server at ${address} closed the connection before accepting the link (${hint}): ${errorMessage(err)}`,
+    { address },
+    err,
+  );
 }
 
 /** Opens the TCP/TLS socket of a dial and verifies the server; rejects with a CohortError. */
@@ -120,7 +128,9 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
   };
   const work = new Promise<DialedSocket>((resolve, reject) => {
     if (tlsOptions === undefined) {
-      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true, ...from }, () => resolve({ socket: plain, peerCertificate: undefined, alert }));
+      const plain: Socket = netConnect({ host: options.host, port: options.port, noDelay: true, ...from }, () =>
+        resolve({ socket: plain, peerCertificate: undefined, alert }),
+      );
       socket = plain;
     } else {
       const trust = trustedServerCa(options.security, options.tls);

@@ -100,7 +100,10 @@ export class FrameDecoder {
       }
       if (size > this.maxFrameBytes) {
         this.stop();
-        throw linkError(LinkErrorCode.FrameTooLarge, `received a frame of ${size} bytes, above maxFrameBytes ${this.maxFrameBytes}`, { size, max: this.maxFrameBytes });
+        throw linkError(LinkErrorCode.FrameTooLarge, `received a frame of ${size} bytes, above maxFrameBytes ${this.maxFrameBytes}`, {
+          size,
+          max: this.maxFrameBytes,
+        });
       }
       if (end - offset >= size) {
         emit(chunk.subarray(offset, offset + size));

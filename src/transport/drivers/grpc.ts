@@ -93,9 +93,13 @@ function statusError(error: Partial<ServiceError>, remote: string): Error | unde
     case GrpcStatus.OK:
       return undefined;
     case GrpcStatus.RESOURCE_EXHAUSTED:
-      return linkError(LinkErrorCode.FrameTooLarge, `a frame exceeded maxFrameBytes on the link with ${remote}: ${error.details ?? ""}`, { grpcCode: error.code });
+      return linkError(LinkErrorCode.FrameTooLarge, `a frame exceeded maxFrameBytes on the link with ${remote}: ${error.details ?? ""}`, {
+        grpcCode: error.code,
+      });
     default:
-      return linkError(LinkErrorCode.Closed, `link with ${remote} ended: gRPC ${GrpcStatus[error.code] ?? error.code} ${error.details ?? ""}`.trim(), { grpcCode: error.code });
+      return linkError(LinkErrorCode.Closed, `link with ${remote} ended: gRPC ${GrpcStatus[error.code] ?? error.code} ${error.details ?? ""}`.trim(), {
+        grpcCode: error.code,
+      });
   }
 }
 
@@ -117,7 +121,11 @@ class GrpcConnection extends LinkConnection {
     // Server side: grpc-js answers a frame above its limit with RESOURCE_EXHAUSTED by itself and
     // tells the handler only that the call was cancelled; so does a peer that went away.
     call.on("cancelled", () => {
-      if (!this.closed) this.callError ??= linkError(LinkErrorCode.Closed, `the link with ${this.remoteAddress} was cancelled (the peer went away, or sent a frame above maxFrameBytes)`);
+      if (!this.closed)
+        this.callError ??= linkError(
+          LinkErrorCode.Closed,
+          `the link with ${this.remoteAddress} was cancelled (the peer went away, or sent a frame above maxFrameBytes)`,
+        );
       this.done();
     });
   }
@@ -150,7 +158,11 @@ class GrpcConnection extends LinkConnection {
 
   protected destroyTransport(error: Error): void {
     if ("cancel" in this.call) this.call.cancel();
-    else this.call.emit("error", { code: (error as { code?: string }).code === LinkErrorCode.FrameTooLarge ? GrpcStatus.RESOURCE_EXHAUSTED : GrpcStatus.ABORTED, details: error.message });
+    else
+      this.call.emit("error", {
+        code: (error as { code?: string }).code === LinkErrorCode.FrameTooLarge ? GrpcStatus.RESOURCE_EXHAUSTED : GrpcStatus.ABORTED,
+        details: error.message,
+      });
     this.done();
   }
 
@@ -184,7 +196,10 @@ function setCallReceiveLimit(call: Call, bytes: number): void {
   let inner = (call as unknown as { call?: Inner }).call;
   for (let depth = 0; inner !== undefined && inner !== null && inner.decoder === undefined && depth < 8; depth++) inner = inner.nextCall;
   if (inner?.decoder === undefined || typeof inner.decoder.maxReadMessageLength !== "number") {
-    throw linkError(LinkErrorCode.Config, "cannot raise the gRPC message limit after login: the installed @grpc/grpc-js keeps no call decoder (reinstall the pinned @grpc/grpc-js)");
+    throw linkError(
+      LinkErrorCode.Config,
+      "cannot raise the gRPC message limit after login: the installed @grpc/grpc-js keeps no call decoder (reinstall the pinned @grpc/grpc-js)",
+    );
   }
   inner.decoder.maxReadMessageLength = bytes;
   inner.maxReceiveMessageSize = bytes;
@@ -318,10 +333,10 @@ function dialFailure(error: Partial<ServiceError>, options: DialOptions, address
   const alert = /alert protocol version|unsupported protocol/i.test(error.details ?? "")
     ? alertRefusal("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", address)
     : /alert certificate required|alert handshake failure/i.test(error.details ?? "")
-    ? alertRefusal("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", address)
-    : /alert (unknown ca|bad certificate|certificate expired|certificate unknown)/i.test(error.details ?? "")
-      ? alertRefusal("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", address)
-      : undefined;
+      ? alertRefusal("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", address)
+      : /alert (unknown ca|bad certificate|certificate expired|certificate unknown)/i.test(error.details ?? "")
+        ? alertRefusal("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", address)
+        : undefined;
   if (alert) return alert;
   if (error.code === GrpcStatus.UNAUTHENTICATED || error.code === GrpcStatus.RESOURCE_EXHAUSTED) {
     try {
@@ -336,10 +351,14 @@ function dialFailure(error: Partial<ServiceError>, options: DialOptions, address
     options.security === "clear"
       ? "is it a TLS listener? this connector is clear"
       : "it refuses clients without a valid certificate, over its per-address limit, or is not a TLS listener";
-  return linkError(LinkErrorCode.Refused, `the gRPC link to ${address} failed (${hint}): ${GrpcStatus[error.code ?? GrpcStatus.UNKNOWN] ?? error.code} ${error.details ?? errorMessage(error)}`, {
-    address,
-    grpcCode: error.code,
-  });
+  return linkError(
+    LinkErrorCode.Refused,
+    `the gRPC link to ${address} failed (${hint}): ${GrpcStatus[error.code ?? GrpcStatus.UNKNOWN] ?? error.code} ${error.details ?? errorMessage(error)}`,
+    {
+      address,
+      grpcCode: error.code,
+    },
+  );
 }
 
 async function dial(options: DialOptions): Promise<Connection> {
@@ -352,7 +371,8 @@ async function dial(options: DialOptions): Promise<Connection> {
     "grpc.enable_retries": 0,
   };
   // SNI must not be an IP literal; the name is not checked (CN binding is), so any will do.
-  if (options.security !== "clear" && isIP(options.host) !== 0) channelOptions["grpc.ssl_target_name_override"] = options.expectedServerIdentity ?? "cohort-link";
+  if (options.security !== "clear" && isIP(options.host) !== 0)
+    channelOptions["grpc.ssl_target_name_override"] = options.expectedServerIdentity ?? "cohort-link";
   const { credentials, serverCertificate } = channelCredentialsFor(options, address);
   const client = new Client(address, credentials, channelOptions);
   try {
@@ -360,7 +380,13 @@ async function dial(options: DialOptions): Promise<Connection> {
     const accepted = new Promise<GrpcConnection>((resolve, reject) => {
       call.once("metadata", () => {
         const connection = new GrpcConnection(
-          { scheme: "grpc", security: options.security, remoteAddress: options.host, peerCertificate: serverCertificate(), maxFrameBytes: limits.maxFrameBytes },
+          {
+            scheme: "grpc",
+            security: options.security,
+            remoteAddress: options.host,
+            peerCertificate: serverCertificate(),
+            maxFrameBytes: limits.maxFrameBytes,
+          },
           call,
           () => client.close(),
         );

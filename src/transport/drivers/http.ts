@@ -35,7 +35,10 @@ const WS_TOO_BIG = 1009;
 class WsConnection extends LinkConnection {
   private wsError: Error | undefined;
 
-  constructor(init: ConnectionInit, private readonly ws: WebSocket) {
+  constructor(
+    init: ConnectionInit,
+    private readonly ws: WebSocket,
+  ) {
     super(init);
     ws.on("message", (data: RawData, isBinary: boolean) => {
       if (!isBinary || !Buffer.isBuffer(data)) {
@@ -59,7 +62,9 @@ class WsConnection extends LinkConnection {
       this.finish(
         this.wsError ??
           (remoteTooBig ? linkError(LinkErrorCode.FrameTooLarge, "the peer refused a frame above its maxFrameBytes") : undefined) ??
-          (code === 1000 || code === 1005 ? undefined : linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} closed abnormally (WebSocket code ${code})`, { wsCode: code })),
+          (code === 1000 || code === 1005
+            ? undefined
+            : linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} closed abnormally (WebSocket code ${code})`, { wsCode: code })),
       );
     });
   }
@@ -112,7 +117,10 @@ class WsConnection extends LinkConnection {
 function setMaxPayload(ws: WebSocket, bytes: number): void {
   const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
   if (receiver === undefined || receiver === null || typeof receiver._maxPayload !== "number") {
-    throw linkError(LinkErrorCode.Config, "cannot set the WebSocket message limit: the installed ws version has no receiver._maxPayload (reinstall the pinned ws)");
+    throw linkError(
+      LinkErrorCode.Config,
+      "cannot set the WebSocket message limit: the installed ws version has no receiver._maxPayload (reinstall the pinned ws)",
+    );
   }
   receiver._maxPayload = bytes;
 }
@@ -141,7 +149,11 @@ async function listen(options: ListenOptions): Promise<Listener> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.preLoginFrameBytes, perMessageDeflate: false, clientTracking: false });
   const http = createHttpServer({ maxHeaderSize: 16 * 1024 });
 
-  const answer = (admitted: Admitted | undefined, req: IncomingMessage, respond: (status: number, body: string, extra?: Record<string, string>) => void): boolean => {
+  const answer = (
+    admitted: Admitted | undefined,
+    req: IncomingMessage,
+    respond: (status: number, body: string, extra?: Record<string, string>) => void,
+  ): boolean => {
     if (admitted === undefined) {
       respond(403, JSON.stringify({ code: LinkErrorCode.Protocol, reason: "unknown connection" }));
       return true;
@@ -232,7 +244,13 @@ function readRefusal(res: IncomingMessage, address: string): Promise<Error> {
           // fall through: not our listener's body
         }
       }
-      resolve(linkError(LinkErrorCode.Refused, `the server at ${address} answered the link upgrade with HTTP ${status} (not a Cohort http listener on ${LINK_PATH}?)`, { address, status }));
+      resolve(
+        linkError(
+          LinkErrorCode.Refused,
+          `the server at ${address} answered the link upgrade with HTTP ${status} (not a Cohort http listener on ${LINK_PATH}?)`,
+          { address, status },
+        ),
+      );
     };
     res.on("data", (chunk: Buffer) => {
       size += chunk.length;
@@ -259,7 +277,13 @@ async function dial(options: DialOptions): Promise<Connection> {
     });
     const opened = new Promise<Connection>((resolve, reject) => {
       ws.once("open", () => {
-        const init: ConnectionInit = { scheme: "http", security: options.security, remoteAddress: socket.remoteAddress ?? options.host, peerCertificate, maxFrameBytes: limits.maxFrameBytes };
+        const init: ConnectionInit = {
+          scheme: "http",
+          security: options.security,
+          remoteAddress: socket.remoteAddress ?? options.host,
+          peerCertificate,
+          maxFrameBytes: limits.maxFrameBytes,
+        };
         resolve(new WsConnection(init, ws));
       });
       ws.once("unexpected-response", (req, res) => {

@@ -104,7 +104,11 @@ class TcpConnection extends LinkConnection {
     socket.once("close", () => {
       if (this.closeTimer) clearTimeout(this.closeTimer);
       this.decoder.stop();
-      this.finish(this.socketError ? linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} lost: ${errorMessage(this.socketError)}`, {}, this.socketError) : undefined);
+      this.finish(
+        this.socketError
+          ? linkError(LinkErrorCode.Closed, `connection to ${this.remoteAddress} lost: ${errorMessage(this.socketError)}`, {}, this.socketError)
+          : undefined,
+      );
     });
   }
 
@@ -223,17 +227,22 @@ async function listen(options: ListenOptions): Promise<Listener> {
         LinkErrorCode.Protocol,
         `the client did not send the link preface${options.security === "clear" ? " (not a Cohort tcp link, or a TLS client on a clear listener)" : ""}`,
       );
-    const connection: TcpConnection = new TcpConnection(init, socket, (hello) => {
-      if (!HELLO.equals(hello)) {
-        noPreface();
-        return;
-      }
-      connection.open();
-      connection.writeControl(statusFrame());
-      admitted.established();
-      listener.track(connection);
-      options.onConnection(connection);
-    }, noPreface);
+    const connection: TcpConnection = new TcpConnection(
+      init,
+      socket,
+      (hello) => {
+        if (!HELLO.equals(hello)) {
+          noPreface();
+          return;
+        }
+        connection.open();
+        connection.writeControl(statusFrame());
+        admitted.established();
+        listener.track(connection);
+        options.onConnection(connection);
+      },
+      noPreface,
+    );
   };
 
   return listener.bind(await Acceptor.listen({ ...options, limits, onRefused: options.onRefused, onSocket }));
@@ -244,24 +253,41 @@ async function dial(options: DialOptions): Promise<Connection> {
   try {
     const { socket, peerCertificate, alert } = await connectTransport(options, deadline);
     const answeredWithTls = watchForTlsAnswer(socket, options, address);
-    const init: ConnectionInit = { scheme: "tcp", security: options.security, remoteAddress: socket.remoteAddress ?? options.host, peerCertificate, maxFrameBytes: limits.maxFrameBytes };
+    const init: ConnectionInit = {
+      scheme: "tcp",
+      security: options.security,
+      remoteAddress: socket.remoteAddress ?? options.host,
+      peerCertificate,
+      maxFrameBytes: limits.maxFrameBytes,
+    };
     const notOurs = (): Error =>
-      linkError(LinkErrorCode.Protocol, `the server at ${address} does not speak the link protocol${options.security === "clear" ? " (a TLS listener? this connector is clear)" : ""}`, { address });
+      linkError(
+        LinkErrorCode.Protocol,
+        `the server at ${address} does not speak the link protocol${options.security === "clear" ? " (a TLS listener? this connector is clear)" : ""}`,
+        { address },
+      );
     let connection!: TcpConnection;
     const accepted = new Promise<TcpConnection>((resolve, reject) => {
-      connection = new TcpConnection(init, socket, (status) => {
-        if (status.length === 1 && status[0] === STATUS_ACCEPTED) {
-          connection.open();
-          resolve(connection);
-        } else if (status.length > 1 && status[0] === STATUS_REFUSED) {
-          reject(parseRefusal(status, address));
-          connection.close();
-        } else {
-          reject(notOurs());
-          connection.close();
-        }
-      }, () => reject(notOurs()));
-      connection.onClose((error) => reject(answeredWithTls() ?? alert() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)));
+      connection = new TcpConnection(
+        init,
+        socket,
+        (status) => {
+          if (status.length === 1 && status[0] === STATUS_ACCEPTED) {
+            connection.open();
+            resolve(connection);
+          } else if (status.length > 1 && status[0] === STATUS_REFUSED) {
+            reject(parseRefusal(status, address));
+            connection.close();
+          } else {
+            reject(notOurs());
+            connection.close();
+          }
+        },
+        () => reject(notOurs()),
+      );
+      connection.onClose((error) =>
+        reject(answeredWithTls() ?? alert() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)),
+      );
       connection.writeControl(HELLO);
     });
     return await deadline.race(accepted, () => socket.destroy());

@@ -58,7 +58,12 @@ export function trustedServerCa(security: ConnectionSecurity, material: TlsMater
  * host name by `checkServerIdentity` (FLARE: IP literals and proxies must work). A failure destroys
  * the socket before a byte of the link is sent; {@link checkServerCertificate} checks again after.
  */
-export function connectorTlsOptions(security: ConnectionSecurity, material: TlsMaterial | undefined, host: string, expectedIdentity?: string): ConnectionOptions | undefined {
+export function connectorTlsOptions(
+  security: ConnectionSecurity,
+  material: TlsMaterial | undefined,
+  host: string,
+  expectedIdentity?: string,
+): ConnectionOptions | undefined {
   if (security === "clear") return undefined;
   const address = host;
   const options: ConnectionOptions = {
@@ -113,7 +118,12 @@ export function serverVerificationError(err: unknown, cert: X509Certificate | un
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code !== "string") return undefined;
   if (code === LinkErrorCode.ServerIdentity) return err as CohortError;
-  if (!/^(UNABLE_TO_|CERT_|SELF_SIGNED|DEPTH_ZERO|INVALID_CA|PATH_LENGTH|INVALID_PURPOSE|CERT_UNTRUSTED|CERT_REJECTED|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME)/.test(code)) return undefined;
+  if (
+    !/^(UNABLE_TO_|CERT_|SELF_SIGNED|DEPTH_ZERO|INVALID_CA|PATH_LENGTH|INVALID_PURPOSE|CERT_UNTRUSTED|CERT_REJECTED|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME)/.test(
+      code,
+    )
+  )
+    return undefined;
   const anchor = anchorDescription(trustPem);
   const reason = cert
     ? verificationRefusal(code, cert, "server", anchor).reason.replace(/^server/, "the server")
@@ -160,7 +170,10 @@ export function checkClientCertificate(socket: TLSSocket, cert: X509Certificate 
  */
 export function handshakeRefusal(errorCode: string, authorizationError: string | undefined, rootCaPem: string): Refusal | undefined {
   if (errorCode === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") {
-    return { code: LinkErrorCode.NoClientCert, reason: "the client presented no certificate (mtls requires one issued by the project root); refused in the TLS handshake" };
+    return {
+      code: LinkErrorCode.NoClientCert,
+      reason: "the client presented no certificate (mtls requires one issued by the project root); refused in the TLS handshake",
+    };
   }
   if (authorizationError === undefined || authorizationError === "") return undefined;
   switch (authorizationError) {
@@ -193,21 +206,25 @@ export function alertRefusal(errorCode: string | undefined, address: string): Co
     );
   }
   if (errorCode !== undefined && /^ERR_SSL_.*ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|DECRYPT_ERROR)$/.test(errorCode)) {
-    return linkError(LinkErrorCode.UntrustedCert, `the server at ${address} refused this client's certificate in the TLS handshake (${errorCode}): use the certificate of a kit of this project`, {
-      address,
-      tlsError: errorCode,
-    });
+    return linkError(
+      LinkErrorCode.UntrustedCert,
+      `the server at ${address} refused this client's certificate in the TLS handshake (${errorCode}): use the certificate of a kit of this project`,
+      {
+        address,
+        tlsError: errorCode,
+      },
+    );
   }
   return undefined;
 }
 
 /** The dial error when a server certificate's CN is not the expected identity. */
 export function serverIdentityError(actual: string | undefined, expected: string, address: string): CohortError {
-  return linkError(
-    LinkErrorCode.ServerIdentity,
-    `server certificate CN is '${actual ?? "(none)"}', expected '${expected}' (at ${address})`,
-    { address, actual, expected },
-  );
+  return linkError(LinkErrorCode.ServerIdentity, `server certificate CN is '${actual ?? "(none)"}', expected '${expected}' (at ${address})`, {
+    address,
+    actual,
+    expected,
+  });
 }
 
 /**

@@ -52,19 +52,32 @@ const poisons: Array<[string, (p: Params) => Partial<ModelUpdate>, RegExp, strin
   ["extra parameter", (p) => ({ params: { ...p, "dense9.weight": new Float32Array(1) } }), /unexpected parameter dense9.weight/, "dense9.weight"],
   ["wrong length", (p) => ({ params: { ...p, "dense1.bias": new Float32Array(4) } }), /dense1.bias has 4 values, expected 3/, "dense1.bias"],
   ["wrong dtype", (p) => ({ params: { ...p, "dense1.bias": new Float64Array(3) as unknown as Float32Array } }), /must be float32/, "dense1.bias"],
-  ["NaN", (p) => ({ params: { ...p, "dense1.weight": Float32Array.from(p["dense1.weight"]!, (v, i) => (i === 7 ? NaN : v)) } }), /NaN at index 7/, "dense1.weight"],
+  [
+    "NaN",
+    (p) => ({ params: { ...p, "dense1.weight": Float32Array.from(p["dense1.weight"]!, (v, i) => (i === 7 ? NaN : v)) } }),
+    /NaN at index 7/,
+    "dense1.weight",
+  ],
   ["Infinity", (p) => ({ params: { ...p, "dense1.bias": Float32Array.of(0, -Infinity, 0) } }), /-Infinity at index 1/, "dense1.bias"],
   ["weight 0", () => ({ weight: 0 }), /weight must be a finite number > 0/, undefined],
   ["negative weight", () => ({ weight: -5 }), /weight must be/, undefined],
   ["NaN weight", () => ({ weight: NaN }), /weight must be/, undefined],
-  ["norm over the bound", (p) => ({ params: { ...p, "dense1.weight": p["dense1.weight"]!.map((v) => v * 1000) } }), /L2 norm of the update .* over the bound 5/, undefined],
+  [
+    "norm over the bound",
+    (p) => ({ params: { ...p, "dense1.weight": p["dense1.weight"]!.map((v) => v * 1000) } }),
+    /L2 norm of the update .* over the bound 5/,
+    undefined,
+  ],
 ];
 
 for (const [name, poison, message, parameter] of poisons) {
   test(`rejects ${name} and leaves the result unchanged`, async () => {
     const global = randomParams(99, 0.1);
     const make = (): WeightedAggregator => new WeightedAggregator(shapes, { normBound: 5, global });
-    const good = [{ site: "a", params: randomParams(1), weight: 10 }, { site: "b", params: randomParams(2), weight: 30 }];
+    const good = [
+      { site: "a", params: randomParams(1), weight: 10 },
+      { site: "b", params: randomParams(2), weight: 30 },
+    ];
     const clean = make();
     for (const u of good) await clean.submit(u);
     const expected = clean.result().params;
@@ -111,7 +124,10 @@ test("a site contributes at most once per round; reset() starts the next", async
 test("result() with nothing accepted is refused", async () => {
   const agg = new WeightedAggregator(shapes);
   await assert.rejects(agg.submit({ site: "x", params: randomParams(1), weight: 0 }));
-  assert.throws(() => agg.result(), (err) => isCohortError(err, "ERR_AGGREGATE_EMPTY"));
+  assert.throws(
+    () => agg.result(),
+    (err) => isCohortError(err, "ERR_AGGREGATE_EMPTY"),
+  );
 });
 
 test("at most K updates are staged at once; the rest wait and all are folded", async () => {

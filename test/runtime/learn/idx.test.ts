@@ -97,7 +97,10 @@ test("a corrupt gzip stream is refused", () => {
 });
 
 test("missing files are named", () => {
-  assert.throws(() => loadIdxDataset(tempDir(), "test"), (err) => isCohortError(err, "ERR_DATA_NOT_FOUND") && /t10k-images-idx3-ubyte/.test(err.message));
+  assert.throws(
+    () => loadIdxDataset(tempDir(), "test"),
+    (err) => isCohortError(err, "ERR_DATA_NOT_FOUND") && /t10k-images-idx3-ubyte/.test(err.message),
+  );
 });
 
 test("the bundled subset loads: 6000 train / 1000 test, class-balanced", () => {
@@ -123,7 +126,10 @@ test("the Debian Fashion-MNIST files load: 60000×784 train, 10000 test", requir
 
 test("findFashionMnist: env override, else Debian, else the bundled subset", () => {
   assert.deepEqual(findFashionMnist({ COHORT_FASHION_MNIST_DIR: BUNDLED_FASHION_MNIST_DIR }), { dir: BUNDLED_FASHION_MNIST_DIR, bundled: false });
-  assert.throws(() => findFashionMnist({ COHORT_FASHION_MNIST_DIR: tempDir() }), (err) => isCohortError(err, "ERR_DATA_NOT_FOUND"));
+  assert.throws(
+    () => findFashionMnist({ COHORT_FASHION_MNIST_DIR: tempDir() }),
+    (err) => isCohortError(err, "ERR_DATA_NOT_FOUND"),
+  );
   assert.deepEqual(findFashionMnist({}), debian ? { dir: DEBIAN_FASHION_MNIST_DIR, bundled: false } : { dir: BUNDLED_FASHION_MNIST_DIR, bundled: true });
 });
 
@@ -132,7 +138,19 @@ test("findFashionMnist in a job process that may not read Debian's folder: the b
   // only. Node 20's existsSync throws there for Debian's folder, whether missing or merely not granted.
   const idxModule = pathToFileURL(join(REPO_ROOT, "dist", "runtime", "learn", "idx.js")).href;
   const script = `const m = await import(${JSON.stringify(idxModule)}); const f = m.findFashionMnist({}); console.log(JSON.stringify({ ...f, test: m.loadIdxDataset(f.dir, "test").count }));`;
-  const r = spawnSync(process.execPath, ["--experimental-permission", `--allow-fs-read=${join(REPO_ROOT, "dist")}`, `--allow-fs-read=${BUNDLED_FASHION_MNIST_DIR}`, "--no-warnings", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--experimental-permission",
+      `--allow-fs-read=${join(REPO_ROOT, "dist")}`,
+      `--allow-fs-read=${BUNDLED_FASHION_MNIST_DIR}`,
+      "--no-warnings",
+      "--input-type=module",
+      "-e",
+      script,
+    ],
+    { encoding: "utf8", timeout: 30_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { dir: BUNDLED_FASHION_MNIST_DIR, bundled: true, test: 1000 });
 });

@@ -92,7 +92,12 @@ const testSet = loadIdxDataset(BUNDLED_FASHION_MNIST_DIR, "test");
 
 test("softmax on the bundled subset beats 0.70 test accuracy in 2 epochs", () => {
   // Training speed is a figure of `npm run bench -- learn`, not an assertion here.
-  const result = trainLocal(softmax, initParams(softmax, 784, 10, 1), { ...train, indices: all(train.count) }, { epochs: 2, seed: 1, ...SUGGESTED_TRAINING.softmax });
+  const result = trainLocal(
+    softmax,
+    initParams(softmax, 784, 10, 1),
+    { ...train, indices: all(train.count) },
+    { epochs: 2, seed: 1, ...SUGGESTED_TRAINING.softmax },
+  );
   const { accuracy } = evaluate(softmax, result.params, testSet);
   assert.ok(accuracy > 0.7, `accuracy ${accuracy}`);
 });

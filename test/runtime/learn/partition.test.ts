@@ -37,7 +37,12 @@ for (const sites of [5, 10]) {
 }
 
 test("non-IID with fewer sites than needed to cover: dominant share still ≈ fraction, distinct dominant classes", () => {
-  for (const [sites, fraction, d] of [[3, 0.8, 2], [4, 0.7, 2], [2, 0.9, 3], [6, 0.8, 2]] as const) {
+  for (const [sites, fraction, d] of [
+    [3, 0.8, 2],
+    [4, 0.7, 2],
+    [2, 0.9, 3],
+    [6, 0.8, 2],
+  ] as const) {
     const parts = partitionNonIid(labels, sites, { seed: 1, dominantFraction: fraction, dominantClasses: d });
     assertDisjoint(parts);
     const dominant = dominantClassesOf(sites, 10, d, 1);

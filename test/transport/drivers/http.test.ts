@@ -35,7 +35,10 @@ describe("http driver: plain HTTP requests", () => {
         assert.equal(upgradeRequired.statusCode, 426);
         assert.equal(upgradeRequired.headers.upgrade, "websocket");
         await until(() => h.refusals.length >= 2, 2000, "two refusals");
-        assert.deepEqual(h.refusals.map((r) => r.code), ["ERR_LINK_PROTOCOL", "ERR_LINK_PROTOCOL"]);
+        assert.deepEqual(
+          h.refusals.map((r) => r.code),
+          ["ERR_LINK_PROTOCOL", "ERR_LINK_PROTOCOL"],
+        );
         await assertServes(h);
       } finally {
         await h.close();

@@ -14,7 +14,10 @@ describe("FrameDecoder", () => {
     assert.equal(out.length, 2);
     assert.equal(out[0]?.buffer, chunk.buffer, "a view of the chunk");
     d.push(Buffer.from("fg"), (f) => out.push(f));
-    assert.deepEqual(out.map((f) => Buffer.from(f).toString()), ["abc", "", "defg"]);
+    assert.deepEqual(
+      out.map((f) => Buffer.from(f).toString()),
+      ["abc", "", "defg"],
+    );
   });
 
   test("a header split across chunks, byte by byte", () => {
