@@ -7,7 +7,13 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_LINK_LIMITS, PreLoginBudget, PRE_LOGIN_BUDGET_BYTES, PRE_LOGIN_FRAME_BYTES } from "../../src/transport/index.js";
+import {
+  DEFAULT_LINK_LIMITS,
+  GRPC_PRE_LOGIN_RESERVATION_BYTES,
+  PreLoginBudget,
+  PRE_LOGIN_BUDGET_BYTES,
+  PRE_LOGIN_FRAME_BYTES,
+} from "../../src/transport/index.js";
 import { PreLoginMeter } from "../../src/transport/drivers/prelogin.js";
 import { FrameDecoder, frameHeader } from "../../src/transport/drivers/framing.js";
 import { documentedNumber } from "../helpers/doc-limits.js";
@@ -20,8 +26,9 @@ describe("link limits", () => {
     assert.equal(DEFAULT_LINK_LIMITS.preLoginFrameBytes, PRE_LOGIN_FRAME_BYTES);
     assert.equal(
       PRE_LOGIN_BUDGET_BYTES,
-      documentedNumber(SECURITY, /\| bytes buffered for all unauthenticated links of a server \| (\d+) (MiB) \(`preLoginBudgetBytes`\)/),
+      documentedNumber(SECURITY, /\| bytes buffered for all unauthenticated links of a server \| (\d+) (MiB) \(`preLoginBudgetBytes`/),
     );
+    assert.equal(GRPC_PRE_LOGIN_RESERVATION_BYTES, documentedNumber(SECURITY, /each anonymous call is charged a fixed (\d+) (KiB)/));
     assert.equal(DEFAULT_LINK_LIMITS.maxFrameBytes, documentedNumber(SECURITY, /\| frame size after login \| (\d+) (MiB) \(`maxFrameBytes`\)/));
     assert.equal(DEFAULT_LINK_LIMITS.maxConnectionsPerAddress, documentedNumber(SECURITY, /\| connections per address \| (\d+) \|/));
     assert.equal(DEFAULT_LINK_LIMITS.handshakeTimeoutMs, documentedNumber(SECURITY, /\| TLS and link handshake \| (\d+) (s) \|/));
