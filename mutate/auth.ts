@@ -15,6 +15,7 @@ const area: MutationArea = {
   title: "auth (src/auth/: login, peer identity, mac, token, replay window, transcript, command signature, peer envelope)",
   tests: [
     "test/auth/primitives.test.ts",
+    "test/auth/peer-identity.test.ts",
     "test/auth/vectors.test.ts",
     "test/auth/peer-envelope.test.ts",
     "test/runtime/site-security.test.ts",
