@@ -130,6 +130,23 @@ describe("TLS versions of listeners", () => {
 });
 
 describe("tokens and same-name logins", () => {
+  test("a frame without a session token is refused (ERR_AUTH_TOKEN_INVALID), a correct one is served", { timeout: 30_000 }, async () => {
+    const d = createMemoryDriver();
+    const t = await startTestServer(p, d, "clear");
+    t.server.handleRequest("echo", () => encode("ok"));
+    try {
+      const r = await RawSession.open(d, t.port, p.kit("site-1"));
+      await r.login();
+      const none = await r.exchange(r.frame("req", "echo", encode(1), { token: "" }));
+      assert.equal(none.header.code, "ERR_AUTH_TOKEN_INVALID", none.header.msg);
+      assert.match(String(none.header.msg), /no session token/);
+      assert.equal((await r.exchange(r.frame("req", "echo", encode(1)))).header.k, "rep");
+      r.conn.close();
+    } finally {
+      await t.server.stop();
+    }
+  });
+
   test("a renewed token works and lives longer; the previous one works until it expires; older ones are dropped", { timeout: 30_000 }, async () => {
     const d = createMemoryDriver();
     // The server's clock (tokens) moves; message timestamps stay on the real clock (freshness).
