@@ -130,6 +130,29 @@ describe("TLS versions of listeners", () => {
 });
 
 describe("tokens and same-name logins", () => {
+  test("a refused frame never reaches its handler: only the accepted one runs it", { timeout: 30_000 }, async () => {
+    const d = createMemoryDriver();
+    const t = await startTestServer(p, d, "clear");
+    const ran: unknown[] = [];
+    t.server.handleRequest("echo", (body) => {
+      ran.push(decode(body));
+      return encode("ok");
+    });
+    try {
+      const r = await RawSession.open(d, t.port, p.kit("site-1"));
+      await r.login();
+      const stale = await r.exchange(r.frame("req", "echo", encode("stale"), { ts: 1 }));
+      assert.equal(stale.header.code, "ERR_AUTH_STALE");
+      const badToken = await r.exchange(r.frame("req", "echo", encode("no token"), { token: "" }));
+      assert.equal(badToken.header.code, "ERR_AUTH_TOKEN_INVALID");
+      assert.equal((await r.exchange(r.frame("req", "echo", encode("good")))).header.k, "rep");
+      assert.deepEqual(ran, ["good"], "the handler ran for the accepted frame only");
+      r.conn.close();
+    } finally {
+      await t.server.stop();
+    }
+  });
+
   test("a frame without a session token is refused (ERR_AUTH_TOKEN_INVALID), a correct one is served", { timeout: 30_000 }, async () => {
     const d = createMemoryDriver();
     const t = await startTestServer(p, d, "clear");
