@@ -130,6 +130,24 @@ describe("TLS versions of listeners", () => {
 });
 
 describe("tokens and same-name logins", () => {
+  test("a port that takes one kind of login refuses the other (ERR_AUTH_WRONG_TYPE)", { timeout: 30_000 }, async () => {
+    const d = createMemoryDriver();
+    const t = await startTestServer(p, d, "clear", { listeners: [{ driver: d, host: "127.0.0.1", port: 0, security: "clear", accepts: "client" }] });
+    try {
+      const admin = await RawSession.open(d, t.port, p.kit("admin@nvidia.com"));
+      await assert.rejects(
+        admin.login({ type: "admin" }),
+        (e: { code?: string; message: string }) => e.code === "ERR_AUTH_WRONG_TYPE" && /takes client logins only/.test(e.message),
+      );
+      const site = await RawSession.open(d, t.port, p.kit("site-1"));
+      await site.login();
+      assert.ok(site.token.length > 0, "a site logs in on the sites' port");
+      site.conn.close();
+    } finally {
+      await t.server.stop();
+    }
+  });
+
   test("a refused frame never reaches its handler: only the accepted one runs it", { timeout: 30_000 }, async () => {
     const d = createMemoryDriver();
     const t = await startTestServer(p, d, "clear");
