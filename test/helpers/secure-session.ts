@@ -13,6 +13,7 @@ import { decode, encode } from "../../src/wire/index.js";
 import type { Connection, ConnectionSecurity, Driver } from "../../src/transport/driver.js";
 import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, type Kind } from "../../src/transport/envelope.js";
 import { TransportServer, type TransportServerConfig } from "../../src/transport/server.js";
+import { TransportClient } from "../../src/transport/client.js";
 import { tempDir, writeFile } from "./index.js";
 
 export interface Kit {
@@ -68,6 +69,24 @@ export interface TestServer {
   readonly port: number;
   readonly auditPath: string;
   auditLines(): Record<string, unknown>[];
+}
+
+/** A real TransportClient of `name` (site-1 by default) for a server started by {@link startTestServer} on a clear link. */
+export function testClient(p: TestProject, driver: Driver, port: number, name = "site-1"): TransportClient {
+  const kit = p.kit(name);
+  return new TransportClient({
+    name,
+    type: "client",
+    project: p.project,
+    certPem: kit.certPem,
+    keyPem: kit.keyPem,
+    rootPem: kit.rootPem,
+    serverName: "localhost",
+    driver,
+    host: "127.0.0.1",
+    port,
+    security: "clear",
+  });
 }
 
 export async function startTestServer(

@@ -14,12 +14,11 @@ import assert from "node:assert/strict";
 import { connect } from "node:tls";
 import { decode, encode } from "../../src/wire/index.js";
 import { createMemoryDriver } from "../../src/transport/memory-driver.js";
-import { TransportClient } from "../../src/transport/client.js";
 import { TOPIC_RENEW } from "../../src/transport/server.js";
 import { tcpDriver } from "../../src/transport/drivers/tcp.js";
 import { MIN_TLS_VERSION } from "../../src/transport/drivers/tls-options.js";
 import { DEFAULT_SERVER_SETTINGS } from "../../src/config/index.js";
-import { provisionTestProject, RawSession, startTestServer, type TestProject } from "../helpers/secure-session.js";
+import { provisionTestProject, RawSession, startTestServer, testClient, type TestProject } from "../helpers/secure-session.js";
 import { documentedNumber } from "../helpers/doc-limits.js";
 
 let p: TestProject;
@@ -230,23 +229,10 @@ describe("tokens and same-name logins", () => {
     const d = createMemoryDriver();
     const t = await startTestServer(p, d, "clear");
     t.server.handleRequest("echo", (_b, meta) => encode(meta.sender));
-    const site = p.kit("site-1");
-    const live = new TransportClient({
-      name: "site-1",
-      type: "client",
-      project: p.project,
-      certPem: site.certPem,
-      keyPem: site.keyPem,
-      rootPem: site.rootPem,
-      serverName: "localhost",
-      driver: d,
-      host: "127.0.0.1",
-      port: t.port,
-      security: "clear",
-    });
+    const live = testClient(p, d, t.port);
     await live.start();
     try {
-      const second = await RawSession.open(d, t.port, site);
+      const second = await RawSession.open(d, t.port, p.kit("site-1"));
       await assert.rejects(second.login(), (e: { code?: string }) => e.code === "ERR_TRANSPORT_SESSION_CONFLICT");
       assert.ok(
         t.auditLines().some((l) => l["action"] === "login.refused" && l["code"] === "ERR_TRANSPORT_SESSION_CONFLICT"),

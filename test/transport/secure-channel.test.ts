@@ -6,13 +6,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encode } from "../../src/wire/index.js";
 import { createMemoryDriver } from "../../src/transport/memory-driver.js";
-import { TransportClient } from "../../src/transport/client.js";
 import { MAX_REFUSALS_PER_LINK } from "../../src/transport/channel.js";
 import { documentedNumber } from "../helpers/doc-limits.js";
 import { generateKeyPair, issueCertificate, loadIssuer, publicKeySpkiOf } from "../../src/pki/index.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { provisionTestProject, RawSession, startTestServer, type TestProject, type TestServer } from "../helpers/secure-session.js";
+import { provisionTestProject, RawSession, startTestServer, testClient, type TestProject, type TestServer } from "../helpers/secure-session.js";
 
 let p: TestProject;
 let foreign: TestProject;
@@ -232,20 +231,7 @@ describe("tokens, heartbeats, floods", () => {
     const d = createMemoryDriver();
     const t = await startTestServer(p, d, "clear", { tokenLifetimeS: 2, skewMs: 500 });
     t.server.handleRequest("echo", () => encode("ok"));
-    const site = p.kit("site-1");
-    const c = new TransportClient({
-      name: "site-1",
-      type: "client",
-      project: p.project,
-      certPem: site.certPem,
-      keyPem: site.keyPem,
-      rootPem: site.rootPem,
-      serverName: "localhost",
-      driver: d,
-      host: "127.0.0.1",
-      port: t.port,
-      security: "clear",
-    });
+    const c = testClient(p, d, t.port);
     await c.start();
     const first = c.currentToken();
     // Renewal at 80 % of a 2 s life: wait for the new token (bounded), not a fixed time.
@@ -292,20 +278,7 @@ describe("tokens, heartbeats, floods", () => {
       got.push(st.read().reduce((a, b) => a + b, 0));
       st.dispose();
     });
-    const site = p.kit("site-1");
-    const c = new TransportClient({
-      name: "site-1",
-      type: "client",
-      project: p.project,
-      certPem: site.certPem,
-      keyPem: site.keyPem,
-      rootPem: site.rootPem,
-      serverName: "localhost",
-      driver: d,
-      host: "127.0.0.1",
-      port: t.port,
-      security: "clear",
-    });
+    const c = testClient(p, d, t.port);
     await c.start();
     const payload = new Uint8Array(3 * 1024 * 1024 + 17).fill(1);
     await c.sendStream("model", payload, { chunkBytes: 1024 * 1024 });
@@ -315,7 +288,7 @@ describe("tokens, heartbeats, floods", () => {
 
     // A raw session re-sends a stream whose second chunk payload was changed: the per-chunk MAC
     // covers only chunk headers, so the keyed stream digest must catch it at the end.
-    const r = await RawSession.open(d, t.port, site);
+    const r = await RawSession.open(d, t.port, p.kit("site-1"));
     await r.login();
     const { chunkPayload } = await import("../../src/wire/index.js");
     const { createHmac } = await import("node:crypto");
