@@ -17,6 +17,7 @@ const area: MutationArea = {
     "test/auth/primitives.test.ts",
     "test/auth/peer-identity.test.ts",
     "test/auth/vectors.test.ts",
+    "test/auth/login-impostors.test.ts",
     "test/auth/peer-envelope.test.ts",
     "test/runtime/site-security.test.ts",
     "test/transport/secure-channel.test.ts",

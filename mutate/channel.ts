@@ -7,14 +7,15 @@ const SERVER = "src/transport/server.ts";
 
 const area: MutationArea = {
   title: "transport channel (src/transport/channel.ts; login and session checks of src/transport/server.ts)",
-  // refusals.test.ts runs the same server checks through real processes on tcp/http/grpc (30 s
-  // a run): add it (or a new test file) here when a test for these checks lives there.
+  // server-refusals.test.ts and refusal-catalogue.test.ts run the same server checks through
+  // real processes (30 s or more a run); login-admission.test.ts repeats them in-process.
   tests: [
     "test/transport/secure-channel.test.ts",
     "test/transport/placement.test.ts",
     "test/auth/vectors.test.ts",
     "test/transport/login-limits.test.ts",
     "test/transport/link-limits.test.ts",
+    "test/transport/login-admission.test.ts",
   ],
   mutants: [
     // Inbound interceptors (SecureChannel.authenticate).

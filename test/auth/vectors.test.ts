@@ -11,8 +11,9 @@ import { createHmac, hkdfSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeMac, sessionKeysFromSecret, transcript } from "../../src/auth/index.js";
-import { streamKey } from "../../src/transport/channel.js";
-import { encodeEnvelope } from "../../src/transport/envelope.js";
+import { SecureChannel, streamKey } from "../../src/transport/channel.js";
+import { decodeEnvelope, encodeEnvelope } from "../../src/transport/envelope.js";
+import { StreamReceiver } from "../../src/wire/index.js";
 import { REPO_ROOT } from "../helpers/index.js";
 
 const doc = readFileSync(join(REPO_ROOT, "docs", "protocol.md"), "utf8").replace(/\s+/g, " ");
@@ -118,4 +119,54 @@ test("stream-key vector: the key streams are digested with (label cohort-stream-
   assert.equal(hex(k), createHmac("sha256", key).update("cohort-stream-v1").digest("hex"), "node:crypto agrees");
   const out = execFileSync("openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", `hexkey:${hex(key)}`], { input: "cohort-stream-v1", encoding: "utf8" });
   assert.equal(/= ([0-9a-f]{64})/.exec(out)?.[1], hex(k), "openssl agrees");
+});
+
+test("a channel MACs with its own direction's key and digests streams with the key derived from it (node:crypto alone)", async () => {
+  const keys = { clientToServer: Buffer.alloc(32, 1), serverToClient: Buffer.alloc(32, 2) };
+  for (const [role, own] of [
+    ["server", keys.serverToClient],
+    ["client", keys.clientToServer],
+  ] as const) {
+    const frames: Uint8Array[] = [];
+    const channel = new SecureChannel({
+      connection: {
+        id: "capture",
+        scheme: "tcp",
+        security: "clear",
+        remoteAddress: "127.0.0.1",
+        peerCertificate: undefined,
+        closed: false,
+        send: async (parts) => void frames.push(Buffer.concat(parts)),
+        onFrame: () => undefined,
+        onClose: () => undefined,
+        close: () => undefined,
+      },
+      role,
+      selfName: "me",
+      peerName: "peer",
+      keys,
+      streams: new StreamReceiver(),
+    });
+    const body = Buffer.from("hello");
+    await channel.send("t", body);
+    const payload = Buffer.from("a small stream");
+    await channel.sendStream("s", payload);
+    const msg = decodeEnvelope(frames[0] as Uint8Array);
+    const h = msg.header;
+    const independent = createHmac("sha256", own)
+      .update(
+        Buffer.concat(
+          ["cohort-msg-v1", "msg", h.id, "", "t", "me", String(h.ts), String(h.sq), String(body.length)].map((s) => {
+            const b = Buffer.from(s);
+            return Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+          }),
+        ),
+      )
+      .update(body)
+      .digest();
+    assert.equal(hex(h.mac ?? new Uint8Array()), hex(independent), `${role}: the frame's MAC uses the ${role}'s sending key`);
+    const end = decodeEnvelope(frames[frames.length - 1] as Uint8Array).body;
+    const digest = createHmac("sha256", createHmac("sha256", own).update("cohort-stream-v1").digest()).update(payload).digest();
+    assert.equal(hex(end.subarray(end.byteLength - 32)), hex(digest), `${role}: the stream digest uses the stream key derived from the sending key`);
+  }
 });

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { SecureChannel, type Refusal } from "../../src/transport/channel.js";
 import { StreamReceiver } from "../../src/wire/index.js";
 import { FrameDecoder, frameHeader } from "../../src/transport/drivers/framing.js";
+import { decodeEnvelope } from "../../src/transport/envelope.js";
 import type { Connection, FramePlacer } from "../../src/transport/driver.js";
 
 const MiB = 1024 * 1024;
@@ -100,6 +101,21 @@ test("a chunk whose header was altered is not placed: the whole-frame path refus
     f[4 + headerLength + 24] = (f[4 + headerLength + 24] as number) ^ 0x80; // chunk index
   });
   assert.equal(r.placed, 2); // chunks 1 and 2: chunk 3 is refused, later chunks are out of order
+  assert.equal(r.received, undefined);
+  assert.equal(r.refusals[0]?.code, "ERR_AUTH_BAD_MAC");
+});
+
+test("a chunk whose MAC was altered (payload and chunk header intact) is not placed: the whole-frame path refuses it", async () => {
+  const r = await run((frames) => {
+    const f = frames[3] as Buffer;
+    const headerLength = f.readUInt32BE(0);
+    const mac = decodeEnvelope(f).header.mac;
+    assert.ok(mac, "precondition: the chunk carries a MAC");
+    const at = f.subarray(0, 4 + headerLength).indexOf(Buffer.from(mac));
+    assert.ok(at > 0, "precondition: the MAC is found in the frame header");
+    f[at] = (f[at] as number) ^ 1;
+  });
+  assert.equal(r.placed, 2, "chunks 1 and 2 placed; chunk 3 is not, so later chunks are out of order");
   assert.equal(r.received, undefined);
   assert.equal(r.refusals[0]?.code, "ERR_AUTH_BAD_MAC");
 });
