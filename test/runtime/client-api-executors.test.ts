@@ -311,4 +311,23 @@ describe("ClientApiExecutor (TypeScript in process)", () => {
     await assert.rejects(ts(s, { export: "train" }).execute("train", trainTask(0), s.ctx), /does not export a function "train" \(exports: main\)/);
     assert.throws(() => clientApiExecutorArgs.parse({ module: "../outside.js" }), /inside custom/);
   });
+
+  test("custom code cannot import Cohort (docs/client-api.md): a module importing `cohort` fails its task; `flare` and ctx.wire are the way in", {
+    timeout: 10_000,
+  }, async () => {
+    const s = site();
+    const custom = join(s.dir, "jobs", s.ctx.jobId, "app", "app", "custom");
+    for (const specifier of ["cohort", "cohort/wire"]) {
+      const file = `imports-${specifier.replace("/", "-")}.mjs`;
+      writeFile(join(custom, file), `import * as c from ${JSON.stringify(specifier)};\nexport async function main() { return c; }\n`);
+      await assert.rejects(ts(s, { module: file }).execute("train", trainTask(0), s.ctx), (err: Error) => {
+        assert.match(err.message, /imports "cohort", which job code cannot load: use the `flare` argument of main\(\) and ctx.wire/);
+        return true;
+      });
+    }
+    // The same job's module without the import trains (the refusal is the import).
+    const r = decode(await ts(s, {}).execute("train", trainTask(0), s.ctx)) as FLModel;
+    assert.ok(r.params["w"]);
+    s.abort.abort("over");
+  });
 });

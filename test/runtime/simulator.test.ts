@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runSimulation, SIMULATOR_MARK } from "../../src/runtime/simulator/index.js";
 import { REPO_ROOT, editJsonFile, type EditableJson, runCli, tempDir, writeFile } from "../helpers/index.js";
@@ -199,4 +199,17 @@ test("hello-he: a throwaway CKKS key pair for the sites only; the server's model
   assert.equal(existsSync(join(dir, "ws-plain", "he")), false, "no keys for a job without HE components");
   const acc = (r: typeof he): number => r.rounds.at(-1)?.metrics["accuracy"] ?? 0;
   assert.ok(Math.abs(acc(he) - acc(plain)) <= 0.01, `HE ${acc(he)} vs plaintext ${acc(plain)}`);
+});
+
+test("without -w the workspace is ~/.cohort/simulator/<job name> of the user running it, never inside the repository", { timeout: 60_000 }, async () => {
+  const dir = tempDir("cohort-sim-home-");
+  const home = join(dir, "home");
+  const job = noOpJob(join(dir, "job"));
+  const before = readdirSync(REPO_ROOT).sort();
+  const r = await runCli(["simulator", job, "-c", "site-a,site-b", "--json"], { HOME: home });
+  assert.equal(r.code, 0, r.stderr);
+  const ws = join(home, ".cohort", "simulator", "noop");
+  assert.equal((JSON.parse(r.stdout) as { workspace: string }).workspace, ws);
+  assert.ok(existsSync(join(ws, SIMULATOR_MARK)), "the workspace is marked as the simulator's");
+  assert.deepEqual(readdirSync(REPO_ROOT).sort(), before, "nothing new in the repository");
 });

@@ -103,7 +103,20 @@ export class ClientApiExecutor implements Executor {
       throw new CohortError(ClientApiErrorCode.Config, `module ${JSON.stringify(this.a.module)} not found in ${dir} (looked for .js and .mjs)`, {
         module: this.a.module,
       });
-    const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    } catch (err) {
+      // Job code never sees Cohort's modules (it runs confined, outside the package): say what to use instead.
+      if (/Cannot find package 'cohort'/.test(String(err)))
+        throw new CohortError(
+          ClientApiErrorCode.Config,
+          `${file} imports "cohort", which job code cannot load: use the \`flare\` argument of main() and ctx.wire (encode, decode, FLModel, DXO, Tensor, Shareable)`,
+          { module: this.a.module },
+          { cause: err },
+        );
+      throw err;
+    }
     const fn = mod[this.a.export];
     if (typeof fn !== "function")
       throw new CohortError(
