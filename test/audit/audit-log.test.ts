@@ -4,6 +4,8 @@ import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuditLog, GENESIS_HASH, RefusalAuditor, lineHash, verifyAuditLog } from "../../src/audit/index.js";
 import { tempDir } from "../helpers/index.js";
+import { documentedNumber } from "../helpers/doc-limits.js";
+import { DEFAULT_SERVER_SETTINGS } from "../../src/config/index.js";
 
 test("each line carries the hash of the previous one; reopening continues the chain", () => {
   const path = join(tempDir(), "site", "audit.log");
@@ -80,4 +82,38 @@ test("refusal floods are rate-limited per address and code, with a summary line"
   assert.equal(recs.filter((x) => x["address"] === "10.0.0.2").length, 1);
   const summary = recs.find((x) => x["action"] === "audit.suppressed");
   assert.match(String(summary?.["reason"]), /97 similar refusals/);
+});
+
+test("refusal writer with the documented defaults: the burst's last line is written, the next is counted; the refill is the documented rate", () => {
+  const BURST = documentedNumber("docs/runtime.md", /`servers\[0\]\.audit_refusal_burst` \| (\d+) \|/);
+  const PER_SECOND = documentedNumber("docs/runtime.md", /`servers\[0\]\.audit_refusal_per_second` \| (\d+) \|/);
+  assert.equal(DEFAULT_SERVER_SETTINGS.audit_refusal_burst, BURST);
+  assert.equal(DEFAULT_SERVER_SETTINGS.audit_refusal_per_second, PER_SECOND);
+  assert.equal(BURST, documentedNumber("docs/audit.md", /the writer's burst \((\d+)\)/));
+  assert.equal(PER_SECOND, documentedNumber("docs/audit.md", /refill \((\d+) a second\)/));
+  {
+    const log = AuditLog.open(join(tempDir(), "audit.log"), "s");
+    // A site's writer takes the class's own defaults (no settings file): the same burst.
+    const site = new RefusalAuditor(log);
+    const refuse = () => site.record({ action: "message.refused", outcome: "denied", address: "10.0.0.1", code: "ERR_X" });
+    for (let i = 0; i < BURST; i++) assert.ok(refuse(), `site: line ${i + 1} of the burst is written`);
+    assert.equal(refuse(), undefined, "site: one past the burst is counted");
+    log.close();
+  }
+  {
+    const make = (log: AuditLog, now: () => number) =>
+      new RefusalAuditor(log, { burst: DEFAULT_SERVER_SETTINGS.audit_refusal_burst, perSecond: DEFAULT_SERVER_SETTINGS.audit_refusal_per_second, now });
+    const path = join(tempDir(), "audit.log");
+    const log = AuditLog.open(path, "s");
+    let now = 0;
+    const r = make(log, () => now);
+    const refuse = () => r.record({ action: "message.refused", outcome: "denied", address: "10.0.0.1", code: "ERR_X" });
+    for (let i = 0; i < BURST; i++) assert.ok(refuse(), `line ${i + 1} of the burst is written`);
+    assert.equal(refuse(), undefined, "one past the burst is counted, not written");
+    now += 1000 / PER_SECOND - 1;
+    assert.equal(refuse(), undefined, "not yet refilled 1 ms before one token");
+    now += 1;
+    assert.ok(refuse(), "one token after 1/rate seconds");
+    log.close();
+  }
 });

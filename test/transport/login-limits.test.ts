@@ -91,6 +91,70 @@ describe("login limits at and past the limit", () => {
   });
 });
 
+describe("attempts per address and the liveness check, with the server's defaults", () => {
+  const ATTEMPTS = documentedNumber("docs/security.md", /\| login \| \d+ s, \d+ in progress, (\d+) attempts per address per minute/);
+  const LIVENESS_MS = documentedNumber("docs/security.md", /\| sessions per site \| 1 \| at login: the live session gets an authenticated ping, (\d+) (s) \(`livenessCheckMs`\)/);
+
+  test("the documented numbers are the ones deployed servers use", () => {
+    assert.equal(DEFAULT_SERVER_SETTINGS.login_attempts_per_minute, ATTEMPTS);
+    assert.equal(ATTEMPTS, documentedNumber("docs/runtime.md", /`servers\[0\]\.login_attempts_per_minute` \| (\d+) \|/));
+    assert.equal(ATTEMPTS, documentedNumber("docs/protocol.md", /(\d+) attempts per address per minute are taken/));
+    assert.equal(LIVENESS_MS, documentedNumber("docs/protocol.md", /authenticated `ping` within (\d+) (s)/));
+  });
+
+  test("login attempts: the last one within a minute logs in, the next is refused (ERR_AUTH_RATE_LIMITED); a minute later one gets in again", {
+    timeout: 60_000,
+  }, async () => {
+    const d = createMemoryDriver();
+    let clock = Date.now();
+    const t = await startTestServer(p, d, "clear", { now: () => clock });
+    const attempt = async (): Promise<void> => {
+      const r = await RawSession.open(d, t.port, p.kit("site-1"));
+      try {
+        await r.login();
+      } finally {
+        r.conn.close();
+      }
+      await settle(() => false, 20); // the session ends before the next login of the same site
+    };
+    try {
+      for (let i = 0; i < ATTEMPTS; i++) await attempt();
+      await assert.rejects(attempt(), (e: { code?: string }) => e.code === "ERR_AUTH_RATE_LIMITED");
+      assert.ok(t.auditLines().some((l) => l["code"] === "ERR_AUTH_RATE_LIMITED"));
+      clock += 60_000;
+      await attempt();
+    } finally {
+      await t.server.stop();
+    }
+  });
+
+  test("liveness check: a second login of a silent live session waits until the limit less 1 ms, and replaces it at the limit", { timeout: 60_000 }, async () => {
+    const d = createMemoryDriver();
+    const t = await startTestServer(p, d, "clear");
+    const first = await RawSession.open(d, t.port, p.kit("site-1"));
+    await first.login(); // answers no pings from now on: a frozen site
+    mock.timers.enable({ apis: ["setTimeout"] });
+    try {
+      const second = await RawSession.open(d, t.port, p.kit("site-1"));
+      let admitted = false;
+      const login = second.login().then(() => (admitted = true));
+      await settle(() => false, 200);
+      mock.timers.tick(LIVENESS_MS - 1);
+      await settle(() => admitted, 200);
+      assert.equal(admitted, false, "still checking at the limit less 1 ms");
+      assert.equal(first.closed, false, "the live session is kept while it is checked");
+      mock.timers.tick(1);
+      await login;
+      assert.ok(second.token, "admitted once the check timed out");
+      await settle(() => first.closed);
+      assert.ok(first.closed, "the silent session was replaced");
+    } finally {
+      mock.timers.reset();
+      await t.server.stop();
+    }
+  });
+});
+
 describe("TLS versions of listeners", () => {
   test(`listeners take ${MIN_TLS_VERSION} and refuse TLS 1.1`, { timeout: 60_000 }, async () => {
     assert.equal(MIN_TLS_VERSION, "TLSv1.2");
