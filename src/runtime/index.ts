@@ -1,5 +1,15 @@
 /** Public API of the runtime area: participants, the admin session, jobs, simulator and POC. */
-export * from "./errors.js";
+// Every runtime error catalogue, one errors.ts per concern folder.
+export { RuntimeErrorCode } from "./jobs/errors.js";
+export { ConfinementErrorCode } from "./sandbox/errors.js";
+export { SiteSecurityErrorCode } from "./site/errors.js";
+export { AdminErrorCode } from "./admin/errors.js";
+export { PluginErrorCode } from "./participant/errors.js";
+export { PeerErrorCode } from "./peer/errors.js";
+export { WorkflowErrorCode, TrainerErrorCode } from "./components/errors.js";
+export { ClientApiErrorCode } from "./client-api/errors.js";
+export { SimulatorErrorCode } from "./simulator/errors.js";
+export { PocErrorCode } from "./poc/errors.js";
 export * from "./participant/index.js";
 export * from "./admin/index.js";
 export * from "./jobs/index.js";

@@ -111,12 +111,19 @@ test("the check catches an upward import, a sideways one, a deep one and provisi
   );
 });
 
-test("no file at runtime/'s root but its index.ts and the area's errors.ts", () => {
+test("no file at runtime/'s root but its index.ts; each concern folder with error codes keeps them in its own errors.ts", () => {
   const root = join(SRC, "runtime");
   assert.deepEqual(
     readdirSync(root)
       .filter((n) => statSync(join(root, n)).isFile())
       .sort(),
-    ["errors.ts", "index.ts"],
+    ["index.ts"],
   );
+  // Error catalogues live beside the code that throws them, never in a shared file of the runtime.
+  for (const dir of readdirSync(root).filter((n) => statSync(join(root, n)).isDirectory())) {
+    for (const file of readdirSync(join(root, dir)).filter((n) => n.endsWith(".ts") && n !== "errors.ts")) {
+      const text = readFileSync(join(root, dir, file), "utf8");
+      assert.doesNotMatch(text, /export const \w+ErrorCode = \{/, `runtime/${dir}/${file}: error codes belong in runtime/${dir}/errors.ts`);
+    }
+  }
 });

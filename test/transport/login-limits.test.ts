@@ -93,7 +93,10 @@ describe("login limits at and past the limit", () => {
 
 describe("attempts per address and the liveness check, with the server's defaults", () => {
   const ATTEMPTS = documentedNumber("docs/security.md", /\| login \| \d+ s, \d+ in progress, (\d+) attempts per address per minute/);
-  const LIVENESS_MS = documentedNumber("docs/security.md", /\| sessions per site \| 1 \| at login: the live session gets an authenticated ping, (\d+) (s) \(`livenessCheckMs`\)/);
+  const LIVENESS_MS = documentedNumber(
+    "docs/security.md",
+    /\| sessions per site \| 1 \| at login: the live session gets an authenticated ping, (\d+) (s) \(`livenessCheckMs`\)/,
+  );
 
   test("the documented numbers are the ones deployed servers use", () => {
     assert.equal(DEFAULT_SERVER_SETTINGS.login_attempts_per_minute, ATTEMPTS);
@@ -128,7 +131,9 @@ describe("attempts per address and the liveness check, with the server's default
     }
   });
 
-  test("liveness check: a second login of a silent live session waits until the limit less 1 ms, and replaces it at the limit", { timeout: 60_000 }, async () => {
+  test("liveness check: a second login of a silent live session waits until the limit less 1 ms, and replaces it at the limit", {
+    timeout: 60_000,
+  }, async () => {
     const d = createMemoryDriver();
     const t = await startTestServer(p, d, "clear");
     const first = await RawSession.open(d, t.port, p.kit("site-1"));

@@ -10,7 +10,8 @@ import { driverFor, TransportClient } from "../../transport/index.js";
 import { TOPIC_ADMIN } from "../participant/topics.js";
 import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../../auth/index.js";
-import { AdminErrorCode, RuntimeErrorCode } from "../errors.js";
+import { AdminErrorCode } from "./errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 
 // tar (through ./archive.js) is loaded only by submit_job and download_job: most commands are short.
 const loadArchive = (): Promise<typeof import("../jobs/archive.js")> => import("../jobs/archive.js");

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { CohortError } from "../../errors/index.js";
 import { appForSite, loadJobFolder } from "../jobs/definition.js";
 import type { JobContextBase } from "../components/registry.js";
-import { ClientApiErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "./errors.js";
 
 export function appDirOf(ctx: JobContextBase): string {
   // A context that names its app folder (the job host's init.appDir) is used as is.

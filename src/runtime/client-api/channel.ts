@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { decode, encodeParts, FLModel } from "../../wire/index.js";
-import { ClientApiErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "./errors.js";
 
 export const CHANNEL_VERSION = 1;
 export const FRAME_HEADER_BYTES = 4;

@@ -7,7 +7,7 @@
 import { CohortError } from "../../errors/index.js";
 import { FLModel, Tensor, type TypedArray, type WireRecord } from "../../wire/index.js";
 import type { TaskKind } from "./channel.js";
-import { ClientApiErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "./errors.js";
 
 function isTypedArray(v: unknown): v is TypedArray {
   return ArrayBuffer.isView(v) && !(v instanceof DataView);

@@ -7,7 +7,7 @@ import { FLModel, type FLModelInit } from "../../wire/index.js";
 import type { JobContextBase } from "../components/registry.js";
 import type { TaskKind } from "./channel.js";
 import type { ClientApi, ClientApiSystemInfo } from "./types.js";
-import { ClientApiErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "./errors.js";
 
 interface Task {
   readonly name: string;

@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { CohortError } from "../../errors/index.js";
 import type { FLModel } from "../../wire/index.js";
 import { CHANNEL_VERSION, FrameReader, frameParts, parseFromScript, type TaskKind, type ToScript } from "./channel.js";
-import { ClientApiErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "./errors.js";
 
 export interface ScriptProcessOptions {
   readonly argv: readonly string[];

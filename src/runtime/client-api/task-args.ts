@@ -4,7 +4,8 @@ import { CohortError } from "../../errors/index.js";
 import { decode, FLModel } from "../../wire/index.js";
 import { taskKind, type TaskKind } from "./channel.js";
 import { conformResult, withLoggedMetrics } from "./conform.js";
-import { ClientApiErrorCode, TrainerErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "./errors.js";
+import { TrainerErrorCode } from "../components/errors.js";
 
 export const clientApiTaskArgs = z.object({
   /** Seconds a task may take (0 = no limit); past it the task fails at this site. */

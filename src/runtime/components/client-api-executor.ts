@@ -17,7 +17,7 @@ import { InProcessSession } from "../client-api/in-process.js";
 import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } from "../client-api/task-args.js";
 import type { TrainingFunction } from "../client-api/types.js";
 import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
-import { ClientApiErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "../client-api/errors.js";
 
 export const clientApiExecutorArgs = clientApiTaskArgs.extend({
   /** A module in the app's custom/ folder: "train", "train.js" or "lib/train.mjs". */

@@ -12,7 +12,7 @@ import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic as writeDurable } from "../../pki/index.js";
 import { decode, encode, FLModel } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
-import { WorkflowErrorCode } from "../errors.js";
+import { WorkflowErrorCode } from "./errors.js";
 
 export const crossSiteArgs = z.object({
   submit_model_timeout: z.number().min(0).default(600),

@@ -6,7 +6,7 @@ import { CohortError } from "../../errors/index.js";
 import { decode, encode, FLModel } from "../../wire/index.js";
 import { FashionMnistTrainer } from "./trainer.js";
 import type { ClientJobContext } from "./registry.js";
-import { TrainerErrorCode } from "../errors.js";
+import { TrainerErrorCode } from "./errors.js";
 
 export class CrossSiteFashionMnistTrainer extends FashionMnistTrainer {
   private lastLocal: FLModel | undefined;

@@ -10,7 +10,7 @@ import { CohortError } from "../../errors/index.js";
 import { decode, encode, FLModel } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
 import type { ModelPersistor } from "./persistor.js";
-import { WorkflowErrorCode } from "../errors.js";
+import { WorkflowErrorCode } from "./errors.js";
 
 export const cyclicArgs = z.object({
   num_rounds: z.number().int().min(1).default(5),

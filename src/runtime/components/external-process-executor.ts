@@ -14,7 +14,7 @@ import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } fro
 import { cohortPythonDir, customDirOf } from "../client-api/app-dir.js";
 import { ScriptProcess } from "../client-api/script-process.js";
 import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
-import { ClientApiErrorCode } from "../errors.js";
+import { ClientApiErrorCode } from "../client-api/errors.js";
 
 export const externalProcessArgs = clientApiTaskArgs.extend({
   /** argv, no shell; `python3`/`python` as the first word means `interpreter`. Runs in the app's custom/ folder. */

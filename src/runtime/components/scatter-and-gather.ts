@@ -4,7 +4,7 @@ import { decode, encode, FLModel } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
 import type { ModelPersistor } from "./persistor.js";
 import type { RoundAggregator } from "./aggregator.js";
-import { WorkflowErrorCode } from "../errors.js";
+import { WorkflowErrorCode } from "./errors.js";
 
 /** FLARE's ScatterAndGather arguments (seconds; 0 = no limit). */
 export const scatterAndGatherArgs = z.object({

@@ -17,7 +17,7 @@ import { aggregatorArgs, ModelAggregator, type RoundAggregator } from "./aggrega
 import type { ModelPersistor } from "./persistor.js";
 import type { ClientJobContext, Executor } from "./registry.js";
 import { swarmModelTopic, swarmNoticeSchema, swarmRoundTaskSchema, swarmUpdateTopic, type SwarmRoundResult, type SwarmRoundTask } from "./swarm-protocol.js";
-import { WorkflowErrorCode } from "../errors.js";
+import { WorkflowErrorCode } from "./errors.js";
 
 export const swarmClientArgs = z.object({
   /** The app's training task, run locally (its executor is configured for this task name). */

@@ -12,7 +12,7 @@ import { CohortError } from "../../errors/index.js";
 import { decode, encode } from "../../wire/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
 import { swarmRoundResultSchema, type SwarmNotice, type SwarmRoundTask } from "./swarm-protocol.js";
-import { WorkflowErrorCode } from "../errors.js";
+import { WorkflowErrorCode } from "./errors.js";
 
 export const swarmServerArgs = z.object({
   num_rounds: z.number().int().min(1).default(5),

@@ -6,7 +6,7 @@ import { partitionIid, partitionNonIid } from "../learn/partition.js";
 import { findFashionMnist, loadIdxDataset, type Dataset } from "../learn/idx.js";
 import type { ClientJobContext, Executor } from "./registry.js";
 import { modelArgs } from "./model-spec.js";
-import { TrainerErrorCode } from "../errors.js";
+import { TrainerErrorCode } from "./errors.js";
 
 export const trainerArgs = modelArgs.extend({
   epochs: z.number().int().min(1).max(100).default(1),

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
 import { create as createTar, extract as extractTar } from "tar";
 import { CohortError } from "../../errors/index.js";
-import { RuntimeErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "./errors.js";
 
 /** Largest job archive accepted (a job folder is code and configs; models travel separately). */
 export const MAX_JOB_ARCHIVE_BYTES = 64 * 1024 * 1024;

@@ -3,7 +3,7 @@ import { componentFor } from "../components/registry.js";
 import type { ComponentConfig, JobDefinition } from "./definition.js";
 import "../components/builtins.js";
 import { HE_COMPONENTS } from "../../privacy/index.js";
-import { RuntimeErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "./errors.js";
 
 /**
  * Every component a job names must be a registered built-in, unless the job brings its own code

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { isJobSignatureFile } from "../../pki/index.js";
-import { RuntimeErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "./errors.js";
 import { readJsonFile } from "../../config/index.js";
 
 const siteName = z.string().regex(/^(@ALL|server|[A-Za-z0-9_-]+)$/, "must be server, @ALL or a site name");

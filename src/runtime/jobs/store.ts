@@ -5,7 +5,7 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic } from "../../pki/index.js";
 import { metaSchema, type JobMeta } from "./definition.js";
-import { RuntimeErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "./errors.js";
 
 /** FLARE's job statuses. */
 export const JOB_STATUSES = [

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import { CohortError } from "../../errors/index.js";
-import { PluginErrorCode } from "../errors.js";
+import { PluginErrorCode } from "./errors.js";
 import { ConfigErrorCode } from "../../config/index.js";
 
 /**

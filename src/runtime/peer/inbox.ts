@@ -5,7 +5,8 @@
  * and topic, so a message that arrives before its receive() call is not lost.
  */
 import { CohortError } from "../../errors/index.js";
-import { PeerErrorCode, RuntimeErrorCode } from "../errors.js";
+import { PeerErrorCode } from "./errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 
 /** Peer messaging as job code uses it (`ctx.peers`). */
 export interface PeerMessenger {

@@ -15,7 +15,7 @@ import { AdminSession } from "../admin/session.js";
 import { checkSiteNames, siteNames } from "../simulator/simulate.js";
 import { isOurs, portRefuses, spawnParticipant, stopProcess } from "./processes.js";
 import { isPocWorkspace, readPids, readPoc, writePids, writePoc, type PocDescription, type PocProcessRecord } from "./workspace.js";
-import { PocErrorCode } from "../errors.js";
+import { PocErrorCode } from "./errors.js";
 
 export const POC_PROJECT = "cohort_poc";
 export const POC_SERVER = "server";

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic } from "../../pki/index.js";
-import { PocErrorCode } from "../errors.js";
+import { PocErrorCode } from "./errors.js";
 import { readJsonFile } from "../../config/index.js";
 
 /** `-w`, else `$COHORT_POC_WORKSPACE`, else `~/.cohort/poc` (per user: the kits hold private keys). */

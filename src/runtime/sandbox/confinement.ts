@@ -4,7 +4,7 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { findSandboxTools, type SandboxTools } from "./bwrap.js";
 import { DEFAULT_JOB_LIMITS, jobLimitsSchema, type JobLimits } from "./limits.js";
-import { ConfinementErrorCode } from "../errors.js";
+import { ConfinementErrorCode } from "./errors.js";
 import { ConfigErrorCode } from "../../config/index.js";
 
 /** The keys of local/resources.json that say how this site confines job code. */

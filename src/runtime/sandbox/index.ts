@@ -1,5 +1,5 @@
 export { findSandboxTools, sandboxCommand, sandboxMounts, type SandboxMounts, type SandboxSpec, type SandboxTools } from "./bwrap.js";
-export { ConfinementErrorCode } from "../errors.js";
+export { ConfinementErrorCode } from "./errors.js";
 export {
   checkConfinementFor,
   confinementResourcesSchema,

@@ -7,7 +7,8 @@ import { CohortError, isCohortError } from "../../errors/index.js";
 import { toChildSchema, type FromChild, type InitMessage } from "./child-protocol.js";
 import { buildServerJob, buildSiteJob, type SiteJobHost } from "./job-host.js";
 import { observeScriptProcesses } from "../client-api/script-process.js";
-import { PeerErrorCode, RuntimeErrorCode } from "../errors.js";
+import { PeerErrorCode } from "../peer/errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 import { PrivacyErrorCode } from "../../privacy/index.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;

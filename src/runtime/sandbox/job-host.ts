@@ -34,7 +34,8 @@ import {
   type ModelFilter,
   type PrivacySpend,
 } from "../../privacy/index.js";
-import { PeerErrorCode, RuntimeErrorCode } from "../errors.js";
+import { PeerErrorCode } from "../peer/errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;

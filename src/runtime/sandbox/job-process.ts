@@ -18,7 +18,7 @@ import {
   userNamespaceSeccompProgram,
   type JobConfinement,
 } from "./index.js";
-import { RuntimeErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 
 type Distributive<T> = T extends unknown ? Omit<T, "token"> : never;
 export type ToChildBody = Distributive<ToChild>;

@@ -13,7 +13,7 @@ import { notAuthorized, rightDenied, type AuthorizeFn } from "../site/security.j
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
 import { TOPIC_ADMIN, TOPIC_SITE_COMMAND } from "../participant/topics.js";
-import { AdminErrorCode } from "../errors.js";
+import { AdminErrorCode } from "../admin/errors.js";
 
 const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
 

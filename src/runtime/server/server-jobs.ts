@@ -19,7 +19,7 @@ import { peekPeerMessageHeader } from "../../auth/index.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
 
 import { TOPIC_JOB_DEPLOY, TOPIC_JOB_END, TOPIC_JOB_PEER, TOPIC_JOB_PEER_DELIVER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK } from "../participant/topics.js";
-import { RuntimeErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 /** A relayed peer message's wait is bounded whatever the sender asks. */
 const MAX_PEER_RELAY_MS = 3_600_000;
 

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { readLocalJson, ConfigErrorCode } from "../../config/index.js";
 import { siteResourcesSchema } from "../site/resources.js";
-import { SimulatorErrorCode } from "../errors.js";
+import { SimulatorErrorCode } from "./errors.js";
 
 /** FLARE's resource_manager args (GPUResourceManager), as participant.ts reads them. */
 const resourceManagerArgs = z.object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) });

@@ -21,7 +21,8 @@ import { SiteResources } from "../site/resources.js";
 import { defaultSiteConfig, readLocalConfigs, type SiteLocalConfig } from "./local-config.js";
 import { prepareSimulatorWorkspace, type SimulatorLayout } from "./workspace.js";
 import { TaskPool } from "./task-pool.js";
-import { RuntimeErrorCode, SimulatorErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
+import { SimulatorErrorCode } from "./errors.js";
 
 export type LogLevel = "info" | "warn" | "error";
 

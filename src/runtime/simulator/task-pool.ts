@@ -1,5 +1,6 @@
 import { CohortError } from "../../errors/index.js";
-import { RuntimeErrorCode, SimulatorErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
+import { SimulatorErrorCode } from "./errors.js";
 import { TransportErrorCode } from "../../transport/index.js";
 
 /**

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { CohortError } from "../../errors/index.js";
-import { SimulatorErrorCode } from "../errors.js";
+import { SimulatorErrorCode } from "./errors.js";
 
 export const SIMULATOR_MARK = ".cohort-simulator";
 

@@ -7,7 +7,7 @@ import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type 
 import type { AuditLog } from "../../audit/index.js";
 import { notAuthorized, rightDenied, type AuthorizeFn } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
-import { AdminErrorCode } from "../errors.js";
+import { AdminErrorCode } from "../admin/errors.js";
 
 export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.string().optional() });
 

@@ -30,7 +30,7 @@ import {
 import { componentFor } from "../components/registry.js";
 import "../components/builtins.js";
 import type { ClientAppConfig, ComponentConfig } from "../jobs/definition.js";
-import { RuntimeErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 
 /** Metrics job code may attach to a result: numbers under short names, a bounded number per result and per job. */
 export const METRIC_LIMITS = { keyLength: 64, perResult: 64, bytesPerJob: 1024 * 1024 } as const;

@@ -4,7 +4,8 @@ import { componentFor, registeredComponentPaths } from "../components/registry.j
 import { startsProcesses } from "../jobs/component-check.js";
 import type { ComponentConfig, JobApp, JobDefinition } from "../jobs/definition.js";
 import "../components/builtins.js";
-import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
+import { SiteSecurityErrorCode } from "./errors.js";
 
 /** FLARE's NOT_AUTHORIZED refusal, written one way everywhere: who refused, and why. */
 export function notAuthorized(by: string, reason: string, details: Record<string, unknown> = {}): CohortError {

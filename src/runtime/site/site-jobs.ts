@@ -27,7 +27,8 @@ import {
 } from "../../privacy/index.js";
 import { checkConfinementFor, grantReadTree, type JobConfinement } from "../sandbox/index.js";
 import { SiteJobGate } from "./gate.js";
-import { RuntimeErrorCode, SiteSecurityErrorCode } from "../errors.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
+import { SiteSecurityErrorCode } from "./errors.js";
 
 const bytes = bytesSchema();
 const deploySchema = z.object({
