@@ -8,7 +8,6 @@
 import { performance } from "node:perf_hooks";
 import {
   SUGGESTED_TRAINING,
-  WeightedAggregator,
   evaluate,
   findFashionMnist,
   initParams,
@@ -17,6 +16,7 @@ import {
   type ModelSpec,
   type Params,
 } from "../src/runtime/learn/index.js";
+import { WeightedAggregator } from "../src/runtime/aggregation/index.js";
 
 function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);

@@ -127,3 +127,29 @@ test("no file at runtime/'s root but its index.ts; each concern folder with erro
     }
   }
 });
+
+test("learn/ (the demo's ML) is imported only by the demo's trainer, the persistor's model kinds and the dataset folders", () => {
+  /** Why each may: the demo trainer is the demo; the persistor initialises its built-in model kinds; the rest only locate the dataset. */
+  const importers = [
+    "cli/commands/demo.ts",
+    "runtime/components/client-api-executor.ts",
+    "runtime/components/external-process-executor.ts",
+    "runtime/components/persistor.ts",
+    "runtime/components/trainer.ts",
+    "runtime/participant/start.ts",
+  ];
+  const found = new Set<string>();
+  const walk = (dir: string): void => {
+    for (const n of readdirSync(dir)) {
+      const p = join(dir, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (n.endsWith(".ts")) {
+        const rel = relative(SRC, p).split(sep).join("/");
+        if (rel.startsWith("runtime/learn/")) continue;
+        if (/["'](?:\.\.?\/)+(?:runtime\/)?learn\//.test(readFileSync(p, "utf8"))) found.add(rel);
+      }
+    }
+  };
+  walk(SRC);
+  assert.deepEqual([...found].sort(), importers);
+});

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { WeightedAggregator } from "../learn/index.js";
+import { WeightedAggregator } from "../aggregation/index.js";
 
 export const aggregatorArgs = z.object({
   /** Updates validated and staged at once before folding (K); peak memory ≈ (K + 2) updates. */

@@ -6,10 +6,7 @@ export type LearnErrorCode =
   | "ERR_DATA_NOT_FOUND"
   | "ERR_DATA_BAD_ARGUMENT"
   | "ERR_MODEL_BAD_ARGUMENT"
-  | "ERR_MODEL_BAD_PARAMS"
-  | "ERR_AGGREGATE_REJECTED"
-  | "ERR_AGGREGATE_BAD_ARGUMENT"
-  | "ERR_AGGREGATE_EMPTY";
+  | "ERR_MODEL_BAD_PARAMS";
 
 /** The learning modules' error: a CohortError narrowed to the codes above. */
 export class LearnError extends CohortError {

@@ -18,8 +18,11 @@
  * "float64"` is there for very many sites or exact-comparison needs (one more update's worth of RAM).
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { LearnError } from "./errors.js";
-import type { Params } from "./models.js";
+import { CohortError } from "../../errors/index.js";
+import { AggregationErrorCode } from "./errors.js";
+
+/** A model's parameters by name (flattened float32 arrays). */
+export type Params = Record<string, Float32Array>;
 
 export type ParamShapes = Record<string, number[]>;
 export type ModelUpdate = { site: string; params: Params; weight: number };
@@ -50,8 +53,8 @@ type Accumulator = Float32Array | Float64Array;
 const CHUNK = 1 << 16;
 type Expected = { name: string; length: number };
 
-function badArgument(message: string, details: Record<string, unknown> = {}): LearnError {
-  return new LearnError("ERR_AGGREGATE_BAD_ARGUMENT", message, details);
+function badArgument(message: string, details: Record<string, unknown> = {}): CohortError {
+  return new CohortError(AggregationErrorCode.BadArgument, message, details);
 }
 
 /**
@@ -243,7 +246,7 @@ export class WeightedAggregator {
         const rejection: Rejection =
           problem.parameter === undefined ? { site, reason: problem.reason } : { site, reason: problem.reason, parameter: problem.parameter };
         this.rejected.push(rejection);
-        throw new LearnError("ERR_AGGREGATE_REJECTED", `update from ${site} rejected: ${problem.reason}`, rejection);
+        throw new CohortError(AggregationErrorCode.Rejected, `update from ${site} rejected: ${problem.reason}`, rejection);
       }
       this.claimed.add(site);
       const fold = this.foldQueue.then(() => this.fold(update));
@@ -262,7 +265,7 @@ export class WeightedAggregator {
     if (this.finished) return this.finished;
     if (this.pending > 0) throw badArgument(`${this.pending} submit(s) still in progress; await them before taking the result`);
     if (this.acc === null || this.accepted.length === 0) {
-      throw new LearnError("ERR_AGGREGATE_EMPTY", `no update was accepted this round (${this.rejected.length} rejected); nothing to average`, {
+      throw new CohortError(AggregationErrorCode.Empty, `no update was accepted this round (${this.rejected.length} rejected); nothing to average`, {
         rejected: this.rejected,
       });
     }

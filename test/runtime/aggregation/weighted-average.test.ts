@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { isCohortError } from "../../../src/errors/index.js";
-import { WeightedAggregator, createRng, type ModelUpdate, type Params } from "../../../src/runtime/learn/index.js";
+import { WeightedAggregator, type ModelUpdate, type Params } from "../../../src/runtime/aggregation/index.js";
+import { createRng } from "../../../src/runtime/learn/index.js";
 
 const shapes = { "dense1.weight": [3, 4], "dense1.bias": [3] };
 

@@ -1,0 +1,4 @@
+/** Aggregation: site updates folded into the global model as they arrive (bounded memory). */
+export { WeightedAggregator } from "./weighted-average.js";
+export type { AggregatorOptions, ModelUpdate, Rejection, AggregateResult, StagingSlot, ParamShapes, Params } from "./weighted-average.js";
+export { AggregationErrorCode } from "./errors.js";
