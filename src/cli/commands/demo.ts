@@ -66,19 +66,6 @@ async function stopAll(procs: readonly ChildProcess[]): Promise<void> {
   );
 }
 
-/** Calls `onLine` for each complete line a process prints (and keeps its pipe drained). */
-function onLines(p: ChildProcess, onLine: (line: string) => void): void {
-  let buf = "";
-  p.stdout?.on("data", (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      onLine(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  });
-}
-
 /** The trainer's log line at a site: "job <id> info: data: N training and M test samples from <dir>". */
 const SITE_DATA_LINE = / data: \d+ training and \d+ test samples from (.+)$/;
 
@@ -126,6 +113,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: { keep?: boolean }) => {
       const { provision } = await import("../../provision/index.js");
       const { AdminSession } = await import("../../runtime/admin/index.js");
+      const { eachLine } = await import("../../runtime/sandbox/index.js");
       const { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } = await import("../../runtime/learn/index.js");
       const workspace = mkdtempSync(join(tmpdir(), "cohort-demo-"));
       const procs: ChildProcess[] = [];
@@ -163,7 +151,7 @@ export function registerDemo(program: Command): void {
         let confinementShown = false;
         for (const s of SITES) {
           const site = cohort(["start", kit(s)]);
-          onLines(site, (line) => {
+          eachLine(site.stdout, (line) => {
             const m = SITE_DATA_LINE.exec(line);
             if (m?.[1]) dataDirs.add(m[1]);
             const c = / ((?:WARNING: )?job code (?:is NOT )?confined.*)$/.exec(line);

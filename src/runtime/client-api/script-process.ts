@@ -11,6 +11,7 @@ import { CohortError } from "../../errors/index.js";
 import type { FLModel } from "../../wire/index.js";
 import { CHANNEL_VERSION, FrameReader, frameParts, parseFromScript, type TaskKind, type ToScript } from "./channel.js";
 import { ClientApiErrorCode } from "./errors.js";
+import { eachLine } from "../sandbox/output.js";
 
 export interface ScriptProcessOptions {
   readonly argv: readonly string[];
@@ -110,12 +111,17 @@ export class ScriptProcess {
     this.channel = channel as Duplex;
     this.channel.on("error", () => undefined); // EPIPE after an exit: the exit handler reports it
     this.channel.on("data", (chunk: Buffer) => this.onData(chunk));
-    this.lines(this.child.stdout, (l) => o.log(`${o.label}: ${l}`));
-    this.lines(this.child.stderr, (l) => {
-      this.stderrTail.push(l);
-      if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
-      o.log(`${o.label} stderr: ${l}`);
-    });
+    const bounds = { maxLineChars: MAX_LOG_LINE, maxPendingChars: 64 * 1024, onCut: (what: string) => this.cut(`${o.label} wrote ${what}`) };
+    eachLine(this.child.stdout, (l) => o.log(`${o.label}: ${l}`), bounds);
+    eachLine(
+      this.child.stderr,
+      (l) => {
+        this.stderrTail.push(l);
+        if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
+        o.log(`${o.label} stderr: ${l}`);
+      },
+      bounds,
+    );
     this.write({ type: "hello", version: CHANNEL_VERSION, ...o.hello });
   }
 
@@ -276,26 +282,5 @@ export class ScriptProcess {
     if (this.cutReported) return;
     this.cutReported = true;
     this.o.onOutputCut?.(what);
-  }
-
-  private lines(stream: NodeJS.ReadableStream | null, out: (line: string) => void): void {
-    let buf = "";
-    stream?.on("data", (d: Buffer) => {
-      buf += d.toString("utf8");
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        if (nl > MAX_LOG_LINE) this.cut(`${this.o.label} wrote a line longer than ${MAX_LOG_LINE} characters`);
-        out(buf.slice(0, nl).slice(0, MAX_LOG_LINE));
-        buf = buf.slice(nl + 1);
-      }
-      if (buf.length > 64 * 1024) {
-        out(buf.slice(0, MAX_LOG_LINE));
-        buf = "";
-        this.cut(`${this.o.label} wrote more than 64 KiB without a newline`);
-      }
-    });
-    stream?.on("end", () => {
-      if (buf) out(buf.slice(0, MAX_LOG_LINE));
-    });
   }
 }

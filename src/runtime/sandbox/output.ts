@@ -108,3 +108,39 @@ export class OutputRelay {
     this.o.onLimit?.(what);
   }
 }
+
+export interface EachLineOptions {
+  /** Longest line passed on (characters); longer ones are cut and `onCut` called. */
+  readonly maxLineChars?: number;
+  /** Characters held without a newline before they are passed on as one cut line. */
+  readonly maxPendingChars?: number;
+  /** Called when a line is cut, with what happened. */
+  readonly onCut?: (what: string) => void;
+}
+
+/**
+ * Calls `onLine` for each line of a text stream (and the unterminated rest at its end); keeps the
+ * stream drained and, with the bounds, memory bounded whatever the writer prints.
+ */
+export function eachLine(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void, o: EachLineOptions = {}): void {
+  const maxLine = o.maxLineChars ?? Number.POSITIVE_INFINITY;
+  const maxPending = o.maxPendingChars ?? Number.POSITIVE_INFINITY;
+  let buf = "";
+  stream?.on("data", (d: Buffer | string) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      if (nl > maxLine) o.onCut?.(`a line longer than ${maxLine} characters`);
+      onLine(buf.slice(0, Math.min(nl, maxLine)));
+      buf = buf.slice(nl + 1);
+    }
+    if (buf.length > maxPending) {
+      onLine(buf.slice(0, maxLine));
+      buf = "";
+      o.onCut?.(`more than ${maxPending} characters without a newline`);
+    }
+  });
+  stream?.on("end", () => {
+    if (buf) onLine(buf.slice(0, maxLine));
+  });
+}
