@@ -188,11 +188,13 @@ export class HEAggregator {
     this.rejected = [];
   }
 
-  async submit(u: { site: string; params: Params; weight: number }): Promise<void> {
+  async submit(u: { site: string; params: Params; weight: number; paramsType?: "FULL" | "DIFF" }): Promise<void> {
     const refuse = (reason: string): never => {
       this.rejected.push({ site: u.site, reason });
       throw new CohortError(HeErrorCode.Update, `${u.site}: ${reason}`, { site: u.site });
     };
+    // The server never holds the global model in the clear, so it cannot add a DIFF to it.
+    if (u.paramsType === "DIFF") refuse("params_type DIFF: HE aggregation here sums encrypted FULL models; send FULL (params_transfer_type FULL)");
     const names = Object.keys(u.params).sort();
     if (this.names && names.join("\n") !== this.names.join("\n")) refuse(`layer names differ from the other updates (${names.length} vs ${this.names.length})`);
     const layers = new Map<string, EncryptedLayer>();
@@ -231,11 +233,11 @@ export class HEAggregator {
     this.accepted.push(u.site);
   }
 
-  result(): { params: Params; totalWeight: number; accepted: string[]; rejected: { site: string; reason: string }[] } {
+  result(): { params: Params; totalWeight: number; accepted: string[]; rejected: { site: string; reason: string }[]; paramsType: "FULL" } {
     const params: Params = {};
     for (const [n, e] of this.enc) params[n] = packLayer({ ...e.layer, cts: e.sum.save() });
     for (const [n, acc] of this.plain) params[n] = Float32Array.from(acc, (x) => x / (this.total || 1));
-    return { params, totalWeight: this.total, accepted: [...this.accepted], rejected: [...this.rejected] };
+    return { params, totalWeight: this.total, accepted: [...this.accepted], rejected: [...this.rejected], paramsType: "FULL" };
   }
 }
 

@@ -168,7 +168,8 @@ function hostileServerConfig(rounds: number): Json {
     workflows: [
       {
         id: "scatter_and_gather",
-        path: "nvflare.app_common.workflows.scatter_and_gather.ScatterAndGather",
+        // Cohort's workflow: it also evaluates the final model, so a one-round job reports a round.
+        path: "cohort.ScatterAndGather",
         args: {
           min_clients: 1,
           num_rounds: rounds,

@@ -4,6 +4,8 @@ export const AggregationErrorCode = {
   Rejected: "ERR_AGGREGATE_REJECTED",
   /** The aggregator was built or called with arguments it cannot use. */
   BadArgument: "ERR_AGGREGATE_BAD_ARGUMENT",
+  /** An update's params type (FULL or DIFF) is not the one the round takes. */
+  ParamsType: "ERR_AGGREGATE_PARAMS_TYPE",
   /** No update was accepted in the round: there is nothing to average. */
   Empty: "ERR_AGGREGATE_EMPTY",
 } as const;

@@ -10,9 +10,16 @@ import { ModelAggregator, aggregatorArgs } from "./aggregator.js";
 import { FashionMnistTrainer, NoOpTrainer, trainerArgs } from "./trainer.js";
 
 registerComponent({
-  paths: ["cohort.ScatterAndGather", "nvflare.app_common.workflows.scatter_and_gather.ScatterAndGather"],
+  paths: ["cohort.ScatterAndGather"],
   kind: "workflow",
-  create: (args) => new ScatterAndGather(scatterAndGatherArgs.parse(args)),
+  create: (args) => new ScatterAndGather(scatterAndGatherArgs.parse(args), { finalValidation: true }),
+});
+registerComponent({
+  // FLARE's ScatterAndGather sends no task after the last round (its final model is evaluated by a
+  // cross-site evaluation workflow, if the job has one).
+  paths: ["nvflare.app_common.workflows.scatter_and_gather.ScatterAndGather"],
+  kind: "workflow",
+  create: (args) => new ScatterAndGather(scatterAndGatherArgs.parse(args), { finalValidation: false }),
 });
 registerComponent({
   paths: ["cohort.ModelPersistor"],
@@ -20,9 +27,15 @@ registerComponent({
   create: (args, ctx) => new ModelPersistor(persistorArgs.parse(args), ctx.runDir),
 });
 registerComponent({
-  paths: ["cohort.WeightedAggregator", "nvflare.app_common.aggregators.intime_accumulate_model_aggregator.InTimeAccumulateWeightedAggregator"],
+  paths: ["cohort.WeightedAggregator"],
   kind: "aggregator",
   create: (args) => new ModelAggregator(aggregatorArgs.parse(args)),
+});
+registerComponent({
+  // FLARE's default expected_data_kind is WEIGHT_DIFF: a job that sends FULL models says WEIGHTS.
+  paths: ["nvflare.app_common.aggregators.intime_accumulate_model_aggregator.InTimeAccumulateWeightedAggregator"],
+  kind: "aggregator",
+  create: (args) => new ModelAggregator(aggregatorArgs.parse({ expected_data_kind: "WEIGHT_DIFF", ...args })),
 });
 registerComponent({
   // FLARE's shareable generator converts models to task data; Cohort's tasks carry FLModels directly.

@@ -5,7 +5,7 @@ import { writeFileAtomic as writeDurable } from "../../pki/index.js";
 
 /** Job children run under the permission model, where fsync is disabled: write-and-rename only. */
 const writeFileAtomic = (path: string, data: string | Uint8Array): void => writeDurable(path, data, 0o644, { fsync: false });
-import { decode, encode, FLModel } from "../../wire/index.js";
+import { decode, encode, FLModel, type WireRecord } from "../../wire/index.js";
 import { initParams } from "../learn/models.js";
 import { modelArgs, type ModelArgs } from "./model-spec.js";
 
@@ -17,11 +17,23 @@ export const persistorArgs = modelArgs.extend({
 type Params = Record<string, Float32Array>;
 
 /**
+ * What workflows need from a persistor (FLARE's ModelPersistor): the initial or resumed global
+ * model, a save per round, the round metrics, and the final model. Parameters are flat float32
+ * arrays or tensors (numpy-shaped models keep their shape).
+ */
+export interface GlobalModelPersistor {
+  load(resume: boolean): { params: WireRecord; round?: number };
+  save(round: number, params: WireRecord): void;
+  noteMetrics(round: number, metrics: Record<string, number>): void;
+  finish(params: WireRecord, metrics: Record<string, number>): void;
+}
+
+/**
  * Saves the global model after every round (`models/global_model.cohort`, wire-encoded FLModel,
  * with `models/checkpoint.json` naming the round) and keeps the best one by `best_metric`
  * (`models/best_model.cohort`). A resumed job starts from the checkpoint.
  */
-export class ModelPersistor {
+export class ModelPersistor implements GlobalModelPersistor {
   private readonly dir: string;
   private best = -Infinity;
 
@@ -50,7 +62,7 @@ export class ModelPersistor {
     return { params: initParams(this.a.model, this.a.features, this.a.classes, this.a.seed) };
   }
 
-  save(round: number, params: Params): void {
+  save(round: number, params: WireRecord): void {
     writeFileAtomic(join(this.dir, "global_model.cohort"), encode(new FLModel({ params, paramsType: "FULL", currentRound: round, meta: {} })));
     writeFileAtomic(
       join(this.dir, "checkpoint.json"),
@@ -67,7 +79,7 @@ export class ModelPersistor {
     writeFileAtomic(join(this.dir, "best.json"), JSON.stringify({ round: round + 1, [this.a.best_metric]: value }));
   }
 
-  finish(params: Params, metrics: Record<string, number>): void {
+  finish(params: WireRecord, metrics: Record<string, number>): void {
     writeFileAtomic(join(this.dir, "global_model.cohort"), encode(new FLModel({ params, paramsType: "FULL", metrics, meta: { final: true } })));
     writeFileAtomic(join(this.dir, "final_metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
   }

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { decode, encode, FLModel } from "../../wire/index.js";
+import { applyAggregate, flattenParams, paramsTypeOf, restoreShapes } from "../aggregation/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
-import type { ModelPersistor } from "./persistor.js";
+import type { GlobalModelPersistor } from "./persistor.js";
 import type { RoundAggregator } from "./aggregator.js";
 import { WorkflowErrorCode } from "./errors.js";
 
@@ -31,34 +32,53 @@ interface SiteResult {
 
 const NO_LIMIT_MS = 24 * 3600 * 1000;
 
+/** Options that differ between Cohort's ScatterAndGather and FLARE's (same arguments). */
+export interface ScatterAndGatherOptions {
+  /**
+   * After the last round, evaluate the final global model at every site (`validate_task_name`).
+   * Cohort's own workflow does; FLARE's ScatterAndGather sends no such task.
+   */
+  readonly finalValidation: boolean;
+}
+
 /**
  * FedAvg (FLARE's ScatterAndGather), event-driven: each round sends the global model to every
  * site, folds results into the aggregator as they arrive, closes the round once `min_clients`
  * answered and either all did or `wait_time_after_min_received` passed, and drops sites that
- * fail or time out from that round only. Site metrics (the received global model evaluated on the
- * site's held-out share) give each round's global accuracy. The persistor saves every round.
+ * fail or time out from that round only. A round's results are all FULL models or all DIFFs (the
+ * aggregator refuses the other kind); a DIFF round adds the mean DIFF to the model it came from.
+ * Site metrics (the received global model evaluated on the site's held-out share) give each
+ * round's global accuracy. The persistor saves every round.
  */
 export class ScatterAndGather implements Workflow {
-  constructor(private readonly a: ScatterAndGatherArgs) {}
+  constructor(
+    private readonly a: ScatterAndGatherArgs,
+    private readonly o: ScatterAndGatherOptions = { finalValidation: true },
+  ) {}
 
   async run(ctx: ServerJobContext): Promise<void> {
-    const persistor = ctx.component<ModelPersistor>(this.a.persistor_id);
+    const persistor = ctx.component<GlobalModelPersistor>(this.a.persistor_id);
     const aggregator = ctx.component<RoundAggregator>(this.a.aggregator_id);
     const loaded = persistor.load(ctx.resume);
-    let params = loaded.params;
+    const { flat: initial, shapes } = flattenParams(loaded.params);
+    let params = initial;
     const first = ctx.resume && loaded.round !== undefined ? loaded.round + 1 : this.a.start_round;
     if (ctx.resume) ctx.log(`resuming at round ${first + 1} of ${this.a.num_rounds}`);
     let lastRound = first - 1;
+    let lastMetrics: Record<string, number> = {};
     for (let round = first; round < this.a.num_rounds; round++) {
       if (ctx.signal.aborted) return;
-      const task = encode(new FLModel({ params, paramsType: "FULL", currentRound: round, totalRounds: this.a.num_rounds, meta: {} }));
+      const task = encode(
+        new FLModel({ params: restoreShapes(params, shapes), paramsType: "FULL", currentRound: round, totalRounds: this.a.num_rounds, meta: {} }),
+      );
       const results = await this.gather(ctx, this.a.train_task_name, task);
       if (ctx.signal.aborted) return;
       aggregator.reset(params);
       for (const r of results) {
         const weight = Number(r.model.meta["NUM_STEPS_CURRENT_ROUND"] ?? r.model.meta["num_samples"] ?? 1);
         try {
-          await aggregator.submit({ site: r.site, params: r.model.params as Record<string, Float32Array>, weight });
+          const update = flattenParams(r.model.params).flat;
+          await aggregator.submit({ site: r.site, params: update, weight, paramsType: paramsTypeOf(r.model.paramsType) });
         } catch (err) {
           if (!isCohortError(err)) throw err;
           ctx.warn(`round ${round + 1}: update from ${r.site} rejected: ${err.message}`);
@@ -68,7 +88,7 @@ export class ScatterAndGather implements Workflow {
       if (agg.accepted.length < this.a.min_clients) {
         throw new CohortError(
           WorkflowErrorCode.TooFewResults,
-          `round ${round + 1}: ${agg.accepted.length} acceptable updates (${agg.accepted.join(", ") || "none"}), min_clients is ${this.a.min_clients}`,
+          `round ${round + 1}: ${agg.accepted.length === 0 ? "no update was accepted" : `${agg.accepted.length} acceptable updates (${agg.accepted.join(", ")})`}, min_clients is ${this.a.min_clients}${agg.rejected.length ? `; refused: ${agg.rejected.map((x) => `${x.site}: ${x.reason}`).join("; ")}` : ""}`,
           {
             round,
             rejected: agg.rejected,
@@ -77,19 +97,25 @@ export class ScatterAndGather implements Workflow {
       }
       // Metrics in this round's results describe the model the sites received: report them for
       // the previous round's global model.
-      if (round > 0) this.report(ctx, round - 1, results);
-      params = agg.params;
-      persistor.save(round, params);
+      if (round > 0) lastMetrics = this.report(ctx, round - 1, results);
+      params = applyAggregate(params, agg.params, agg.paramsType);
+      persistor.save(round, restoreShapes(params, shapes));
       lastRound = round;
       ctx.log(
-        `round ${round + 1}/${this.a.num_rounds} aggregated from ${agg.accepted.join(", ")}${agg.rejected.length ? `; rejected ${agg.rejected.map((x) => x.site).join(", ")}` : ""}`,
+        `round ${round + 1}/${this.a.num_rounds} aggregated from ${agg.accepted.join(", ")}${agg.rejected.length ? `; rejected ${agg.rejected.map((x) => x.site).join(", ")}` : ""}${agg.paramsType === "DIFF" ? " (DIFFs, added to the global model)" : ""}`,
       );
     }
+    if (!this.o.finalValidation) {
+      persistor.finish(restoreShapes(params, shapes), lastMetrics);
+      return;
+    }
     // Evaluate the final global model at every site.
-    const final = encode(new FLModel({ params, paramsType: "FULL", currentRound: this.a.num_rounds, totalRounds: this.a.num_rounds, meta: {} }));
+    const final = encode(
+      new FLModel({ params: restoreShapes(params, shapes), paramsType: "FULL", currentRound: this.a.num_rounds, totalRounds: this.a.num_rounds, meta: {} }),
+    );
     const evals = await this.gather(ctx, this.a.validate_task_name, final);
     const metrics = this.report(ctx, lastRound, evals);
-    persistor.finish(params, metrics);
+    persistor.finish(restoreShapes(params, shapes), metrics);
   }
 
   /** Weighted mean of the sites' metrics (by their evaluation sample counts); persists the best. */
@@ -103,7 +129,7 @@ export class ScatterAndGather implements Workflow {
     }
     const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, total > 0 ? v / total : 0]));
     ctx.progress(round + 1, this.a.num_rounds, metrics, results.map((r) => r.site).sort());
-    ctx.component<ModelPersistor>(this.a.persistor_id).noteMetrics(round, metrics);
+    ctx.component<GlobalModelPersistor>(this.a.persistor_id).noteMetrics(round, metrics);
     return metrics;
   }
 

@@ -189,7 +189,8 @@ export class SwarmClientController implements Executor {
           }
           const { model, params } = modelFrom(bytes, `${site}'s update`, global);
           const weight = Number(model.meta["NUM_STEPS_CURRENT_ROUND"] ?? 1);
-          await aggregator.submit({ site, params, weight: Number.isFinite(weight) && weight > 0 ? weight : 1 });
+          // modelFrom has already added a DIFF to the model it came from: every update here is a FULL model.
+          await aggregator.submit({ site, params, weight: Number.isFinite(weight) && weight > 0 ? weight : 1, paramsType: "FULL" });
         } catch (err) {
           if (this.failure(t.round, t.attempt, site).signal.aborted) out++;
           missing.push({ site, reason: (err as Error).message });
