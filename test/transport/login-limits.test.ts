@@ -160,6 +160,37 @@ describe("attempts per address and the liveness check, with the server's default
   });
 });
 
+describe("heart_beat_timeout, with the server's default", () => {
+  const TIMEOUT_S = documentedNumber("docs/runtime.md", /`servers\[0\]\.heart_beat_timeout` \| (\d+) \|/);
+
+  test("the documented number is the one deployed servers use", () => {
+    assert.equal(DEFAULT_SERVER_SETTINGS.heart_beat_timeout, TIMEOUT_S);
+    assert.equal(TIMEOUT_S, documentedNumber("docs/protocol.md", /`servers\[0\]\.heart_beat_timeout`, default (\d+) s\)/));
+  });
+
+  test("a session silent for exactly heart_beat_timeout is kept; 1 ms more and it is removed (ERR_TRANSPORT_HEARTBEAT_MISSED)", { timeout: 60_000 }, async () => {
+    const d = createMemoryDriver();
+    let clock = Date.now();
+    // The sweep runs on an interval: mocked, so the test moves time instead of waiting 10 minutes.
+    mock.timers.enable({ apis: ["setInterval"] });
+    const t = await startTestServer(p, d, "clear", { now: () => clock, heartbeatTimeoutMs: DEFAULT_SERVER_SETTINGS.heart_beat_timeout * 1000 });
+    try {
+      const r = await RawSession.open(d, t.port, p.kit("site-1"));
+      await r.login();
+      clock += TIMEOUT_S * 1000;
+      mock.timers.tick(5_000);
+      assert.deepEqual(t.server.sessionNames(), ["site-1"], "kept at the limit");
+      clock += 1;
+      mock.timers.tick(5_000);
+      assert.deepEqual(t.server.sessionNames(), [], "removed one past it");
+      assert.ok(t.auditLines().some((l) => l["code"] === "ERR_TRANSPORT_HEARTBEAT_MISSED"));
+    } finally {
+      mock.timers.reset();
+      await t.server.stop();
+    }
+  });
+});
+
 describe("TLS versions of listeners", () => {
   test(`listeners take ${MIN_TLS_VERSION} and refuse TLS 1.1`, { timeout: 60_000 }, async () => {
     assert.equal(MIN_TLS_VERSION, "TLSv1.2");
