@@ -167,3 +167,29 @@ test("FLARE's ScatterAndGather sends no task after the last round; Cohort's eval
   const cohort = await run({ workflow: "cohort.ScatterAndGather", aggregator: "cohort.WeightedAggregator", answer: plusOne(() => "FULL") });
   assert.deepEqual([...new Set(cohort.tasks.map((t) => t.task))], ["train", "validate"]);
 });
+
+test("FLARE's FedAvg (ModelController): FULL and DIFF give the same model; no task after the last round; a failed site stops the job unless ignore_result_error", async () => {
+  const FEDAVG = "nvflare.app_common.workflows.fedavg.FedAvg";
+  const expected = INITIAL.map((x) => x + 3);
+  for (const kind of ["FULL", "DIFF"] as const) {
+    const r = await run({ workflow: FEDAVG, workflowArgs: { num_clients: 2 }, aggregator: "cohort.WeightedAggregator", answer: plusOne(() => kind) });
+    assert.equal(r.outcome, undefined, String(r.outcome));
+    assert.deepEqual(r.final, { shape: [3, 3], values: expected }, kind);
+    assert.deepEqual([...new Set(r.tasks.map((t) => t.task))], ["train"]);
+    assert.equal(r.tasks.length, 6, "2 sites × 3 rounds");
+  }
+  const failing: Answer = (site, received, task) => {
+    if (site === "site-2") throw new Error("out of memory");
+    return plusOne(() => "FULL")(site, received, task);
+  };
+  const stopped = await run({ workflow: FEDAVG, workflowArgs: { num_clients: 2 }, aggregator: "cohort.WeightedAggregator", answer: failing });
+  assert.match(stopped.outcome?.message ?? "", /site-2: .*out of memory \(set ignore_result_error to go on without a failed site\)/);
+  const ignored = await run({
+    workflow: FEDAVG,
+    workflowArgs: { num_clients: 2, ignore_result_error: true },
+    aggregator: "cohort.WeightedAggregator",
+    answer: failing,
+  });
+  assert.equal(ignored.outcome, undefined);
+  assert.deepEqual(ignored.final?.values, expected, "site-1 alone carries the rounds");
+});

@@ -168,7 +168,9 @@ describe("heart_beat_timeout, with the server's default", () => {
     assert.equal(TIMEOUT_S, documentedNumber("docs/protocol.md", /`servers\[0\]\.heart_beat_timeout`, default (\d+) s\)/));
   });
 
-  test("a session silent for exactly heart_beat_timeout is kept; 1 ms more and it is removed (ERR_TRANSPORT_HEARTBEAT_MISSED)", { timeout: 60_000 }, async () => {
+  test("a session silent for exactly heart_beat_timeout is kept; 1 ms more and it is removed (ERR_TRANSPORT_HEARTBEAT_MISSED)", {
+    timeout: 60_000,
+  }, async () => {
     const d = createMemoryDriver();
     let clock = Date.now();
     // The sweep runs on an interval: mocked, so the test moves time instead of waiting 10 minutes.

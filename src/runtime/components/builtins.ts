@@ -6,6 +6,8 @@ import { registerComponent } from "./registry.js";
 import { swarmRoundResultSchema } from "./swarm-protocol.js";
 import { ScatterAndGather, scatterAndGatherArgs } from "./scatter-and-gather.js";
 import { ModelPersistor, persistorArgs } from "./persistor.js";
+import { FedAvg, fedAvgArgs } from "./fedavg.js";
+import { NPModelPersistor, npPersistorArgs } from "./np-persistor.js";
 import { ModelAggregator, aggregatorArgs } from "./aggregator.js";
 import { FashionMnistTrainer, NoOpTrainer, trainerArgs } from "./trainer.js";
 
@@ -20,6 +22,17 @@ registerComponent({
   paths: ["nvflare.app_common.workflows.scatter_and_gather.ScatterAndGather"],
   kind: "workflow",
   create: (args) => new ScatterAndGather(scatterAndGatherArgs.parse(args), { finalValidation: false }),
+});
+// FLARE's modern FedAvg (ModelController) and its numpy persistor (issue 18).
+registerComponent({
+  paths: ["cohort.FedAvg", "nvflare.app_common.workflows.fedavg.FedAvg"],
+  kind: "workflow",
+  create: (args) => new FedAvg(fedAvgArgs.parse(args)),
+});
+registerComponent({
+  paths: ["nvflare.app_common.np.np_model_persistor.NPModelPersistor"],
+  kind: "persistor",
+  create: (args, ctx) => new NPModelPersistor(npPersistorArgs.parse(args), ctx.runDir),
 });
 registerComponent({
   paths: ["cohort.ModelPersistor"],

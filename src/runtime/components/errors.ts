@@ -6,6 +6,8 @@ export const WorkflowErrorCode = {
   BadTask: "ERR_WORKFLOW_BAD_TASK",
   BadResult: "ERR_WORKFLOW_BAD_RESULT",
   TooFewResults: "ERR_WORKFLOW_TOO_FEW_RESULTS",
+  /** A persistor's model (initial value or saved file) is not one Cohort can use. */
+  BadModel: "ERR_WORKFLOW_BAD_MODEL",
 } as const;
 export type WorkflowErrorCode = (typeof WorkflowErrorCode)[keyof typeof WorkflowErrorCode];
 

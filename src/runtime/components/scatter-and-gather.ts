@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
-import { decode, encode, FLModel } from "../../wire/index.js";
+import { encode, FLModel } from "../../wire/index.js";
+import { broadcastAndGather, NO_LIMIT_MS, type SiteResult } from "./gather.js";
 import { applyAggregate, flattenParams, paramsTypeOf, restoreShapes } from "../aggregation/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
 import type { GlobalModelPersistor } from "./persistor.js";
@@ -24,13 +25,6 @@ export const scatterAndGatherArgs = z.object({
   task_check_period: z.number().optional(),
 });
 export type ScatterAndGatherArgs = z.infer<typeof scatterAndGatherArgs>;
-
-interface SiteResult {
-  readonly site: string;
-  readonly model: FLModel;
-}
-
-const NO_LIMIT_MS = 24 * 3600 * 1000;
 
 /** Options that differ between Cohort's ScatterAndGather and FLARE's (same arguments). */
 export interface ScatterAndGatherOptions {
@@ -135,41 +129,13 @@ export class ScatterAndGather implements Workflow {
 
   /** Sends a task to every site; resolves with the results of this round. */
   private gather(ctx: ServerJobContext, taskName: string, payload: Uint8Array): Promise<SiteResult[]> {
-    const sites = [...ctx.sites];
-    const timeoutMs = this.a.train_timeout > 0 ? this.a.train_timeout * 1000 : NO_LIMIT_MS;
-    return new Promise((resolve) => {
-      const results: SiteResult[] = [];
-      let settled = 0;
-      let graceTimer: NodeJS.Timeout | undefined;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(graceTimer);
-        ctx.signal.removeEventListener("abort", finish);
-        resolve([...results]);
-      };
-      ctx.signal.addEventListener("abort", finish);
-      const check = (): void => {
-        if (settled === sites.length) finish();
-        else if (results.length >= this.a.min_clients && !graceTimer) graceTimer = setTimeout(finish, this.a.wait_time_after_min_received * 1000);
-      };
-      for (const site of sites) {
-        ctx
-          .sendTask(site, taskName, payload, timeoutMs)
-          .then((bytes) => {
-            const model = decode(bytes);
-            if (!(model instanceof FLModel))
-              throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${taskName} with something that is not an FLModel`, { site });
-            if (!done) results.push({ site, model });
-          })
-          .catch((err: Error) => ctx.warn(`${taskName} at ${site} failed, dropped from this round: ${err.message}`))
-          .finally(() => {
-            settled++;
-            check();
-          });
-      }
-      if (sites.length === 0) finish();
+    return broadcastAndGather(ctx, {
+      sites: ctx.sites,
+      taskName,
+      payload,
+      timeoutMs: this.a.train_timeout > 0 ? this.a.train_timeout * 1000 : NO_LIMIT_MS,
+      minResponses: this.a.min_clients,
+      waitAfterMinMs: this.a.wait_time_after_min_received * 1000,
     });
   }
 }
