@@ -19,7 +19,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } 
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { decode, FLModel } from "../../src/wire/index.js";
-import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../../src/runtime/learn/idx.js";
+import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../../src/runtime/datasets/index.js";
 import { REPO_ROOT, editJsonFile, type EditableJson, writeFile } from "../helpers/index.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
 import { adminCli, auditRecords, JobWatcher, type CohortProcess } from "../helpers/processes.js";

@@ -114,7 +114,7 @@ export function registerDemo(program: Command): void {
       const { provision } = await import("../../provision/index.js");
       const { AdminSession } = await import("../../runtime/admin/index.js");
       const { eachLine } = await import("../../runtime/sandbox/index.js");
-      const { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } = await import("../../runtime/learn/index.js");
+      const { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } = await import("../../runtime/datasets/index.js");
       const workspace = mkdtempSync(join(tmpdir(), "cohort-demo-"));
       const procs: ChildProcess[] = [];
       let admin: AdminSession | undefined;

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { encode } from "../../wire/index.js";
-import { findFashionMnist } from "../learn/idx.js";
+import { findFashionMnist } from "../datasets/index.js";
 
 import { customDirOf } from "../client-api/app-dir.js";
 import { InProcessSession } from "../client-api/in-process.js";

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { encode } from "../../wire/index.js";
-import { findFashionMnist } from "../learn/idx.js";
+import { findFashionMnist } from "../datasets/index.js";
 import { MAX_CHANNEL_MESSAGE_BYTES } from "../client-api/channel.js";
 import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } from "../client-api/task-args.js";
 import { cohortPythonDir, customDirOf } from "../client-api/app-dir.js";

@@ -7,11 +7,11 @@
  * header), then the whole stream with `maxOutputLength` = header + declared payload, so a gzip bomb
  * or a file longer than it claims is refused without inflating more than it declared.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import { LearnError } from "./errors.js";
+import { FASHION_MNIST_FILES as FILE_NAMES, visible } from "../datasets/index.js";
 
 /** An image-classification dataset held in memory as typed arrays (row-major, one row per sample). */
 export type Dataset = {
@@ -40,11 +40,6 @@ const MAGIC_UBYTE = 0x08;
 const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 /** Caps each declared dimension so their product cannot overflow a double's exact integers. */
 const MAX_DIM = 1 << 24;
-
-const FILE_NAMES = {
-  train: { images: "train-images-idx3-ubyte", labels: "train-labels-idx1-ubyte" },
-  test: { images: "t10k-images-idx3-ubyte", labels: "t10k-labels-idx1-ubyte" },
-} as const;
 
 function bad(file: string, problem: string, fix: string, extra: Record<string, unknown> = {}): LearnError {
   return new LearnError("ERR_DATA_BAD_IDX", `${file}: ${problem}; ${fix}`, { file, problem, fix, ...extra });
@@ -154,20 +149,6 @@ function readGzip(file: string, expectedDims: number, maxBytes: number): IdxArra
   return { dims, data: whole.subarray(headerBytes), file };
 }
 
-/**
- * existsSync that says "no" for a path Node's permission model does not let this process see: in a
- * job child, Node 20 throws ERR_ACCESS_DENIED from existsSync for paths outside --allow-fs-read,
- * including the files of a granted folder that did not exist when the process started.
- */
-function visible(path: string): boolean {
-  try {
-    return existsSync(path);
-  } catch (err) {
-    if ((err as { code?: unknown }).code === "ERR_ACCESS_DENIED") return false;
-    throw err;
-  }
-}
-
 /** The file for `base` in `dir`: the plain name, else `<name>.gz`. */
 function locate(dir: string, base: string): string {
   const plain = join(dir, base);
@@ -216,35 +197,4 @@ export function loadIdxDataset(dir: string, split: "train" | "test", options: Id
   const inv = 1 / 255;
   for (let i = 0; i < pixels.length; i++) scaled[i] = (pixels[i] as number) * inv;
   return { images: scaled, labels: Uint8Array.from(raw), count, features, classes, source: resolve(dir) };
-}
-
-/** Where Debian's `dataset-fashion-mnist` package installs the IDX files. */
-export const DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
-
-/** The subset shipped in the repository (same relative place from src/ and from dist/). */
-export const BUNDLED_FASHION_MNIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../examples/data/fashion-mnist-subset");
-
-function hasIdxFiles(dir: string): boolean {
-  return Object.values(FILE_NAMES).every((names) => Object.values(names).every((base) => visible(join(dir, base)) || visible(join(dir, `${base}.gz`))));
-}
-
-/**
- * The Fashion-MNIST folder to use: `$COHORT_FASHION_MNIST_DIR` when set (it must hold the files),
- * else Debian's package when installed, else the subset bundled in the repository (`bundled: true`,
- * which callers should say out loud: accuracy on it is lower).
- */
-export function findFashionMnist(env: NodeJS.ProcessEnv = process.env): { dir: string; bundled: boolean } {
-  const override = env["COHORT_FASHION_MNIST_DIR"];
-  if (override) {
-    if (!hasIdxFiles(override)) {
-      throw new LearnError(
-        "ERR_DATA_NOT_FOUND",
-        `COHORT_FASHION_MNIST_DIR=${override} does not hold the four Fashion-MNIST IDX files (train-/t10k- images and labels, plain or .gz); fix the path or unset it`,
-        { dir: override },
-      );
-    }
-    return { dir: resolve(override), bundled: false };
-  }
-  if (hasIdxFiles(DEBIAN_FASHION_MNIST_DIR)) return { dir: DEBIAN_FASHION_MNIST_DIR, bundled: false };
-  return { dir: BUNDLED_FASHION_MNIST_DIR, bundled: true };
 }

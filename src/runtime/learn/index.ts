@@ -1,5 +1,6 @@
 /** The demo's machine learning: Fashion-MNIST data, splits, the built-in models (aggregation is in runtime/aggregation/). */
-export { loadIdxDataset, readIdxFile, findFashionMnist, DEBIAN_FASHION_MNIST_DIR, BUNDLED_FASHION_MNIST_DIR } from "./idx.js";
+export { loadIdxDataset, readIdxFile } from "./idx.js";
+export { findFashionMnist, DEBIAN_FASHION_MNIST_DIR, BUNDLED_FASHION_MNIST_DIR } from "../datasets/index.js";
 export type { Dataset, IdxLoadOptions } from "./idx.js";
 export { partitionNonIid, partitionIid, dominantClassesOf } from "./partition.js";
 export type { NonIidOptions } from "./partition.js";

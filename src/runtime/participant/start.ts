@@ -29,7 +29,7 @@ import { decode, encode } from "../../wire/index.js";
 import { SiteJobManager } from "../site/site-jobs.js";
 import { SiteResources, siteResourcesSchema } from "../site/resources.js";
 import { closeInheritedDescriptors, describeConfinement, jobConfinement, type JobConfinement } from "../sandbox/index.js";
-import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../learn/idx.js";
+import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../datasets/index.js";
 import { z } from "zod";
 
 const schedulerArgs = z.object({

@@ -137,7 +137,8 @@ test("findFashionMnist in a job process that may not read Debian's folder: the b
   // As a job child runs: Node's permission model, reads granted to the code and the bundled subset
   // only. Node 20's existsSync throws there for Debian's folder, whether missing or merely not granted.
   const idxModule = pathToFileURL(join(REPO_ROOT, "dist", "runtime", "learn", "idx.js")).href;
-  const script = `const m = await import(${JSON.stringify(idxModule)}); const f = m.findFashionMnist({}); console.log(JSON.stringify({ ...f, test: m.loadIdxDataset(f.dir, "test").count }));`;
+  const datasetsModule = pathToFileURL(join(REPO_ROOT, "dist", "runtime", "datasets", "index.js")).href;
+  const script = `const m = await import(${JSON.stringify(idxModule)}); const d = await import(${JSON.stringify(datasetsModule)}); const f = d.findFashionMnist({}); console.log(JSON.stringify({ ...f, test: m.loadIdxDataset(f.dir, "test").count }));`;
   const r = spawnSync(
     process.execPath,
     [
