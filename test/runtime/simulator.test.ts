@@ -213,3 +213,22 @@ test("without -w the workspace is ~/.cohort/simulator/<job name> of the user run
   assert.ok(existsSync(join(ws, SIMULATOR_MARK)), "the workspace is marked as the simulator's");
   assert.deepEqual(readdirSync(REPO_ROOT).sort(), before, "nothing new in the repository");
 });
+
+test("the job's metrics reach the server and are stored with the job: metrics.jsonl has an entry per site and round", async () => {
+  const dir = tempDir("cohort-sim-");
+  const job = noOpJob(join(dir, "job"));
+  const ws = join(dir, "ws");
+  const r = await runSimulation({ jobDir: job, sites: ["a", "b"], workspace: ws });
+  assert.equal(r.status, "FINISHED:COMPLETED");
+  const entries = readFileSync(join(ws, "server", "simulate_job", "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { site: string; task: string; round: number; key: string; value: number; source: string });
+  const train = entries.filter((e) => e.task === "train" && e.key === "accuracy");
+  assert.deepEqual(train.map((e) => `${e.site}:${e.round}`).sort(), ["a:0", "a:1", "b:0", "b:1"]);
+  assert.ok(train.every((e) => e.value === 0 && e.source === "result"));
+  assert.ok(
+    entries.some((e) => e.task === "validate"),
+    "the final evaluation too",
+  );
+});

@@ -82,6 +82,7 @@ export class CrossSiteModelEval implements Workflow {
               throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.validation_task_name} with something that is not an FLModel`, {
                 site,
               });
+            ctx.recordMetrics?.(site, `${this.a.validation_task_name} of ${owner}'s model`, r);
             row[owner] = Object.fromEntries(
               Object.entries(r.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])),
             );

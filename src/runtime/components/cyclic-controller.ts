@@ -105,6 +105,7 @@ export class CyclicController implements Workflow {
           const result = decode(await ctx.sendTask(site, this.a.task_name, task, timeoutMs));
           if (!(result instanceof FLModel))
             throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.task_name} with something that is not an FLModel`, { site });
+          ctx.recordMetrics?.(site, this.a.task_name, result);
           params = applyResult(params, result, site);
           trained.push(site);
           // The site's metrics describe the model it received (the previous site's).
@@ -152,6 +153,7 @@ export class CyclicController implements Workflow {
           const r = decode(await ctx.sendTask(site, this.a.validate_task_name, payload, timeoutMs));
           if (!(r instanceof FLModel))
             throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${this.a.validate_task_name} with something that is not an FLModel`, { site });
+          ctx.recordMetrics?.(site, this.a.validate_task_name, r);
           const n = Number(r.meta["eval_samples"] ?? 1);
           total += n;
           for (const [k, v] of Object.entries(r.metrics ?? {})) if (typeof v === "number" && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v * n;

@@ -56,6 +56,7 @@ export function broadcastAndGather(ctx: ServerJobContext, o: BroadcastOptions): 
           const model = decode(bytes);
           if (!(model instanceof FLModel))
             throw new CohortError(WorkflowErrorCode.BadResult, `${site} answered ${o.taskName} with something that is not an FLModel`, { site });
+          ctx.recordMetrics?.(site, o.taskName, model);
           if (!done) results.push({ site, model });
         })
         .catch((err: Error) => onFailure(site, err))

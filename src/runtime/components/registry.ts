@@ -39,6 +39,8 @@ export interface ServerJobContext extends JobContextBase {
   /** Sends a task to one site and resolves with its result payload. */
   sendTask(site: string, taskName: string, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   progress(round: number, totalRounds: number, metrics: Record<string, number>, sites: readonly string[]): void;
+  /** Stores a result's metrics and logged values with the job (metrics.jsonl); workflows call it for every result. */
+  recordMetrics?(site: string, taskName: string, model: wire.FLModel): void;
 }
 
 export interface ClientJobContext extends JobContextBase {

@@ -19,6 +19,7 @@ import {
   type Workflow,
 } from "../components/registry.js";
 import "../components/builtins.js";
+import { JobMetricsLog } from "../components/metrics-log.js";
 import { checkPeerTopic, PeerInbox, type PeerMessenger } from "../peer/inbox.js";
 import type { ComponentConfig } from "../jobs/definition.js";
 import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../wire/index.js";
@@ -223,7 +224,9 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
       return (await filters.apply(taskName, "in", result, data.model)).bytes;
     },
     progress: (round, totalRounds, metrics, sites) => io.progress(round, totalRounds, metrics, sites),
+    recordMetrics: (site, taskName, model) => metricsLog.record(site, taskName, model),
   };
+  const metricsLog = new JobMetricsLog(init.runDir, (line) => io.warn(line));
   await build(init.appDir, cfg.components, ctx, registry);
   if (cfg.task_data_filters.length || cfg.task_result_filters.length)
     filters = await filterChains({ ...init, privacy: undefined, he: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });

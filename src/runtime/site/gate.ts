@@ -31,6 +31,7 @@ import { componentFor } from "../components/registry.js";
 import "../components/builtins.js";
 import type { ClientAppConfig, ComponentConfig } from "../jobs/definition.js";
 import { RuntimeErrorCode } from "../jobs/errors.js";
+import { LOGGED_META_KEY } from "../components/metrics-log.js";
 
 /** Metrics job code may attach to a result: numbers under short names, a bounded number per result and per job. */
 export const METRIC_LIMITS = { keyLength: 64, perResult: 64, bytesPerJob: 1024 * 1024 } as const;
@@ -228,6 +229,8 @@ export class SiteJobGate {
     const metaBytes = encode(model.meta).byteLength;
     if (metaBytes > MAX_META_BYTES)
       throw new CohortError(RuntimeErrorCode.ResultRefused, `${what}: its meta holds ${metaBytes} bytes, more than ${MAX_META_BYTES}`, {});
+    const logged = this.boundLogged(model.meta[LOGGED_META_KEY], taskName);
+    if (logged !== model.meta[LOGGED_META_KEY]) model = withMeta(model, { ...model.meta, [LOGGED_META_KEY]: logged });
     if (!model.metrics) return model;
     const kept: Record<string, number> = {};
     let dropped = 0;
@@ -266,6 +269,38 @@ export class SiteJobGate {
     });
   }
 
+  /**
+   * Values logged during a task ([key, value, step|null] in the result's meta): the same rules as
+   * metrics — finite numbers under short names, within the job's metric bytes — and integer steps.
+   */
+  private boundLogged(raw: unknown, taskName: string): unknown {
+    if (raw === undefined) return undefined;
+    const entries = Array.isArray(raw) ? raw : [];
+    const kept: [string, number, number | null][] = [];
+    let why = Array.isArray(raw) ? "" : "not a list";
+    for (const e of entries) {
+      const [k, v, step] = Array.isArray(e) ? (e as unknown[]) : [];
+      const size = typeof k === "string" ? k.length + 18 : 0;
+      const refusal =
+        typeof k !== "string" || typeof v !== "number" || !Number.isFinite(v) || (step !== null && !Number.isSafeInteger(step))
+          ? "not [name, finite number, integer step or null]"
+          : k.length > METRIC_LIMITS.keyLength
+            ? `name longer than ${METRIC_LIMITS.keyLength}`
+            : this.metricBytes + size > METRIC_LIMITS.bytesPerJob
+              ? `more than ${METRIC_LIMITS.bytesPerJob} bytes of metrics in the job`
+              : undefined;
+      if (refusal) {
+        why ||= refusal;
+        continue;
+      }
+      kept.push([k as string, v as number, (step as number | null) ?? null]);
+      this.metricBytes += size;
+    }
+    const dropped = entries.length - kept.length + (Array.isArray(raw) ? 0 : 1);
+    if (dropped > 0) this.o.onMetricsDropped(taskName, dropped, `logged values: ${why}`);
+    return dropped > 0 ? kept : raw;
+  }
+
   /** A control-only executor's result must be what that executor answers (its registered schema), and small. */
   private controlResult(taskName: string, payload: Uint8Array, what: string): Uint8Array {
     if (payload.byteLength > MAX_CONTROL_RESULT_BYTES)
@@ -288,4 +323,16 @@ export class SiteJobGate {
       throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not the control executor's answer: ${r.error.issues[0]?.message ?? "invalid"}`, {});
     return payload;
   }
+}
+
+/** `model` with other meta (everything else unchanged). */
+function withMeta(model: FLModel, meta: FLModel["meta"]): FLModel {
+  return new FLModel({
+    params: model.params,
+    paramsType: model.paramsType,
+    metrics: model.metrics,
+    meta,
+    currentRound: model.currentRound,
+    totalRounds: model.totalRounds,
+  });
 }
