@@ -136,3 +136,33 @@ registerComponent({
     return new HEAggregator();
   },
 });
+// FLARE's widgets (issue 18): model selection, TensorBoard analytics, event conversion, cross-site JSON.
+import {
+  convertToFedEventArgs,
+  IntimeModelSelector,
+  modelSelectorArgs,
+  TBAnalyticsReceiver,
+  tbReceiverArgs,
+  validationJsonArgs,
+  widgetArgs,
+} from "./flare-widgets.js";
+registerComponent({
+  paths: ["nvflare.app_common.widgets.intime_model_selector.IntimeModelSelector", "IntimeModelSelector"],
+  kind: "component",
+  create: (args, ctx) => new IntimeModelSelector(widgetArgs(modelSelectorArgs, "IntimeModelSelector", args), ctx),
+});
+registerComponent({
+  paths: ["nvflare.app_opt.tracking.tb.tb_receiver.TBAnalyticsReceiver", "TBAnalyticsReceiver"],
+  kind: "component",
+  create: (args, ctx) => new TBAnalyticsReceiver(widgetArgs(tbReceiverArgs, "TBAnalyticsReceiver", args), ctx),
+});
+registerComponent({
+  paths: ["nvflare.app_common.widgets.convert_to_fed_event.ConvertToFedEvent", "ConvertToFedEvent"],
+  kind: "component",
+  create: (args) => ({ convertToFedEvent: widgetArgs(convertToFedEventArgs, "ConvertToFedEvent", args) }),
+});
+registerComponent({
+  paths: ["nvflare.app_common.widgets.validation_json_generator.ValidationJsonGenerator", "ValidationJsonGenerator"],
+  kind: "component",
+  create: (args) => ({ validationJson: widgetArgs(validationJsonArgs, "ValidationJsonGenerator", args) }),
+});

@@ -53,12 +53,12 @@ export class JobMetricsLog {
     this.file = join(runDir, METRICS_FILE);
   }
 
-  record(site: string, task: string, model: FLModel): void {
-    if (this.full) return;
-    const lines = metricEntries(site, task, model)
-      .map((e) => `${JSON.stringify(e)}\n`)
-      .join("");
-    if (!lines) return;
+  /** Appends the result's values; returns them (listeners such as TBAnalyticsReceiver get them too). */
+  record(site: string, task: string, model: FLModel): MetricEntry[] {
+    const entries = metricEntries(site, task, model);
+    if (this.full) return entries;
+    const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join("");
+    if (!lines) return entries;
     let size = 0;
     try {
       size = statSync(this.file).size;
@@ -68,8 +68,9 @@ export class JobMetricsLog {
     if (size + lines.length > MAX_FILE_BYTES) {
       this.full = true;
       this.warn(`${METRICS_FILE} reached ${MAX_FILE_BYTES} bytes: later metrics of this job are not stored`);
-      return;
+      return entries;
     }
     appendFileSync(this.file, lines, { mode: 0o644 });
+    return entries;
   }
 }

@@ -6,6 +6,7 @@ import type { ZodType } from "zod";
  */
 import type * as wire from "../../wire/index.js";
 import type { PeerMessenger } from "../peer/inbox.js";
+import type { MetricEntry } from "./metrics-log.js";
 
 /** What job code (built-in or custom/) gets to build messages: the wire API (FLModel, encode…). */
 export type WireApi = Pick<typeof wire, "encode" | "decode" | "FLModel" | "DXO" | "Tensor" | "Shareable">;
@@ -48,6 +49,17 @@ export interface ClientJobContext extends JobContextBase {
   readonly peers: PeerMessenger;
   /** Runs this app's executor for `taskName` here, through the site's and the job's filters, as a task from the server would. */
   runTask(taskName: string, payload: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * A server component that follows the job (FLARE's widgets: model selectors, analytics receivers):
+ * the job host calls these for every component that has them.
+ */
+export interface ServerJobListener {
+  /** A round's global metrics, as the workflow reports them (round counted from 1). */
+  onRoundMetrics?(round: number, metrics: Readonly<Record<string, number>>): void;
+  /** One value from a site (metrics.jsonl's entry). */
+  onMetric?(entry: MetricEntry): void;
 }
 
 export interface Workflow {

@@ -16,6 +16,7 @@ import {
   type Executor,
   type JobContextBase,
   type ServerJobContext,
+  type ServerJobListener,
   type Workflow,
 } from "../components/registry.js";
 import "../components/builtins.js";
@@ -223,11 +224,19 @@ export async function buildServerJob(init: JobHostInit, io: ServerJobIo): Promis
       const result = await io.sendTask(site, taskName, data.bytes, timeoutMs);
       return (await filters.apply(taskName, "in", result, data.model)).bytes;
     },
-    progress: (round, totalRounds, metrics, sites) => io.progress(round, totalRounds, metrics, sites),
-    recordMetrics: (site, taskName, model) => metricsLog.record(site, taskName, model),
+    progress: (round, totalRounds, metrics, sites) => {
+      io.progress(round, totalRounds, metrics, sites);
+      for (const l of listeners) l.onRoundMetrics?.(round, metrics);
+    },
+    recordMetrics: (site, taskName, model) => {
+      for (const entry of metricsLog.record(site, taskName, model)) for (const l of listeners) l.onMetric?.(entry);
+    },
   };
   const metricsLog = new JobMetricsLog(init.runDir, (line) => io.warn(line));
   await build(init.appDir, cfg.components, ctx, registry);
+  const listeners = [...registry.values()].filter(
+    (c): c is ServerJobListener => typeof c === "object" && c !== null && ("onRoundMetrics" in c || "onMetric" in c),
+  );
   if (cfg.task_data_filters.length || cfg.task_result_filters.length)
     filters = await filterChains({ ...init, privacy: undefined, he: undefined }, ctx, io, { in: cfg.task_result_filters, out: cfg.task_data_filters });
   const workflows: Workflow[] = [];
