@@ -72,7 +72,7 @@ test("TBAnalyticsReceiver: one event file per site under tb_events/, each logged
   assert.ok(Buffer.from(records[0] ?? []).includes(Buffer.from("brain.Event:2")));
   const site2 = readTfRecords(readFileSync(join(dir, "tb_events", "site-2", readdirSync(join(dir, "tb_events", "site-2"))[0] ?? "")));
   assert.equal(site2.length, 2, "the result metric is not written");
-  assert.throws(() => tbReceiverArgs.parse({ tb_folder: "../../startup" }), /must be a folder name, not a path/);
+  assert.throws(() => tbReceiverArgs.parse({ tb_folder: "../../startup" }), /must be a file or folder name, not a path/);
 });
 
 test("IntimeModelSelector: the best round by key_metric (or its negation) is recorded and logged", () => {

@@ -14,18 +14,13 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import { z } from "zod";
+import { runFolderName } from "./arg-schemas.js";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic as writeDurable } from "../../pki/index.js";
 import type { MetricEntry } from "./metrics-log.js";
 import type { JobContextBase, ServerJobListener } from "./registry.js";
 import { fileVersionRecord, scalarRecord } from "./tfevents.js";
 import { WorkflowErrorCode } from "./errors.js";
-
-const folderName = z
-  .string()
-  .min(1)
-  .max(255)
-  .refine((n) => n === basename(n) && n !== "." && n !== "..", "must be a folder name, not a path");
 
 export const modelSelectorArgs = z.object({
   key_metric: z.string().min(1).max(64).default("accuracy"),
@@ -58,7 +53,7 @@ export class IntimeModelSelector implements ServerJobListener {
 }
 
 export const tbReceiverArgs = z.object({
-  tb_folder: folderName.default("tb_events"),
+  tb_folder: runFolderName.default("tb_events"),
   events: z.array(z.string()).optional(),
 });
 

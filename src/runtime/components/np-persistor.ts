@@ -5,8 +5,9 @@
  * from there when the job resumes.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
+import { runFolderName } from "./arg-schemas.js";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic as writeDurable } from "../../pki/index.js";
 import { Tensor, type WireRecord } from "../../wire/index.js";
@@ -24,15 +25,9 @@ const DEFAULT_MODEL = [
 /** Elements an initial model written in the job config may hold (configs are small; models come from files). */
 const MAX_INITIAL_ELEMENTS = 1 << 20;
 
-const fileName = z
-  .string()
-  .min(1)
-  .max(255)
-  .refine((n) => n === basename(n) && n !== "." && n !== "..", "must be a file or folder name, not a path");
-
 export const npPersistorArgs = z.object({
-  model_dir: fileName.default("models"),
-  model_name: fileName.default("server.npy"),
+  model_dir: runFolderName.default("models"),
+  model_name: runFolderName.default("server.npy"),
   initial_model: z.unknown().optional(),
 });
 
