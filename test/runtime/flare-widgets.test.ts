@@ -10,7 +10,8 @@ import { join } from "node:path";
 import * as wire from "../../src/wire/index.js";
 import { crc32c, readTfRecords, scalarRecord } from "../../src/runtime/components/tfevents.js";
 import { IntimeModelSelector, modelSelectorArgs, TBAnalyticsReceiver, tbReceiverArgs } from "../../src/runtime/components/flare-widgets.js";
-import type { JobContextBase } from "../../src/runtime/components/registry.js";
+import { componentFor, type JobContextBase } from "../../src/runtime/components/registry.js";
+import "../../src/runtime/components/builtins.js";
 import type { MetricEntry } from "../../src/runtime/components/metrics-log.js";
 import { tempDir } from "../helpers/index.js";
 
@@ -89,4 +90,15 @@ test("IntimeModelSelector: the best round by key_metric (or its negation) is rec
   loss.onRoundMetrics(2, { loss: 1 });
   loss.onRoundMetrics(3, { loss: 3 });
   assert.deepEqual(JSON.parse(readFileSync(join(dir, "b", "models", "best_global_model.json"), "utf8")), { round: 2, loss: 1 });
+});
+
+test("ValidationJsonGenerator: FLARE's defaults are accepted; another results folder or file name is refused (the workflows write FLARE's)", () => {
+  const def = componentFor("nvflare.app_common.widgets.validation_json_generator.ValidationJsonGenerator");
+  assert.ok(def);
+  assert.doesNotThrow(() => def.create({}, ctxIn(tempDir())));
+  assert.throws(
+    () => def.create({ results_dir: "elsewhere" }, ctxIn(tempDir())),
+    /ValidationJsonGenerator args\.results_dir: Cohort's cross-site evaluation writes cross_site_val\//,
+  );
+  assert.throws(() => def.create({ json_file_name: "x.json" }, ctxIn(tempDir())), /json_file_name: .*cross_val_results\.json/);
 });
