@@ -116,6 +116,12 @@ export class ServerJobRun {
       // As in FLARE, a job may be refused by some sites (their policy, allow-list…) and run on the
       // others, if enough of them (min_clients, every mandatory site) took it.
       const accepted = deployed.flatMap((d) => (d.status === "fulfilled" ? [d.value] : []));
+      // Aborted while it deployed: the sites that took it after the abort's end message must stop it
+      // too, and no server job child may start for a job the manager no longer tracks.
+      if (this.endedFlag) {
+        await Promise.allSettled(accepted.map((s) => ctx.transport.send(s, TOPIC_JOB_END, encode({ job_id: m.job_id, status: "FINISHED:ABORTED" }))));
+        return;
+      }
       const refusals = deployed.flatMap((d, i) =>
         d.status === "rejected" ? [`${sites[i]}: ${(d.reason as Error).message.replace(/^[^:]+ refused: /, "")}`] : [],
       );
@@ -175,7 +181,8 @@ export class ServerJobRun {
       ctx.log(`job ${m.job_id} (${m.name}) running on ${accepted.join(", ")}`);
     } catch (err) {
       ctx.log(`job ${m.job_id} failed to start: ${(err as Error).message}`);
-      await ctx.endJob(m.job_id, "FINISHED:FAILED_TO_RUN", (err as Error).message);
+      // An abort during deployment already ended it (one job.finished line per job).
+      if (!this.endedFlag) await ctx.endJob(m.job_id, "FINISHED:FAILED_TO_RUN", (err as Error).message);
     }
   }
 
