@@ -11,7 +11,7 @@ class ParamsType:
 class FLModel:
     """FLARE's FLModel: params (name -> numpy array), params_type, metrics, meta, rounds."""
 
-    def __init__(self, params=None, params_type=None, metrics=None, meta=None, current_round=None, total_rounds=None, optimizer_params=None):
+    def __init__(self, params=None, params_type=None, metrics=None, meta=None, current_round=None, total_rounds=None, optimizer_params=None, start_round=None):
         self.params = params if params is not None else {}
         self.params_type = params_type
         self.metrics = metrics
@@ -20,6 +20,7 @@ class FLModel:
         self.total_rounds = total_rounds
         # Accepted for FLARE compatibility; not carried by Cohort's FLModel.
         self.optimizer_params = optimizer_params
+        self.start_round = start_round
 
     def to_state(self):
         params_type = self.params_type

@@ -16,7 +16,9 @@ def reset():
     _s.__init__()
 
 
-class Api(unittest.TestCase):
+class ChannelCase(unittest.TestCase):
+    """A connected cohort_flare with a fake executor on the other end (`self.exe`)."""
+
     def setUp(self):
         reset()
         self.ours, theirs = socket.socketpair()
@@ -34,6 +36,8 @@ class Api(unittest.TestCase):
         params = {"w": np.arange(6, dtype=np.float32), "b": np.zeros(2, dtype=np.float32)}
         self.exe.write({"type": "task", "task_id": task_id, "task_name": name, "kind": kind, "model": flare.FLModel(params=params, params_type="FULL", current_round=round_, total_rounds=3, meta={})})
 
+
+class Api(ChannelCase):
     def test_site_job_and_config(self):
         self.assertEqual(flare.get_site_name(), "site-2")
         self.assertEqual(flare.get_job_id(), "j-1")

@@ -49,6 +49,11 @@ export const fromScriptSchema = z.discriminatedUnion("type", [
     key: z.string().min(1).max(128),
     value: z.union([z.number(), z.string(), z.boolean()]),
     step: z.number().int().nullish(),
+    /** FLARE's LogWriterName of a tracking writer (TORCH_TENSORBOARD, MLFLOW, WEIGHTS_AND_BIASES). */
+    writer: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,32}$/)
+      .nullish(),
   }),
 ]);
 export type FromScript = z.infer<typeof fromScriptSchema>;

@@ -95,3 +95,40 @@ export function withLoggedMetrics(result: FLModel, logged: ReadonlyMap<string, n
     totalRounds: result.totalRounds,
   });
 }
+
+/**
+ * FLARE's `params_transfer_type: DIFF` for a script that sends FULL weights: each parameter
+ * becomes its difference from the task's (same names, element types and shapes; parameters the
+ * task did not have, or that are not arrays, are left as they are). Run after conformResult, which
+ * brought the result to the task's arrays.
+ */
+export function diffFromTask(task: FLModel, result: FLModel, where: string): FLModel {
+  const base = task.params as Record<string, unknown>;
+  const params: WireRecord = {};
+  for (const [key, value] of Object.entries(result.params as Record<string, unknown>)) {
+    const data = elements(value);
+    const from = elements(base[key]);
+    if (!data || !from) {
+      params[key] = value;
+      continue;
+    }
+    if (data.length !== from.length || data.constructor !== from.constructor)
+      throw new CohortError(
+        ClientApiErrorCode.Shape,
+        `${where}: parameter ${JSON.stringify(key)} cannot be turned into a DIFF: it is not the task's ${from.constructor.name} of ${from.length} values`,
+        { key },
+      );
+    const diff = data.slice();
+    if (diff instanceof BigInt64Array) for (let i = 0; i < diff.length; i++) diff[i] = (diff[i] as bigint) - (from[i] as bigint);
+    else for (let i = 0; i < diff.length; i++) (diff as Exclude<TypedArray, BigInt64Array>)[i] = (data[i] as number) - (from[i] as number);
+    params[key] = value instanceof Tensor ? new Tensor(diff, value.shape) : diff;
+  }
+  return new FLModel({
+    params,
+    paramsType: "DIFF",
+    metrics: result.metrics,
+    meta: result.meta,
+    currentRound: result.currentRound,
+    totalRounds: result.totalRounds,
+  });
+}

@@ -24,8 +24,8 @@ export interface ScriptProcessOptions {
   readonly log: (line: string) => void;
   /** The script's output went past a bound (a line cut): reported once. */
   readonly onOutputCut?: (what: string) => void;
-  /** A metric or note the script logged with log(key, value). */
-  readonly onLog: (key: string, value: number | string | boolean, step: number | undefined) => void;
+  /** A metric or note the script logged with log(key, value), with its step and the writer that sent it (FLARE's tracking writers). */
+  readonly onLog: (key: string, value: number | string | boolean, step: number | undefined, writer: string | undefined) => void;
 }
 
 interface Pending {
@@ -237,7 +237,7 @@ export class ScriptProcess {
             );
           break;
         case "log":
-          this.o.onLog(m.key, typeof m.value === "string" ? m.value.slice(0, MAX_LOG_LINE) : m.value, m.step ?? undefined);
+          this.o.onLog(m.key, typeof m.value === "string" ? m.value.slice(0, MAX_LOG_LINE) : m.value, m.step ?? undefined, m.writer ?? undefined);
           break;
         case "result":
         case "error": {

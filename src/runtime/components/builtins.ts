@@ -166,3 +166,4 @@ registerComponent({
   kind: "component",
   create: (args) => ({ validationJson: widgetArgs(validationJsonArgs, "ValidationJsonGenerator", args) }),
 });
+import "./flare-client-executors.js";

@@ -1,18 +1,21 @@
 /**
- * FLARE's ClientAPILauncherExecutor: runs the site's own training program (any language; Python
- * with the cohort_flare module) as a separate process and relays tasks to it over the Client API
- * channel (docs/protocol.md §3). Starting a process makes the job bring-your-own-code: the
+ * Runs the site's own training program (any language; Python with the cohort_flare module, or an
+ * unchanged FLARE script through the `nvflare` shim) as a separate process and relays tasks to it
+ * over the Client API channel (docs/protocol.md §3). FLARE's Client API executors map onto it
+ * (flare-client-executors.ts). Starting a process makes the job bring-your-own-code: the
  * component is registered with `startsProcesses`, which is the only way a job child may spawn.
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
-import { encode } from "../../wire/index.js";
+import { encode, FLModel } from "../../wire/index.js";
 import { findFashionMnist } from "../datasets/index.js";
 import { MAX_CHANNEL_MESSAGE_BYTES } from "../client-api/channel.js";
 import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } from "../client-api/task-args.js";
 import { cohortPythonDir, customDirOf } from "../client-api/app-dir.js";
+import { diffFromTask } from "../client-api/conform.js";
 import { ScriptProcess } from "../client-api/script-process.js";
+import { LOGGED_META_KEY } from "./metrics-log.js";
 import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
 import { ClientApiErrorCode } from "../client-api/errors.js";
 
@@ -26,19 +29,26 @@ export const externalProcessArgs = clientApiTaskArgs.extend({
   launch_once: z.boolean().default(true),
   /** Extra environment variables for the script (never COHORT_*; the site's own variables are not passed). */
   env: z.record(z.string().regex(/^(?!COHORT_)[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name not starting with COHORT_"), z.string()).default({}),
-  /** Folders added to PYTHONPATH (relative to custom/), after Cohort's python/ folder. */
+  /** Folders added to PYTHONPATH (relative to custom/), after Cohort's python/ folder and its `nvflare` shim. */
   python_path: z.array(z.string()).default([]),
+  /** FLARE's params_transfer_type: DIFF turns a FULL train result into its difference from the task's model (a DIFF result stays as sent). */
+  params_transfer_type: z.enum(["FULL", "DIFF"]).default("FULL"),
   max_message_mb: z.number().int().min(1).max(2046).default(2046),
 });
 export type ExternalProcessArgs = z.infer<typeof externalProcessArgs>;
 
 const PATH_FALLBACK = "/usr/local/bin:/usr/bin:/bin";
+/** Numbers logged during a task travel with its result as [key, value, step] (metrics-log.ts), up to this many bytes (the site gate's estimate: key + 18); the rest reach the site log only. */
+export const MAX_LOGGED_BYTES = 32 * 1024;
+type LoggedValue = [key: string, value: number, step: number | null];
 
 export class ExternalProcessExecutor implements Executor {
   private proc: ScriptProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly last = new LastModel();
   private logged = new Map<string, number>();
+  private series: LoggedValue[] = [];
+  private seriesBytes = 0;
   private stopped = false;
   private readonly label: string;
 
@@ -68,11 +78,14 @@ export class ExternalProcessExecutor implements Executor {
     if (kind === "submit_model" && !this.a.submit_model_by_script) return encode(this.last.submit(ctx.site, this.a.train_task_name));
     const proc = this.ensureProcess(ctx);
     this.logged = new Map();
+    this.series = [];
+    this.seriesBytes = 0;
     const where = `${this.label} at ${ctx.site}, task ${taskName}${task.currentRound !== null ? ` (round ${task.currentRound + 1})` : ""}`;
     try {
       const result = finishResult(this.a, task, kind, await proc.run(taskName, kind, task, this.a.task_timeout * 1000), this.logged, where);
       this.last.note(kind, result);
-      return encode(result);
+      const asDiff = this.a.params_transfer_type === "DIFF" && kind === "train" && result.paramsType !== "DIFF" && Object.keys(task.params).length > 0;
+      return encode(this.withSeries(asDiff ? diffFromTask(task, result, where) : result));
     } catch (err) {
       if (err instanceof CohortError)
         throw new CohortError(err.code, err.message.startsWith(this.label) ? `${err.message} (${where})` : `${where}: ${err.message}`, err.details);
@@ -85,12 +98,20 @@ export class ExternalProcessExecutor implements Executor {
     }
   }
 
+  /** The values the script logged during the task, with their steps, in the result's meta. */
+  private withSeries(result: FLModel): FLModel {
+    if (this.series.length === 0) return result;
+    const { params, paramsType, metrics, currentRound, totalRounds } = result;
+    return new FLModel({ params, paramsType, metrics, meta: { ...result.meta, [LOGGED_META_KEY]: this.series }, currentRound, totalRounds });
+  }
+
   private ensureProcess(ctx: ClientJobContext): ScriptProcess {
     if (this.proc?.alive) return this.proc;
     const cwd = customDirOf(ctx);
     const [first = "", ...rest] = this.a.command;
     const file = first === "python3" || first === "python" ? this.a.interpreter : first.includes("/") && !isAbsolute(first) ? resolve(cwd, first) : first;
-    const pythonPath = [cohortPythonDir(), ...this.a.python_path.map((p) => resolve(cwd, p))].join(":");
+    // python/ (cohort_flare), then the `nvflare` shim for unchanged FLARE scripts (python/flare_shim/README.md).
+    const pythonPath = [cohortPythonDir(), join(cohortPythonDir(), "flare_shim"), ...this.a.python_path.map((p) => resolve(cwd, p))].join(":");
     // Only what the script needs: its channel, a PATH, Python's settings. No kit paths, keys or tokens.
     const env: Record<string, string> = {
       PATH: process.env["PATH"] ?? PATH_FALLBACK,
@@ -112,9 +133,17 @@ export class ExternalProcessExecutor implements Executor {
       maxMessageBytes: Math.min(MAX_CHANNEL_MESSAGE_BYTES, this.a.max_message_mb * 1024 * 1024),
       log: (line) => ctx.log(line),
       onOutputCut: (what) => ctx.outputLimit?.(what),
-      onLog: (key, value, step) => {
-        if (typeof value === "number" && Number.isFinite(value)) this.logged.set(key, value);
-        ctx.log(`${this.label} metric ${key}=${String(value)}${step !== undefined ? ` (step ${step})` : ""}`);
+      onLog: (key, value, step, writer) => {
+        if (typeof value === "number" && Number.isFinite(value)) {
+          this.logged.set(key, value);
+          const bytes = key.length + 18;
+          if (this.seriesBytes + bytes <= MAX_LOGGED_BYTES) {
+            this.series.push([key, value, step ?? null]);
+            this.seriesBytes += bytes;
+          }
+        }
+        const about = [step !== undefined ? `step ${step}` : "", writer ? `writer ${writer}` : ""].filter(Boolean).join(", ");
+        ctx.log(`${this.label} metric ${key}=${String(value)}${about ? ` (${about})` : ""}`);
       },
     });
     const started = this.proc;

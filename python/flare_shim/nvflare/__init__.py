@@ -1,0 +1,3 @@
+"""Cohort's stand-in for the parts of NVIDIA FLARE that Client API training scripts import
+(python/flare_shim/README.md). Not FLARE: Cohort's ExternalProcessExecutor puts it on the script's
+PYTHONPATH, and every name comes from `cohort_flare`."""

@@ -1,0 +1,1 @@
+"""FLARE's `nvflare.apis` (only what training scripts import)."""

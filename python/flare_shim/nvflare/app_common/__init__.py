@@ -1,0 +1,1 @@
+"""FLARE's `nvflare.app_common` (only what training scripts import)."""

@@ -1,0 +1,1 @@
+"""FLARE's `nvflare.app_common.tracking` (only what training scripts import)."""
