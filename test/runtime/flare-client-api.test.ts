@@ -28,15 +28,16 @@ import { MAX_LOGGED_BYTES } from "../../src/runtime/components/external-process-
 import { documentedNumber } from "../helpers/doc-limits.js";
 import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
 import { PYTHON, requireSystem } from "../helpers/requirements.js";
+import { flareFile, requireFlareData } from "../helpers/flare-data.js";
 
-const FLARE_DATA = join(REPO_ROOT, "..", "shared", "data", "flare");
-const HELLO_NUMPY = join(FLARE_DATA, "examples", "hello-world", "hello-numpy", "client.py");
-const CROSS_VAL = join(FLARE_DATA, "examples", "hello-world", "hello-numpy-cross-val", "client.py");
+const HELLO_NUMPY = flareFile("examples", "hello-world", "hello-numpy", "client.py");
+const CROSS_VAL = flareFile("examples", "hello-world", "hello-numpy-cross-val", "client.py");
 const FIXTURE = join(REPO_ROOT, "test", "fixtures", "flare-export", "hello-numpy");
 const SHIM_INIT = join(REPO_ROOT, "python", "flare_shim", "nvflare", "__init__.py");
 
 const python = requireSystem("python3");
-const flareFiles = existsSync(HELLO_NUMPY) && existsSync(CROSS_VAL) ? undefined : `FLARE's example scripts are not in ${FLARE_DATA} (see its SOURCE.md)`;
+const flareData = requireFlareData();
+const flareFiles = flareData.skip || (existsSync(HELLO_NUMPY) && existsSync(CROSS_VAL) ? undefined : `FLARE's example scripts are not in ${flareFile()}`);
 const needs = { skip: python.skip || flareFiles || false };
 if (needs.skip) console.log(`# flare-client-api: skipped: ${needs.skip}`);
 

@@ -29,6 +29,8 @@ export const npPersistorArgs = z.object({
   model_dir: runFolderName.default("models"),
   model_name: runFolderName.default("server.npy"),
   initial_model: z.unknown().optional(),
+  /** The name newer FLARE versions give the initial model (job.export() writes it). */
+  model: z.unknown().optional(),
 });
 
 /** A nested list of numbers (any depth, rectangular) as float32 data and its shape. */
@@ -75,7 +77,14 @@ export class NPModelPersistor implements GlobalModelPersistor {
       const { data, shape } = decodeNpy(readFileSync(this.file), this.file);
       return { params: { [NUMPY_KEY]: new Tensor(data, shape) } };
     }
-    return { params: { [NUMPY_KEY]: tensorFromNested(this.a.initial_model ?? DEFAULT_MODEL, "NPModelPersistor args.initial_model") } };
+    return {
+      params: {
+        [NUMPY_KEY]: tensorFromNested(
+          this.a.model ?? this.a.initial_model ?? DEFAULT_MODEL,
+          `NPModelPersistor args.${this.a.model !== undefined ? "model" : "initial_model"}`,
+        ),
+      },
+    };
   }
 
   save(_round: number, params: WireRecord): void {

@@ -1,0 +1,30 @@
+/**
+ * FLARE's own files for compatibility tests (../shared/data/flare, see its SOURCE.md): read from
+ * there, never copied into the project. COHORT_FLARE_DATA points elsewhere; a clone that is not
+ * beside shared/ (a CI clone in a temporary folder) finds the machine's copy at /work/shared.
+ * Missing: the test is skipped with the reason, and fails under CI=true like a missing package.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CohortError } from "../../src/errors/index.js";
+import { REPO_ROOT } from "./index.js";
+
+const CANDIDATES = [process.env["COHORT_FLARE_DATA"], join(REPO_ROOT, "..", "shared", "data", "flare"), "/work/shared/data/flare"].filter(
+  (d): d is string => typeof d === "string" && d.length > 0,
+);
+
+/** The folder holding FLARE's files, or undefined. */
+export const FLARE_DATA: string | undefined = CANDIDATES.find((d) => existsSync(join(d, "SOURCE.md")));
+
+/** node:test options for a test reading FLARE's files. */
+export function requireFlareData(): { skip: false } | { skip: string } {
+  if (FLARE_DATA) return { skip: false };
+  const reason = `FLARE's files (SOURCE.md) are not in ${CANDIDATES.join(", ")}; set COHORT_FLARE_DATA`;
+  if (process.env["CI"] === "true") throw new CohortError("ERR_TEST_REQUIREMENT", `CI=true and a test requirement is missing: ${reason}`, { reason });
+  return { skip: reason };
+}
+
+/** A file of FLARE's, by its path in FLARE's repository (only call when requireFlareData() does not skip). */
+export function flareFile(...path: string[]): string {
+  return join(FLARE_DATA ?? "/nonexistent", ...path);
+}
