@@ -276,7 +276,8 @@ describe("ClientApiExecutor (TypeScript in process)", () => {
       const r = decode(await ex.execute("train", trainTask(0), s.ctx)) as FLModel;
       assert.deepEqual([...(r.params["w"] as Float32Array)], [2, 3, 4]);
       assert.deepEqual(r.metrics, { accuracy: 0.25 });
-      assert.deepEqual(r.meta, { site: "site-2", job: s.ctx.jobId, kind: "train" });
+      // Logged values travel with the result, with their steps (the server stores them in metrics.jsonl).
+      assert.deepEqual(r.meta, { site: "site-2", job: s.ctx.jobId, kind: "train", "cohort.logged": [["accuracy", 0.25, null]] });
       const v = decode(await ex.execute("validate", evalTask(), s.ctx)) as FLModel;
       assert.deepEqual(v.metrics, { accuracy: 0.75 });
       const sub = decode(await ex.execute("submit_model", encode(new FLModel({})), s.ctx)) as FLModel;

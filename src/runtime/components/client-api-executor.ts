@@ -11,6 +11,7 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { encode } from "../../wire/index.js";
 import { findFashionMnist } from "../datasets/index.js";
+import { TaskLoggedValues } from "../client-api/logged-values.js";
 
 import { customDirOf } from "../client-api/app-dir.js";
 import { InProcessSession } from "../client-api/in-process.js";
@@ -38,7 +39,7 @@ export class ClientApiExecutor implements Executor {
   private fn: TrainingFunction | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly last = new LastModel();
-  private logged = new Map<string, number>();
+  private readonly logged = new TaskLoggedValues();
 
   constructor(
     private readonly a: ClientApiExecutorArgs,
@@ -62,7 +63,7 @@ export class ClientApiExecutor implements Executor {
     const { model: task, kind } = readTask(taskName, payload, this.a);
     if (kind === "submit_model" && !this.a.submit_model_by_script) return encode(this.last.submit(ctx.site, this.a.train_task_name));
     const session = await this.ensureSession(ctx);
-    this.logged = new Map();
+    this.logged.reset();
     const where = `${this.a.module}.${this.a.export} at ${ctx.site}, task ${taskName}${task.currentRound !== null ? ` (round ${task.currentRound + 1})` : ""}`;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -83,7 +84,7 @@ export class ClientApiExecutor implements Executor {
             })
           : undefined;
       const result = await (timeout ? Promise.race([answer, timeout]) : answer);
-      const out = finishResult(this.a, task, kind, result, this.logged, where);
+      const out = this.logged.withSeries(finishResult(this.a, task, kind, result, this.logged.metrics, where));
       this.last.note(kind, out);
       return encode(out);
     } catch (err) {
@@ -134,7 +135,7 @@ export class ClientApiExecutor implements Executor {
     const fn = await this.load(ctx);
     const config = withDataDir(this.a.config, () => findFashionMnist().dir);
     const session = new InProcessSession(ctx, config, (key, value, step) => {
-      if (this.session === session && typeof value === "number" && Number.isFinite(value)) this.logged.set(key, value);
+      if (this.session === session) this.logged.note(key, value, step);
       ctx.log(`${this.a.module} metric ${key}=${String(value)}${step !== undefined ? ` (step ${step})` : ""}`);
     });
     this.session = session;

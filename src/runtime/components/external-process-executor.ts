@@ -8,14 +8,14 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
-import { encode, FLModel } from "../../wire/index.js";
+import { encode } from "../../wire/index.js";
 import { findFashionMnist } from "../datasets/index.js";
 import { MAX_CHANNEL_MESSAGE_BYTES } from "../client-api/channel.js";
 import { clientApiTaskArgs, finishResult, LastModel, readTask, withDataDir } from "../client-api/task-args.js";
 import { cohortPythonDir, customDirOf } from "../client-api/app-dir.js";
 import { diffFromTask } from "../client-api/conform.js";
 import { ScriptProcess } from "../client-api/script-process.js";
-import { LOGGED_META_KEY } from "./metrics-log.js";
+import { TaskLoggedValues } from "../client-api/logged-values.js";
 import type { ClientJobContext, Executor, JobContextBase } from "./registry.js";
 import { ClientApiErrorCode } from "../client-api/errors.js";
 
@@ -38,17 +38,13 @@ export const externalProcessArgs = clientApiTaskArgs.extend({
 export type ExternalProcessArgs = z.infer<typeof externalProcessArgs>;
 
 const PATH_FALLBACK = "/usr/local/bin:/usr/bin:/bin";
-/** Numbers logged during a task travel with its result as [key, value, step] (metrics-log.ts), up to this many bytes (the site gate's estimate: key + 18); the rest reach the site log only. */
-export const MAX_LOGGED_BYTES = 32 * 1024;
-type LoggedValue = [key: string, value: number, step: number | null];
+export { MAX_LOGGED_BYTES } from "../client-api/logged-values.js";
 
 export class ExternalProcessExecutor implements Executor {
   private proc: ScriptProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly last = new LastModel();
-  private logged = new Map<string, number>();
-  private series: LoggedValue[] = [];
-  private seriesBytes = 0;
+  private readonly logged = new TaskLoggedValues();
   private stopped = false;
   private readonly label: string;
 
@@ -77,15 +73,13 @@ export class ExternalProcessExecutor implements Executor {
     const { model: task, kind } = readTask(taskName, payload, this.a);
     if (kind === "submit_model" && !this.a.submit_model_by_script) return encode(this.last.submit(ctx.site, this.a.train_task_name));
     const proc = this.ensureProcess(ctx);
-    this.logged = new Map();
-    this.series = [];
-    this.seriesBytes = 0;
+    this.logged.reset();
     const where = `${this.label} at ${ctx.site}, task ${taskName}${task.currentRound !== null ? ` (round ${task.currentRound + 1})` : ""}`;
     try {
-      const result = finishResult(this.a, task, kind, await proc.run(taskName, kind, task, this.a.task_timeout * 1000), this.logged, where);
+      const result = finishResult(this.a, task, kind, await proc.run(taskName, kind, task, this.a.task_timeout * 1000), this.logged.metrics, where);
       this.last.note(kind, result);
       const asDiff = this.a.params_transfer_type === "DIFF" && kind === "train" && result.paramsType !== "DIFF" && Object.keys(task.params).length > 0;
-      return encode(this.withSeries(asDiff ? diffFromTask(task, result, where) : result));
+      return encode(this.logged.withSeries(asDiff ? diffFromTask(task, result, where) : result));
     } catch (err) {
       if (err instanceof CohortError)
         throw new CohortError(err.code, err.message.startsWith(this.label) ? `${err.message} (${where})` : `${where}: ${err.message}`, err.details);
@@ -96,13 +90,6 @@ export class ExternalProcessExecutor implements Executor {
         this.proc = undefined;
       }
     }
-  }
-
-  /** The values the script logged during the task, with their steps, in the result's meta. */
-  private withSeries(result: FLModel): FLModel {
-    if (this.series.length === 0) return result;
-    const { params, paramsType, metrics, currentRound, totalRounds } = result;
-    return new FLModel({ params, paramsType, metrics, meta: { ...result.meta, [LOGGED_META_KEY]: this.series }, currentRound, totalRounds });
   }
 
   private ensureProcess(ctx: ClientJobContext): ScriptProcess {
@@ -134,14 +121,7 @@ export class ExternalProcessExecutor implements Executor {
       log: (line) => ctx.log(line),
       onOutputCut: (what) => ctx.outputLimit?.(what),
       onLog: (key, value, step, writer) => {
-        if (typeof value === "number" && Number.isFinite(value)) {
-          this.logged.set(key, value);
-          const bytes = key.length + 18;
-          if (this.seriesBytes + bytes <= MAX_LOGGED_BYTES) {
-            this.series.push([key, value, step ?? null]);
-            this.seriesBytes += bytes;
-          }
-        }
+        this.logged.note(key, value, step);
         const about = [step !== undefined ? `step ${step}` : "", writer ? `writer ${writer}` : ""].filter(Boolean).join(", ");
         ctx.log(`${this.label} metric ${key}=${String(value)}${about ? ` (${about})` : ""}`);
       },
