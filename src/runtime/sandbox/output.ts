@@ -4,6 +4,8 @@
  * write a line that looks like one of the site's own: every line it causes starts with its prefix
  * and holds no carriage return, escape sequence or line separator.
  */
+import type { AuditLog } from "../../audit/index.js";
+import { RuntimeErrorCode } from "../jobs/errors.js";
 
 /** Control characters (C0 but tab, DEL, C1) and Unicode line/paragraph separators, written as escapes. */
 // eslint-disable-next-line no-control-regex
@@ -143,4 +145,16 @@ export function eachLine(stream: NodeJS.ReadableStream | null | undefined, onLin
   stream?.on("end", () => {
     if (buf) onLine(buf.slice(0, maxLine));
   });
+}
+
+/** The audit line a job's output past a limit leaves, once per job (the JobChild's onOutputLimit). */
+export function outputLimitAuditor(audit: Pick<AuditLog, "append">, jobId: string): (what: string) => void {
+  return (what) =>
+    audit.append({
+      action: "job.output",
+      outcome: "denied",
+      job: jobId,
+      code: RuntimeErrorCode.OutputLimit,
+      reason: `the job's output went past a limit (${what}); the rest is dropped`,
+    });
 }

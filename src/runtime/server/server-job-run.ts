@@ -7,7 +7,7 @@ import type { AuditLog } from "../../audit/index.js";
 import type { TransportServer } from "../../transport/index.js";
 import { unpackArchive } from "../jobs/archive.js";
 import { JobChild } from "../sandbox/job-process.js";
-import { checkConfinementFor, grantReadTree, type JobConfinement } from "../sandbox/index.js";
+import { checkConfinementFor, grantReadTree, outputLimitAuditor, type JobConfinement } from "../sandbox/index.js";
 import { appForSite, loadJobFolder } from "../jobs/definition.js";
 import { isFinished, type JobStore, type JobStatus, type StoredJobMeta } from "../jobs/store.js";
 import { clearJobForSite, type SiteSecurityOptions } from "../site/security.js";
@@ -150,14 +150,7 @@ export class ServerJobRun {
         readPaths: [appDir, ...ctx.dataPaths],
         writePath: runDir,
         confinement: ctx.confinement,
-        onOutputLimit: (what) =>
-          ctx.audit.append({
-            action: "job.output",
-            outcome: "denied",
-            job: m.job_id,
-            code: RuntimeErrorCode.OutputLimit,
-            reason: `the job's output went past a limit (${what}); the rest is dropped`,
-          }),
+        onOutputLimit: outputLimitAuditor(ctx.audit, m.job_id),
         onMessage: (msg) => this.fromChild(msg),
         onExit: (code, signal) => {
           if (!this.endedFlag)

@@ -11,7 +11,7 @@ import type { AuditLog } from "../../audit/index.js";
 import { JobChild } from "../sandbox/job-process.js";
 import { startsProcesses } from "../jobs/component-check.js";
 import type { FromChild } from "../sandbox/child-protocol.js";
-import type { JobConfinement } from "../sandbox/index.js";
+import { outputLimitAuditor, type JobConfinement } from "../sandbox/index.js";
 import { RuntimeErrorCode } from "../jobs/errors.js";
 import type { ClearedJob, DeployRequest } from "./job-deployment.js";
 import type { JobPeers } from "./peer-messages.js";
@@ -61,14 +61,7 @@ export class SiteJobRun {
       writePath: o.runDir,
       allowChildProcess: startsProcesses(o.job.client),
       confinement: o.confinement,
-      onOutputLimit: (what) =>
-        o.audit.append({
-          action: "job.output",
-          outcome: "denied",
-          job: this.id,
-          code: RuntimeErrorCode.OutputLimit,
-          reason: `the job's output went past a limit (${what}); the rest is dropped`,
-        }),
+      onOutputLimit: outputLimitAuditor(o.audit, this.id),
       onMessage: (m) => this.onMessage(m),
       onExit: (code, signal) => {
         const err = new CohortError(RuntimeErrorCode.Child, `the job process at ${o.site} exited (${signal ?? `code ${code}`})`, {});
