@@ -2,6 +2,7 @@
 // checks that decoding either returns a value or throws the typed WireError, never anything else.
 // On a violation it prints the input as hex and exits non-zero.
 import { performance } from "node:perf_hooks";
+import { xorshift32 } from "./_rng.js";
 import { DXO, FLModel, Shareable, StreamReceiver, Tensor, chunkPayload, concatParts, decode, encode, isWireError } from "../src/wire/index.js";
 
 export interface FuzzReport {
@@ -11,19 +12,6 @@ export interface FuzzReport {
   readonly refused: number;
   /** The first input that produced anything but a value or a WireError. */
   readonly violation?: { readonly target: "decode" | "stream"; readonly inputHex: string; readonly error: string };
-}
-
-/** xorshift32: a seeded generator, so a reported seed replays the same inputs. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
 }
 
 function corpus(): Uint8Array[] {
@@ -112,7 +100,7 @@ function violationOf(err: unknown): string | undefined {
 /** Runs for `seconds` (or `iterations`, whichever comes first) and reports the first violation. */
 export async function runWireFuzz(options: { seconds: number; seed?: number; iterations?: number }): Promise<FuzzReport> {
   const seed = options.seed ?? Date.now() & 0x7fffffff;
-  const next = rng(seed);
+  const next = xorshift32(seed);
   const messages = corpus();
   const chunks = [...chunkPayload(messages[6] as Uint8Array, { chunkBytes: 64 }).chunks].map(concatParts);
   const deadline = performance.now() + options.seconds * 1000;

@@ -23,5 +23,17 @@ export const RuntimeErrorCode = {
   NoExecutor: "ERR_JOB_NO_EXECUTOR",
   /** A site's executor (or its script) failed a task. */
   TaskFailed: "ERR_JOB_TASK_FAILED",
+  /** A job's .conf file (HOCON) is not in the subset Cohort reads: a syntax error, `+=`, or a refused construct. */
+  ConfigSyntax: "ERR_JOB_CONFIG_SYNTAX",
+  /** A job's .conf file has an `include`: a job's config must not read other files. */
+  ConfigInclude: "ERR_JOB_CONFIG_INCLUDE",
+  /** A `${path}` substitution is not defined in the same file, or is part of a cycle. */
+  ConfigSubstitution: "ERR_JOB_CONFIG_SUBSTITUTION",
+  /** A job's config or meta file is too large, too deeply nested, or expands past the bound. */
+  ConfigLimit: "ERR_JOB_CONFIG_LIMIT",
+  /** The same task name (or overlapping patterns) routed to two executors or two filter chains. */
+  TaskRouting: "ERR_JOB_TASK_ROUTING",
+  /** A component path names Python code in the app's custom/ folder: run Python through the Client API. */
+  PythonComponent: "ERR_JOB_PYTHON_COMPONENT",
 } as const;
 export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode];

@@ -28,7 +28,6 @@ import {
   applyFilterChain,
   assertNoSecretKey,
   HE_FILTER_PATHS,
-  jobFilterEntries,
   PrivacyErrorCode,
   siteFilterSpecs,
   type ChainedFilter,
@@ -38,6 +37,7 @@ import {
 } from "../../privacy/index.js";
 import { PeerErrorCode } from "../peer/errors.js";
 import { RuntimeErrorCode } from "../jobs/errors.js";
+import { taskRouter } from "../jobs/task-patterns.js";
 
 /** What a job host is told about the job: the IPC init message without its envelope. */
 export type JobHostInit = Omit<InitMessage, "type" | "token">;
@@ -70,7 +70,7 @@ export interface SiteJobIo extends JobHostIo {
   peerSend?(to: string, topic: string, payload: Uint8Array, timeoutMs: number): Promise<void>;
 }
 
-/** A built site app: its executors by task name ("*" answers any task). */
+/** A built site app: its executors by task name (exact names, then fnmatch patterns such as "swarm_*" or "*"). */
 export interface SiteJobHost {
   readonly ctx: ClientJobContext;
   executorFor(taskName: string): Executor | undefined;
@@ -157,8 +157,17 @@ async function filterChains(init: JobHostInit, ctx: JobContextBase, io: JobHostI
     }
     return out;
   };
-  const chains = { in: { site: await siteChain("in"), job: await jobChain(job.in) }, out: { site: await siteChain("out"), job: await jobChain(job.out) } };
-  const chainFor = (taskName: string, d: FilterDirection): ChainedFilter[] => [...chains[d].site, ...jobFilterEntries(chains[d].job, taskName)];
+  // The job's chain for a task: the entry naming it, else the first pattern matching it (FLARE's rule, task-patterns.ts).
+  const jobRouter = async (entries: FilterEntries, list: string) =>
+    taskRouter(
+      (await jobChain(entries)).map((e) => ({ tasks: e.tasks, value: e.filters })),
+      { list },
+    );
+  const chains = {
+    in: { site: await siteChain("in"), job: await jobRouter(job.in, "task filters (in)") },
+    out: { site: await siteChain("out"), job: await jobRouter(job.out, "task filters (out)") },
+  };
+  const chainFor = (taskName: string, d: FilterDirection): ChainedFilter[] => [...chains[d].site, ...(chains[d].job.route(taskName) ?? [])];
   const toModel = (payload: Uint8Array, what: string): FLModel => {
     const m = decode(payload);
     if (!(m instanceof FLModel))
@@ -275,15 +284,17 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
   let runTask: (taskName: string, payload: Uint8Array) => Promise<Uint8Array> = () => Promise.reject(new Error("the app is still being built"));
   const ctx: ClientJobContext = { ...contextBase(init, io, registry), peers, runTask: (t, p) => runTask(t, p) };
   await build(init.appDir, cfg.components, ctx, registry);
-  const executors = new Map<string, Executor>();
+  const built: { tasks: readonly string[]; value: Executor }[] = [];
   const controlOnly = new Set<Executor>();
   for (const e of cfg.executors) {
     const ex = (await buildOne(init.appDir, e.executor, ctx)) as Executor | undefined;
     if (typeof ex?.execute !== "function")
       throw new CohortError(RuntimeErrorCode.BadJob, `executor ${e.executor.path ?? e.executor.name} is not an executor`, {});
-    for (const t of e.tasks) executors.set(t, ex);
+    built.push({ tasks: e.tasks, value: ex });
     if (componentFor(e.executor.path ?? e.executor.name ?? "")?.controlTasksOnly === true) controlOnly.add(ex);
   }
+  // Exact task names win, then the first pattern that matches (FLARE's TaskRouter, task-patterns.ts).
+  const executors = taskRouter(built, { list: "executors" });
   const filters = await filterChains(init, ctx, io, { in: cfg.task_data_filters, out: cfg.task_result_filters });
   const filtered = (ex: Executor): Executor => ({
     async execute(taskName, payload, c) {
@@ -300,7 +311,7 @@ export async function buildSiteJob(init: JobHostInit, io: SiteJobIo): Promise<Si
     },
   });
   const executorFor = (taskName: string): Executor | undefined => {
-    const ex = executors.get(taskName) ?? executors.get("*");
+    const ex = executors.route(taskName);
     return ex ? (controlOnly.has(ex) ? ex : filtered(ex)) : undefined;
   };
   runTask = (taskName, payload) => {

@@ -3,6 +3,7 @@
  * at the start of each run so results never mix. A non-empty folder without the mark is refused:
  * `-w` pointing at the wrong folder must never delete anyone's files.
  */
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,9 +12,23 @@ import { SimulatorErrorCode } from "./errors.js";
 
 export const SIMULATOR_MARK = ".cohort-simulator";
 
-/** `~/.cohort/simulator/<job name>`: per user, outside any repository, one folder per job. */
+/** `~/.cohort/simulator/<job name>`: per user, outside any repository, one folder per job (the name made a safe folder name). */
 export function defaultSimulatorWorkspace(jobName: string): string {
-  return join(homedir(), ".cohort", "simulator", jobName);
+  return join(homedir(), ".cohort", "simulator", simulatorFolderName(jobName));
+}
+
+/**
+ * A job name (any string FLARE allows) as one folder name: letters, digits, '.', '_' and '-' stay,
+ * anything else becomes '_', a leading '.' too (no "..", no hidden folder), at most 64 characters;
+ * a name that had to change gets 8 hex digits of its SHA-256, so two names never share a folder.
+ */
+export function simulatorFolderName(jobName: string): string {
+  const safe = jobName
+    .replace(/[^A-Za-z0-9._-]/g, "_")
+    .replace(/^\./, "_")
+    .slice(0, 64);
+  if (safe === jobName && safe !== "") return safe;
+  return `${safe || "job"}-${createHash("sha256").update(jobName).digest("hex").slice(0, 8)}`;
 }
 
 export interface SimulatorLayout {

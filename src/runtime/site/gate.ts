@@ -32,6 +32,7 @@ import "../components/builtins.js";
 import type { ClientAppConfig, ComponentConfig } from "../jobs/definition.js";
 import { RuntimeErrorCode } from "../jobs/errors.js";
 import { LOGGED_META_KEY } from "../components/metrics-log.js";
+import { taskRouter, type TaskRouter } from "../jobs/task-patterns.js";
 
 /** Metrics job code may attach to a result: numbers under short names, a bounded number per result and per job. */
 export const METRIC_LIMITS = { keyLength: 64, perResult: 64, bytesPerJob: 1024 * 1024 } as const;
@@ -54,8 +55,27 @@ export interface SiteGateOptions {
 }
 
 const isHeFilter = (c: ComponentConfig): boolean => isHeFilterPath(c.path ?? c.name ?? "");
-const entriesFor = (entries: ClientAppConfig["task_data_filters"], taskName: string): ComponentConfig[] =>
-  entries.filter((e) => e.tasks.includes(taskName) || e.tasks.includes("*")).flatMap((e) => e.filters);
+
+/** The app's executor entry and filter chains by task name, matched as the job child matches them (exact names, then patterns: task-patterns.ts). */
+interface TaskRoutes {
+  readonly executor: TaskRouter<ClientAppConfig["executors"][number]>;
+  readonly filters: Record<FilterDirection, TaskRouter<readonly ComponentConfig[]>>;
+}
+
+function taskRoutes(app: ClientAppConfig): TaskRoutes {
+  const chains = (list: "task_data_filters" | "task_result_filters") =>
+    taskRouter(
+      app[list].map((e) => ({ tasks: e.tasks, value: e.filters })),
+      { list },
+    );
+  return {
+    executor: taskRouter(
+      app.executors.map((e) => ({ tasks: e.tasks, value: e })),
+      { list: "executors" },
+    ),
+    filters: { in: chains("task_data_filters"), out: chains("task_result_filters") },
+  };
+}
 
 /** Builds a filter from the registry only: custom code never runs in the site process. */
 function registryFilter(c: { path?: string | undefined; name?: string | undefined; args: Record<string, unknown> }, source: "site" | "job"): ChainedFilter {
@@ -98,11 +118,12 @@ export class SiteJobGate {
   private constructor(
     private readonly o: SiteGateOptions,
     private readonly site: { in: ChainedFilter[]; out: ChainedFilter[] },
+    private readonly routes: TaskRoutes,
   ) {}
 
   static build(o: SiteGateOptions): SiteJobGate {
     const spec = (d: FilterDirection): ChainedFilter[] => siteFilterSpecs(o.scope, d).map((f) => registryFilter(f, "site"));
-    const gate = new SiteJobGate(o, { in: spec("in"), out: spec("out") });
+    const gate = new SiteJobGate(o, { in: spec("in"), out: spec("out") }, taskRoutes(o.app));
     // HE filters of the job need the secret key: they run here; a site without a context refuses them now, not mid-round.
     const he = [...o.app.task_data_filters, ...o.app.task_result_filters].flatMap((e) => e.filters).filter(isHeFilter);
     if (he.length > 0 && !o.he)
@@ -116,13 +137,13 @@ export class SiteJobGate {
 
   /** The executor entry for a task, and whether it is a registered control-only executor (the swarm client). */
   private controlOnly(taskName: string): boolean {
-    const entry = this.o.app.executors.find((e) => e.tasks.includes(taskName)) ?? this.o.app.executors.find((e) => e.tasks.includes("*"));
+    const entry = this.routes.executor.route(taskName);
     return entry ? componentFor(entry.executor.path ?? entry.executor.name ?? "")?.controlTasksOnly === true : false;
   }
 
   /** The job's HE filters for a task and direction: run on the site's HE worker, after the site's own filters. */
   private heFilters(taskName: string, d: FilterDirection): ComponentConfig[] {
-    return entriesFor(d === "in" ? this.o.app.task_data_filters : this.o.app.task_result_filters, taskName).filter(isHeFilter);
+    return (this.routes.filters[d].route(taskName) ?? []).filter(isHeFilter);
   }
 
   /** The site's filters, then the job's HE filters (on the worker thread, never this event loop). */
@@ -309,7 +330,7 @@ export class SiteJobGate {
         `${what}: ${payload.byteLength} bytes, a control answer holds at most ${MAX_CONTROL_RESULT_BYTES}`,
         {},
       );
-    const entry = this.o.app.executors.find((e) => e.tasks.includes(taskName)) ?? this.o.app.executors.find((e) => e.tasks.includes("*"));
+    const entry = this.routes.executor.route(taskName);
     const schema = componentFor(entry?.executor.path ?? entry?.executor.name ?? "")?.controlResultSchema;
     if (!schema) return payload;
     let value: unknown;
