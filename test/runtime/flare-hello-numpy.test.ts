@@ -8,7 +8,7 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runSimulation } from "../../src/runtime/simulator/index.js";
 import { stopPoc } from "../../src/runtime/poc/index.js";
@@ -17,6 +17,7 @@ import { editJsonFile, REPO_ROOT, runCli, tempDir } from "../helpers/index.js";
 import { requireSystem } from "../helpers/requirements.js";
 import { flareFile, requireFlareData } from "../helpers/flare-data.js";
 import { adminCli, JobWatcher } from "../helpers/processes.js";
+import { jobFromTemplate } from "./jobs/fixtures.js";
 
 const FIXTURE = join(REPO_ROOT, "test", "fixtures", "flare-export", "hello-numpy");
 const needs = (() => {
@@ -116,4 +117,21 @@ test("hello-numpy (DIFF) in a POC: real processes over mTLS, confined sites; dow
   checkRunFolder(join(String(dl.json["downloaded_to"]), "workspace"));
   const stop = await runCli(["poc", "stop", "-w", pocWs], {}, { timeoutMs: 60_000 });
   assert.equal(stop.code, 0, stop.stderr);
+});
+
+test("a job made from FLARE's sag_np template (HOCON) runs: `nvflare job create -w sag_np -sd <hello-numpy> -f config_fed_client.conf app_script=client.py`", {
+  ...needs,
+  timeout: 180_000,
+}, async () => {
+  const dir = tempDir("cohort-sag-np-");
+  const job = jobFromTemplate("sag_np", join(dir, "sag_np"));
+  // What `nvflare job create ... -f config_fed_client.conf app_script=client.py` changes, and -sd copies.
+  const clientConf = join(job, "app", "config", "config_fed_client.conf");
+  writeFileSync(clientConf, readFileSync(clientConf, "utf8").replace('"app_script": "cifar10.py"', '"app_script": "client.py"'));
+  cpSync(flareFile("examples", "hello-world", "hello-numpy", "client.py"), join(job, "app", "custom", "client.py"));
+  const ws = join(dir, "ws");
+  const r = await runSimulation({ jobDir: job, sites: ["site-1", "site-2"], workspace: ws });
+  assert.equal(r.status, "FINISHED:COMPLETED", `${r.reason ?? ""}\n${readFileSync(r.logFile, "utf8").slice(-3000)}`);
+  // NPModelPersistor's default model, 5 rounds of +1 (FULL, expected_data_kind WEIGHTS).
+  assert.deepEqual(serverModel(join(ws, "server", "simulate_job")), { shape: [3, 3], values: [6, 7, 8, 9, 10, 11, 12, 13, 14] });
 });

@@ -11,7 +11,7 @@ import { TOPIC_ADMIN } from "../participant/topics.js";
 import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../../auth/index.js";
 import { AdminErrorCode } from "./errors.js";
-import { RuntimeErrorCode } from "../jobs/errors.js";
+import { loadJobFolder } from "../jobs/definition.js";
 
 // tar (through ./archive.js) is loaded only by submit_job and download_job: most commands are short.
 const loadArchive = (): Promise<typeof import("../jobs/archive.js")> => import("../jobs/archive.js");
@@ -73,8 +73,11 @@ export class AdminSession {
       const tmp = mkdtempSync(join(tmpdir(), "cohort-signed-job-"));
       try {
         cpSync(dir, tmp, { recursive: true, dereference: false });
-        signJob(tmp, this.signer, { jobName: jobNameOf(tmp) });
-        return await this.call(cmd, [folder], await (await loadArchive()).packFolder(tmp));
+        // Checked here first, so errors and warnings name the admin's own folder (meta.json or meta.conf).
+        const job = loadJobFolder(tmp, { shownAs: dir });
+        signJob(tmp, this.signer, { jobName: job.meta.name });
+        const answer = await this.call(cmd, [folder], await (await loadArchive()).packFolder(tmp));
+        return job.warnings.length > 0 && typeof answer === "object" && answer !== null ? { ...answer, warnings: job.warnings } : answer;
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
@@ -165,21 +168,4 @@ export class AdminSession {
   async close(): Promise<void> {
     await this.client.stop();
   }
-}
-
-/** The job name the manifest signs: meta.json's `name` (the server and sites check they agree). */
-function jobNameOf(dir: string): string {
-  const file = join(dir, "meta.json");
-  const parsed = z.object({ name: z.string().min(1) }).safeParse(
-    (() => {
-      try {
-        return JSON.parse(readFileSync(file, "utf8")) as unknown;
-      } catch {
-        return undefined;
-      }
-    })(),
-  );
-  if (!parsed.success)
-    throw new CohortError(RuntimeErrorCode.BadJob, `${file}: field name is missing or not a string; give the job a name in meta.json`, { file, field: "name" });
-  return parsed.data.name;
 }

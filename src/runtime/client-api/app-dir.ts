@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CohortError } from "../../errors/index.js";
-import { appForSite, loadJobFolder } from "../jobs/definition.js";
+import { appForSite, jobMetaFile, loadJobFolder } from "../jobs/definition.js";
 import type { JobContextBase } from "../components/registry.js";
 import { ClientApiErrorCode } from "./errors.js";
 
@@ -17,7 +17,7 @@ export function appDirOf(ctx: JobContextBase): string {
   if (typeof named === "string") return named;
   // Sites and the server: <job>/app beside <job>/workspace; the simulator: <root>/job beside <root>/<site>/simulate_job.
   const candidates = [resolve(ctx.runDir, "..", "app"), resolve(ctx.runDir, "..", "..", "job")];
-  const jobRoot = candidates.find((c) => existsSync(join(c, "meta.json")));
+  const jobRoot = candidates.find((c) => jobMetaFile(c) !== undefined);
   if (!jobRoot)
     throw new CohortError(
       ClientApiErrorCode.Config,

@@ -182,8 +182,44 @@ function readApp<T>(
     throw new CohortError(RuntimeErrorCode.BadJob, `app ${app} is deployed to the ${to} but ${join(shownDir, base)}.json (or .conf) is missing`, {
       file: join(shownDir, `${base}.json`),
     });
-  const raw = readRawConfig(found);
+  const raw = withConfigVariables(readRawConfig(found), keys);
   return { config: validateConfig(found, raw, schema), file: found.shown, warnings: ignoredKeys(found, raw, keys) };
+}
+
+/**
+ * FLARE's config variables: a top-level key that is not a config key and holds a plain value (a job
+ * template's `app_script`, `app_config`) fills `{name}` in the config's strings, e.g. `"python3 -u
+ * custom/{app_script} {app_config}"`. Used variables are consumed; a `{name}` that is no variable
+ * stays as written (the component that reads it says so).
+ */
+function withConfigVariables(raw: unknown, keys: KeySpec): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+  const vars = new Map<string, string>();
+  for (const [k, v] of Object.entries(raw))
+    if (
+      !(k in keys.read) &&
+      !(keys.ignored && k in keys.ignored) &&
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) &&
+      (typeof v === "string" || typeof v === "number" || typeof v === "boolean")
+    )
+      vars.set(k, String(v));
+  if (vars.size === 0) return raw;
+  const used = new Set<string>();
+  const fill = (v: unknown): unknown => {
+    if (typeof v === "string")
+      return v.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
+        const value = vars.get(name);
+        if (value === undefined) return whole;
+        used.add(name);
+        return value;
+      });
+    if (Array.isArray(v)) return v.map(fill);
+    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)]));
+    return v;
+  };
+  const filled = Object.entries(raw).map(([k, v]): [string, unknown] => [k, vars.has(k) ? v : fill(v)]);
+  // Variables nothing refers to stay, so the unknown-key warning names them.
+  return Object.fromEntries(filled.filter(([k]) => !used.has(k)));
 }
 
 /** Each task reaches one executor and one filter chain per direction: duplicates and ambiguous patterns are refused here, at load. */
@@ -205,7 +241,7 @@ const COMPONENT_KEYS: KeySpec = { read: { id: true, path: true, name: true, args
 const FILTER_ENTRY_KEYS: KeySpec = { read: { tasks: true, filters: COMPONENT_KEYS } };
 /** FLARE reads other top-level values of an app config as `{name}` variables inside strings; Cohort does not. */
 const configVariable = (value: unknown): string =>
-  value === null || typeof value !== "object" ? 'FLARE substitutes top-level values into "{name}" in strings; Cohort does not' : "not a key Cohort knows";
+  value === null || typeof value !== "object" ? 'a config variable that no "{name}" in the config uses' : "not a key Cohort knows";
 const APP_IGNORED = {
   server: "the server's settings come from its kit (local/resources.json)",
   handlers: "FLARE's event handlers are not supported",

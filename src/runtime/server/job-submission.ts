@@ -25,7 +25,7 @@ export async function validateArchive(
   security: SiteSecurityOptions,
 ): Promise<{ job: JobDefinition; submitter: Submitter }> {
   return withUnpacked(archive, "cohort-submit-", (dir) => {
-    const job = loadJobFolder(dir);
+    const job = loadJobFolder(dir, { shownAs: "the submitted job" });
     checkComponents(job);
     let submitter = user;
     try {

@@ -86,7 +86,7 @@ export class ServerJobRun {
       rmSync(appDir, { recursive: true, force: true });
       await unpackArchive(archive, appDir);
       if (ctx.confinement.tools) grantReadTree(appDir);
-      const def = loadJobFolder(appDir);
+      const def = loadJobFolder(appDir, { shownAs: `job ${m.job_id}` });
       const serverAppName = appForSite(def.meta, "server");
       if (serverAppName) {
         const clearance = clearJobForSite(ctx.security, appDir, def, serverAppName, "server");

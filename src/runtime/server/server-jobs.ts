@@ -89,6 +89,7 @@ export class ServerJobManager {
     const meta = this.store.create(job.meta, archive, submitter, job.byoc);
     this.o.audit.append({ action: "job.submitted", outcome: "ok", user: submitter.name, job: meta.job_id, reason: meta.name });
     this.o.log(`job ${meta.job_id} (${meta.name}) submitted by ${user.name}`);
+    for (const w of job.warnings) this.o.log(`job ${meta.job_id}: ${w}`);
     this.schedule();
     return meta;
   }

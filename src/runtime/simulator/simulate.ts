@@ -147,6 +147,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   checkComponents(submitted);
   const layout = prepareSimulatorWorkspace(o.workspace);
   const log = new SimulationLog(layout.log, o.onLog);
+  for (const w of submitted.warnings) log.write("simulator", "warn", w);
   const jobId = randomUUID();
   const rounds: SimulatedRound[] = [];
   let sites: string[] = [];
@@ -190,7 +191,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     sites = verdict.sites;
     // Deployed as a submission is: packed, unpacked (same limits and refusals), loaded again.
     await unpackArchive(await packFolder(o.jobDir), layout.job);
-    const def = loadJobFolder(layout.job);
+    const def = loadJobFolder(layout.job, { shownAs: o.jobDir });
     checkComponents(def);
     return await run(def, layout, log, jobId, sites, rounds, o, finish);
   } catch (err) {

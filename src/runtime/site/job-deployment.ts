@@ -87,14 +87,14 @@ export class JobDeploymentChecks {
   async check(d: DeployRequest, appRoot: string): Promise<ClearedJob> {
     await unpackArchive(d.archive, appRoot);
     if (this.o.confinement.tools) grantReadTree(appRoot);
-    const def = loadJobFolder(appRoot);
+    const def = loadJobFolder(appRoot, { shownAs: `job ${d.job_id}` });
     checkComponents(def);
     // The site's privacy scope (local/privacy.json), checked before any job code starts.
     const scope = this.o.privacy?.scopeForJob(def.meta.scope);
     const clearance = clearJobForSite(this.o.security, appRoot, def, d.app);
     // One signed submission, one job id; and at first deployment, not too old.
     if (clearance.manifest) this.nonces.admit(this.o.site, d.job_id, clearance.manifest);
-    for (const w of clearance.warnings) {
+    for (const w of [...def.warnings, ...clearance.warnings]) {
       this.o.log(`job ${d.job_id}: ${w}`);
       this.o.audit.append({ action: "job.component_warning", outcome: "ok", job: d.job_id, reason: w });
     }

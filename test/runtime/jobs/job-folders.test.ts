@@ -39,7 +39,7 @@ function replaced(files: Record<string, unknown>, ...without: string[]): Record<
 const hocon = (o: unknown): string => JSON.stringify(o).replace(/"([A-Za-z_]+)":/g, "$1 = ");
 
 describe("FLARE's templates as job folders", { skip: flareSkip }, () => {
-  test("sag_np (meta.conf, config_fed_*.conf) loads; FLARE's {name} variables are warned, not dropped silently", () => {
+  test("sag_np (meta.conf, config_fed_*.conf) loads; FLARE's {name} variables fill the config's strings, as FLARE's loader does", () => {
     const job = loadJobFolder(jobFromTemplate("sag_np"));
     assert.equal(job.meta.name, "sag_np");
     assert.equal(job.meta.min_clients, 2);
@@ -49,9 +49,8 @@ describe("FLARE's templates as job folders", { skip: flareSkip }, () => {
     assert.match(app.files.client ?? "", /app\/config\/config_fed_client\.conf$/);
     assert.equal(app.server.components[3]?.args["key_metric"], "accuracy");
     assert.deepEqual(app.client.executors[0]?.tasks, ["train"]);
-    const w = job.warnings.join("\n");
-    assert.match(w, /config_fed_client\.conf: app_script: ignored \(FLARE substitutes top-level values into "\{name\}" in strings; Cohort does not\)/);
-    assert.match(w, /config_fed_client\.conf: app_config: ignored/);
+    assert.equal(app.client.executors[0]?.executor.args["command"], "python3 -u custom/cifar10.py   ", "{app_script} and {app_config} filled");
+    assert.doesNotMatch(job.warnings.join("\n"), /app_script|app_config/, "used variables are not warned about");
   });
 
   test("sag_cross_np, cyclic_pt (meta.json with .conf configs), swarm_cse_pt (task patterns swarm_*, cse_*) load", () => {
@@ -61,7 +60,10 @@ describe("FLARE's templates as job folders", { skip: flareSkip }, () => {
     assert.match(cross.warnings.join("\n"), /config_fed_server\.conf: server: ignored \(the server's settings come from its kit/);
     const cyclic = loadJobFolder(jobFromTemplate("cyclic_pt"));
     assert.match(jobMetaFile(cyclic.dir) ?? "", /meta\.json$/);
-    assert.match(cyclic.warnings.join("\n"), /config_fed_server\.conf: model_class_path: ignored/);
+    // model_class_path is a FLARE config variable: "{model_class_path}" in the persistor's args is filled.
+    const persistor = cyclic.apps.get("app")?.server?.components.find((c) => c.id === "persistor");
+    assert.deepEqual(persistor?.args["model"], { path: "net.Net" });
+    assert.doesNotMatch(cyclic.warnings.join("\n"), /model_class_path/);
     const swarm = loadJobFolder(jobFromTemplate("swarm_cse_pt"));
     assert.deepEqual(
       swarm.apps.get("app")?.client?.executors.map((e) => e.tasks),
@@ -209,7 +211,7 @@ describe("warnings and keys the server sets", () => {
       "submitted/my_job/meta.json: launcher_spec: ignored (Cohort runs every job in its own confined process)",
       "submitted/my_job/meta.json: study: ignored (Cohort has no studies)",
       "submitted/my_job/meta.json: info: ignored (not a key Cohort knows)",
-      'submitted/my_job/app/config/config_fed_client.json: app_script: ignored (FLARE substitutes top-level values into "{name}" in strings; Cohort does not)',
+      'submitted/my_job/app/config/config_fed_client.json: app_script: ignored (a config variable that no "{name}" in the config uses)',
       "submitted/my_job/app/config/config_fed_client.json: extras: ignored (not a key Cohort knows)",
       "submitted/my_job/app/config/config_fed_client.json: executors[0].description: ignored (not a key Cohort knows)",
       "submitted/my_job/app/config/config_fed_client.json: executors[0].executor.comment: ignored (not a key Cohort knows)",
