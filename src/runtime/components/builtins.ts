@@ -167,3 +167,4 @@ registerComponent({
   create: (args) => ({ validationJson: widgetArgs(validationJsonArgs, "ValidationJsonGenerator", args) }),
 });
 import "./flare-client-executors.js";
+import "./np-components.js";
