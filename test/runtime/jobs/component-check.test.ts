@@ -58,25 +58,28 @@ describe("unknown components", () => {
   });
 
   test("a single problem is one line (file, field, path) with the same code", () => {
-    const dir = writeJob({ ...basicJob(), "app/config/config_fed_client.json": client([exec("nvflare.app_common.np.np_trainer.NPTrainer")]) });
+    const dir = writeJob({
+      ...basicJob(),
+      "app/config/config_fed_client.json": client([exec("nvflare.app_opt.pt.in_process_client_api_executor.PTInProcessClientAPIExecutor")]),
+    });
     const r = refusal(dir);
     assert.equal(r.code, RuntimeErrorCode.UnknownComponent);
     assert.doesNotMatch(r.message, /\n/);
     assert.match(
       r.message,
-      /app\/config\/config_fed_client\.json: executors\[0\]\.executor\.path: component path "nvflare\.app_common\.np\.np_trainer\.NPTrainer" is not registered/,
+      /app\/config\/config_fed_client\.json: executors\[0\]\.executor\.path: component path "nvflare\.app_opt\.pt\.in_process_client_api_executor\.PTInProcessClientAPIExecutor" is not registered/,
     );
   });
 
-  test("FLARE's sag_np template: every unregistered path is listed at once", { skip: flareSkip }, () => {
-    const dir = jobFromTemplate("sag_np");
+  test("FLARE's swarm_cse_pt template (PyTorch): every unregistered path is listed at once", { skip: flareSkip }, () => {
+    const dir = jobFromTemplate("swarm_cse_pt");
     const job = loadJobFolder(dir);
     const app = job.apps.get("app");
     const named = [...(app?.server?.components ?? []), ...(app?.server?.workflows ?? []), ...(app?.client?.executors.map((e) => e.executor) ?? [])].map(
       (c) => c.path ?? "",
     );
-    const unknown = named.filter((p) => !componentFor(p));
-    if (unknown.length === 0) return; // every path is registered by now: nothing to list
+    const unknown = [...new Set([...named, ...(app?.client?.components ?? []).map((c) => c.path ?? "")].filter((p) => !componentFor(p)))];
+    assert.ok(unknown.length >= 2, `precondition: the template names several paths Cohort does not have (${unknown.join(", ")})`);
     const r = refusal(dir);
     assert.equal(r.problems.length, unknown.length, r.message);
     for (const p of unknown)

@@ -1,18 +1,21 @@
 /**
- * FLARE's own job templates (unmodified, ../shared/data/flare: see its SOURCE.md), read in place,
+ * FLARE's own job templates (unmodified, found by test/helpers/flare-data.ts: see its SOURCE.md), read in place,
  * and job folders built from them or from plain objects in temp dirs.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, tempDir } from "../../helpers/index.js";
+import { tempDir } from "../../helpers/index.js";
+import { flareFile, requireFlareData } from "../../helpers/flare-data.js";
 
-/** FLARE's files next to the repository (SOURCE.md says which commit). */
-export const FLARE_DIR = join(REPO_ROOT, "..", "shared", "data", "flare");
+/** FLARE's files (test/helpers/flare-data.ts finds them; SOURCE.md says which commit). */
+export const FLARE_DIR = flareFile();
 export const TEMPLATES_DIR = join(FLARE_DIR, "job_templates");
 
 /** A test's `skip` when FLARE's files are not there (with CI=true they must be: the test fails instead). */
-export const flareSkip: string | false =
-  existsSync(TEMPLATES_DIR) || process.env["CI"] === "true" ? false : `FLARE's job templates are not at ${TEMPLATES_DIR}`;
+export const flareSkip: string | false = (() => {
+  const r = requireFlareData();
+  return r.skip || (existsSync(TEMPLATES_DIR) ? false : `FLARE's job templates are not at ${TEMPLATES_DIR}`);
+})();
 
 /** Every .conf file of every template: [template, file name, path]. */
 export function templateConfs(): [string, string, string][] {
