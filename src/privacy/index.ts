@@ -32,7 +32,7 @@ export {
   type PrivacyScope,
 } from "./policy.js";
 export { PrivacyLedger, type ChargeOutcome } from "./ledger.js";
-export { applyFilterChain, jobFilterEntries, siteFilterSpecs, type ChainedFilter } from "./pipeline.js";
+export { applyFilterChain, siteFilterSpecs, type ChainedFilter } from "./pipeline.js";
 export { SitePrivacy, type SitePrivacyOptions } from "./site.js";
 export {
   assertNoSecretKey,

@@ -27,11 +27,6 @@ export function siteFilterSpecs(scope: PrivacyScope | undefined, direction: Filt
   return [...data, ...result, ...extra];
 }
 
-/** A job's filter entries (`task_data_filters` / `task_result_filters`) that apply to a task. */
-export function jobFilterEntries<T>(entries: readonly { tasks: readonly string[]; filters: readonly T[] }[], taskName: string): T[] {
-  return entries.filter((e) => e.tasks.includes(taskName) || e.tasks.includes("*")).flatMap((e) => [...e.filters]);
-}
-
 export async function applyFilterChain(chain: readonly ChainedFilter[], model: FLModel, ctx: FilterContext): Promise<FLModel> {
   let m = model;
   for (const f of chain) {
