@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, cpSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { runSimulation, SIMULATOR_MARK } from "../../src/runtime/simulator/index.js";
 import { REPO_ROOT, editJsonFile, type EditableJson, runCli, tempDir, writeFile } from "../helpers/index.js";
@@ -231,4 +231,26 @@ test("the job's metrics reach the server and are stored with the job: metrics.js
     entries.some((e) => e.task === "validate"),
     "the final evaluation too",
   );
+});
+
+test("job code still logging after the run ended goes to log.txt by path, never into a descriptor the process reuses", async () => {
+  const dir = tempDir("cohort-sim-");
+  const job = noOpJob(join(dir, "job"));
+  // An executor that keeps logging for a while after the job ends (a script draining its output does the same).
+  writeFile(
+    join(job, "app", "custom", "chatty.js"),
+    "export class Trainer { async execute(task, payload, ctx) { if (!this.t) { let n = 0; this.t = setInterval(() => { ctx.log('late line ' + n++); if (n > 60) clearInterval(this.t); }, 10); this.t.unref(); } const m = ctx.wire.decode(payload); return ctx.wire.encode(new ctx.wire.FLModel({ params: task === 'train' ? m.params : {}, paramsType: 'FULL', metrics: { accuracy: 1 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 } })); } }\n",
+  );
+  editJsonFile(join(job, "app", "config", "config_fed_client.json"), (c: EditableJson) => {
+    c["executors"][0]["executor"]["path"] = "chatty.Trainer";
+  });
+  const r = await runSimulation({ jobDir: job, sites: ["a", "b"], workspace: join(dir, "ws") });
+  assert.equal(r.status, "FINISHED:COMPLETED", r.reason);
+  // The log's descriptor number is free now: take it (and the next ones) with files of our own.
+  const others = Array.from({ length: 4 }, (_, i) => join(dir, `other-${i}`));
+  const fds = others.map((f) => openSync(f, "w"));
+  await new Promise((res) => setTimeout(res, 300));
+  for (const fd of fds) closeSync(fd);
+  for (const f of others) assert.equal(readFileSync(f, "utf8"), "", `${f} received nothing`);
+  assert.match(readFileSync(r.logFile, "utf8"), /late line \d+/);
 });

@@ -5,7 +5,7 @@
  * server's sendTask hands each site a private copy of the wire-encoded task (as the transport
  * would) and its executor's result back.
  */
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -118,7 +118,7 @@ function schedule(
 }
 
 class SimulationLog {
-  private readonly fd: number;
+  private fd: number | undefined;
 
   constructor(
     readonly file: string,
@@ -128,12 +128,17 @@ class SimulationLog {
   }
 
   write(participant: string, level: LogLevel, line: string): void {
-    writeSync(this.fd, `${new Date().toISOString()} [${participant}] ${level === "info" ? "" : `${level}: `}${line}\n`);
+    const text = `${new Date().toISOString()} [${participant}] ${level === "info" ? "" : `${level}: `}${line}\n`;
+    // A script still printing after the run ended is written by path: its closed descriptor's number
+    // may already belong to another file or socket of this process.
+    if (this.fd === undefined) appendFileSync(this.file, text);
+    else writeSync(this.fd, text);
     this.sink?.(participant, level, line);
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 
