@@ -8,11 +8,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../src/wire/index.js";
+import { decode, encode, FLModel } from "../../src/wire/index.js";
 import { ExternalProcessExecutor, externalProcessArgs } from "../../src/runtime/components/external-process-executor.js";
 import { ClientApiExecutor, clientApiExecutorArgs } from "../../src/runtime/components/client-api-executor.js";
 import type { ClientJobContext } from "../../src/runtime/components/registry.js";
 import { tempDir, writeFile } from "../helpers/index.js";
+import { testSiteContext } from "../helpers/job-contexts.js";
 import { requireSystem } from "../helpers/requirements.js";
 
 const needsPython = requireSystem("python3");
@@ -90,22 +91,13 @@ function site(): { ctx: ClientJobContext; abort: AbortController; dir: string; l
   writeFile(join(job, "app", "app", "custom", "train.mjs"), TS_MODULE);
   const abort = new AbortController();
   const logs: string[] = [];
-  const ctx: ClientJobContext = {
-    jobId: "0b6c2c55-5a4f-4a43-8f8e-1f2d3c4b5a69",
+  const ctx = testSiteContext({
     jobName: "t",
-    site: "site-2",
-    sites: ["site-1", "site-2"],
     runDir: join(job, "workspace"),
     signal: abort.signal,
-    peers: { send: () => Promise.reject(new Error("no peers in this test")), receive: () => Promise.reject(new Error("no peers in this test")) },
-    runTask: () => Promise.reject(new Error("no local tasks in this test")),
-    wire: { encode, decode, FLModel, DXO, Tensor, Shareable },
     log: (l) => logs.push(l),
     warn: (l) => logs.push(`WARN ${l}`),
-    component: () => {
-      throw new Error("none");
-    },
-  };
+  });
   return { ctx, abort, dir, logs };
 }
 

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { decode, DXO, encode, FLModel, Shareable, Tensor } from "../../src/wire/index.js";
+import { decode, encode, FLModel, Tensor } from "../../src/wire/index.js";
 import "../../src/runtime/components/builtins.js";
 import { componentFor, type ClientJobContext, type Executor } from "../../src/runtime/components/registry.js";
 import {
@@ -27,6 +27,7 @@ import { LOGGED_META_KEY } from "../../src/runtime/components/metrics-log.js";
 import { MAX_LOGGED_BYTES } from "../../src/runtime/components/external-process-executor.js";
 import { documentedNumber } from "../helpers/doc-limits.js";
 import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
+import { testSiteContext } from "../helpers/job-contexts.js";
 import { PYTHON, requireSystem } from "../helpers/requirements.js";
 import { flareFile, requireFlareData } from "../helpers/flare-data.js";
 
@@ -54,23 +55,18 @@ function site(script = HELLO_NUMPY): { ctx: ClientJobContext; abort: AbortContro
   const logs: string[] = [];
   const warnings: string[] = [];
   const components = new Map<string, unknown>();
-  const ctx: ClientJobContext = {
+  const ctx = testSiteContext({
     jobId: JOB_ID,
     jobName: "hello-numpy",
-    site: "site-2",
-    sites: ["site-1", "site-2"],
     runDir: join(job, "workspace"),
     signal: abort.signal,
-    peers: { send: () => Promise.reject(new Error("no peers")), receive: () => Promise.reject(new Error("no peers")) },
-    runTask: () => Promise.reject(new Error("no local tasks")),
-    wire: { encode, decode, FLModel, DXO, Tensor, Shareable },
     log: (l) => logs.push(l),
     warn: (l) => warnings.push(l),
     component: <T>(id: string): T => {
       if (!components.has(id)) throw new Error(`no component ${id}`);
       return components.get(id) as T;
     },
-  };
+  });
   // FLARE's SubprocessLauncher components, for the ClientAPILauncherExecutor (built as the job host builds components).
   for (const update of ["full", "diff"])
     components.set(

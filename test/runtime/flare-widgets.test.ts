@@ -7,28 +7,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import * as wire from "../../src/wire/index.js";
 import { crc32c, readTfRecords, scalarRecord } from "../../src/runtime/components/tfevents.js";
 import { IntimeModelSelector, modelSelectorArgs, TBAnalyticsReceiver, tbReceiverArgs } from "../../src/runtime/components/flare-widgets.js";
 import { componentFor, type JobContextBase } from "../../src/runtime/components/registry.js";
 import "../../src/runtime/components/builtins.js";
 import type { MetricEntry } from "../../src/runtime/components/metrics-log.js";
 import { tempDir } from "../helpers/index.js";
+import { testServerContext } from "../helpers/job-contexts.js";
 
-const ctxIn = (runDir: string, logs: string[] = []): JobContextBase => ({
-  jobId: "j",
-  jobName: "w",
-  site: "server",
-  sites: ["site-1", "site-2"],
-  runDir,
-  signal: new AbortController().signal,
-  wire,
-  log: (l) => logs.push(l),
-  warn: (l) => logs.push(l),
-  component: () => {
-    throw new Error("none");
-  },
-});
+const ctxIn = (runDir: string, logs: string[] = []): JobContextBase =>
+  testServerContext({ sites: ["site-1", "site-2"], runDir, log: (l) => logs.push(l), sendTask: () => Promise.reject(new Error("no tasks")) }, logs);
 
 test("CRC-32C has its published check value; a scalar record reads back with its tag, value and step", () => {
   assert.equal(crc32c(Buffer.from("123456789")), 0xe3069283);

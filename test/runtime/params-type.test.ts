@@ -7,11 +7,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as wire from "../../src/wire/index.js";
 import { decode, encode, FLModel, Tensor, type WireRecord } from "../../src/wire/index.js";
 import { componentFor } from "../../src/runtime/components/registry.js";
 import "../../src/runtime/components/builtins.js";
-import type { ServerJobContext, Workflow } from "../../src/runtime/components/registry.js";
+import type { Workflow } from "../../src/runtime/components/registry.js";
+import { testServerContext } from "../helpers/job-contexts.js";
 import type { GlobalModelPersistor } from "../../src/runtime/components/persistor.js";
 
 const SAG = "nvflare.app_common.workflows.scatter_and_gather.ScatterAndGather";
@@ -62,27 +62,20 @@ async function run(o: {
   const tasks: { site: string; task: string; shape: readonly number[] | undefined }[] = [];
   const warnings: string[] = [];
   const aggregator = componentFor(o.aggregator)?.create(o.aggregatorArgs ?? {}, undefined as never);
-  const ctx: ServerJobContext = {
-    jobId: "j",
-    jobName: "params-type",
-    site: "server",
-    sites: ["site-1", "site-2"],
-    runDir: "/nonexistent",
-    signal: new AbortController().signal,
-    wire,
-    resume: false,
-    log: () => undefined,
-    warn: (l) => warnings.push(l),
-    component: <T>(id: string) => (id === "persistor" ? persistor : aggregator) as T,
-    progress: () => undefined,
-    sendTask: async (site, task, payload) => {
-      const m = decode(payload) as FLModel;
-      const p = m.params["numpy_key"];
-      tasks.push({ site, task, shape: p instanceof Tensor ? p.shape : undefined });
-      const received = p instanceof Tensor ? (p.data as Float32Array) : (p as Float32Array);
-      return encode(o.answer(site, received, task));
+  const ctx = testServerContext(
+    {
+      sites: ["site-1", "site-2"],
+      component: <T>(id: string) => (id === "persistor" ? persistor : aggregator) as T,
+      sendTask: async (site, task, payload) => {
+        const m = decode(payload) as FLModel;
+        const p = m.params["numpy_key"];
+        tasks.push({ site, task, shape: p instanceof Tensor ? p.shape : undefined });
+        const received = p instanceof Tensor ? (p.data as Float32Array) : (p as Float32Array);
+        return encode(o.answer(site, received, task));
+      },
     },
-  };
+    warnings,
+  );
   const args = { min_clients: 2, num_rounds: 3, wait_time_after_min_received: 0, ...o.workflowArgs };
   const workflow = componentFor(o.workflow ?? SAG)?.create(args, ctx) as Workflow;
   const outcome = await workflow.run(ctx).then(
