@@ -64,6 +64,18 @@ test("the demo job completes in the simulator with the real federation's accurac
   assert.ok(existsSync(join(ws, "simulation.json")) && existsSync(join(ws, SIMULATOR_MARK)));
 });
 
+/** noOpJob whose executor is `<module>.Trainer` from the job's custom/ code (a NoOpTrainer that runs `first` at each task). */
+function customTrainerJob(dir: string, module: string, first = ""): string {
+  const job = noOpJob(dir, (f) => {
+    (f.client as { executors: { executor: { path: string } }[] }).executors[0]!.executor.path = `${module}.Trainer`;
+  });
+  writeFile(
+    join(job, "app", "custom", `${module}.js`),
+    `export class Trainer { async execute(task, payload, ctx) { ${first} const m = ctx.wire.decode(payload); return ctx.wire.encode(new ctx.wire.FLModel({ params: task === 'train' ? m.params : {}, paramsType: 'FULL', metrics: { accuracy: 1 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 } })); } }\n`,
+  );
+  return job;
+}
+
 test("a component path that is not registered is refused, as at submission, and nothing is written", { timeout: 60_000 }, async () => {
   const dir = tempDir("cohort-sim-");
   const job = noOpJob(join(dir, "job"), (f) => {
@@ -160,14 +172,7 @@ test("a site whose executor fails is dropped from the round as in a deployment; 
 
 test("a job's own code (custom/) is loaded as in a job child", async () => {
   const dir = tempDir("cohort-sim-");
-  const job = noOpJob(join(dir, "job"));
-  writeFile(
-    join(job, "app", "custom", "noop_ext.js"),
-    "export class Trainer { async execute(task, payload, ctx) { const m = ctx.wire.decode(payload); return ctx.wire.encode(new ctx.wire.FLModel({ params: task === 'train' ? m.params : {}, paramsType: 'FULL', metrics: { accuracy: 1 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 } })); } }\n",
-  );
-  const client = JSON.parse(readFileSync(join(job, "app", "config", "config_fed_client.json"), "utf8")) as { executors: { executor: { path: string } }[] };
-  client.executors[0]!.executor.path = "noop_ext.Trainer";
-  writeFile(join(job, "app", "config", "config_fed_client.json"), JSON.stringify(client));
+  const job = customTrainerJob(join(dir, "job"), "noop_ext");
   const r = await runSimulation({ jobDir: job, sites: ["a", "b"], workspace: join(dir, "ws") });
   assert.equal(r.status, "FINISHED:COMPLETED", r.reason);
   assert.equal(r.rounds.at(-1)?.metrics["accuracy"], 1);
@@ -235,15 +240,12 @@ test("the job's metrics reach the server and are stored with the job: metrics.js
 
 test("job code still logging after the run ended goes to log.txt by path, never into a descriptor the process reuses", async () => {
   const dir = tempDir("cohort-sim-");
-  const job = noOpJob(join(dir, "job"));
   // An executor that keeps logging for a while after the job ends (a script draining its output does the same).
-  writeFile(
-    join(job, "app", "custom", "chatty.js"),
-    "export class Trainer { async execute(task, payload, ctx) { if (!this.t) { let n = 0; this.t = setInterval(() => { ctx.log('late line ' + n++); if (n > 60) clearInterval(this.t); }, 10); this.t.unref(); } const m = ctx.wire.decode(payload); return ctx.wire.encode(new ctx.wire.FLModel({ params: task === 'train' ? m.params : {}, paramsType: 'FULL', metrics: { accuracy: 1 }, meta: { NUM_STEPS_CURRENT_ROUND: 1, eval_samples: 1 } })); } }\n",
+  const job = customTrainerJob(
+    join(dir, "job"),
+    "chatty",
+    "if (!this.t) { let n = 0; this.t = setInterval(() => { ctx.log('late line ' + n++); if (n > 60) clearInterval(this.t); }, 10); this.t.unref(); }",
   );
-  editJsonFile(join(job, "app", "config", "config_fed_client.json"), (c: EditableJson) => {
-    c["executors"][0]["executor"]["path"] = "chatty.Trainer";
-  });
   const r = await runSimulation({ jobDir: job, sites: ["a", "b"], workspace: join(dir, "ws") });
   assert.equal(r.status, "FINISHED:COMPLETED", r.reason);
   // The log's descriptor number is free now: take it (and the next ones) with files of our own.
