@@ -10,6 +10,7 @@ const app = (extra: Record<string, unknown> = {}) =>
     executors: [
       { tasks: ["train"], executor: { path: "cohort.NoOpTrainer", args: {} } },
       { tasks: ["swarm"], executor: { path: "cohort.SwarmClientController", args: {} } },
+      { tasks: ["cse_*"], executor: { path: "nvflare.app_common.ccwf.CrossSiteEvalClientController", args: {} } },
     ],
     ...extra,
   });
@@ -87,14 +88,19 @@ test("a DP filter of the site charges the site's ledger from the site process", 
   assert.deepEqual(charges, [{ taskName: "train", epsilon: 0.5 }]);
 });
 
-test("a control-only executor's result must be its registered answer", async () => {
+test("a control-only executor's result must be its registered answer, and only that answer goes on", async () => {
   const { g } = gate({ scope: scope([{ path: "nvflare.app_common.filters.exclude_vars.ExcludeVars", args: { exclude_vars: ["b"] } }]) });
   const ok = encode({ role: "trainer", metrics: { loss: 0.1 } });
   assert.deepEqual(await g.resultOut("swarm", ok, undefined), ok);
-  await assert.rejects(
-    g.resultOut("swarm", encode(model({ w: new Float32Array(4) })), undefined),
-    (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED",
-  );
+  const refused = (e: Error & { code?: string }) => e.code === "ERR_JOB_RESULT_REFUSED";
+  await assert.rejects(g.resultOut("swarm", encode(model({ w: new Float32Array(4) })), undefined), refused);
+  // A model tucked beside the metrics of a valid answer does not leave the site (swarm and ccwf cross-site evaluation).
+  const weights = new Float32Array([0.25, 0.5, 0.75]);
+  const smuggled = decode(await g.resultOut("swarm", encode({ role: "trainer", metrics: { loss: 0.1 }, params: { w: weights } }), undefined));
+  assert.deepEqual(smuggled, { role: "trainer", metrics: { loss: 0.1 } });
+  const cse = decode(await g.resultOut("cse_eval", encode({ cse: 1, evaluated: { metrics: { accuracy: 0.9 }, model: weights } }), undefined));
+  assert.deepEqual(cse, { cse: 1, evaluated: { metrics: { accuracy: 0.9 } } });
+  await assert.rejects(g.resultOut("cse_share_model", encode(model({ w: weights })), undefined), refused);
 });
 
 test("a job with HE filters is refused where the site has no CKKS context", () => {

@@ -1,7 +1,8 @@
 /**
  * Swarm learning (issue 7) with real processes over mTLS: a server and three sites started with
- * `cohort start`, hello-swarm submitted with `cohort admin`. Each round a random site aggregates;
- * updates and models go site to site sealed for the recipient and relayed by the server, which is
+ * `cohort start`, hello-swarm-cse submitted with `cohort admin`. Each round a random site aggregates;
+ * updates and models (and then cross-site evaluation's models, from their owner to each evaluator)
+ * go site to site sealed for the recipient and relayed by the server, which is
  * started with a test-only preload that captures every relayed message. The job completes and
  * learns; the server's workspace and job store hold no model weights (searched byte for byte); a
  * captured message does not open without the recipient's key, and opens with it. While a job runs
@@ -21,6 +22,7 @@ import { TOPIC_JOB_DEPLOY, TOPIC_JOB_PEER, TOPIC_JOB_RESOURCES, TOPIC_JOB_TASK }
 import { isCohortError } from "../../src/errors/index.js";
 import { REPO_ROOT, tempDir } from "../helpers/index.js";
 import { startFederation, stopFederation } from "../helpers/federation.js";
+import { assertSwarmCseMatrix } from "../helpers/swarm-cse.js";
 import { adminCli, auditRecords, JobWatcher, type CohortProcess } from "../helpers/processes.js";
 
 const SITES = ["site-1", "site-2", "site-3"];
@@ -133,8 +135,10 @@ describe("swarm learning in a real federation", () => {
   let jobId = "";
   let finalAt = "";
 
-  test("hello-swarm completes, learns, and its final model is only at the last round's aggregator", { timeout: 150_000 }, async () => {
-    const r = await adminCli(kit(ADMIN), `submit_job ${join(REPO_ROOT, "examples", "jobs", "hello-swarm")}`, 60_000);
+  test("hello-swarm-cse completes, learns, its final model is only at the last round's aggregator; ccwf cross-site evaluation's matrix is in the job's results", {
+    timeout: 150_000,
+  }, async () => {
+    const r = await adminCli(kit(ADMIN), `submit_job ${join(REPO_ROOT, "examples", "jobs", "hello-swarm-cse")}`, 60_000);
     assert.equal(r.code, 0, r.text);
     jobId = String(r.json["job_id"]);
     const meta = await watcher.wait(jobId, (s) => s.startsWith("FINISHED:"), 120_000);
@@ -153,6 +157,11 @@ describe("swarm learning in a real federation", () => {
     // Every peer message was relayed and audited at the server without its content.
     const audit = readFileSync(join(kit("localhost"), "audit.log"), "utf8");
     assert.match(audit, /peer\.relay[\s\S]*swarm\.update\.0\.0 \(as the sender labels it\), \d+ bytes sealed/);
+    // Cross-site evaluation: every site evaluated the final model and every site's own one, sent to it sealed by their owners.
+    assert.match(audit, /peer\.relay[\s\S]*cse\.model\.0 \(as the sender labels it\), \d+ bytes sealed/);
+    const dl = await adminCli(kit(ADMIN), `download_job ${jobId}`, 60_000);
+    assert.equal(dl.code, 0, dl.text);
+    assertSwarmCseMatrix(join(String(dl.json["downloaded_to"]), "workspace"), SITES, finalAt, rounds.at(-1)?.metrics["accuracy"]);
   });
 
   test("the server's workspace and job store contain no model weights", { timeout: 60_000 }, () => {

@@ -111,6 +111,31 @@ registerComponent({
   controlResultSchema: swarmRoundResultSchema,
   create: (args) => new SwarmClientController(swarmClientArgs.parse(args)),
 });
+// ccwf cross-site evaluation: models go from their owner to each evaluator sealed; the server gets metrics.
+import { CrossSiteEvalServerController, cseServerArgs } from "./cse-server.js";
+import { CrossSiteEvalClientController, cseClientArgs } from "./cse-client.js";
+import { cseResultSchema } from "./cse-protocol.js";
+registerComponent({
+  paths: [
+    "cohort.CrossSiteEvalServerController",
+    "nvflare.app_common.ccwf.CrossSiteEvalServerController",
+    "nvflare.app_common.ccwf.cse_server_ctl.CrossSiteEvalServerController",
+  ],
+  kind: "workflow",
+  create: (args) => new CrossSiteEvalServerController(cseServerArgs.parse(args)),
+});
+registerComponent({
+  paths: [
+    "cohort.CrossSiteEvalClientController",
+    "nvflare.app_common.ccwf.CrossSiteEvalClientController",
+    "nvflare.app_common.ccwf.cse_client_ctl.CrossSiteEvalClientController",
+  ],
+  kind: "executor",
+  // Its tasks carry model names and metrics; models leave as peer messages, which the site process filters.
+  controlTasksOnly: true,
+  controlResultSchema: cseResultSchema,
+  create: (args) => new CrossSiteEvalClientController(cseClientArgs.parse(args)),
+});
 registerComponent({
   paths: ["cohort.CrossSiteFashionMnistTrainer"],
   kind: "executor",
@@ -145,6 +170,7 @@ import {
   tbReceiverArgs,
   validationJsonArgs,
   widgetArgs,
+  noArgs,
 } from "./flare-widgets.js";
 registerComponent({
   paths: ["nvflare.app_common.widgets.intime_model_selector.IntimeModelSelector", "IntimeModelSelector"],
@@ -165,6 +191,19 @@ registerComponent({
   paths: ["nvflare.app_common.widgets.validation_json_generator.ValidationJsonGenerator", "ValidationJsonGenerator"],
   kind: "component",
   create: (args) => ({ validationJson: widgetArgs(validationJsonArgs, "ValidationJsonGenerator", args) }),
+});
+// ccwf helpers FLARE's swarm_cse templates name: Cohort's controllers already do their work (below), so they only take no arguments.
+registerComponent({
+  paths: ["nvflare.app_common.ccwf.comps.simple_model_shareable_generator.SimpleModelShareableGenerator"],
+  kind: "component",
+  // FLARE converts between its Shareable and model objects; Cohort's swarm client works on FLModels directly.
+  create: (args) => ({ shareableGenerator: widgetArgs(noArgs, "SimpleModelShareableGenerator", args) }),
+});
+registerComponent({
+  paths: ["nvflare.app_common.ccwf.comps.cwe_result_printer.CWEResultPrinter"],
+  kind: "component",
+  // FLARE prints the cross-site results at the site; Cohort's controller logs each evaluation there and the matrix at the server.
+  create: (args) => ({ resultPrinter: widgetArgs(noArgs, "CWEResultPrinter", args) }),
 });
 import "./flare-client-executors.js";
 import "./np-components.js";

@@ -14,6 +14,7 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic as writeDurable } from "../../pki/index.js";
 import { decode, encode, FLModel, type WireRecord } from "../../wire/index.js";
+import { numericMetrics } from "./metrics-log.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
 import { WorkflowErrorCode } from "./errors.js";
 
@@ -103,9 +104,7 @@ export class CrossSiteModelEval implements Workflow {
                 site,
               });
             ctx.recordMetrics?.(site, `${this.a.validation_task_name} of ${owner}'s model`, r);
-            row[owner] = Object.fromEntries(
-              Object.entries(r.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])),
-            );
+            row[owner] = numericMetrics(r);
           } catch (err) {
             row[owner] = { error: (err as Error).message.slice(0, 500) };
             ctx.warn(`cross-site: ${site} could not evaluate ${owner}'s model: ${(err as Error).message}`);
@@ -113,22 +112,7 @@ export class CrossSiteModelEval implements Workflow {
         }
       }),
     );
-    const sorted: CrossSiteMatrix = Object.fromEntries(sites.map((s) => [s, matrix[s] ?? {}]));
-    const dir = join(ctx.runDir, "cross_site_val");
-    mkdirSync(dir, { recursive: true });
-    // Job children run with fsync disabled (permission model): write-and-rename only.
-    writeDurable(join(dir, "cross_val_results.json"), `${JSON.stringify(sorted, null, 2)}\n`, 0o644, { fsync: false });
-    for (const site of sites) {
-      const cells = owners.map((o) => {
-        const c = sorted[site]?.[o];
-        if (!c || "error" in c) return `${o}=${c ? "error" : "-"}`;
-        const [key, value] = "accuracy" in c ? ["accuracy", c.accuracy] : (Object.entries(c)[0] ?? ["-", undefined]);
-        return `${o}=${value === undefined ? "-" : key === "accuracy" ? value.toFixed(4) : `${key} ${value}`}`;
-      });
-      ctx.log(`cross-site: ${site} evaluated ${cells.join(" ")}`);
-    }
-    ctx.log(`cross-site: matrix saved to cross_site_val/cross_val_results.json`);
-    if (formatter) ctx.log(`cross-site: ${formatter.format(sorted)}`);
+    saveCrossSiteMatrix(ctx, "cross_site_val", sites, owners, matrix, formatter);
   }
 
   private async collectSiteModels(ctx: ServerJobContext, sites: readonly string[], taskName: string, models: Map<string, Uint8Array>): Promise<void> {
@@ -162,4 +146,35 @@ export class CrossSiteModelEval implements Workflow {
     const g = decode(readFileSync(globalFile));
     return g instanceof FLModel ? new Map([[this.a.global_model_name, g.params]]) : new Map();
   }
+}
+
+/**
+ * Saves the matrix {evaluating site: {model: metrics}} — FLARE's layout — as
+ * `<run>/<dir>/cross_val_results.json` (downloaded with the job's results) and writes one line per
+ * evaluating site to the job log, and the matrix as `formatter` formats it.
+ */
+export function saveCrossSiteMatrix(
+  ctx: ServerJobContext,
+  dirName: string,
+  sites: readonly string[],
+  owners: readonly string[],
+  matrix: CrossSiteMatrix,
+  formatter?: CrossSiteFormatter,
+): void {
+  const sorted: CrossSiteMatrix = Object.fromEntries(sites.map((s) => [s, matrix[s] ?? {}]));
+  const dir = join(ctx.runDir, dirName);
+  mkdirSync(dir, { recursive: true });
+  // Job children run with fsync disabled (permission model): write-and-rename only.
+  writeDurable(join(dir, "cross_val_results.json"), `${JSON.stringify(sorted, null, 2)}\n`, 0o644, { fsync: false });
+  for (const site of sites) {
+    const cells = owners.map((o) => {
+      const c = sorted[site]?.[o];
+      if (!c || "error" in c) return `${o}=${c ? "error" : "-"}`;
+      const [key, value] = "accuracy" in c ? ["accuracy", c.accuracy] : (Object.entries(c)[0] ?? ["-", undefined]);
+      return `${o}=${value === undefined ? "-" : key === "accuracy" ? value.toFixed(4) : `${key} ${value}`}`;
+    });
+    ctx.log(`cross-site: ${site} evaluated ${cells.join(" ")}`);
+  }
+  ctx.log(`cross-site: matrix saved to ${dirName}/cross_val_results.json`);
+  if (formatter) ctx.log(`cross-site: ${formatter.format(sorted)}`);
 }

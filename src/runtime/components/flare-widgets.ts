@@ -95,6 +95,9 @@ export const validationJsonArgs = z.object({
 });
 
 /** Parses a widget's args with the component named in the refusal. */
+/** A FLARE component Cohort accepts without arguments. */
+export const noArgs = z.object({}).strict();
+
 export function widgetArgs<T>(schema: z.ZodType<T>, name: string, args: Record<string, unknown>): T {
   const r = schema.safeParse(args);
   if (r.success) return r.data;

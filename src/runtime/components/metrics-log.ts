@@ -24,6 +24,11 @@ export interface MetricEntry {
   readonly at: string;
 }
 
+/** The numeric, finite metrics of a result (what a matrix or a round's metrics hold). */
+export function numericMetrics(m: FLModel): Record<string, number> {
+  return Object.fromEntries(Object.entries(m.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
+}
+
 /** The values of one result: its metrics, then the series logged while it ran. */
 export function metricEntries(site: string, task: string, model: FLModel, at = new Date()): MetricEntry[] {
   const round = model.currentRound;

@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { CohortError } from "../../errors/index.js";
 import { writeFileAtomic as writeDurable } from "../../pki/index.js";
 
 /** Job children run under the permission model, where fsync is disabled: write-and-rename only. */
@@ -8,6 +9,7 @@ const writeFileAtomic = (path: string, data: string | Uint8Array): void => write
 import { decode, encode, FLModel, type WireRecord } from "../../wire/index.js";
 import { initParams } from "../learn/models.js";
 import { modelArgs, type ModelArgs } from "./model-spec.js";
+import { WorkflowErrorCode } from "./errors.js";
 
 export const persistorArgs = modelArgs.extend({
   /** The metric that picks the best model (higher is better). */
@@ -28,12 +30,22 @@ export interface GlobalModelPersistor {
   finish(params: WireRecord, metrics: Record<string, number>): void;
 }
 
+/** FLARE's model inventory (ModelPersistor.get_model_inventory / get): the models a persistor can hand out by name. */
+export interface ModelInventory {
+  modelInventory(): string[];
+  /** The named model's parameters; throws with the reason when it cannot be read. */
+  modelNamed(name: string): WireRecord;
+}
+
+export const isModelInventory = (c: unknown): c is ModelInventory =>
+  typeof c === "object" && c !== null && typeof (c as ModelInventory).modelInventory === "function" && typeof (c as ModelInventory).modelNamed === "function";
+
 /**
  * Saves the global model after every round (`models/global_model.cohort`, wire-encoded FLModel,
  * with `models/checkpoint.json` naming the round) and keeps the best one by `best_metric`
  * (`models/best_model.cohort`). A resumed job starts from the checkpoint.
  */
-export class ModelPersistor implements GlobalModelPersistor {
+export class ModelPersistor implements GlobalModelPersistor, ModelInventory {
   private readonly dir: string;
   private best = -Infinity;
 
@@ -82,5 +94,33 @@ export class ModelPersistor implements GlobalModelPersistor {
   finish(params: WireRecord, metrics: Record<string, number>): void {
     writeFileAtomic(join(this.dir, "global_model.cohort"), encode(new FLModel({ params, paramsType: "FULL", metrics, meta: { final: true } })));
     writeFileAtomic(join(this.dir, "final_metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
+  }
+
+  /** The final model (after `finish`) as `global_model` and the best one as `best_model`, when this run has them. */
+  modelInventory(): string[] {
+    const names: string[] = [];
+    const global = this.readModel("global_model");
+    if (global?.meta["final"] === true) names.push("global_model");
+    if (existsSync(join(this.dir, "best_model.cohort"))) names.push("best_model");
+    return names;
+  }
+
+  modelNamed(name: string): WireRecord {
+    if (!this.modelInventory().includes(name))
+      throw new CohortError(
+        WorkflowErrorCode.BadModel,
+        `the persistor has no model named ${JSON.stringify(name.slice(0, 200))} (it has ${this.modelInventory().join(", ") || "none"})`,
+        {
+          name: name.slice(0, 200),
+        },
+      );
+    return (this.readModel(name) as FLModel).params;
+  }
+
+  private readModel(name: string): FLModel | undefined {
+    const file = join(this.dir, `${name}.cohort`);
+    if (!existsSync(file)) return undefined;
+    const m = decode(readFileSync(file));
+    return m instanceof FLModel ? m : undefined;
   }
 }

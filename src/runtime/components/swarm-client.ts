@@ -14,6 +14,7 @@ import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
 import { decode, encode, FLModel } from "../../wire/index.js";
 import { aggregatorArgs, ModelAggregator, type RoundAggregator } from "./aggregator.js";
+import { numericMetrics } from "./metrics-log.js";
 import type { ModelPersistor } from "./persistor.js";
 import type { ClientJobContext, Executor } from "./registry.js";
 import { swarmModelTopic, swarmNoticeSchema, swarmRoundTaskSchema, swarmUpdateTopic, type SwarmRoundResult, type SwarmRoundTask } from "./swarm-protocol.js";
@@ -247,8 +248,4 @@ export class SwarmClientController implements Executor {
       return {};
     }
   }
-}
-
-function numericMetrics(m: FLModel): Record<string, number> {
-  return Object.fromEntries(Object.entries(m.metrics ?? {}).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
 }

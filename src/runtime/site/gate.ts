@@ -322,7 +322,7 @@ export class SiteJobGate {
     return dropped > 0 ? kept : raw;
   }
 
-  /** A control-only executor's result must be what that executor answers (its registered schema), and small. */
+  /** A control-only executor's result must be what that executor answers (its registered schema), and small; only that is forwarded. */
   private controlResult(taskName: string, payload: Uint8Array, what: string): Uint8Array {
     if (payload.byteLength > MAX_CONTROL_RESULT_BYTES)
       throw new CohortError(
@@ -342,7 +342,8 @@ export class SiteJobGate {
     const r = (schema as z.ZodType).safeParse(value);
     if (!r.success)
       throw new CohortError(RuntimeErrorCode.ResultRefused, `${what} is not the control executor's answer: ${r.error.issues[0]?.message ?? "invalid"}`, {});
-    return payload;
+    // Only what the schema describes goes on: extra fields (a model tucked beside the metrics) stay here.
+    return encode(r.data);
   }
 }
 
