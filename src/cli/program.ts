@@ -15,6 +15,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   authz: async () => (await import("./commands/authz.js")).registerAuthz,
   simulator: async () => (await import("./commands/simulator.js")).registerSimulator,
   poc: async () => (await import("./commands/poc.js")).registerPoc,
+  job: async () => (await import("./commands/job.js")).registerJob,
 };
 
 /** The command line; `argv` (process.argv) picks the one command to load when it names one. */
