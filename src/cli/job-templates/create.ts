@@ -5,7 +5,7 @@
  * script folder, the job folder's place); only then is the job folder written, and nothing
  * outside it: a failure while writing removes the folder it created.
  */
-import { copyFileSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { CohortError } from "../../errors/index.js";
 import { applyEdits, configText, type Json, parseConfigText } from "./config-tree.js";
@@ -67,7 +67,7 @@ function editTarget(spec: string, files: ReadonlyMap<string, PlannedFile>): Plan
 
 /** Checks where the job folder goes: its parent must exist; an existing folder is replaced only with --force, and only a job folder. */
 function checkJobFolder(job: string, shown: string, force: boolean, scriptRoot: string | undefined): void {
-  const abs = resolve(job);
+  const abs = join(real(dirname(resolve(job))), basename(resolve(job)));
   if (!existsSync(dirname(abs)) || !statSync(dirname(abs)).isDirectory())
     throw new CohortError(
       JobTemplateErrorCode.JobExists,
@@ -98,6 +98,9 @@ function checkJobFolder(job: string, shown: string, force: boolean, scriptRoot: 
       file: shown,
     });
 }
+
+/** A path with its links resolved as far as it exists (so a link cannot hide that one folder is inside another). */
+const real = (p: string): string => (existsSync(p) ? realpathSync(p) : resolve(p));
 
 const isLink = (p: string): boolean => {
   try {
@@ -137,9 +140,8 @@ export function createJob(o: CreateJobOptions): JobVariables {
     if (words.length > 0) target.edited = true;
   }
 
+  checkJobFolder(o.jobFolder, o.jobFolder, o.force === true, o.scriptDir !== undefined ? real(o.scriptDir) : undefined);
   const scripts: ScriptFile[] = o.scriptDir !== undefined ? scriptFiles(o.scriptDir) : [];
-  const scriptRoot = o.scriptDir !== undefined ? resolve(o.scriptDir) : undefined;
-  checkJobFolder(o.jobFolder, o.jobFolder, o.force === true, scriptRoot);
 
   const job = resolve(o.jobFolder);
   if (existsSync(job) || isLink(job)) rmSync(job, { recursive: true, force: true });
