@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from "node:path";
 import { runSimulation } from "../../src/runtime/simulator/index.js";
 import { decodeNpy } from "../../src/runtime/components/npy.js";
-import { parseHocon } from "../../src/runtime/jobs/index.js";
+import { loadJobFolder, parseHocon } from "../../src/runtime/jobs/index.js";
 import { createJob, readJobVariables, renderVariables } from "../../src/cli/job-templates/index.js";
 import { applyEdits, type Json } from "../../src/cli/job-templates/config-tree.js";
 import { isCohortError } from "../../src/errors/index.js";
@@ -98,6 +98,25 @@ test("FLARE's sag_np, created by the CLI with -w <its folder>, -sd hello-numpy a
   const run = await simulate(job, join(dir, "ws"));
   const model = decodeNpy(readFileSync(join(run, "models", "server.npy")), "server.npy");
   assert.deepEqual([...model.data], [4, 5, 6, 7, 8, 9, 10, 11, 12], "[[1..9]] + 3 rounds of +1");
+});
+
+test("every FLARE template is created by its folder into a job folder Cohort loads; sag_cross_np (NPTrainer, NPValidator) completes too", {
+  ...flare,
+  timeout: 60_000,
+}, async () => {
+  const dir = tempDir("cohort-job-flare-templates-");
+  for (const t of ["sag_np", "sag_cross_np", "cyclic_pt", "swarm_cse_pt"]) {
+    const job = join(dir, t);
+    const vars = createJob({ jobFolder: job, template: flareFile("job_templates", t) });
+    assert.ok(
+      vars.files.some((f) => f.rel === "app/config/config_fed_client.conf"),
+      t,
+    );
+    const def = loadJobFolder(job);
+    assert.equal(def.meta.name, t);
+    assert.ok(def.apps.get("app")?.server && def.apps.get("app")?.client, `${t}: both sides`);
+  }
+  await simulate(join(dir, "sag_cross_np"), join(dir, "ws"));
 });
 
 test("-f: a bare key sets every occurrence, a path one value, meta too; values keep their type; show_variables prints them", async () => {
@@ -217,6 +236,12 @@ test("hostile or wrong input is refused before anything is written, naming the f
   assert.equal(readFileSync(join(notJob, "precious.txt"), "utf8"), "keep me");
   assert.match(refusal(() => createJob({ jobFolder: join(dir, "missing", "job"), template: "fedavg_np" })).message, /does not exist; create it first/);
 
+  // A job folder named after its template, in the current folder: -w still means the template, as in FLARE.
+  for (const force of [[], ["--force"]]) {
+    const r = await runCli(["job", "create", "-j", "fedavg_np", "-w", "fedavg_np", "-sd", "scripts2", ...force], {}, { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.ok(existsSync(join(dir, "fedavg_np", "app", "custom", "util.py")));
   const cli = await runCli(["job", "create", "-j", job, "-w", "fedavg_np", "--bogus"]);
   assert.equal(cli.code, 4);
   assert.match(cli.stderr, /unknown flag "--bogus"; its flags are -j, --job_folder, -w, --template, -sd, --script_dir/);

@@ -103,18 +103,20 @@ function infoOf(dir: string, name: string, shown: string): TemplateInfo {
   return { name, description: field("description"), controllerType: field("controller_type"), executionApiType: field("execution_api_type") };
 }
 
+/** A template folder: config files in it or in an app folder of it (FLARE's build_job_template_indices), or its info.conf. */
+function isTemplateDir(dir: string): boolean {
+  return (
+    existsSync(join(dir, "info.conf")) || hasConfigs(dir) || readdirSync(dir).some((a) => lstatSync(join(dir, a)).isDirectory() && hasConfigs(join(dir, a)))
+  );
+}
+
 /** The templates in `dir` (each sub-folder that is a template), sorted by name. */
 export function listTemplates(dir: string, shownDir = dir): TemplateInfo[] {
   if (!existsSync(dir) || !lstatSync(dir).isDirectory())
     throw new CohortError(JobTemplateErrorCode.UnknownTemplate, `${shownDir}: no such folder of job templates`, { file: shownDir });
   return readdirSync(dir)
     .sort()
-    .filter((name) => {
-      const sub = join(dir, name);
-      return (
-        lstatSync(sub).isDirectory() && (hasConfigs(sub) || readdirSync(sub).some((a) => lstatSync(join(sub, a)).isDirectory() && hasConfigs(join(sub, a))))
-      );
-    })
+    .filter((name) => lstatSync(join(dir, name)).isDirectory() && isTemplateDir(join(dir, name)))
     .map((name) => infoOf(join(dir, name), name, join(shownDir, name)));
 }
 
@@ -123,9 +125,12 @@ export function listTemplates(dir: string, shownDir = dir): TemplateInfo[] {
  * Cohort's templates. An unknown name is refused with the names there are.
  */
 export function resolveTemplate(w: string, templatesDir = builtinTemplatesDir()): TemplateSource {
-  if (existsSync(w) && lstatSync(w).isDirectory()) return readTemplate(w, w);
+  const folder = existsSync(w) && lstatSync(w).isDirectory();
+  // A folder that is a template wins; else a template's name does (a job folder named after its template is no template).
+  if (folder && isTemplateDir(w)) return readTemplate(w, w);
   const known = listTemplates(templatesDir).map((t) => t.name);
   if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(w) && known.includes(w)) return readTemplate(join(templatesDir, w), w);
+  if (folder) return readTemplate(w, w);
   const pt = /_pt$/.test(basename(w))
     ? "; PyTorch templates (*_pt) are not provided yet: Cohort's templates are numpy ones (FLARE's own, e.g. cyclic_pt, are created with -w <its folder>, but their PyTorch persistor does not run here yet)"
     : "";
