@@ -51,7 +51,8 @@ test("each of Cohort's numpy templates, created with the numpy script and 2 roun
   const dir = tempDir("cohort-job-templates-");
   for (const template of ["fedavg_np", "fedavg_cse_np", "cyclic_np", "swarm_cse_np"]) {
     const job = join(dir, template);
-    createJob({ jobFolder: job, template, scriptDir: SCRIPTS, edits: [["config_fed_server.conf", "num_rounds=2"]] });
+    const created = createJob({ jobFolder: job, template, scriptDir: SCRIPTS, edits: [["config_fed_server.conf", "num_rounds=2"]] });
+    assert.deepEqual(created.warnings, [], `${template}: every key is one Cohort reads`);
     assert.deepEqual(readdirSync(join(job, "app", "custom")), ["client.py"]);
     assert.deepEqual(readdirSync(join(job, "app", "config")).sort(), ["config_fed_client.conf", "config_fed_server.conf"], "info.conf and info.md stay out");
     const run = await simulate(job, join(dir, `ws-${template}`));
@@ -107,7 +108,7 @@ test("every FLARE template is created by its folder into a job folder Cohort loa
   const dir = tempDir("cohort-job-flare-templates-");
   for (const t of ["sag_np", "sag_cross_np", "cyclic_pt", "swarm_cse_pt"]) {
     const job = join(dir, t);
-    const vars = createJob({ jobFolder: job, template: flareFile("job_templates", t) });
+    const vars = createJob({ jobFolder: job, template: flareFile("job_templates", t) }).variables;
     assert.ok(
       vars.files.some((f) => f.rel === "app/config/config_fed_client.conf"),
       t,
@@ -144,6 +145,11 @@ test("-f: a bare key sets every occurrence, a path one value, meta too; values k
   assert.equal(byFile["meta.conf"]?.["min_clients"]?.value, 3);
   assert.equal(byFile["app/config/config_fed_server.conf"]?.["num_rounds"]?.component, "FedAvg");
   assert.equal(byFile["app/config/config_fed_server.conf"]?.["persistor_id"], undefined, "component ids are no variables (FLARE's rule)");
+  // A value of the right type that the job's schema refuses: the folder is written (to be fixed) and the error names the file and field.
+  const zero = refusal(() => createJob({ jobFolder: join(dir, "zero"), template: "fedavg_np", edits: [["meta.conf", "min_clients=0"]] }));
+  assert.equal(zero.code, "ERR_JOB_TEMPLATE_NOT_LOADABLE");
+  assert.ok(existsSync(join(dir, "zero", "meta.conf")), "the folder is kept to be fixed");
+  assert.match(zero.message, /zero was written, but it is not a job Cohort can load: .*zero\/meta\.conf: min_clients/);
   // FLARE's rule for a bare key: every occurrence, at any depth, in objects and lists alike.
   const tree: Json = { a: { x: 1, y: "s" }, b: [{ x: 2 }, { args: { x: 3 } }], x: 4 };
   applyEdits(tree, ["x=9", "b[1].args.x=7"], "t.conf");

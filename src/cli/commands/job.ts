@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { CohortError } from "../../errors/index.js";
-import { ExitCode, reportError } from "../output.js";
+import { ExitCode, printWarnings, reportError } from "../output.js";
 import {
   builtinTemplatesDir,
   createJob,
@@ -82,14 +82,15 @@ export function registerJob(program: Command): void {
           {},
         );
       const scriptDir = f.values.get("script_dir");
-      const vars = createJob({
+      const created = createJob({
         jobFolder: f.values.get("job_folder") ?? DEFAULT_JOB_FOLDER,
         template,
         ...(scriptDir !== undefined ? { scriptDir } : {}),
         edits: f.groups.get("config_file") ?? [],
         force: f.bools.has("force"),
       });
-      return renderVariables(vars);
+      printWarnings(created.warnings);
+      return renderVariables(created.variables);
     }),
   );
 

@@ -8,6 +8,7 @@
 import { copyFileSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { CohortError } from "../../errors/index.js";
+import { loadJobFolder } from "../../runtime/jobs/index.js";
 import { applyEdits, configText, type Json, parseConfigText } from "./config-tree.js";
 import { JobTemplateErrorCode } from "./errors.js";
 import { isWithin, type ScriptFile, scriptFiles } from "./script-dir.js";
@@ -110,8 +111,15 @@ const isLink = (p: string): boolean => {
   }
 };
 
-/** Creates the job folder; returns the variables of its config files (what FLARE prints after create). */
-export function createJob(o: CreateJobOptions): JobVariables {
+export interface CreatedJob {
+  /** The variables of its config files (what FLARE prints after create). */
+  readonly variables: JobVariables;
+  /** What the job loader says about keys it does not read. */
+  readonly warnings: readonly string[];
+}
+
+/** Creates the job folder, then reads it back as a job. */
+export function createJob(o: CreateJobOptions): CreatedJob {
   const template = resolveTemplate(o.template, o.templatesDir);
   const jobName = basename(resolve(o.jobFolder));
   const files = new Map<string, PlannedFile>();
@@ -162,8 +170,24 @@ export function createJob(o: CreateJobOptions): JobVariables {
     rmSync(job, { recursive: true, force: true });
     throw err;
   }
-  return variablesOfFiles(
+  const variables = variablesOfFiles(
     [...files.values()].filter((f) => f.value !== undefined).map((f) => ({ rel: f.rel, value: f.value as Json })),
     o.jobFolder,
   );
+  return { variables, warnings: loadCheck(job, o.jobFolder) };
+}
+
+/** Reads the written job as submit_job and the simulator will (FLARE does not check): its warnings, or why it will not load. */
+function loadCheck(job: string, shown: string): readonly string[] {
+  try {
+    return loadJobFolder(job, { shownAs: shown }).warnings;
+  } catch (err) {
+    // The folder stays, so the file named can be looked at and fixed.
+    throw new CohortError(
+      JobTemplateErrorCode.NotLoadable,
+      `${shown} was written, but it is not a job Cohort can load: ${err instanceof Error ? err.message : String(err)}; fix that file or create the job again with other -f values`,
+      { file: shown },
+      { cause: err },
+    );
+  }
 }

@@ -12,5 +12,7 @@ export const JobTemplateErrorCode = {
   BadEdit: "ERR_JOB_TEMPLATE_EDIT",
   /** The script folder (`-sd`) cannot be copied: missing, a link out of it, a special file, or it holds the job folder. */
   BadScriptDir: "ERR_JOB_TEMPLATE_SCRIPT_DIR",
+  /** The job folder was written but does not load as a job (e.g. an -f value its schema refuses); the folder is kept to be fixed. */
+  NotLoadable: "ERR_JOB_TEMPLATE_NOT_LOADABLE",
 } as const;
 export type JobTemplateErrorCode = (typeof JobTemplateErrorCode)[keyof typeof JobTemplateErrorCode];
