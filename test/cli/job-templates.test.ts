@@ -60,6 +60,15 @@ test("each of Cohort's numpy templates, created with the numpy script and 2 roun
     assert.match(log, /client\.py metric train_mse=/, `${template}: the script trained`);
     assert.match(log, /round 2\/2/, `${template}: num_rounds=2 from -f`);
     if (template !== "swarm_cse_np") assert.ok(existsSync(join(run, "models", "server.npy")), `${template}: NPModelPersistor's model`);
+    else {
+      // Swarm with FLARE's numpy persistor at the sites: the models are there, never at the server.
+      assert.ok(!existsSync(join(run, "models", "server.npy")), "swarm: the server keeps no model");
+      const ws = join(dir, `ws-${template}`);
+      assert.ok(
+        SITES.some((s) => existsSync(join(ws, s, "simulate_job", "models", "server.npy"))),
+        "swarm: the final model is at a site",
+      );
+    }
     if (template.includes("cse")) {
       const matrix = JSON.parse(readFileSync(join(run, "cross_site_val", "cross_val_results.json"), "utf8")) as Record<string, Record<string, unknown>>;
       assert.deepEqual(Object.keys(matrix).sort(), SITES, `${template}: every site evaluated`);

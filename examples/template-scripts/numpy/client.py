@@ -2,8 +2,7 @@
 
 Written against FLARE's Client API (`import nvflare.client as flare`), as FLARE's hello-numpy is:
 it runs unchanged under FLARE too. The model is whatever the job's persistor holds: FLARE's
-NPModelPersistor's 3 x 3 array under "numpy_key" (fedavg_np, fedavg_cse_np, cyclic_np) or Cohort's
-named float32 arrays (swarm_cse_np). Each site holds a synthetic target for every parameter
+NPModelPersistor's 3 x 3 array under "numpy_key" (every template; any named arrays work). Each site holds a synthetic target for every parameter
 (its "data", which never leaves it); training takes gradient steps on the mean squared error to
 that target, so the global model moves towards the sites' average target round by round, and
 evaluation reports the error to this site's target.

@@ -12,10 +12,11 @@
  */
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
-import { decode, encode, FLModel } from "../../wire/index.js";
+import { decode, encode, FLModel, type WireRecord } from "../../wire/index.js";
 import { aggregatorArgs, ModelAggregator, type RoundAggregator } from "./aggregator.js";
 import { numericMetrics } from "./metrics-log.js";
-import type { ModelPersistor } from "./persistor.js";
+import { flattenParams, restoreShapes, type TensorShapes } from "../aggregation/index.js";
+import type { GlobalModelPersistor } from "./persistor.js";
 import type { ClientJobContext, Executor } from "./registry.js";
 import { swarmModelTopic, swarmNoticeSchema, swarmRoundTaskSchema, swarmUpdateTopic, type SwarmRoundResult, type SwarmRoundTask } from "./swarm-protocol.js";
 import { WorkflowErrorCode } from "./errors.js";
@@ -45,7 +46,8 @@ type Params = Record<string, Float32Array>;
 function modelFrom(bytes: Uint8Array, what: string, like: Params): { model: FLModel; params: Params } {
   const m = decode(bytes);
   if (!(m instanceof FLModel)) throw new CohortError(WorkflowErrorCode.BadResult, `${what} is not an FLModel`, {});
-  const got = m.params as Record<string, unknown>;
+  // A numpy model's parameters travel as tensors: their data is checked against the flat model.
+  const got = flattenParams(m.params).flat as Record<string, unknown>;
   const params: Params = {};
   for (const [name, cur] of Object.entries(like)) {
     const v = got[name];
@@ -73,6 +75,8 @@ export class SwarmClientController implements Executor {
    */
   private current: { round: number; attempt: number; aggregator: string; params: Params } | undefined;
   private readonly candidates = new Map<string, Params>();
+  /** Tensor shapes of the persistor's model (numpy models): given back wherever a model leaves this controller. */
+  private shapes: TensorShapes = {};
   /** The newest round this site has started (older notices and candidates are dropped). */
   private latestRound = -1;
 
@@ -88,6 +92,10 @@ export class SwarmClientController implements Executor {
     const f = perRound.get(site) ?? new AbortController();
     perRound.set(site, f);
     return f;
+  }
+
+  private shaped(params: Params): WireRecord {
+    return restoreShapes(params, this.shapes);
   }
 
   async execute(taskName: string, payload: Uint8Array, ctx: ClientJobContext): Promise<Uint8Array> {
@@ -120,7 +128,7 @@ export class SwarmClientController implements Executor {
     const params = await this.modelFor(t, ctx, timeoutMs);
     let metrics: Record<string, number> = {};
     if (t.trainers.includes(ctx.site)) {
-      const task = encode(new FLModel({ params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} }));
+      const task = encode(new FLModel({ params: this.shaped(params), paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} }));
       let update: Uint8Array;
       try {
         update = await ctx.runTask(this.a.learn_task_name, task);
@@ -143,7 +151,11 @@ export class SwarmClientController implements Executor {
 
   /** The model this round starts from: the one the server names as the previous round's result. */
   private async modelFor(t: SwarmRoundTask, ctx: ClientJobContext, timeoutMs: number): Promise<Params> {
-    const initial = (): Params => ctx.component<ModelPersistor>(this.a.persistor_id).load(false).params;
+    const initial = (): Params => {
+      const { flat, shapes } = flattenParams(ctx.component<GlobalModelPersistor>(this.a.persistor_id).load(false).params);
+      this.shapes = shapes;
+      return flat;
+    };
     const prev = t.previous;
     if (t.round === 0 || !prev) {
       if (this.current?.round !== -1) this.current = { round: -1, attempt: 0, aggregator: "", params: initial() };
@@ -214,7 +226,7 @@ export class SwarmClientController implements Executor {
     // Every other participant gets the new model for the next round; after the last round it stays here.
     if (!last) {
       const bytes = encode(
-        new FLModel({ params: r.params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: { aggregator: ctx.site } }),
+        new FLModel({ params: this.shaped(r.params), paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: { aggregator: ctx.site } }),
       );
       const sends = await Promise.allSettled(
         t.participants.filter((s) => s !== ctx.site).map((s) => ctx.peers.send(s, swarmModelTopic(t.round, t.attempt), bytes, timeoutMs)),
@@ -227,9 +239,9 @@ export class SwarmClientController implements Executor {
       });
     }
     this.candidates.set(`${t.round}.${t.attempt}`, r.params);
-    const persistor = ctx.component<ModelPersistor>(this.a.persistor_id);
-    if (last) persistor.finish(r.params, metrics);
-    else persistor.save(t.round, r.params);
+    const persistor = ctx.component<GlobalModelPersistor>(this.a.persistor_id);
+    if (last) persistor.finish(this.shaped(r.params), metrics);
+    else persistor.save(t.round, this.shaped(r.params));
     ctx.log(`swarm round ${t.round + 1}/${t.total_rounds}: aggregated ${r.accepted.join(", ")}${last ? "; the final model is kept here" : ""}`);
     return { role: "aggregator", metrics, contributors: [...r.accepted].sort(), rejected };
   }
@@ -239,7 +251,7 @@ export class SwarmClientController implements Executor {
     try {
       const r = await ctx.runTask(
         this.a.validate_task_name,
-        encode(new FLModel({ params, paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} })),
+        encode(new FLModel({ params: this.shaped(params), paramsType: "FULL", currentRound: t.round, totalRounds: t.total_rounds, meta: {} })),
       );
       const m = decode(r);
       return m instanceof FLModel ? numericMetrics(m) : {};
