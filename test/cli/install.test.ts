@@ -9,7 +9,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { installCommand } from "../../src/provision/templates/scripts.js";
 import { freePort, REPO_ROOT, tempDir, writeFile, type CliResult } from "../helpers/index.js";
@@ -62,6 +62,36 @@ before(async () => {
 
 after(async () => {
   for (const kit of kits) await sh(join(kit, "startup", "stop_fl.sh"), [], kit, 30_000);
+});
+
+test("every package the runtime imports is a dependency, and every dependency is bundled in the artefact", () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+    name: string;
+    private?: boolean;
+    dependencies: Record<string, string>;
+    bundleDependencies: string[];
+  };
+  assert.equal(pkg.name, "@cohort-fl/cohort");
+  assert.equal(pkg.private, true, "handed out as an artefact, never published");
+  assert.deepEqual([...pkg.bundleDependencies].sort(), Object.keys(pkg.dependencies).sort());
+  const src = join(REPO_ROOT, "src");
+  const imported = new Set<string>();
+  for (const f of readdirSync(src, { recursive: true, encoding: "utf8" })) {
+    if (!f.endsWith(".ts") || !statSync(join(src, f)).isFile()) continue;
+    for (const m of readFileSync(join(src, f), "utf8").matchAll(/(?:from |import\(|require\(|^import )"([^".][^"]*)"/gm)) {
+      const spec = m[1] ?? "";
+      if (spec.startsWith("node:")) continue;
+      imported.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] ?? spec));
+    }
+  }
+  // esbuild bundles the job child only when Cohort runs from its TypeScript sources (a checkout).
+  imported.delete("esbuild");
+  assert.ok(imported.size >= 8, [...imported].join(", "));
+  assert.deepEqual(
+    [...imported].filter((p) => !(p in pkg.dependencies)),
+    [],
+    "imported by src/ but not a dependency (a site install would lack it)",
+  );
 });
 
 test("the artefact carries the built CLI, the Python shim and the runtime dependencies, and no build tools", skip, async () => {
