@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { provision } from "../../src/provision/index.js";
+import { installCommand } from "../../src/provision/templates/scripts.js";
 import { minimalProject, REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
 
 const NPX = /npx\s+(--?\S+\s+)*cohort\b/;
@@ -50,4 +51,9 @@ test("a freshly provisioned kit (readme.txt, scripts, configs) never runs cohort
 test("the pattern finds what it must", () => {
   for (const line of ["npx cohort kit verify .", "run `npx -y cohort start .`", "npx  cohort"]) assert.match(line, NPX);
   for (const line of ["cohort kit verify .", "npx tsx src/cli/main.ts", "npx cohortx"]) assert.doesNotMatch(line, NPX);
+});
+
+test("README.md and docs/provisioning.md give the install command of this version's artefact", () => {
+  for (const doc of ["README.md", join("docs", "provisioning.md")])
+    assert.ok(readFileSync(join(REPO_ROOT, doc), "utf8").includes(installCommand()), `${doc}: ${installCommand()}`);
 });
