@@ -43,6 +43,7 @@ export const NOT_YET_BUILDERS: Readonly<Record<string, string>> = {
   "nvflare.lighter.impl.aws.AWSBuilder": "cloud start scripts are not supported yet",
   "nvflare.lighter.impl.azure.AzureBuilder": "cloud start scripts are not supported yet",
   "nvflare.lighter.impl.edge.EdgeBuilder": "edge provisioning is not supported yet",
+  "nvflare.lighter.impl.helm_chart.HelmChartBuilder": "Helm charts are not supported yet",
 };
 
 /**
@@ -72,6 +73,8 @@ const staticFileArgs = z.strictObject({
   app_validator: z.string().optional(),
   docker_image: z.string().optional(),
   overseer_agent: z.unknown().optional(),
+  // FLARE's HA sample project (ha_project.yml, older project.yml): where the server kept its job snapshots.
+  snapshot_persistor: z.unknown().optional(),
 });
 const certArgs = z.strictObject({
   root_valid_days: z.number().int().positive("must be a positive number of days").default(360),
@@ -172,7 +175,7 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
     } else if (kind === "static_file") {
       const a = c.parse(staticFileArgs, args, argsAt);
       if (!a) return;
-      for (const k of ["app_validator", "docker_image", "overseer_agent"] as const) {
+      for (const k of ["app_validator", "docker_image", "overseer_agent", "snapshot_persistor"] as const) {
         if (a[k] !== undefined) c.warn([...argsAt, k], "ignored: not supported yet");
       }
       out.push({

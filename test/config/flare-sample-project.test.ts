@@ -114,4 +114,45 @@ describe("builders FLARE knows", () => {
     );
     assert.ok(problems(file).some((p) => /the cert builder is missing/.test(p)));
   });
+
+  test("the builders of FLARE's HA sample project: each key named in a warning or refused by name, never 'unknown'", () => {
+    // FLARE's nvflare/lighter/ha_project.yml builders section (its participants need FLARE's HA,
+    // two servers and an overseer, which Cohort does not run): the StaticFileBuilder's HA args
+    // warn by name, Docker and Helm builders are refused by name.
+    const dir = tempDir();
+    const builders = `builders:
+  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
+    args:
+      template_file:
+        - master_template.yml
+        - aws_template.yml
+        - azure_template.yml
+  - path: nvflare.lighter.impl.template.TemplateBuilder
+  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
+    args:
+      config_folder: config
+      overseer_agent:
+        path: nvflare.ha.overseer_agent.HttpOverseerAgent
+        overseer_exists: true
+      snapshot_persistor:
+        path: nvflare.app_common.state_persistors.storage_state_persistor.StorageStatePersistor
+        args: {uri_root: /, storage: {path: nvflare.app_common.storages.filesystem_storage.FilesystemStorage, args: {root_dir: /tmp/nvflare/snapshot-storage, uri_root: /}}}
+  - path: nvflare.lighter.impl.cert.CertBuilder
+  - path: nvflare.lighter.impl.signature.SignatureBuilder
+`;
+    const { warnings } = loadProjectFile(writeFile(join(dir, "ha.yml"), minimalProject({ builders })));
+    for (const field of ["builders[0].args.template_file", "builders[1].path", "builders[2].args.overseer_agent", "builders[2].args.snapshot_persistor"])
+      assert.ok(
+        warnings.some((w) => w.includes(field)),
+        `${field}:\n${warnings.join("\n")}`,
+      );
+    const withDocker = builders.replace(
+      "  - path: nvflare.lighter.impl.static_file.StaticFileBuilder",
+      "  - path: nvflare.lighter.impl.docker.DockerBuilder\n    args: {base_image: python:3.8, requirements_file: docker_compose_requirements.txt}\n  - path: nvflare.lighter.impl.helm_chart.HelmChartBuilder\n    args: {docker_image: localhost:32000/nvfl-min:0.0.1}\n  - path: nvflare.lighter.impl.static_file.StaticFileBuilder",
+    );
+    const found = problems(writeFile(join(dir, "ha-docker.yml"), minimalProject({ builders: withDocker })));
+    assert.equal(found.length, 2, found.join("\n"));
+    assert.match(found[0] ?? "", /builders\[2\]\.path: not supported yet: docker/);
+    assert.match(found[1] ?? "", /builders\[3\]\.path: not supported yet: Helm charts/);
+  });
 });
