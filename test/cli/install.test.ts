@@ -29,7 +29,7 @@ const kits: string[] = [];
 function siteEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !/^npm_/i.test(k) && k !== "COHORT_BIN" && k !== "COHORT_CA_PASSPHRASE") env[k] = v;
+    if (v !== undefined && !/^npm_/i.test(k) && !["COHORT_BIN", "COHORT_CA_PASSPHRASE", "NODE_TEST_CONTEXT"].includes(k)) env[k] = v;
   }
   return { ...env, PATH: `${join(prefix, "bin")}:${process.env["PATH"] ?? ""}`, HOME: dir, npm_config_update_notifier: "false", ...extra };
 }
