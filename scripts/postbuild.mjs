@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // After tsc (`npm run build`, and `prepare` on `npm ci`):
-// 1. tsc drops the executable bit: restore it on the CLI entry so `npx cohort` runs it directly.
+// 1. tsc drops the executable bit: restore it on the CLI entry so the `cohort` bin runs it directly.
 // 2. The admin console is bundled: `cohort admin -c …` is run from scripts and by hand, and on
 //    Node 20 loading ~190 small ES modules (zod alone is 95) took about half of its time. esbuild
 //    rewrites dist/cli/commands/admin.js (what `cohort admin` loads) as one module whose lazily

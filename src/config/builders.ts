@@ -43,6 +43,15 @@ export const NOT_YET_BUILDERS: Readonly<Record<string, string>> = {
   "nvflare.lighter.impl.aws.AWSBuilder": "cloud start scripts are not supported yet",
   "nvflare.lighter.impl.azure.AzureBuilder": "cloud start scripts are not supported yet",
   "nvflare.lighter.impl.edge.EdgeBuilder": "edge provisioning is not supported yet",
+  "nvflare.lighter.impl.helm_chart.HelmChartBuilder": "Helm charts are not supported yet",
+};
+
+/**
+ * FLARE builders that do nothing in FLARE itself: accepted with a warning, nothing to run.
+ * TemplateBuilder's initialize only prints "TemplateBuilder is obsolete!" (FLARE 2.4 and later).
+ */
+export const OBSOLETE_BUILDERS: Readonly<Record<string, string>> = {
+  "nvflare.lighter.impl.template.TemplateBuilder": "obsolete in FLARE too (it only prints that it is obsolete); Cohort writes its own kit files",
 };
 
 export const DEFAULT_BUILDERS: readonly BuilderSpec[] = [
@@ -52,7 +61,10 @@ export const DEFAULT_BUILDERS: readonly BuilderSpec[] = [
   { kind: "signature", path: "nvflare.lighter.impl.signature.SignatureBuilder" },
 ];
 
-const workspaceArgs = z.strictObject({ template_file: z.string().optional() });
+// FLARE: one template file name or a list of them (dummy_project.yml lists three).
+const workspaceArgs = z.strictObject({
+  template_file: z.union([z.string(), z.array(z.string())], { error: "must be a file name or a list of file names" }).optional(),
+});
 const staticFileArgs = z.strictObject({
   config_folder: z.string().default("config"),
   scheme: z.enum(SCHEMES, { error: `must be one of ${SCHEMES.join(", ")}` }).default("http"),
@@ -61,6 +73,8 @@ const staticFileArgs = z.strictObject({
   app_validator: z.string().optional(),
   docker_image: z.string().optional(),
   overseer_agent: z.unknown().optional(),
+  // FLARE's HA sample project (ha_project.yml, older project.yml): where the server kept its job snapshots.
+  snapshot_persistor: z.unknown().optional(),
 });
 const certArgs = z.strictObject({
   root_valid_days: z.number().int().positive("must be a positive number of days").default(360),
@@ -119,6 +133,9 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
     return [];
   }
   const out: BuilderSpec[] = [];
+  // Every builder listed with a known path, in order, whether or not its args are valid: an error in
+  // a builder's args is reported once, never as a second "builder is missing".
+  const listed: BuilderKind[] = [];
   raw.forEach((entry: unknown, i) => {
     const at = ["builders", i];
     if (typeof entry !== "object" || entry === null || Array.isArray(entry) || typeof (entry as { path?: unknown }).path !== "string") {
@@ -129,6 +146,11 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
     const notYet = NOT_YET_BUILDERS[path];
     if (notYet) {
       c.fail([...at, "path"], `not supported yet: ${notYet}`, path, "remove this builder");
+      return;
+    }
+    const obsolete = OBSOLETE_BUILDERS[path];
+    if (obsolete) {
+      c.warn([...at, "path"], `ignored: ${obsolete}`);
       return;
     }
     const kind = BUILDER_PATHS[path];
@@ -143,15 +165,17 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
       );
       return;
     }
+    listed.push(kind);
     const argsAt = [...at, "args"];
     if (kind === "workspace") {
       const a = c.parse(workspaceArgs, args, argsAt);
-      if (a?.template_file !== undefined) c.warn([...argsAt, "template_file"], "ignored: obsolete in FLARE too");
+      if (a?.template_file !== undefined)
+        c.warn([...argsAt, "template_file"], "ignored: FLARE's script and config templates are not used; Cohort writes its own kit files");
       if (a) out.push({ kind, path });
     } else if (kind === "static_file") {
       const a = c.parse(staticFileArgs, args, argsAt);
       if (!a) return;
-      for (const k of ["app_validator", "docker_image", "overseer_agent"] as const) {
+      for (const k of ["app_validator", "docker_image", "overseer_agent", "snapshot_persistor"] as const) {
         if (a[k] !== undefined) c.warn([...argsAt, k], "ignored: not supported yet");
       }
       out.push({
@@ -172,7 +196,7 @@ export function normalizeBuilders(c: Checker, raw: unknown, rawPackager?: unknow
       if (c.parse(signatureArgs, args, argsAt)) out.push({ kind, path });
     }
   });
-  const order = out.map((b) => b.kind);
+  const order = listed;
   for (const needed of ["workspace", "static_file", "cert"] as const) {
     if (!order.includes(needed))
       c.fail(

@@ -53,7 +53,7 @@ exit 0
   test("sub_start.sh --verify --once verifies the intact kit, then runs `cohort start <kit>`", async () => {
     const kit = join(dir, "intact", "site-1");
     cpSync(join(r.prodDir, "site-1"), kit, { recursive: true });
-    const res = await runScript(join(kit, "startup", "sub_start.sh"), ["--verify", "--once"], { COHORT_BIN: fake });
+    const res = await runScript(join(kit, "startup", "sub_start.sh"), ["--verify", r.rootFingerprint ?? "", "--once"], { COHORT_BIN: fake });
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /kit OK: site-1/);
     const calls = readFileSync(log, "utf8");
@@ -68,10 +68,10 @@ exit 0
     appendFileSync(join(kit, "startup", "fed_client.json"), "\n");
     writeFileSync(log, "");
     for (const script of ["start.sh", "sub_start.sh"]) {
-      const res = await runScript(join(kit, "startup", script), ["--verify"], { COHORT_BIN: fake });
+      const res = await runScript(join(kit, "startup", script), ["--verify", r.rootFingerprint ?? ""], { COHORT_BIN: fake });
       assert.equal(res.code, 1, `${script}: ${res.stdout}${res.stderr}`);
       assert.match(res.stderr, /ERR_KIT_TAMPERED/);
-      assert.match(res.stderr, new RegExp(`${script}: kit verification failed; not starting`));
+      assert.match(res.stderr, new RegExp(`${script}: kit verification failed \\(exit 1, reason above\\); not starting`));
     }
     const calls = readFileSync(log, "utf8");
     assert.doesNotMatch(calls, /^start /m, calls);

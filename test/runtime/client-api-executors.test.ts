@@ -310,11 +310,11 @@ describe("ClientApiExecutor (TypeScript in process)", () => {
   }, async () => {
     const s = site();
     const custom = join(s.dir, "jobs", s.ctx.jobId, "app", "app", "custom");
-    for (const specifier of ["cohort", "cohort/wire"]) {
-      const file = `imports-${specifier.replace("/", "-")}.mjs`;
+    for (const specifier of ["cohort", "cohort/wire", "@cohort-fl/cohort", "@cohort-fl/cohort/wire"]) {
+      const file = `imports-${specifier.replace(/[@/]/g, "-")}.mjs`;
       writeFile(join(custom, file), `import * as c from ${JSON.stringify(specifier)};\nexport async function main() { return c; }\n`);
       await assert.rejects(ts(s, { module: file }).execute("train", trainTask(0), s.ctx), (err: Error) => {
-        assert.match(err.message, /imports "cohort", which job code cannot load: use the `flare` argument of main\(\) and ctx.wire/);
+        assert.match(err.message, /imports "(cohort|@cohort-fl\/cohort)", which job code cannot load: use the `flare` argument of main\(\) and ctx.wire/);
         return true;
       });
     }

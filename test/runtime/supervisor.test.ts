@@ -31,10 +31,11 @@ before(async () => {
     join(dir, "project.yml"),
     `api_version: 3\nname: supervised\nparticipants:\n  - {name: localhost, type: server, org: o, fed_learn_port: ${port}, host_names: [127.0.0.1]}\n  - {name: site-1, type: client, org: o, connect_to: 127.0.0.1}\n  - {name: admin@o.org, type: admin, org: o, role: project_admin}\n`,
   );
-  prodDir = (await provision({ projectFile: file, workspace: join(dir, "ws") })).prodDir;
+  const provisioned = await provision({ projectFile: file, workspace: join(dir, "ws") });
+  prodDir = provisioned.prodDir;
   server = startParticipantProcess(kit("localhost"), { server: true });
   await server.waitFor(/listening on/);
-  supervisor = spawn("bash", [join(kit("site-1"), "startup", "sub_start.sh"), "--verify"], {
+  supervisor = spawn("bash", [join(kit("site-1"), "startup", "sub_start.sh"), "--verify", provisioned.rootFingerprint ?? ""], {
     env: { ...process.env, COHORT_BIN: `${process.execPath} --import tsx ${join(REPO_ROOT, "src", "cli", "main.ts")}` },
     cwd: REPO_ROOT,
     stdio: "ignore",

@@ -1,11 +1,14 @@
 import type { ParticipantSpec, ProjectSpec } from "../../config/index.js";
+import { installCommand } from "./scripts.js";
 
 export function readmeTxt(project: ProjectSpec, p: ParticipantSpec, rootFingerprint: string | undefined): string {
+  // Not the kit's own value: a tampered kit would carry a matching readme. The operator types the one received out of band.
+  const fingerprint = "SHA256:<the root fingerprint your project admin sent you>";
   const role = p.type === "admin" ? `\nRole:         ${p.role}` : "";
   const run =
     p.type === "admin"
       ? `Open the admin console:\n    ./startup/fl_admin.sh`
-      : `Start (verifying the kit first), and stop:\n    ./startup/start.sh --verify\n    ./startup/stop_fl.sh\nor run in the foreground with:  cohort start .`;
+      : `Start (verifying the kit against the fingerprint first), and stop:\n    ./startup/start.sh --verify ${fingerprint}\n    ./startup/stop_fl.sh\nor run in the foreground with:  cohort start .`;
   const connect =
     p.type === "server"
       ? `Listens on port ${p.fedLearnPort}${p.adminPort !== p.fedLearnPort ? ` (admin port ${p.adminPort})` : " (clients and admins)"} with connection security ${p.connectionSecurity}.`
@@ -20,8 +23,12 @@ ${connect}
 Root CA fingerprint (compare it with the one your project admin sends you by another channel):
     ${rootFingerprint ?? "(no root certificate: the CertBuilder did not run)"}
 
-Check this kit before first use:
-    cohort kit verify . --root-fingerprint ${rootFingerprint ?? "SHA256:..."}
+Install Cohort (Node.js 20 or later) from the release artefact your project admin sends with the kit;
+it needs no network:
+    ${installCommand()}
+
+Check this kit before first use (with the installed cohort command, never npx):
+    cohort kit verify . --root-fingerprint ${fingerprint}
 
 ${run}
 

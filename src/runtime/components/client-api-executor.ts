@@ -109,10 +109,12 @@ export class ClientApiExecutor implements Executor {
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (err) {
       // Job code never sees Cohort's modules (it runs confined, outside the package): say what to use instead.
-      if (/Cannot find package 'cohort'/.test(String(err)))
+      // The package is @cohort-fl/cohort; job code may also try its command's name.
+      const imported = /Cannot find package '(cohort|@cohort-fl\/cohort)'/.exec(String(err))?.[1];
+      if (imported)
         throw new CohortError(
           ClientApiErrorCode.Config,
-          `${file} imports "cohort", which job code cannot load: use the \`flare\` argument of main() and ctx.wire (encode, decode, FLModel, DXO, Tensor, Shareable)`,
+          `${file} imports "${imported}", which job code cannot load: use the \`flare\` argument of main() and ctx.wire (encode, decode, FLModel, DXO, Tensor, Shareable)`,
           { module: this.a.module },
           { cause: err },
         );
