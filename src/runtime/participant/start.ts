@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
-import { authorize, loadSitePolicy } from "../../authz/index.js";
+import { authorize, type LoadedPolicy } from "../../authz/index.js";
 import { readCertificateInfo } from "../../pki/index.js";
 import type { AuthorizeFn, SiteSecurityOptions } from "../site/security.js";
 import { join, resolve } from "node:path";
@@ -15,8 +15,8 @@ import {
   ConfigErrorCode,
 } from "../../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
-import { CLIENT_CONTEXT_FILE, HeErrorCode, loadPrivacyPolicy, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../../privacy/index.js";
-import { componentFor } from "../components/registry.js";
+import { loadSitePolicyFiles } from "./policy-files.js";
+import { CLIENT_CONTEXT_FILE, HeErrorCode, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../../privacy/index.js";
 import "../components/builtins.js";
 import { AuditLog, RefusalAuditor } from "../../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../../transport/index.js";
@@ -45,9 +45,10 @@ function siteSecurity(o: {
   rootPem: string;
   requireSignedJobs: boolean | undefined;
   resources: z.infer<typeof siteResourcesSchema> | undefined;
+  policy: LoadedPolicy | undefined;
   log: (line: string) => void;
 }): SiteSecurityOptions {
-  const policy = loadSitePolicy(o.kitDir);
+  const policy = o.policy;
   for (const w of policy?.warnings ?? []) o.log(`${policy?.file}: ${w}`);
   const org =
     readCertificateInfo(readFileSync(join(o.kitDir, "startup", existsSync(join(o.kitDir, "startup", "server.crt")) ? "server.crt" : "client.crt"), "utf8"))
@@ -137,6 +138,8 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
   const kit = loadKitConfig(o.kitDir);
   const startup = join(o.kitDir, "startup");
   const read = (f: string): string => readFileSync(join(startup, f), "utf8");
+  // Every problem of local/authorization.json, privacy.json and resources.json at once, before anything runs.
+  const files = loadSitePolicyFiles(o.kitDir, kit.type === "server" ? "server" : "client", verified.name);
   const audit = AuditLog.open(join(o.kitDir, "audit.log"), verified.name);
   if (kit.type === "server") {
     const s = kit.config.servers[0];
@@ -164,7 +167,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
             { driver, host, port: adminPort, security: s.connection_security, accepts: "admin" },
           ];
     const bans = new BanList(banListFile(join(o.kitDir, "workspace")));
-    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const site = files.resources;
     const plugins = await loadSitePlugins(site?.plugins, {
       site: verified.name,
       kitDir: o.kitDir,
@@ -208,6 +211,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       rootPem: read(s.ssl_root_cert),
       requireSignedJobs: kit.config.require_signed_jobs,
       resources: site,
+      policy: files.authz,
       log: o.log,
     });
     const sched = schedulerArgs.parse(site?.components.find((c) => c.id === "job_scheduler")?.args ?? {});
@@ -293,13 +297,14 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       refusals,
       log: o.log,
     });
-    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const site = files.resources;
     const security = siteSecurity({
       kitDir: o.kitDir,
       site: verified.name,
       rootPem: read(c.client.ssl_root_cert),
       requireSignedJobs: c.require_signed_jobs,
       resources: site,
+      policy: files.authz,
       log: o.log,
     });
     const plugins = await loadSitePlugins(site?.plugins, {
@@ -307,24 +312,23 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       kitDir: o.kitDir,
       file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json",
     });
-    const rm = z
-      .object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) })
-      .parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
+    const resources = new SiteResources(files.capacity);
     // local/privacy.json (issue 10): scopes, site filters (built-ins only), budgets and their ledger.
     const confinement = confinementOf(o.kitDir, site, o.log);
     const privacy = new SitePrivacy({
       site: verified.name,
-      policy: loadPrivacyPolicy(o.kitDir, (p) => componentFor(p)?.kind === "filter"),
+      policy: files.privacy,
       ledgerFile: join(o.kitDir, "workspace", "privacy_budget.json"),
       audit,
       log: o.log,
     });
+    privacy.reportUnavailableScopes();
     const jobs = new SiteJobManager(client, {
       site: verified.name,
       workspace: join(o.kitDir, "workspace"),
       audit,
       log: o.log,
-      resources: new SiteResources({ gpus: rm.num_of_gpus, memPerGpuGiB: rm.mem_per_gpu_in_GiB, maxJobs: site?.max_concurrent_jobs ?? 2 }),
+      resources,
       dataPaths: dataPaths(site?.job_data_paths),
       confinement,
       security,
@@ -345,13 +349,16 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       skewMs: 60_000,
       plugins,
       control: processControl(o.kitDir, o.log),
-      status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs(), job_confinement: describeConfinement(confinement) }),
-      resources: () => ({
-        num_of_gpus: rm.num_of_gpus,
-        mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB,
-        max_concurrent_jobs: site?.max_concurrent_jobs ?? 2,
+      status: () => ({
+        connected: client.connected,
         running_jobs: jobs.runningJobs(),
+        job_confinement: describeConfinement(confinement),
+        ...(files.privacy && files.privacy.unavailable.size > 0 ? { privacy_scopes_refusing_jobs: Object.fromEntries(files.privacy.unavailable) } : {}),
       }),
+      resources: () => {
+        const d = resources.describe();
+        return { num_of_gpus: d.gpus.length, ...d, running_jobs: jobs.runningJobs() };
+      },
       privacy: { scopes: () => privacy.showScopes(), budget: () => privacy.showBudget() },
     });
     client.handleRequest(TOPIC_SITE_COMMAND, async (body) => encode(await siteAdmin.handle(decode(body))));
