@@ -137,10 +137,14 @@ export function readPolicyJson(file: string, code: string, fix = "fix: correct t
   try {
     const size = statSync(file).size;
     if (size > PRIVACY_POLICY_MAX_BYTES)
-      throw new CohortError(code, `${file}: ${size} bytes, more than a policy file may hold (${PRIVACY_POLICY_MAX_BYTES}); fix: keep only the scopes and rules the site uses`, {
-        file,
-        problems: [`${file}: ${size} bytes, more than a policy file may hold (${PRIVACY_POLICY_MAX_BYTES})`],
-      });
+      throw new CohortError(
+        code,
+        `${file}: ${size} bytes, more than a policy file may hold (${PRIVACY_POLICY_MAX_BYTES}); fix: keep only the scopes and rules the site uses`,
+        {
+          file,
+          problems: [`${file}: ${size} bytes, more than a policy file may hold (${PRIVACY_POLICY_MAX_BYTES})`],
+        },
+      );
     text = readFileSync(file, "utf8");
   } catch (cause) {
     if (cause instanceof CohortError) throw cause;

@@ -50,7 +50,16 @@ function readResources(kitDir: string, role: "server" | "client", problems: stri
     if (r.success) return;
     for (const i of r.error.issues)
       problems.push(
-        formatIssue({ file, field: i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") || "(top level)", message: i.message, ...("input" in i ? { value: i.input } : {}) }),
+        formatIssue({
+          file,
+          field:
+            i.path
+              .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+              .join("")
+              .replace(/^\./, "") || "(top level)",
+          message: i.message,
+          ...("input" in i ? { value: i.input } : {}),
+        }),
       );
   };
   const site = siteResourcesSchema.safeParse(raw, { reportInput: true });

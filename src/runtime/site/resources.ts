@@ -29,11 +29,16 @@ export const MAX_RESOURCE_UNITS = 1024;
 /** GPU device ids are the N of /dev/nvidiaN. */
 export const MAX_GPU_ID = 255;
 
-const FIX_GPU = "fix: list GPU ids as whole numbers 0..255, each once, e.g. {\"gpu\": [0, 1]}";
+const FIX_GPU = 'fix: list GPU ids as whole numbers 0..255, each once, e.g. {"gpu": [0, 1]}';
 
 const gpuManagerArgs = z
   .object({
-    num_of_gpus: z.number().int().min(0).max(MAX_GPU_ID + 1).default(0),
+    num_of_gpus: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_GPU_ID + 1)
+      .default(0),
     mem_per_gpu_in_GiB: z.number().min(0).default(0),
     num_gpu_key: z.string().optional(),
     gpu_mem_key: z.string().optional(),
@@ -97,8 +102,7 @@ export function siteCapacity(site: z.infer<typeof siteResourcesSchema> | undefin
   const path = rm?.path ?? GPU_RESOURCE_MANAGER;
   const problems: ResourceProblem[] = [];
   const collect = (issues: readonly z.core.$ZodIssue[]): void => {
-    for (const i of issues)
-      problems.push({ field: fieldOf(i.path), ...("input" in i && i.input !== undefined ? { value: i.input } : {}), message: i.message });
+    for (const i of issues) problems.push({ field: fieldOf(i.path), ...("input" in i && i.input !== undefined ? { value: i.input } : {}), message: i.message });
   };
   const none: SiteCapacity = { gpuIds: [], memPerGpuGiB: 0, lists: {}, maxJobs, manager: path };
   if (path === LIST_RESOURCE_MANAGER || path.endsWith(".ListResourceManager") || path === "ListResourceManager") {
@@ -108,7 +112,10 @@ export function siteCapacity(site: z.infer<typeof siteResourcesSchema> | undefin
       return { capacity: none, problems };
     }
     const { [GPU_LIST_KEY]: gpus = [], ...lists } = r.data.resources;
-    return { capacity: { gpuIds: gpus.filter((g): g is number => typeof g === "number"), memPerGpuGiB: r.data.mem_per_gpu_in_GiB, lists, maxJobs, manager: path }, problems };
+    return {
+      capacity: { gpuIds: gpus.filter((g): g is number => typeof g === "number"), memPerGpuGiB: r.data.mem_per_gpu_in_GiB, lists, maxJobs, manager: path },
+      problems,
+    };
   }
   if (path !== GPU_RESOURCE_MANAGER && !path.endsWith(".GPUResourceManager") && path !== "GPUResourceManager") {
     problems.push({
@@ -163,11 +170,23 @@ export class SiteResources {
     this.capacity =
       "gpuIds" in capacity
         ? capacity
-        : { gpuIds: Array.from({ length: capacity.gpus }, (_, i) => i), memPerGpuGiB: capacity.memPerGpuGiB, lists: {}, maxJobs: capacity.maxJobs, manager: GPU_RESOURCE_MANAGER };
+        : {
+            gpuIds: Array.from({ length: capacity.gpus }, (_, i) => i),
+            memPerGpuGiB: capacity.memPerGpuGiB,
+            lists: {},
+            maxJobs: capacity.maxJobs,
+            manager: GPU_RESOURCE_MANAGER,
+          };
   }
 
   /** What this site offers (report_resources). */
-  describe(): { gpus: readonly number[]; mem_per_gpu_in_GiB: number | null; lists: Readonly<Record<string, readonly (number | string)[]>>; max_concurrent_jobs: number; resource_manager: string } {
+  describe(): {
+    gpus: readonly number[];
+    mem_per_gpu_in_GiB: number | null;
+    lists: Readonly<Record<string, readonly (number | string)[]>>;
+    max_concurrent_jobs: number;
+    resource_manager: string;
+  } {
     const c = this.capacity;
     return { gpus: c.gpuIds, mem_per_gpu_in_GiB: c.memPerGpuGiB ?? null, lists: c.lists, max_concurrent_jobs: c.maxJobs, resource_manager: c.manager };
   }
@@ -198,7 +217,8 @@ export class SiteResources {
       if (n > free.length) return { ok: false, reason: `needs ${n} of '${key}', ${free.length} free now` };
       units[key] = free.slice(0, n);
     }
-    if (this.reservations.size >= c.maxJobs) return { ok: false, reason: `the site already runs ${this.reservations.size} jobs (max_concurrent_jobs ${c.maxJobs})` };
+    if (this.reservations.size >= c.maxJobs)
+      return { ok: false, reason: `the site already runs ${this.reservations.size} jobs (max_concurrent_jobs ${c.maxJobs})` };
     this.reservations.set(jobId, { gpus: freeGpus.slice(0, gpus), units, until: Date.now() + this.expirationMs });
     return { ok: true };
   }
