@@ -16,7 +16,15 @@ import {
 } from "../../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
 import { loadSitePolicyFiles } from "./policy-files.js";
-import { CLIENT_CONTEXT_FILE, HeErrorCode, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../../privacy/index.js";
+import {
+  CLIENT_CONTEXT_FILE,
+  FLARE_CLIENT_CONTEXT_FILE,
+  HeErrorCode,
+  kitContextFile,
+  readCkksContextFile,
+  SERVER_CONTEXT_FILE,
+  SitePrivacy,
+} from "../../privacy/index.js";
 import "../components/builtins.js";
 import { AuditLog, RefusalAuditor } from "../../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../../transport/index.js";
@@ -145,14 +153,17 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
     const s = kit.config.servers[0];
     if (!s) throw new CohortError(ConfigErrorCode.Invalid, `${startup}/fed_server.json: servers is empty`, {});
     // The server never holds a CKKS secret key: a kit carrying one is refused before anything runs.
-    if (existsSync(join(startup, CLIENT_CONTEXT_FILE))) {
+    // Cohort's .ckks names and FLARE's .tenseal names alike.
+    const clientContext = [CLIENT_CONTEXT_FILE, FLARE_CLIENT_CONTEXT_FILE].map((f) => join(startup, f)).find((f) => existsSync(f));
+    if (clientContext) {
       throw new CohortError(
         HeErrorCode.SecretAtServer,
-        `${join(startup, CLIENT_CONTEXT_FILE)}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`,
-        { file: join(startup, CLIENT_CONTEXT_FILE) },
+        `${clientContext}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`,
+        { file: clientContext },
       );
     }
-    if (existsSync(join(startup, SERVER_CONTEXT_FILE))) readCkksContextFile(join(startup, SERVER_CONTEXT_FILE), "server");
+    const serverContext = kitContextFile(startup, "server");
+    if (serverContext) readCkksContextFile(serverContext, "server");
     const { port } = splitTarget(s.service.target);
     const adminPort = s.admin_port ?? port;
     const settings = readLocalJson(o.kitDir, "resources", serverResourcesSchema)?.value.servers[0] ?? DEFAULT_SERVER_SETTINGS;
@@ -323,6 +334,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
     });
     privacy.reportUnavailableScopes();
+    const heContext = kitContextFile(startup, "client");
     const jobs = new SiteJobManager(client, {
       site: verified.name,
       workspace: join(o.kitDir, "workspace"),
@@ -337,7 +349,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       keyPem: read(c.client.ssl_private_key),
       ...(site?.job_manifest_max_age_days !== undefined ? { jobManifestMaxAgeDays: site.job_manifest_max_age_days } : {}),
       // The CKKS client context, when the kit has one (HEBuilder writes and signs it).
-      ...(existsSync(join(startup, CLIENT_CONTEXT_FILE)) ? { he: readCkksContextFile(join(startup, CLIENT_CONTEXT_FILE), "client") } : {}),
+      ...(heContext ? { he: readCkksContextFile(heContext, "client") } : {}),
     });
     jobs.start();
     const siteAdmin = new SiteAdmin({
