@@ -26,9 +26,13 @@ export function kitContextFile(startupDir: string, role: "client" | "server"): s
   const names = role === "client" ? [CLIENT_CONTEXT_FILE, FLARE_CLIENT_CONTEXT_FILE] : [SERVER_CONTEXT_FILE, FLARE_SERVER_CONTEXT_FILE];
   const present = names.map((n) => join(startupDir, n)).filter((f) => existsSync(f));
   if (present.length > 1)
-    throw new CohortError(HeErrorCode.Context, `${present.join(" and ")}: two ${role} contexts in one kit; fix: keep one of them (re-provision with HEBuilder)`, {
-      file: present[0],
-    });
+    throw new CohortError(
+      HeErrorCode.Context,
+      `${present.join(" and ")}: two ${role} contexts in one kit; fix: keep one of them (re-provision with HEBuilder)`,
+      {
+        file: present[0],
+      },
+    );
   return present[0];
 }
 

@@ -29,6 +29,7 @@ export {
   readPolicyJson,
   resolveScope,
   scopeSchema,
+  unavailableReason,
   type FilterSpec,
   type PrivacyBudget,
   type PrivacyPolicy,

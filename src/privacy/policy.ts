@@ -115,9 +115,7 @@ export function parsePrivacyPolicy(raw: unknown, file: string, isKnownFilter?: (
           const p = f.path ?? f.name ?? "";
           if (isKnownFilter(p)) return;
           const lines = unavailable.get(s.name) ?? [];
-          lines.push(
-            `$.scopes[${si}].${list}[${fi}].${f.path ? "path" : "name"}: ${JSON.stringify(p)} is not a filter Cohort implements (built-ins: ExcludeVars, PercentilePrivacy, SVTPrivacy, GaussianPrivacy; site filters never come from a job's custom code)`,
-          );
+          lines.push(`$.scopes[${si}].${list}[${fi}].${f.path ? "path" : "name"}: ${JSON.stringify(p)}`);
           unavailable.set(s.name, lines);
         });
       }
@@ -129,6 +127,13 @@ export function parsePrivacyPolicy(raw: unknown, file: string, isKnownFilter?: (
     ...(r.data.default_scope !== undefined ? { defaultScope: r.data.default_scope } : {}),
     unavailable,
   };
+}
+
+/** Why a scope refuses jobs: the filters it names that Cohort does not implement (undefined: the scope is usable). */
+export function unavailableReason(policy: PrivacyPolicy, scope: string): string | undefined {
+  const missing = policy.unavailable.get(scope);
+  if (!missing || missing.length === 0) return undefined;
+  return `${policy.file} names filters Cohort does not implement: ${missing.join(", ")} (built-ins: ExcludeVars, PercentilePrivacy, SVTPrivacy, GaussianPrivacy; site filters never come from a job's custom code)`;
 }
 
 /** Reads a policy file's JSON value (bounded in size); one error naming the file and the fix when it cannot. */
@@ -181,13 +186,13 @@ export function resolveScope(policy: PrivacyPolicy | undefined, requested: strin
       `privacy scope '${name}' is not allowed at ${site} (its scopes: ${[...policy.scopes.keys()].join(", ")}); fix: set "scope" in meta.json to one of them`,
       { site, scope: name },
     );
-  const missing = policy.unavailable.get(name);
-  if (missing && missing.length > 0) {
+  const why = unavailableReason(policy, name);
+  if (why) {
     const usable = [...policy.scopes.keys()].filter((n) => !policy.unavailable.has(n));
     throw new CohortError(
       PrivacyErrorCode.ScopeUnavailable,
-      `privacy scope '${name}' is not usable at ${site}: ${policy.file}: ${missing.join("; ")}; fix: the site replaces or removes those filters, or the job names ${usable.length ? `another scope (usable: ${usable.join(", ")})` : "another scope (none is usable at this site today)"}`,
-      { site, scope: name, problems: missing },
+      `privacy scope '${name}' is not usable at ${site}: ${why}; fix: the site replaces or removes those filters, or the job names ${usable.length ? `another scope (usable: ${usable.join(", ")})` : "another scope (none is usable at this site today)"}`,
+      { site, scope: name },
     );
   }
   return scope;

@@ -4,7 +4,7 @@
  */
 import type { AuditLog } from "../audit/index.js";
 import { PrivacyLedger, type ChargeOutcome } from "./ledger.js";
-import { resolveScope, type PrivacyPolicy, type PrivacyScope } from "./policy.js";
+import { resolveScope, unavailableReason, type PrivacyPolicy, type PrivacyScope } from "./policy.js";
 import type { PrivacySpend } from "./types.js";
 import { PrivacyErrorCode } from "./errors.js";
 
@@ -60,8 +60,8 @@ export class SitePrivacy {
   reportUnavailableScopes(): void {
     const p = this.o.policy;
     if (!p) return;
-    for (const [scope, problems] of p.unavailable) {
-      const reason = `privacy scope '${scope}' refuses jobs: ${p.file}: ${problems.join("; ")}`;
+    for (const scope of p.unavailable.keys()) {
+      const reason = `privacy scope '${scope}' refuses jobs: ${unavailableReason(p, scope)}`;
       this.o.log(`WARNING: ${reason}`);
       this.o.audit.append({ action: "privacy.scope", outcome: "denied", code: PrivacyErrorCode.ScopeUnavailable, reason });
     }

@@ -19,6 +19,7 @@ import {
   resolveScope,
   SERVER_CONTEXT_FILE,
   SitePrivacy,
+  unavailableReason,
   type PrivacyScope,
   type SerializedCkksContext,
 } from "../../privacy/index.js";
@@ -234,8 +235,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
         if (c.jobDataPaths)
           log.write(c.site, "info", "job_data_paths: checked to exist; the simulator runs no sandbox, a deployed site's job children may read only these");
         if (c.privacy) log.write(c.site, "info", `${c.privacy.file}: applied as at a deployed site (scopes ${[...c.privacy.scopes.keys()].join(", ")})`);
-        for (const [scope, problems] of c.privacy?.unavailable ?? [])
-          log.write(c.site, "warn", `privacy scope '${scope}' refuses jobs: ${c.privacy?.file}: ${problems.join("; ")}`);
+        for (const scope of c.privacy?.unavailable.keys() ?? [])
+          log.write(c.site, "warn", `privacy scope '${scope}' refuses jobs: ${c.privacy ? unavailableReason(c.privacy, scope) : ""}`);
         if (c.authz) log.write(c.site, "info", `${c.authz.file}: applied as at a deployed site`);
       }
       for (const u of local.unused) log.write("simulator", "warn", `-l ${o.localConfigDir}: folder ${u} matches no simulated site`);
