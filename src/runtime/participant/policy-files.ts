@@ -67,7 +67,7 @@ function readResources(kitDir: string, role: "server" | "client", problems: stri
   if (role === "server") issues(serverResourcesSchema.safeParse(raw, { reportInput: true }));
   if (!site.success) return empty;
   const { capacity, problems: rm } = siteCapacity(site.data);
-  for (const p of rm) problems.push(formatIssue({ file, field: p.field, message: p.message, ...(p.value !== undefined ? { value: p.value } : {}) }));
+  for (const p of rm) problems.push(formatIssue({ file, ...p }));
   return { resources: site.data, resourcesFile: file, capacity };
 }
 

@@ -87,6 +87,7 @@ export interface ResourceProblem {
   readonly field: string;
   readonly value?: unknown;
   readonly message: string;
+  readonly fix?: string;
 }
 
 const fieldOf = (path: readonly PropertyKey[]): string =>
@@ -121,7 +122,8 @@ export function siteCapacity(site: z.infer<typeof siteResourcesSchema> | undefin
     problems.push({
       field: "components[id=resource_manager].path",
       value: path,
-      message: `not a resource manager Cohort knows; fix: use ${GPU_RESOURCE_MANAGER} or ${LIST_RESOURCE_MANAGER}`,
+      message: "not a resource manager Cohort knows",
+      fix: `use ${GPU_RESOURCE_MANAGER} or ${LIST_RESOURCE_MANAGER}`,
     });
     return { capacity: none, problems };
   }
