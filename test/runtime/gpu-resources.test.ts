@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gpuDeviceNodes, sandboxCommand, DEFAULT_JOB_LIMITS } from "../../src/runtime/sandbox/index.js";
-import { LIST_RESOURCE_MANAGER, SiteResources, siteCapacity, siteResourcesSchema } from "../../src/runtime/site/resources.js";
+import { LIST_RESOURCE_MANAGER, MAX_RESOURCE_UNITS, SiteResources, siteCapacity, siteResourcesSchema } from "../../src/runtime/site/resources.js";
 import { loadSitePolicyFiles } from "../../src/runtime/participant/policy-files.js";
 import { tempDir, writeFile } from "../helpers/index.js";
 
@@ -47,9 +47,11 @@ test("GPUResourceManager: num_of_gpus ids 0..N-1; hostile resource_spec counts a
     [{ num_of_gpus: 1.5 }, /num_of_gpus 1\.5 is not a whole number/],
     [{ num_of_gpus: "2" }, /num_of_gpus "2" is not a whole number/],
     [{ num_of_gpus: 1e9 }, /is not a whole number 0\.\.1024/],
+    [{ num_of_gpus: MAX_RESOURCE_UNITS + 1 }, /num_of_gpus 1025 is not a whole number 0\.\.1024/],
     [{ num_of_gpus: 1, mem_per_gpu_in_GiB: -3 }, /mem_per_gpu_in_GiB -3 is not a number/],
   ] as const)
     assert.match(r.check("x", spec as Record<string, unknown>).reason ?? "", reason);
+  assert.deepEqual(r.check("z", { num_of_gpus: MAX_RESOURCE_UNITS }), { ok: false, reason: "needs 1024 GPUs, the site has 2" }, "the limit itself is a count");
   assert.deepEqual(r.check("y", { num_of_gpus: 2, mem_per_gpu_in_GiB: 8 }), { ok: true });
   assert.deepEqual(r.gpusOf("y"), [0, 1]);
 });
@@ -83,6 +85,19 @@ test("hostile GPU lists in resources.json: every problem at once, naming the fil
       return true;
     },
   );
+  // At the limits (docs/runtime.md: at most MAX_RESOURCE_UNITS units per list, 64 lists) and one past them.
+  const lists = (n: number, units: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, Array.from({ length: units }, (_, u) => u)]));
+  const write = (resources: Record<string, unknown>) =>
+    writeFile(
+      join(kit, "local", "resources.json"),
+      JSON.stringify({ components: [{ id: "resource_manager", path: LIST_RESOURCE_MANAGER, args: { resources } }] }),
+    );
+  write(lists(64, MAX_RESOURCE_UNITS));
+  assert.equal(loadSitePolicyFiles(kit, "client", "site-1").capacity.lists["l63"]?.length, 1024);
+  write(lists(1, MAX_RESOURCE_UNITS + 1));
+  assert.throws(() => loadSitePolicyFiles(kit, "client", "site-1"), /resources\.l0: at most 1024 units per list/);
+  write(lists(65, 1));
+  assert.throws(() => loadSitePolicyFiles(kit, "client", "site-1"), /resources: at most 64 lists/);
   writeFile(join(kit, "local", "resources.json"), JSON.stringify({ components: [{ id: "resource_manager", args: { num_of_gpus: -2 } }] }));
   assert.throws(() => loadSitePolicyFiles(kit, "client", "site-1"), /components\[id=resource_manager\]\.args\.num_of_gpus: .*\(got -2\)/);
   writeFile(join(kit, "local", "resources.json"), JSON.stringify({ components: [{ id: "resource_manager", path: "my.OwnManager", args: {} }] }));

@@ -35,7 +35,7 @@ import { acknowledged, CheckpointExchange } from "./audit-witness.js";
 import { TOPIC_CHECKPOINT, TOPIC_SITE_COMMAND } from "./topics.js";
 import { decode, encode } from "../../wire/index.js";
 import { SiteJobManager } from "../site/site-jobs.js";
-import { SiteResources, siteResourcesSchema } from "../site/resources.js";
+import { SiteResources, type siteResourcesSchema } from "../site/resources.js";
 import { closeInheritedDescriptors, describeConfinement, jobConfinement, type JobConfinement } from "../sandbox/index.js";
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../datasets/index.js";
 import { z } from "zod";
