@@ -6,13 +6,13 @@
  * the simulator, and once in a real POC (processes, mTLS, confined sites) where the job's results,
  * metrics.jsonl and TensorBoard files come back with download_job.
  */
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runSimulation } from "../../src/runtime/simulator/index.js";
-import { stopPoc } from "../../src/runtime/poc/index.js";
 import { decodeNpy } from "../../src/runtime/components/npy.js";
+import { testPoc } from "../helpers/poc.js";
 import { editJsonFile, REPO_ROOT, runCli, tempDir } from "../helpers/index.js";
 import { requireSystem } from "../helpers/requirements.js";
 import { flareFile, requireFlareData } from "../helpers/flare-data.js";
@@ -88,20 +88,14 @@ test("hello-numpy, FLARE's client.py unchanged, in the simulator: FULL and DIFF 
   }
 });
 
-const pocWs = join(tempDir("cohort-hello-numpy-poc-"), "poc");
-after(async () => {
-  if (existsSync(join(pocWs, "poc.json"))) await stopPoc({ workspace: pocWs, graceMs: 3_000 }).catch(() => undefined);
-});
+const poc = testPoc("cohort-hello-numpy-poc-");
 
 test("hello-numpy (DIFF) in a POC: real processes over mTLS, confined sites; download_job returns server.npy, metrics.jsonl and the TensorBoard files", {
   ...needs,
   timeout: 240_000,
 }, async () => {
-  const prep = await runCli(["poc", "prepare", "-n", "2", "-w", pocWs]);
-  assert.equal(prep.code, 0, prep.stderr);
-  const start = await runCli(["poc", "start", "-w", pocWs, "--timeout", "90"], {}, { timeoutMs: 120_000 });
-  assert.equal(start.code, 0, start.stdout + start.stderr);
-  const adminKit = join(pocWs, "cohort_poc", "prod_00", "admin@cohort.poc");
+  await poc.start();
+  const adminKit = poc.adminKit;
   const submitted = await adminCli(adminKit, `submit_job ${helloNumpyJob(tempDir("cohort-hello-numpy-job-"), "diff")}`);
   assert.equal(submitted.code, 0, submitted.text);
   const jobId = String(submitted.json["job_id"]);
@@ -115,7 +109,7 @@ test("hello-numpy (DIFF) in a POC: real processes over mTLS, confined sites; dow
   const dl = await adminCli(adminKit, `download_job ${jobId}`);
   assert.equal(dl.code, 0, dl.text);
   checkRunFolder(join(String(dl.json["downloaded_to"]), "workspace"));
-  const stop = await runCli(["poc", "stop", "-w", pocWs], {}, { timeoutMs: 60_000 });
+  const stop = await runCli(["poc", "stop", "-w", poc.workspace], {}, { timeoutMs: 60_000 });
   assert.equal(stop.code, 0, stop.stderr);
 });
 

@@ -300,6 +300,8 @@ const ROWS: Record<string, Row> = {
     trigger: async (f) => closedSocket(await rawSocket(f)), // no TLS handshake within 10 s
   },
   [LinkErrorCode.Aborted]: { notAServerRefusal: "a dial aborted by its caller (AbortSignal)" },
+  [LinkErrorCode.Dns]: { notAServerRefusal: "the dialer's error for a server name that does not resolve (test/transport/dial-errors.test.ts)" },
+  [LinkErrorCode.Unreachable]: { notAServerRefusal: "the dialer's error for a network with no route to the server (test/transport/dial-errors.test.ts)" },
   [LinkErrorCode.UntrustedServer]: { notAServerRefusal: "the connector's check of the server certificate" },
   [LinkErrorCode.TlsVersion]: { notAServerRefusal: "the connector's refusal of a server below TLS 1.3" },
   [LinkErrorCode.ServerIdentity]: { notAServerRefusal: "the connector's check of the server certificate's CN" },

@@ -7,9 +7,10 @@
 import { randomInt } from "node:crypto";
 import { z } from "zod";
 import { CohortError } from "../../errors/index.js";
-import { decode, encode, FLModel } from "../../wire/index.js";
+import { decode, encode, FLModel, type WireRecord } from "../../wire/index.js";
+import { flattenParams, restoreShapes } from "../aggregation/index.js";
 import type { ServerJobContext, Workflow } from "./registry.js";
-import type { ModelPersistor } from "./persistor.js";
+import type { GlobalModelPersistor } from "./persistor.js";
 import { WorkflowErrorCode } from "./errors.js";
 
 export const cyclicArgs = z.object({
@@ -43,7 +44,8 @@ const NO_LIMIT_MS = 24 * 3600 * 1000;
 /** A DIFF result adds to the model it was computed from; FULL replaces it. */
 function applyResult(current: Params, result: FLModel, site: string): Params {
   const names = Object.keys(current);
-  const got = result.params as Record<string, unknown>;
+  // A numpy model's parameters come as tensors: their data, checked against the model's flat arrays.
+  const got = flattenParams(result.params).flat as Record<string, unknown>;
   const next: Params = {};
   for (const name of names) {
     const v = got[name];
@@ -83,9 +85,12 @@ export class CyclicController implements Workflow {
   }
 
   async run(ctx: ServerJobContext): Promise<void> {
-    const persistor = ctx.component<ModelPersistor>(this.a.persistor_id);
+    const persistor = ctx.component<GlobalModelPersistor>(this.a.persistor_id);
     const loaded = persistor.load(ctx.resume);
-    let params = loaded.params;
+    // Flat arrays here; tensors (a numpy persistor's model) get their shapes back on the way out.
+    const { flat, shapes } = flattenParams(loaded.params);
+    let params = flat;
+    const shaped = (p: Params): WireRecord => restoreShapes(p, shapes);
     const first = ctx.resume && loaded.round !== undefined ? loaded.round + 1 : 0;
     if (ctx.resume) ctx.log(`cyclic: resuming at round ${first + 1} of ${this.a.num_rounds}`);
     const timeoutS = this.a.task_timeout;
@@ -100,7 +105,13 @@ export class CyclicController implements Workflow {
       for (const site of order) {
         if (ctx.signal.aborted) return;
         const task = encode(
-          new FLModel({ params, paramsType: "FULL", currentRound: round, totalRounds: this.a.num_rounds, meta: { cyclic_position: trained.length } }),
+          new FLModel({
+            params: shaped(params),
+            paramsType: "FULL",
+            currentRound: round,
+            totalRounds: this.a.num_rounds,
+            meta: { cyclic_position: trained.length },
+          }),
         );
         try {
           const result = decode(await ctx.sendTask(site, this.a.task_name, task, timeoutMs));
@@ -130,20 +141,20 @@ export class CyclicController implements Workflow {
           `cyclic round ${round + 1}: no site returned a model (order ${order.join(", ")}); see the warnings above`,
           { round },
         );
-      if ((round + 1) % this.a.persist_every_n_rounds === 0 || round === this.a.num_rounds - 1) persistor.save(round, params);
+      if ((round + 1) % this.a.persist_every_n_rounds === 0 || round === this.a.num_rounds - 1) persistor.save(round, shaped(params));
       lastRound = round;
       const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, weight > 0 ? v / weight : 0]));
       ctx.progress(round + 1, this.a.num_rounds, metrics, trained);
     }
     if (lastRound < first) return;
-    persistor.save(lastRound, params);
+    persistor.save(lastRound, shaped(params));
     let metrics: Record<string, number> = {};
-    if (this.a.final_validation) metrics = await this.validate(ctx, params, lastRound, timeoutMs);
-    persistor.finish(params, metrics);
+    if (this.a.final_validation) metrics = await this.validate(ctx, shaped(params), lastRound, timeoutMs);
+    persistor.finish(shaped(params), metrics);
   }
 
   /** The final model at every site; reported as the last round's metrics (as FedAvg does). */
-  private async validate(ctx: ServerJobContext, params: Params, lastRound: number, timeoutMs: number): Promise<Record<string, number>> {
+  private async validate(ctx: ServerJobContext, params: WireRecord, lastRound: number, timeoutMs: number): Promise<Record<string, number>> {
     const payload = encode(new FLModel({ params, paramsType: "FULL", currentRound: this.a.num_rounds, totalRounds: this.a.num_rounds, meta: {} }));
     const sums: Record<string, number> = {};
     let total = 0;
@@ -167,7 +178,7 @@ export class CyclicController implements Workflow {
     const metrics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, total > 0 ? v / total : 0]));
     if (answered.length > 0) {
       ctx.progress(lastRound + 1, this.a.num_rounds, metrics, answered.sort());
-      ctx.component<ModelPersistor>(this.a.persistor_id).noteMetrics(lastRound, metrics);
+      ctx.component<GlobalModelPersistor>(this.a.persistor_id).noteMetrics(lastRound, metrics);
     }
     return metrics;
   }

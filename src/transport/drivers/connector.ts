@@ -8,7 +8,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { CohortError } from "../../errors/index.js";
 import { DEFAULT_LINK_LIMITS, type DialOptions, type LinkLimits } from "../driver.js";
-import { LinkErrorCode, errorMessage, linkError } from "./errors.js";
+import { LinkErrorCode, errorMessage, linkError, networkDialError } from "./errors.js";
 import { resolveLimits } from "./limits.js";
 import { alertRefusal, checkServerCertificate, connectorTlsOptions, formatAddress, serverVerificationError, trustedServerCa } from "./tls-options.js";
 
@@ -94,13 +94,12 @@ export interface DialedSocket {
 }
 
 /** The dial error for a transport failure before the link was up. */
-export function transportDialError(err: unknown, address: string, security: DialOptions["security"]): CohortError {
+export function transportDialError(err: unknown, host: string, address: string, security: DialOptions["security"]): CohortError {
   const code = (err as { code?: unknown }).code;
   const alert = alertRefusal(typeof code === "string" ? code : undefined, address);
   if (alert) return alert;
-  if (code === "ECONNREFUSED") {
-    return linkError(LinkErrorCode.Refused, `nothing accepts connections at ${address} (ECONNREFUSED)`, { address }, err);
-  }
+  const network = networkDialError(typeof code === "string" ? code : undefined, "", host, address, err);
+  if (network) return network;
   const hint =
     security === "clear"
       ? "is it a TLS listener? this connector is clear"
@@ -163,9 +162,9 @@ export function connectTransport(options: DialOptions, deadline: DialDeadline): 
     }
     socket.on("error", (err) => {
       lastError = err;
-      reject(transportDialError(err, address, options.security));
+      reject(transportDialError(err, options.host, address, options.security));
     });
-    socket.once("close", () => reject(transportDialError(new Error("connection closed"), address, options.security)));
+    socket.once("close", () => reject(transportDialError(new Error("connection closed"), options.host, address, options.security)));
   });
   return deadline.race(work, () => socket?.destroy());
 }

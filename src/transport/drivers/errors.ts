@@ -4,6 +4,10 @@ import { CohortError, type ErrorDetails } from "../../errors/index.js";
 export const LinkErrorCode = {
   /** Dial: the server closed or reset the connection before accepting the link. */
   Refused: "ERR_LINK_REFUSED",
+  /** Dial: the server's host name does not resolve here (DNS, /etc/hosts). */
+  Dns: "ERR_LINK_DNS",
+  /** Dial: no route to the server's address, or it does not answer at the network level. */
+  Unreachable: "ERR_LINK_UNREACHABLE",
   /** Dial: no link within the timeout; listener: handshake not completed within handshakeTimeoutMs. */
   Timeout: "ERR_LINK_TIMEOUT",
   Aborted: "ERR_LINK_ABORTED",
@@ -60,6 +64,43 @@ export function refusedByServer(code: unknown, reason: unknown, address: string)
   const c = typeof code === "string" && REFUSAL_CODES.has(code) ? (code as LinkErrorCode) : LinkErrorCode.Refused;
   const r = typeof reason === "string" ? reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 500) : "no reason given";
   return linkError(c, `the server at ${address} refused the link: ${r}`, { address, serverCode: typeof code === "string" ? code.slice(0, 64) : undefined });
+}
+
+/** System error codes of a failed name lookup and of an unreachable network. */
+const DNS_CODES = ["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME", "EAI_NODATA"];
+const UNREACHABLE_CODES = ["EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "ETIMEDOUT", "EADDRNOTAVAIL"];
+
+/**
+ * The dial error for a failure below TLS, said as what failed (name lookup, nothing listening, no
+ * route) and naming the host: `sysCode` is the socket's error code, or found in `text` (grpc-js
+ * reports only text). Undefined when it is none of these (the caller keeps its own diagnosis).
+ */
+export function networkDialError(sysCode: string | undefined, text: string, host: string, address: string, cause?: unknown): CohortError | undefined {
+  const found = (codes: readonly string[]): string | undefined => codes.find((c) => c === sysCode || text.includes(c));
+  const dns = found(DNS_CODES) ?? (/Name resolution failed/i.test(text) ? "name resolution failed" : undefined);
+  if (dns)
+    return linkError(
+      LinkErrorCode.Dns,
+      `cannot resolve the server name ${JSON.stringify(host)} here (${dns}): check the host name in the kit (fed_client.json servers[0].service.target) and this machine's DNS or /etc/hosts`,
+      { address, host },
+      cause,
+    );
+  if (found(["ECONNREFUSED"]))
+    return linkError(
+      LinkErrorCode.Refused,
+      `nothing accepts connections at ${address} (ECONNREFUSED): is the server running there, and is this its port?`,
+      { address },
+      cause,
+    );
+  const unreachable = found(UNREACHABLE_CODES);
+  if (unreachable)
+    return linkError(
+      LinkErrorCode.Unreachable,
+      `cannot reach ${address} (${unreachable}): no route to it or nothing answers; check the address, the network and firewalls between here and the server`,
+      { address },
+      cause,
+    );
+  return undefined;
 }
 
 export function errorMessage(err: unknown): string {

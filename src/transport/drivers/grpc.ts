@@ -40,7 +40,7 @@ import type { Connection, DialOptions, Driver, LinkLimits, ListenOptions, Listen
 import { Acceptor, type Admitted } from "./acceptor.js";
 import { LinkConnection, type ConnectionInit } from "./connection.js";
 import { DialDeadline, connectTransport, startDial, type DialStart } from "./connector.js";
-import { LinkErrorCode, errorMessage, linkError, refusedByServer } from "./errors.js";
+import { LinkErrorCode, errorMessage, linkError, networkDialError, refusedByServer } from "./errors.js";
 import { resolveLimits } from "./limits.js";
 import { LinkListener, LISTENER_CLOSE_GRACE_MS } from "./listener.js";
 import { GRPC_PRE_LOGIN_RESERVATION_BYTES, PreLoginBudget } from "./prelogin.js";
@@ -338,6 +338,10 @@ function dialFailure(error: Partial<ServiceError>, options: DialOptions, address
         ? alertRefusal("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", address)
         : undefined;
   if (alert) return alert;
+  if (error.code === GrpcStatus.UNAVAILABLE) {
+    const network = networkDialError(undefined, error.details ?? "", options.host, address);
+    if (network) return network;
+  }
   if (error.code === GrpcStatus.UNAUTHENTICATED || error.code === GrpcStatus.RESOURCE_EXHAUSTED) {
     try {
       const parsed: unknown = JSON.parse(error.details ?? "");

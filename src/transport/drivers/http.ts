@@ -290,7 +290,7 @@ async function dial(options: DialOptions): Promise<Connection> {
         void readRefusal(res, address).then(reject);
         setTimeout(() => req.destroy(), CLOSE_GRACE_MS).unref();
       });
-      ws.on("error", (err) => reject(answeredWithTls() ?? alert() ?? transportDialError(err, address, options.security)));
+      ws.on("error", (err) => reject(answeredWithTls() ?? alert() ?? transportDialError(err, options.host, address, options.security)));
     });
     return await deadline.race(opened, () => {
       ws.terminate();

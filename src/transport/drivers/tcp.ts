@@ -286,7 +286,7 @@ async function dial(options: DialOptions): Promise<Connection> {
         () => reject(notOurs()),
       );
       connection.onClose((error) =>
-        reject(answeredWithTls() ?? alert() ?? transportDialError(error ?? new Error("connection closed"), address, options.security)),
+        reject(answeredWithTls() ?? alert() ?? transportDialError(error ?? new Error("connection closed"), options.host, address, options.security)),
       );
       connection.writeControl(HELLO);
     });

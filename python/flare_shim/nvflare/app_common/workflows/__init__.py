@@ -1,0 +1,1 @@
+"""FLARE's `nvflare.app_common.workflows` (the controllers FedJob and recipes export)."""

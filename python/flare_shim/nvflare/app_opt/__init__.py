@@ -1,0 +1,1 @@
+"""FLARE's `nvflare.app_opt` (only what job.py files import)."""

@@ -1,0 +1,1 @@
+"""FLARE's `nvflare.app_opt.tracking` (only what job.py files import)."""

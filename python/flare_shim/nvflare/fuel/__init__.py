@@ -1,0 +1,1 @@
+"""FLARE's `nvflare.fuel` (only the constants job.py files import)."""
