@@ -4,6 +4,8 @@
 export const PrivacyErrorCode = {
   Policy: "ERR_PRIVACY_POLICY",
   Scope: "ERR_PRIVACY_SCOPE",
+  /** A scope of the site's policy names a filter Cohort does not implement: jobs of that scope are refused. */
+  ScopeUnavailable: "ERR_PRIVACY_SCOPE_UNAVAILABLE",
   Filter: "ERR_PRIVACY_FILTER",
   Budget: "ERR_PRIVACY_BUDGET",
   Ledger: "ERR_PRIVACY_LEDGER",

@@ -4,7 +4,8 @@
  * `startup/server_context.ckks` (the server; public parameters only), JSON
  * `{"scheme":"ckks","params":<base64>,"scale_bits":40[,"secret_key":<base64>]}`.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
 import { HeErrorCode } from "./errors.js";
@@ -13,6 +14,27 @@ export {} from "./types.js";
 
 export const CLIENT_CONTEXT_FILE = "client_context.ckks";
 export const SERVER_CONTEXT_FILE = "server_context.ckks";
+/** FLARE's names for the same files (TenSEAL's): accepted beside Cohort's where kits are read; HEBuilder writes Cohort's. */
+export const FLARE_CLIENT_CONTEXT_FILE = "client_context.tenseal";
+export const FLARE_SERVER_CONTEXT_FILE = "server_context.tenseal";
+
+/**
+ * A kit's context file for a role in its `startup/` folder: Cohort's `.ckks` name, else FLARE's
+ * `.tenseal` name; undefined when there is neither. Both at once is refused (which one holds the key?).
+ */
+export function kitContextFile(startupDir: string, role: "client" | "server"): string | undefined {
+  const names = role === "client" ? [CLIENT_CONTEXT_FILE, FLARE_CLIENT_CONTEXT_FILE] : [SERVER_CONTEXT_FILE, FLARE_SERVER_CONTEXT_FILE];
+  const present = names.map((n) => join(startupDir, n)).filter((f) => existsSync(f));
+  if (present.length > 1)
+    throw new CohortError(
+      HeErrorCode.Context,
+      `${present.join(" and ")}: two ${role} contexts in one kit; fix: keep one of them (re-provision with HEBuilder)`,
+      {
+        file: present[0],
+      },
+    );
+  return present[0];
+}
 
 /**
  * The CKKS setup a project's key pair is made with (HEBuilder's args; N is always 8192). The
@@ -84,7 +106,7 @@ export function readCkksContextFile(file: string, role: "client" | "server"): Se
   } catch (cause) {
     throw new CohortError(
       HeErrorCode.Context,
-      `${file}: not readable JSON (${(cause as Error).message.split("\n")[0]}); fix: re-provision with HEBuilder to get a new kit`,
+      `${file}: not readable JSON (${(cause as Error).message.split("\n")[0]})${file.endsWith(".tenseal") ? "; a TenSEAL context serialized by FLARE is not Cohort's format (Cohort reads its own JSON context under either name)" : ""}; fix: re-provision with HEBuilder to get a new kit`,
       { file },
       { cause },
     );

@@ -3,7 +3,7 @@
  * Cohort's optional per-scope `budget`. Validated on load; every refusal names the file, the
  * JSON path, the value and a fix.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError } from "../errors/index.js";
@@ -58,7 +58,15 @@ export interface PrivacyPolicy {
   readonly file: string;
   readonly scopes: ReadonlyMap<string, PrivacyScope>;
   readonly defaultScope?: string;
+  /**
+   * Scopes that name a filter Cohort does not implement (FLARE's sample names AddNoiseToMinMax and
+   * BadModelDetector): scope name → one line per such filter. The site runs; jobs of these scopes are refused.
+   */
+  readonly unavailable: ReadonlyMap<string, readonly string[]>;
 }
+
+/** The most a privacy.json may hold: a policy is a few scopes, never megabytes. */
+export const PRIVACY_POLICY_MAX_BYTES = 1024 * 1024;
 
 function fixFor(code: string, path: readonly PropertyKey[]): string {
   const last = String(path[path.length - 1] ?? "");
@@ -71,31 +79,44 @@ function fixFor(code: string, path: readonly PropertyKey[]): string {
   return "see docs/privacy.md for the format";
 }
 
-/** Parses a privacy policy (the JSON value of privacy.json); `file` names it in errors. */
+/** `$.scopes[1].name`, the JSON path of a zod issue. */
+const jsonField = (path: readonly PropertyKey[]): string => `$${path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
+
+/** One line per problem: the file, the JSON path, what is wrong, the value and the fix. */
+export function privacyPolicyProblems(raw: unknown, file: string): string[] {
+  const r = privacyPolicySchema.safeParse(raw, { reportInput: true });
+  if (r.success) return [];
+  return r.error.issues.map((i) => {
+    const keys = i.code === "unrecognized_keys" ? ` ${JSON.stringify((i as { keys?: string[] }).keys ?? [])}` : "";
+    const got = "input" in i && i.input !== undefined && i.code !== "unrecognized_keys" ? ` (got ${JSON.stringify(i.input).slice(0, 80)})` : "";
+    return `${file}: ${jsonField(i.path)}: ${i.message}${keys}${got}; fix: ${fixFor(i.code, i.path)}`;
+  });
+}
+
+/** One error for every problem of a file, so an operator fixes it in one pass. */
+function policyError(file: string, problems: readonly string[]): CohortError {
+  const message = problems.length === 1 ? (problems[0] ?? file) : `${problems.length} problems in ${file}:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
+  return new CohortError(PrivacyErrorCode.Policy, message, { file, problems });
+}
+
+/**
+ * Parses a privacy policy (the JSON value of privacy.json); `file` names it in errors. Every
+ * problem of the file is in the one error thrown. A filter `isKnownFilter` does not know is not an
+ * error: its scope is marked unavailable (the site runs and refuses jobs of that scope).
+ */
 export function parsePrivacyPolicy(raw: unknown, file: string, isKnownFilter?: (path: string) => boolean): PrivacyPolicy {
   const r = privacyPolicySchema.safeParse(raw, { reportInput: true });
-  if (!r.success) {
-    const i = r.error.issues[0];
-    const path = i?.path ?? [];
-    const field = `$${path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}`;
-    const keys = i?.code === "unrecognized_keys" ? ` ${JSON.stringify((i as { keys?: string[] }).keys ?? [])}` : "";
-    const got = i && "input" in i && i.input !== undefined && i.code !== "unrecognized_keys" ? ` (got ${JSON.stringify(i.input).slice(0, 80)})` : "";
-    throw new CohortError(PrivacyErrorCode.Policy, `${file}: ${field}: ${i?.message ?? "invalid"}${keys}${got}; fix: ${fixFor(i?.code ?? "", path)}`, {
-      file,
-      field,
-    });
-  }
+  if (!r.success) throw policyError(file, privacyPolicyProblems(raw, file));
+  const unavailable = new Map<string, string[]>();
   if (isKnownFilter) {
     r.data.scopes.forEach((s, si) => {
       for (const list of ["task_data_filters", "task_result_filters"] as const) {
         s[list].forEach((f, fi) => {
           const p = f.path ?? f.name ?? "";
-          if (!isKnownFilter(p))
-            throw new CohortError(
-              PrivacyErrorCode.Policy,
-              `${file}: $.scopes[${si}].${list}[${fi}].${f.path ? "path" : "name"}: ${JSON.stringify(p)} is not a registered filter; fix: use a built-in (ExcludeVars, PercentilePrivacy, SVTPrivacy, GaussianPrivacy) — site filters cannot come from a job's custom code`,
-              { file },
-            );
+          if (isKnownFilter(p)) return;
+          const lines = unavailable.get(s.name) ?? [];
+          lines.push(`$.scopes[${si}].${list}[${fi}].${f.path ? "path" : "name"}: ${JSON.stringify(p)}`);
+          unavailable.set(s.name, lines);
         });
       }
     });
@@ -104,20 +125,50 @@ export function parsePrivacyPolicy(raw: unknown, file: string, isKnownFilter?: (
     file,
     scopes: new Map(r.data.scopes.map((s) => [s.name, s])),
     ...(r.data.default_scope !== undefined ? { defaultScope: r.data.default_scope } : {}),
+    unavailable,
   };
 }
 
+/** Why a scope refuses jobs: the filters it names that Cohort does not implement (undefined: the scope is usable). */
+export function unavailableReason(policy: PrivacyPolicy, scope: string): string | undefined {
+  const missing = policy.unavailable.get(scope);
+  if (!missing || missing.length === 0) return undefined;
+  return `${policy.file} names filters Cohort does not implement: ${missing.join(", ")} (built-ins: ExcludeVars, PercentilePrivacy, SVTPrivacy, GaussianPrivacy; site filters never come from a job's custom code)`;
+}
+
+/** Reads a policy file's JSON value (bounded in size); one error naming the file and the fix when it cannot. */
+export function readPolicyJson(file: string, code: string, fix = "fix: correct the JSON syntax"): unknown {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > PRIVACY_POLICY_MAX_BYTES)
+      throw new CohortError(
+        code,
+        `${file}: ${size} bytes, more than a policy file may hold (${PRIVACY_POLICY_MAX_BYTES}); fix: keep only the scopes and rules the site uses`,
+        {
+          file,
+          problems: [`${file}: ${size} bytes, more than a policy file may hold (${PRIVACY_POLICY_MAX_BYTES})`],
+        },
+      );
+    text = readFileSync(file, "utf8");
+  } catch (cause) {
+    if (cause instanceof CohortError) throw cause;
+    const what = `${file}: cannot be read (${(cause as Error).message}); fix: check the file and its permissions`;
+    throw new CohortError(code, what, { file, problems: [what] }, { cause });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    const what = `${file}: not valid JSON (${(cause as Error).message}); ${fix}`;
+    throw new CohortError(code, what, { file, problems: [what] }, { cause });
+  }
+}
+
 /** Loads `<kit>/local/privacy.json`; undefined when there is none (any scope, no site filters). */
-export function loadPrivacyPolicy(kitDir: string, isKnownFilter?: (path: string) => boolean): PrivacyPolicy | undefined {
+export function loadPrivacyPolicy(kitDir: string, isKnownFilter?: (path: string) => boolean, shownAs?: string): PrivacyPolicy | undefined {
   const file = join(kitDir, "local", "privacy.json");
   if (!existsSync(file)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (cause) {
-    throw new CohortError(PrivacyErrorCode.Policy, `${file}: not valid JSON (${(cause as Error).message}); fix: correct the JSON syntax`, { file }, { cause });
-  }
-  return parsePrivacyPolicy(raw, file, isKnownFilter);
+  return parsePrivacyPolicy(readPolicyJson(file, PrivacyErrorCode.Policy), shownAs ?? file, isKnownFilter);
 }
 
 /**
@@ -135,5 +186,14 @@ export function resolveScope(policy: PrivacyPolicy | undefined, requested: strin
       `privacy scope '${name}' is not allowed at ${site} (its scopes: ${[...policy.scopes.keys()].join(", ")}); fix: set "scope" in meta.json to one of them`,
       { site, scope: name },
     );
+  const why = unavailableReason(policy, name);
+  if (why) {
+    const usable = [...policy.scopes.keys()].filter((n) => !policy.unavailable.has(n));
+    throw new CohortError(
+      PrivacyErrorCode.ScopeUnavailable,
+      `privacy scope '${name}' is not usable at ${site}: ${why}; fix: the site replaces or removes those filters, or the job names ${usable.length ? `another scope (usable: ${usable.join(", ")})` : "another scope (none is usable at this site today)"}`,
+      { site, scope: name },
+    );
+  }
   return scope;
 }

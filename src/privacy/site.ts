@@ -4,7 +4,7 @@
  */
 import type { AuditLog } from "../audit/index.js";
 import { PrivacyLedger, type ChargeOutcome } from "./ledger.js";
-import { resolveScope, type PrivacyPolicy, type PrivacyScope } from "./policy.js";
+import { resolveScope, unavailableReason, type PrivacyPolicy, type PrivacyScope } from "./policy.js";
 import type { PrivacySpend } from "./types.js";
 import { PrivacyErrorCode } from "./errors.js";
 
@@ -53,6 +53,20 @@ export class SitePrivacy {
     return r;
   }
 
+  /**
+   * Said once when the site starts: each scope that names a filter Cohort lacks (log line and
+   * audit line); jobs of those scopes are refused at deploy with the same reason.
+   */
+  reportUnavailableScopes(): void {
+    const p = this.o.policy;
+    if (!p) return;
+    for (const scope of p.unavailable.keys()) {
+      const reason = `privacy scope '${scope}' refuses jobs: ${unavailableReason(p, scope)}`;
+      this.o.log(`WARNING: ${reason}`);
+      this.o.audit.append({ action: "privacy.scope", outcome: "denied", code: PrivacyErrorCode.ScopeUnavailable, reason });
+    }
+  }
+
   /** `show_scopes`: the scope names, default, filters and budgets. */
   showScopes(): Record<string, unknown> {
     const p = this.o.policy;
@@ -67,6 +81,7 @@ export class SitePrivacy {
         task_data_filters: s.task_data_filters.map((f) => f.name ?? f.path),
         task_result_filters: s.task_result_filters.map((f) => f.name ?? f.path),
         budget: s.budget ?? null,
+        ...(p.unavailable.has(s.name) ? { usable: false, problems: p.unavailable.get(s.name) } : { usable: true }),
       })),
     };
   }

@@ -1,7 +1,7 @@
 /**
  * docs/privacy.md (HE) and docs/security.md: the server never holds the CKKS secret key. `cohort
  * start` refuses a server kit that carries one — a site's client_context.ckks, or a
- * server_context.ckks with a secret key — even when the kit is validly signed (a provisioner's
+ * server_context.ckks with a secret key, under Cohort's .ckks or FLARE's .tenseal names — even when the kit is validly signed (a provisioner's
  * mistake), before it listens; the secret key never appears in its output.
  */
 import { before, describe, test } from "node:test";
@@ -51,31 +51,31 @@ describe("cohort start and the CKKS secret key", () => {
     return kit;
   }
 
-  test("a validly signed server kit holding a site's client_context.ckks is refused before it listens", { timeout: 120_000 }, async () => {
-    const kit = serverKitWith("with-client-context", (s) =>
-      copyFileSync(join(prod, "site-1", "startup", "client_context.ckks"), join(s, "client_context.ckks")),
-    );
-    const r = await runCli(["start", kit], {}, { timeoutMs: 90_000 });
-    const out = r.stdout + r.stderr;
-    assert.notEqual(r.code, 0, out);
-    assert.notEqual(r.code, null, `exits (not killed at the timeout):\n${out}`);
-    assert.match(out, /ERR_PRIVACY_HE_SECRET_AT_SERVER/);
-    assert.match(out, /a server kit must not hold a site's CKKS context/);
-    assert.doesNotMatch(out, /listening on/);
-    assert.ok(!out.includes(secret.slice(0, 64)), "the secret key is not printed");
-  });
-
-  test("a server_context.ckks carrying a secret key is refused too", { timeout: 120_000 }, async () => {
-    const kit = serverKitWith("secret-in-server-context", (s) => {
-      rmSync(join(s, "server_context.ckks"));
-      copyFileSync(join(prod, "site-1", "startup", "client_context.ckks"), join(s, "server_context.ckks"));
+  for (const name of ["client_context.ckks", "client_context.tenseal"])
+    test(`a validly signed server kit holding a site's ${name} (Cohort's name or FLARE's) is refused before it listens`, { timeout: 120_000 }, async () => {
+      const kit = serverKitWith(`with-${name}`, (s) => copyFileSync(join(prod, "site-1", "startup", "client_context.ckks"), join(s, name)));
+      const r = await runCli(["start", kit], {}, { timeoutMs: 90_000 });
+      const out = r.stdout + r.stderr;
+      assert.notEqual(r.code, 0, out);
+      assert.notEqual(r.code, null, `exits (not killed at the timeout):\n${out}`);
+      assert.match(out, /ERR_PRIVACY_HE_SECRET_AT_SERVER/);
+      assert.match(out, /a server kit must not hold a site's CKKS context/);
+      assert.doesNotMatch(out, /listening on/);
+      assert.ok(!out.includes(secret.slice(0, 64)), "the secret key is not printed");
     });
-    const r = await runCli(["start", kit], {}, { timeoutMs: 90_000 });
-    const out = r.stdout + r.stderr;
-    assert.notEqual(r.code, 0, out);
-    assert.notEqual(r.code, null, `exits (not killed at the timeout):\n${out}`);
-    assert.match(out, /ERR_PRIVACY_HE_SECRET_AT_SERVER/);
-    assert.doesNotMatch(out, /listening on/);
-    assert.ok(!out.includes(secret.slice(0, 64)), "the secret key is not printed");
-  });
+
+  for (const name of ["server_context.ckks", "server_context.tenseal"])
+    test(`a ${name} carrying a secret key is refused too`, { timeout: 120_000 }, async () => {
+      const kit = serverKitWith(`secret-in-${name}`, (s) => {
+        rmSync(join(s, "server_context.ckks"));
+        copyFileSync(join(prod, "site-1", "startup", "client_context.ckks"), join(s, name));
+      });
+      const r = await runCli(["start", kit], {}, { timeoutMs: 90_000 });
+      const out = r.stdout + r.stderr;
+      assert.notEqual(r.code, 0, out);
+      assert.notEqual(r.code, null, `exits (not killed at the timeout):\n${out}`);
+      assert.match(out, /ERR_PRIVACY_HE_SECRET_AT_SERVER/);
+      assert.doesNotMatch(out, /listening on/);
+      assert.ok(!out.includes(secret.slice(0, 64)), "the secret key is not printed");
+    });
 });

@@ -15,6 +15,7 @@ import {
   type FilterContext,
 } from "../../src/privacy/index.js";
 import { tempDir, writeFile } from "../helpers/index.js";
+import { flareFile, requireFlareData } from "../helpers/flare-data.js";
 
 const F = "local/privacy.json";
 const refusal = (raw: unknown, re: RegExp): void => {
@@ -31,10 +32,7 @@ test("privacy.json refusals name the file, the JSON path, the value and a fix", 
   refusal({ scopes: [{ name: "a", task_result_filter: [] }] }, /\$\.scopes\[0\]: .*\["task_result_filter"\].*fix: remove the key or correct its spelling/);
   refusal({ scopes: [{ name: "a", budget: { epsilon: -1 } }] }, /\$\.scopes\[0\]\.budget\.epsilon: .*\(got -1\); fix: budget is/);
   refusal({ scopes: [{ name: "a", task_result_filters: [{ args: {} }] }] }, /\$\.scopes\[0\]\.task_result_filters\[0\]: a filter needs a name/);
-  refusal(
-    { scopes: [{ name: "a", task_result_filters: [{ name: "Evil" }] }] },
-    /\$\.scopes\[0\]\.task_result_filters\[0\]\.name: "Evil" is not a registered filter/,
-  );
+
   const dir = tempDir();
   writeFile(join(dir, "local", "privacy.json"), "{ nope");
   assert.throws(() => loadPrivacyPolicy(dir), /privacy\.json: not valid JSON.*fix: correct the JSON syntax/);
@@ -107,4 +105,89 @@ test("the budget ledger accumulates (basic composition), refuses beyond the budg
   assert.equal(again.charge("public", "job-3", { ...spend, epsilon: 50 }, undefined).allowed, true, "no budget: recorded only");
   writeFileSync(file, readFileSync(file, "utf8").slice(0, 20));
   assert.throws(() => PrivacyLedger.open(file), /privacy ledger is damaged/);
+});
+
+test("a broken privacy.json lists every problem once, in one error", () => {
+  assert.throws(
+    () =>
+      parsePrivacyPolicy(
+        {
+          scopes: [
+            { name: "a", task_result_filter: [] },
+            { name: "a", budget: { epsilon: -1 } },
+          ],
+          default_scope: "b",
+          extra: 1,
+        },
+        F,
+      ),
+    (e: unknown) => {
+      assert.ok(e instanceof CohortError && e.code === "ERR_PRIVACY_POLICY");
+      assert.match(e.message, /^5 problems in local\/privacy\.json:\n/);
+      for (const re of [
+        /\$: .*\["extra"\]/,
+        /\$\.scopes\[0\]: .*\["task_result_filter"\]/,
+        /\$\.scopes\[1\]\.budget\.epsilon: .*\(got -1\)/,
+        /\$\.scopes\[1\]\.name: duplicate scope name/,
+        /\$\.default_scope: names no scope/,
+      ])
+        assert.equal(e.message.split("\n").filter((l) => re.test(l)).length, 1, String(re));
+      return true;
+    },
+  );
+});
+
+test("a scope naming a filter Cohort lacks is not an error: the policy loads, that scope refuses jobs with the reason, the others work", () => {
+  const p = parsePrivacyPolicy(
+    {
+      scopes: [
+        {
+          name: "public",
+          task_result_filters: [{ name: "AddNoiseToMinMax" }, { name: "PercentilePrivacy" }],
+          task_data_filters: [{ path: "x.BadModelDetector" }],
+        },
+        { name: "ok", task_result_filters: [{ name: "PercentilePrivacy" }] },
+      ],
+      default_scope: "public",
+    },
+    F,
+    (f) => ["GaussianPrivacy", "PercentilePrivacy"].includes(f),
+  );
+  assert.deepEqual([...p.unavailable.keys()], ["public"]);
+  assert.equal(resolveScope(p, "ok", "site-1")?.name, "ok");
+  for (const requested of ["public", undefined])
+    assert.throws(
+      () => resolveScope(p, requested, "site-1"),
+      (e: unknown) =>
+        e instanceof CohortError &&
+        e.code === "ERR_PRIVACY_SCOPE_UNAVAILABLE" &&
+        /privacy scope 'public' is not usable at site-1: local\/privacy\.json names filters Cohort does not implement: \$\.scopes\[0\]\.task_data_filters\[0\]\.path: "x\.BadModelDetector", \$\.scopes\[0\]\.task_result_filters\[0\]\.name: "AddNoiseToMinMax" .*usable: ok/.test(
+          e.message,
+        ),
+    );
+});
+
+test(
+  "FLARE's sample privacy.json loads unchanged: both its scopes refuse jobs (AddNoiseToMinMax, BadModelDetector), nothing else is wrong",
+  requireFlareData(),
+  () => {
+    const dir = tempDir();
+    writeFile(join(dir, "local", "privacy.json"), readFileSync(flareFile("nvflare", "lighter", "templates", "master_template.sample_privacy.json"), "utf8"));
+    const p = loadPrivacyPolicy(dir, (f) => ["SVTPrivacy", "PercentilePrivacy"].includes(f));
+    assert.ok(p);
+    assert.equal(p.defaultScope, "public");
+    assert.deepEqual([...p.unavailable.keys()], ["public", "private"]);
+    assert.match(p.unavailable.get("public")?.join(" ") ?? "", /BadModelDetector.*AddNoiseToMinMax/);
+    assert.doesNotMatch(p.unavailable.get("private")?.join(" ") ?? "", /SVTPrivacy/);
+  },
+);
+
+test("hostile privacy.json: malformed JSON, a file over 1 MiB and a non-object are refused by name", () => {
+  const dir = tempDir();
+  writeFile(join(dir, "local", "privacy.json"), `{"scopes": [${"{},".repeat(400_000)}{}]}`);
+  assert.throws(() => loadPrivacyPolicy(dir), /privacy\.json: \d+ bytes, more than a policy file may hold \(1048576\)/);
+  writeFile(join(dir, "local", "privacy.json"), "[1,2]");
+  assert.throws(() => loadPrivacyPolicy(dir), /privacy\.json: \$: /);
+  writeFile(join(dir, "local", "privacy.json"), '{"scopes": [');
+  assert.throws(() => loadPrivacyPolicy(dir), /privacy\.json: not valid JSON/);
 });

@@ -10,29 +10,9 @@ import { runSimulation, SIMULATOR_MARK } from "../../src/runtime/simulator/index
 import { REPO_ROOT, editJsonFile, type EditableJson, runCli, tempDir, writeFile } from "../helpers/index.js";
 import { decode, FLModel } from "../../src/wire/index.js";
 import { isPackedLayer } from "../../src/privacy/he-frame.js";
+import { noOpJob } from "../helpers/noop-job.js";
 
 const DEMO_JOB = join(REPO_ROOT, "examples", "jobs", "hello-fedavg");
-
-/** A small job: NoOpTrainer, softmax model, 2 rounds, with changes. */
-function noOpJob(
-  dir: string,
-  change: (f: { meta: Record<string, unknown>; server: Record<string, unknown>; client: Record<string, unknown> }) => void = () => undefined,
-): string {
-  const meta: Record<string, unknown> = { name: "noop", deploy_map: { app: ["@ALL"] }, min_clients: 2 };
-  const server: Record<string, unknown> = {
-    components: [
-      { id: "persistor", path: "cohort.ModelPersistor", args: { model: { kind: "softmax" }, features: 16, classes: 4 } },
-      { id: "aggregator", path: "cohort.WeightedAggregator", args: {} },
-    ],
-    workflows: [{ id: "sag", path: "cohort.ScatterAndGather", args: { min_clients: 2, num_rounds: 2, wait_time_after_min_received: 1 } }],
-  };
-  const client: Record<string, unknown> = { executors: [{ tasks: ["train", "validate"], executor: { id: "t", path: "cohort.NoOpTrainer", args: {} } }] };
-  change({ meta, server, client });
-  writeFile(join(dir, "meta.json"), JSON.stringify(meta));
-  writeFile(join(dir, "app", "config", "config_fed_server.json"), JSON.stringify(server));
-  writeFile(join(dir, "app", "config", "config_fed_client.json"), JSON.stringify(client));
-  return dir;
-}
 
 test("the demo job completes in the simulator with the real federation's accuracy; the model, log and summary land in the workspace", {
   timeout: 120_000,
@@ -114,7 +94,7 @@ test("-l: a site's local resources.json decides whether the job's resource_spec 
       job_data_paths: [dir],
     }),
   );
-  writeFile(join(local, "site-1", "local", "privacy.json"), JSON.stringify({ scopes: [] }));
+  writeFile(join(local, "site-1", "local", "privacy.json"), JSON.stringify({ scopes: [{ name: "public" }], default_scope: "public" }));
   const lines: string[] = [];
   const withLocal = await runSimulation({
     jobDir: job,
@@ -130,7 +110,7 @@ test("-l: a site's local resources.json decides whether the job's resource_spec 
     lines.join("\n"),
   );
   assert.ok(
-    lines.some((l) => l.startsWith("site-1 warn") && l.includes("privacy.json") && l.includes("not applied yet")),
+    lines.some((l) => l.startsWith("site-1 info") && l.includes("privacy.json") && l.includes("applied as at a deployed site")),
     lines.join("\n"),
   );
 

@@ -1,6 +1,8 @@
 import { openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { isCohortError } from "../../errors/index.js";
+import { PolicyFilesErrorCode } from "../../runtime/participant/errors.js";
 import { ExitCode, reportError } from "../output.js";
 
 /** `cohort start <kit>`: runs a server or client in the foreground until SIGTERM/SIGINT. */
@@ -67,7 +69,8 @@ export function registerStart(program: Command): void {
         process.on("SIGTERM", () => stop("SIGTERM"));
         process.on("SIGINT", () => stop("SIGINT"));
       } catch (err) {
-        process.exitCode = reportError(err, ExitCode.Failed);
+        // Policy files that cannot be used are invalid input (4): sub_start.sh stops instead of restarting.
+        process.exitCode = reportError(err, isCohortError(err, PolicyFilesErrorCode.Invalid) ? ExitCode.InvalidInput : ExitCode.Failed);
       }
     });
 }

@@ -16,11 +16,12 @@ import { WorkflowErrorCode } from "./errors.js";
 export const cyclicArgs = z.object({
   num_rounds: z.number().int().min(1).default(5),
   /**
-   * FLARE: seconds to wait for a site to pick up its task. Cohort pushes tasks to sites, so this
-   * bounds the whole task (pick-up and training) unless `task_timeout` is given; 0 = no limit.
+   * FLARE: seconds a site has to pick up its task. Cohort pushes the task over the site's open
+   * connection at once (a site that is not connected fails the send and is skipped), so there is
+   * no pick-up wait to bound: accepted, and never a limit on the training turn (FLARE's meaning).
    */
-  task_assignment_timeout: z.number().min(0).default(0),
-  /** Seconds a site may take for its turn (0: `task_assignment_timeout`). */
+  task_assignment_timeout: z.number().min(0).default(10),
+  /** Seconds a site may take for its turn, pick-up and training (0: no limit, FLARE's relay task has none). */
   task_timeout: z.number().min(0).default(0),
   order: z.enum(["fixed", "random"]).default("fixed"),
   persistor_id: z.string().default("persistor"),
@@ -92,7 +93,7 @@ export class CyclicController implements Workflow {
     const shaped = (p: Params): WireRecord => restoreShapes(p, shapes);
     const first = ctx.resume && loaded.round !== undefined ? loaded.round + 1 : 0;
     if (ctx.resume) ctx.log(`cyclic: resuming at round ${first + 1} of ${this.a.num_rounds}`);
-    const timeoutS = this.a.task_timeout || this.a.task_assignment_timeout;
+    const timeoutS = this.a.task_timeout;
     const timeoutMs = timeoutS > 0 ? timeoutS * 1000 : NO_LIMIT_MS;
     let lastRound = first - 1;
     let stopEarly = false;

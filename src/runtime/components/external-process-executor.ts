@@ -108,6 +108,8 @@ export class ExternalProcessExecutor implements Executor {
       PYTHONDONTWRITEBYTECODE: "1",
       ...this.a.env,
       COHORT_CLIENT_API_FD: "3",
+      // The GPUs the site reserved for the job (set by the site in the job process): the job cannot widen them.
+      ...(process.env["CUDA_VISIBLE_DEVICES"] !== undefined ? { CUDA_VISIBLE_DEVICES: process.env["CUDA_VISIBLE_DEVICES"] } : {}),
     };
     const config = withDataDir(this.a.config, () => findFashionMnist().dir);
     ctx.log(`starting ${[file, ...rest].join(" ")} in ${cwd}`);

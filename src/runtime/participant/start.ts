@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
-import { authorize, loadSitePolicy } from "../../authz/index.js";
+import { authorize, type LoadedPolicy } from "../../authz/index.js";
 import { readCertificateInfo } from "../../pki/index.js";
 import type { AuthorizeFn, SiteSecurityOptions } from "../site/security.js";
 import { join, resolve } from "node:path";
@@ -15,8 +15,16 @@ import {
   ConfigErrorCode,
 } from "../../config/index.js";
 import { loadSitePlugins } from "./plugins.js";
-import { CLIENT_CONTEXT_FILE, HeErrorCode, loadPrivacyPolicy, readCkksContextFile, SERVER_CONTEXT_FILE, SitePrivacy } from "../../privacy/index.js";
-import { componentFor } from "../components/registry.js";
+import { loadSitePolicyFiles } from "./policy-files.js";
+import {
+  CLIENT_CONTEXT_FILE,
+  FLARE_CLIENT_CONTEXT_FILE,
+  HeErrorCode,
+  kitContextFile,
+  readCkksContextFile,
+  SERVER_CONTEXT_FILE,
+  SitePrivacy,
+} from "../../privacy/index.js";
 import "../components/builtins.js";
 import { AuditLog, RefusalAuditor } from "../../audit/index.js";
 import { driverFor, TransportClient, TransportServer, type ServerListenerConfig } from "../../transport/index.js";
@@ -27,7 +35,7 @@ import { acknowledged, CheckpointExchange } from "./audit-witness.js";
 import { TOPIC_CHECKPOINT, TOPIC_SITE_COMMAND } from "./topics.js";
 import { decode, encode } from "../../wire/index.js";
 import { SiteJobManager } from "../site/site-jobs.js";
-import { SiteResources, siteResourcesSchema } from "../site/resources.js";
+import { SiteResources, type siteResourcesSchema } from "../site/resources.js";
 import { closeInheritedDescriptors, describeConfinement, jobConfinement, type JobConfinement } from "../sandbox/index.js";
 import { BUNDLED_FASHION_MNIST_DIR, DEBIAN_FASHION_MNIST_DIR } from "../datasets/index.js";
 import { z } from "zod";
@@ -45,9 +53,10 @@ function siteSecurity(o: {
   rootPem: string;
   requireSignedJobs: boolean | undefined;
   resources: z.infer<typeof siteResourcesSchema> | undefined;
+  policy: LoadedPolicy | undefined;
   log: (line: string) => void;
 }): SiteSecurityOptions {
-  const policy = loadSitePolicy(o.kitDir);
+  const policy = o.policy;
   for (const w of policy?.warnings ?? []) o.log(`${policy?.file}: ${w}`);
   const org =
     readCertificateInfo(readFileSync(join(o.kitDir, "startup", existsSync(join(o.kitDir, "startup", "server.crt")) ? "server.crt" : "client.crt"), "utf8"))
@@ -137,19 +146,24 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
   const kit = loadKitConfig(o.kitDir);
   const startup = join(o.kitDir, "startup");
   const read = (f: string): string => readFileSync(join(startup, f), "utf8");
+  // Every problem of local/authorization.json, privacy.json and resources.json at once, before anything runs.
+  const files = loadSitePolicyFiles(o.kitDir, kit.type === "server" ? "server" : "client", verified.name);
   const audit = AuditLog.open(join(o.kitDir, "audit.log"), verified.name);
   if (kit.type === "server") {
     const s = kit.config.servers[0];
     if (!s) throw new CohortError(ConfigErrorCode.Invalid, `${startup}/fed_server.json: servers is empty`, {});
     // The server never holds a CKKS secret key: a kit carrying one is refused before anything runs.
-    if (existsSync(join(startup, CLIENT_CONTEXT_FILE))) {
+    // Cohort's .ckks names and FLARE's .tenseal names alike.
+    const clientContext = [CLIENT_CONTEXT_FILE, FLARE_CLIENT_CONTEXT_FILE].map((f) => join(startup, f)).find((f) => existsSync(f));
+    if (clientContext) {
       throw new CohortError(
         HeErrorCode.SecretAtServer,
-        `${join(startup, CLIENT_CONTEXT_FILE)}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`,
-        { file: join(startup, CLIENT_CONTEXT_FILE) },
+        `${clientContext}: a server kit must not hold a site's CKKS context (it has the secret key); fix: delete it and re-provision with HEBuilder, which gives the server ${SERVER_CONTEXT_FILE} only`,
+        { file: clientContext },
       );
     }
-    if (existsSync(join(startup, SERVER_CONTEXT_FILE))) readCkksContextFile(join(startup, SERVER_CONTEXT_FILE), "server");
+    const serverContext = kitContextFile(startup, "server");
+    if (serverContext) readCkksContextFile(serverContext, "server");
     const { port } = splitTarget(s.service.target);
     const adminPort = s.admin_port ?? port;
     const settings = readLocalJson(o.kitDir, "resources", serverResourcesSchema)?.value.servers[0] ?? DEFAULT_SERVER_SETTINGS;
@@ -164,7 +178,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
             { driver, host, port: adminPort, security: s.connection_security, accepts: "admin" },
           ];
     const bans = new BanList(banListFile(join(o.kitDir, "workspace")));
-    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const site = files.resources;
     const plugins = await loadSitePlugins(site?.plugins, {
       site: verified.name,
       kitDir: o.kitDir,
@@ -208,6 +222,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       rootPem: read(s.ssl_root_cert),
       requireSignedJobs: kit.config.require_signed_jobs,
       resources: site,
+      policy: files.authz,
       log: o.log,
     });
     const sched = schedulerArgs.parse(site?.components.find((c) => c.id === "job_scheduler")?.args ?? {});
@@ -293,13 +308,14 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       refusals,
       log: o.log,
     });
-    const site = readLocalJson(o.kitDir, "resources", siteResourcesSchema)?.value;
+    const site = files.resources;
     const security = siteSecurity({
       kitDir: o.kitDir,
       site: verified.name,
       rootPem: read(c.client.ssl_root_cert),
       requireSignedJobs: c.require_signed_jobs,
       resources: site,
+      policy: files.authz,
       log: o.log,
     });
     const plugins = await loadSitePlugins(site?.plugins, {
@@ -307,24 +323,24 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       kitDir: o.kitDir,
       file: localConfigPath(o.kitDir, "resources") ?? "local/resources.json",
     });
-    const rm = z
-      .object({ num_of_gpus: z.number().int().min(0).default(0), mem_per_gpu_in_GiB: z.number().min(0).default(0) })
-      .parse(site?.components.find((c) => c.id === "resource_manager")?.args ?? {});
+    const resources = new SiteResources(files.capacity);
     // local/privacy.json (issue 10): scopes, site filters (built-ins only), budgets and their ledger.
     const confinement = confinementOf(o.kitDir, site, o.log);
     const privacy = new SitePrivacy({
       site: verified.name,
-      policy: loadPrivacyPolicy(o.kitDir, (p) => componentFor(p)?.kind === "filter"),
+      policy: files.privacy,
       ledgerFile: join(o.kitDir, "workspace", "privacy_budget.json"),
       audit,
       log: o.log,
     });
+    privacy.reportUnavailableScopes();
+    const heContext = kitContextFile(startup, "client");
     const jobs = new SiteJobManager(client, {
       site: verified.name,
       workspace: join(o.kitDir, "workspace"),
       audit,
       log: o.log,
-      resources: new SiteResources({ gpus: rm.num_of_gpus, memPerGpuGiB: rm.mem_per_gpu_in_GiB, maxJobs: site?.max_concurrent_jobs ?? 2 }),
+      resources,
       dataPaths: dataPaths(site?.job_data_paths),
       confinement,
       security,
@@ -333,7 +349,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       keyPem: read(c.client.ssl_private_key),
       ...(site?.job_manifest_max_age_days !== undefined ? { jobManifestMaxAgeDays: site.job_manifest_max_age_days } : {}),
       // The CKKS client context, when the kit has one (HEBuilder writes and signs it).
-      ...(existsSync(join(startup, CLIENT_CONTEXT_FILE)) ? { he: readCkksContextFile(join(startup, CLIENT_CONTEXT_FILE), "client") } : {}),
+      ...(heContext ? { he: readCkksContextFile(heContext, "client") } : {}),
     });
     jobs.start();
     const siteAdmin = new SiteAdmin({
@@ -345,13 +361,16 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       skewMs: 60_000,
       plugins,
       control: processControl(o.kitDir, o.log),
-      status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs(), job_confinement: describeConfinement(confinement) }),
-      resources: () => ({
-        num_of_gpus: rm.num_of_gpus,
-        mem_per_gpu_in_GiB: rm.mem_per_gpu_in_GiB,
-        max_concurrent_jobs: site?.max_concurrent_jobs ?? 2,
+      status: () => ({
+        connected: client.connected,
         running_jobs: jobs.runningJobs(),
+        job_confinement: describeConfinement(confinement),
+        ...(files.privacy && files.privacy.unavailable.size > 0 ? { privacy_scopes_refusing_jobs: Object.fromEntries(files.privacy.unavailable) } : {}),
       }),
+      resources: () => {
+        const d = resources.describe();
+        return { num_of_gpus: d.gpus.length, ...d, running_jobs: jobs.runningJobs() };
+      },
       privacy: { scopes: () => privacy.showScopes(), budget: () => privacy.showBudget() },
     });
     client.handleRequest(TOPIC_SITE_COMMAND, async (body) => encode(await siteAdmin.handle(decode(body))));

@@ -153,11 +153,58 @@ export interface PocProgress {
   readonly total: number;
 }
 
+/**
+ * The participants `-p <name>` and `-ex <names>` select (FLARE's poc start/stop): every one by
+ * default, "all" too; an unknown name is refused, and so is the admin (its console is `cohort admin`).
+ */
+export function selectParticipants(poc: PocDescription, service: string | undefined, exclude: readonly string[] = []): Set<string> {
+  const names = [poc.server.name, ...poc.sites.map((s) => s.name)];
+  for (const n of [...(service && service !== "all" ? [service] : []), ...exclude]) {
+    if (n === poc.admin.name)
+      throw new CohortError(
+        PocErrorCode.Usage,
+        `${n} is the POC's admin: open its console with 'cohort admin <its kit>', poc start/stop run the server and sites`,
+        {
+          value: n,
+        },
+      );
+    if (!names.includes(n))
+      throw new CohortError(PocErrorCode.Usage, `${JSON.stringify(n)} is not a participant of this POC (${names.join(", ")})`, { value: n });
+  }
+  return new Set(names.filter((n) => (service === undefined || service === "all" || n === service) && !exclude.includes(n)));
+}
+
+/**
+ * FLARE's `-gpu` share-out: with at least as many GPUs as sites, each site gets an equal run of
+ * consecutive ids (the first sites one more when they do not divide); with fewer, one each in turn.
+ */
+export function gpuAssignments(sites: readonly string[], gpus: readonly number[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  if (gpus.length === 0 || sites.length === 0) return out;
+  if (gpus.length >= sites.length) {
+    const per = Math.floor(gpus.length / sites.length);
+    const extra = gpus.length % sites.length;
+    let at = 0;
+    sites.forEach((s, i) => {
+      const n = per + (i < extra ? 1 : 0);
+      out.set(s, gpus.slice(at, at + n));
+      at += n;
+    });
+  } else sites.forEach((s, i) => out.set(s, [gpus[i % gpus.length] as number]));
+  return out;
+}
+
 export interface StartPocOptions {
   readonly workspace: string;
   /** Bound on the whole start (default 60 s). */
   readonly timeoutMs?: number;
   readonly onProgress?: (p: PocProgress) => void;
+  /** FLARE's `-p`: start only this participant ("all" or undefined: every one). */
+  readonly service?: string;
+  /** FLARE's `-ex`: do not start these participants. */
+  readonly exclude?: readonly string[];
+  /** FLARE's `-gpu`: GPU ids shared out among the started sites as their processes' CUDA_VISIBLE_DEVICES. */
+  readonly gpus?: readonly number[];
   /** Node arguments that run the CLI for the participants (default: this CLI; benchmarks pass a compiled one). */
   readonly cli?: readonly string[];
 }
@@ -186,8 +233,16 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
   const records = live(dir);
   const alreadyRunning = [...records];
   const started: PocProcessRecord[] = [];
+  const chosen = selectParticipants(poc, o.service, o.exclude);
+  const sitesToStart = poc.sites.filter((s) => chosen.has(s.name));
+  const gpuOf = gpuAssignments(
+    sitesToStart.map((s) => s.name),
+    o.gpus ?? [],
+  );
   const launch = (who: { name: string; kit: string }, args: readonly string[]): PocProcessRecord => {
-    const r = { name: who.name, pid: spawnParticipant(kitOf(dir, who.kit), args, o.cli), kit: who.kit, started: new Date().toISOString() };
+    const gpus = gpuOf.get(who.name);
+    const env: Record<string, string> = gpus ? { CUDA_VISIBLE_DEVICES: gpus.join(",") } : {};
+    const r = { name: who.name, pid: spawnParticipant(kitOf(dir, who.kit), args, o.cli, env), kit: who.kit, started: new Date().toISOString() };
     records.push(r);
     started.push(r);
     // Recorded at once: a start interrupted half-way can still be stopped.
@@ -202,7 +257,7 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
     );
 
   writePids(dir, records);
-  if (!records.some((r) => r.name === poc.server.name)) {
+  if (chosen.has(poc.server.name) && !records.some((r) => r.name === poc.server.name)) {
     if (!(await portRefuses(poc.host, poc.port))) {
       throw new CohortError(
         PocErrorCode.Start,
@@ -222,8 +277,8 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
       await sleep(25);
     }
   }
-  for (const s of poc.sites) if (!records.some((r) => r.name === s.name)) launch(s, []);
-  o.onProgress?.({ phase: "sites", connected: [], total: poc.sites.length });
+  for (const s of sitesToStart) if (!records.some((r) => r.name === s.name)) launch(s, []);
+  o.onProgress?.({ phase: "sites", connected: [], total: sitesToStart.length });
 
   let session: AdminSession | undefined;
   let shown = 0;
@@ -234,7 +289,7 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
       try {
         session ??= await AdminSession.open(p.kits[poc.admin.name] ?? "");
         const status = (await session.run("check_status server")) as { clients?: string[] };
-        connected = (status.clients ?? []).filter((c) => poc.sites.some((s) => s.name === c)).sort();
+        connected = (status.clients ?? []).filter((c) => sitesToStart.some((s) => s.name === c)).sort();
       } catch (err) {
         // The server may still be coming up: retry until the deadline.
         await session?.close().catch(() => undefined);
@@ -244,11 +299,11 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
       }
       if (connected.length !== shown) {
         shown = connected.length;
-        o.onProgress?.({ phase: connected.length === poc.sites.length ? "connected" : "sites", connected, total: poc.sites.length });
+        o.onProgress?.({ phase: connected.length === sitesToStart.length ? "connected" : "sites", connected, total: sitesToStart.length });
       }
-      if (connected.length === poc.sites.length) break;
+      if (connected.length === sitesToStart.length) break;
       if (Date.now() > deadline) {
-        const missing = poc.sites.map((s) => s.name).filter((s) => !connected.includes(s));
+        const missing = sitesToStart.map((s) => s.name).filter((s) => !connected.includes(s));
         throw new CohortError(
           PocErrorCode.Start,
           `${missing.join(", ")} did not connect in time; see their log.txt under ${dir}; 'cohort poc stop -w ${dir}' stops what runs`,
@@ -265,6 +320,10 @@ export async function startPoc(o: StartPocOptions): Promise<StartedPoc> {
 
 export interface StopPocOptions {
   readonly workspace: string;
+  /** FLARE's `-p`: stop only this participant ("all" or undefined: every one). */
+  readonly service?: string;
+  /** FLARE's `-ex`: leave these participants running. */
+  readonly exclude?: readonly string[];
   /** SIGTERM, then SIGKILL after this long (default 15 s; `cohort start` itself gives up after 10 s). */
   readonly graceMs?: number;
 }
@@ -278,14 +337,19 @@ export interface StoppedProcess {
 /** Stops every recorded process; resolves when all are gone and the server port refuses connections. */
 export async function stopPoc(o: StopPocOptions): Promise<StoppedProcess[]> {
   const p = openPoc(o.workspace);
-  const records = readPids(p.workspace);
+  const all = readPids(p.workspace);
+  const chosen = selectParticipants(p.poc, o.service, o.exclude);
+  const records = all.filter((r) => chosen.has(r.name));
   const out = await Promise.all(
     records.map(async (r) => ({ name: r.name, pid: r.pid, how: await stopProcess(r.pid, kitOf(p.workspace, r.kit), o.graceMs ?? 15_000) })),
   );
   const left = records.filter((r) => isOurs(r.pid, kitOf(p.workspace, r.kit)));
   if (left.length > 0) throw new CohortError(PocErrorCode.Stop, `still running after SIGKILL: ${left.map((r) => `${r.name} pid ${r.pid}`).join(", ")}`, {});
-  writePids(p.workspace, []);
-  if (!(await portRefuses(p.poc.host, p.poc.port))) {
+  writePids(
+    p.workspace,
+    all.filter((r) => !chosen.has(r.name)),
+  );
+  if (chosen.has(p.poc.server.name) && !(await portRefuses(p.poc.host, p.poc.port))) {
     throw new CohortError(
       PocErrorCode.Stop,
       `the POC's processes are stopped but ${p.poc.host}:${p.poc.port} still accepts connections: another process listens there`,

@@ -21,10 +21,20 @@ export function cliCommand(): string[] {
  * Starts `cohort start <kit> [args]` in its own process group, output to `<kit>/start.out`.
  * `cli`: node arguments that run the CLI (default: this CLI, see cliCommand()).
  */
-export function spawnParticipant(kit: string, args: readonly string[], cli: readonly string[] = cliCommand()): number {
+export function spawnParticipant(
+  kit: string,
+  args: readonly string[],
+  cli: readonly string[] = cliCommand(),
+  env: Readonly<Record<string, string>> = {},
+): number {
   const out = openSync(join(kit, "start.out"), "a", 0o640);
   try {
-    const child = spawn(process.execPath, [...cli, "start", kit, ...args], { detached: true, stdio: ["ignore", out, out], cwd: kit });
+    const child = spawn(process.execPath, [...cli, "start", kit, ...args], {
+      detached: true,
+      stdio: ["ignore", out, out],
+      cwd: kit,
+      ...(Object.keys(env).length > 0 ? { env: { ...process.env, ...env } } : {}),
+    });
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start a process for ${kit}`);
     return child.pid;

@@ -60,6 +60,8 @@ export interface SandboxSpec {
   /** The program and its arguments, as seen inside. */
   readonly command: readonly string[];
   readonly limits: JobLimits;
+  /** Device nodes bound into the sandbox's /dev (each only when present on the host). */
+  readonly devices?: readonly string[];
   /** The uid/gid job code runs as when the site is root. */
   readonly user: { readonly uid: number; readonly gid: number };
   /** fd numbers (in the spawned process) the job keeps: the IPC channel. */
@@ -105,6 +107,16 @@ export function sandboxMounts(spec: Pick<SandboxSpec, "readOnly" | "writable">):
   return { readOnly: ro, writable, symlinks, tmpfs: ["/tmp"] };
 }
 
+/**
+ * The device nodes a job with these GPUs gets: `/dev/nvidiaN` for each id, and the driver's shared
+ * nodes (`nvidiactl`, `nvidia-uvm`, `nvidia-uvm-tools`) when it has any GPU. None without GPUs.
+ */
+export function gpuDeviceNodes(gpus: readonly number[]): string[] {
+  const ids = [...new Set(gpus)].filter((g) => Number.isInteger(g) && g >= 0 && g <= 255);
+  if (ids.length === 0) return [];
+  return [...ids.map((g) => `/dev/nvidia${g}`), "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"];
+}
+
 /** The bwrap (and prlimit, setpriv) command line for `spec`, for a site running as `siteUid`. */
 export function sandboxCommand(spec: SandboxSpec, tools: SandboxTools, siteUid: number | undefined = process.getuid?.()): { file: string; args: string[] } {
   const mounts = sandboxMounts(spec);
@@ -132,6 +144,7 @@ export function sandboxCommand(spec: SandboxSpec, tools: SandboxTools, siteUid: 
   };
   // The private /tmp, /proc and /dev first: a job folder below /tmp is bound on top of the tmpfs.
   args.push("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm");
+  for (const d of spec.devices ?? []) args.push("--dev-bind-try", d, d);
   for (const s of mounts.symlinks) args.push("--symlink", s.target, s.path);
   const binds = [...mounts.readOnly.map((p) => ({ p, rw: false })), ...mounts.writable.map((p) => ({ p, rw: true }))].sort(
     (a, b) => a.p.split(sep).length - b.p.split(sep).length || a.p.localeCompare(b.p),

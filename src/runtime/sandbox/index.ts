@@ -1,4 +1,4 @@
-export { findSandboxTools, sandboxCommand, sandboxMounts, type SandboxMounts, type SandboxSpec, type SandboxTools } from "./bwrap.js";
+export { findSandboxTools, gpuDeviceNodes, sandboxCommand, sandboxMounts, type SandboxMounts, type SandboxSpec, type SandboxTools } from "./bwrap.js";
 export { ConfinementErrorCode } from "./errors.js";
 export {
   checkConfinementFor,

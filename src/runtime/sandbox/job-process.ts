@@ -14,6 +14,7 @@ import {
   heapLimitMb,
   MAX_JOB_OUTPUT_BYTES,
   OutputRelay,
+  gpuDeviceNodes,
   sandboxCommand,
   userNamespaceSeccompProgram,
   type JobConfinement,
@@ -36,6 +37,11 @@ export interface JobChildOptions {
   readonly allowChildProcess?: boolean;
   /** bubblewrap and limits (tools undefined: Node's permission model only). */
   readonly confinement: JobConfinement;
+  /**
+   * The GPU device ids reserved for the job: CUDA_VISIBLE_DEVICES, and inside bubblewrap only
+   * these /dev/nvidiaN nodes (with nvidiactl, nvidia-uvm). Undefined: no GPU setting at all.
+   */
+  readonly gpus?: readonly number[];
   readonly onMessage: (m: FromChild) => void;
   readonly onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
   readonly log: (line: string) => void;
@@ -146,7 +152,12 @@ export class JobChild {
       ...(o.allowChildProcess ? ["--allow-child-process"] : []),
     ];
     // A minimal environment: no kit paths, keys or tokens of the site.
-    const env: Record<string, string> = { COHORT_JOB_TOKEN: this.token, COHORT_JOB_ID: o.jobId, NODE_ENV: process.env["NODE_ENV"] ?? "production" };
+    const env: Record<string, string> = {
+      COHORT_JOB_TOKEN: this.token,
+      COHORT_JOB_ID: o.jobId,
+      NODE_ENV: process.env["NODE_ENV"] ?? "production",
+      ...(o.gpus ? { CUDA_VISIBLE_DEVICES: o.gpus.join(",") } : {}),
+    };
     const tools = o.confinement.tools;
     if (tools) {
       this.confined = true;
@@ -173,6 +184,7 @@ export class JobChild {
           },
           command: [nodeExe, ...nodeArgs, code.entry],
           limits: o.confinement.limits,
+          devices: gpuDeviceNodes(o.gpus ?? []),
           user,
           seccompFd: seccomp ? 4 : undefined,
         },

@@ -12,7 +12,20 @@ import { performance } from "node:perf_hooks";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { packFolder, unpackArchive } from "../jobs/archive.js";
 import { checkComponents, usesHomomorphicEncryption } from "../jobs/component-check.js";
-import { CLIENT_CONTEXT_FILE, generateCkksContexts, SERVER_CONTEXT_FILE, type SerializedCkksContext } from "../../privacy/index.js";
+import {
+  CLIENT_CONTEXT_FILE,
+  generateCkksContexts,
+  PrivacyErrorCode,
+  resolveScope,
+  SERVER_CONTEXT_FILE,
+  SitePrivacy,
+  unavailableReason,
+  type PrivacyScope,
+  type SerializedCkksContext,
+} from "../../privacy/index.js";
+import { authorize } from "../../authz/index.js";
+import { AuditLog } from "../../audit/index.js";
+import { startsProcesses } from "../jobs/component-check.js";
 import { writePrivateKeyFile } from "../../pki/index.js";
 import { appForSite, deploySites, loadJobFolder, type JobDefinition } from "../jobs/definition.js";
 import { buildServerJob, buildSiteJob, type SiteJobHost } from "../sandbox/job-host.js";
@@ -43,6 +56,13 @@ export interface SimulationOptions {
   readonly workspace: string;
   /** `-l`: a folder of per-site `local/` folders (`<dir>/<site>/local/resources.json`…). */
   readonly localConfigDir?: string;
+  /** FLARE's `-gpu`: GPU ids every site without its own resource_manager offers the job's resource_spec. */
+  readonly gpus?: readonly number[];
+  /**
+   * Who submits the job, for the sites' authorization.json (a deployment takes it from the job's
+   * signature). Default: `admin@cohort.sim`, org `cohort_sim`, role `project_admin`; each site's org is the submitter's.
+   */
+  readonly submitter?: { readonly name: string; readonly org: string; readonly role: string };
   /** Site tasks executing at once (default: every site, as in a deployment). */
   readonly threads?: number;
   readonly signal?: AbortSignal;
@@ -103,11 +123,8 @@ function schedule(
   const ok: string[] = [];
   for (const site of wanted) {
     const c = local.get(site) ?? defaultSiteConfig(site);
-    // The same check a deployed site answers the scheduler with (FLARE's GPUResourceManager).
-    const verdict = new SiteResources({ gpus: c.gpus, memPerGpuGiB: c.memPerGpuGiB, maxJobs: c.maxConcurrentJobs }).check(
-      jobId,
-      meta.resource_spec[site] ?? {},
-    );
+    // The same check a deployed site answers the scheduler with (FLARE's GPUResourceManager, ListResourceManager).
+    const verdict = new SiteResources(c.capacity).check(jobId, meta.resource_spec[site] ?? {});
     if (verdict.ok) ok.push(site);
     else refused.push(`${site}: ${verdict.reason ?? "refused"}`);
   }
@@ -115,6 +132,37 @@ function schedule(
     return { ok: false, reason: `not enough sites with the resources: ${refused.join("; ")}` };
   }
   return { ok: true, sites: ok.sort() };
+}
+
+/** The simulator's submitter when none is given. */
+export const SIMULATOR_SUBMITTER = { name: "admin@cohort.sim", org: "cohort_sim", role: "project_admin" } as const;
+
+/**
+ * A site's deploy-time policy checks, as a deployed site makes them (job-deployment.ts): the job's
+ * privacy scope (a scope naming a filter Cohort lacks refuses it), then the submitter's rights in
+ * the site's authorization.json (`submit_job`, and `byoc` for jobs bringing their own code).
+ */
+function siteDeployCheck(
+  c: SiteLocalConfig,
+  def: JobDefinition,
+  submitter: NonNullable<SimulationOptions["submitter"]>,
+): { ok: true; scope: PrivacyScope | undefined } | { ok: false; reason: string } {
+  try {
+    const scope = resolveScope(c.privacy, def.meta.scope, c.site);
+    const app = appForSite(def.meta, c.site);
+    const job = app ? def.apps.get(app) : undefined;
+    const byoc = job ? job.byoc || (job.client ? startsProcesses(job.client) : false) : false;
+    if (c.authz) {
+      for (const right of byoc ? ["submit_job", "byoc"] : ["submit_job"]) {
+        const d = authorize(c.authz.policy, { right, user: submitter, submitter, siteOrg: submitter.org });
+        if (!d.allowed)
+          return { ok: false, reason: `NOT_AUTHORIZED by ${c.site}: ${right} for ${submitter.name} (${submitter.role}, ${submitter.org}): ${d.reason}` };
+      }
+    }
+    return { ok: true, scope };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
 }
 
 class SimulationLog {
@@ -147,7 +195,7 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
   const started = performance.now();
   checkSiteNames(o.sites);
   // Refused before anything is written: a broken job or -l folder leaves the workspace alone.
-  const local = o.localConfigDir ? readLocalConfigs(o.localConfigDir, o.sites) : undefined;
+  const local = o.localConfigDir ? readLocalConfigs(o.localConfigDir, o.sites, o.gpus) : undefined;
   const submitted = loadJobFolder(o.jobDir);
   checkComponents(submitted);
   const layout = prepareSimulatorWorkspace(o.workspace);
@@ -182,23 +230,39 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
           log.write(
             c.site,
             "info",
-            `local config: ${c.files.join(", ")} (GPUs ${c.gpus}, max_concurrent_jobs ${c.maxConcurrentJobs}${c.jobDataPaths ? `, job_data_paths ${c.jobDataPaths.join(", ")}` : ""})`,
+            `local config: ${c.files.join(", ")} (GPUs ${c.capacity.gpuIds.length}, max_concurrent_jobs ${c.capacity.maxJobs}${c.jobDataPaths ? `, job_data_paths ${c.jobDataPaths.join(", ")}` : ""})`,
           );
         if (c.jobDataPaths)
           log.write(c.site, "info", "job_data_paths: checked to exist; the simulator runs no sandbox, a deployed site's job children may read only these");
-        for (const f of c.notApplied)
-          log.write(c.site, "warn", `${f}: valid JSON, not applied yet (privacy filters and authorization policies arrive with later issues)`);
+        if (c.privacy) log.write(c.site, "info", `${c.privacy.file}: applied as at a deployed site (scopes ${[...c.privacy.scopes.keys()].join(", ")})`);
+        for (const scope of c.privacy?.unavailable.keys() ?? [])
+          log.write(c.site, "warn", `privacy scope '${scope}' refuses jobs: ${c.privacy ? unavailableReason(c.privacy, scope) : ""}`);
+        if (c.authz) log.write(c.site, "info", `${c.authz.file}: applied as at a deployed site`);
       }
       for (const u of local.unused) log.write("simulator", "warn", `-l ${o.localConfigDir}: folder ${u} matches no simulated site`);
     }
-    const verdict = schedule(submitted, o.sites, local?.configs ?? new Map(), jobId);
+    const configs = local?.configs ?? new Map(o.sites.map((s) => [s, defaultSiteConfig(s, o.gpus)] as const));
+    const verdict = schedule(submitted, o.sites, configs, jobId);
     if (!verdict.ok) return finish("FINISHED:CAN_NOT_SCHEDULE", verdict.reason);
-    sites = verdict.sites;
+    // Each site's own deploy checks (privacy scope, authorization): a refusing site is left out, as in a deployment.
+    const scopes = new Map<string, PrivacyScope | undefined>();
+    const refusals: string[] = [];
+    for (const site of verdict.sites) {
+      const r = siteDeployCheck(configs.get(site) ?? defaultSiteConfig(site, o.gpus), submitted, o.submitter ?? SIMULATOR_SUBMITTER);
+      if (r.ok) scopes.set(site, r.scope);
+      else {
+        refusals.push(`${site}: ${r.reason}`);
+        log.write(site, "warn", `job ${jobId} refused at deploy: ${r.reason}`);
+      }
+    }
+    sites = [...scopes.keys()];
+    if (refusals.length > 0 && (sites.length < submitted.meta.min_clients || submitted.meta.mandatory_clients.some((m) => !scopes.has(m))))
+      return finish("FINISHED:FAILED_TO_RUN", `sites refused the job: ${refusals.join("; ")}`);
     // Deployed as a submission is: packed, unpacked (same limits and refusals), loaded again.
     await unpackArchive(await packFolder(o.jobDir), layout.job);
     const def = loadJobFolder(layout.job, { shownAs: o.jobDir });
     checkComponents(def);
-    return await run(def, layout, log, jobId, sites, rounds, o, finish);
+    return await run(def, layout, log, jobId, sites, rounds, o, finish, { scopes, configs });
   } catch (err) {
     if (!isCohortError(err)) log.write("simulator", "error", err instanceof Error ? (err.stack ?? err.message) : String(err));
     return finish("FINISHED:FAILED_TO_RUN", err instanceof Error ? err.message : String(err));
@@ -228,6 +292,7 @@ async function run(
   rounds: SimulatedRound[],
   o: SimulationOptions,
   finish: (status: JobStatus, reason?: string) => SimulationResult,
+  policy: { scopes: ReadonlyMap<string, PrivacyScope | undefined>; configs: ReadonlyMap<string, SiteLocalConfig> },
 ): Promise<SimulationResult> {
   const abort = new AbortController();
   const onAbort = (): void => abort.abort(o.signal?.reason ?? "aborted");
@@ -235,6 +300,7 @@ async function run(
   const pool = new TaskPool(o.threads ?? sites.length, abort.signal);
   const base = { jobId, jobName: def.meta.name, sites: [...sites], resume: false };
   const hosts = new Map<string, SiteJobHost>();
+  const audits: AuditLog[] = [];
   try {
     try {
       const he = usesHomomorphicEncryption(def) ? await throwawayCkks(layout, log) : undefined;
@@ -243,6 +309,22 @@ async function run(
         const cfg = app ? def.apps.get(app)?.client : undefined;
         if (!app || !cfg) throw new CohortError(RuntimeErrorCode.Deploy, `no app with config_fed_client.json for ${site} in the deploy_map`, { site });
         mkdirSync(layout.runDir(site), { recursive: true, mode: 0o700 });
+        // The site's scope filters run before the job's (FLARE's order; one process, no gate) and DP
+        // spends are charged to the site's ledger in the simulator's workspace, audited there.
+        const scope = policy.scopes.get(site);
+        const sitePolicy = policy.configs.get(site)?.privacy;
+        let privacy: SitePrivacy | undefined;
+        if (scope && sitePolicy) {
+          const audit = AuditLog.open(join(layout.root, site, "audit.log"), site);
+          audits.push(audit);
+          privacy = new SitePrivacy({
+            site,
+            policy: sitePolicy,
+            ledgerFile: join(layout.root, site, "privacy_budget.json"),
+            audit,
+            log: (l) => log.write(site, "info", l),
+          });
+        }
         const io = {
           signal: abort.signal,
           log: (l: string) => log.write(site, "info", l),
@@ -254,11 +336,37 @@ async function run(
             if (!peer) throw new CohortError(RuntimeErrorCode.JobNotFound, `job ${jobId} is not running at ${to}`, { jobId });
             peer.deliverPeer(site, topic, payload.slice());
           },
+          ...(privacy && scope
+            ? {
+                charge: async (taskName: string, spend: Parameters<SitePrivacy["charge"]>[3]) => {
+                  const r = privacy.charge(jobId, scope.name, taskName, spend);
+                  if (!r.allowed) throw new CohortError(PrivacyErrorCode.Budget, r.reason, { site });
+                },
+              }
+            : {}),
         };
         hosts.set(
           site,
           await buildSiteJob(
-            { ...base, role: "client", site, appDir: join(layout.job, app), runDir: layout.runDir(site), client: cfg, ...(he ? { he } : {}) },
+            {
+              ...base,
+              role: "client",
+              site,
+              appDir: join(layout.job, app),
+              runDir: layout.runDir(site),
+              client: cfg,
+              ...(he ? { he } : {}),
+              ...(scope
+                ? {
+                    privacy: {
+                      scope: scope.name,
+                      task_data_filters: scope.task_data_filters,
+                      task_result_filters: scope.task_result_filters,
+                      ...(scope.budget ? { budget: scope.budget } : {}),
+                    },
+                  }
+                : {}),
+            },
             io,
           ),
         );
@@ -322,5 +430,6 @@ async function run(
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
     abort.abort("simulation ended");
+    for (const a of audits) a.close();
   }
 }

@@ -31,6 +31,8 @@ export interface SiteJobRunOptions {
   readonly peers: JobPeers;
   readonly dataPaths: readonly string[];
   readonly confinement: JobConfinement;
+  /** The GPU device ids the site reserved for the job (empty: none). */
+  readonly gpus?: readonly number[];
   /** Seals a message of the job's for another site and has the server relay it. */
   readonly sendPeerMessage: (to: string, topic: string, payload: Uint8Array, timeoutMs: number) => Promise<void>;
   /** The job child exited (after pending tasks and deliveries were refused); how = its signal or exit code. */
@@ -61,6 +63,7 @@ export class SiteJobRun {
       writePath: o.runDir,
       allowChildProcess: startsProcesses(o.job.client),
       confinement: o.confinement,
+      ...(o.gpus ? { gpus: o.gpus } : {}),
       onOutputLimit: outputLimitAuditor(o.audit, this.id),
       onMessage: (m) => this.onMessage(m),
       onExit: (code, signal) => {

@@ -129,6 +129,7 @@ export class SiteJobManager {
         peers,
         dataPaths: this.o.dataPaths,
         confinement: this.o.confinement,
+        gpus: this.o.resources.gpusOf(d.job_id),
         sendPeerMessage: (to, topic, payload, timeoutMs) => this.peers.sendPeerMessage(d.job_id, to, topic, payload, timeoutMs),
         onExit: (exited, how) => this.exited(exited, how),
       });
