@@ -93,11 +93,11 @@ export function parseSafetensors(bytes: Uint8Array, file: string): { params: Saf
         { tensor: name, dtype },
       );
     if (!Array.isArray(shape) || shape.length > MAX_DIMS || !shape.every(isCount))
-      throw bad(file, `tensor ${shown} has shape ${JSON.stringify(shape).slice(0, 200)}: a list of at most ${MAX_DIMS} non-negative integers`, {
+      throw bad(file, `tensor ${shown} has shape ${String(JSON.stringify(shape)).slice(0, 200)}: a list of at most ${MAX_DIMS} non-negative integers`, {
         tensor: name,
       });
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || (offsets[0] as number) > (offsets[1] as number))
-      throw bad(file, `tensor ${shown} has data_offsets ${JSON.stringify(offsets).slice(0, 200)}: [begin, end] with begin <= end`, { tensor: name });
+      throw bad(file, `tensor ${shown} has data_offsets ${String(JSON.stringify(offsets)).slice(0, 200)}: [begin, end] with begin <= end`, { tensor: name });
     const [start, end] = offsets as [number, number];
     let count = 1;
     for (const d of shape as number[]) {
