@@ -64,3 +64,18 @@ test("examples/hello-pt: python3 job.py trains the CNN with torch state dicts to
   const accuracy = Number(/ACCURACY ([0-9.]+)/.exec(e.stdout)?.[1]);
   assert.ok(accuracy >= 0.75, `the final global model's test accuracy ${accuracy} >= 0.75`);
 });
+
+test("python/tests' torch tests run where torch is (python-module.test.ts runs them too, skipping them without torch)", {
+  ...requireSystem("python3", "torch"),
+  timeout: 120_000,
+}, () => {
+  const r = spawnSync(PYTHON, ["-m", "unittest", "-v", "tests.test_params_format", "tests.test_pt_recipe"], {
+    cwd: join(REPO_ROOT, "python"),
+    encoding: "utf8",
+    env: { PATH: "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" },
+    timeout: 100_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /skipped/, "torch is installed: no test may skip");
+  assert.match(r.stderr, /test_receive_gives_tensors_and_send_takes_a_state_dict .* ok/);
+});
