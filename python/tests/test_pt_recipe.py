@@ -54,6 +54,19 @@ class Export(unittest.TestCase):
             self.assertEqual(client["executors"][0]["executor"]["args"]["params_exchange_format"], "pytorch")
             self.assertEqual(sorted(os.listdir(os.path.join(job, "app", "custom"))), ["initial_model.safetensors", os.path.basename(__file__)], "torch's own source is not copied")
 
+    def test_cross_site_evaluation_of_a_pytorch_recipe_uses_the_pt_locator(self):
+        import torch
+
+        add_cross_site_evaluation = importlib.import_module("nvflare.recipe.utils").add_cross_site_evaluation
+        r = recipe(initial_model=torch.nn.Linear(2, 1))
+        add_cross_site_evaluation(r)
+        with tempfile.TemporaryDirectory() as d:
+            server = json.load(open(os.path.join(r.export(d), "app", "config", "config_fed_server.json")))
+        locator = next(c for c in server["components"] if c["path"].endswith("PTFileModelLocator"))
+        self.assertEqual(locator["args"], {"pt_persistor_id": "persistor"})
+        cse = next(w for w in server["workflows"] if w["path"].endswith("CrossSiteModelEval"))
+        self.assertEqual(cse["args"]["model_locator_id"], locator["id"])
+
     def test_an_initial_model_with_integer_buffers_is_refused_at_export(self):
         import torch
 

@@ -12,6 +12,7 @@ import "../../src/runtime/components/builtins.js";
 import { componentFor } from "../../src/runtime/components/registry.js";
 import { encodeSafetensors, MAX_SAFETENSORS_HEADER, parseSafetensors } from "../../src/runtime/components/safetensors.js";
 import { PT_FILE_MODEL_PERSISTOR, type PTFileModelPersistor } from "../../src/runtime/components/pt-persistor.js";
+import { PT_FILE_MODEL_LOCATOR, type PTFileModelLocator } from "../../src/runtime/components/pt-locator.js";
 import { tempDir } from "../helpers/index.js";
 import { testSiteContext } from "../helpers/job-contexts.js";
 
@@ -163,6 +164,21 @@ describe("FLARE's PTFileModelPersistor", () => {
     assert.deepEqual(Object.keys(p.modelNamed("best_model")).sort(), ["fc.bias", "fc.weight"]);
     assert.deepEqual(parseSafetensors(readFileSync(saved), saved).params["fc.bias"], new Float32Array([0, 1]));
     assert.deepEqual(Object.keys(p.load(true).params).sort(), ["fc.bias", "fc.weight"], "a resumed job starts from the saved model");
+  });
+
+  test("PTFileModelLocator hands CrossSiteModelEval the persistor's saved models by FLARE's file names", () => {
+    const p = persistor({ initial_weights_file: "custom/init.safetensors" }, app());
+    const ctx = { ...testSiteContext({ runDir: tempDir() }), component: <T>(id: string): T => (id === "persistor" ? p : undefined) as T };
+    const locator = componentFor(PT_FILE_MODEL_LOCATOR)?.create({ pt_persistor_id: "persistor" }, ctx) as PTFileModelLocator;
+    assert.deepEqual(locator.getModelNames(), []);
+    const { params } = p.load(false);
+    p.save(0, params);
+    p.noteMetrics(0, { accuracy: 0.7 });
+    assert.deepEqual(locator.getModelNames(), ["FL_global_model.pt", "best_FL_global_model.pt"]);
+    assert.deepEqual(locator.locateModel("best_FL_global_model.pt")["fc.bias"], new Float32Array([0, 1]));
+    assert.throws(() => locator.locateModel("other.pt"), /saved no model "other\.pt"/);
+    const wrong = componentFor(PT_FILE_MODEL_LOCATOR)?.create({ pt_persistor_id: "nope" }, ctx) as PTFileModelLocator;
+    assert.throws(() => wrong.getModelNames(), /pt_persistor_id "nope" must name a PTFileModelPersistor/);
   });
 
   test("a Python model class alone is refused with how to give initial weights", () => {

@@ -9,6 +9,7 @@ import { ModelPersistor, persistorArgs } from "./persistor.js";
 import { FedAvg, fedAvgArgs } from "./fedavg.js";
 import { NPModelPersistor, npPersistorArgs } from "./np-persistor.js";
 import { PT_FILE_MODEL_PERSISTOR, PTFileModelPersistor, ptPersistorArgs } from "./pt-persistor.js";
+import { PT_FILE_MODEL_LOCATOR, PTFileModelLocator, ptLocatorArgs } from "./pt-locator.js";
 import { ModelAggregator, aggregatorArgs } from "./aggregator.js";
 import { FashionMnistTrainer, NoOpTrainer, trainerArgs } from "./trainer.js";
 
@@ -39,6 +40,11 @@ registerComponent({
   paths: [PT_FILE_MODEL_PERSISTOR],
   kind: "persistor",
   create: (args, ctx) => new PTFileModelPersistor(ptPersistorArgs.parse(args), ctx.runDir, ctx.appDir),
+});
+registerComponent({
+  paths: [PT_FILE_MODEL_LOCATOR],
+  kind: "component",
+  create: (args, ctx) => new PTFileModelLocator(ptLocatorArgs.parse(args), ctx),
 });
 registerComponent({
   paths: ["cohort.ModelPersistor"],

@@ -126,6 +126,14 @@ export class PTFileModelPersistor implements GlobalModelPersistor, ModelInventor
     this.finished = true;
   }
 
+  /** The saved models by FLARE's file names (`FL_global_model.pt`, `best_FL_global_model.pt`), as FLARE's PTFileModelLocator names them. */
+  savedModels(): Map<string, string> {
+    const out = new Map<string, string>();
+    if (existsSync(this.globalFile)) out.set(this.a.global_model_file_name, this.globalFile);
+    if (existsSync(this.bestFile)) out.set(this.a.best_global_model_file_name, this.bestFile);
+    return out;
+  }
+
   /** The final model (after `finish`) as `global_model` and the best one as `best_model`, as ModelPersistor names them. */
   modelInventory(): string[] {
     const names: string[] = [];
