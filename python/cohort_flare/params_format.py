@@ -2,6 +2,7 @@
 numpy arrays; with "pytorch" a script receives torch tensors and may send them back. torch is
 imported only when the format is pytorch, so numpy scripts run where torch is not installed."""
 
+import importlib.util
 import os
 
 import numpy as np
@@ -12,9 +13,16 @@ NUMPY = "numpy"
 PYTORCH = "pytorch"
 
 
+#: FLARE's executors with no params_exchange_format: FLARE's default (pytorch) where torch is installed.
+AUTO = "auto"
+
+
 def exchange_format():
-    """The format the executor asked for ("numpy" when it asked for none)."""
+    """The format the executor asked for ("numpy" when it asked for none); "auto" is "pytorch" where
+    this Python has torch (a script without torch cannot use tensors) and "numpy" elsewhere."""
     value = os.environ.get(FORMAT_ENV, NUMPY).strip().lower() or NUMPY
+    if value == AUTO:
+        return PYTORCH if importlib.util.find_spec("torch") is not None else NUMPY
     if value not in (NUMPY, PYTORCH):
         raise RuntimeError(f"{FORMAT_ENV}={value!r}: Cohort's Client API exchanges params as 'numpy' or 'pytorch'")
     return value

@@ -52,6 +52,13 @@ class NumpyFormat(ChannelCase):
             self.task("1", "train", "train")
             self.assertIsInstance(flare.receive().params["w"], np.ndarray)
 
+    def test_auto_is_pytorch_only_where_torch_is_installed(self):
+        with Env("auto"):
+            self.assertEqual(params_format.exchange_format(), "pytorch" if HAS_TORCH else "numpy")
+        code = "import sys; sys.modules['torch'] = None; from cohort_flare import params_format as p; assert p.exchange_format() == 'numpy', p.exchange_format()"
+        env = {**os.environ, params_format.FORMAT_ENV: "auto"}
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
     def test_an_unknown_format_is_refused(self):
         with Env("keras_layer_weights"):
             with self.assertRaisesRegex(RuntimeError, "numpy' or 'pytorch"):

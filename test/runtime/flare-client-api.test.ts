@@ -361,13 +361,13 @@ describe("FLARE executor arguments Cohort refuses", () => {
     );
   });
 
-  test("params_exchange_format pytorch reaches the script's launch; numpy and raw mean numpy", () => {
+  test("params_exchange_format pytorch reaches the script's launch; numpy and raw mean numpy; none is FLARE's default (auto)", () => {
     const s = site();
     for (const [format, expected] of [
       ["pytorch", "pytorch"],
       ["PyTorch", "pytorch"],
       ["raw", "numpy"],
-      [undefined, "numpy"],
+      [undefined, "auto"],
     ] as const) {
       const e = executor(s, FLARE_CLIENT_API_EXECUTOR, { ...exportedArgs("full"), params_exchange_format: format, server_expected_format: "pytorch" });
       assert.ok(e instanceof ExternalProcessExecutor);

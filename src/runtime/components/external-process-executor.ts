@@ -34,8 +34,12 @@ export const externalProcessArgs = clientApiTaskArgs.extend({
   /** FLARE's params_transfer_type: DIFF turns a FULL train result into its difference from the task's model (a DIFF result stays as sent). */
   params_transfer_type: z.enum(["FULL", "DIFF"]).default("FULL"),
   max_message_mb: z.number().int().min(1).max(2046).default(2046),
-  /** FLARE's params_exchange_format: the wire carries numpy arrays either way; "pytorch" makes the Python Client API hand the script torch tensors. */
-  params_exchange_format: z.enum(["numpy", "pytorch"]).default("numpy"),
+  /**
+   * FLARE's params_exchange_format: the wire carries numpy arrays either way; "pytorch" makes the
+   * Python Client API hand the script torch tensors; "auto" (FLARE's executors without the argument,
+   * whose default is pytorch) does so where the script's Python has torch.
+   */
+  params_exchange_format: z.enum(["numpy", "pytorch", "auto"]).default("numpy"),
 });
 export type ExternalProcessArgs = z.infer<typeof externalProcessArgs>;
 

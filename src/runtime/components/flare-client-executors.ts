@@ -247,7 +247,8 @@ function build(cls: string, a: z.infer<typeof common>, launch: Launch, ignored: 
     evaluate_task_name: a.evaluate_task_name,
     submit_model_task_name: a.submit_model_task_name,
     params_transfer_type: transferType(cls, a.params_transfer_type),
-    params_exchange_format: exchange,
+    // FLARE's default is pytorch: a FLARE-exported PyTorch job leaves the argument out.
+    params_exchange_format: exchange ?? "auto",
     // FLARE hands every task to the script, submit_model included.
     submit_model_by_script: true,
   };
