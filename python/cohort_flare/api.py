@@ -9,6 +9,7 @@ import socket
 
 from .channel import Channel, ChannelClosed
 from .model import FLModel
+from .params_format import PYTORCH, exchange_format, to_numpy, to_torch
 
 __all__ = [
     "init", "receive", "send", "is_running", "is_train", "is_evaluate", "is_submit_model",
@@ -110,17 +111,24 @@ def receive(timeout=None):
         return None
     if _s.task is None:
         return None
+    if not _s.delivered and exchange_format() == PYTORCH:
+        # Once per task: FLARE's pytorch exchange hands the script torch tensors.
+        model = _s.task["model"]
+        model.params = to_torch(model.params)
     _s.delivered = True
     return _s.task["model"]
 
 
 def send(model, clear_cache=True):
-    """Answers the current task with `model` (an FLModel; params as numpy arrays)."""
+    """Answers the current task with `model` (an FLModel; params as numpy arrays or torch tensors,
+    which travel as numpy arrays)."""
     if _s.task is None:
         raise RuntimeError("cohort_flare.send(): there is no task to answer; call receive() first")
     if not isinstance(model, FLModel):
         raise TypeError(f"cohort_flare.send() takes an FLModel, got {type(model).__name__}")
     task = _s.task
+    if isinstance(model.params, dict):
+        model.params = to_numpy(model.params)
     if model.current_round is None:
         model.current_round = task["model"].current_round
     _channel().write({"type": "result", "task_id": task["task_id"], "model": model})

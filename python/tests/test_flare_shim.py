@@ -13,17 +13,7 @@ from tests.test_api import ChannelCase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY_DIR = os.path.dirname(HERE)
-SHIM_DIR = os.path.join(PY_DIR, "flare_shim")
-
-
-def setUpModule():
-    sys.path.insert(0, SHIM_DIR)
-
-
-def tearDownModule():
-    sys.path.remove(SHIM_DIR)
-    for name in [m for m in sys.modules if m == "nvflare" or m.startswith("nvflare.")]:
-        del sys.modules[name]
+from tests.shim_path import SHIM_DIR, setUpModule, tearDownModule  # noqa: E402,F401 (unittest calls them)
 
 
 class ImportPaths(unittest.TestCase):

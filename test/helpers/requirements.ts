@@ -24,9 +24,11 @@ export type SystemRequirement =
   /** bubblewrap, able to create a mount namespace here. */
   | "bwrap"
   /** Debian's full Fashion-MNIST under /usr/share/datasets/fashion-mnist. */
-  | "dataset";
+  | "dataset"
+  /** Debian's /usr/bin/python3 with torch (PyTorch scripts through the Client API). */
+  | "torch";
 
-export const REQUIREMENTS: readonly SystemRequirement[] = ["python3", "python3-cryptography", "nginx", "nginx-stream", "bwrap", "dataset"];
+export const REQUIREMENTS: readonly SystemRequirement[] = ["python3", "python3-cryptography", "nginx", "nginx-stream", "bwrap", "dataset", "torch"];
 
 export const PYTHON = "/usr/bin/python3";
 export const DEBIAN_DATASET_DIR = "/usr/share/datasets/fashion-mnist";
@@ -41,6 +43,7 @@ const PACKAGES: Readonly<Record<SystemRequirement, string>> = {
   "nginx-stream": "libnginx-mod-stream",
   bwrap: "bubblewrap",
   dataset: "dataset-fashion-mnist",
+  torch: "python3-torch",
 };
 
 /** Why `r` is missing on this machine, naming the packages to install; undefined when present. */
@@ -79,6 +82,12 @@ function probe(r: SystemRequirement): string | undefined {
       if (b.status !== 0)
         return `bwrap cannot create a sandbox here (${b.stderr.trim() || `exit ${b.status}`}): run as root or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)`;
       return undefined;
+    }
+    case "torch": {
+      const py = spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
+      if (py.error)
+        return `${PYTHON} is missing (${(py.error as NodeJS.ErrnoException).code ?? py.error.message}): apt-get install python3 ${PACKAGES.torch} ${INSTALL_HINT}`;
+      return py.status === 0 ? undefined : `${PYTHON} lacks torch: apt-get install ${PACKAGES.torch} ${INSTALL_HINT}`;
     }
     case "dataset":
       return DATASET_FILES.every((f) => existsSync(join(DEBIAN_DATASET_DIR, f)))

@@ -144,7 +144,7 @@ describe("ExternalProcessExecutor (Python through cohort_flare)", needsPython, (
       assert.equal(r.currentRound, 0);
       assert.deepEqual(
         r.meta["env"],
-        ["COHORT_CLIENT_API_FD", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONUNBUFFERED"],
+        ["COHORT_CLIENT_API_FD", "COHORT_PARAMS_EXCHANGE_FORMAT", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONUNBUFFERED"],
         "no kit paths, keys or tokens",
       );
       assert.match(String(r.meta["cwd"]), /app[/\\]app[/\\]custom$/);

@@ -24,7 +24,7 @@ import {
 } from "../../src/runtime/components/flare-client-executors.js";
 import { loadJobFolder } from "../../src/runtime/jobs/definition.js";
 import { LOGGED_META_KEY } from "../../src/runtime/components/metrics-log.js";
-import { MAX_LOGGED_BYTES } from "../../src/runtime/components/external-process-executor.js";
+import { ExternalProcessExecutor, MAX_LOGGED_BYTES } from "../../src/runtime/components/external-process-executor.js";
 import { documentedNumber } from "../helpers/doc-limits.js";
 import { REPO_ROOT, tempDir, writeFile } from "../helpers/index.js";
 import { testSiteContext } from "../helpers/job-contexts.js";
@@ -361,11 +361,25 @@ describe("FLARE executor arguments Cohort refuses", () => {
     );
   });
 
+  test("params_exchange_format pytorch reaches the script's launch; numpy and raw mean numpy; none is FLARE's default (auto)", () => {
+    const s = site();
+    for (const [format, expected] of [
+      ["pytorch", "pytorch"],
+      ["PyTorch", "pytorch"],
+      ["raw", "numpy"],
+      [undefined, "auto"],
+    ] as const) {
+      const e = executor(s, FLARE_CLIENT_API_EXECUTOR, { ...exportedArgs("full"), params_exchange_format: format, server_expected_format: "pytorch" });
+      assert.ok(e instanceof ExternalProcessExecutor);
+      assert.equal(e.exchangeFormat, expected, String(format));
+    }
+  });
+
   test("unsupported values are refused with the reason", () => {
     refused(
       FLARE_CLIENT_API_EXECUTOR,
-      { ...exportedArgs("full"), params_exchange_format: "pytorch" },
-      /params_exchange_format "pytorch" is not supported.*numpy/,
+      { ...exportedArgs("full"), params_exchange_format: "keras_layer_weights" },
+      /params_exchange_format "keras_layer_weights" is not supported.*"numpy" or "pytorch"/,
     );
     refused(
       FLARE_CLIENT_API_EXECUTOR,

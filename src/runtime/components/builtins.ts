@@ -8,6 +8,8 @@ import { ScatterAndGather, scatterAndGatherArgs } from "./scatter-and-gather.js"
 import { ModelPersistor, persistorArgs } from "./persistor.js";
 import { FedAvg, fedAvgArgs } from "./fedavg.js";
 import { NPModelPersistor, npPersistorArgs } from "./np-persistor.js";
+import { PT_FILE_MODEL_PERSISTOR, PTFileModelPersistor, ptPersistorArgs } from "./pt-persistor.js";
+import { PT_FILE_MODEL_LOCATOR, PTFileModelLocator, ptLocatorArgs } from "./pt-locator.js";
 import { ModelAggregator, aggregatorArgs } from "./aggregator.js";
 import { FashionMnistTrainer, NoOpTrainer, trainerArgs } from "./trainer.js";
 
@@ -33,6 +35,16 @@ registerComponent({
   paths: ["nvflare.app_common.np.np_model_persistor.NPModelPersistor"],
   kind: "persistor",
   create: (args, ctx) => new NPModelPersistor(npPersistorArgs.parse(args), ctx.runDir),
+});
+registerComponent({
+  paths: [PT_FILE_MODEL_PERSISTOR],
+  kind: "persistor",
+  create: (args, ctx) => new PTFileModelPersistor(ptPersistorArgs.parse(args), ctx.runDir, ctx.appDir),
+});
+registerComponent({
+  paths: [PT_FILE_MODEL_LOCATOR],
+  kind: "component",
+  create: (args, ctx) => new PTFileModelLocator(ptLocatorArgs.parse(args), ctx),
 });
 registerComponent({
   paths: ["cohort.ModelPersistor"],

@@ -34,6 +34,12 @@ export const externalProcessArgs = clientApiTaskArgs.extend({
   /** FLARE's params_transfer_type: DIFF turns a FULL train result into its difference from the task's model (a DIFF result stays as sent). */
   params_transfer_type: z.enum(["FULL", "DIFF"]).default("FULL"),
   max_message_mb: z.number().int().min(1).max(2046).default(2046),
+  /**
+   * FLARE's params_exchange_format: the wire carries numpy arrays either way; "pytorch" makes the
+   * Python Client API hand the script torch tensors; "auto" (FLARE's executors without the argument,
+   * whose default is pytorch) does so where the script's Python has torch.
+   */
+  params_exchange_format: z.enum(["numpy", "pytorch", "auto"]).default("numpy"),
 });
 export type ExternalProcessArgs = z.infer<typeof externalProcessArgs>;
 
@@ -54,6 +60,11 @@ export class ExternalProcessExecutor implements Executor {
   ) {
     this.label = a.command.find((w, i) => i > 0 && !w.startsWith("-")) ?? a.command[0] ?? "script";
     ctx.signal.addEventListener("abort", () => this.shutdown(String(ctx.signal.reason ?? "job ended")), { once: true });
+  }
+
+  /** What the script gets and sends (FLARE's params_exchange_format). */
+  get exchangeFormat(): ExternalProcessArgs["params_exchange_format"] {
+    return this.a.params_exchange_format;
   }
 
   /** The running script's process id (tests check it is gone after an abort). */
@@ -110,6 +121,8 @@ export class ExternalProcessExecutor implements Executor {
       COHORT_CLIENT_API_FD: "3",
       // The GPUs the site reserved for the job (set by the site in the job process): the job cannot widen them.
       ...(process.env["CUDA_VISIBLE_DEVICES"] !== undefined ? { CUDA_VISIBLE_DEVICES: process.env["CUDA_VISIBLE_DEVICES"] } : {}),
+      // Read by cohort_flare.params_format: torch is imported only when this says pytorch.
+      COHORT_PARAMS_EXCHANGE_FORMAT: this.a.params_exchange_format,
     };
     const config = withDataDir(this.a.config, () => findFashionMnist().dir);
     ctx.log(`starting ${[file, ...rest].join(" ")} in ${cwd}`);

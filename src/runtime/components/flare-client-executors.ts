@@ -186,14 +186,17 @@ function scriptInCustom(cls: string, path: string): string {
   return p;
 }
 
-const EXCHANGE_FORMATS = new Set(["numpy", "raw"]);
+/** FLARE's exchange formats Cohort's Python Client API honours: what the script gets and sends (the wire carries numpy arrays). */
+const EXCHANGE_FORMATS: Readonly<Record<string, "numpy" | "pytorch">> = { numpy: "numpy", raw: "numpy", pytorch: "pytorch" };
 
-function checkFormat(cls: string, key: string, value: string | undefined): void {
-  if (value === undefined || EXCHANGE_FORMATS.has(value.toLowerCase())) return;
+function checkFormat(cls: string, key: string, value: string | undefined): "numpy" | "pytorch" | undefined {
+  if (value === undefined) return undefined;
+  const format = EXCHANGE_FORMATS[value.toLowerCase()];
+  if (format !== undefined) return format;
   throw refuse(
     cls,
-    `${key} ${JSON.stringify(value)} is not supported: Cohort's Python Client API hands scripts numpy arrays and converts to no other framework ` +
-      `(use "numpy"; a script may convert itself, e.g. torch.from_numpy)`,
+    `${key} ${JSON.stringify(value)} is not supported: Cohort's Python Client API hands scripts numpy arrays, or torch tensors with "pytorch", ` +
+      `and converts to no other framework (use "numpy" or "pytorch"; a script may convert itself)`,
     { [key]: value },
   );
 }
@@ -232,7 +235,8 @@ interface Launch {
  * ones (present in `args`) named in one warning, the launch logged.
  */
 function build(cls: string, a: z.infer<typeof common>, launch: Launch, ignored: readonly string[], ctx: JobContextBase): ExternalProcessExecutor {
-  checkFormat(cls, "params_exchange_format", a.params_exchange_format);
+  const exchange = checkFormat(cls, "params_exchange_format", a.params_exchange_format);
+  // The server holds numpy arrays whatever it expects (a PyTorch persistor keeps them as safetensors).
   checkFormat(cls, "server_expected_format", a.server_expected_format);
   const flare: Record<string, unknown> = {
     command: launch.command,
@@ -243,6 +247,8 @@ function build(cls: string, a: z.infer<typeof common>, launch: Launch, ignored: 
     evaluate_task_name: a.evaluate_task_name,
     submit_model_task_name: a.submit_model_task_name,
     params_transfer_type: transferType(cls, a.params_transfer_type),
+    // FLARE's default is pytorch: a FLARE-exported PyTorch job leaves the argument out.
+    params_exchange_format: exchange ?? "auto",
     // FLARE hands every task to the script, submit_model included.
     submit_model_by_script: true,
   };

@@ -41,6 +41,8 @@ class _App:
             raise TypeError(
                 f"{type(obj).__name__} is not a component Cohort's FedJob knows; FLARE classes a job folder names are listed in docs/flare-compat.md"
             )
+        # Files a component brings (PTFileModelPersistor: its model's source, which clients import).
+        self.resources.extend(r for r in getattr(obj, "resources", list)() if r not in self.resources)
         if obj.KIND == "workflows":
             comp_id = comp_id or self._next_id("controller", self.ids())
             self.workflows.append((comp_id, obj))
@@ -101,6 +103,10 @@ class FedJob:
                     if not os.path.isfile(f):
                         raise FileNotFoundError(f"{f}: the script this job names does not exist (paths are relative to {os.getcwd()})")
                     shutil.copy(f, custom)
+            # Files components write at export (PTFileModelPersistor: the initial weights).
+            for _, comp in (server.workflows + server.components) if server else []:
+                if hasattr(comp, "write_files"):
+                    comp.write_files(os.path.join(job_dir, app_name))
         meta = {"name": self.name, "resource_spec": {}, "min_clients": self.min_clients, "deploy_map": deploy_map}
         if self.mandatory_clients:
             meta["mandatory_clients"] = self.mandatory_clients

@@ -35,8 +35,11 @@ class Component:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {unknown} (it takes {sorted(self.DEFAULTS)})")
         self.args = copy.deepcopy(kwargs)
 
+    #: Arguments written even at their default (where Cohort's default differs from FLARE's).
+    always = ()
+
     def config_args(self) -> dict:
-        return {k: _plain(v) for k, v in self.args.items() if _plain(v) != _plain(self.DEFAULTS.get(k))}
+        return {k: _plain(v) for k, v in self.args.items() if k in self.always or _plain(v) != _plain(self.DEFAULTS.get(k))}
 
     def config(self, comp_id=None) -> dict:
         entry = {"path": self.PATH, "args": self.config_args()}

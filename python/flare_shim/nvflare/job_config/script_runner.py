@@ -50,7 +50,11 @@ class ScriptRunner:
         }
         if self.launch_external_process:
             args.update({"command": self.command, "launch_once": self.launch_once, "shutdown_timeout": self.shutdown_timeout})
-        return ClientAPIExecutor(**args)
+        executor = ClientAPIExecutor(**args)
+        if executor.args["params_exchange_format"] == ExchangeFormat.PYTORCH:
+            # FLARE's default, so FLARE's export leaves it out; Cohort's default is numpy (docs/flare-compat.md).
+            executor.always = ("params_exchange_format",)
+        return executor
 
     def resources(self) -> list:
         """Files copied into the app's custom/ folder."""

@@ -1,0 +1,5 @@
+"""FLARE's PyTorch recipes."""
+
+from .fedavg import FedAvgRecipe
+
+__all__ = ["FedAvgRecipe"]
