@@ -2,3 +2,6 @@
 export { AdminSession } from "./session.js";
 export { splitCommandLine } from "./command-line.js";
 export { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, type AdminCommandInfo } from "./commands.js";
+export { parseTargets, parseSingleTarget, addressedSites, MULTI_TARGET_COMMANDS, SINGLE_TARGET_COMMANDS, type Targets } from "./targets.js";
+export { parseShellArgs, parseListJobsArgs, checkFileName, type ShellArgs, type ListJobsArgs } from "./shell-args.js";
+export { validateCommand } from "./validate.js";

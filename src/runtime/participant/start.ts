@@ -232,6 +232,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
       plugins,
       control: processControl(o.kitDir, o.log),
+      kitDir: o.kitDir,
     }).start();
     const checkpoints = new CheckpointExchange({
       audit,
@@ -345,6 +346,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       skewMs: 60_000,
       plugins,
       control: processControl(o.kitDir, o.log),
+      serverUrl: `${srv.service.scheme}://${host}:${port}`,
       status: () => ({ connected: client.connected, running_jobs: jobs.runningJobs(), job_confinement: describeConfinement(confinement) }),
       resources: () => ({
         num_of_gpus: rm.num_of_gpus,
