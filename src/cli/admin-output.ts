@@ -22,6 +22,16 @@ const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined
 const refusal = (v: unknown): string | undefined => (isRecord(v) && typeof v["error"] === "string" ? `Error: ${v["error"]}` : undefined);
 const dict = (v: unknown): string => JSON.stringify(v, null, 2);
 
+/** Python's time.asctime (FLARE's "last connect time"), in local time: "Tue Dec  8 02:05:09 2026". */
+export function asctime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getDay()] ?? "";
+  const month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getMonth()] ?? "";
+  const two = (n: number): string => String(n).padStart(2, "0");
+  return `${day} ${month} ${String(d.getDate()).padStart(2, " ")} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
+}
+
 /** Per-site answers, without the server's part (`all` answers carry it beside the sites). */
 function siteEntries(result: unknown): [string, unknown][] {
   if (!isRecord(result)) return [];
@@ -44,7 +54,7 @@ function checkStatusServer(s: Record<string, unknown>): string {
     out.push(
       flareTable(
         ["client", "token", "last connect time"],
-        details.map((d) => [str(d["name"]), str(d["token"]), str(d["last_connect_time"])]),
+        details.map((d) => [str(d["name"]), str(d["token"]), asctime(str(d["last_connect_time"]))]),
       ),
     );
   return out.join("\n");

@@ -1,4 +1,5 @@
 /** The admin side of the runtime: the console's session (signed commands) and the command table. */
+export { AdminErrorCode } from "./errors.js";
 export { AdminSession } from "./session.js";
 export { splitCommandLine } from "./command-line.js";
 export { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, type AdminCommandInfo } from "./commands.js";

@@ -365,13 +365,10 @@ export class ServerAdmin {
       case "abort_job": {
         const id = arg("a job id");
         const before = jobs.store.get(id).status;
+        // FLARE's messages (job_cmds.py abort_job), by the status the job had; a finished job is left as it is.
+        if (isFinished(before)) return { job_id: id, status: before, message: `Job for ${id} is already completed.` };
         await jobs.abort(id, user.name);
-        // FLARE's messages (job_cmds.py abort_job), by the status the job had.
-        const message = isFinished(before)
-          ? `Job for ${id} is already completed.`
-          : before === "RUNNING"
-            ? "Abort signal has been sent to the server app."
-            : `Aborted the job ${id} before running it.`;
+        const message = before === "RUNNING" ? "Abort signal has been sent to the server app." : `Aborted the job ${id} before running it.`;
         return { job_id: id, status: "FINISHED:ABORTED", message };
       }
       case "clone_job": {
