@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, splitCommandLine } from "../../runtime/admin/index.js";
-import { isCohortError } from "../../errors/index.js";
+import { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, splitCommandLine, validateCommand } from "../../runtime/admin/index.js";
+import { isCohortError, type CohortError } from "../../errors/index.js";
 import { ExitCode, reportError } from "../output.js";
 import { humanAnswer } from "../admin-output.js";
 import { confirmationRefusal, askConfirmation } from "../admin-confirm.js";
@@ -19,6 +19,17 @@ function localCommand(cmd: string, dir: string): string | undefined {
   if (cmd === "lpwd") return kit;
   if (cmd === "info") return [`Local Upload Source: ${join(kit, "transfer")}`, `Local Download Destination: ${join(kit, "transfer")}`].join("\n");
   return undefined;
+}
+
+/** The parser's refusal of a command's targets or options, if any. */
+function usageError(cmd: string, args: readonly string[]): CohortError | undefined {
+  try {
+    validateCommand(cmd, args);
+    return undefined;
+  } catch (err) {
+    if (isCohortError(err)) return err;
+    throw err;
+  }
 }
 
 /** The text printed for an answer: FLARE's shapes, or the answer as one JSON document. */
@@ -124,7 +135,10 @@ async function consoleLoop(dir: string, token: string | undefined, flags: { yes:
       process.stdout.write(`unknown command ${cmd}${near ? `; did you mean ${near}?` : ""} (help lists commands)\n`);
     } else {
       const confirm = ADMIN_COMMANDS[cmd]?.confirm;
-      if (confirm && !flags.yes && !(await askConfirmation(rl, confirm, session.user))) {
+      // A command that cannot be parsed is refused before anyone is asked to confirm it.
+      const invalid = confirm ? usageError(cmd, words.slice(1)) : undefined;
+      if (invalid) process.stdout.write(`Error: [${invalid.code}] ${invalid.message}\n`);
+      if (invalid || (confirm && !flags.yes && !(await askConfirmation(rl, confirm, session.user)))) {
         rl.prompt();
         continue;
       }
@@ -192,7 +206,7 @@ export function registerAdmin(program: Command): void {
       }
       const needs = ADMIN_COMMANDS[cmd]?.confirm;
       if (needs && !flags.yes) {
-        process.exitCode = reportError(confirmationRefusal(cmd), ExitCode.Failed);
+        process.exitCode = reportError(usageError(cmd, splitCommandLine(flags.command).slice(1)) ?? confirmationRefusal(cmd), ExitCode.Failed);
         return;
       }
       let session: Awaited<ReturnType<Awaited<ReturnType<typeof loadSession>>["open"]>> | undefined;

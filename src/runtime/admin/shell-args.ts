@@ -33,6 +33,11 @@ function refuse(cmd: string, why: string): CohortError {
   return new CohortError(AdminErrorCode.Usage, `${cmd}: ${why}`, { cmd });
 }
 
+/** A file name FLARE's rule refuses: a path error, as the site's own path checks report. */
+function pathRefusal(cmd: string, why: string): CohortError {
+  return new CohortError(AdminErrorCode.Path, `${cmd}: ${why}`, { cmd });
+}
+
 function allowed(cmd: ShellCommand): string {
   const all = [...BOOLEAN_FLAGS[cmd], ...COUNT_FLAGS[cmd]].map((f) => `-${f}${COUNT_FLAGS[cmd].includes(f) ? " N" : ""}`);
   return all.length ? all.join(", ") : "none";
@@ -40,10 +45,10 @@ function allowed(cmd: ShellCommand): string {
 
 /** A file argument under FLARE's rule (the site checks the resolved path again, startup/ included). */
 export function checkFileName(cmd: string, f: string): string {
-  if (f.length > 1024) throw refuse(cmd, "file name too long");
-  if (!FILE_NAME.test(f)) throw refuse(cmd, `unsupported file ${JSON.stringify(f.slice(0, 80))} (letters, digits, - . _ / only)`);
-  if (f.startsWith("/")) throw refuse(cmd, "absolute path is not allowed");
-  if (f.split("/").includes("..")) throw refuse(cmd, ".. in path name is not allowed");
+  if (f.length > 1024) throw pathRefusal(cmd, "file name too long");
+  if (!FILE_NAME.test(f)) throw pathRefusal(cmd, `unsupported file ${JSON.stringify(f.slice(0, 80))} (letters, digits, - . _ / only)`);
+  if (f.startsWith("/")) throw pathRefusal(cmd, "absolute path is not allowed");
+  if (f.split("/").includes("..")) throw pathRefusal(cmd, ".. in path name is not allowed");
   return f;
 }
 

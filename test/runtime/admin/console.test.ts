@@ -177,6 +177,9 @@ test("a refused confirmation changes nothing: -c without --yes, and the console'
   const r = await human("shutdown client site-2");
   assert.equal(r.code, 1);
   assert.match(r.err, /shutdown asks for confirmation, and -c cannot ask: run it again with --yes/);
+  const unparsable = await human("restart client server");
+  assert.equal(unparsable.code, 1);
+  assert.match(unparsable.err, /target type, not a site name/, "what cannot be parsed is refused as such, before any confirmation");
   const out = await consoleSession([
     [/logged in as/, "shutdown client site-2"],
     [/Confirm with User Name: $/, "someone-else"],

@@ -17,8 +17,9 @@ import {
 import { isCohortError } from "../../../src/errors/index.js";
 import { assertAddressedTo, AuthErrorCode, type SignedCommand } from "../../../src/auth/index.js";
 
-const refused = (f: () => unknown, re?: RegExp): void =>
-  assert.throws(f, (e: unknown) => isCohortError(e) && e.code === AdminErrorCode.Usage && (!re || re.test(e.message)));
+const refused = (f: () => unknown, re?: RegExp, code: string = AdminErrorCode.Usage): void =>
+  assert.throws(f, (e: unknown) => isCohortError(e) && e.code === code && (!re || re.test(e.message)));
+const badPath = (f: () => unknown, re: RegExp): void => refused(f, re, AdminErrorCode.Path);
 
 test("targets: server, client [names…], all, and Cohort's @ALL and bare site name", () => {
   assert.deepEqual(parseTargets("restart", ["server"]), { server: true, sites: [] });
@@ -111,12 +112,12 @@ test("ls/cat/head/tail/grep: FLARE's options are allowed, others refused by name
 });
 
 test("file names: no `..`, no absolute path, nothing a shell would read", () => {
-  refused(() => parseShellArgs("cat", ["../startup/client.key"]), /\.\. in path name/);
-  refused(() => parseShellArgs("cat", ["local/../../etc/passwd"]), /\.\. in path name/);
-  refused(() => parseShellArgs("ls", ["/etc"]), /absolute path/);
-  refused(() => parseShellArgs("cat", ["a.txt;id"]), /unsupported file/);
-  refused(() => parseShellArgs("cat", ["$(id).txt"]), /unsupported file/);
-  refused(() => parseShellArgs("cat", ["a b.txt"]), /unsupported file/);
+  badPath(() => parseShellArgs("cat", ["../startup/client.key"]), /\.\. in path name/);
+  badPath(() => parseShellArgs("cat", ["local/../../etc/passwd"]), /\.\. in path name/);
+  badPath(() => parseShellArgs("ls", ["/etc"]), /absolute path/);
+  badPath(() => parseShellArgs("cat", ["a.txt;id"]), /unsupported file/);
+  badPath(() => parseShellArgs("cat", ["$(id).txt"]), /unsupported file/);
+  badPath(() => parseShellArgs("cat", ["a b.txt"]), /unsupported file/);
   assert.equal(parseShellArgs("cat", ["local/..hidden.txt"]).file, "local/..hidden.txt", "`..` inside a name is a name");
   fc.assert(
     fc.property(fc.array(fc.string(), { maxLength: 5 }), (words) => {
@@ -124,7 +125,7 @@ test("file names: no `..`, no absolute path, nothing a shell would read", () => 
         const a = parseShellArgs("cat", words);
         assert.ok(a.file !== undefined && /^[A-Za-z0-9\-._/]*$/.test(a.file) && !a.file.startsWith("/") && !a.file.split("/").includes(".."));
       } catch (e) {
-        assert.ok(isCohortError(e) && e.code === AdminErrorCode.Usage, String(e));
+        assert.ok(isCohortError(e) && (e.code === AdminErrorCode.Usage || e.code === AdminErrorCode.Path), String(e));
       }
     }),
   );
