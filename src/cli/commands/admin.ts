@@ -160,6 +160,8 @@ async function consoleLoop(dir: string, token: string | undefined, flags: { yes:
   clearTimeout(idle);
   clearTimeout(certTimer);
   await session.close();
+  // `bye` with stdin a pipe still open (a script driving the console): the pipe would keep the process alive.
+  process.stdin.destroy();
   return ExitCode.Ok;
 }
 

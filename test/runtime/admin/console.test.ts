@@ -85,6 +85,8 @@ test("status and system commands print FLARE's tables; --json prints one documen
     assertShape(file, r.out);
     await json(command);
   }
+  assert.equal((await human("lpwd")).out.trim(), fed.kit(ADMIN), "lpwd: the admin kit's folder");
+  assert.match((await human("info")).out, /^Local Upload Source: .*transfer\nLocal Download Destination: .*transfer\n$/);
   const legacy = (await json("sys_info @ALL")) as Record<string, unknown>;
   assert.deepEqual(Object.keys(legacy).sort(), ["site-1", "site-2", "site-3"], "Cohort's @ALL still addresses every site");
 });
@@ -164,12 +166,18 @@ async function consoleSession(steps: readonly [RegExp, string][]): Promise<strin
     while (step < steps.length && steps[step]?.[0].test(out)) {
       child.stdin.write(`${steps[step]?.[1]}\n`);
       step++;
-      if (step === steps.length) child.stdin.end();
     }
   });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  // `bye` ends the console with stdin still open: it must not wait for the pipe to close.
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, 60_000);
   await done;
   clearTimeout(timer);
+  assert.equal(killed, false, `the console did not end on bye:\n${out}`);
+  assert.equal(step, steps.length, `the console stopped before the last step:\n${out}`);
   return out;
 }
 
