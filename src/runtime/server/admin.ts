@@ -232,7 +232,10 @@ export class ServerAdmin {
     if (targets.server) await this.authorizeHere(cmd, user, args, oidcToken);
     if (!targets.server) return this.forward(siteNames, signed, ref, cmd);
     const sites = siteNames.length > 0 ? await this.forward(siteNames, signed, ref, cmd, false) : undefined;
-    const server = this.serverPart(cmd);
+    // FLARE's `shutdown all`: the server stops only when every site did.
+    const refusedBy = Object.entries(sites ?? {}).filter(([, v]) => typeof v === "object" && v !== null && "error" in v);
+    const server =
+      cmd === "shutdown" && refusedBy.length > 0 ? `not shut down: ${refusedBy.map(([s]) => s).join(", ")} did not shut down` : this.serverPart(cmd);
     if (!sites) return cmd === "check_status" || cmd === "shutdown" || cmd === "restart" ? server : { server };
     return cmd === "check_status" || cmd === "shutdown" || cmd === "restart" ? { server, sites } : { server, ...sites };
   }
