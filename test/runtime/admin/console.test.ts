@@ -223,3 +223,12 @@ test("shutdown client site-2 stops only site-2; restart client site-1 restarts o
     false,
   );
 });
+
+test("shutdown all stops the sites, then the server", { timeout: 120_000 }, async () => {
+  const r = await human("shutdown all", "--yes");
+  assert.equal(r.code, 0, r.err);
+  assertShape("shutdown_all.txt", r.out);
+  assert.equal(await fed.sites.get("site-3")?.exited, 0);
+  assert.equal(await fed.server.exited, 0);
+  assert.ok(existsSync(join(fed.kit("localhost"), "shutdown.fl")) && existsSync(join(fed.kit("site-3"), "shutdown.fl")));
+});
