@@ -1,6 +1,6 @@
 import type { Interface } from "node:readline";
 import { CohortError } from "../errors/index.js";
-import { AdminErrorCode } from "../runtime/admin/errors.js";
+import { AdminErrorCode } from "../runtime/admin/index.js";
 
 /**
  * FLARE's confirmations (nvflare/fuel/hci/client/cli.py): "Are you sure (y/N): " for abort_job,

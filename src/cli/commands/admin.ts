@@ -13,11 +13,16 @@ import { confirmationRefusal, askConfirmation } from "../admin-confirm.js";
 // other command start fast (commands are imported lazily for the same reason).
 const loadSession = async () => (await import("../../runtime/admin/index.js")).AdminSession;
 
-/** Console-only commands answered without the server: FLARE's lpwd and info. */
-function localCommand(cmd: string, dir: string): string | undefined {
+/** Console-only commands answered without the server: FLARE's lpwd and info (text, and the --json answer). */
+function localCommand(cmd: string, dir: string): { text: string; json: Record<string, string> } | undefined {
   const kit = resolve(dir);
-  if (cmd === "lpwd") return kit;
-  if (cmd === "info") return [`Local Upload Source: ${join(kit, "transfer")}`, `Local Download Destination: ${join(kit, "transfer")}`].join("\n");
+  const transfer = join(kit, "transfer");
+  if (cmd === "lpwd") return { text: kit, json: { lpwd: kit } };
+  if (cmd === "info")
+    return {
+      text: `Local Upload Source: ${transfer}\nLocal Download Destination: ${transfer}`,
+      json: { upload_source: transfer, download_destination: transfer },
+    };
   return undefined;
 }
 
@@ -129,7 +134,7 @@ async function consoleLoop(dir: string, token: string | undefined, flags: { yes:
     if (cmd === "bye" || cmd === "exit" || cmd === "quit") break;
     const local = localCommand(cmd, dir);
     if (cmd === "help" || cmd === "?") process.stdout.write(`${help(words[1])}\n`);
-    else if (local !== undefined) process.stdout.write(`${local}\n`);
+    else if (local !== undefined) process.stdout.write(`${flags.json ? JSON.stringify(local.json) : local.text}\n`);
     else if (!ADMIN_COMMANDS[cmd]) {
       const near = nearestCommand(cmd);
       process.stdout.write(`unknown command ${cmd}${near ? `; did you mean ${near}?` : ""} (help lists commands)\n`);
@@ -195,9 +200,7 @@ export function registerAdmin(program: Command): void {
       const cmd = splitCommandLine(flags.command)[0] ?? "";
       const local = localCommand(cmd, dir);
       if (local !== undefined) {
-        process.stdout.write(
-          `${flags.json ? JSON.stringify(cmd === "lpwd" ? { lpwd: local } : { upload_source: join(resolve(dir), "transfer"), download_destination: join(resolve(dir), "transfer") }) : local}\n`,
-        );
+        process.stdout.write(`${flags.json ? JSON.stringify(local.json) : local.text}\n`);
         return;
       }
       if (!ADMIN_COMMANDS[cmd]) {
