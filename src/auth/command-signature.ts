@@ -163,16 +163,29 @@ export function verifyCommand(
 }
 
 /** Targets that address every site: `@ALL`, `client` (`check_status client`), or none typed. */
-const EVERY_SITE = new Set(["@ALL", "client"]);
+const EVERY_SITE = new Set(["@ALL", "client", "all"]);
+
+/** The sites a command addresses when the caller has no grammar of its own: its first argument. */
+function firstArgument(_cmd: string, args: readonly string[]): readonly string[] | "every" {
+  const target = args[0];
+  return target === undefined || EVERY_SITE.has(target) ? "every" : [target];
+}
 
 /**
  * A site runs a verified command only when the admin addressed it there: the signature covers the
- * target (the first argument), but the server routes the command, and could hand a command the
- * admin meant for one site to another (where the same admin may hold the same rights).
+ * targets (the arguments), but the server routes the command, and could hand a command the admin
+ * meant for one site to another (where the same admin may hold the same rights). `addressed`
+ * reads the targets with the console's grammar (`client site-1 site-2` names two sites); it may
+ * throw on arguments it cannot parse, which refuses the command too.
  */
-export function assertAddressedTo(c: SignedCommand, site: string): void {
-  const target = c.args[0];
-  if (target === undefined || target === site || EVERY_SITE.has(target)) return;
+export function assertAddressedTo(
+  c: SignedCommand,
+  site: string,
+  addressed: (cmd: string, args: readonly string[]) => readonly string[] | "every" = firstArgument,
+): void {
+  const sites = addressed(c.cmd, c.args);
+  if (sites === "every" || sites.includes(site)) return;
+  const target = sites.join(" ");
   throw new CohortError(
     AuthErrorCode.WrongTarget,
     `${site} refuses ${c.user}'s ${c.cmd}: the admin addressed it to ${target}, and a command redirected by the server is not run`,

@@ -164,7 +164,7 @@ export interface AdminCliResult {
 /** `cohort admin <kit> -c <command> --json` as a real process. */
 export async function adminCli(adminKit: string, command: string, timeoutMs = 120_000): Promise<AdminCliResult> {
   const { runCli } = await import("./index.js");
-  const r = await runCli(["admin", adminKit, "-c", command, "--json"], {}, { timeoutMs });
+  const r = await runCli(["admin", adminKit, "-c", command, "--json", "--yes"], {}, { timeoutMs });
   let json: Record<string, unknown> = {};
   try {
     json = JSON.parse(r.stdout) as Record<string, unknown>;

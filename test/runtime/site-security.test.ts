@@ -163,13 +163,16 @@ describe("signed admin commands at a site", () => {
         e.code === "ERR_AUTH_WRONG_TARGET" && /^site-1 refuses admin@nvidia\.com's pwd: the admin addressed it to site-2/.test(e.message),
     );
     assert.equal((JSON.parse(readFileSync(auditPath, "utf8").trim()) as Record<string, unknown>)["code"], "ERR_AUTH_WRONG_TARGET");
-    for (const every of [["@ALL"], ["client"], []]) {
+    for (const every of [["@ALL"], ["client"], ["all"], ["client", "site-1", "site-2"]]) {
       assert.equal(
         ((await admin.handle({ command: cmd("admin@nvidia.com", "sys_info", every) })) as { site: string }).site,
         "site-1",
-        `target ${every[0] ?? "(none)"} addresses every site`,
+        `target ${every.join(" ")} addresses site-1`,
       );
     }
+    // FLARE's grammar, read by the site itself: names after `client` are the only sites addressed.
+    await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "restart", ["client", "site-2"]) }), { code: "ERR_AUTH_WRONG_TARGET" });
+    await assert.rejects(admin.handle({ command: cmd("admin@nvidia.com", "sys_info", []) }), { code: "ERR_ADMIN_USAGE" });
   });
 
   test("shell commands stay inside the site folder and never reach startup/", async () => {

@@ -51,7 +51,7 @@ test("restart brings the site back; shutdown stops it and its supervisor", { tim
   await server.waitFor(/client site-1 .* logged in/, 40_000);
   const firstPid = Number(readFileSync(join(kit("site-1"), "pid.fl"), "utf8"));
   const mark = server.mark();
-  const r = await runCli(["admin", kit("admin@o.org"), "-c", "restart site-1", "--json"]);
+  const r = await runCli(["admin", kit("admin@o.org"), "-c", "restart site-1", "--json", "--yes"]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   await server.waitFor(/client site-1 .* logged in/, 60_000, mark);
   const secondPid = Number(readFileSync(join(kit("site-1"), "pid.fl"), "utf8"));
@@ -59,7 +59,7 @@ test("restart brings the site back; shutdown stops it and its supervisor", { tim
   assert.ok(!alive(firstPid));
 
   const exited = new Promise<number | null>((resolve) => supervisor.once("exit", resolve));
-  const s = await runCli(["admin", kit("admin@o.org"), "-c", "shutdown site-1", "--json"]);
+  const s = await runCli(["admin", kit("admin@o.org"), "-c", "shutdown site-1", "--json", "--yes"]);
   assert.equal(s.code, 0, s.stdout + s.stderr);
   assert.equal(await exited, 0, "the supervisor exits on shutdown.fl");
   assert.ok(!alive(secondPid), "no cohort start process left");

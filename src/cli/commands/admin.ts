@@ -1,32 +1,47 @@
 import { createInterface, type Interface } from "node:readline";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, splitCommandLine } from "../../runtime/admin/index.js";
-import { isCohortError } from "../../errors/index.js";
+import { ADMIN_COMMANDS, CONSOLE_COMMANDS, nearestCommand, splitCommandLine, validateCommand } from "../../runtime/admin/index.js";
+import { isCohortError, type CohortError } from "../../errors/index.js";
 import { ExitCode, reportError } from "../output.js";
+import { humanAnswer } from "../admin-output.js";
+import { confirmationRefusal, askConfirmation } from "../admin-confirm.js";
 
 // The session, pki and config code is loaded when a command runs, so that `--help` and every
 // other command start fast (commands are imported lazily for the same reason).
 const loadSession = async () => (await import("../../runtime/admin/index.js")).AdminSession;
 
-function show(result: unknown): string {
-  if (Array.isArray(result)) {
-    if (result.length === 0) return "(none)";
-    return result
-      .map((r) =>
-        typeof r === "object" && r !== null
-          ? Object.entries(r)
-              .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
-              .join("  ")
-          : String(r),
-      )
-      .join("\n");
+/** Console-only commands answered without the server: FLARE's lpwd and info (text, and the --json answer). */
+function localCommand(cmd: string, dir: string): { text: string; json: Record<string, string> } | undefined {
+  const kit = resolve(dir);
+  const transfer = join(kit, "transfer");
+  if (cmd === "lpwd") return { text: kit, json: { lpwd: kit } };
+  if (cmd === "info")
+    return {
+      text: `Local Upload Source: ${transfer}\nLocal Download Destination: ${transfer}`,
+      json: { upload_source: transfer, download_destination: transfer },
+    };
+  return undefined;
+}
+
+/** The parser's refusal of a command's targets or options, if any. */
+function usageError(cmd: string, args: readonly string[]): CohortError | undefined {
+  try {
+    validateCommand(cmd, args);
+    return undefined;
+  } catch (err) {
+    if (isCohortError(err)) return err;
+    throw err;
   }
-  if (typeof result === "string") return result;
-  if (typeof result === "object" && result !== null) return JSON.stringify(result, null, 2);
-  return String(result);
+}
+
+/** The text printed for an answer: FLARE's shapes, or the answer as one JSON document. */
+function render(line: string, result: unknown, json: boolean): string {
+  if (json) return JSON.stringify(result);
+  const [cmd = "", ...args] = splitCommandLine(line.trim());
+  return humanAnswer(cmd, args, result);
 }
 
 /** A progress bar on stderr when it is a terminal (download_job). */
@@ -66,7 +81,7 @@ function oidcToken(file: string | undefined): string | undefined {
   return process.env["COHORT_OIDC_TOKEN"]?.trim() || undefined;
 }
 
-async function consoleLoop(dir: string, token: string | undefined): Promise<number> {
+async function consoleLoop(dir: string, token: string | undefined, flags: { yes: boolean; json: boolean }): Promise<number> {
   const { readLocalJson } = await import("../../config/index.js");
   const { readCertificateInfo } = await import("../../pki/index.js");
   const settings = readLocalJson(dir, "resources", adminSettings)?.value.admin ?? { idle_timeout: 900, prompt: "> " };
@@ -89,7 +104,7 @@ async function consoleLoop(dir: string, token: string | undefined): Promise<numb
       return [hits.length ? hits : names, words[0] ?? ""];
     }
     const last = words[words.length - 1] ?? "";
-    const options = [...sites, "server", "client", "@ALL"].filter((n) => n.startsWith(last));
+    const options = [...sites, "server", "client", "all", "@ALL"].filter((n) => n.startsWith(last));
     return [options, last];
   };
   const rl: Interface = createInterface({ input: process.stdin, output: process.stdout, prompt: settings.prompt, completer, historySize: 500 });
@@ -117,18 +132,32 @@ async function consoleLoop(dir: string, token: string | undefined): Promise<numb
       continue;
     }
     if (cmd === "bye" || cmd === "exit" || cmd === "quit") break;
+    const local = localCommand(cmd, dir);
     if (cmd === "help" || cmd === "?") process.stdout.write(`${help(words[1])}\n`);
+    else if (local !== undefined) process.stdout.write(`${flags.json ? JSON.stringify(local.json) : local.text}\n`);
     else if (!ADMIN_COMMANDS[cmd]) {
       const near = nearestCommand(cmd);
       process.stdout.write(`unknown command ${cmd}${near ? `; did you mean ${near}?` : ""} (help lists commands)\n`);
     } else {
+      const confirm = ADMIN_COMMANDS[cmd]?.confirm;
+      // A command that cannot be parsed is refused before anyone is asked to confirm it.
+      const invalid = confirm ? usageError(cmd, words.slice(1)) : undefined;
+      if (invalid) process.stdout.write(`Error: [${invalid.code}] ${invalid.message}\n`);
+      if (invalid || (confirm && !flags.yes && !(await askConfirmation(rl, confirm, session.user)))) {
+        rl.prompt();
+        continue;
+      }
+      const start = process.hrtime.bigint();
       try {
         const onProgress = cmd === "download_job" ? progressBar("downloading") : undefined;
-        process.stdout.write(`${show(await session.run(line, onProgress ? { onProgress } : {}))}\n`);
+        const text = render(line, await session.run(line, onProgress ? { onProgress } : {}), flags.json);
+        if (text) process.stdout.write(`${text}\n`);
         if (cmd === "check_status" || cmd === "remove_client" || cmd === "enable_client") refreshSites();
       } catch (err) {
-        process.stdout.write(`${isCohortError(err) ? `[${err.code}] ` : ""}${(err as Error).message}\n`);
+        process.stdout.write(`Error: ${isCohortError(err) ? `[${err.code}] ` : ""}${(err as Error).message}\n`);
       }
+      // FLARE's console ends every command with its time.
+      process.stdout.write(`Done [${(process.hrtime.bigint() - start) / 1000n} usecs] ${new Date().toISOString().replace("T", " ").replace("Z", "")}\n`);
     }
     if (closing) break;
     rl.prompt();
@@ -136,6 +165,8 @@ async function consoleLoop(dir: string, token: string | undefined): Promise<numb
   clearTimeout(idle);
   clearTimeout(certTimer);
   await session.close();
+  // `bye` with stdin a pipe still open (a script driving the console): the pipe would keep the process alive.
+  process.stdin.destroy();
   return ExitCode.Ok;
 }
 
@@ -146,7 +177,8 @@ export function registerAdmin(program: Command): void {
     .description("the admin console (what fl_admin.sh opens), or one command with -c")
     .argument("<admin-kit-dir>", "the admin's participant folder, e.g. prod_00/admin@nvidia.com")
     .option("-c, --command <command>", 'run one command and exit, e.g. "submit_job hello-fedavg", "list_jobs", "check_status server", "sys_info @ALL"')
-    .option("--json", "print the answer as JSON (with -c)")
+    .option("--json", "print each answer as one JSON document instead of FLARE's tables and messages")
+    .option("-y, --yes", "answer yes to confirmations (shutdown, restart, abort_job, remove_client, delete_job, delete_workspace); accepted with any command")
     .option(
       "--oidc-token-file <file>",
       "attach this identity-provider token (JWT) to every command, for sites that require one (also COHORT_OIDC_TOKEN_FILE / COHORT_OIDC_TOKEN)",
@@ -155,21 +187,31 @@ export function registerAdmin(program: Command): void {
       "after",
       `\n${help()}\n\nExit status with -c: 0 when the command succeeded, 1 when it was refused or failed (the reason, with the refusing site, is printed).`,
     )
-    .action(async (dir: string, flags: { command?: string; json?: boolean; oidcTokenFile?: string }) => {
+    .action(async (dir: string, flags: { command?: string; json?: boolean; yes?: boolean; oidcTokenFile?: string }) => {
       const token = oidcToken(flags.oidcTokenFile);
       if (!flags.command) {
         try {
-          process.exitCode = await consoleLoop(dir, token);
+          process.exitCode = await consoleLoop(dir, token, { yes: flags.yes === true, json: flags.json === true });
         } catch (err) {
           process.exitCode = reportError(err, ExitCode.Failed);
         }
         return;
       }
       const cmd = splitCommandLine(flags.command)[0] ?? "";
+      const local = localCommand(cmd, dir);
+      if (local !== undefined) {
+        process.stdout.write(`${flags.json ? JSON.stringify(local.json) : local.text}\n`);
+        return;
+      }
       if (!ADMIN_COMMANDS[cmd]) {
         const near = nearestCommand(cmd);
         process.stderr.write(`error [ERR_ADMIN_UNKNOWN_COMMAND]: unknown command ${JSON.stringify(cmd)}${near ? `; did you mean ${near}?` : ""}\n`);
         process.exitCode = ExitCode.Failed;
+        return;
+      }
+      const needs = ADMIN_COMMANDS[cmd]?.confirm;
+      if (needs && !flags.yes) {
+        process.exitCode = reportError(usageError(cmd, splitCommandLine(flags.command).slice(1)) ?? confirmationRefusal(cmd), ExitCode.Failed);
         return;
       }
       let session: Awaited<ReturnType<Awaited<ReturnType<typeof loadSession>>["open"]>> | undefined;
@@ -177,7 +219,8 @@ export function registerAdmin(program: Command): void {
         session = await (await loadSession()).open(dir, token ? { oidcToken: token } : {});
         const onProgress = cmd === "download_job" ? progressBar("downloading") : undefined;
         const result = await session.run(flags.command, onProgress ? { onProgress } : {});
-        process.stdout.write(`${flags.json ? JSON.stringify(result) : show(result)}\n`);
+        const text = render(flags.command, result, flags.json === true);
+        if (text) process.stdout.write(`${text}\n`);
         // A site command where every site refused is a failure too.
         if (typeof result === "object" && result !== null && !Array.isArray(result) && ADMIN_COMMANDS[cmd]?.scope === "site") {
           const values = Object.values(result as Record<string, unknown>);

@@ -12,5 +12,7 @@ export const AdminErrorCode = {
   /** A file command's path outside the site folder, a link, or a startup/ file. */
   Path: "ERR_ADMIN_PATH",
   Download: "ERR_ADMIN_DOWNLOAD",
+  /** A command that asks for confirmation, run without a terminal and without --yes. */
+  Unconfirmed: "ERR_ADMIN_UNCONFIRMED",
 } as const;
 export type AdminErrorCode = (typeof AdminErrorCode)[keyof typeof AdminErrorCode];

@@ -11,6 +11,7 @@ import { TOPIC_ADMIN } from "../participant/topics.js";
 import { splitCommandLine } from "./command-line.js";
 import { signCommand } from "../../auth/index.js";
 import { AdminErrorCode } from "./errors.js";
+import { validateCommand } from "./validate.js";
 import { loadJobFolder } from "../jobs/definition.js";
 
 // tar (through ./archive.js) is loaded only by submit_job and download_job: most commands are short.
@@ -65,6 +66,7 @@ export class AdminSession {
   async run(line: string, options: { onProgress?: (done: number, total: number) => void } = {}): Promise<unknown> {
     const [cmd, ...args] = splitCommandLine(line.trim());
     if (!cmd) throw new CohortError(AdminErrorCode.Usage, "empty command", {});
+    validateCommand(cmd, args);
     if (cmd === "submit_job") {
       const folder = args[0];
       if (!folder) throw new CohortError(AdminErrorCode.Usage, "submit_job <job folder>", {});

@@ -247,6 +247,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       log: o.log,
       plugins,
       control: processControl(o.kitDir, o.log),
+      kitDir: o.kitDir,
     }).start();
     const checkpoints = new CheckpointExchange({
       audit,
@@ -361,6 +362,7 @@ export async function startParticipant(o: StartParticipantOptions): Promise<Runn
       skewMs: 60_000,
       plugins,
       control: processControl(o.kitDir, o.log),
+      serverUrl: `${srv.service.scheme}://${host}:${port}`,
       status: () => ({
         connected: client.connected,
         running_jobs: jobs.runningJobs(),

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
@@ -14,6 +14,16 @@ import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 
 import { TOPIC_ADMIN, TOPIC_SITE_COMMAND } from "../participant/topics.js";
 import { AdminErrorCode } from "../admin/errors.js";
+import { MULTI_TARGET_COMMANDS, SINGLE_TARGET_COMMANDS, parseSingleTarget, parseTargets, type Targets } from "../admin/targets.js";
+import { parseListJobsArgs, parseShellArgs } from "../admin/shell-args.js";
+import { WorkspaceFiles } from "../site/workspace-files.js";
+import { validateCommand } from "../admin/validate.js";
+import { systemInfo } from "../site/system-info.js";
+import { isFinished } from "../jobs/store.js";
+import { listJobs } from "./list-jobs.js";
+
+/** Multi-target commands that have a server part (the others run at sites only). */
+const SERVER_PART: ReadonlySet<string> = new Set(["check_status", "shutdown", "restart", "sys_info", "report_resources"]);
 
 const crossSiteSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string()]))));
 
@@ -86,6 +96,8 @@ export interface ServerAdminOptions {
   readonly log: (line: string) => void;
   readonly plugins?: readonly SitePlugin[];
   readonly control?: { shutdown(): void; restart(): void };
+  /** The server's participant folder, for `ls server` and the other shell commands. */
+  readonly kitDir?: string;
 }
 
 /**
@@ -123,15 +135,15 @@ export class ServerAdmin {
       eventId = this.o.audit.append({ action: `admin.${cmd}`, outcome: "ok", user: issuer.name, reason: command.args.join(" ").slice(0, 200) });
       const info = ADMIN_COMMANDS[cmd];
       if (!info) throw new CohortError(AdminErrorCode.UnknownCommand, `unknown command ${JSON.stringify(cmd)}`, { cmd });
-      const serverTarget = (cmd === "shutdown" || cmd === "restart") && command.args[0] === "server";
-      if ((info.scope === "site" && !serverTarget) || (cmd === "check_status" && command.args[0] === "client")) {
-        return encode(await this.forward(command.args[0] ?? "", req.command, eventId, cmd));
+      validateCommand(cmd, command.args);
+      if (MULTI_TARGET_COMMANDS.has(cmd)) {
+        return encode(await this.runTargeted(cmd, command.args, parseTargets(cmd, command.args), req.command, eventId, issuer, command.oidc));
+      }
+      if (SINGLE_TARGET_COMMANDS.has(cmd) && parseSingleTarget(cmd, command.args[0]) !== "server") {
+        return encode(await this.forward(this.checkedSites(cmd, [command.args[0] ?? ""]), req.command, eventId, cmd));
       }
       const submitter = info.jobArg && command.args[0] ? this.submitterOf(command.args[0]) : undefined;
-      const d = this.o.authorize?.({ right: cmd, user: issuer, ...(submitter ? { submitter } : {}) });
-      if (d && !d.allowed) throw rightDenied(this.o.server, cmd, issuer, d.reason);
-      const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: cmd, args: command.args, user: issuer, oidcToken: command.oidc });
-      if (refusal) throw notAuthorized(this.o.server, refusal);
+      await this.authorizeHere(cmd, issuer, command.args, command.oidc, submitter);
       return encode(await this.runServerCommand(cmd, command.args, req.archive, issuer));
     } catch (err) {
       this.o.audit.append({
@@ -144,6 +156,11 @@ export class ServerAdmin {
       });
       throw err;
     }
+  }
+
+  private files(): WorkspaceFiles {
+    if (!this.o.kitDir) throw new CohortError(AdminErrorCode.UnknownCommand, "this server has no folder to show", {});
+    return new WorkspaceFiles(this.o.kitDir, this.o.server);
   }
 
   private submitterOf(jobId: string): { name: string; org: string; role: string } | undefined {
@@ -159,9 +176,107 @@ export class ServerAdmin {
     return this.transport.sessionNames().filter((n) => this.transport.session(n)?.identity.type === "client");
   }
 
+  /** Authorises a command at the server (its policy, then its plugins). */
+  private async authorizeHere(
+    cmd: string,
+    user: { name: string; org: string; role: string },
+    args: readonly string[],
+    oidcToken: string | undefined,
+    submitter?: { name: string; org: string; role: string },
+  ): Promise<void> {
+    const d = this.o.authorize?.({ right: cmd, user, ...(submitter ? { submitter } : {}) });
+    if (d && !d.allowed) throw rightDenied(this.o.server, cmd, user, d.reason);
+    const refusal = await firstRefusal(this.o.plugins ?? [], (p) => p.onCommand, { command: cmd, args, user, oidcToken });
+    if (refusal) throw notAuthorized(this.o.server, refusal);
+  }
+
+  /**
+   * The connected sites a command names, or every connected site: a name that is not connected
+   * refuses the whole command before anything runs (FLARE: "invalid client(s)").
+   */
+  private checkedSites(cmd: string, named: readonly string[] | "every"): string[] {
+    const connected = this.connectedSites();
+    if (named === "every") return connected;
+    const missing = named.filter((n) => !connected.includes(n));
+    if (missing.length > 0)
+      throw new CohortError(
+        AdminErrorCode.NoSites,
+        `${cmd}: invalid client(s): ${missing.join(" ")} (not connected; connected: ${connected.join(", ") || "none"}); nothing was run`,
+        { missing },
+      );
+    return [...named];
+  }
+
+  /**
+   * A command in FLARE's target grammar: the sites' part is forwarded (each site authorises it
+   * itself), the server's part is authorised and run here. With `all`, sites go first, so that
+   * `shutdown all` stops the sites before the server.
+   */
+  private async runTargeted(
+    cmd: string,
+    args: readonly string[],
+    targets: Targets,
+    signed: unknown,
+    ref: string,
+    user: { name: string; org: string; role: string },
+    oidcToken: string | undefined,
+  ): Promise<unknown> {
+    if (targets.server && !SERVER_PART.has(cmd)) throw new CohortError(AdminErrorCode.Usage, `${cmd} runs at sites only: ${cmd} client [site names…]`, { cmd });
+    if ((cmd === "shutdown" || cmd === "restart") && this.jobs.runningJobs().length > 0)
+      throw new CohortError(
+        AdminErrorCode.Failed,
+        `There are still jobs running (${this.jobs.runningJobs().join(", ")}). Please let them finish or abort_job before ${cmd}; nothing was changed.`,
+        {},
+      );
+    const siteNames = targets.sites === "every" || targets.sites.length > 0 ? this.checkedSites(cmd, targets.sites) : [];
+    if (targets.server) await this.authorizeHere(cmd, user, args, oidcToken);
+    if (!targets.server) return this.forward(siteNames, signed, ref, cmd);
+    const sites = siteNames.length > 0 ? await this.forward(siteNames, signed, ref, cmd, false) : undefined;
+    // FLARE's `shutdown all`: the server stops only when every site did.
+    const refusedBy = Object.entries(sites ?? {}).filter(([, v]) => typeof v === "object" && v !== null && "error" in v);
+    const server =
+      cmd === "shutdown" && refusedBy.length > 0 ? `not shut down: ${refusedBy.map(([s]) => s).join(", ")} did not shut down` : this.serverPart(cmd);
+    if (!sites) return cmd === "check_status" || cmd === "shutdown" || cmd === "restart" ? server : { server };
+    return cmd === "check_status" || cmd === "shutdown" || cmd === "restart" ? { server, sites } : { server, ...sites };
+  }
+
+  /** The server's own answer to a multi-target command. */
+  private serverPart(cmd: string): unknown {
+    switch (cmd) {
+      case "check_status":
+        return this.serverStatus();
+      case "sys_info":
+        return { site: this.o.server, ...systemInfo(), running_jobs: this.jobs.runningJobs() };
+      case "report_resources":
+        // FLARE's server reports "unlimited": it schedules jobs but runs no training.
+        return "unlimited";
+      default: {
+        const control = this.o.control;
+        if (!control) throw new CohortError(AdminErrorCode.UnknownCommand, `the server cannot ${cmd} itself here`, {});
+        setTimeout(() => (cmd === "shutdown" ? control.shutdown() : control.restart()), 300).unref();
+        return { server: this.o.server, [cmd]: "in progress" };
+      }
+    }
+  }
+
+  private serverStatus(): Record<string, unknown> {
+    const clients = this.connectedSites();
+    return {
+      server: "started",
+      clients,
+      // FLARE's check_status table: each client's token (here the session id) and last connect time.
+      client_details: clients.map((n) => {
+        const s = this.transport.session(n);
+        return { name: n, token: s?.sid ?? "", last_connect_time: s ? new Date(s.lastSeen).toISOString() : "" };
+      }),
+      running_jobs: this.jobs.runningJobs(),
+      removed_clients: this.o.bans.names(),
+      job_confinement: this.jobs.confinementSummary(),
+    };
+  }
+
   /** Sends the admin's signed command to each target site; every site answers for itself. */
-  private async forward(target: string, command: unknown, ref: string, cmd: string): Promise<Record<string, unknown>> {
-    const sites = target === "@ALL" || target === "client" || target === "" ? this.connectedSites() : [target];
+  private async forward(sites: readonly string[], command: unknown, ref: string, cmd: string, throwIfOneRefused = true): Promise<Record<string, unknown>> {
     if (sites.length === 0) throw new CohortError(AdminErrorCode.NoSites, "no site is connected", {});
     const out: Record<string, unknown> = {};
     await Promise.all(
@@ -177,7 +292,7 @@ export class ServerAdmin {
       }),
     );
     const refused = Object.values(out).filter((v) => typeof v === "object" && v !== null && "error" in v);
-    if (refused.length === sites.length && sites.length === 1) {
+    if (throwIfOneRefused && refused.length === sites.length && sites.length === 1) {
       const r = refused[0] as { error: string; code: string };
       throw new CohortError(r.code, r.error.replace(/^[^:]+ refused: /, ""), { site: sites[0] });
     }
@@ -204,20 +319,47 @@ export class ServerAdmin {
         return { job_id: m.job_id, name: m.name, status: m.status };
       }
       case "list_jobs":
-        return jobs.store.list().map((m) => ({
-          job_id: m.job_id,
-          name: m.name,
-          status: m.status,
-          submit_time: m.submit_time_iso,
-          submitter: m.submitter_name,
-          rounds: m.rounds.length,
-          total_rounds: m.total_rounds,
-        }));
+        return listJobs(jobs.store.list(), parseListJobsArgs(args), user.name);
+      case "pwd":
+        return this.files().pwd();
+      case "ls":
+      case "cat":
+      case "head":
+      case "tail":
+      case "grep":
+        return this.files().run(parseShellArgs(cmd, args.slice(1)));
       case "get_job_meta":
         return jobs.store.get(arg("a job id"));
       case "show_stats": {
         const m = jobs.store.get(arg("a job id"));
-        return { job_id: m.job_id, status: m.status, rounds: m.rounds, total_rounds: m.total_rounds, ...crossSiteMatrix(jobs.store.workspace(m.job_id)) };
+        // FLARE's `show_stats <job> server|client [sites]`: Cohort keeps every site's round metrics at the server.
+        const targets = args.length > 1 ? parseTargets(cmd, args.slice(1)) : undefined;
+        const stats = {
+          job_id: m.job_id,
+          status: m.status,
+          rounds: m.rounds,
+          total_rounds: m.total_rounds,
+          ...crossSiteMatrix(jobs.store.workspace(m.job_id)),
+        };
+        if (!targets || targets.server) return stats;
+        const wanted = (site: string): boolean => targets.sites === "every" || targets.sites.includes(site);
+        return { ...stats, rounds: m.rounds.filter((r) => r.sites.some(wanted)).map((r) => ({ ...r, sites: r.sites.filter(wanted) })) };
+      }
+      case "reset_errors": {
+        // FLARE resets the errors collected for a job; Cohort's are the reason show_errors reports.
+        const m = jobs.store.update(arg("a job id"), (old) => {
+          const { status_reason: _dropped, ...rest } = old;
+          return rest;
+        });
+        return { job_id: m.job_id, errors_reset: true };
+      }
+      case "delete_workspace": {
+        const id = arg("a job id");
+        const m = jobs.store.get(id);
+        if (!isFinished(m.status))
+          throw new CohortError(AdminErrorCode.Failed, `job ${id} is ${m.status}: its workspace cannot be deleted until it ends`, { jobId: id });
+        rmSync(jobs.store.workspace(id), { recursive: true, force: true });
+        return { job_id: id, workspace_deleted: true };
       }
       case "show_errors": {
         const m = jobs.store.get(arg("a job id"));
@@ -225,8 +367,12 @@ export class ServerAdmin {
       }
       case "abort_job": {
         const id = arg("a job id");
+        const before = jobs.store.get(id).status;
+        // FLARE's messages (job_cmds.py abort_job), by the status the job had; a finished job is left as it is.
+        if (isFinished(before)) return { job_id: id, status: before, message: `Job for ${id} is already completed.` };
         await jobs.abort(id, user.name);
-        return { job_id: id, status: "FINISHED:ABORTED" };
+        const message = before === "RUNNING" ? "Abort signal has been sent to the server app." : `Aborted the job ${id} before running it.`;
+        return { job_id: id, status: "FINISHED:ABORTED", message };
       }
       case "clone_job": {
         const r = await jobs.clone(arg("a job id"), user, archive);
@@ -259,16 +405,6 @@ export class ServerAdmin {
         }
         return { job_id: id, part, bytes: cached.archive.subarray(part * DOWNLOAD_PART_BYTES, (part + 1) * DOWNLOAD_PART_BYTES) };
       }
-      case "check_status": {
-        const clients = this.connectedSites();
-        return {
-          server: "started",
-          clients,
-          running_jobs: jobs.runningJobs(),
-          removed_clients: this.o.bans.names(),
-          job_confinement: jobs.confinementSummary(),
-        };
-      }
       case "remove_client": {
         const name = arg("a site name");
         const s = this.transport.session(name);
@@ -276,13 +412,6 @@ export class ServerAdmin {
         this.transport.drop(name, `removed by ${user.name}`);
         this.o.log(`site ${name} removed by ${user.name}; its logins are refused until enable_client`);
         return { site: name, removed: true };
-      }
-      case "shutdown":
-      case "restart": {
-        const control = this.o.control;
-        if (!control) throw new CohortError(AdminErrorCode.UnknownCommand, `the server cannot ${cmd} itself here`, {});
-        setTimeout(() => (cmd === "shutdown" ? control.shutdown() : control.restart()), 300).unref();
-        return { server: this.o.server, [cmd]: "in progress" };
       }
       case "enable_client": {
         const name = arg("a site name");

@@ -1,6 +1,4 @@
-import { cpus, freemem, totalmem, platform, release, uptime } from "node:os";
-import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
 import { CohortError, isCohortError } from "../../errors/index.js";
 import { assertAddressedTo, NonceCache, verifyCommand, type CommandIssuer, type SignedCommand } from "../../auth/index.js";
@@ -8,10 +6,12 @@ import type { AuditLog } from "../../audit/index.js";
 import { notAuthorized, rightDenied, type AuthorizeFn } from "./security.js";
 import { firstRefusal, type SitePlugin } from "../participant/plugins.js";
 import { AdminErrorCode } from "../admin/errors.js";
+import { parseShellArgs } from "../admin/shell-args.js";
+import { addressedSites } from "../admin/targets.js";
+import { WorkspaceFiles } from "./workspace-files.js";
+import { systemInfo } from "./system-info.js";
 
 export const siteCommandRequestSchema = z.object({ command: z.unknown(), ref: z.string().optional() });
-
-const MAX_CAT_BYTES = 1024 * 1024;
 
 export interface SiteAdminOptions {
   readonly site: string;
@@ -27,6 +27,8 @@ export interface SiteAdminOptions {
   readonly resources: () => Record<string, unknown>;
   /** show_scopes / show_privacy_budget (local/privacy.json and the budget ledger). */
   readonly privacy?: { scopes(): Record<string, unknown>; budget(): Record<string, unknown> };
+  /** The server this site connects to (report_env). */
+  readonly serverUrl?: string;
   /** The site's plugins (command authorize check). */
   readonly plugins?: readonly SitePlugin[];
 }
@@ -39,8 +41,10 @@ export interface SiteAdminOptions {
  */
 export class SiteAdmin {
   private readonly nonces: NonceCache;
+  private readonly files: WorkspaceFiles;
 
   constructor(private readonly o: SiteAdminOptions) {
+    this.files = new WorkspaceFiles(o.kitDir, o.site);
     // Kept on disk: a command captured before a restart is not run again after it.
     this.nonces = new NonceCache(o.skewMs, join(o.kitDir, "workspace", "admin_command_nonces.jsonl"));
   }
@@ -51,7 +55,7 @@ export class SiteAdmin {
     let issuer: CommandIssuer | undefined;
     try {
       ({ command, issuer } = verifyCommand(req.command, { rootPem: this.o.rootPem, nonces: this.nonces, skewMs: this.o.skewMs }));
-      assertAddressedTo(command, this.o.site);
+      assertAddressedTo(command, this.o.site, addressedSites);
       const user = issuer;
       const d = this.o.authorize?.({ right: command.cmd, user });
       if (d && !d.allowed) throw rightDenied(this.o.site, command.cmd, user, d.reason);
@@ -81,85 +85,10 @@ export class SiteAdmin {
     }
   }
 
-  /** A path inside the participant folder and outside startup/, or a refusal. */
-  private safePath(arg: string | undefined): string {
-    const root = realpathSync(this.o.kitDir);
-    const target = resolve(root, arg ?? ".");
-    const real = existsSync(target) ? realpathSync(target) : target;
-    const rel = relative(root, real);
-    if (rel.startsWith("..") || isAbsolute(rel)) throw new CohortError(AdminErrorCode.Path, `${arg} is outside ${this.o.site}'s workspace`, { path: arg });
-    if (rel === "startup" || rel.startsWith(`startup${sep}`))
-      throw new CohortError(AdminErrorCode.Path, `${this.o.site}'s startup/ (credentials) is not accessible`, { path: arg });
-    return real;
-  }
-
-  /** The (device, inode) of every file under startup/: a hard link elsewhere to one of them is refused. */
-  private startupInodes(): Set<string> {
-    const out = new Set<string>();
-    const walk = (dir: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const p = join(dir, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (e.isFile()) {
-          const st = lstatSync(p);
-          out.add(`${st.dev}:${st.ino}`);
-        }
-      }
-    };
-    try {
-      walk(join(this.o.kitDir, "startup"));
-    } catch {
-      // no startup/ to protect
-    }
-    return out;
-  }
-
-  /**
-   * Reads a file of the site folder for cat/head/tail/grep. Checked on the opened descriptor
-   * (O_NOFOLLOW, then fstat): a regular file with one link that is not a file of startup/, so a
-   * hard link planted in the site folder cannot reach the kit's key. Errors name paths relative to
-   * the site folder, never its absolute path.
-   */
-  private readText(file: string): string {
-    const rel = relative(realpathSync(this.o.kitDir), file) || ".";
-    let fd: number;
-    try {
-      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? "error";
-      throw new CohortError(
-        AdminErrorCode.Path,
-        `${rel}: ${code === "ENOENT" ? "no such file" : code === "ELOOP" ? "a symbolic link (not followed)" : `cannot be opened (${code})`} in ${this.o.site}'s folder`,
-        { path: rel },
-      );
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new CohortError(AdminErrorCode.Path, `${rel} is not a file`, { path: rel });
-      if (st.nlink > 1 || this.startupInodes().has(`${st.dev}:${st.ino}`))
-        throw new CohortError(AdminErrorCode.Path, `${rel} has more than one link (a hard link may point into startup/): not shown`, { path: rel });
-      const buf = Buffer.alloc(Math.min(st.size, MAX_CAT_BYTES));
-      readSync(fd, buf, 0, buf.length, 0);
-      return buf.toString("utf8") + (st.size > MAX_CAT_BYTES ? `\n… (${st.size - MAX_CAT_BYTES} more bytes)` : "");
-    } finally {
-      closeSync(fd);
-    }
-  }
-
   private run(cmd: string, args: readonly string[]): unknown {
     switch (cmd) {
       case "sys_info":
-        return {
-          site: this.o.site,
-          platform: `${platform()} ${release()}`,
-          node: process.version,
-          cpus: cpus().length,
-          memory_total: totalmem(),
-          memory_free: freemem(),
-          uptime_s: Math.round(uptime()),
-          process_uptime_s: Math.round(process.uptime()),
-          ...this.o.status(),
-        };
+        return { site: this.o.site, ...systemInfo(), ...this.o.status() };
       case "report_resources":
         return { site: this.o.site, ...this.o.resources() };
       case "show_scopes":
@@ -169,7 +98,10 @@ export class SiteAdmin {
       case "check_status":
         return { site: this.o.site, ...this.o.status() };
       case "pwd":
-        return this.o.kitDir;
+        return this.files.pwd();
+      case "report_env":
+        // FLARE's keys (ReportEnvProcessor): the site, its folder, secure mode, the server it reports to.
+        return { site_name: this.o.site, workspace: this.o.kitDir, secure_mode: true, root_url: this.o.serverUrl ?? "" };
       case "shutdown":
       case "restart": {
         if (!this.o.control) throw new CohortError(AdminErrorCode.UnknownCommand, `${this.o.site} cannot ${cmd} itself`, {});
@@ -177,33 +109,12 @@ export class SiteAdmin {
         setTimeout(() => (cmd === "shutdown" ? this.o.control?.shutdown() : this.o.control?.restart()), 300).unref();
         return { site: this.o.site, [cmd]: "in progress" };
       }
-      case "ls": {
-        const p = this.safePath(args[0]);
-        if (!existsSync(p))
-          throw new CohortError(AdminErrorCode.Path, `${args[0] ?? "."}: no such file or folder in ${this.o.site}'s folder`, { path: args[0] });
-        if (!statSync(p).isDirectory()) return relative(this.o.kitDir, p);
-        return readdirSync(p, { withFileTypes: true })
-          .filter((e) => !(p === realpathSync(this.o.kitDir) && e.name === "startup"))
-          .map((e) => `${e.name}${e.isDirectory() ? "/" : ""}`)
-          .sort();
-      }
+      case "ls":
       case "cat":
-        return this.readText(this.safePath(args[0]));
       case "head":
-      case "tail": {
-        const lines = this.readText(this.safePath(args[0])).split("\n");
-        const n = Math.max(1, Math.min(10_000, Number(args[1] ?? 10) || 10));
-        return (cmd === "head" ? lines.slice(0, n) : lines.slice(-n)).join("\n");
-      }
-      case "grep": {
-        const [pattern = "", file] = args;
-        if (pattern.length > 200) throw new CohortError(AdminErrorCode.Usage, "grep pattern too long", {});
-        const text = this.readText(this.safePath(file));
-        return text
-          .split("\n")
-          .filter((l) => l.includes(pattern))
-          .join("\n");
-      }
+      case "tail":
+      case "grep":
+        return this.files.run(parseShellArgs(cmd, args));
       default:
         throw new CohortError(AdminErrorCode.UnknownCommand, `${this.o.site} does not run ${cmd}`, { cmd });
     }
