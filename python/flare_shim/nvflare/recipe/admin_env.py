@@ -51,4 +51,5 @@ class AdminEnv(ExecEnv):
         return where if isinstance(where, str) and os.path.isdir(where) else None
 
     def abort_job(self, job_id: str) -> None:
-        admin_json(self.admin_kit(), f"abort_job {job_id}")
+        # `cohort admin -c` asks for confirmation of an abort as FLARE's console does: this is the user's own run.
+        admin_json(self.admin_kit(), f"abort_job {job_id}", extra=("--yes",))
