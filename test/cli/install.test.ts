@@ -9,7 +9,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { installCommand } from "../../src/provision/templates/scripts.js";
 import { freePort, REPO_ROOT, tempDir, writeFile, type CliResult } from "../helpers/index.js";
@@ -18,7 +18,19 @@ const missingTool = ["npm", "tar"].find((t) => spawnSync(t, ["--version"], { std
 const skip = missingTool ? { skip: `${missingTool} is not on PATH: the packed artefact cannot be built and installed here` } : {};
 
 /** Files a fresh build and `npm pack` read (package.json's "files" and the build's inputs). */
-const SOURCES = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md", "src", "scripts", "python", "examples", "docs"];
+const SOURCES = [
+  "package.json",
+  "package-lock.json",
+  "tsconfig.json",
+  "tsconfig.build.json",
+  "README.md",
+  "src",
+  "scripts",
+  "python",
+  "examples",
+  "docs",
+  "job_templates",
+];
 
 let dir = "";
 let prefix = "";
@@ -50,7 +62,10 @@ before(async () => {
   // A fresh build: the sources copied, the checkout's node_modules (build tools, the packages to bundle) beside them.
   const build = join(dir, "build");
   for (const s of SOURCES) cpSync(join(REPO_ROOT, s), join(build, s), { recursive: true, filter: (p) => !p.includes("__pycache__") });
-  symlinkSync(realpathSync(join(REPO_ROOT, "node_modules")), join(build, "node_modules"));
+  // A real folder, not a link: npm pack bundles only the direct dependencies of a linked node_modules
+  // (their own dependencies go missing from the artefact). Hard links cost nothing; a copy where they cannot be made.
+  const linked = spawnSync("cp", ["-al", realpathSync(join(REPO_ROOT, "node_modules")), join(build, "node_modules")]);
+  if (linked.status !== 0) cpSync(join(REPO_ROOT, "node_modules"), join(build, "node_modules"), { recursive: true, dereference: true });
   const out = join(dir, "out");
   mkdirSync(out);
   const pack = await sh("npm", ["pack", "--pack-destination", out, "--cache", join(dir, "pack-cache")], build, 240_000);
@@ -106,9 +121,13 @@ test("the artefact carries the built CLI, the Python shim and the runtime depend
     "package/python/cohort_flare/api.py",
     "package/python/flare_shim/nvflare/client/__init__.py",
     "package/examples/project.yml",
+    "package/job_templates/fedavg_np/config_fed_server.conf",
+    "package/examples/template-scripts/numpy/client.py",
     "package/node_modules/zod/package.json",
     "package/node_modules/node-seal/package.json",
     "package/node_modules/@grpc/grpc-js/package.json",
+    // dependencies of dependencies too (a linked node_modules once left these out)
+    "package/node_modules/@peculiar/asn1-schema/package.json",
   ])
     assert.ok(files.has(f), `${f} is not in the artefact`);
   for (const prefixOf of [
@@ -142,6 +161,10 @@ test("installed offline from the artefact: cohort --help, provision, kit verify,
   const help = await sh("cohort", ["--help"], dir);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /Usage: cohort/);
+  // Cohort's job templates come with the install (cohort job create -w <name>).
+  const templates = await sh("cohort", ["job", "list_templates"], dir);
+  assert.equal(templates.code, 0, templates.stderr);
+  assert.match(templates.stdout, /fedavg_np/);
 
   const port = await freePort();
   const project = writeFile(

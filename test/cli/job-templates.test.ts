@@ -22,6 +22,7 @@ import { requireSystem } from "../helpers/requirements.js";
 import { flareFile, requireFlareData } from "../helpers/flare-data.js";
 
 const SCRIPTS = join(REPO_ROOT, "examples", "template-scripts", "numpy");
+const PT_SCRIPTS = join(REPO_ROOT, "examples", "template-scripts", "pytorch");
 const python = requireSystem("python3", "bwrap");
 const flare = (() => {
   const f = requireFlareData();
@@ -72,6 +73,40 @@ test("each of Cohort's numpy templates, created with the numpy script and 2 roun
     if (template.includes("cse")) {
       const matrix = JSON.parse(readFileSync(join(run, "cross_site_val", "cross_val_results.json"), "utf8")) as Record<string, Record<string, unknown>>;
       assert.deepEqual(Object.keys(matrix).sort(), SITES, `${template}: every site evaluated`);
+    }
+  }
+});
+
+test("each of Cohort's PyTorch templates, created with the PyTorch script (state dicts through FLModel), completes in the simulator", {
+  ...requireSystem("python3", "bwrap", "torch"),
+  timeout: 240_000,
+}, async () => {
+  const dir = tempDir("cohort-job-templates-pt-");
+  for (const template of ["fedavg_pt", "fedavg_cse_pt", "cyclic_pt", "swarm_cse_pt"]) {
+    const job = join(dir, template);
+    createJob({
+      jobFolder: job,
+      template,
+      scriptDir: PT_SCRIPTS,
+      edits: [
+        ["config_fed_server.conf", "num_rounds=2"],
+        ["config_fed_client.conf", 'app_config="--train_samples 200 --test_samples 200"'],
+      ],
+    });
+    assert.ok(existsSync(join(job, "app", "custom", "initial_model.safetensors")), `${template}: the initial weights are in the job`);
+    const run = await simulate(job, join(dir, `ws-${template}`));
+    const log = readFileSync(join(dir, `ws-${template}`, "log.txt"), "utf8");
+    assert.match(log, /round 2\/2/, `${template}: two rounds`);
+    if (template !== "swarm_cse_pt") assert.ok(existsSync(join(run, "models", "FL_global_model.safetensors")), `${template}: the global model at the server`);
+    else assert.ok(!existsSync(join(run, "models")) || readdirSync(join(run, "models")).length === 0, "swarm: no model at the server");
+    if (template.includes("cse")) {
+      const matrix = JSON.parse(readFileSync(join(run, "cross_site_val", "cross_val_results.json"), "utf8")) as Record<
+        string,
+        Record<string, { accuracy?: number }>
+      >;
+      assert.deepEqual(Object.keys(matrix).sort(), SITES, `${template}: every site evaluated`);
+      for (const row of Object.values(matrix))
+        for (const cell of Object.values(row)) assert.equal(typeof cell.accuracy, "number", `${template}: ${JSON.stringify(row)}`);
     }
   }
 });
@@ -203,8 +238,7 @@ test("hostile or wrong input is refused before anything is written, naming the f
 
   const e = create({ template: "sag_nope" });
   assert.equal(e.code, "ERR_JOB_TEMPLATE_UNKNOWN");
-  assert.match(e.message, /the templates are cyclic_np, fedavg_cse_np, fedavg_np, swarm_cse_np/);
-  assert.match(create({ template: "fedavg_pt" }).message, /PyTorch templates \(\*_pt\) are not provided yet/);
+  assert.match(e.message, /the templates are cyclic_np, cyclic_pt, fedavg_cse_np, fedavg_cse_pt, fedavg_np, fedavg_pt, swarm_cse_np, swarm_cse_pt/);
 
   symlinkSync(join(dir, "keep.txt"), join(scripts, "secret.txt"));
   const link = create({ scriptDir: scripts });

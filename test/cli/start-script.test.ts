@@ -126,7 +126,7 @@ describe("sub_start.sh and exit status 4 (invalid input)", () => {
     assert.match(res.stderr, /sub_start\.sh: not restarting/);
     assert.doesNotMatch(res.stdout, /started site-1/);
     const log = readFileSync(join(kit, "supervisor.log"), "utf8");
-    assert.equal(log.match(/ERR_CONFIG_INVALID/g)?.length, 1, `one attempt only:\n${log}`);
+    assert.equal(log.match(/error \[ERR_SITE_POLICY_FILES\]/g)?.length, 1, `one attempt only:\n${log}`);
     assert.doesNotMatch(log, /restarting in/);
     assert.equal(existsSync(join(kit, "daemon_pid.fl")), false);
     assert.ok(Date.now() - t0 < 30_000, "start.sh returned as soon as the supervisor stopped");

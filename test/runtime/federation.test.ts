@@ -133,11 +133,11 @@ describe("federation", () => {
   test("a job naming an unregistered component is refused", async () => {
     const folder = job("bad-component", (f) => {
       const c = (f.server as Cfg).components?.[0];
-      if (c) c.path = "nvflare.app_opt.pt.file_model_persistor.PTFileModelPersistor";
+      if (c) c.path = "nvflare.app_opt.tf.model_persistor.TFModelPersistor";
     });
     const r = await admin(`submit_job ${folder}`);
     assert.notEqual(r.code, 0);
-    assert.match(r.text, /ERR_JOB_UNKNOWN_COMPONENT.*PTFileModelPersistor.*not registered/);
+    assert.match(r.text, /ERR_JOB_UNKNOWN_COMPONENT.*TFModelPersistor.*not registered/);
   });
 
   test("a job whose resource_spec exceeds a site's capacity waits, then ends CAN_NOT_SCHEDULE", { timeout: 60_000 }, async () => {

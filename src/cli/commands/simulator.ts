@@ -13,7 +13,7 @@ import {
 } from "../../runtime/simulator/index.js";
 import { ExitCode, reportError, table } from "../output.js";
 import { acceptFlareFlags, clientNames, listOf, parseGpuIds } from "../flare-flags.js";
-import { PolicyFilesErrorCode } from "../../runtime/participant/errors.js";
+import { PolicyFilesErrorCode } from "../../runtime/participant/index.js";
 
 interface SimulatorFlags {
   nClients?: string;

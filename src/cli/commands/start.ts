@@ -2,7 +2,7 @@ import { openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { isCohortError } from "../../errors/index.js";
-import { PolicyFilesErrorCode } from "../../runtime/participant/errors.js";
+import { PolicyFilesErrorCode } from "../../runtime/participant/index.js";
 import { ExitCode, reportError } from "../output.js";
 
 /** `cohort start <kit>`: runs a server or client in the foreground until SIGTERM/SIGINT. */

@@ -5,7 +5,7 @@
  * beside the CLI; any other (FLARE's) is used by its path (`-w <folder>`).
  */
 import { existsSync, lstatSync, readdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { CohortError } from "../../errors/index.js";
 import { repoRoot } from "../paths.js";
 import { type Json, readConfigFile } from "./config-tree.js";
@@ -131,12 +131,9 @@ export function resolveTemplate(w: string, templatesDir = builtinTemplatesDir())
   const known = listTemplates(templatesDir).map((t) => t.name);
   if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(w) && known.includes(w)) return readTemplate(join(templatesDir, w), w);
   if (folder) return readTemplate(w, w);
-  const pt = /_pt$/.test(basename(w))
-    ? "; PyTorch templates (*_pt) are not provided yet: Cohort's templates are numpy ones (FLARE's own, e.g. cyclic_pt, are created with -w <its folder>, but their PyTorch persistor does not run here yet)"
-    : "";
   throw new CohortError(
     JobTemplateErrorCode.UnknownTemplate,
-    `-w ${JSON.stringify(w)}: no such template folder, and not a template name; the templates are ${known.join(", ")} (cohort job list_templates), or give a template's folder${pt}`,
+    `-w ${JSON.stringify(w)}: no such template folder, and not a template name; the templates are ${known.join(", ")} (cohort job list_templates), or give a template's folder`,
     { value: w, known },
   );
 }

@@ -71,7 +71,7 @@ describe("unknown components", () => {
     );
   });
 
-  test("FLARE's swarm_cse_pt template (PyTorch): its swarm and ccwf cross-site evaluation components are known; only the PyTorch persistor is refused, by name", {
+  test("FLARE's swarm_cse_pt template (PyTorch): every component is known (its PTFileModelPersistor then asks for initial weights, test/runtime/safetensors.test.ts)", {
     skip: flareSkip,
   }, () => {
     const dir = jobFromTemplate("swarm_cse_pt");
@@ -80,13 +80,11 @@ describe("unknown components", () => {
     const named = [...(app?.server?.components ?? []), ...(app?.server?.workflows ?? []), ...(app?.client?.executors.map((e) => e.executor) ?? [])].map(
       (c) => c.path ?? "",
     );
-    const unknown = [...new Set([...named, ...(app?.client?.components ?? []).map((c) => c.path ?? "")].filter((p) => !componentFor(p)))];
-    assert.deepEqual(unknown, ["nvflare.app_opt.pt.file_model_persistor.PTFileModelPersistor"]);
-    const r = refusal(dir);
-    assert.equal(r.problems.length, 1, r.message);
-    assert.match(
-      r.message,
-      /config_fed_client\.conf: components\[0\]\.path: component path "nvflare\.app_opt\.pt\.file_model_persistor\.PTFileModelPersistor"/,
+    const all = [...new Set([...named, ...(app?.client?.components ?? []).map((c) => c.path ?? "")])];
+    assert.ok(all.includes("nvflare.app_opt.pt.file_model_persistor.PTFileModelPersistor"), all.join(", "));
+    assert.deepEqual(
+      all.filter((p) => !componentFor(p)),
+      [],
     );
   });
 
