@@ -52,11 +52,11 @@ const creds = (): { certPem: string; keyPem: string } => {
 };
 
 /** hello-fedavg, 1 round, with a custom file standing for the DP filter its submitter put in; signed by the admin. */
-function signedJob(name: string, filter = "export const dp = 'on';\n", rounds = 1): string {
+function signedJob(name: string, filter = "export const dp = 'on';\n", rounds = 1, extraMeta: Record<string, unknown> = {}): string {
   const d = join(dir, "jobs", name);
   cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), d, { recursive: true });
   const meta = JSON.parse(readFileSync(join(d, "meta.json"), "utf8")) as Record<string, unknown>;
-  writeFile(join(d, "meta.json"), JSON.stringify({ ...meta, name, min_clients: 1 }));
+  writeFile(join(d, "meta.json"), JSON.stringify({ ...meta, name, min_clients: 1, ...extraMeta }));
   const srv = JSON.parse(readFileSync(join(d, "app/config/config_fed_server.json"), "utf8")) as { workflows: { args: Record<string, unknown> }[] };
   Object.assign(srv.workflows[0]?.args ?? {}, { num_rounds: rounds, min_clients: 1, wait_time_after_min_received: 1 });
   writeFile(join(d, "app/config/config_fed_server.json"), JSON.stringify(srv));
@@ -151,7 +151,8 @@ describe("a site checks the deployed job against its manifest", () => {
 
 describe("the same job deployed again is not a replay", () => {
   test("the server and a site restarted mid-job: the job resumes under its id at the site, which reloaded its nonces", { timeout: 240_000 }, async () => {
-    const job = signedJob("resumed-job", "export const dp = 'on';\n", 6);
+    // site-1 is mandatory: the resumed job waits for it instead of going on with the other site while it restarts.
+    const job = signedJob("resumed-job", "export const dp = 'on';\n", 6, { mandatory_clients: ["site-1"] });
     let s = await AdminSession.open(join(prodDir, ADMIN));
     const id = String(((await s.submitArchive(await packFolder(job))) as Record<string, unknown>)["job_id"]);
     await waitFinished(s, id, (m) => ((m["rounds"] as unknown[] | undefined) ?? []).length >= 1);
