@@ -22,25 +22,31 @@ function localWithSample(dir: string): string {
   return local;
 }
 
+/** A no-op job that one site can run (with `scope`, if given), simulated at site-1 and site-2 with the local/ folders of `local`; its log lines collected. */
+async function simulateWithLocal(dir: string, local: string, scope?: string) {
+  const job = noOpJob(join(dir, "job"), (f) => {
+    f.meta["min_clients"] = 1;
+    if (scope) f.meta["scope"] = scope;
+    (f.server["workflows"] as { args: Record<string, unknown> }[])[0]!.args["min_clients"] = 1;
+  });
+  const lines: string[] = [];
+  const r = await runSimulation({
+    jobDir: job,
+    sites: ["site-1", "site-2"],
+    workspace: join(dir, "ws"),
+    localConfigDir: local,
+    onLog: (who, level, line) => lines.push(`${who} ${level} ${line}`),
+  });
+  return { r, lines };
+}
+
 test(
   "the simulator applies FLARE's sample privacy.json unchanged: a scope naming filters Cohort lacks refuses the job at that site, with the reason; the job runs on the others",
   requireFlareData(),
   async () => {
     const dir = tempDir("cohort-simpol-");
     const local = localWithSample(dir);
-    const job = noOpJob(join(dir, "job"), (f) => {
-      f.meta["min_clients"] = 1;
-      f.meta["scope"] = "public";
-      (f.server["workflows"] as { args: Record<string, unknown> }[])[0]!.args["min_clients"] = 1;
-    });
-    const lines: string[] = [];
-    const r = await runSimulation({
-      jobDir: job,
-      sites: ["site-1", "site-2"],
-      workspace: join(dir, "ws"),
-      localConfigDir: local,
-      onLog: (who, level, line) => lines.push(`${who} ${level} ${line}`),
-    });
+    const { r, lines } = await simulateWithLocal(dir, local, "public");
     assert.equal(r.status, "FINISHED:COMPLETED", r.reason);
     assert.deepEqual(r.sites, ["site-2"]);
     const refusal = lines.find((l) => l.startsWith("site-1 warn") && l.includes("refused at deploy"));
@@ -75,18 +81,7 @@ test("the simulator runs a usable scope's site filters and charges its budget in
     join(local, "site-2", "local", "authorization.json"),
     JSON.stringify({ format_version: "1.0", permissions: { project_admin: { submit_job: "none" } } }),
   );
-  const job = noOpJob(join(dir, "job"), (f) => {
-    f.meta["min_clients"] = 1;
-    (f.server["workflows"] as { args: Record<string, unknown> }[])[0]!.args["min_clients"] = 1;
-  });
-  const lines: string[] = [];
-  const r = await runSimulation({
-    jobDir: job,
-    sites: ["site-1", "site-2"],
-    workspace: join(dir, "ws"),
-    localConfigDir: local,
-    onLog: (who, level, line) => lines.push(`${who} ${level} ${line}`),
-  });
+  const { r, lines } = await simulateWithLocal(dir, local);
   assert.deepEqual(r.sites, ["site-1"], lines.join("\n"));
   assert.ok(
     lines.some((l) => /site-2 warn .*refused at deploy: NOT_AUTHORIZED by site-2: submit_job for admin@cohort\.sim/.test(l)),
