@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -8,4 +9,10 @@ export function repoRoot(): string {
 
 export function exampleProjectFile(): string {
   return join(repoRoot(), "examples", "project.yml");
+}
+
+/** Cohort's version, from its package.json (a checkout's or an installed package's). */
+export function cohortVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")) as { version?: unknown };
+  return typeof pkg.version === "string" ? pkg.version : "unknown";
 }

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { cohortVersion } from "./paths.js";
 
 type Register = (program: Command) => void;
 
@@ -22,6 +23,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command("cohort")
     .description("Cohort: security-first federated learning (FLARE-compatible project files and kits)")
+    .version(cohortVersion(), "-V, --version", "print Cohort's version")
     .showHelpAfterError()
     .showSuggestionAfterError();
   const named = argv[2];
