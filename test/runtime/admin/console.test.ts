@@ -155,6 +155,37 @@ test("job commands: Submitted job: <id>, FLARE's list_jobs table and filters, ab
   assertShape("delete_job.txt", del.out);
 });
 
+test("shutdown and restart are refused while a job runs (FLARE's rule), and change nothing", { timeout: 300_000 }, async () => {
+  const dst = join(tempDir("cohort-console-running-"), "console-running");
+  cpSync(join(REPO_ROOT, "examples", "jobs", "hello-fedavg"), dst, { recursive: true });
+  const meta = JSON.parse(readFileSync(join(dst, "meta.json"), "utf8")) as Record<string, unknown>;
+  writeFile(join(dst, "meta.json"), JSON.stringify({ ...meta, name: "console-running" }));
+  const srv = JSON.parse(readFileSync(join(dst, "app", "config", "config_fed_server.json"), "utf8")) as { workflows: { args: Record<string, unknown> }[] };
+  // Rounds enough to outlast the commands below; the job is aborted at the end.
+  Object.assign(srv.workflows[0]?.args ?? {}, { num_rounds: 500 });
+  writeFile(join(dst, "app", "config", "config_fed_server.json"), JSON.stringify(srv));
+  const sub = await human(`submit_job ${dst}`);
+  assert.equal(sub.code, 0, sub.err);
+  const id = /Submitted job: (\S+)/.exec(sub.out)?.[1] ?? "";
+  const deadline = Date.now() + 120_000;
+  while (((await json(`get_job_meta ${id}`)) as { status: string }).status !== "RUNNING") {
+    assert.ok(Date.now() < deadline, "the job reaches RUNNING");
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  for (const command of ["shutdown client site-2", "restart client site-1", "shutdown all"]) {
+    const r = await human(command, "--yes");
+    assert.equal(r.code, 1, `${command}: ${r.out}`);
+    assert.match(r.err + r.out, new RegExp(`There are still jobs running \\(${id}\\)\\. Please let them finish or abort_job before`), command);
+  }
+  assert.deepEqual(await connectedSites(), ["site-1", "site-2", "site-3"], "nothing was shut down");
+  assert.equal(((await json(`get_job_meta ${id}`)) as { status: string }).status, "RUNNING", "the job runs on");
+  assert.equal((await human(`abort_job ${id}`, "--yes")).code, 0);
+  while (!((await json(`get_job_meta ${id}`)) as { status: string }).status.startsWith("FINISHED")) {
+    assert.ok(Date.now() < deadline + 60_000, "the aborted job ends");
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+});
+
 /** The interactive console, its stdin a pipe: answers a prompt only once it is asked. */
 async function consoleSession(steps: readonly [RegExp, string][]): Promise<string> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "admin", fed.kit(ADMIN)], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
