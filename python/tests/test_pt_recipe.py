@@ -25,7 +25,7 @@ def recipe(**kwargs):
 class Refusals(unittest.TestCase):
     def test_pt_fedavg_recipe_refuses_what_cohort_cannot_run_with_the_reason(self):
         for arg, value, reason in (
-            ("initial_ckpt", "/models/init.pt", "never unpickles"),
+            ("initial_ckpt", os.path.join(tempfile.gettempdir(), "init.pt"), "never unpickles"),  # a server-side (absolute) path
             ("aggregator", object(), "custom aggregator"),
             ("model_locator", object(), "locators are not supported"),
             ("per_site_config", {"site-1": {}}, "per-site"),

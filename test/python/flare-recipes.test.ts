@@ -173,7 +173,10 @@ print("cyclic", run.get_status(), run.get_result())
           new RegExp(`tracking_type '${tracker}': Cohort writes TensorBoard files`),
         );
       assert.match(attempt(`${recipe.replace("client.py", "nope.py")}).export("out")`).out, /nope\.py: the script this job names does not exist/);
-      assert.match(attempt(`${recipe}, initial_ckpt="/srv/model.npy")`).out, /initial_ckpt: Cohort's server reads models only from its run folder/);
+      assert.match(
+        attempt(`${recipe}, initial_ckpt=${JSON.stringify(join(dir, "model.npy"))})`).out,
+        /initial_ckpt: Cohort's server reads models only from its run folder/,
+      );
       assert.match(attempt(`${recipe}, aggregator=object())`).out, /aggregator: a custom aggregator object is not supported/);
       assert.match(attempt(`FedJob(name="x").to_server(object())`).out, /object is not a component Cohort's FedJob knows/);
       for (const option of ['docker_image="img"', 'project_conf_path="p.yml"', "use_he=True"])
